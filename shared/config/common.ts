@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+/**
+ * Settings every deployed component shares. The emulator hosts are the standard variables the
+ * Google client libraries read themselves; they are listed here so that config is documented
+ * in one place and a typo fails at start-up.
+ */
+export const commonConfigSchema = z.object({
+  GOOGLE_CLOUD_PROJECT: z.string().min(1).default('local-sft-project'),
+  GOOGLE_CLOUD_LOCATION: z.string().min(1).default('us-central1'),
+  /** e.g. `127.0.0.1:8080`; set only when talking to the Firestore emulator. */
+  FIRESTORE_EMULATOR_HOST: z.string().optional(),
+  /** e.g. `127.0.0.1:8085`; set only when talking to the Pub/Sub emulator. */
+  PUBSUB_EMULATOR_HOST: z.string().optional(),
+  /** e.g. `http://127.0.0.1:9023` (with the scheme); set only when talking to the storage emulator. */
+  STORAGE_EMULATOR_HOST: z.string().url().optional(),
+  /** Base URL of the Vertex AI simulator; unset in production, where the real endpoint is used. */
+  VERTEX_BASE_URL: z.string().url().optional(),
+  LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']).default('INFO'),
+});
+
+export type CommonConfig = z.infer<typeof commonConfigSchema>;
+
+/** Env values are strings; this reads "true"/"1"/"yes" and "false"/"0"/"no" as booleans. */
+export const envBoolean = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');

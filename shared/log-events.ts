@@ -1,0 +1,30 @@
+/**
+ * Every structured log event the pipeline writes, named in one place so that log-based
+ * metrics and alerts in Cloud Logging can rely on the names. Add new events here, grouped by
+ * component; the value is what appears as `event` in the log entry.
+ */
+export const LogEvent = {
+  // converter
+  conversionStarted: 'conversion.started',
+  conversionFinished: 'conversion.finished',
+  conversionRejected: 'conversion.rejected',
+  objectIgnored: 'conversion.object_ignored',
+  // launcher
+  launchReceived: 'launch.received',
+  launchRejected: 'launch.rejected',
+  runClaimed: 'launch.run_claimed',
+  runDuplicate: 'launch.run_duplicate',
+  tuningJobCreated: 'launch.tuning_job_created',
+  tuningJobAdopted: 'launch.tuning_job_adopted',
+  tuningJobFailed: 'launch.tuning_job_failed',
+  // vertex calls (any component)
+  vertexRetry: 'vertex.retry',
+  // simulator
+  simulatorRequest: 'simulator.request',
+  simulatorJobTransition: 'simulator.job_transition',
+  // process lifecycle
+  configInvalid: 'config.invalid',
+  handlerError: 'handler.error',
+} as const;
+
+export type LogEventName = (typeof LogEvent)[keyof typeof LogEvent];
