@@ -88,6 +88,8 @@ export interface RecordResult {
   tokens: number;
   /** Set when the example has any fileData/inlineData part (multimodal limits apply to the dataset). */
   multimodal: boolean;
+  /** A record with nothing in it (an empty CSV row): neither an example nor an error. */
+  skipped?: boolean;
 }
 
 export const tokenStatsSchema = z.object({

@@ -1,0 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { brotliDecompressSync } from 'node:zlib';
+import { BpeTokenizer } from '../../shared/tokenizer/bpe.ts';
+import { decodeVocab } from '../../shared/tokenizer/vocab-format.ts';
+import { GEMMA_VOCAB_ASSET } from './vocab-source.ts';
+
+export type GemmaTokenizer = BpeTokenizer;
+
+let loaded: BpeTokenizer | undefined;
+
+/**
+ * The Gemma 3 tokenizer (the vocabulary Google's LocalTokenizer uses for Gemini 2.x), loaded
+ * once per process from the compact asset shipped in the repository: nothing is downloaded, so
+ * it works offline and in a locked-down function. `count` is the number of tokens in the text
+ * itself, without BOS/EOS.
+ */
+export function loadGemmaTokenizer(): GemmaTokenizer {
+  loaded ??= new BpeTokenizer(decodeVocab(brotliDecompressSync(readFileSync(GEMMA_VOCAB_ASSET))));
+  return loaded;
+}

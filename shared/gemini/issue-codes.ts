@@ -1,0 +1,54 @@
+/**
+ * Every error and warning code the converter and validator report, with what it means. Codes are
+ * stable and searchable: a user who sees `consecutive_turns` in a report can find it here and in
+ * docs/dataset-format.md. The six codes marked (notebook) are the error kinds of Google's own
+ * tuning-dataset validation notebook (vertex-ai-samples, "tuning dataset validation"), kept
+ * verbatim so people can search across both.
+ */
+export const IssueCode = {
+  // --- reading the file (errors)
+  invalid_json: 'The line is not valid JSON.',
+  invalid_utf8: 'The record is not valid UTF-8 text.',
+  line_too_long: 'The line is longer than the per-record byte limit, so it was not read.',
+  csv_parse_error: 'The CSV/TSV record could not be parsed (e.g. an unclosed quote).',
+  not_an_object: 'The record is not a JSON object.',
+  // --- structure (errors)
+  missing_contents_list: 'The example has no `contents` array (notebook).',
+  empty_contents: 'The `contents` array is empty.',
+  content_item_missing_key: 'A content item lacks `role` or `parts` (notebook).',
+  unrecognized_role: 'A role other than `user` and `model` appears in `contents` (notebook).',
+  consecutive_turns: 'Two turns of the same role follow each other; turns must alternate (notebook).',
+  first_turn_not_user: 'The first turn must come from `user`.',
+  last_turn_not_model: 'The last turn must come from `model`: it is what the model learns to answer.',
+  invalid_part: 'A part must hold exactly one of `text` or `fileData` (notebook).',
+  missing_text: 'A part or message has no text where text is needed (notebook).',
+  empty_text: 'A text part is empty or only whitespace.',
+  empty_parts: 'A content item has no parts.',
+  inline_data_unsupported: 'inlineData is not accepted by Gemini supervised tuning datasets; upload the file to GCS and use fileData.',
+  invalid_system_instruction: 'systemInstruction must be {parts:[{text}]} with text parts only.',
+  unknown_field: 'A field Vertex does not know; it was dropped (warning) or rejected (error) as stated.',
+  // --- media (errors)
+  unsupported_mime_type: 'The MIME type is not one Gemini tuning accepts (images, PDF, audio, video).',
+  missing_mime_type: 'fileData has no mimeType, and none could be inferred from the file extension.',
+  invalid_file_uri: 'fileUri must be gs://bucket/object (https is accepted with a warning).',
+  too_many_media: 'More media files of one kind than one example may hold.',
+  // --- limits (errors)
+  example_too_long: 'The example has more tokens than the base model accepts per example (input and output together).',
+  unknown_base_model: 'The base model is not in the model table; its limits cannot be checked.',
+  too_many_validation_examples: 'More validation examples than the base model accepts; the extra ones were moved to training.',
+  too_many_examples: 'More training examples than the base model accepts.',
+  file_too_large: 'The output JSONL would exceed the maximum dataset file size.',
+  // --- mapping from a raw format (errors)
+  missing_field: 'A field the format needs is missing or empty (e.g. Alpaca `output`, a CSV column).',
+  invalid_field_type: 'A field has the wrong type (e.g. a number where text is needed).',
+  invalid_image_url: 'An image_url is not a gs://, https:// or data: URL.',
+  // --- warnings
+  text_part_split: 'A text part over --max-part-tokens was split into consecutive parts.',
+  https_file_uri: 'fileUri is https; GCS (gs://) is safer, since every file must open when the job starts.',
+  system_role_in_contents: 'A system message inside the conversation was moved to systemInstruction.',
+  weight_zero_turn: 'An assistant turn with weight 0 was kept as context (Vertex trains on every model turn).',
+  trailing_user_turn_dropped: 'A trailing user turn with no answer was dropped.',
+  empty_row: 'A CSV/TSV row with no values was skipped.',
+} as const;
+
+export type IssueCodeName = keyof typeof IssueCode;
