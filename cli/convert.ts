@@ -1,0 +1,142 @@
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { once } from 'node:events';
+import { z } from 'zod';
+import { loadGemmaTokenizer } from '../adapters/tokenizer/index.ts';
+import { ColumnMapError, parseColumnMap } from '../shared/convert/columns.ts';
+import { convertStream, type LineSink } from '../shared/convert/pipeline.ts';
+import { UnusableInputError } from '../shared/convert/readers/errors.ts';
+import { formatOptionSchema, type ConversionReport } from '../shared/convert/types.ts';
+import { DEFAULT_BASE_MODEL } from '../shared/gemini/models.ts';
+import { createProgressBar } from './progress.ts';
+
+export const convertArgsSchema = z.object({
+  input: z.string().min(1),
+  out: z.string().min(1, '--out DIR is required'),
+  format: formatOptionSchema.default('auto'),
+  map: z.string().optional(),
+  validationSplit: z.coerce.number().min(0).max(0.5).default(0.1),
+  seed: z.coerce.number().int().default(42),
+  baseModel: z.string().min(1).default(DEFAULT_BASE_MODEL),
+  epochs: z.coerce.number().int().min(1).max(100).optional(),
+  maxPartTokens: z.coerce.number().int().min(16).default(8192),
+  json: z.boolean().default(false),
+});
+export type ConvertArgs = z.infer<typeof convertArgsSchema>;
+
+export const EXIT_OK = 0;
+export const EXIT_SOME_INVALID = 1;
+export const EXIT_UNUSABLE = 2;
+
+/**
+ * `sft-pipeline convert`: a raw file in, DIR/train.jsonl, DIR/validation.jsonl and
+ * DIR/report.json out. Outputs are written to a temporary folder beside DIR and moved into
+ * place at the end, so an unusable input (exit 2) leaves nothing behind and a reader of DIR
+ * never sees half a dataset.
+ */
+export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WriteStream }): Promise<number> {
+  const input = resolve(args.input);
+  const outDir = resolve(args.out);
+  let columnMap;
+  try {
+    columnMap = args.map ? parseColumnMap(args.map) : undefined;
+  } catch (error) {
+    if (error instanceof ColumnMapError) return fail(io, error.message);
+    throw error;
+  }
+  let size: number;
+  try {
+    const info = await stat(input);
+    if (!info.isFile()) return fail(io, `${args.input}: not a file`);
+    size = info.size;
+  } catch (error) {
+    return fail(io, `${args.input}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+
+  await mkdir(dirname(outDir), { recursive: true });
+  const staging = await mkdtemp(join(dirname(outDir), `.${basename(outDir)}.partial-`));
+  const trainPath = join(staging, 'train.jsonl');
+  const validationPath = join(staging, 'validation.jsonl');
+  const train = createWriteStream(trainPath);
+  const validation = createWriteStream(validationPath);
+  const progress = createProgressBar(size, io.stderr);
+  let report: ConversionReport;
+  try {
+    report = await convertStream({
+      input: createReadStream(input, { highWaterMark: 1024 * 1024 }),
+      fileName: basename(input),
+      format: args.format,
+      columnMap,
+      maxPartTokens: args.maxPartTokens,
+      baseModel: args.baseModel,
+      validationFraction: args.validationSplit,
+      seed: args.seed,
+      epochs: args.epochs ?? null,
+      tokens: loadGemmaTokenizer(),
+      sinks: { train: fileSink(train), validation: fileSink(validation) },
+      onProgress: ({ bytes, records }) => progress.update(bytes, records),
+    });
+    await Promise.all([close(train), close(validation)]);
+  } catch (error) {
+    progress.done();
+    train.destroy();
+    validation.destroy();
+    await rm(staging, { recursive: true, force: true });
+    if (error instanceof UnusableInputError) return fail(io, `${args.input}: ${error.message}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR' || code === 'EACCES' || code === 'ENOENT') return fail(io, `${args.input}: cannot be read (${code})`);
+    throw error;
+  }
+  progress.done();
+
+  const { writeFile } = await import('node:fs/promises');
+  await writeFile(join(staging, 'report.json'), JSON.stringify({ ...report, input: args.input }, null, 2) + '\n');
+  await mkdir(outDir, { recursive: true });
+  await rename(trainPath, join(outDir, 'train.jsonl'));
+  if (args.validationSplit > 0) await rename(validationPath, join(outDir, 'validation.jsonl'));
+  else await rm(join(outDir, 'validation.jsonl'), { force: true });
+  await rename(join(staging, 'report.json'), join(outDir, 'report.json'));
+  await rm(staging, { recursive: true, force: true });
+
+  const finalReport = { ...report, input: args.input };
+  io.stdout.write(args.json ? JSON.stringify(finalReport, null, 2) + '\n' : summarise(finalReport, outDir));
+  return report.examples.invalid > 0 || report.errorCount > 0 ? EXIT_SOME_INVALID : EXIT_OK;
+}
+
+function fileSink(stream: WriteStream): LineSink {
+  return {
+    write(line) {
+      if (!stream.write(line)) return once(stream, 'drain').then(() => undefined);
+    },
+  };
+}
+
+async function close(stream: WriteStream): Promise<void> {
+  stream.end();
+  await once(stream, 'close');
+}
+
+function fail(io: { stderr: NodeJS.WritableStream }, message: string): number {
+  io.stderr.write(`sft-pipeline convert: ${message}\n`);
+  return EXIT_UNUSABLE;
+}
+
+/** The human summary: counts, where the files are, the first errors with their lines. */
+export function summarise(report: ConversionReport, outDir: string): string {
+  const lines = [
+    `${report.input} (${report.format}) → ${outDir}`,
+    `  examples: ${report.examples.valid} valid, ${report.examples.invalid} rejected, of ${report.examples.total}`,
+    `  split:    ${report.split.train} train, ${report.split.validation} validation`,
+    `  tokens:   ${report.tokens.total} (mean ${report.tokens.perExample.mean}, p95 ${report.tokens.perExample.p95}, max ${report.tokens.perExample.max}); billable ${report.tokens.billable} for ${report.epochs} epoch(s)`,
+    `  cost:     ${report.estimatedCost.usd === null ? 'unknown' : `about $${report.estimatedCost.usd.toFixed(2)}`} on ${report.estimatedCost.model} (${report.estimatedCost.note ?? ''})`,
+  ];
+  if (report.errorCount > 0) {
+    lines.push(`  errors:   ${report.errorCount} (first ones below; all in report.json)`);
+    for (const error of report.errors.slice(0, 10)) {
+      lines.push(`    line ${error.line}${error.path ? ` ${error.path}` : ''}: ${error.code}: ${error.message}`);
+    }
+  }
+  if (report.warningCount > 0) lines.push(`  warnings: ${report.warningCount} (see report.json)`);
+  return lines.join('\n') + '\n';
+}

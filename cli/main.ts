@@ -1,0 +1,79 @@
+import { parseArgs } from 'node:util';
+import { convertArgsSchema, EXIT_UNUSABLE, runConvert } from './convert.ts';
+
+const USAGE = `usage: sft-pipeline convert INPUT --out DIR [options]
+
+Converts a raw dataset (Gemini JSONL, OpenAI chat, ShareGPT, Alpaca, CSV/TSV) into Vertex AI
+Gemini tuning JSONL, with a report of every rejected example.
+
+options:
+  --format auto|gemini|openai|sharegpt|alpaca|csv|tsv   (default: auto)
+  --map ROLE=COLUMN,...        CSV/TSV columns for user, model, system, file
+  --validation-split F         share of examples for validation, 0 to 0.5 (default 0.1)
+  --seed N                     seed of the stable train/validation split (default 42)
+  --base-model NAME            whose limits and price apply (default gemini-2.5-flash)
+  --epochs N                   for the billable-token and cost estimate
+  --max-part-tokens N          split longer text parts (default 8192)
+  --json                       print the report as JSON instead of a summary
+
+exit status: 0 all examples valid; 1 some rejected (valid ones written); 2 input unusable`;
+
+export async function main(argv: string[], io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    io.stdout.write(USAGE + '\n');
+    return command === undefined ? EXIT_UNUSABLE : 0;
+  }
+  if (command !== 'convert') {
+    io.stderr.write(`sft-pipeline: unknown command "${command}"\n${USAGE}\n`);
+    return EXIT_UNUSABLE;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        out: { type: 'string' },
+        format: { type: 'string' },
+        map: { type: 'string' },
+        'validation-split': { type: 'string' },
+        seed: { type: 'string' },
+        'base-model': { type: 'string' },
+        epochs: { type: 'string' },
+        'max-part-tokens': { type: 'string' },
+        json: { type: 'boolean' },
+      },
+    });
+  } catch (error) {
+    io.stderr.write(`sft-pipeline convert: ${(error as Error).message}\n`);
+    return EXIT_UNUSABLE;
+  }
+  if (parsed.positionals.length !== 1) {
+    io.stderr.write(`sft-pipeline convert: expected one INPUT file, got ${parsed.positionals.length}\n`);
+    return EXIT_UNUSABLE;
+  }
+  const { values } = parsed;
+  const args = convertArgsSchema.safeParse({
+    input: parsed.positionals[0],
+    out: values.out ?? '',
+    format: values.format,
+    map: values.map,
+    validationSplit: values['validation-split'],
+    seed: values.seed,
+    baseModel: values['base-model'],
+    epochs: values.epochs,
+    maxPartTokens: values['max-part-tokens'],
+    json: values.json ?? false,
+  });
+  if (!args.success) {
+    const problems = args.error.issues.map((issue) => `--${kebab(String(issue.path[0] ?? ''))}: ${issue.message}`);
+    io.stderr.write(`sft-pipeline convert: ${problems.join('; ')}\n`);
+    return EXIT_UNUSABLE;
+  }
+  return runConvert(args.data, io);
+}
+
+function kebab(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

@@ -1,0 +1,182 @@
+import { getModelSpec } from '../gemini/models.ts';
+import { DatasetLimitsTracker } from '../gemini/dataset-limits.ts';
+import { detectFormat, detectJsonFormat } from '../formats/detect.ts';
+import { assignSplit } from './assign-split.ts';
+import { ColumnMapError, resolveColumns } from './columns.ts';
+import { convertRecord } from './convert-record.ts';
+import { readDelimited } from './readers/delimited.ts';
+import { UnusableInputError } from './readers/errors.ts';
+import { readJsonArray } from './readers/json-array.ts';
+import { readJsonLines } from './readers/jsonl.ts';
+import { ReportBuilder } from './report.ts';
+import type { ColumnMap, ConversionReport, FormatOption, RawFormat, RawRecord, RecordParseFailure, TokenCounter } from './types.ts';
+
+/** Where converted lines go; `write` may return a promise to apply backpressure. */
+export interface LineSink {
+  write(line: string): void | Promise<void>;
+}
+
+export interface ConvertStreamOptions {
+  input: AsyncIterable<Uint8Array>;
+  /** The input's name, for format detection by extension and for the report. */
+  fileName: string;
+  format: FormatOption;
+  columnMap?: ColumnMap;
+  maxPartTokens: number;
+  baseModel: string;
+  validationFraction: number;
+  seed: number;
+  epochs: number | null;
+  tokens: TokenCounter;
+  sinks: { train: LineSink; validation: LineSink };
+  maxRecordBytes?: number;
+  onProgress?: (progress: { bytes: number; records: number }) => void;
+}
+
+/**
+ * The whole conversion of one input, streamed: bytes → records → Gemini examples → JSONL lines
+ * in the train/validation sinks, and the report. The CLI passes file streams, the converter
+ * function passes Cloud Storage streams; nothing here touches a file system or a network.
+ * Throws UnusableInputError when the input as a whole cannot be converted.
+ */
+export async function convertStream(options: ConvertStreamOptions): Promise<ConversionReport> {
+  const counted = countBytes(options.input, options.onProgress);
+  const { stream: sniffed, head } = await peek(counted.stream);
+  if (head.length === 0) throw new UnusableInputError('the file is empty');
+  if (head.includes(0)) throw new UnusableInputError('the file is not text (it contains NUL bytes)');
+
+  const byExtension = detectFormat(options.fileName, undefined);
+  const requested = options.format === 'auto' ? byExtension : options.format;
+  let records: AsyncIterable<RawRecord | RecordParseFailure>;
+  let format: RawFormat;
+  let columnMap: ColumnMap | undefined;
+  if (requested === 'csv' || requested === 'tsv') {
+    const delimited = await readDelimited(sniffed, requested === 'csv' ? ',' : '\t');
+    try {
+      columnMap = resolveColumns(delimited.header, options.columnMap);
+    } catch (error) {
+      if (error instanceof ColumnMapError) throw new UnusableInputError(error.message);
+      throw error;
+    }
+    records = delimited.records;
+    format = requested;
+  } else {
+    const first = firstNonSpace(head);
+    const reader = first === 0x5b ? readJsonArray(sniffed, options) : readJsonLines(sniffed, options);
+    if (first !== 0x5b && first !== 0x7b) {
+      throw new UnusableInputError('format not recognised: expected JSON Lines, a JSON array, or a .csv/.tsv file with a header');
+    }
+    const detected = await detectFromFirstRecords(reader, requested);
+    format = detected.format;
+    records = detected.records;
+  }
+
+  const report = new ReportBuilder();
+  const limits = new DatasetLimitsTracker(getModelSpec(options.baseModel));
+  const convertOptions = { format, columnMap, maxPartTokens: options.maxPartTokens, baseModel: options.baseModel };
+  let lastLine = 0;
+  let recordCount = 0;
+  for await (const record of records) {
+    recordCount += 1;
+    lastLine = record.line;
+    if ('code' in record) {
+      report.addParseFailure(record);
+      continue;
+    }
+    const result = convertRecord(record, convertOptions, options.tokens);
+    if (!result.example) {
+      report.addResult(result);
+      continue;
+    }
+    const line = JSON.stringify(result.example);
+    const split = limits.place(assignSplit(line, options.seed, options.validationFraction));
+    for (const issue of limits.add(split, Buffer.byteLength(line) + 1, result.multimodal, record.line)) report.addError(issue);
+    await options.sinks[split].write(line + '\n');
+    report.addResult(result, split);
+    if (recordCount % 256 === 0) counted.report(recordCount);
+  }
+  counted.report(recordCount);
+  if (report.validExamples + report.invalidExamples === 0) throw new UnusableInputError('the file holds no examples');
+  const overflow = limits.overflowWarning(lastLine);
+  if (overflow) report.addWarning(overflow);
+  if (getModelSpec(options.baseModel) === undefined) {
+    report.addWarning({ line: 0, code: 'unknown_base_model', message: `"${options.baseModel}" is not in the model table; its limits were not checked`, path: '' });
+  }
+  return report.finish({ input: options.fileName, format, baseModel: options.baseModel, epochs: options.epochs });
+}
+
+/** Detects a JSON format from the first records that parse; keeps every record for the caller. */
+async function detectFromFirstRecords(
+  reader: AsyncGenerator<RawRecord | RecordParseFailure>,
+  requested: RawFormat | null,
+): Promise<{ format: RawFormat; records: AsyncIterable<RawRecord | RecordParseFailure> }> {
+  const buffered: (RawRecord | RecordParseFailure)[] = [];
+  let format: RawFormat | null = requested;
+  while (format === null && buffered.length < 20) {
+    const next = await reader.next();
+    if (next.done) break;
+    buffered.push(next.value);
+    if (!('code' in next.value)) format = detectJsonFormat(next.value.value);
+  }
+  if (format === null) {
+    const parsed = buffered.some((r) => !('code' in r));
+    throw new UnusableInputError(
+      parsed
+        ? 'format not recognised: records need "contents" (Gemini), "messages" (OpenAI chat), "conversations" (ShareGPT) or "instruction"/"output" (Alpaca); or pass --format'
+        : 'format not recognised: the first records are not valid JSON',
+    );
+  }
+  async function* all() {
+    yield* buffered;
+    yield* reader;
+  }
+  return { format, records: all() };
+}
+
+function countBytes(input: AsyncIterable<Uint8Array>, onProgress: ConvertStreamOptions['onProgress']) {
+  let bytes = 0;
+  let records = 0;
+  return {
+    stream: (async function* () {
+      for await (const chunk of input) {
+        bytes += chunk.length;
+        yield chunk;
+      }
+    })(),
+    report(count: number) {
+      records = count;
+      onProgress?.({ bytes, records });
+    },
+  };
+}
+
+/** The first bytes of a stream (at least 4 KB unless it is shorter) and the whole stream again. */
+async function peek(input: AsyncIterable<Uint8Array>): Promise<{ stream: AsyncIterable<Uint8Array>; head: Uint8Array }> {
+  const iterator = input[Symbol.asyncIterator]();
+  const taken: Uint8Array[] = [];
+  let size = 0;
+  while (size < 4096) {
+    const next = await iterator.next();
+    if (next.done) break;
+    taken.push(next.value);
+    size += next.value.length;
+  }
+  const head = Buffer.concat(taken);
+  return {
+    head,
+    stream: (async function* () {
+      yield* taken;
+      for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;
+    })(),
+  };
+}
+
+function firstNonSpace(bytes: Uint8Array): number | undefined {
+  let i = 0;
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) i = 3;
+  for (; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09) return b;
+  }
+  return undefined;
+}

@@ -1,0 +1,124 @@
+import type { RawRecord, RecordParseFailure } from '../types.ts';
+import { DEFAULT_MAX_RECORD_BYTES, UnusableInputError } from './errors.ts';
+import { concat } from './jsonl.ts';
+
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+
+/**
+ * The items of a top-level JSON array, streamed: a whole-file `JSON.parse` would need memory
+ * in proportion to the file. A byte scanner finds each item's extent (tracking strings and
+ * nesting), then each item alone is parsed. `line` is the 1-based item index.
+ */
+export async function* readJsonArray(
+  chunks: AsyncIterable<Uint8Array>,
+  options: { maxRecordBytes?: number } = {},
+): AsyncGenerator<RawRecord | RecordParseFailure> {
+  const maxBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let started = false;
+  let ended = false;
+  let depth = 0; // nesting inside the current item
+  let inString = false;
+  let escaped = false;
+  let item: Uint8Array[] = [];
+  let itemBytes = 0;
+  let overflowing = false;
+  let index = 0;
+  let itemOpen = false;
+
+  const finishItem = (): RawRecord | RecordParseFailure | undefined => {
+    if (!itemOpen) return undefined;
+    itemOpen = false;
+    index += 1;
+    if (overflowing) {
+      overflowing = false;
+      return { line: index, code: 'line_too_long', message: `the item is over ${maxBytes} bytes and was not read` };
+    }
+    const bytes = concat(item, itemBytes);
+    item = [];
+    itemBytes = 0;
+    let text: string;
+    try {
+      text = decoder.decode(bytes);
+    } catch {
+      return { line: index, code: 'invalid_utf8', message: 'the item is not valid UTF-8 text' };
+    }
+    try {
+      return { line: index, value: JSON.parse(text) };
+    } catch (error) {
+      return { line: index, code: 'invalid_json', message: `not valid JSON: ${error instanceof Error ? error.message : String(error)}` };
+    }
+  };
+
+  for await (const chunk of chunks) {
+    let itemStart = -1;
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i]!;
+      if (ended) {
+        if (!isSpace(byte)) throw new UnusableInputError('data after the end of the top-level JSON array');
+        continue;
+      }
+      if (!started) {
+        if (isSpace(byte) || (byte === 0xef || byte === 0xbb || byte === 0xbf)) continue; // whitespace, BOM
+        if (byte !== OPEN_BRACKET) throw new UnusableInputError('a .json file must hold an array of examples');
+        started = true;
+        continue;
+      }
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (byte === BACKSLASH) escaped = true;
+        else if (byte === QUOTE) inString = false;
+        continue;
+      }
+      if (depth === 0 && (byte === COMMA || byte === CLOSE_BRACKET)) {
+        if (itemStart >= 0) appendItem(chunk.subarray(itemStart, i));
+        itemStart = -1;
+        const record = finishItem();
+        if (record) yield record;
+        if (byte === CLOSE_BRACKET) ended = true;
+        continue;
+      }
+      if (depth === 0 && isSpace(byte)) continue;
+      if (!itemOpen) {
+        itemOpen = true;
+        itemStart = i;
+      } else if (itemStart < 0) {
+        itemStart = i;
+      }
+      if (byte === QUOTE) inString = true;
+      else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) depth += 1;
+      else if (byte === CLOSE_BRACE || byte === CLOSE_BRACKET) depth = Math.max(0, depth - 1);
+    }
+    if (itemStart >= 0) appendItem(chunk.subarray(itemStart));
+  }
+  if (!started) return;
+  if (!ended) {
+    if (itemOpen) {
+      index += 1;
+      yield { line: index, code: 'invalid_json', message: 'the file ends inside this item: the JSON array is truncated' };
+    }
+    return;
+  }
+
+  function appendItem(bytes: Uint8Array) {
+    if (overflowing) return;
+    if (itemBytes + bytes.length > maxBytes) {
+      overflowing = true;
+      item = [];
+      itemBytes = 0;
+      return;
+    }
+    item.push(bytes.slice());
+    itemBytes += bytes.length;
+  }
+}
+
+function isSpace(byte: number): boolean {
+  return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+}

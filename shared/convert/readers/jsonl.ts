@@ -1,0 +1,88 @@
+import type { RawRecord, RecordParseFailure } from '../types.ts';
+import { DEFAULT_MAX_RECORD_BYTES } from './errors.ts';
+
+const NEWLINE = 0x0a;
+
+/**
+ * JSON Lines from a byte stream, one record per non-blank line, with 1-based line numbers.
+ * Memory stays bounded whatever the input: a line longer than `maxRecordBytes` is skipped up to
+ * its newline and reported as `line_too_long`, never buffered whole. Invalid UTF-8 and invalid
+ * JSON are located failures; the reading goes on with the next line.
+ */
+export async function* readJsonLines(
+  chunks: AsyncIterable<Uint8Array>,
+  options: { maxRecordBytes?: number } = {},
+): AsyncGenerator<RawRecord | RecordParseFailure> {
+  const maxBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  let overflowing = false;
+  let line = 1;
+
+  const finishLine = (): RawRecord | RecordParseFailure | undefined => {
+    const current = line;
+    line += 1;
+    if (overflowing) {
+      overflowing = false;
+      return { line: current, code: 'line_too_long', message: `the line is over ${maxBytes} bytes and was not read` };
+    }
+    const bytes = pending.length === 1 ? pending[0]! : concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    return parseLine(bytes, current, decoder);
+  };
+
+  for await (const chunk of chunks) {
+    let start = 0;
+    while (start < chunk.length) {
+      const end = chunk.indexOf(NEWLINE, start);
+      const stop = end === -1 ? chunk.length : end;
+      if (!overflowing) {
+        if (pendingBytes + (stop - start) > maxBytes) {
+          overflowing = true;
+          pending = [];
+          pendingBytes = 0;
+        } else if (stop > start) {
+          pending.push(chunk.subarray(start, stop));
+          pendingBytes += stop - start;
+        }
+      }
+      if (end === -1) break;
+      const record = finishLine();
+      if (record) yield record;
+      start = end + 1;
+    }
+  }
+  if (pendingBytes > 0 || overflowing) {
+    const record = finishLine();
+    if (record) yield record;
+  }
+}
+
+function parseLine(bytes: Uint8Array, line: number, decoder: { decode(input: Uint8Array): string }): RawRecord | RecordParseFailure | undefined {
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return { line, code: 'invalid_utf8', message: 'the line is not valid UTF-8 text' };
+  }
+  if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.trim() === '') return undefined;
+  try {
+    return { line, value: JSON.parse(text) };
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return { line, code: 'invalid_json', message: `not valid JSON: ${reason}` };
+  }
+}
+
+export function concat(parts: Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
