@@ -1,0 +1,128 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { reportSchema } from '../../../shared/convert/types.ts';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const bin = join(root, 'bin/sft-pipeline.mjs');
+const work = mkdtempSync(join(tmpdir(), 'sft-cli-'));
+
+/** Runs the real binary, started by the system's Node as a user would (the shim finds Node 22). */
+function cli(...args: string[]) {
+  const result = spawnSync('node', [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, PATH: `/usr/bin:/usr/local/bin:${process.env.PATH}` } });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+const write = (name: string, content: string | Uint8Array) => {
+  const path = join(work, name);
+  writeFileSync(path, content);
+  return path;
+};
+
+test('the bundled samples convert to the golden files, byte for byte', () => {
+  for (const sample of ['support-tickets.csv', 'support-chat.openai.jsonl']) {
+    const out = join(work, `golden-${sample}`);
+    const { status } = cli('convert', join('samples', sample), '--out', out, '--epochs', '3');
+    assert.equal(status, 1, 'the samples hold deliberately bad records');
+    const golden = join(root, 'test/golden', sample.replace(/\.[^.]+$/, ''));
+    for (const file of ['train.jsonl', 'validation.jsonl', 'report.json']) {
+      assert.equal(readFileSync(join(out, file), 'utf8'), readFileSync(join(golden, file), 'utf8'), `${sample}: ${file}`);
+    }
+  }
+});
+
+test('exit 0 when every example is valid, with --json printing the report', () => {
+  const input = write('ok.jsonl', [1, 2, 3].map((i) => JSON.stringify({ instruction: `Add ${i} and ${i}`, output: String(2 * i) })).join('\n'));
+  const { status, stdout } = cli('convert', input, '--out', join(work, 'ok'), '--json', '--validation-split', '0');
+  assert.equal(status, 0);
+  const report = reportSchema.parse(JSON.parse(stdout));
+  assert.deepEqual(report.examples, { total: 3, valid: 3, invalid: 0 });
+  assert.equal(report.format, 'alpaca');
+  assert.equal(existsSync(join(work, 'ok', 'validation.jsonl')), false, 'no validation file when the split is 0');
+});
+
+test('exit 1 writes the valid examples and reports every rejected one with its line', () => {
+  const lines = [
+    JSON.stringify({ messages: [{ role: 'user', content: 'Hi' }, { role: 'assistant', content: 'Hello' }] }),
+    '{"messages": [',
+    JSON.stringify({ messages: [{ role: 'user', content: 'Hi' }] }),
+    JSON.stringify({ messages: [{ role: 'user', content: 'Bye' }, { role: 'assistant', content: 'Bye!' }] }),
+  ];
+  const out = join(work, 'partial');
+  const { status, stdout } = cli('convert', write('partial.jsonl', lines.join('\n')), '--out', out, '--validation-split', '0');
+  assert.equal(status, 1);
+  assert.equal(readFileSync(join(out, 'train.jsonl'), 'utf8').trim().split('\n').length, 2);
+  const report = reportSchema.parse(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')));
+  assert.deepEqual(report.errors.map((e) => `${e.line}:${e.code}`), ['2:invalid_json', '3:last_turn_not_model']);
+  assert.match(stdout, /line 3 contents\[0\]\.role: last_turn_not_model/);
+});
+
+test('exit 2 for unusable inputs, one clear line on stderr, and nothing left behind', () => {
+  const cases: [string, string | Uint8Array, RegExp][] = [
+    ['empty.jsonl', '', /is empty/],
+    ['random.bin', new Uint8Array(Array.from({ length: 4096 }, (_, i) => (i * 7919) % 256)), /not text/],
+    ['prose.txt', 'Just some prose, not a dataset.\n', /format not recognised/],
+    ['plain.jsonl', '{"text": "no known format"}\n', /format not recognised/],
+    ['noheader.csv', 'a,b\n1,2\n', /no user or model column/],
+  ];
+  for (const [name, content, message] of cases) {
+    const out = join(work, `unusable-${name}`);
+    const { status, stderr } = cli('convert', write(name, content), '--out', out);
+    assert.equal(status, 2, name);
+    assert.match(stderr, message, name);
+    assert.equal(stderr.trim().split('\n').length, 1, `${name}: one line`);
+    assert.equal(existsSync(out), false, `${name}: no output folder`);
+  }
+  assert.deepEqual(readdirSync(work).filter((n) => n.includes('.partial-')), [], 'no staging folders left');
+  assert.equal(cli('convert', join(work, 'missing.jsonl'), '--out', join(work, 'x')).status, 2);
+  assert.equal(cli('convert', write('y.jsonl', '{}'), '--out', join(work, 'y'), '--validation-split', '0.9').status, 2);
+});
+
+test('the same input, options and seed give byte-identical outputs', () => {
+  const input = join(root, 'samples/support-tickets.csv');
+  const [a, b] = ['det-a', 'det-b'].map((name) => {
+    cli('convert', input, '--out', join(work, name), '--seed', '7');
+    return ['train.jsonl', 'validation.jsonl', 'report.json'].map((f) => readFileSync(join(work, name, f), 'utf8'));
+  });
+  assert.deepEqual(a, b);
+});
+
+test('a 100 MB single line is a located error, read with bounded memory, and the other lines still convert', async () => {
+  const path = join(work, 'huge-line.jsonl');
+  const stream = createWriteStream(path);
+  stream.write(JSON.stringify({ instruction: 'small', output: 'ok' }) + '\n{"instruction": "');
+  const block = 'x'.repeat(1024 * 1024);
+  for (let i = 0; i < 100; i++) if (!stream.write(block)) await once(stream, 'drain');
+  stream.end('", "output": "y"}\n' + JSON.stringify({ instruction: 'after', output: 'fine' }) + '\n');
+  await once(stream, 'close');
+  const rssFile = join(work, 'rss.txt');
+  const result = spawnSync(join(root, 'node_modules/.bin/node'), [join(root, 'test/support/run-cli.ts'), 'convert', path, '--out', join(work, 'huge'), '--validation-split', '0'], {
+    encoding: 'utf8',
+    env: { ...process.env, SFT_MAX_RSS_FILE: rssFile },
+  });
+  assert.equal(result.status, 1, result.stderr);
+  const report = reportSchema.parse(JSON.parse(readFileSync(join(work, 'huge', 'report.json'), 'utf8')));
+  assert.deepEqual(report.errors.map((e) => `${e.line}:${e.code}`), ['2:line_too_long']);
+  assert.equal(report.examples.valid, 2);
+  const peak = Number(readFileSync(rssFile, 'utf8'));
+  assert.ok(peak < 256 * 1024 * 1024, `peak RSS ${Math.round(peak / 1e6)} MB for a 100 MB line`);
+});
+
+test('garbage never crashes the CLI: truncated files and invalid UTF-8 end in exit 1 or 2', () => {
+  const good = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'q' }] }, { role: 'model', parts: [{ text: 'a' }] }] });
+  const inputs: [string, Uint8Array | string][] = [
+    ['truncated.jsonl', good + '\n' + good.slice(0, 30)],
+    ['truncated.json', `[${good}, ${good.slice(0, 40)}`],
+    ['latin1.jsonl', new Uint8Array([...new TextEncoder().encode(good + '\n{"contents": "caf'), 0xe9, ...new TextEncoder().encode('"}\n')])],
+    ['latin1.csv', new Uint8Array([...new TextEncoder().encode('prompt,response\ncaf'), 0xe9, ...new TextEncoder().encode(',x\n')])],
+  ];
+  for (const [name, content] of inputs) {
+    const { status, stderr } = cli('convert', write(name, content), '--out', join(work, `g-${name}`));
+    assert.ok(status === 1 || status === 2, `${name}: exit ${status} ${stderr}`);
+    assert.doesNotMatch(stderr, /at .*\.ts:\d+/, `${name}: no stack trace`);
+  }
+});

