@@ -57,7 +57,8 @@ export async function* readJsonArray(
   };
 
   for await (const chunk of chunks) {
-    let itemStart = -1;
+    // An item that started in an earlier chunk goes on from this chunk's first byte.
+    let itemStart = itemOpen ? 0 : -1;
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i]!;
       if (ended) {
@@ -87,8 +88,6 @@ export async function* readJsonArray(
       if (depth === 0 && isSpace(byte)) continue;
       if (!itemOpen) {
         itemOpen = true;
-        itemStart = i;
-      } else if (itemStart < 0) {
         itemStart = i;
       }
       if (byte === QUOTE) inString = true;
