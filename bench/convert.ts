@@ -1,0 +1,77 @@
+/**
+ * Converter throughput and memory, printed (never asserted). Each measurement runs in its own
+ * child process so its peak RSS is its own:
+ *   convert      the full pipeline with exact Gemini token counts (what the CLI does)
+ *   no-tokens    the same pipeline with token counting switched off
+ *   floor        a bare readline + JSON.parse loop over the same file (the floor for JSONL)
+ *   python-csv   a plain standard-library Python csv → jsonl script (what users write today)
+ * Usage: node bench/convert.ts [--sizes 10MB,1GB]
+ */
+import { spawnSync } from 'node:child_process';
+import { createReadStream, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { loadGemmaTokenizer } from '../adapters/tokenizer/index.ts';
+import { convertStream } from '../shared/convert/pipeline.ts';
+import { ensureDataset, type DataKind } from './data.ts';
+
+const self = fileURLToPath(import.meta.url);
+const { values } = parseArgs({ options: { sizes: { type: 'string', default: '10MB,1GB' }, child: { type: 'string' }, file: { type: 'string' } } });
+
+if (values.child) {
+  await measureInChild(values.child, values.file!);
+} else {
+  const sizes = values.sizes!.split(',').map(parseSize);
+  console.log('converter benchmark (MB = 10^6 bytes; peak RSS of each run in its own process)');
+  for (const size of sizes) {
+    for (const kind of ['jsonl', 'csv'] as DataKind[]) {
+      const file = await ensureDataset(kind, size);
+      const mb = statSync(file).size / 1e6;
+      const rows: Record<string, { seconds: number; maxRssBytes: number }> = {};
+      const modes = kind === 'jsonl' ? ['convert', 'no-tokens', 'floor'] : ['convert', 'no-tokens', 'python-csv'];
+      for (const mode of modes) rows[mode] = run(mode, file);
+      console.log(`\n${kind.toUpperCase()} ${mb.toFixed(0)} MB`);
+      for (const [mode, r] of Object.entries(rows)) {
+        console.log(`  ${mode.padEnd(11)} ${(mb / r.seconds).toFixed(1).padStart(7)} MB/s  ${r.seconds.toFixed(1).padStart(7)} s  peak RSS ${(r.maxRssBytes / 1e6).toFixed(0).padStart(5)} MB`);
+      }
+      const baseline = rows.floor ?? rows['python-csv']!;
+      console.log(`  ratios: convert/no-tokens ${(rows['no-tokens']!.seconds / rows.convert!.seconds).toFixed(2)}×, convert/${rows.floor ? 'floor' : 'python-csv'} ${(baseline.seconds / rows.convert!.seconds).toFixed(2)}× (speed, >1 means faster)`);
+    }
+  }
+}
+
+function run(mode: string, file: string): { seconds: number; maxRssBytes: number } {
+  const command = mode === 'python-csv' ? 'python3' : process.execPath;
+  const args = mode === 'python-csv' ? [fileURLToPath(new URL('./python/csv_to_jsonl.py', import.meta.url)), file, '/dev/null'] : [self, '--child', mode, '--file', file];
+  const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (result.status !== 0) throw new Error(`${mode} failed: ${result.stderr}`);
+  return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { seconds: number; maxRssBytes: number };
+}
+
+async function measureInChild(mode: string, file: string): Promise<void> {
+  const start = performance.now();
+  if (mode === 'floor') {
+    let records = 0;
+    for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+      if (line && JSON.parse(line)) records += 1;
+    }
+    if (records === 0) throw new Error('the floor read no records');
+  } else {
+    const sink = { write: () => {} };
+    const tokens = mode === 'no-tokens' ? { count: () => 0 } : loadGemmaTokenizer();
+    await convertStream({
+      input: createReadStream(file, { highWaterMark: 1024 * 1024 }),
+      fileName: file, format: 'auto', maxPartTokens: 8192, baseModel: 'gemini-2.5-flash',
+      validationFraction: 0.1, seed: 42, epochs: 1, tokens, sinks: { train: sink, validation: sink },
+    });
+  }
+  const seconds = (performance.now() - start) / 1000;
+  console.log(JSON.stringify({ seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+}
+
+function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(KB|MB|GB)$/i.exec(text.trim());
+  if (!match) throw new Error(`--sizes: "${text}" is not like 10MB or 1GB`);
+  return Math.round(Number(match[1]) * { KB: 1e3, MB: 1e6, GB: 1e9 }[match[2]!.toUpperCase() as 'KB' | 'MB' | 'GB']);
+}
