@@ -1,7 +1,8 @@
 /**
  * Converter throughput and memory, printed (never asserted). Each measurement runs in its own
  * child process so its peak RSS is its own:
- *   convert      the full pipeline with exact Gemini token counts (what the CLI does)
+ *   convert      the full pipeline with exact Gemini token counts, in one thread
+ *   convert-2t   the same on two worker threads (the CLI's default for large files)
  *   no-tokens    the same pipeline with token counting switched off
  *   floor        a bare readline + JSON.parse loop over the same file (the floor for JSONL)
  *   python-csv   a plain standard-library Python csv → jsonl script (what users write today)
@@ -12,6 +13,7 @@ import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createConverterPool } from '../adapters/convert-pool/pool.ts';
 import { loadGemmaTokenizer } from '../adapters/tokenizer/index.ts';
 import { convertStream } from '../shared/convert/pipeline.ts';
 import { ensureDataset, type DataKind } from './data.ts';
@@ -29,7 +31,7 @@ if (values.child) {
       const file = await ensureDataset(kind, size);
       const mb = statSync(file).size / 1e6;
       const rows: Record<string, { seconds: number; maxRssBytes: number }> = {};
-      const modes = kind === 'jsonl' ? ['convert', 'no-tokens', 'floor'] : ['convert', 'no-tokens', 'python-csv'];
+      const modes = kind === 'jsonl' ? ['convert', 'convert-2t', 'no-tokens', 'floor'] : ['convert', 'convert-2t', 'no-tokens', 'python-csv'];
       for (const mode of modes) rows[mode] = run(mode, file);
       console.log(`\n${kind.toUpperCase()} ${mb.toFixed(0)} MB`);
       for (const [mode, r] of Object.entries(rows)) {
@@ -60,11 +62,14 @@ async function measureInChild(mode: string, file: string): Promise<void> {
   } else {
     const sink = { write: () => {} };
     const tokens = mode === 'no-tokens' ? { count: () => 0 } : loadGemmaTokenizer();
+    const pool = mode === 'convert-2t' ? createConverterPool({ threads: 2 }) : undefined;
     await convertStream({
+      converter: pool,
       input: createReadStream(file, { highWaterMark: 1024 * 1024 }),
       fileName: file, format: 'auto', maxPartTokens: 8192, baseModel: 'gemini-2.5-flash',
       validationFraction: 0.1, seed: 42, epochs: 1, tokens, sinks: { train: sink, validation: sink },
     });
+    await pool?.close();
   }
   const seconds = (performance.now() - start) / 1000;
   console.log(JSON.stringify({ seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));

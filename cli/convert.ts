@@ -9,6 +9,8 @@ import { convertStream, type LineSink } from '../shared/convert/pipeline.ts';
 import { UnusableInputError } from '../shared/convert/readers/errors.ts';
 import { formatOptionSchema, type ConversionReport } from '../shared/convert/types.ts';
 import { DEFAULT_BASE_MODEL } from '../shared/gemini/models.ts';
+import { availableParallelism } from 'node:os';
+import { createConverterPool } from '../adapters/convert-pool/pool.ts';
 import { createProgressBar } from './progress.ts';
 
 export const convertArgsSchema = z.object({
@@ -22,6 +24,8 @@ export const convertArgsSchema = z.object({
   epochs: z.coerce.number().int().min(1).max(100).optional(),
   maxPartTokens: z.coerce.number().int().min(16).default(8192),
   json: z.boolean().default(false),
+  /** Worker threads for conversion; 'auto' uses every core for inputs over 32 MB. */
+  threads: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(64)]).default('auto'),
 });
 export type ConvertArgs = z.infer<typeof convertArgsSchema>;
 
@@ -61,6 +65,8 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
   const train = createWriteStream(trainPath);
   const validation = createWriteStream(validationPath);
   const progress = createProgressBar(size, io.stderr);
+  const threads = args.threads === 'auto' ? (size > 32 * 1024 * 1024 ? availableParallelism() : 0) : args.threads;
+  const pool = threads > 0 ? createConverterPool({ threads }) : undefined;
   let report: ConversionReport;
   try {
     report = await convertStream({
@@ -74,6 +80,7 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
       seed: args.seed,
       epochs: args.epochs ?? null,
       tokens: loadGemmaTokenizer(),
+      converter: pool,
       sinks: { train: fileSink(train), validation: fileSink(validation) },
       onProgress: ({ bytes, records }) => progress.update(bytes, records),
     });
@@ -83,12 +90,14 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
     train.destroy();
     validation.destroy();
     await rm(staging, { recursive: true, force: true });
+    await pool?.close();
     if (error instanceof UnusableInputError) return fail(io, `${args.input}: ${error.message}`);
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EISDIR' || code === 'EACCES' || code === 'ENOENT') return fail(io, `${args.input}: cannot be read (${code})`);
     throw error;
   }
   progress.done();
+  await pool?.close();
 
   const { writeFile } = await import('node:fs/promises');
   await writeFile(join(staging, 'report.json'), JSON.stringify({ ...report, input: args.input }, null, 2) + '\n');

@@ -15,6 +15,7 @@ options:
   --epochs N                   for the billable-token and cost estimate
   --max-part-tokens N          split longer text parts (default 8192)
   --json                       print the report as JSON instead of a summary
+  --threads N|auto             worker threads (default auto: every core for inputs over 32 MB)
 
 exit status: 0 all examples valid; 1 some rejected (valid ones written); 2 input unusable`;
 
@@ -43,6 +44,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
         epochs: { type: 'string' },
         'max-part-tokens': { type: 'string' },
         json: { type: 'boolean' },
+        threads: { type: 'string' },
       },
     });
   } catch (error) {
@@ -65,6 +67,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     epochs: values.epochs,
     maxPartTokens: values['max-part-tokens'],
     json: values.json ?? false,
+    threads: values.threads,
   });
   if (!args.success) {
     const problems = args.error.issues.map((issue) => `--${kebab(String(issue.path[0] ?? ''))}: ${issue.message}`);

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { brotliDecompressSync } from 'node:zlib';
-import { BpeTokenizer } from '../../shared/tokenizer/bpe.ts';
+import { BpeTokenizer, buildBpeTables, type BpeTables } from '../../shared/tokenizer/bpe.ts';
 import { decodeVocab } from '../../shared/tokenizer/vocab-format.ts';
 import { GEMMA_VOCAB_ASSET } from './vocab-source.ts';
 
 export type GemmaTokenizer = BpeTokenizer;
 
 let loaded: BpeTokenizer | undefined;
+let tables: BpeTables | undefined;
 
 /**
  * The Gemma 3 tokenizer (the vocabulary Google's LocalTokenizer uses for Gemini 2.x), loaded
@@ -15,6 +16,16 @@ let loaded: BpeTokenizer | undefined;
  * itself, without BOS/EOS.
  */
 export function loadGemmaTokenizer(): GemmaTokenizer {
-  loaded ??= new BpeTokenizer(decodeVocab(brotliDecompressSync(readFileSync(GEMMA_VOCAB_ASSET))));
+  if (!loaded) {
+    const vocab = decodeVocab(brotliDecompressSync(readFileSync(GEMMA_VOCAB_ASSET)));
+    tables = buildBpeTables(vocab);
+    loaded = new BpeTokenizer(tables, vocab.tokens);
+  }
   return loaded;
+}
+
+/** The loaded tokenizer's tables, to hand to worker threads (the merge tables are shared memory). */
+export function gemmaTokenizerTables(): BpeTables {
+  loadGemmaTokenizer();
+  return tables!;
 }

@@ -4,12 +4,50 @@ import { detectFormat, detectJsonFormat } from '../formats/detect.ts';
 import { assignSplit } from './assign-split.ts';
 import { ColumnMapError, resolveColumns } from './columns.ts';
 import { convertRecord } from './convert-record.ts';
+import type { RecordResult } from './types.ts';
 import { readDelimited } from './readers/delimited.ts';
 import { UnusableInputError } from './readers/errors.ts';
 import { readJsonArray } from './readers/json-array.ts';
 import { readJsonLines } from './readers/jsonl.ts';
 import { ReportBuilder } from './report.ts';
 import type { ColumnMap, ConversionReport, FormatOption, RawFormat, RawRecord, RecordParseFailure, TokenCounter } from './types.ts';
+
+/** One record after conversion: the result and, for a valid example, its JSONL line and split. */
+export interface ConvertedRecord {
+  record: RawRecord | RecordParseFailure;
+  result?: RecordResult;
+  /** The serialized example (no newline) and the split its hash chose. */
+  line?: string;
+  split?: 'train' | 'validation';
+}
+
+export interface RecordBatchOptions {
+  format: RawFormat;
+  columnMap: ColumnMap | undefined;
+  maxPartTokens: number;
+  baseModel: string;
+  seed: number;
+  validationFraction: number;
+}
+
+/**
+ * Converts batches of records, in order. The default runs in this thread; the CLI passes a
+ * worker-thread pool for large files. Either way the output is identical, record for record.
+ */
+export interface BatchConverter {
+  convert(batch: (RawRecord | RecordParseFailure)[], options: RecordBatchOptions): Promise<ConvertedRecord[]>;
+}
+
+/** Converts one batch in this thread: also what each worker of a pool runs. */
+export function convertBatch(batch: (RawRecord | RecordParseFailure)[], options: RecordBatchOptions, tokens: TokenCounter): ConvertedRecord[] {
+  return batch.map((record) => {
+    if ('code' in record) return { record };
+    const result = convertRecord(record, options, tokens);
+    if (!result.example) return { record, result };
+    const line = JSON.stringify(result.example);
+    return { record, result, line, split: assignSplit(line, options.seed, options.validationFraction) };
+  });
+}
 
 /** Where converted lines go; `write` may return a promise to apply backpressure. */
 export interface LineSink {
@@ -28,6 +66,8 @@ export interface ConvertStreamOptions {
   seed: number;
   epochs: number | null;
   tokens: TokenCounter;
+  /** Defaults to converting in this thread with `tokens`. */
+  converter?: BatchConverter;
   sinks: { train: LineSink; validation: LineSink };
   maxRecordBytes?: number;
   onProgress?: (progress: { bytes: number; records: number }) => void;
@@ -73,28 +113,52 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
 
   const report = new ReportBuilder();
   const limits = new DatasetLimitsTracker(getModelSpec(options.baseModel));
-  const convertOptions = { format, columnMap, maxPartTokens: options.maxPartTokens, baseModel: options.baseModel };
+  const batchOptions: RecordBatchOptions = {
+    format,
+    columnMap,
+    maxPartTokens: options.maxPartTokens,
+    baseModel: options.baseModel,
+    seed: options.seed,
+    validationFraction: options.validationFraction,
+  };
+  const converter = options.converter ?? { convert: async (batch, o) => convertBatch(batch, o, options.tokens) };
   let lastLine = 0;
   let recordCount = 0;
+  const write = async (converted: ConvertedRecord[]) => {
+    for (const { record, result, line, split } of converted) {
+      lastLine = record.line;
+      if ('code' in record) {
+        report.addParseFailure(record);
+        continue;
+      }
+      if (!result) continue;
+      if (!line || !split) {
+        report.addResult(result);
+        continue;
+      }
+      const placed = limits.place(split);
+      for (const issue of limits.add(placed, Buffer.byteLength(line) + 1, result.multimodal, record.line)) report.addError(issue);
+      await options.sinks[placed].write(line + '\n');
+      report.addResult(result, placed);
+    }
+  };
+  // Batches go out in order and come back in order; at most `inFlight` are pending, so memory
+  // stays bounded while every worker has work.
+  const inFlight: Promise<ConvertedRecord[]>[] = [];
+  const maxInFlight = options.converter ? 8 : 1;
+  let batch: (RawRecord | RecordParseFailure)[] = [];
   for await (const record of records) {
     recordCount += 1;
-    lastLine = record.line;
-    if ('code' in record) {
-      report.addParseFailure(record);
-      continue;
+    batch.push(record);
+    if (batch.length >= 128) {
+      inFlight.push(converter.convert(batch, batchOptions));
+      batch = [];
+      if (inFlight.length >= maxInFlight) await write(await inFlight.shift()!);
+      counted.report(recordCount);
     }
-    const result = convertRecord(record, convertOptions, options.tokens);
-    if (!result.example) {
-      report.addResult(result);
-      continue;
-    }
-    const line = JSON.stringify(result.example);
-    const split = limits.place(assignSplit(line, options.seed, options.validationFraction));
-    for (const issue of limits.add(split, Buffer.byteLength(line) + 1, result.multimodal, record.line)) report.addError(issue);
-    await options.sinks[split].write(line + '\n');
-    report.addResult(result, split);
-    if (recordCount % 256 === 0) counted.report(recordCount);
   }
+  if (batch.length > 0) inFlight.push(converter.convert(batch, batchOptions));
+  while (inFlight.length > 0) await write(await inFlight.shift()!);
   counted.report(recordCount);
   if (report.validExamples + report.invalidExamples === 0) throw new UnusableInputError('the file holds no examples');
   const overflow = limits.overflowWarning(lastLine);

@@ -23,12 +23,79 @@ const ID_BITS = 2 ** 18;
 const SPACE_MARK = '▁';
 const WORD_CACHE_LIMIT = 200_000;
 
+/**
+ * Everything the encoder needs, in a form worker threads can share: the merge tables are typed
+ * arrays over SharedArrayBuffers (passed to a worker without copying), the rest is small.
+ */
+export interface BpeTables {
+  /** Single-character tokens: [code point, id] pairs. */
+  charIds: Int32Array;
+  /** Ids of the 256 byte-fallback tokens <0x00>..<0xFF> (-1 when absent). */
+  byteIds: Int32Array;
+  byteFallback: boolean;
+  mergeKeys: Float64Array;
+  mergeRanks: Int32Array;
+  mergeResults: Int32Array;
+  /** Added tokens as [string, id], matched leftmost-longest before normalisation. */
+  added: [string, number][];
+  /** Characters after which a '▁' does not start a new piece (some token spans them). */
+  unsafeBeforeMark: string[];
+}
+
+/** Builds the tables from a vocabulary; the merge tables live in shared memory. */
+export function buildBpeTables(data: VocabData): BpeTables {
+  const ids = new Map<string, number>();
+  const charPairs: number[] = [];
+  const byteIds = new Int32Array(256).fill(-1);
+  const unsafe = new Set<string>();
+  data.tokens.forEach((token, id) => {
+    ids.set(token, id);
+    const codePoint = token.codePointAt(0);
+    if (codePoint !== undefined && String.fromCodePoint(codePoint) === token) charPairs.push(codePoint, id);
+    const byte = /^<0x([0-9A-F]{2})>$/.exec(token);
+    if (byte) byteIds[parseInt(byte[1]!, 16)] = id;
+    // A token with '▁' after another character means merges can cross that point.
+    for (let i = 1; i < token.length; i++) {
+      if (token[i] === SPACE_MARK && token[i - 1] !== SPACE_MARK) unsafe.add(token[i - 1]!);
+    }
+  });
+  const mergeCount = data.merges.length / 2;
+  let capacity = 1;
+  while (capacity < mergeCount * 2) capacity *= 2;
+  const mergeKeys = new Float64Array(new SharedArrayBuffer(capacity * 8)).fill(-1);
+  const mergeRanks = new Int32Array(new SharedArrayBuffer(capacity * 4));
+  const mergeResults = new Int32Array(new SharedArrayBuffer(capacity * 4));
+  const mask = capacity - 1;
+  for (let rank = 0; rank < mergeCount; rank++) {
+    const left = data.merges[2 * rank]!;
+    const right = data.merges[2 * rank + 1]!;
+    const result = ids.get(data.tokens[left]! + data.tokens[right]!);
+    if (result === undefined) throw new Error(`merge ${rank} makes a token outside the vocabulary`);
+    const key = left * ID_BITS + right;
+    let slot = hashKey(key) & mask;
+    while (mergeKeys[slot] !== -1 && mergeKeys[slot] !== key) slot = (slot + 1) & mask;
+    if (mergeKeys[slot] === key) continue; // keep the first (lowest) rank of a repeated pair
+    mergeKeys[slot] = key;
+    mergeRanks[slot] = rank;
+    mergeResults[slot] = result;
+  }
+  return {
+    charIds: Int32Array.from(charPairs),
+    byteIds,
+    byteFallback: data.byteFallback,
+    mergeKeys,
+    mergeRanks,
+    mergeResults,
+    added: Array.from(data.added, (id) => [data.tokens[id]!, id] as [string, number]),
+    unsafeBeforeMark: [...unsafe],
+  };
+}
+
 export class BpeTokenizer implements TokenCounter {
-  private readonly tokens: string[];
+  private readonly tokens: string[] | undefined;
   private readonly charIds = new Map<number, number>();
-  private readonly byteIds = new Int32Array(256).fill(-1);
+  private readonly byteIds: Int32Array;
   private readonly byteFallback: boolean;
-  // Merge table: keys are left*2^18+right (as float64), values rank and merged id.
   private readonly mergeKeys: Float64Array;
   private readonly mergeRanks: Int32Array;
   private readonly mergeResults: Int32Array;
@@ -36,40 +103,20 @@ export class BpeTokenizer implements TokenCounter {
   // Added tokens as a trie over UTF-16 code units, entered only at their first characters.
   private readonly addedTrie = new Map<number, TrieNode>();
   private readonly wordCache = new Map<string, Int32Array>();
-  /** Boundary characters after which a '▁' does not start a new piece (a token spans them). */
-  private readonly unsafeBeforeMark = new Set<string>();
+  private readonly unsafeBeforeMark: Set<string>;
 
-  constructor(data: VocabData) {
-    this.tokens = data.tokens;
-    this.byteFallback = data.byteFallback;
-    const ids = new Map<string, number>();
-    data.tokens.forEach((token, id) => {
-      ids.set(token, id);
-      const codePoint = token.codePointAt(0);
-      if (codePoint !== undefined && String.fromCodePoint(codePoint) === token) this.charIds.set(codePoint, id);
-      const byte = /^<0x([0-9A-F]{2})>$/.exec(token);
-      if (byte) this.byteIds[parseInt(byte[1]!, 16)] = id;
-      // A token with '▁' after another character means merges can cross that point.
-      for (let i = 1; i < token.length; i++) {
-        if (token[i] === SPACE_MARK && token[i - 1] !== SPACE_MARK) this.unsafeBeforeMark.add(token[i - 1]!);
-      }
-    });
-    const mergeCount = data.merges.length / 2;
-    let capacity = 1;
-    while (capacity < mergeCount * 2) capacity *= 2;
-    this.mergeKeys = new Float64Array(capacity).fill(-1);
-    this.mergeRanks = new Int32Array(capacity);
-    this.mergeResults = new Int32Array(capacity);
-    this.mergeMask = capacity - 1;
-    for (let rank = 0; rank < mergeCount; rank++) {
-      const left = data.merges[2 * rank]!;
-      const right = data.merges[2 * rank + 1]!;
-      const result = ids.get(data.tokens[left]! + data.tokens[right]!);
-      if (result === undefined) throw new Error(`merge ${rank} makes a token outside the vocabulary`);
-      this.insertMerge(left * ID_BITS + right, rank, result);
-    }
-    for (const id of data.added) {
-      const token = data.tokens[id]!;
+  /** `tokens` (id → string) is needed only to decode. */
+  constructor(tables: BpeTables, tokens?: string[]) {
+    this.tokens = tokens;
+    for (let i = 0; i < tables.charIds.length; i += 2) this.charIds.set(tables.charIds[i]!, tables.charIds[i + 1]!);
+    this.byteIds = tables.byteIds;
+    this.byteFallback = tables.byteFallback;
+    this.mergeKeys = tables.mergeKeys;
+    this.mergeRanks = tables.mergeRanks;
+    this.mergeResults = tables.mergeResults;
+    this.mergeMask = tables.mergeKeys.length - 1;
+    this.unsafeBeforeMark = new Set(tables.unsafeBeforeMark);
+    for (const [token, id] of tables.added) {
       let level = this.addedTrie;
       let node: TrieNode | undefined;
       for (let i = 0; i < token.length; i++) {
@@ -83,6 +130,10 @@ export class BpeTokenizer implements TokenCounter {
       }
       if (node) node.id = id;
     }
+  }
+
+  static fromVocab(data: VocabData): BpeTokenizer {
+    return new BpeTokenizer(buildBpeTables(data), data.tokens);
   }
 
   count(text: string): number {
@@ -111,6 +162,7 @@ export class BpeTokenizer implements TokenCounter {
       }
     };
     for (let i = 0; i < ids.length; i++) {
+      if (!this.tokens) throw new Error('this tokenizer was built without token strings and cannot decode');
       const token = this.tokens[ids[i]!] ?? '';
       const byte = /^<0x([0-9A-F]{2})>$/.exec(token);
       if (byte) bytes.push(parseInt(byte[1]!, 16));
@@ -271,17 +323,6 @@ export class BpeTokenizer implements TokenCounter {
   private pushBytes(char: string, out: number[]): void {
     if (!this.byteFallback) throw new Error('character outside the vocabulary and no byte fallback');
     for (const byte of new TextEncoder().encode(char)) out.push(this.byteIds[byte]!);
-  }
-
-  private insertMerge(key: number, rank: number, result: number): void {
-    let slot = hashKey(key) & this.mergeMask;
-    while (this.mergeKeys[slot] !== -1) {
-      if (this.mergeKeys[slot] === key) return; // keep the first (lowest) rank of a repeated pair
-      slot = (slot + 1) & this.mergeMask;
-    }
-    this.mergeKeys[slot] = key;
-    this.mergeRanks[slot] = rank;
-    this.mergeResults[slot] = result;
   }
 
   private findMerge(left: number, right: number): number {

@@ -91,6 +91,22 @@ test('the same input, options and seed give byte-identical outputs', () => {
   assert.deepEqual(a, b);
 });
 
+test('worker threads give byte-identical outputs to one thread', () => {
+  const lines: string[] = [];
+  for (let i = 0; i < 700; i++) {
+    lines.push(i % 97 === 0 ? '{"broken": ' : JSON.stringify({ conversations: [{ from: 'human', value: `질문 ${i}: how do I reset my password? ${'word '.repeat(i % 13)}` }, { from: 'gpt', value: JSON.stringify({ answer: i }) }] }));
+  }
+  const input = write('threads.jsonl', lines.join('\n'));
+  const outputs = ['0', '2'].map((threads) => {
+    const out = join(work, `threads-${threads}`);
+    const { status } = cli('convert', input, '--out', out, '--threads', threads);
+    assert.equal(status, 1);
+    return ['train.jsonl', 'validation.jsonl', 'report.json'].map((f) => readFileSync(join(out, f), 'utf8'));
+  });
+  assert.deepEqual(outputs[1], outputs[0]);
+  assert.equal(JSON.parse(outputs[0]![2]!).errorCount, 8);
+});
+
 test('a 100 MB single line is a located error, read with bounded memory, and the other lines still convert', async () => {
   const path = join(work, 'huge-line.jsonl');
   const stream = createWriteStream(path);

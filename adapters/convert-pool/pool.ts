@@ -1,0 +1,41 @@
+import { Worker } from 'node:worker_threads';
+import type { BatchConverter, ConvertedRecord } from '../../shared/convert/pipeline.ts';
+import { gemmaTokenizerTables } from '../tokenizer/index.ts';
+
+/**
+ * Converts record batches on worker threads, one per core by default. The pipeline keeps the
+ * batches in order, so the output is byte-identical to converting in one thread.
+ */
+export function createConverterPool(options: { threads: number }): BatchConverter & { close(): Promise<void> } {
+  const tables = gemmaTokenizerTables();
+  const workers = Array.from({ length: Math.max(1, options.threads) }, () => new Worker(new URL('./worker.ts', import.meta.url), { workerData: { tables } }));
+  const pending = new Map<number, { resolve: (value: ConvertedRecord[]) => void; reject: (error: Error) => void }>();
+  let nextId = 0;
+  let failure: Error | undefined;
+  for (const worker of workers) {
+    worker.on('message', (message: { id: number; converted?: ConvertedRecord[]; error?: string }) => {
+      const waiting = pending.get(message.id);
+      pending.delete(message.id);
+      if (message.error !== undefined) waiting?.reject(new Error(`converter worker failed: ${message.error}`));
+      else waiting?.resolve(message.converted!);
+    });
+    worker.on('error', (error) => {
+      failure = error;
+      for (const waiting of pending.values()) waiting.reject(error);
+      pending.clear();
+    });
+  }
+  return {
+    convert(batch, batchOptions) {
+      if (failure) return Promise.reject(failure);
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        workers[id % workers.length]!.postMessage({ id, batch, options: batchOptions });
+      });
+    },
+    async close() {
+      await Promise.all(workers.map((worker) => worker.terminate()));
+    },
+  };
+}

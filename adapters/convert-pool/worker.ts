@@ -1,0 +1,15 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { convertBatch, type RecordBatchOptions } from '../../shared/convert/pipeline.ts';
+import type { RawRecord, RecordParseFailure } from '../../shared/convert/types.ts';
+import { BpeTokenizer, type BpeTables } from '../../shared/tokenizer/bpe.ts';
+
+// The merge tables arrive as shared memory: a worker costs its word cache, not a vocabulary.
+const tokenizer = new BpeTokenizer((workerData as { tables: BpeTables }).tables);
+
+parentPort!.on('message', (message: { id: number; batch: (RawRecord | RecordParseFailure)[]; options: RecordBatchOptions }) => {
+  try {
+    parentPort!.postMessage({ id: message.id, converted: convertBatch(message.batch, message.options, tokenizer) });
+  } catch (error) {
+    parentPort!.postMessage({ id: message.id, error: error instanceof Error ? error.message : String(error) });
+  }
+});
