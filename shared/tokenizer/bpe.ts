@@ -231,7 +231,8 @@ export class BpeTokenizer implements TokenCounter {
     const ids = this.bpe(piece);
     if (piece.length <= 64) {
       if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
-      this.wordCache.set(piece, ids);
+      // A slice can keep its whole parent string alive (V8 sliced strings); cache a copy.
+      this.wordCache.set((' ' + piece).slice(1), ids);
     }
     return ids;
   }

@@ -1,0 +1,118 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, realpathSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+
+/**
+ * Starting and stopping emulator processes that tests and the local stack own: each runs in its
+ * own process group (Java emulators start children), is killed as a group on stop() and when
+ * this process exits, and is ready only when it answers HTTP, never after a fixed sleep.
+ */
+export interface RunningEmulator {
+  name: string;
+  /** host:port, the value of the emulator's *_EMULATOR_HOST variable. */
+  host: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  const killAll = () => {
+    for (const child of running) killGroup(child, 'SIGKILL');
+  };
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+/** A TCP port the OS says is free now. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** The google-cloud-cli installation's root, found from `gcloud` on PATH. */
+export function cloudSdkRoot(): string {
+  const candidates: string[] = [];
+  try {
+    const gcloud = execFileSync('sh', ['-c', 'command -v gcloud'], { encoding: 'utf8' }).trim();
+    if (gcloud) candidates.push(dirname(dirname(realpathSync(gcloud))));
+  } catch {
+    // not on PATH
+  }
+  candidates.push('/usr/lib/google-cloud-sdk', '/google-cloud-sdk', '/opt/google-cloud-sdk');
+  const root = candidates.find((candidate) => existsSync(join(candidate, 'platform')));
+  if (!root) throw new Error('google-cloud-cli not found: install it and its emulators (see README, Emulators)');
+  return root;
+}
+
+export async function startEmulatorProcess(options: {
+  name: string;
+  command: string;
+  args: string[];
+  port: number;
+  /** Resolves when the emulator answers; called until it does or the timeout passes. */
+  ready: (baseUrl: string) => Promise<boolean>;
+  timeoutMs?: number;
+}): Promise<RunningEmulator> {
+  installExitHook();
+  const child = spawn(options.command, options.args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.once('exit', () => running.delete(child));
+
+  const host = `127.0.0.1:${options.port}`;
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the ${options.name} emulator exited before it was ready:\n${output}`);
+    }
+    if (await options.ready(`http://${host}`).catch(() => false)) break;
+    if (Date.now() > deadline) {
+      killGroup(child, 'SIGKILL');
+      throw new Error(`the ${options.name} emulator did not answer on ${host} within ${options.timeoutMs ?? 60_000} ms:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return {
+    name: options.name,
+    host,
+    pid: child.pid!,
+    async stop() {
+      killGroup(child, 'SIGTERM');
+      const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
