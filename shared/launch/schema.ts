@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The launch message: what upstream systems and the converter publish to ask for a tuning run.
+ * Versioned; upstream teams import this schema (or read docs/run-schema.md) to build messages.
+ */
+const gcsUri = z.string().regex(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/.+/, 'must be gs://bucket/object');
+
+/** GCP label rules: lowercase letters, digits, `_` and `-`, at most 63 characters. */
+const labelKey = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'label keys: lowercase letter first, then a-z 0-9 _ -, at most 63');
+const labelValue = z.string().regex(/^[a-z0-9_-]{0,63}$/, 'label values: a-z 0-9 _ -, at most 63');
+
+export const ADAPTER_SIZES = [1, 2, 4, 8, 16] as const;
+
+export const hyperParametersSchema = z
+  .object({
+    epochCount: z.number().int().min(1).max(100).optional(),
+    learningRateMultiplier: z.number().positive().max(100).optional(),
+    adapterSize: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8), z.literal(16)]).optional(),
+  })
+  .strict();
+
+export const evaluationSpecSchema = z.object({
+  datasetUri: gcsUri,
+  metric: z.enum(['exact_match', 'normalized_match', 'json_fields']).default('exact_match'),
+});
+
+export const launchMessageSchema = z
+  .object({
+    schemaVersion: z.literal(1),
+    /** Optional idempotency key; when absent the run id is a hash of the request. */
+    requestId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'requestId: lowercase letters, digits and dashes, at most 40').optional(),
+    /** The display name jobs and models are grouped under. */
+    experiment: z.string().min(1).max(128),
+    baseModel: z.string().min(1),
+    /** One dataset, or several: a tuned model cannot be trained further, so more data means a new run over all of it. */
+    trainingDatasetUri: z.union([gcsUri, z.array(gcsUri).min(1).max(50)]),
+    validationDatasetUri: gcsUri.optional(),
+    hyperParameters: hyperParametersSchema.default({}),
+    labels: z.record(labelKey, labelValue).optional(),
+    evaluation: evaluationSpecSchema.optional(),
+    /** A budget guard: the run is rejected when the dataset's estimated cost is above it. */
+    maxEstimatedCostUsd: z.number().positive().optional(),
+    /** The converter's estimate for this dataset, when the converter sent the message. */
+    estimatedCostUsd: z.number().nonnegative().nullable().optional(),
+    /** The converter's dataset id, linking the run to its dataset document. */
+    datasetId: z.string().min(1).optional(),
+    /** Who asked: a system name, a user, "converter". */
+    source: z.string().min(1).max(256),
+  })
+  .strict();
+
+export type LaunchMessage = z.infer<typeof launchMessageSchema>;
+export type LaunchMessageInput = z.input<typeof launchMessageSchema>;
+
+export function trainingDatasets(message: LaunchMessage): string[] {
+  return Array.isArray(message.trainingDatasetUri) ? message.trainingDatasetUri : [message.trainingDatasetUri];
+}
+
+/**
+ * The run id: the requestId when given, else a hash of what makes two requests the same run
+ * (datasets, model, experiment, hyperparameters), so a re-published request is the same run.
+ * Usable as a Firestore document id and as a GCP label value.
+ */
+export function runIdFor(message: LaunchMessage): string {
+  if (message.requestId) return message.requestId;
+  const identity = {
+    experiment: message.experiment,
+    baseModel: message.baseModel,
+    training: [...trainingDatasets(message)].sort(),
+    validation: message.validationDatasetUri ?? null,
+    hyperParameters: sortKeys(message.hyperParameters),
+    evaluation: message.evaluation ?? null,
+  };
+  return `run-${createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 24)}`;
+}
+
+function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
+}

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import { launchMessageSchema } from '../launch/schema.ts';
+
+/**
+ * The run document, `runs/{runId}` in Firestore: the contract other apps read (documented in
+ * docs/run-schema.md). Timestamps are ISO-8601 strings so every reader, in any language, gets
+ * the same thing without Firestore's Timestamp type.
+ */
+export const runStateSchema = z.enum([
+  'ACCEPTED', // claimed by a launcher delivery, no Vertex job yet
+  'SUBMITTED', // a Vertex tuning job exists
+  'PENDING', // Vertex has it queued
+  'RUNNING',
+  'SUCCEEDED', // tuning done; later stages take it on
+  'EVALUATING',
+  'COMPLETED',
+  'FAILED',
+  'CANCELLED',
+  'REJECTED', // the request itself was invalid; nothing was started
+]);
+export type RunState = z.infer<typeof runStateSchema>;
+
+export const TERMINAL_STATES: readonly RunState[] = ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'];
+
+export const errorInfoSchema = z.object({
+  /** transient: worth retrying; permanent: retrying will not help. */
+  kind: z.enum(['transient', 'permanent']),
+  code: z.string(),
+  message: z.string(),
+  httpStatus: z.number().int().optional(),
+});
+export type ErrorInfo = z.infer<typeof errorInfoSchema>;
+
+export const attemptSchema = z.object({
+  number: z.number().int().positive(),
+  jobName: z.string().nullable(),
+  submittedAt: z.string(),
+  startedAt: z.string().nullable().default(null),
+  endedAt: z.string().nullable().default(null),
+  endState: z.string().nullable().default(null),
+  error: errorInfoSchema.nullable().default(null),
+  /** Why this attempt was made (first submission, resubmitted after being stuck, ...). */
+  reason: z.string(),
+});
+export type Attempt = z.infer<typeof attemptSchema>;
+
+export const historyEntrySchema = z.object({
+  at: z.string(),
+  from: runStateSchema.nullable(),
+  to: runStateSchema,
+  reason: z.string(),
+});
+
+export const runDocumentSchema = z.object({
+  schemaVersion: z.literal(1),
+  runId: z.string(),
+  state: runStateSchema,
+  experiment: z.string(),
+  baseModel: z.string(),
+  request: launchMessageSchema,
+  /** The training file the job uses (the merged file when the request named several). */
+  trainingDatasetUri: z.string(),
+  sourceDatasets: z.array(z.string()),
+  attempts: z.array(attemptSchema),
+  currentJobName: z.string().nullable(),
+  tunedModel: z.object({ model: z.string(), endpoint: z.string().nullable() }).nullable(),
+  tuningDataStats: z.record(z.string(), z.unknown()).nullable(),
+  error: errorInfoSchema.nullable(),
+  rejection: z.string().nullable(),
+  history: z.array(historyEntrySchema),
+  createTime: z.string(),
+  updateTime: z.string(),
+  /** Which delivery may act on the run, until when (a lease with a fencing token). */
+  lease: z.object({ holder: z.string(), expiresAt: z.string(), token: z.number().int() }).nullable(),
+});
+export type RunDocument = z.infer<typeof runDocumentSchema>;

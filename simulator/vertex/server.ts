@@ -1,0 +1,260 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readJsonLines } from '../../shared/convert/readers/jsonl.ts';
+import type { TokenCounter } from '../../shared/convert/types.ts';
+import { validateExample } from '../../shared/gemini/validate.ts';
+import { createLogger } from '../../shared/log.ts';
+import { LogEvent } from '../../shared/log-events.ts';
+import { createRequestProblem, parseLabelFilter, renderJob, type JobFault, type SimulatedJob, type Timing } from './jobs.ts';
+
+/**
+ * The Vertex AI SIMULATOR: an HTTP server speaking the REST resources of Vertex AI's tuning
+ * jobs, so the unmodified `@google/genai` (Vertex mode) and `@google-cloud/aiplatform` clients
+ * can be pointed at it in tests and the local stack. It is not Vertex AI and trains nothing:
+ * jobs move through their states on timers, and knobs make them stick, fail, or make the API
+ * answer 429/503, so the pipeline's retry and resubmission paths can be exercised.
+ */
+export interface VertexSimulatorOptions {
+  port?: number;
+  timing?: Partial<Timing>;
+  /** Reads a gs:// dataset for validation, as Vertex does at submission. Without it datasets are not read. */
+  readDataset?: (gsUri: string) => AsyncIterable<Uint8Array>;
+  tokens?: TokenCounter;
+}
+
+export interface CallFault {
+  remaining: number;
+  status: 429 | 500 | 503 | 400 | 403 | 404;
+  method?: string;
+  pathIncludes?: string;
+}
+
+export interface SimulatorControl {
+  setTiming(timing: Partial<Timing>): void;
+  /** The next `count` matching API calls answer with `status` instead. */
+  failNextCalls(count: number, status: CallFault['status'], match?: { method?: string; pathIncludes?: string }): void;
+  /** The next `count` created jobs stay in the queue forever. */
+  stickNextJobs(count: number): void;
+  /** The next `count` created jobs fail when they would start running. */
+  failNextJobs(count: number, error?: { code: number; message: string }): void;
+  /** Moves the simulator's clock forward (tests use it instead of waiting). */
+  advance(ms: number): void;
+  /** Every job created so far, with the request body it was created from. */
+  jobs(): { name: string; labels: Record<string, string>; body: Record<string, unknown> }[];
+  /** How many create calls were answered with a new job. */
+  createdCount(): number;
+}
+
+const STATUS_NAMES: Record<number, string> = {
+  400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND',
+  409: 'ALREADY_EXISTS', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE',
+};
+
+export async function startVertexSimulator(options: VertexSimulatorOptions = {}): Promise<{ url: string; control: SimulatorControl; stop(): Promise<void> }> {
+  const log = createLogger('vertex-simulator');
+  let timing: Timing = { validationMs: 200, queueMs: 500, runMs: 1000, ...options.timing };
+  let clockOffset = 0;
+  const now = () => Date.now() + clockOffset;
+  const jobs = new Map<string, SimulatedJob & { validationDone: boolean }>();
+  const callFaults: CallFault[] = [];
+  let stickCount = 0;
+  let failCount = 0;
+  let failError = { code: 13, message: 'Internal error encountered during tuning (simulated).' };
+  let nextId = 1_000_000_000_000_000_000n;
+
+  const control: SimulatorControl = {
+    setTiming: (t) => {
+      timing = { ...timing, ...t };
+    },
+    failNextCalls: (count, status, match = {}) => {
+      callFaults.push({ remaining: count, status, ...match });
+    },
+    stickNextJobs: (count) => {
+      stickCount += count;
+    },
+    failNextJobs: (count, error) => {
+      failCount += count;
+      if (error) failError = error;
+    },
+    advance: (ms) => {
+      clockOffset += ms;
+    },
+    jobs: () => [...jobs.values()].map((job) => ({ name: job.name, labels: job.labels, body: job.body })),
+    createdCount: () => jobs.size,
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      log.error(LogEvent.simulatorRequest, 'simulator request failed', { error });
+      sendError(response, 500, 'internal simulator error');
+    });
+  });
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://simulator');
+    const method = request.method ?? 'GET';
+    response.setHeader('x-vertex-ai-simulator', 'true');
+    const body = method === 'POST' || method === 'PATCH' ? await readJson(request) : {};
+    if (url.pathname.startsWith('/simulator/v1/')) return handleControl(url, method, body, response);
+    log.debug(LogEvent.simulatorRequest, `${method} ${url.pathname}`, {});
+    if (!request.headers.authorization) return sendError(response, 401, 'Request is missing required authentication credential.');
+    const fault = callFaults.find((f) => f.remaining > 0 && (!f.method || f.method === method) && (!f.pathIncludes || url.pathname.includes(f.pathIncludes)));
+    if (fault) {
+      fault.remaining -= 1;
+      return sendError(response, fault.status, `simulated ${fault.status} from the Vertex AI simulator`);
+    }
+    const match = /^\/(v1|v1beta1)\/(projects\/([^/]+)\/locations\/([^/]+))\/tuningJobs(?:\/([^/:]+))?(?::(cancel))?$/.exec(url.pathname);
+    if (!match) return sendError(response, 404, `the Vertex AI simulator does not serve ${method} ${url.pathname}`);
+    const [, , parent, project, location, id, verb] = match as unknown as [string, string, string, string, string, string | undefined, string | undefined];
+    if (!id && method === 'POST') return createJob(parent, project, location, body, response);
+    if (!id && method === 'GET') return listJobs(url, project, location, response);
+    const job = id ? jobs.get(`${parent}/tuningJobs/${id}`) : undefined;
+    if (!job) return sendError(response, 404, `TuningJob ${parent}/tuningJobs/${id} not found`);
+    if (verb === 'cancel' && method === 'POST') {
+      const state = renderJob(job, now(), project, location).state as string;
+      if (['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED'].includes(state)) {
+        return sendError(response, 400, `TuningJob ${job.name} is already in a final state ${state}`);
+      }
+      job.cancelledAtMs ??= now();
+      log.info(LogEvent.simulatorJobTransition, `simulator: cancelled ${job.name}`, { job: job.name });
+      return sendJson(response, 200, {});
+    }
+    if (method === 'GET') return sendJson(response, 200, render(job, project, location));
+    return sendError(response, 404, `the Vertex AI simulator does not serve ${method} ${url.pathname}`);
+  }
+
+  function render(job: SimulatedJob & { validationDone: boolean }, project: string, location: string) {
+    // Until the dataset has been read, the job stays in validation whatever the clock says.
+    const at = job.validationDone ? now() : Math.min(now(), job.createMs + job.timing.validationMs - 1);
+    return renderJob(job, at, project, location);
+  }
+
+  function createJob(parent: string, project: string, location: string, body: Record<string, unknown>, response: ServerResponse) {
+    const problem = createRequestProblem(body);
+    if (problem) return sendError(response, 400, problem);
+    nextId += 1n;
+    const id = nextId.toString();
+    const fault: JobFault = {};
+    if (stickCount > 0) {
+      stickCount -= 1;
+      fault.stuck = true;
+    } else if (failCount > 0) {
+      failCount -= 1;
+      fault.fail = failError;
+    }
+    const job = {
+      id,
+      name: `${parent}/tuningJobs/${id}`,
+      createMs: now(),
+      body,
+      labels: (body.labels as Record<string, string> | undefined) ?? {},
+      timing: { ...timing },
+      fault,
+      cancelledAtMs: null,
+      datasetStats: null,
+      validationDone: !options.readDataset,
+    };
+    jobs.set(job.name, job);
+    log.info(LogEvent.simulatorJobTransition, `simulator: created ${job.name}`, { job: job.name, labels: job.labels, fault });
+    if (options.readDataset) void validateDataset(job);
+    sendJson(response, 200, render(job, project, location));
+  }
+
+  async function validateDataset(job: SimulatedJob & { validationDone: boolean }) {
+    const spec = job.body.supervisedTuningSpec as { trainingDatasetUri: string; validationDatasetUri?: string };
+    let examples = 0;
+    let tokens = 0;
+    try {
+      for (const uri of [spec.trainingDatasetUri, spec.validationDatasetUri].filter((u): u is string => !!u)) {
+        for await (const record of readJsonLines(options.readDataset!(uri))) {
+          if ('code' in record) {
+            job.fault.invalidDataset = `${uri} line ${record.line}: ${record.message}`;
+            return;
+          }
+          const result = validateExample(record.value, { line: record.line, baseModel: String(job.body.baseModel), tokens: options.tokens });
+          if (result.errors.length > 0) {
+            const first = result.errors[0]!;
+            job.fault.invalidDataset = `${uri} line ${first.line} ${first.path}: ${first.message}`;
+            return;
+          }
+          if (uri === spec.trainingDatasetUri) {
+            examples += 1;
+            tokens += result.tokens;
+          }
+        }
+      }
+      job.datasetStats = { tuningDatasetExampleCount: String(examples), totalBillableTokenCount: String(tokens) };
+    } catch (error) {
+      job.fault.invalidDataset = `cannot read the dataset: ${error instanceof Error ? error.message : String(error)}`;
+    } finally {
+      job.validationDone = true;
+    }
+  }
+
+  function listJobs(url: URL, project: string, location: string, response: ServerResponse) {
+    const wanted = parseLabelFilter(url.searchParams.get('filter'));
+    if (wanted instanceof Error) return sendError(response, 400, wanted.message);
+    const pageSize = Math.min(Number(url.searchParams.get('pageSize') ?? 100) || 100, 1000);
+    const offset = Number(url.searchParams.get('pageToken') ?? 0) || 0;
+    const all = [...jobs.values()]
+      .filter((job) => job.name.startsWith(`projects/${project}/locations/${location}/`))
+      .filter((job) => Object.entries(wanted).every(([key, value]) => job.labels[key] === value))
+      .sort((a, b) => b.createMs - a.createMs || b.id.localeCompare(a.id));
+    const page = all.slice(offset, offset + pageSize);
+    const result: Record<string, unknown> = { tuningJobs: page.map((job) => render(job, project, location)) };
+    // The last page has no nextPageToken at all: an empty string makes the SDK's pager loop.
+    if (offset + pageSize < all.length) result.nextPageToken = String(offset + pageSize);
+    sendJson(response, 200, result);
+  }
+
+  function handleControl(url: URL, method: string, body: Record<string, unknown>, response: ServerResponse) {
+    if (method === 'GET' && url.pathname === '/simulator/v1/jobs') return sendJson(response, 200, { jobs: control.jobs() });
+    if (method === 'POST' && url.pathname === '/simulator/v1/control') {
+      const action = body.action;
+      if (action === 'setTiming') control.setTiming(body.timing as Partial<Timing>);
+      else if (action === 'failNextCalls') control.failNextCalls(Number(body.count), Number(body.status) as CallFault['status'], body.match as { method?: string; pathIncludes?: string });
+      else if (action === 'stickNextJobs') control.stickNextJobs(Number(body.count));
+      else if (action === 'failNextJobs') control.failNextJobs(Number(body.count), body.error as { code: number; message: string } | undefined);
+      else if (action === 'advance') control.advance(Number(body.ms));
+      else return sendError(response, 400, `unknown simulator action ${JSON.stringify(action)}`);
+      return sendJson(response, 200, { ok: true });
+    }
+    return sendError(response, 404, 'unknown simulator control path');
+  }
+
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  log.info(LogEvent.simulatorRequest, `Vertex AI simulator listening on ${url} (a simulator: nothing is trained)`, { url });
+  return {
+    url,
+    control,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+  response.end(JSON.stringify(body));
+}
+
+function sendError(response: ServerResponse, status: number, message: string): void {
+  sendJson(response, status, { error: { code: status, message, status: STATUS_NAMES[status] ?? 'UNKNOWN' } });
+}
