@@ -3,6 +3,8 @@
  * child process so its peak RSS is its own:
  *   convert      the full pipeline with exact Gemini token counts, in one thread
  *   convert-2t   the same on two worker threads (the CLI's default for large files)
+ *   convert-256  `convert` with V8's heap capped as on a 256 MB Cloud Run function, showing
+ *                what memory the conversion needs rather than what an uncapped V8 lets pile up
  *   no-tokens    the same pipeline with token counting switched off
  *   floor        a bare readline + JSON.parse loop over the same file (the floor for JSONL)
  *   python-csv   a plain standard-library Python csv → jsonl script (what users write today)
@@ -31,7 +33,7 @@ if (values.child) {
       const file = await ensureDataset(kind, size);
       const mb = statSync(file).size / 1e6;
       const rows: Record<string, { seconds: number; maxRssBytes: number }> = {};
-      const modes = kind === 'jsonl' ? ['convert', 'convert-2t', 'no-tokens', 'floor'] : ['convert', 'convert-2t', 'no-tokens', 'python-csv'];
+      const modes = kind === 'jsonl' ? ['convert', 'convert-2t', 'convert-256', 'no-tokens', 'floor'] : ['convert', 'convert-2t', 'convert-256', 'no-tokens', 'python-csv'];
       for (const mode of modes) rows[mode] = run(mode, file);
       console.log(`\n${kind.toUpperCase()} ${mb.toFixed(0)} MB`);
       for (const [mode, r] of Object.entries(rows)) {
@@ -45,7 +47,12 @@ if (values.child) {
 
 function run(mode: string, file: string): { seconds: number; maxRssBytes: number } {
   const command = mode === 'python-csv' ? 'python3' : process.execPath;
-  const args = mode === 'python-csv' ? [fileURLToPath(new URL('./python/csv_to_jsonl.py', import.meta.url)), file, '/dev/null'] : [self, '--child', mode, '--file', file];
+  const args =
+    mode === 'python-csv'
+      ? [fileURLToPath(new URL('./python/csv_to_jsonl.py', import.meta.url)), file, '/dev/null']
+      : mode === 'convert-256'
+        ? ['--max-old-space-size=160', self, '--child', 'convert', '--file', file]
+        : [self, '--child', mode, '--file', file];
   const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (result.status !== 0) throw new Error(`${mode} failed: ${result.stderr}`);
   return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { seconds: number; maxRssBytes: number };

@@ -57,7 +57,10 @@ export const runDocumentSchema = z.object({
   state: runStateSchema,
   experiment: z.string(),
   baseModel: z.string(),
-  request: launchMessageSchema,
+  /** The launch request; null when the message itself was invalid (see rawRequest). */
+  request: launchMessageSchema.nullable(),
+  /** What arrived, kept as received when it could not be parsed as a launch message. */
+  rawRequest: z.unknown().optional(),
   /** The training file the job uses (the merged file when the request named several). */
   trainingDatasetUri: z.string(),
   sourceDatasets: z.array(z.string()),

@@ -1,0 +1,73 @@
+import { Firestore } from '@google-cloud/firestore';
+import { decideClaim, holdsLease, type ClaimDecision } from '../../shared/runs/lease.ts';
+import { runDocumentSchema, type Attempt, type ErrorInfo, type RunDocument } from '../../shared/runs/schema.ts';
+import { applyTransition } from '../../shared/runs/transitions.ts';
+
+/**
+ * Runs in Firestore, `runs/{runId}`. Every change is a transaction over the pure rules of
+ * shared/runs (claim, lease, transitions), so concurrent deliveries and pollers cannot both win.
+ */
+export interface RunStore {
+  get(runId: string): Promise<RunDocument | null>;
+  /** Creates the run as REJECTED unless it already exists (a re-sent bad message changes nothing). */
+  recordRejected(run: RunDocument): Promise<'created' | 'exists'>;
+  claim(runId: string, fresh: () => RunDocument, holder: string, nowMs: number, leaseMs: number): Promise<ClaimDecision>;
+  /** ACCEPTED → SUBMITTED with the first attempt, if `token` still holds the lease. */
+  recordSubmission(runId: string, token: number, attempt: Attempt, nowIso: string): Promise<boolean>;
+  /** ACCEPTED → FAILED with a permanent error, if `token` still holds the lease. */
+  recordFailure(runId: string, token: number, error: ErrorInfo, nowIso: string): Promise<boolean>;
+  /** Notes a transient error on the run (no state change) so people can see why it waits. */
+  recordTransientError(runId: string, token: number, error: ErrorInfo, nowIso: string): Promise<void>;
+}
+
+export function createFirestore(projectId: string): Firestore {
+  return new Firestore({ projectId, ignoreUndefinedProperties: true });
+}
+
+export function createRunStore(db: Firestore, collection = 'runs'): RunStore {
+  const ref = (runId: string) => db.collection(collection).doc(runId);
+  const parse = (data: unknown) => runDocumentSchema.parse(data);
+  const withLease = async (runId: string, token: number, change: (run: RunDocument) => RunDocument): Promise<boolean> =>
+    db.runTransaction(async (tx) => {
+      const snapshot = await tx.get(ref(runId));
+      if (!snapshot.exists) return false;
+      const run = parse(snapshot.data());
+      if (!holdsLease(run, token)) return false;
+      tx.set(ref(runId), change(run));
+      return true;
+    });
+  return {
+    async get(runId) {
+      const snapshot = await ref(runId).get();
+      return snapshot.exists ? parse(snapshot.data()) : null;
+    },
+    async recordRejected(run) {
+      try {
+        await ref(run.runId).create(runDocumentSchema.parse(run));
+        return 'created';
+      } catch (error) {
+        if ((error as { code?: number }).code === 6) return 'exists'; // ALREADY_EXISTS
+        throw error;
+      }
+    },
+    async claim(runId, fresh, holder, nowMs, leaseMs) {
+      return db.runTransaction(async (tx) => {
+        const snapshot = await tx.get(ref(runId));
+        const decision = decideClaim(snapshot.exists ? parse(snapshot.data()) : null, fresh, holder, nowMs, leaseMs);
+        if (decision.action === 'act') tx.set(ref(runId), runDocumentSchema.parse(decision.run));
+        return decision;
+      });
+    },
+    recordSubmission(runId, token, attempt, nowIso) {
+      return withLease(runId, token, (run) =>
+        applyTransition(run, 'SUBMITTED', attempt.reason, nowIso, { attempts: [...run.attempts, attempt], currentJobName: attempt.jobName, lease: null, error: null }),
+      );
+    },
+    recordFailure(runId, token, error, nowIso) {
+      return withLease(runId, token, (run) => applyTransition(run, 'FAILED', `Vertex refused the job: ${error.message}`, nowIso, { error, lease: null }));
+    },
+    async recordTransientError(runId, token, error, nowIso) {
+      await withLease(runId, token, (run) => ({ ...run, error, updateTime: nowIso }));
+    },
+  };
+}

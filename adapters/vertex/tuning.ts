@@ -1,0 +1,113 @@
+import { GoogleGenAI, type TuningJob } from '@google/genai';
+import { OAuth2Client } from 'google-auth-library';
+import { backoffDelays, withRetries } from '../../shared/errors/classify.ts';
+import type { ErrorInfo } from '../../shared/runs/schema.ts';
+
+/** A tuning job as the pipeline needs it, whichever client fetched it. */
+export interface TuningJobSummary {
+  name: string;
+  state: string;
+  tuningJobState?: string;
+  createTime?: string;
+  startTime?: string;
+  endTime?: string;
+  error?: { code?: number; message?: string };
+  tunedModel?: { model: string; endpoint: string | null };
+  experiment?: string;
+  labels: Record<string, string>;
+  tuningDataStats?: Record<string, unknown>;
+}
+
+export interface TuningJobSpec {
+  baseModel: string;
+  trainingDatasetUri: string;
+  validationDatasetUri?: string;
+  hyperParameters: { epochCount?: number; learningRateMultiplier?: number; adapterSize?: number };
+  displayName: string;
+  labels: Record<string, string>;
+}
+
+/** Vertex AI tuning jobs, behind the smallest interface the stages need. */
+export interface TuningService {
+  create(spec: TuningJobSpec): Promise<TuningJobSummary>;
+  get(name: string): Promise<TuningJobSummary>;
+  findByLabel(key: string, value: string): Promise<TuningJobSummary[]>;
+  cancel(name: string): Promise<void>;
+}
+
+const ADAPTER_SIZE_NAMES: Record<number, string> = { 1: 'ADAPTER_SIZE_ONE', 2: 'ADAPTER_SIZE_TWO', 4: 'ADAPTER_SIZE_FOUR', 8: 'ADAPTER_SIZE_EIGHT', 16: 'ADAPTER_SIZE_SIXTEEN' };
+
+export interface VertexClientOptions {
+  project: string;
+  location: string;
+  /** The Vertex AI simulator's URL; unset in production, where the real endpoint and ADC are used. */
+  baseUrl?: string;
+  /** Transient errors are retried this many times inside a call, with backoff, before it fails. */
+  retries?: number;
+  sleep?: (ms: number) => Promise<void>;
+  onRetry?: (info: ErrorInfo, attempt: number) => void;
+}
+
+/** The genai client in Vertex mode: ADC in production, a static token against the simulator. */
+export function createGenAiClient(options: VertexClientOptions): GoogleGenAI {
+  if (!options.baseUrl) return new GoogleGenAI({ vertexai: true, project: options.project, location: options.location });
+  const authClient = new OAuth2Client();
+  authClient.setCredentials({ access_token: 'vertex-simulator', expiry_date: Date.now() + 365 * 24 * 3600 * 1000 });
+  return new GoogleGenAI({ vertexai: true, project: options.project, location: options.location, httpOptions: { baseUrl: options.baseUrl }, googleAuthOptions: { authClient } });
+}
+
+export function createTuningService(options: VertexClientOptions): TuningService {
+  const ai = createGenAiClient(options);
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const retry = <T>(call: () => Promise<T>) => withRetries(call, backoffDelays(options.retries ?? 4), sleep, options.onRetry);
+  return {
+    async create(spec) {
+      const job = await retry(() =>
+        ai.tunings.tune({
+          baseModel: spec.baseModel,
+          trainingDataset: { gcsUri: spec.trainingDatasetUri },
+          config: {
+            tunedModelDisplayName: spec.displayName,
+            ...(spec.validationDatasetUri ? { validationDataset: { gcsUri: spec.validationDatasetUri } } : {}),
+            ...(spec.hyperParameters.epochCount !== undefined ? { epochCount: spec.hyperParameters.epochCount } : {}),
+            ...(spec.hyperParameters.learningRateMultiplier !== undefined ? { learningRateMultiplier: spec.hyperParameters.learningRateMultiplier } : {}),
+            ...(spec.hyperParameters.adapterSize !== undefined ? { adapterSize: ADAPTER_SIZE_NAMES[spec.hyperParameters.adapterSize] as never } : {}),
+            labels: spec.labels,
+          },
+        }),
+      );
+      return summarise(job);
+    },
+    async get(name) {
+      return summarise(await retry(() => ai.tunings.get({ name })));
+    },
+    async findByLabel(key, value) {
+      const found: TuningJobSummary[] = [];
+      await retry(async () => {
+        found.length = 0;
+        for await (const job of await ai.tunings.list({ config: { filter: `labels.${key}="${value}"`, pageSize: 100 } })) found.push(summarise(job));
+      });
+      return found;
+    },
+    async cancel(name) {
+      await retry(() => ai.tunings.cancel({ name }));
+    },
+  };
+}
+
+function summarise(job: TuningJob): TuningJobSummary {
+  const raw = job as TuningJob & { tuningJobState?: string };
+  return {
+    name: job.name ?? '',
+    state: String(job.state ?? 'JOB_STATE_UNSPECIFIED'),
+    ...(raw.tuningJobState ? { tuningJobState: raw.tuningJobState } : {}),
+    ...(job.createTime ? { createTime: job.createTime } : {}),
+    ...(job.startTime ? { startTime: job.startTime } : {}),
+    ...(job.endTime ? { endTime: job.endTime } : {}),
+    ...(job.error ? { error: { code: job.error.code, message: job.error.message } } : {}),
+    ...(job.tunedModel?.model ? { tunedModel: { model: job.tunedModel.model, endpoint: job.tunedModel.endpoint ?? null } } : {}),
+    ...(job.experiment ? { experiment: job.experiment } : {}),
+    labels: job.labels ?? {},
+    ...(job.tuningDataStats ? { tuningDataStats: job.tuningDataStats as Record<string, unknown> } : {}),
+  };
+}

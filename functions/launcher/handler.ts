@@ -1,0 +1,112 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { RunStore } from '../../adapters/firestore/run-store.ts';
+import type { TuningService } from '../../adapters/vertex/tuning.ts';
+import { classifyError } from '../../shared/errors/classify.ts';
+import { launchRefusal, newRun, rejectedRun } from '../../shared/launch/decide.ts';
+import { decodeMessageData, type PubsubMessagePublished } from '../../shared/launch/envelope.ts';
+import { launchMessageSchema, runIdFor } from '../../shared/launch/schema.ts';
+import type { Logger } from '../../shared/log.ts';
+import { LogEvent } from '../../shared/log-events.ts';
+
+export interface LauncherDeps {
+  runs: RunStore;
+  tuning: TuningService;
+  log: Logger;
+  now: () => number;
+  leaseMs: number;
+}
+
+export type LaunchOutcome =
+  | { status: 'submitted' | 'adopted' | 'duplicate' | 'in-hand' | 'failed'; runId: string; jobName?: string }
+  | { status: 'rejected'; runId: string; reason: string };
+
+/** A transient failure: the delivery must fail so that Pub/Sub delivers the message again. */
+export class RetryableLaunchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RetryableLaunchError';
+  }
+}
+
+/** The label that ties a Vertex job to its run, so a retry finds the job instead of making another. */
+export const RUN_ID_LABEL = 'sft_run_id';
+
+/**
+ * One delivery of a launch message → at most one Vertex tuning job per run, however many times
+ * and however concurrently the message (or a re-publish of the same request) arrives.
+ */
+export async function handleLaunch(envelope: PubsubMessagePublished, deps: LauncherDeps): Promise<LaunchOutcome> {
+  const messageId = envelope.message.messageId;
+  const nowIso = () => new Date(deps.now()).toISOString();
+  const decoded = decodeMessageData(envelope);
+  if ('problem' in decoded) return reject(`msg-${hash(messageId)}`, decoded.problem, null, decoded.raw);
+  const parsed = launchMessageSchema.safeParse(decoded.json);
+  if (!parsed.success) {
+    const requestId = z.object({ requestId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/) }).safeParse(decoded.json);
+    const reason = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(message)'}: ${issue.message}`).join('; ');
+    return reject(requestId.success ? requestId.data.requestId : `msg-${hash(messageId)}`, `invalid launch message: ${reason}`, null, decoded.json);
+  }
+  const message = parsed.data;
+  const runId = runIdFor(message);
+  const log = deps.log.child({ runId, messageId });
+  log.info(LogEvent.launchReceived, `launch request from ${message.source}`, { experiment: message.experiment });
+  const refusal = launchRefusal(message);
+  if (refusal) return reject(runId, refusal, message, decoded.json);
+
+  const claim = await deps.runs.claim(runId, () => newRun(message, nowIso()), messageId, deps.now(), deps.leaseMs);
+  if (claim.action === 'done') {
+    log.info(LogEvent.runDuplicate, `run already ${claim.run.state}: nothing to do`);
+    return { status: 'duplicate', runId };
+  }
+  if (claim.action === 'in-hand') {
+    log.info(LogEvent.runDuplicate, 'another delivery holds this run; it will finish it');
+    return { status: 'in-hand', runId };
+  }
+  log.info(LogEvent.runClaimed, 'run claimed', { token: claim.token });
+
+  try {
+    // A delivery that crashed after creating the job left it labelled with the run id: adopt it.
+    const existing = (await deps.tuning.findByLabel(RUN_ID_LABEL, runId)).sort((a, b) => (a.createTime ?? '').localeCompare(b.createTime ?? ''));
+    let job = existing[0];
+    let status: 'submitted' | 'adopted' = 'adopted';
+    if (job) {
+      log.info(LogEvent.tuningJobAdopted, `found the run's job ${job.name} from an earlier delivery`);
+    } else {
+      job = await deps.tuning.create({
+        baseModel: message.baseModel,
+        trainingDatasetUri: message.trainingDatasetUri as string,
+        ...(message.validationDatasetUri ? { validationDatasetUri: message.validationDatasetUri } : {}),
+        hyperParameters: message.hyperParameters,
+        displayName: `${message.experiment}-${runId}`.slice(0, 128),
+        labels: { ...message.labels, [RUN_ID_LABEL]: runId },
+      });
+      status = 'submitted';
+      log.info(LogEvent.tuningJobCreated, `created tuning job ${job.name}`);
+    }
+    const attempt = { number: 1, jobName: job.name, submittedAt: job.createTime ?? nowIso(), startedAt: null, endedAt: null, endState: null, error: null, reason: 'first submission' };
+    const recorded = await deps.runs.recordSubmission(runId, claim.token, attempt, nowIso());
+    if (!recorded) log.warn(LogEvent.runDuplicate, 'lost the lease before recording; the new holder adopts the same job');
+    return { status, runId, jobName: job.name };
+  } catch (error) {
+    const info = classifyError(error);
+    if (info.kind === 'transient') {
+      await deps.runs.recordTransientError(runId, claim.token, info, nowIso()).catch(() => undefined);
+      log.warn(LogEvent.tuningJobFailed, `Vertex is unavailable (${info.code}); the message will be redelivered`, { error: info });
+      throw new RetryableLaunchError(`transient Vertex error for ${runId}: ${info.message}`);
+    }
+    await deps.runs.recordFailure(runId, claim.token, info, nowIso());
+    log.error(LogEvent.tuningJobFailed, `Vertex refused the job (${info.code}): recorded as FAILED, not retried`, { error: info });
+    return { status: 'failed', runId };
+  }
+
+  async function reject(runId: string, reason: string, request: z.infer<typeof launchMessageSchema> | null, raw: unknown): Promise<LaunchOutcome> {
+    const outcome = await deps.runs.recordRejected(rejectedRun(runId, reason, nowIso(), request, raw));
+    deps.log.warn(LogEvent.launchRejected, `launch rejected: ${reason}`, { runId, messageId, outcome });
+    return { status: 'rejected', runId, reason };
+  }
+}
+
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 24);
+}

@@ -1,0 +1,47 @@
+import * as functions from '@google-cloud/functions-framework';
+import { createFirestore, createRunStore } from '../../adapters/firestore/run-store.ts';
+import { createTuningService } from '../../adapters/vertex/tuning.ts';
+import { loadConfig } from '../../shared/config/load.ts';
+import { launcherConfigSchema } from '../../shared/config/launcher.ts';
+import { pubsubMessagePublishedSchema } from '../../shared/launch/envelope.ts';
+import { createLogger } from '../../shared/log.ts';
+import { LogEvent } from '../../shared/log-events.ts';
+import { handleLaunch, type LauncherDeps } from './handler.ts';
+
+/**
+ * The launcher Cloud Run function: Eventarc delivers each launch-topic message as a CloudEvent.
+ * Returning acknowledges the message; throwing makes Pub/Sub deliver it again (transient errors
+ * only: a bad message is recorded REJECTED and acknowledged, so it never loops).
+ */
+const log = createLogger('launcher');
+let deps: LauncherDeps | undefined;
+
+function dependencies(): LauncherDeps {
+  if (!deps) {
+    const config = loadConfig('launcher', launcherConfigSchema);
+    deps = {
+      runs: createRunStore(createFirestore(config.GOOGLE_CLOUD_PROJECT), config.RUNS_COLLECTION),
+      tuning: createTuningService({
+        project: config.GOOGLE_CLOUD_PROJECT,
+        location: config.GOOGLE_CLOUD_LOCATION,
+        baseUrl: config.VERTEX_BASE_URL,
+        retries: config.VERTEX_RETRIES,
+        onRetry: (info, attempt) => log.warn(LogEvent.vertexRetry, `retrying Vertex after ${info.code} (attempt ${attempt})`, { error: info }),
+      }),
+      log,
+      now: Date.now,
+      leaseMs: config.LAUNCH_LEASE_SECONDS * 1000,
+    };
+  }
+  return deps;
+}
+
+functions.cloudEvent<unknown>('launcher', async (event: functions.CloudEvent<unknown>) => {
+  const envelope = pubsubMessagePublishedSchema.safeParse(event.data);
+  if (!envelope.success) {
+    // Not a Pub/Sub CloudEvent at all: nothing to record a run against, and retrying cannot help.
+    log.error(LogEvent.launchRejected, 'the event is not a Pub/Sub messagePublished CloudEvent', { eventType: event.type, issues: envelope.error.issues });
+    return;
+  }
+  await handleLaunch(envelope.data, dependencies());
+});

@@ -1,0 +1,79 @@
+import { getModelSpec } from '../gemini/models.ts';
+import type { RunDocument } from '../runs/schema.ts';
+import { runIdFor, trainingDatasets, type LaunchMessage } from './schema.ts';
+
+/**
+ * Whether a valid launch message may start a run: a known base model, an adapter size that
+ * model accepts, and the budget guard. A refusal is permanent: the run is recorded REJECTED
+ * with the reason and the message acknowledged, so a poison message never loops.
+ */
+export function launchRefusal(message: LaunchMessage): string | null {
+  const spec = getModelSpec(message.baseModel);
+  if (!spec) return `unknown base model "${message.baseModel}"`;
+  const adapter = message.hyperParameters.adapterSize;
+  if (adapter !== undefined && !spec.adapterSizes.includes(adapter)) {
+    return `adapter size ${adapter} is not offered for ${spec.id} (${spec.adapterSizes.join(', ')})`;
+  }
+  if (trainingDatasets(message).length > 1) {
+    return 'several training datasets in one run are not supported yet: merge them into one JSONL first';
+  }
+  if (message.maxEstimatedCostUsd !== undefined) {
+    if (message.estimatedCostUsd === undefined || message.estimatedCostUsd === null) {
+      return 'maxEstimatedCostUsd is set but the message has no estimatedCostUsd to check it against';
+    }
+    if (message.estimatedCostUsd > message.maxEstimatedCostUsd) {
+      return `estimated cost $${message.estimatedCostUsd} is over the budget of $${message.maxEstimatedCostUsd}`;
+    }
+  }
+  return null;
+}
+
+/** The run document a first delivery creates. */
+export function newRun(message: LaunchMessage, nowIso: string): RunDocument {
+  const datasets = trainingDatasets(message);
+  return {
+    schemaVersion: 1,
+    runId: runIdFor(message),
+    state: 'ACCEPTED',
+    experiment: message.experiment,
+    baseModel: message.baseModel,
+    request: message,
+    trainingDatasetUri: datasets[0]!,
+    sourceDatasets: datasets,
+    attempts: [],
+    currentJobName: null,
+    tunedModel: null,
+    tuningDataStats: null,
+    error: null,
+    rejection: null,
+    history: [{ at: nowIso, from: null, to: 'ACCEPTED', reason: `requested by ${message.source}` }],
+    createTime: nowIso,
+    updateTime: nowIso,
+    lease: null,
+  };
+}
+
+/** The run document of a refused request (valid or not), so the refusal is visible to apps. */
+export function rejectedRun(runId: string, reason: string, nowIso: string, request: LaunchMessage | null, raw: unknown): RunDocument {
+  return {
+    schemaVersion: 1,
+    runId,
+    state: 'REJECTED',
+    experiment: request?.experiment ?? '',
+    baseModel: request?.baseModel ?? '',
+    request,
+    ...(request ? {} : { rawRequest: raw }),
+    trainingDatasetUri: request ? trainingDatasets(request)[0]! : '',
+    sourceDatasets: request ? trainingDatasets(request) : [],
+    attempts: [],
+    currentJobName: null,
+    tunedModel: null,
+    tuningDataStats: null,
+    error: null,
+    rejection: reason,
+    history: [{ at: nowIso, from: null, to: 'REJECTED', reason }],
+    createTime: nowIso,
+    updateTime: nowIso,
+    lease: null,
+  };
+}

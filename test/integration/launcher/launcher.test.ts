@@ -1,0 +1,167 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createFirestore, createRunStore } from '../../../adapters/firestore/run-store.ts';
+import { createTuningService, type TuningService } from '../../../adapters/vertex/tuning.ts';
+import { handleLaunch, RetryableLaunchError, RUN_ID_LABEL, type LauncherDeps } from '../../../functions/launcher/handler.ts';
+import { launchMessageSchema, runIdFor, type LaunchMessageInput } from '../../../shared/launch/schema.ts';
+import { createLogger } from '../../../shared/log.ts';
+import { runDocumentSchema } from '../../../shared/runs/schema.ts';
+import { startVertexSimulator } from '../../../simulator/vertex/server.ts';
+import { useEmulators } from '../../support/emulators.ts';
+
+const emulators = useEmulators({ firestore: true });
+const quiet = createLogger('launcher-test', { sink: { write: () => {} } });
+const stops: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const stop of stops) await stop();
+});
+
+/** A fresh project (Firestore namespace) and simulator for one test. */
+async function setup(overrides: Partial<LauncherDeps> = {}) {
+  const sim = await startVertexSimulator({ timing: { validationMs: 10, queueMs: 10_000, runMs: 10_000 } });
+  const db = createFirestore(`${emulators.projectId}-${randomUUID().slice(0, 6)}`);
+  stops.push(() => sim.stop(), () => db.terminate());
+  const tuning = createTuningService({ project: 'sim-project', location: 'us-central1', baseUrl: sim.url, retries: 2, sleep: async () => {} });
+  const deps: LauncherDeps = { runs: createRunStore(db), tuning, log: quiet, now: Date.now, leaseMs: 60_000, ...overrides };
+  return { sim, db, deps, tuning };
+}
+
+const message = (overrides: Partial<LaunchMessageInput> = {}): LaunchMessageInput => ({
+  schemaVersion: 1,
+  experiment: 'support-tickets',
+  baseModel: 'gemini-2.5-flash',
+  trainingDatasetUri: 'gs://sft-datasets/datasets/d1/train.jsonl',
+  validationDatasetUri: 'gs://sft-datasets/datasets/d1/validation.jsonl',
+  hyperParameters: { epochCount: 3, adapterSize: 4 },
+  source: 'test',
+  ...overrides,
+});
+const envelope = (payload: unknown, messageId = randomUUID()) => ({
+  message: { messageId, data: Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload)).toString('base64') },
+  subscription: 'projects/p/subscriptions/launcher',
+});
+
+/** Pub/Sub's at-least-once contract: a delivery that throws is delivered again, until acknowledged. */
+async function deliverUntilAcked(deps: LauncherDeps, event: ReturnType<typeof envelope>, counter: { deliveries: number }) {
+  for (let attempt = 1; ; attempt++) {
+    counter.deliveries += 1;
+    try {
+      return await handleLaunch(event, deps);
+    } catch (error) {
+      if (attempt >= 20) throw error; // as a dead-letter policy would: never loop forever
+    }
+  }
+}
+
+test('a valid message creates one Vertex job and a SUBMITTED run that records it', async () => {
+  const { sim, deps } = await setup();
+  const outcome = await handleLaunch(envelope(message({ labels: { team: 'support' } })), deps);
+  assert.equal(outcome.status, 'submitted');
+  const run = await deps.runs.get(outcome.runId);
+  assert.ok(run);
+  runDocumentSchema.parse(run);
+  assert.equal(run.state, 'SUBMITTED');
+  assert.equal(run.attempts.length, 1);
+  assert.equal(run.currentJobName, (outcome as { jobName: string }).jobName);
+  assert.deepEqual(run.history.map((h) => h.to), ['ACCEPTED', 'SUBMITTED']);
+  const [job] = sim.control.jobs();
+  assert.deepEqual(job?.labels, { team: 'support', [RUN_ID_LABEL]: outcome.runId });
+  assert.deepEqual(job?.body.supervisedTuningSpec, {
+    trainingDatasetUri: 'gs://sft-datasets/datasets/d1/train.jsonl',
+    validationDatasetUri: 'gs://sft-datasets/datasets/d1/validation.jsonl',
+    hyperParameters: { epochCount: 3, adapterSize: 'ADAPTER_SIZE_FOUR' },
+  });
+});
+
+test('a storm of 50 concurrent deliveries of one request ends with exactly one job', async () => {
+  const { sim, deps, db } = await setup();
+  const payload = message();
+  const sameMessage = envelope(payload);
+  const counter = { deliveries: 0 };
+  // Half are redeliveries of one Pub/Sub message, half are re-publishes of the same request.
+  const storm = Array.from({ length: 50 }, (_, i) => deliverUntilAcked(deps, i % 2 === 0 ? sameMessage : envelope(payload), counter));
+  const outcomes = await Promise.all(storm);
+  const runs = await db.collection('runs').get();
+  console.log(`storm: ${counter.deliveries} deliveries, ${sim.control.createdCount()} Vertex jobs created, ${runs.size} run written`);
+  assert.equal(sim.control.createdCount(), 1);
+  assert.equal(runs.size, 1);
+  assert.equal(outcomes.filter((o) => o.status === 'submitted').length, 1);
+  assert.equal(runs.docs[0]!.get('state'), 'SUBMITTED');
+});
+
+test('5 concurrent deliveries each of 10 distinct requests give 10 jobs, one per run', async () => {
+  const { sim, deps, db } = await setup();
+  const counter = { deliveries: 0 };
+  const events = Array.from({ length: 10 }, (_, i) => envelope(message({ experiment: `exp-${i}` })));
+  await Promise.all(events.flatMap((event) => Array.from({ length: 5 }, () => deliverUntilAcked(deps, event, counter))));
+  console.log(`10 requests × 5: ${counter.deliveries} deliveries, ${sim.control.createdCount()} jobs, ${(await db.collection('runs').get()).size} runs`);
+  assert.equal(sim.control.createdCount(), 10);
+  const runIds = sim.control.jobs().map((job) => job.labels[RUN_ID_LABEL]);
+  assert.equal(new Set(runIds).size, 10);
+});
+
+test('bad messages are recorded REJECTED with the reason and acknowledged, never retried or sent to Vertex', async () => {
+  const { sim, deps } = await setup();
+  const cases: [unknown, RegExp][] = [
+    ['not json at all', /not JSON/],
+    [{ ...message(), trainingDatasetUri: '/home/me/data.jsonl' }, /trainingDatasetUri/],
+    [{ ...message(), schemaVersion: 2 }, /schemaVersion/],
+    [message({ baseModel: 'gemini-9-ultra' }), /unknown base model/],
+    [message({ baseModel: 'gemini-2.5-pro', hyperParameters: { adapterSize: 16 } }), /adapter size 16/],
+    [message({ estimatedCostUsd: 120, maxEstimatedCostUsd: 50 }), /over the budget/],
+  ];
+  for (const [payload, reason] of cases) {
+    const outcome = await handleLaunch(envelope(payload), deps);
+    assert.equal(outcome.status, 'rejected');
+    const run = await deps.runs.get(outcome.runId);
+    assert.equal(run?.state, 'REJECTED');
+    assert.match(run?.rejection ?? '', reason);
+  }
+  const again = await handleLaunch(envelope(message({ baseModel: 'gemini-9-ultra' })), deps);
+  assert.equal(again.status, 'rejected', 'a re-sent bad message is rejected again without error');
+  assert.equal(sim.control.createdCount(), 0);
+});
+
+test('transient Vertex errors are retried inside the call, then fail the delivery; the redelivery submits once', async () => {
+  const { sim, deps } = await setup();
+  sim.control.failNextCalls(4, 503, { method: 'POST' });
+  const event = envelope(message());
+  await assert.rejects(handleLaunch(event, deps), RetryableLaunchError);
+  const waiting = await deps.runs.get(runIdFor(launchMessageSchema.parse(message())));
+  assert.equal(waiting?.state, 'ACCEPTED');
+  assert.equal(waiting?.error?.kind, 'transient');
+  assert.equal(waiting?.error?.httpStatus, 503);
+  const outcome = await handleLaunch(event, deps);
+  assert.equal(outcome.status, 'submitted');
+  assert.equal(sim.control.createdCount(), 1);
+  assert.equal((await deps.runs.get(outcome.runId))?.error, null);
+});
+
+test('a permanent Vertex error is recorded once as FAILED and not retried', async () => {
+  const { sim, deps } = await setup();
+  sim.control.failNextCalls(1, 403, { method: 'POST' });
+  const event = envelope(message());
+  const outcome = await handleLaunch(event, deps);
+  assert.equal(outcome.status, 'failed');
+  const run = await deps.runs.get(outcome.runId);
+  assert.equal(run?.state, 'FAILED');
+  assert.deepEqual([run?.error?.kind, run?.error?.httpStatus], ['permanent', 403]);
+  assert.equal((await handleLaunch(event, deps)).status, 'duplicate');
+  assert.equal(sim.control.createdCount(), 0);
+});
+
+test('a delivery that dies after creating the job: the redelivery adopts that job instead of creating another', async () => {
+  const { sim, deps, tuning } = await setup();
+  // The first delivery's process "dies" right after Vertex created the job: its call never returns.
+  const dying: TuningService = { ...tuning, create: async (spec) => (await tuning.create(spec), new Promise<never>(() => {})) };
+  const event = envelope(message());
+  void handleLaunch(event, { ...deps, tuning: dying });
+  while (sim.control.createdCount() === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  const outcome = await handleLaunch(event, deps);
+  assert.equal(outcome.status, 'adopted');
+  assert.equal(sim.control.createdCount(), 1);
+  const run = await deps.runs.get(outcome.runId);
+  assert.equal(run?.state, 'SUBMITTED');
+  assert.equal(run?.currentJobName, sim.control.jobs()[0]?.name);
+});
