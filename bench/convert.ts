@@ -51,7 +51,7 @@ function run(mode: string, file: string): { seconds: number; maxRssBytes: number
     mode === 'python-csv'
       ? [fileURLToPath(new URL('./python/csv_to_jsonl.py', import.meta.url)), file, '/dev/null']
       : mode === 'convert-256'
-        ? ['--max-old-space-size=160', self, '--child', 'convert', '--file', file]
+        ? ['--max-old-space-size=128', self, '--child', 'convert', '--file', file]
         : [self, '--child', mode, '--file', file];
   const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (result.status !== 0) throw new Error(`${mode} failed: ${result.stderr}`);

@@ -19,7 +19,8 @@ export function loadGemmaTokenizer(): GemmaTokenizer {
   if (!loaded) {
     const vocab = decodeVocab(brotliDecompressSync(readFileSync(GEMMA_VOCAB_ASSET)));
     tables = buildBpeTables(vocab);
-    loaded = new BpeTokenizer(tables, vocab.tokens);
+    // Counting needs no token strings (262,144 of them cost tens of MB); decoding reloads them.
+    loaded = new BpeTokenizer(tables, () => decodeVocab(brotliDecompressSync(readFileSync(GEMMA_VOCAB_ASSET))).tokens);
   }
   return loaded;
 }

@@ -21,7 +21,7 @@ import type { VocabData } from './vocab-format.ts';
  */
 const ID_BITS = 2 ** 18;
 const SPACE_MARK = '▁';
-const WORD_CACHE_LIMIT = 200_000;
+const WORD_CACHE_LIMIT = 100_000;
 
 /**
  * Everything the encoder needs, in a form worker threads can share: the merge tables are typed
@@ -92,7 +92,8 @@ export function buildBpeTables(data: VocabData): BpeTables {
 }
 
 export class BpeTokenizer implements TokenCounter {
-  private readonly tokens: string[] | undefined;
+  private tokens: string[] | undefined;
+  private readonly loadTokens: (() => string[]) | undefined;
   private readonly charIds = new Map<number, number>();
   private readonly byteIds: Int32Array;
   private readonly byteFallback: boolean;
@@ -105,9 +106,10 @@ export class BpeTokenizer implements TokenCounter {
   private readonly wordCache = new Map<string, Int32Array>();
   private readonly unsafeBeforeMark: Set<string>;
 
-  /** `tokens` (id → string) is needed only to decode. */
-  constructor(tables: BpeTables, tokens?: string[]) {
-    this.tokens = tokens;
+  /** `tokens` (id → string, or a function that loads them on first use) is needed only to decode. */
+  constructor(tables: BpeTables, tokens?: string[] | (() => string[])) {
+    this.tokens = typeof tokens === 'function' ? undefined : tokens;
+    this.loadTokens = typeof tokens === 'function' ? tokens : undefined;
     for (let i = 0; i < tables.charIds.length; i += 2) this.charIds.set(tables.charIds[i]!, tables.charIds[i + 1]!);
     this.byteIds = tables.byteIds;
     this.byteFallback = tables.byteFallback;
@@ -162,6 +164,7 @@ export class BpeTokenizer implements TokenCounter {
       }
     };
     for (let i = 0; i < ids.length; i++) {
+      this.tokens ??= this.loadTokens?.();
       if (!this.tokens) throw new Error('this tokenizer was built without token strings and cannot decode');
       const token = this.tokens[ids[i]!] ?? '';
       const byte = /^<0x([0-9A-F]{2})>$/.exec(token);
