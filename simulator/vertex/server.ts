@@ -51,7 +51,8 @@ const STATUS_NAMES: Record<number, string> = {
 };
 
 export async function startVertexSimulator(options: VertexSimulatorOptions = {}): Promise<{ url: string; control: SimulatorControl; stop(): Promise<void> }> {
-  const log = createLogger('vertex-simulator');
+  // Quiet by default: tests and the local stack start many simulators; SIMULATOR_LOG_LEVEL=INFO shows every call.
+  const log = createLogger('vertex-simulator', { level: (process.env.SIMULATOR_LOG_LEVEL as 'INFO' | undefined) ?? 'WARNING' });
   let timing: Timing = { validationMs: 200, queueMs: 500, runMs: 1000, ...options.timing };
   let clockOffset = 0;
   const now = () => Date.now() + clockOffset;

@@ -1,6 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { listRuns, readRun } from '../../../adapters/firestore/run-reader.ts';
 import { createFirestore, createRunStore } from '../../../adapters/firestore/run-store.ts';
 import { createTuningService, type TuningService } from '../../../adapters/vertex/tuning.ts';
 import { handleLaunch, RetryableLaunchError, RUN_ID_LABEL, type LauncherDeps } from '../../../functions/launcher/handler.ts';
@@ -72,6 +73,16 @@ test('a valid message creates one Vertex job and a SUBMITTED run that records it
     validationDatasetUri: 'gs://sft-datasets/datasets/d1/validation.jsonl',
     hyperParameters: { epochCount: 3, adapterSize: 'ADAPTER_SIZE_FOUR' },
   });
+});
+
+test('other apps read runs with the typed reader, by id and by state', async () => {
+  const { deps, db } = await setup();
+  const submitted = await handleLaunch(envelope(message({ experiment: 'reader-a' })), deps);
+  const rejected = await handleLaunch(envelope(message({ experiment: 'reader-b', baseModel: 'nope' })), deps);
+  assert.equal((await readRun(db, submitted.runId))?.state, 'SUBMITTED');
+  assert.equal(await readRun(db, 'no-such-run'), null);
+  assert.deepEqual((await listRuns(db, { state: 'REJECTED' })).map((run) => run.runId), [rejected.runId]);
+  assert.deepEqual((await listRuns(db, { experiment: 'reader-a' })).map((run) => run.state), ['SUBMITTED']);
 });
 
 test('a storm of 50 concurrent deliveries of one request ends with exactly one job', async () => {

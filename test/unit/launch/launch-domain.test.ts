@@ -1,0 +1,91 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { backoffDelays, classifyError, withRetries } from '../../../shared/errors/classify.ts';
+import { launchRefusal, newRun } from '../../../shared/launch/decide.ts';
+import { decodeMessageData } from '../../../shared/launch/envelope.ts';
+import { launchMessageSchema, runIdFor, type LaunchMessageInput } from '../../../shared/launch/schema.ts';
+import { decideClaim, holdsLease } from '../../../shared/runs/lease.ts';
+import { applyTransition, TransitionError } from '../../../shared/runs/transitions.ts';
+
+const input: LaunchMessageInput = {
+  schemaVersion: 1,
+  experiment: 'exp',
+  baseModel: 'gemini-2.5-flash',
+  trainingDatasetUri: 'gs://bucket/train.jsonl',
+  hyperParameters: { epochCount: 2 },
+  source: 'test',
+};
+const parse = (overrides: Partial<LaunchMessageInput> = {}) => launchMessageSchema.parse({ ...input, ...overrides });
+
+test('the run id is stable for the same request, differs for another, and honours requestId', () => {
+  assert.equal(runIdFor(parse()), runIdFor(parse({ source: 'someone else' })), 'who asked does not make another run');
+  assert.notEqual(runIdFor(parse()), runIdFor(parse({ hyperParameters: { epochCount: 3 } })));
+  assert.equal(runIdFor(parse({ requestId: 'nightly-42' })), 'nightly-42');
+  assert.match(runIdFor(parse()), /^run-[0-9a-f]{24}$/, 'usable as a GCP label value');
+});
+
+test('the launch schema names the field at fault', () => {
+  const result = launchMessageSchema.safeParse({ ...input, trainingDatasetUri: 'C:\\data.jsonl', labels: { Team: 'x' } });
+  assert.equal(result.success, false);
+  assert.deepEqual(result.error?.issues.map((i) => i.path.join('.')).sort(), ['labels.Team', 'trainingDatasetUri']);
+});
+
+test('refusals: unknown model, adapter size, several datasets, budget', () => {
+  assert.equal(launchRefusal(parse()), null);
+  assert.match(launchRefusal(parse({ baseModel: 'gpt-4' })) ?? '', /unknown base model/);
+  assert.match(launchRefusal(parse({ baseModel: 'gemini-2.5-pro', hyperParameters: { adapterSize: 16 } })) ?? '', /adapter size 16/);
+  assert.match(launchRefusal(parse({ trainingDatasetUri: ['gs://bkt/a.jsonl', 'gs://bkt/b.jsonl'] })) ?? '', /several training datasets/);
+  assert.match(launchRefusal(parse({ maxEstimatedCostUsd: 5 })) ?? '', /no estimatedCostUsd/);
+  assert.match(launchRefusal(parse({ maxEstimatedCostUsd: 5, estimatedCostUsd: 6 })) ?? '', /over the budget/);
+  assert.equal(launchRefusal(parse({ maxEstimatedCostUsd: 5, estimatedCostUsd: 4 })), null);
+});
+
+test('claims: the first delivery acts, a duplicate sees the run in hand, a redelivery of the same message takes it back, an expired lease is taken over', () => {
+  const fresh = () => newRun(parse(), '2026-01-01T00:00:00.000Z');
+  const first = decideClaim(null, fresh, 'msg-1', 0, 1000);
+  assert.equal(first.action, 'act');
+  assert.equal(decideClaim(first.run, fresh, 'msg-2', 500, 1000).action, 'in-hand');
+  const again = decideClaim(first.run, fresh, 'msg-1', 500, 1000);
+  assert.deepEqual([again.action, again.action === 'act' && again.token], ['act', 2]);
+  const takeover = decideClaim(first.run, fresh, 'msg-2', 1500, 1000);
+  assert.equal(takeover.action, 'act');
+  assert.equal(holdsLease(takeover.run, 1), false, 'the old holder is fenced off');
+  const submitted = applyTransition(first.run, 'SUBMITTED', 'first submission', 'now');
+  assert.equal(decideClaim(submitted, fresh, 'msg-3', 0, 1000).action, 'done');
+});
+
+test('transitions append history only on a real change and never move a finished run', () => {
+  const run = newRun(parse(), 't0');
+  const same = applyTransition(run, 'ACCEPTED', 'again', 't1');
+  assert.equal(same.history.length, 1);
+  const failed = applyTransition(run, 'FAILED', 'boom', 't2');
+  assert.deepEqual(failed.history.at(-1), { at: 't2', from: 'ACCEPTED', to: 'FAILED', reason: 'boom' });
+  assert.throws(() => applyTransition(failed, 'RUNNING', 'late event', 't3'), TransitionError);
+});
+
+test('errors are classified transient or permanent from status, gRPC code or network failure', () => {
+  assert.deepEqual([429, 500, 503, 504].map((status) => classifyError({ status, message: 'x' }).kind), ['transient', 'transient', 'transient', 'transient']);
+  assert.deepEqual([400, 403, 404].map((status) => classifyError({ status, message: 'x' }).kind), ['permanent', 'permanent', 'permanent']);
+  assert.equal(classifyError({ code: 14, message: 'UNAVAILABLE' }).kind, 'transient');
+  assert.equal(classifyError(new TypeError('fetch failed')).kind, 'transient');
+  assert.equal(classifyError(new Error('Invalid dataset')).kind, 'permanent');
+});
+
+test('backoff grows exponentially with full jitter under a cap; retries stop at permanent errors', async () => {
+  assert.deepEqual(backoffDelays(5, { baseMs: 100, capMs: 1000, random: () => 1 }), [100, 200, 400, 800, 1000]);
+  assert.ok(backoffDelays(20).every((d) => d >= 0 && d <= 20_000));
+  let calls = 0;
+  const slept: number[] = [];
+  const value = await withRetries(async () => (++calls < 3 ? Promise.reject({ status: 503, message: 'busy' }) : 'ok'), [1, 2, 3], async (ms) => void slept.push(ms));
+  assert.deepEqual([value, calls, slept], ['ok', 3, [1, 2]]);
+  calls = 0;
+  await assert.rejects(withRetries(async () => (calls++, Promise.reject({ status: 400, message: 'bad' })), [1, 2], async () => {}));
+  assert.equal(calls, 1);
+});
+
+test('Pub/Sub message data decodes to JSON, or says why not', () => {
+  const envelope = (data?: string) => ({ message: { messageId: '1', ...(data === undefined ? {} : { data: Buffer.from(data).toString('base64') }) } });
+  assert.deepEqual(decodeMessageData(envelope('{"a":1}')), { json: { a: 1 } });
+  assert.match((decodeMessageData(envelope()) as { problem: string }).problem, /no data/);
+  assert.match((decodeMessageData(envelope('{oops')) as { problem: string }).problem, /not JSON/);
+});
