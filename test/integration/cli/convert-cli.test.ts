@@ -116,7 +116,8 @@ test('a 100 MB single line is a located error, read with bounded memory, and the
   stream.end('", "output": "y"}\n' + JSON.stringify({ instruction: 'after', output: 'fine' }) + '\n');
   await once(stream, 'close');
   const rssFile = join(work, 'rss.txt');
-  const result = spawnSync(join(root, 'node_modules/.bin/node'), [join(root, 'test/support/run-cli.ts'), 'convert', path, '--out', join(work, 'huge'), '--validation-split', '0'], {
+  // One thread, as in the converter function on its smallest tier (worker threads add their own memory).
+  const result = spawnSync(join(root, 'node_modules/.bin/node'), [join(root, 'test/support/run-cli.ts'), 'convert', path, '--out', join(work, 'huge'), '--validation-split', '0', '--threads', '0'], {
     encoding: 'utf8',
     env: { ...process.env, SFT_MAX_RSS_FILE: rssFile },
   });
