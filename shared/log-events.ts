@@ -17,6 +17,13 @@ export const LogEvent = {
   tuningJobCreated: 'launch.tuning_job_created',
   tuningJobAdopted: 'launch.tuning_job_adopted',
   tuningJobFailed: 'launch.tuning_job_failed',
+  // poller
+  pollTickFinished: 'poll.tick_finished',
+  pollRunUpdated: 'poll.run_updated',
+  pollRunResubmitted: 'poll.run_resubmitted',
+  pollRunFailed: 'poll.run_failed',
+  pollVertexError: 'poll.vertex_error',
+  runEventPublishFailed: 'poll.event_publish_failed',
   // vertex calls (any component)
   vertexRetry: 'vertex.retry',
   // simulator

@@ -31,7 +31,8 @@ export interface TuningJobSpec {
 export interface TuningService {
   create(spec: TuningJobSpec): Promise<TuningJobSummary>;
   get(name: string): Promise<TuningJobSummary>;
-  findByLabel(key: string, value: string): Promise<TuningJobSummary[]>;
+  /** Jobs carrying every one of these labels, oldest first. */
+  findByLabels(labels: Record<string, string>): Promise<TuningJobSummary[]>;
   cancel(name: string): Promise<void>;
 }
 
@@ -81,13 +82,14 @@ export function createTuningService(options: VertexClientOptions): TuningService
     async get(name) {
       return summarise(await retry(() => ai.tunings.get({ name })));
     },
-    async findByLabel(key, value) {
+    async findByLabels(labels) {
+      const filter = Object.entries(labels).map(([key, value]) => `labels.${key}="${value}"`).join(' AND ');
       const found: TuningJobSummary[] = [];
       await retry(async () => {
         found.length = 0;
-        for await (const job of await ai.tunings.list({ config: { filter: `labels.${key}="${value}"`, pageSize: 100 } })) found.push(summarise(job));
+        for await (const job of await ai.tunings.list({ config: { filter, pageSize: 100 } })) found.push(summarise(job));
       });
-      return found;
+      return found.sort((a, b) => (a.createTime ?? '').localeCompare(b.createTime ?? ''));
     },
     async cancel(name) {
       await retry(() => ai.tunings.cancel({ name }));

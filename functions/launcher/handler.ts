@@ -6,6 +6,7 @@ import { classifyError } from '../../shared/errors/classify.ts';
 import { launchRefusal, newRun, rejectedRun } from '../../shared/launch/decide.ts';
 import { decodeMessageData, type PubsubMessagePublished } from '../../shared/launch/envelope.ts';
 import { launchMessageSchema, runIdFor } from '../../shared/launch/schema.ts';
+import { ATTEMPT_LABEL, RUN_ID_LABEL } from '../../shared/runs/labels.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
 
@@ -29,8 +30,6 @@ export class RetryableLaunchError extends Error {
   }
 }
 
-/** The label that ties a Vertex job to its run, so a retry finds the job instead of making another. */
-export const RUN_ID_LABEL = 'sft_run_id';
 
 /**
  * One delivery of a launch message → at most one Vertex tuning job per run, however many times
@@ -67,7 +66,7 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
 
   try {
     // A delivery that crashed after creating the job left it labelled with the run id: adopt it.
-    const existing = (await deps.tuning.findByLabel(RUN_ID_LABEL, runId)).sort((a, b) => (a.createTime ?? '').localeCompare(b.createTime ?? ''));
+    const existing = await deps.tuning.findByLabels({ [RUN_ID_LABEL]: runId, [ATTEMPT_LABEL]: '1' });
     let job = existing[0];
     let status: 'submitted' | 'adopted' = 'adopted';
     if (job) {
@@ -79,7 +78,7 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
         ...(message.validationDatasetUri ? { validationDatasetUri: message.validationDatasetUri } : {}),
         hyperParameters: message.hyperParameters,
         displayName: `${message.experiment}-${runId}`.slice(0, 128),
-        labels: { ...message.labels, [RUN_ID_LABEL]: runId },
+        labels: { ...message.labels, [RUN_ID_LABEL]: runId, [ATTEMPT_LABEL]: '1' },
       });
       status = 'submitted';
       log.info(LogEvent.tuningJobCreated, `created tuning job ${job.name}`);

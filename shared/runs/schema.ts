@@ -73,6 +73,10 @@ export const runDocumentSchema = z.object({
   history: z.array(historyEntrySchema),
   createTime: z.string(),
   updateTime: z.string(),
+  /** Vertex's detailed state of the current job (WAITING_FOR_CAPACITY, TUNING, ...): why it waits. */
+  tuningJobState: z.string().optional(),
+  /** Something people should look at, without a state change (e.g. running far longer than expected). */
+  warning: z.string().nullable().optional(),
   /** Which delivery may act on the run, until when (a lease with a fencing token). */
   lease: z.object({ holder: z.string(), expiresAt: z.string(), token: z.number().int() }).nullable(),
 });

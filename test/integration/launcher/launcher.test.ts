@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { listRuns, readRun } from '../../../adapters/firestore/run-reader.ts';
 import { createFirestore, createRunStore } from '../../../adapters/firestore/run-store.ts';
 import { createTuningService, type TuningService } from '../../../adapters/vertex/tuning.ts';
-import { handleLaunch, RetryableLaunchError, RUN_ID_LABEL, type LauncherDeps } from '../../../functions/launcher/handler.ts';
+import { handleLaunch, RetryableLaunchError, type LauncherDeps } from '../../../functions/launcher/handler.ts';
+import { RUN_ID_LABEL } from '../../../shared/runs/labels.ts';
 import { launchMessageSchema, runIdFor, type LaunchMessageInput } from '../../../shared/launch/schema.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { runDocumentSchema } from '../../../shared/runs/schema.ts';
@@ -67,7 +68,7 @@ test('a valid message creates one Vertex job and a SUBMITTED run that records it
   assert.equal(run.currentJobName, (outcome as { jobName: string }).jobName);
   assert.deepEqual(run.history.map((h) => h.to), ['ACCEPTED', 'SUBMITTED']);
   const [job] = sim.control.jobs();
-  assert.deepEqual(job?.labels, { team: 'support', [RUN_ID_LABEL]: outcome.runId });
+  assert.deepEqual(job?.labels, { team: 'support', [RUN_ID_LABEL]: outcome.runId, sft_attempt: '1' });
   assert.deepEqual(job?.body.supervisedTuningSpec, {
     trainingDatasetUri: 'gs://sft-datasets/datasets/d1/train.jsonl',
     validationDatasetUri: 'gs://sft-datasets/datasets/d1/validation.jsonl',

@@ -1,0 +1,51 @@
+import * as functions from '@google-cloud/functions-framework';
+import { PubSub } from '@google-cloud/pubsub';
+import { createFirestore } from '../../adapters/firestore/run-store.ts';
+import { createPollStore } from '../../adapters/firestore/poll-store.ts';
+import { createRunEventPublisher } from '../../adapters/pubsub/run-events.ts';
+import { createTuningService } from '../../adapters/vertex/tuning.ts';
+import { loadConfig } from '../../shared/config/load.ts';
+import { pollerConfigSchema } from '../../shared/config/poller.ts';
+import { createLogger } from '../../shared/log.ts';
+import { LogEvent } from '../../shared/log-events.ts';
+import { runTick, type PollerDeps } from './tick.ts';
+
+/**
+ * The poller: an HTTP function Cloud Scheduler calls on a schedule with an OIDC token. It is
+ * deployed without unauthenticated access, so Cloud Run's IAM refuses any other caller before
+ * this code runs. Each call is one tick; overlapping ticks are safe (see tick.ts).
+ */
+const log = createLogger('poller');
+let deps: PollerDeps | undefined;
+
+function dependencies(): PollerDeps {
+  if (!deps) {
+    const config = loadConfig('poller', pollerConfigSchema);
+    deps = {
+      store: createPollStore(createFirestore(config.GOOGLE_CLOUD_PROJECT), config.RUNS_COLLECTION),
+      tuning: createTuningService({
+        project: config.GOOGLE_CLOUD_PROJECT,
+        location: config.GOOGLE_CLOUD_LOCATION,
+        baseUrl: config.VERTEX_BASE_URL,
+        retries: config.VERTEX_RETRIES,
+        onRetry: (info, attempt) => log.warn(LogEvent.vertexRetry, `retrying Vertex after ${info.code} (attempt ${attempt})`, { error: info }),
+      }),
+      events: createRunEventPublisher(new PubSub({ projectId: config.GOOGLE_CLOUD_PROJECT }), config.RUN_EVENTS_TOPIC),
+      log,
+      now: Date.now,
+      policy: { stuckAfterMs: config.STUCK_AFTER_SECONDS * 1000, maxAttempts: config.MAX_ATTEMPTS, runningWarningMs: config.RUNNING_WARNING_SECONDS * 1000 },
+      concurrency: config.POLL_CONCURRENCY,
+      leaseMs: config.RESUBMIT_LEASE_SECONDS * 1000,
+    };
+  }
+  return deps;
+}
+
+functions.http('poller', async (_request, response) => {
+  try {
+    response.status(200).json(await runTick(dependencies()));
+  } catch (error) {
+    log.error(LogEvent.handlerError, 'the tick failed; the next scheduled call tries again', { error });
+    response.status(500).json({ error: 'tick failed' });
+  }
+});

@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+import type { PollStore } from '../../adapters/firestore/poll-store.ts';
+import type { RunEventPublisher } from '../../adapters/pubsub/run-events.ts';
+import type { TuningService } from '../../adapters/vertex/tuning.ts';
+import { classifyError } from '../../shared/errors/classify.ts';
+import type { Logger } from '../../shared/log.ts';
+import { LogEvent } from '../../shared/log-events.ts';
+import { ATTEMPT_LABEL, RUN_ID_LABEL } from '../../shared/runs/labels.ts';
+import { decidePoll, type StuckPolicy } from '../../shared/runs/poll.ts';
+import type { RunDocument } from '../../shared/runs/schema.ts';
+import { applyTransition } from '../../shared/runs/transitions.ts';
+
+export interface PollerDeps {
+  store: PollStore;
+  tuning: TuningService;
+  events: RunEventPublisher;
+  log: Logger;
+  now: () => number;
+  policy: StuckPolicy;
+  concurrency: number;
+  leaseMs: number;
+  pageSize?: number;
+}
+
+export interface TickStats {
+  runsRead: number;
+  vertexCalls: number;
+  updated: number;
+  resubmitted: number;
+  failed: number;
+  vertexErrors: number;
+  eventsPublished: number;
+}
+
+/**
+ * One tick: every active run's job is asked about (bounded concurrency) and the run brought up
+ * to date; stuck jobs are cancelled and resubmitted under the policy. A Vertex error on one run
+ * is counted and logged and the tick goes on with the others.
+ */
+export async function runTick(deps: PollerDeps): Promise<TickStats> {
+  const stats: TickStats = { runsRead: 0, vertexCalls: 0, updated: 0, resubmitted: 0, failed: 0, vertexErrors: 0, eventsPublished: 0 };
+  const holder = `poller-${randomUUID()}`;
+  let after: string | undefined;
+  for (;;) {
+    const page = await deps.store.activePage(deps.pageSize ?? 200, after);
+    stats.runsRead += page.length;
+    await mapWithConcurrency(page, deps.concurrency, (run) => pollRun(run, holder, deps, stats));
+    if (page.length < (deps.pageSize ?? 200)) break;
+    after = page.at(-1)!.runId;
+  }
+  deps.log.info(LogEvent.pollTickFinished, `tick: ${stats.runsRead} active runs`, { ...stats });
+  return stats;
+}
+
+async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats: TickStats): Promise<void> {
+  const jobName = run.currentJobName;
+  if (!jobName) return;
+  const log = deps.log.child({ runId: run.runId });
+  let job;
+  try {
+    stats.vertexCalls += 1;
+    job = await deps.tuning.get(jobName);
+  } catch (error) {
+    stats.vertexErrors += 1;
+    log.warn(LogEvent.pollVertexError, `could not read ${jobName}; next tick will try again`, { error: classifyError(error) });
+    return;
+  }
+  const nowMs = deps.now();
+  const nowIso = new Date(nowMs).toISOString();
+  const decision = decidePoll(run, job, nowMs, deps.policy);
+  if (decision.action === 'none') return;
+
+  if (decision.action === 'update') {
+    const result = await deps.store.update(run.runId, jobName, nowMs, (current) => applyTransition(current, decision.to, decision.reason, nowIso, decision.changes));
+    if (result) {
+      stats.updated += 1;
+      await announce(result.before, result.after, decision.reason, deps, stats);
+    }
+    return;
+  }
+
+  // Cancelling and resubmitting touch Vertex: only the poller holding the run's lease may.
+  const token = await deps.store.claim(run.runId, jobName, holder, nowMs, deps.leaseMs);
+  if (token === null) return;
+  try {
+    if (decision.cancelFirst) {
+      await deps.tuning.cancel(jobName).catch((error: unknown) => {
+        // Already finished or gone: nothing left to cancel.
+        if (classifyError(error).kind === 'transient') throw error;
+      });
+    }
+    if (decision.action === 'fail') {
+      const result = await deps.store.release(run.runId, token, (current) =>
+        applyTransition(current, 'FAILED', decision.reason, nowIso, { error: decision.error, ...endAttempt(current, job.state, nowIso, decision.error) }),
+      );
+      if (result) {
+        stats.failed += 1;
+        log.warn(LogEvent.pollRunFailed, decision.reason);
+        await announce(result.before, result.after, decision.reason, deps, stats);
+      }
+      return;
+    }
+    const attemptNumber = run.attempts.length + 1;
+    const request = run.request!;
+    const labels = { ...request.labels, [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(attemptNumber) };
+    // A poller that died after creating this attempt's job left it labelled: adopt it.
+    const existing = await deps.tuning.findByLabels({ [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(attemptNumber) });
+    const newJob =
+      existing[0] ??
+      (await deps.tuning.create({
+        baseModel: run.baseModel,
+        trainingDatasetUri: run.trainingDatasetUri,
+        ...(request.validationDatasetUri ? { validationDatasetUri: request.validationDatasetUri } : {}),
+        hyperParameters: request.hyperParameters,
+        displayName: `${run.experiment}-${run.runId}-a${attemptNumber}`.slice(0, 128),
+        labels,
+      }));
+    const result = await deps.store.release(run.runId, token, (current) =>
+      applyTransition(current, 'SUBMITTED', decision.reason, nowIso, {
+        attempts: [
+          ...endAttempt(current, decision.cancelFirst ? 'JOB_STATE_CANCELLED' : job.state, nowIso, null).attempts,
+          { number: attemptNumber, jobName: newJob.name, submittedAt: newJob.createTime ?? nowIso, startedAt: null, endedAt: null, endState: null, error: null, reason: decision.reason },
+        ],
+        currentJobName: newJob.name,
+        tuningJobState: undefined,
+      }),
+    );
+    if (result) {
+      stats.resubmitted += 1;
+      log.info(LogEvent.pollRunResubmitted, decision.reason, { oldJob: jobName, newJob: newJob.name, attempt: attemptNumber });
+      await announce(result.before, result.after, decision.reason, deps, stats);
+    }
+  } catch (error) {
+    // The lease expires on its own; the next tick (or another poller) finishes the work.
+    stats.vertexErrors += 1;
+    log.warn(LogEvent.pollVertexError, `resubmission of ${run.runId} interrupted; the next tick goes on`, { error: classifyError(error) });
+  }
+}
+
+function endAttempt(run: RunDocument, endState: string, nowIso: string, error: RunDocument['error']): { attempts: RunDocument['attempts'] } {
+  return {
+    attempts: run.attempts.map((attempt, index) =>
+      index === run.attempts.length - 1 ? { ...attempt, endedAt: attempt.endedAt ?? nowIso, endState, error: error ?? attempt.error } : attempt,
+    ),
+  };
+}
+
+async function announce(before: RunDocument, after: RunDocument, reason: string, deps: PollerDeps, stats: TickStats): Promise<void> {
+  if (before.state === after.state && after.state !== 'SUBMITTED') return;
+  try {
+    await deps.events.publish({
+      schemaVersion: 1,
+      runId: after.runId,
+      experiment: after.experiment,
+      from: before.state,
+      to: after.state,
+      attempt: after.attempts.length,
+      reason,
+      at: after.updateTime,
+    });
+    stats.eventsPublished += 1;
+  } catch (error) {
+    deps.log.error(LogEvent.runEventPublishFailed, `could not publish the ${after.state} event of ${after.runId}`, { error: classifyError(error) });
+  }
+}
+
+async function mapWithConcurrency<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) await work(items[next++]!);
+  });
+  await Promise.all(workers);
+}

@@ -1,0 +1,20 @@
+import { z } from 'zod';
+import { commonConfigSchema } from './common.ts';
+
+/** The poller's environment. Defaults are the stuck policy stated in the README. */
+export const pollerConfigSchema = commonConfigSchema.extend({
+  RUNS_COLLECTION: z.string().min(1).default('runs'),
+  RUN_EVENTS_TOPIC: z.string().min(1).default('run-events'),
+  /** A first attempt still queued after this long is cancelled and resubmitted; later attempts wait twice as long as the one before. */
+  STUCK_AFTER_SECONDS: z.coerce.number().int().min(1).default(6 * 3600),
+  /** Vertex jobs per run at most (the first submission included). */
+  MAX_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  /** A job running longer than this gets a warning on its run (it is not cancelled). */
+  RUNNING_WARNING_SECONDS: z.coerce.number().int().min(60).default(24 * 3600),
+  /** Vertex calls in flight at once during a tick. */
+  POLL_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  /** How long a poller may hold a run while it cancels and resubmits its job. */
+  RESUBMIT_LEASE_SECONDS: z.coerce.number().int().min(30).default(300),
+  VERTEX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+});
+export type PollerConfig = z.infer<typeof pollerConfigSchema>;
