@@ -10,6 +10,7 @@ const sizes = args.includes('--sizes') ? ['--sizes', args[args.indexOf('--sizes'
 const benches: [string, string[]][] = [
   ['tokenizer.ts', []],
   ['convert.ts', sizes],
+  ['poller.ts', []],
 ];
 let failed = false;
 for (const [file, extra] of benches) {
