@@ -8,6 +8,8 @@ export interface EmulatorEnv {
   pubsubHost: string;
   /** A project id of this test file's own, so files never see each other's data. */
   projectId: string;
+  /** Resolves once the emulators answer (for other before-hooks that need their hosts). */
+  ready: Promise<void>;
 }
 
 /**
@@ -16,7 +18,8 @@ export interface EmulatorEnv {
  * and stopped after them. Sets the *_EMULATOR_HOST variables the Google clients read.
  */
 export function useEmulators(wanted: { firestore?: boolean; pubsub?: boolean }): EmulatorEnv {
-  const env: EmulatorEnv = { firestoreHost: '', pubsubHost: '', projectId: `test-${randomUUID().slice(0, 8)}` };
+  let markReady: () => void = () => {};
+  const env: EmulatorEnv = { firestoreHost: '', pubsubHost: '', projectId: `test-${randomUUID().slice(0, 8)}`, ready: new Promise((resolve) => (markReady = resolve)) };
   const stops: (() => Promise<void>)[] = [];
   before(async () => {
     const starts: Promise<void>[] = [];
@@ -43,6 +46,7 @@ export function useEmulators(wanted: { firestore?: boolean; pubsub?: boolean }):
     await Promise.all(starts);
     if (env.firestoreHost) process.env.FIRESTORE_EMULATOR_HOST = env.firestoreHost;
     if (env.pubsubHost) process.env.PUBSUB_EMULATOR_HOST = env.pubsubHost;
+    markReady();
   });
   after(async () => {
     await Promise.all(stops.map((stop) => stop()));
