@@ -1,0 +1,62 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Storage } from '@google-cloud/storage';
+
+/**
+ * Cloud Storage behind the smallest interface the pipeline needs, so the storage emulator (or
+ * another one) can be swapped in with STORAGE_EMULATOR_HOST and nothing else changes.
+ */
+export interface ObjectStore {
+  read(uri: string, range?: { start: number; end: number }): AsyncIterable<Uint8Array>;
+  /** Writes an object; with `ifAbsent` only when none exists yet (false when one did). */
+  write(uri: string, content: AsyncIterable<Uint8Array> | string, options?: { contentType?: string; ifAbsent?: boolean }): Promise<boolean>;
+  stat(uri: string): Promise<{ size: number; contentType: string; generation: string } | null>;
+  list(prefixUri: string): AsyncIterable<string>;
+}
+
+export function parseGsUri(uri: string): { bucket: string; name: string } {
+  const match = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
+  if (!match) throw new Error(`not a gs://bucket/object URI: ${uri}`);
+  return { bucket: match[1]!, name: match[2]! };
+}
+
+export function createObjectStore(storage: Storage = new Storage()): ObjectStore {
+  const file = (uri: string) => {
+    const { bucket, name } = parseGsUri(uri);
+    return storage.bucket(bucket).file(name);
+  };
+  return {
+    read(uri, range) {
+      return file(uri).createReadStream(range ? { start: range.start, end: range.end } : {});
+    },
+    async write(uri, content, options = {}) {
+      const target = file(uri);
+      try {
+        const stream = target.createWriteStream({
+          resumable: true,
+          contentType: options.contentType ?? 'application/octet-stream',
+          ...(options.ifAbsent ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
+        });
+        await pipeline(typeof content === 'string' ? Readable.from([Buffer.from(content)]) : Readable.from(content), stream);
+        return true;
+      } catch (error) {
+        if ((error as { code?: number }).code === 412) return false;
+        throw error;
+      }
+    },
+    async stat(uri) {
+      try {
+        const [metadata] = await file(uri).getMetadata();
+        return { size: Number(metadata.size ?? 0), contentType: String(metadata.contentType ?? ''), generation: String(metadata.generation ?? '') };
+      } catch (error) {
+        if ((error as { code?: number }).code === 404) return null;
+        throw error;
+      }
+    },
+    async *list(prefixUri) {
+      const { bucket, name } = parseGsUri(prefixUri.endsWith('/') ? `${prefixUri}x` : prefixUri);
+      const prefix = prefixUri.endsWith('/') ? name.slice(0, -1) : name;
+      for await (const entry of storage.bucket(bucket).getFilesStream({ prefix })) yield `gs://${bucket}/${(entry as { name: string }).name}`;
+    },
+  };
+}
