@@ -9,6 +9,9 @@ export const LogEvent = {
   conversionFinished: 'conversion.finished',
   conversionRejected: 'conversion.rejected',
   objectIgnored: 'conversion.object_ignored',
+  conversionDuplicate: 'conversion.duplicate',
+  launchPublished: 'conversion.launch_published',
+  launchSkipped: 'conversion.launch_skipped',
   // launcher
   launchReceived: 'launch.received',
   launchRejected: 'launch.rejected',

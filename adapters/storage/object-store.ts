@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { once } from 'node:events';
+import { finished, pipeline } from 'node:stream/promises';
 import { Storage } from '@google-cloud/storage';
 
 /**
@@ -12,6 +13,14 @@ export interface ObjectStore {
   write(uri: string, content: AsyncIterable<Uint8Array> | string, options?: { contentType?: string; ifAbsent?: boolean }): Promise<boolean>;
   stat(uri: string): Promise<{ size: number; contentType: string; generation: string } | null>;
   list(prefixUri: string): AsyncIterable<string>;
+  /** A streaming writer: the object appears, whole, when `close` resolves ('exists' when `ifAbsent` found one). */
+  openWriter(uri: string, options?: { contentType?: string; ifAbsent?: boolean }): ObjectWriter;
+}
+
+export interface ObjectWriter {
+  write(text: string): void | Promise<void>;
+  close(): Promise<'written' | 'exists'>;
+  abort(): void;
 }
 
 export function parseGsUri(uri: string): { bucket: string; name: string } {
@@ -52,6 +61,39 @@ export function createObjectStore(storage: Storage = new Storage()): ObjectStore
         if ((error as { code?: number }).code === 404) return null;
         throw error;
       }
+    },
+    openWriter(uri, options = {}) {
+      const stream = file(uri).createWriteStream({
+        resumable: true,
+        contentType: options.contentType ?? 'application/octet-stream',
+        ...(options.ifAbsent ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
+      });
+      let failure: unknown;
+      stream.on('error', (error) => {
+        failure = error;
+      });
+      return {
+        write(text) {
+          if (failure) throw failure;
+          if (!stream.write(text)) return once(stream, 'drain').then(() => undefined);
+        },
+        async close() {
+          stream.end();
+          try {
+            if (!failure) await finished(stream);
+          } catch (error) {
+            failure = error;
+          }
+          if (failure) {
+            if ((failure as { code?: number }).code === 412) return 'exists';
+            throw failure;
+          }
+          return 'written';
+        },
+        abort() {
+          stream.destroy();
+        },
+      };
     },
     async *list(prefixUri) {
       const { bucket, name } = parseGsUri(prefixUri.endsWith('/') ? `${prefixUri}x` : prefixUri);

@@ -1,0 +1,61 @@
+import type { Firestore } from '@google-cloud/firestore';
+import { datasetDocumentSchema, type DatasetDocument } from '../../shared/datasets/schema.ts';
+
+/** `datasets/{datasetId}`: one document per converted source object generation. */
+export interface DatasetStore {
+  get(datasetId: string): Promise<DatasetDocument | null>;
+  /** Claims the conversion: 'convert' for the holder, 'in-hand' when another live holder has it, 'done' when finished. */
+  claim(datasetId: string, fresh: () => DatasetDocument, holder: string, nowMs: number, leaseMs: number): Promise<'convert' | 'in-hand' | 'done'>;
+  /** Writes the finished document if `holder` still holds the conversion. */
+  finish(datasetId: string, holder: string, doc: DatasetDocument): Promise<boolean>;
+  /** Claims the one launch of a dataset; false when it was claimed already. */
+  claimLaunch(datasetId: string, nowIso: string): Promise<boolean>;
+  recordLaunch(datasetId: string, launch: DatasetDocument['launch'], nowIso: string): Promise<void>;
+}
+
+export function createDatasetStore(db: Firestore, collection = 'datasets'): DatasetStore {
+  const ref = (id: string) => db.collection(collection).doc(id);
+  const parse = (data: unknown) => datasetDocumentSchema.parse(data);
+  return {
+    async get(id) {
+      const snapshot = await ref(id).get();
+      return snapshot.exists ? parse(snapshot.data()) : null;
+    },
+    claim(id, fresh, holder, nowMs, leaseMs) {
+      return db.runTransaction(async (tx) => {
+        const snapshot = await tx.get(ref(id));
+        const lease = { holder, expiresAt: new Date(nowMs + leaseMs).toISOString() };
+        if (!snapshot.exists) {
+          tx.set(ref(id), parse({ ...fresh(), lease }));
+          return 'convert' as const;
+        }
+        const doc = parse(snapshot.data());
+        if (doc.state !== 'CONVERTING') return 'done' as const;
+        if (doc.lease && doc.lease.holder !== holder && Date.parse(doc.lease.expiresAt) > nowMs) return 'in-hand' as const;
+        tx.set(ref(id), { ...doc, lease, updateTime: new Date(nowMs).toISOString() });
+        return 'convert' as const;
+      });
+    },
+    finish(id, holder, doc) {
+      return db.runTransaction(async (tx) => {
+        const snapshot = await tx.get(ref(id));
+        if (!snapshot.exists || parse(snapshot.data()).lease?.holder !== holder) return false;
+        tx.set(ref(id), parse({ ...doc, lease: null }));
+        return true;
+      });
+    },
+    claimLaunch(id, nowIso) {
+      return db.runTransaction(async (tx) => {
+        const snapshot = await tx.get(ref(id));
+        if (!snapshot.exists) return false;
+        const doc = parse(snapshot.data());
+        if (doc.state !== 'CONVERTED' || doc.launch.state !== 'NONE') return false;
+        tx.set(ref(id), { ...doc, launch: { ...doc.launch, state: 'CLAIMED' }, updateTime: nowIso });
+        return true;
+      });
+    },
+    async recordLaunch(id, launch, nowIso) {
+      await ref(id).update({ launch, updateTime: nowIso });
+    },
+  };
+}

@@ -1,0 +1,205 @@
+import type { DatasetStore } from '../../adapters/firestore/dataset-store.ts';
+import type { LaunchPublisher } from '../../adapters/pubsub/launch-publisher.ts';
+import type { ObjectStore, ObjectWriter } from '../../adapters/storage/object-store.ts';
+import type { ConverterConfig } from '../../shared/config/converter.ts';
+import { convertStream } from '../../shared/convert/pipeline.ts';
+import { UnusableInputError } from '../../shared/convert/readers/errors.ts';
+import type { ConversionReport, TokenCounter } from '../../shared/convert/types.ts';
+import { datasetIdFor, isOversize, routeObject, SIDECAR_SUFFIX, sidecarSchema, type DatasetDocument, type Sidecar, type StorageObjectEvent } from '../../shared/datasets/schema.ts';
+import { launchRefusal } from '../../shared/launch/decide.ts';
+import { launchMessageSchema } from '../../shared/launch/schema.ts';
+import type { Logger } from '../../shared/log.ts';
+import { LogEvent } from '../../shared/log-events.ts';
+
+export interface ConverterDeps {
+  objects: ObjectStore;
+  datasets: DatasetStore;
+  launches: LaunchPublisher;
+  tokens: TokenCounter;
+  log: Logger;
+  now: () => number;
+  config: Pick<ConverterConfig, 'DATASETS_BUCKET' | 'INPUT_PREFIX' | 'MAX_OBJECT_BYTES' | 'MAX_INVALID_SHARE' | 'DEFAULT_BASE_MODEL' | 'CONVERSION_LEASE_SECONDS'>;
+}
+
+export type ConverterOutcome =
+  | { status: 'ignored'; reason: string }
+  | { status: 'converted' | 'rejected' | 'duplicate' | 'in-hand'; datasetId: string; launch?: string };
+
+/**
+ * One finalize event of the raw bucket. Idempotent per (bucket, object, generation): the
+ * dataset id is a hash of them, the conversion is claimed in Firestore, outputs are written
+ * create-once (byte-identical anyway, since conversion is deterministic), and the launch is
+ * claimed before it is published. The raw object is only ever read.
+ */
+export async function handleObjectFinalized(object: StorageObjectEvent, eventId: string, deps: ConverterDeps): Promise<ConverterOutcome> {
+  const route = routeObject(object.name, deps.config.INPUT_PREFIX);
+  if (route.kind === 'ignore') {
+    deps.log.info(LogEvent.objectIgnored, `ignored gs://${object.bucket}/${object.name}: ${route.reason}`);
+    return { status: 'ignored', reason: route.reason };
+  }
+  if (route.kind === 'sidecar') return sidecarArrived(object, route.dataName, deps);
+
+  const datasetId = datasetIdFor(object.bucket, object.name, object.generation);
+  const log = deps.log.child({ datasetId, source: `gs://${object.bucket}/${object.name}#${object.generation}` });
+  const nowIso = () => new Date(deps.now()).toISOString();
+  const base = `gs://${deps.config.DATASETS_BUCKET}/datasets/${datasetId}`;
+  const fresh = (): DatasetDocument => ({
+    schemaVersion: 1,
+    datasetId,
+    state: 'CONVERTING',
+    source: { bucket: object.bucket, name: object.name, generation: object.generation, size: object.size ?? 0 },
+    rejection: null,
+    report: null,
+    outputs: { train: null, validation: null, report: `${base}/report.json` },
+    sidecar: null,
+    launch: { state: 'NONE', reason: null, runId: null, messageId: null },
+    lease: null,
+    createTime: nowIso(),
+    updateTime: nowIso(),
+  });
+  const claim = await deps.datasets.claim(datasetId, fresh, eventId, deps.now(), deps.config.CONVERSION_LEASE_SECONDS * 1000);
+  if (claim === 'in-hand') {
+    log.info(LogEvent.conversionDuplicate, 'another delivery is converting this object');
+    return { status: 'in-hand', datasetId };
+  }
+  if (claim === 'done') {
+    const launch = await maybeLaunch(datasetId, deps, log);
+    return { status: 'duplicate', datasetId, ...(launch ? { launch } : {}) };
+  }
+  log.info(LogEvent.conversionStarted, 'converting');
+
+  const sidecarRead = await readSidecar(object, deps);
+  const doc = fresh();
+  let result: { report: ConversionReport | null; rejection: string | null; validation: boolean };
+  if (typeof sidecarRead === 'string') result = { report: null, rejection: sidecarRead, validation: false };
+  else if (isOversize(object.size, deps.config.MAX_OBJECT_BYTES)) result = { report: null, rejection: `the object is ${object.size} bytes, over the ${deps.config.MAX_OBJECT_BYTES} this function converts`, validation: false };
+  else result = await convert(object, sidecarRead, base, deps);
+
+  const report = result.report;
+  const final: DatasetDocument = {
+    ...doc,
+    state: report ? 'CONVERTED' : 'REJECTED',
+    rejection: result.rejection,
+    report,
+    sidecar: typeof sidecarRead === 'string' ? null : sidecarRead,
+    outputs: { train: report ? `${base}/train.jsonl` : null, validation: report && result.validation ? `${base}/validation.jsonl` : null, report: `${base}/report.json` },
+    updateTime: nowIso(),
+  };
+  // The report lands in the datasets bucket whatever happened, the failure report included.
+  const reportBody = JSON.stringify(report ?? { input: `gs://${object.bucket}/${object.name}`, rejected: result.rejection }, null, 2) + '\n';
+  await deps.objects.write(`${base}/report.json`, reportBody, { contentType: 'application/json', ifAbsent: true });
+  await deps.datasets.finish(datasetId, eventId, final);
+  if (report) log.info(LogEvent.conversionFinished, `converted: ${report.examples.valid} valid, ${report.examples.invalid} rejected`, { examples: report.examples });
+  else log.warn(LogEvent.conversionRejected, `rejected: ${result.rejection}`);
+  // A sidecar uploaded while this conversion ran was ignored by its own event: read it again now.
+  const lateSidecar = report && sidecarRead === null ? await readSidecar(object, deps) : null;
+  const launch = report ? await maybeLaunch(datasetId, deps, log, lateSidecar && typeof lateSidecar !== 'string' ? lateSidecar : undefined) : undefined;
+  return { status: report ? 'converted' : 'rejected', datasetId, ...(launch ? { launch } : {}) };
+}
+
+async function convert(object: StorageObjectEvent, sidecar: Sidecar | null, base: string, deps: ConverterDeps) {
+  const validationFraction = sidecar?.validationSplit ?? 0.1;
+  const train = deps.objects.openWriter(`${base}/train.jsonl`, { contentType: 'application/jsonl', ifAbsent: true });
+  const validation = deps.objects.openWriter(`${base}/validation.jsonl`, { contentType: 'application/jsonl', ifAbsent: true });
+  const writers: ObjectWriter[] = [train, validation];
+  try {
+    const report = await convertStream({
+      input: deps.objects.read(`gs://${object.bucket}/${object.name}`),
+      fileName: object.name,
+      format: sidecar?.format ?? 'auto',
+      columnMap: sidecar?.columnMap,
+      maxPartTokens: sidecar?.maxPartTokens ?? 8192,
+      baseModel: sidecar?.baseModel ?? deps.config.DEFAULT_BASE_MODEL,
+      validationFraction,
+      seed: sidecar?.seed ?? 42,
+      epochs: sidecar?.epochs ?? sidecar?.launch?.hyperParameters.epochCount ?? null,
+      tokens: deps.tokens,
+      sinks: { train, validation },
+    });
+    // 'exists' means an earlier delivery wrote it: the same bytes, since conversion is deterministic.
+    await Promise.all(writers.map((writer) => writer.close()));
+    return { report: { ...report, input: `gs://${object.bucket}/${object.name}` }, rejection: null, validation: validationFraction > 0 };
+  } catch (error) {
+    for (const writer of writers) writer.abort();
+    if (error instanceof UnusableInputError) return { report: null, rejection: error.message, validation: false };
+    throw error;
+  }
+}
+
+/** The sidecar beside a data object: null when there is none, a string when it is invalid. */
+async function readSidecar(object: StorageObjectEvent, deps: ConverterDeps): Promise<Sidecar | null | string> {
+  const uri = `gs://${object.bucket}/${object.name}${SIDECAR_SUFFIX}`;
+  if (!(await deps.objects.stat(uri))) return null;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of deps.objects.read(uri)) {
+    size += chunk.length;
+    if (size > 1024 * 1024) return `${object.name}${SIDECAR_SUFFIX}: larger than 1 MB`;
+    chunks.push(chunk);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (error) {
+    return `${object.name}${SIDECAR_SUFFIX}: not JSON (${error instanceof Error ? error.message : String(error)})`;
+  }
+  const parsed = sidecarSchema.safeParse(json);
+  if (!parsed.success) {
+    return `${object.name}${SIDECAR_SUFFIX}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(sidecar)'}: ${issue.message}`).join('; ')}`;
+  }
+  return parsed.data;
+}
+
+/** A sidecar that arrives after its data was converted starts the launch then. */
+async function sidecarArrived(object: StorageObjectEvent, dataName: string, deps: ConverterDeps): Promise<ConverterOutcome> {
+  const data = await deps.objects.stat(`gs://${object.bucket}/${dataName}`);
+  if (!data) return { status: 'ignored', reason: 'a sidecar whose data file has not arrived yet: the data file will read it' };
+  const datasetId = datasetIdFor(object.bucket, dataName, data.generation);
+  const doc = await deps.datasets.get(datasetId);
+  if (!doc || doc.state !== 'CONVERTED' || doc.sidecar) return { status: 'ignored', reason: 'the data file is still converting or already read its sidecar' };
+  const sidecar = await readSidecar({ ...object, name: dataName }, deps);
+  if (typeof sidecar === 'string' || sidecar === null) return { status: 'ignored', reason: typeof sidecar === 'string' ? sidecar : 'empty sidecar' };
+  const launch = await maybeLaunch(datasetId, deps, deps.log.child({ datasetId }), sidecar);
+  return { status: 'duplicate', datasetId, ...(launch ? { launch } : {}) };
+}
+
+/** Publishes the dataset's launch message once, when its sidecar asks for one and the data is good enough. */
+async function maybeLaunch(datasetId: string, deps: ConverterDeps, log: Logger, sidecarOverride?: Sidecar): Promise<string | undefined> {
+  const doc = await deps.datasets.get(datasetId);
+  const sidecar = sidecarOverride ?? doc?.sidecar;
+  if (!doc || !doc.report || !sidecar?.launch || doc.launch.state !== 'NONE') return undefined;
+  const nowIso = new Date(deps.now()).toISOString();
+  const skip = async (reason: string) => {
+    if (await deps.datasets.claimLaunch(datasetId, nowIso)) await deps.datasets.recordLaunch(datasetId, { state: 'SKIPPED', reason, runId: null, messageId: null }, nowIso);
+    log.warn(LogEvent.launchSkipped, `no launch: ${reason}`);
+    return undefined;
+  };
+  const { examples } = doc.report;
+  if (examples.valid === 0) return skip('no valid examples');
+  if (examples.invalid / Math.max(1, examples.total) > deps.config.MAX_INVALID_SHARE) {
+    return skip(`${examples.invalid} of ${examples.total} examples were rejected, over the ${deps.config.MAX_INVALID_SHARE} allowed`);
+  }
+  const message = launchMessageSchema.safeParse({
+    schemaVersion: 1,
+    requestId: datasetId,
+    experiment: sidecar.launch.experiment,
+    baseModel: sidecar.baseModel ?? deps.config.DEFAULT_BASE_MODEL,
+    trainingDatasetUri: doc.outputs.train,
+    ...(doc.outputs.validation && doc.report.split.validation > 0 ? { validationDatasetUri: doc.outputs.validation } : {}),
+    hyperParameters: sidecar.launch.hyperParameters,
+    ...(sidecar.launch.labels ? { labels: sidecar.launch.labels } : {}),
+    ...(sidecar.launch.evaluation ? { evaluation: sidecar.launch.evaluation } : {}),
+    ...(sidecar.launch.maxEstimatedCostUsd !== undefined ? { maxEstimatedCostUsd: sidecar.launch.maxEstimatedCostUsd } : {}),
+    estimatedCostUsd: doc.report.estimatedCost.usd,
+    datasetId,
+    source: 'converter',
+  });
+  if (!message.success) return skip(`the launch spec is invalid: ${message.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  const refusal = launchRefusal(message.data);
+  if (refusal) return skip(refusal);
+  if (!(await deps.datasets.claimLaunch(datasetId, nowIso))) return undefined;
+  const messageId = await deps.launches.publish(message.data);
+  await deps.datasets.recordLaunch(datasetId, { state: 'PUBLISHED', reason: null, runId: datasetId, messageId }, nowIso);
+  log.info(LogEvent.launchPublished, `launch message ${messageId} published for run ${datasetId}`);
+  return messageId;
+}

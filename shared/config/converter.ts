@@ -1,0 +1,19 @@
+import { z } from 'zod';
+import { commonConfigSchema, envBoolean } from './common.ts';
+
+/** The converter function's environment. */
+export const converterConfigSchema = commonConfigSchema.extend({
+  RAW_BUCKET: z.string().min(3),
+  DATASETS_BUCKET: z.string().min(3),
+  /** Only objects under this prefix are converted; everything else in the bucket is left alone. */
+  INPUT_PREFIX: z.string().default('incoming/'),
+  MAX_OBJECT_BYTES: z.coerce.number().int().positive().default(2 * 1024 * 1024 * 1024),
+  LAUNCH_TOPIC: z.string().min(1).default('launch'),
+  DATASETS_COLLECTION: z.string().min(1).default('datasets'),
+  /** A launch is published only when at most this share of the examples was rejected. */
+  MAX_INVALID_SHARE: z.coerce.number().min(0).max(1).default(0.1),
+  DEFAULT_BASE_MODEL: z.string().min(1).default('gemini-2.5-flash'),
+  CONVERSION_LEASE_SECONDS: z.coerce.number().int().min(60).default(600),
+  COPY_HTTPS_MEDIA: envBoolean.default(false),
+});
+export type ConverterConfig = z.infer<typeof converterConfigSchema>;

@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { columnMapSchema, formatOptionSchema, reportSchema } from '../convert/types.ts';
+import { evaluationSpecSchema, hyperParametersSchema } from '../launch/schema.ts';
+
+/**
+ * The sidecar a team uploads beside a data file (`NAME.launch.json` for `NAME`) to choose how it
+ * is converted and, with `launch`, to start a tuning run on it. Checked like any message.
+ */
+export const sidecarSchema = z
+  .object({
+    format: formatOptionSchema.optional(),
+    columnMap: columnMapSchema.optional(),
+    validationSplit: z.number().min(0).max(0.5).optional(),
+    seed: z.number().int().optional(),
+    baseModel: z.string().min(1).optional(),
+    epochs: z.number().int().min(1).max(100).optional(),
+    maxPartTokens: z.number().int().min(16).optional(),
+    launch: z
+      .object({
+        experiment: z.string().min(1).max(128),
+        hyperParameters: hyperParametersSchema.default({}),
+        labels: z.record(z.string(), z.string()).optional(),
+        evaluation: evaluationSpecSchema.optional(),
+        maxEstimatedCostUsd: z.number().positive().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type Sidecar = z.infer<typeof sidecarSchema>;
+
+export const SIDECAR_SUFFIX = '.launch.json';
+
+/**
+ * The dataset id: a hash of the source object's bucket, name and generation. A redelivered
+ * event gives the same id; a hostile name (`..`, control characters, 1,000 characters) can never
+ * reach the output path, where only the id appears. The name is kept as data.
+ */
+export function datasetIdFor(bucket: string, name: string, generation: string): string {
+  return `ds-${createHash('sha256').update(`${bucket}\u0000${name}\u0000${generation}`).digest('hex').slice(0, 24)}`;
+}
+
+export const datasetStateSchema = z.enum(['CONVERTING', 'CONVERTED', 'REJECTED']);
+
+export const datasetDocumentSchema = z.object({
+  schemaVersion: z.literal(1),
+  datasetId: z.string(),
+  state: datasetStateSchema,
+  source: z.object({ bucket: z.string(), name: z.string(), generation: z.string(), size: z.number().int().nonnegative() }),
+  /** Why an unusable input was rejected. */
+  rejection: z.string().nullable(),
+  report: reportSchema.nullable(),
+  outputs: z.object({ train: z.string().nullable(), validation: z.string().nullable(), report: z.string() }),
+  sidecar: sidecarSchema.nullable(),
+  launch: z.object({ state: z.enum(['NONE', 'CLAIMED', 'PUBLISHED', 'SKIPPED']), reason: z.string().nullable(), runId: z.string().nullable(), messageId: z.string().nullable() }),
+  lease: z.object({ holder: z.string(), expiresAt: z.string() }).nullable(),
+  createTime: z.string(),
+  updateTime: z.string(),
+});
+export type DatasetDocument = z.infer<typeof datasetDocumentSchema>;
+
+/** The storage CloudEvent's data: the object resource (https://cloud.google.com/eventarc/docs/cloudevents#storage). */
+export const storageObjectEventSchema = z.object({
+  bucket: z.string().min(1),
+  name: z.string().min(1),
+  generation: z.union([z.string(), z.number()]).transform(String),
+  size: z.union([z.string(), z.number()]).transform(Number).optional(),
+  contentType: z.string().optional(),
+});
+export type StorageObjectEvent = z.infer<typeof storageObjectEventSchema>;
+
+export type ObjectRouting = { kind: 'data' } | { kind: 'sidecar'; dataName: string } | { kind: 'ignore'; reason: string };
+
+const DATA_EXTENSIONS = /\.(jsonl|ndjson|json|csv|tsv)$/i;
+
+/** What to do with an object that appeared in the raw bucket. */
+export function routeObject(name: string, prefix: string): ObjectRouting {
+  if (!name.startsWith(prefix)) return { kind: 'ignore', reason: `outside the input prefix ${prefix}` };
+  if (name.endsWith(SIDECAR_SUFFIX)) return { kind: 'sidecar', dataName: name.slice(0, -SIDECAR_SUFFIX.length) };
+  if (name.endsWith('/')) return { kind: 'ignore', reason: 'a folder placeholder' };
+  if (!DATA_EXTENSIONS.test(name)) return { kind: 'ignore', reason: 'not a data file (.jsonl, .ndjson, .json, .csv, .tsv)' };
+  return { kind: 'data' };
+}
+
+export function isOversize(size: number | undefined, maxBytes: number): boolean {
+  return size !== undefined && size > maxBytes;
+}
