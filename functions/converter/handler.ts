@@ -4,7 +4,8 @@ import type { ObjectStore, ObjectWriter } from '../../adapters/storage/object-st
 import type { ConverterConfig } from '../../shared/config/converter.ts';
 import { convertStream } from '../../shared/convert/pipeline.ts';
 import { UnusableInputError } from '../../shared/convert/readers/errors.ts';
-import type { ConversionReport, TokenCounter } from '../../shared/convert/types.ts';
+import type { ConversionReport, GeminiExample, Issue, TokenCounter } from '../../shared/convert/types.ts';
+import { judgeMedia, mediaReferences } from '../../shared/gemini/media.ts';
 import { datasetIdFor, isOversize, routeObject, SIDECAR_SUFFIX, sidecarSchema, type DatasetDocument, type Sidecar, type StorageObjectEvent } from '../../shared/datasets/schema.ts';
 import { launchRefusal } from '../../shared/launch/decide.ts';
 import { launchMessageSchema } from '../../shared/launch/schema.ts';
@@ -115,6 +116,7 @@ async function convert(object: StorageObjectEvent, sidecar: Sidecar | null, base
       epochs: sidecar?.epochs ?? sidecar?.launch?.hyperParameters.epochCount ?? null,
       tokens: deps.tokens,
       sinks: { train, validation },
+      checkExample: mediaChecker(deps.objects),
     });
     // 'exists' means an earlier delivery wrote it: the same bytes, since conversion is deterministic.
     await Promise.all(writers.map((writer) => writer.close()));
@@ -202,4 +204,39 @@ async function maybeLaunch(datasetId: string, deps: ConverterDeps, log: Logger, 
   await deps.datasets.recordLaunch(datasetId, { state: 'PUBLISHED', reason: null, runId: datasetId, messageId }, nowIso);
   log.info(LogEvent.launchPublished, `launch message ${messageId} published for run ${datasetId}`);
   return messageId;
+}
+
+/**
+ * Opens every gs:// file an example references (existence, read access, size, first bytes),
+ * since one file Vertex cannot open fails the whole job. Results are cached per URI, and an
+ * example's files are checked together.
+ */
+function mediaChecker(objects: ObjectStore): (example: GeminiExample, line: number) => Promise<Issue[]> {
+  const cache = new Map<string, Promise<{ size: number; head: Uint8Array } | null | 'unreadable'>>();
+  const inspect = async (uri: string) => {
+    try {
+      const info = await objects.stat(uri);
+      if (!info) return null;
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of objects.read(uri, { start: 0, end: Math.min(63, Math.max(0, info.size - 1)) })) chunks.push(chunk);
+      return { size: info.size, head: Buffer.concat(chunks) };
+    } catch (error) {
+      if ((error as { code?: number }).code === 403) return 'unreadable' as const;
+      throw error;
+    }
+  };
+  return async (example, line) => {
+    const refs = mediaReferences(example).filter((ref) => ref.uri.startsWith('gs://'));
+    if (refs.length === 0) return [];
+    const results = await Promise.all(
+      refs.map(async (ref) => {
+        if (!cache.has(ref.uri)) {
+          if (cache.size > 10_000) cache.clear();
+          cache.set(ref.uri, inspect(ref.uri));
+        }
+        return judgeMedia(ref, line, await cache.get(ref.uri)!);
+      }),
+    );
+    return results.flat();
+  };
 }

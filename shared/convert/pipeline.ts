@@ -10,7 +10,7 @@ import { UnusableInputError } from './readers/errors.ts';
 import { readJsonArray } from './readers/json-array.ts';
 import { readJsonLines } from './readers/jsonl.ts';
 import { ReportBuilder } from './report.ts';
-import type { ColumnMap, ConversionReport, FormatOption, RawFormat, RawRecord, RecordParseFailure, TokenCounter } from './types.ts';
+import type { ColumnMap, ConversionReport, FormatOption, GeminiExample, Issue, RawFormat, RawRecord, RecordParseFailure, TokenCounter } from './types.ts';
 
 /** One record after conversion: the result and, for a valid example, its JSONL line and split. */
 export interface ConvertedRecord {
@@ -68,6 +68,11 @@ export interface ConvertStreamOptions {
   tokens: TokenCounter;
   /** Defaults to converting in this thread with `tokens`. */
   converter?: BatchConverter;
+  /**
+   * Extra checks of a valid example that need I/O (the converter function opens every
+   * referenced gs:// file); an example with issues is rejected with them on its line.
+   */
+  checkExample?: (example: GeminiExample, line: number) => Promise<Issue[]>;
   sinks: { train: LineSink; validation: LineSink };
   maxRecordBytes?: number;
   onProgress?: (progress: { bytes: number; records: number }) => void;
@@ -134,6 +139,11 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
       if (!result) continue;
       if (!line || !split) {
         report.addResult(result);
+        continue;
+      }
+      const problems = options.checkExample && result.example ? await options.checkExample(result.example, record.line) : [];
+      if (problems.length > 0) {
+        report.addResult({ ...result, example: null, errors: problems });
         continue;
       }
       const placed = limits.place(split);

@@ -32,6 +32,10 @@ export const IssueCode = {
   missing_mime_type: 'fileData has no mimeType, and none could be inferred from the file extension.',
   invalid_file_uri: 'fileUri must be gs://bucket/object (https is accepted with a warning).',
   too_many_media: 'More media files of one kind than one example may hold.',
+  media_not_found: 'A referenced gs:// file does not exist (Vertex would fail the whole job).',
+  media_unreadable: "A referenced gs:// file cannot be read by the pipeline's service account.",
+  media_too_large: 'A referenced file is over the size limit of its kind (20 MB images and PDFs, 100 MB audio and video).',
+  media_type_mismatch: "A referenced file's first bytes show another type than its declared mimeType.",
   // --- limits (errors)
   example_too_long: 'The example has more tokens than the base model accepts per example (input and output together).',
   unknown_base_model: 'The base model is not in the model table; its limits cannot be checked.',

@@ -152,3 +152,20 @@ test('objects outside the prefix, non-data files and hostile names: ignored, or 
   assert.equal(doc?.source.name, hostile, 'the original name is kept as data');
   assert.equal(doc?.outputs.train, `gs://sft-datasets/datasets/${id}/train.jsonl`);
 });
+
+test('every referenced image is opened: a missing one, a mislabelled one and an oversize one are errors on their lines', async () => {
+  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...Buffer.alloc(100)]);
+  await storage.bucket('raw-data').file('media/cat.png').save(png);
+  await storage.bucket('raw-data').file('media/really-a-png.jpg').save(png);
+  await storage.bucket('raw-data').file('media/huge.png').save(Buffer.concat([png, Buffer.alloc(21 * 1024 * 1024)]));
+  const row = (image: string) => JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: image } }] }, { role: 'assistant', content: 'a cat' }] });
+  const lines = [row('gs://raw-data/media/cat.png'), row('gs://raw-data/media/missing.png'), row('gs://raw-data/media/really-a-png.jpg'), row('gs://raw-data/media/huge.png'), row('gs://raw-data/media/cat.png')];
+  const outcome = await handleObjectFinalized(await upload('incoming/images.jsonl', lines.join('\n')), randomUUID(), deps);
+  const report = (await deps.datasets.get((outcome as { datasetId: string }).datasetId))?.report;
+  assert.deepEqual(report?.examples, { total: 5, valid: 2, invalid: 3 });
+  assert.deepEqual(report?.errors.map((e) => `${e.line}:${e.code}@${e.path}`), [
+    '2:media_not_found@contents[0].parts[1].fileData.fileUri',
+    '3:media_type_mismatch@contents[0].parts[1].fileData.mimeType',
+    '4:media_too_large@contents[0].parts[1].fileData.fileUri',
+  ]);
+});
