@@ -1,0 +1,147 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { PubSub } from '@google-cloud/pubsub';
+import { Storage } from '@google-cloud/storage';
+import { createObjectStore } from '../adapters/storage/object-store.ts';
+import { loadGemmaTokenizer } from '../adapters/tokenizer/index.ts';
+import { startFirestoreEmulator } from '../emulators/firestore.ts';
+import { freePort } from '../emulators/process.ts';
+import { startPubSubEmulator } from '../emulators/pubsub.ts';
+import { startStorageEmulator } from '../emulators/storage/server.ts';
+import { startVertexSimulator } from '../simulator/vertex/server.ts';
+import { relayToFunction } from './eventarc-relay.ts';
+
+/**
+ * The whole pipeline on one machine, wired as on Google Cloud: the official Firestore and
+ * Pub/Sub emulators, our storage emulator and Vertex AI simulator, and every function under the
+ * functions-framework on its own port with the environment Terraform gives it; finalize events
+ * go to the converter as Eventarc would send them, Pub/Sub messages are relayed to the launcher
+ * as CloudEvents, and a timer calls the poller as Cloud Scheduler would.
+ */
+export interface StackOptions {
+  projectId?: string;
+  /** Simulator timings: seconds, not the hours Vertex takes. */
+  timing?: { validationMs: number; queueMs: number; runMs: number };
+  pollEveryMs?: number;
+  /** Extra environment for the functions (e.g. a shorter STUCK_AFTER_SECONDS in tests). */
+  functionEnv?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+export interface Stack {
+  projectId: string;
+  rawBucket: string;
+  datasetsBucket: string;
+  env: Record<string, string>;
+  urls: Record<string, string>;
+  storage: Storage;
+  simulator: Awaited<ReturnType<typeof startVertexSimulator>>;
+  stop(): Promise<void>;
+}
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const FUNCTIONS = ['converter', 'launcher', 'poller'] as const;
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const log = options.log ?? (() => {});
+  const projectId = options.projectId ?? 'local-sft-project';
+  const rawBucket = `${projectId}-raw`;
+  const datasetsBucket = `${projectId}-datasets`;
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
+  };
+  try {
+    const [firestore, pubsubEmulator, storageEmulator] = await Promise.all([startFirestoreEmulator(), startPubSubEmulator(), startStorageEmulator()]);
+    cleanups.push(() => firestore.stop(), () => pubsubEmulator.stop(), () => storageEmulator.stop());
+    process.env.STORAGE_EMULATOR_HOST = storageEmulator.url;
+    process.env.FIRESTORE_EMULATOR_HOST = firestore.host;
+    process.env.PUBSUB_EMULATOR_HOST = pubsubEmulator.host;
+    const storage = new Storage({ projectId });
+    const objects = createObjectStore(storage);
+    const simulator = await startVertexSimulator({
+      timing: options.timing ?? { validationMs: 1000, queueMs: 3000, runMs: 5000 },
+      readDataset: (uri) => objects.read(uri),
+      tokens: loadGemmaTokenizer(),
+    });
+    cleanups.push(() => simulator.stop());
+
+    await storage.createBucket(rawBucket);
+    await storage.createBucket(datasetsBucket);
+    const pubsub = new PubSub({ projectId, apiEndpoint: pubsubEmulator.host, emulatorMode: true });
+    cleanups.push(() => pubsub.close());
+    for (const topic of ['launch', 'launch-dead-letter', 'run-events', 'run-events-dead-letter']) await pubsub.createTopic(topic);
+    await pubsub.topic('launch').createSubscription('launcher', {
+      deadLetterPolicy: { deadLetterTopic: `projects/${projectId}/topics/launch-dead-letter`, maxDeliveryAttempts: 10 },
+      retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 10 } },
+    });
+    await pubsub.topic('run-events').createSubscription('completion');
+
+    const env: Record<string, string> = {
+      GOOGLE_CLOUD_PROJECT: projectId,
+      GOOGLE_CLOUD_LOCATION: 'us-central1',
+      FIRESTORE_EMULATOR_HOST: firestore.host,
+      PUBSUB_EMULATOR_HOST: pubsubEmulator.host,
+      STORAGE_EMULATOR_HOST: storageEmulator.url,
+      VERTEX_BASE_URL: simulator.url,
+      RAW_BUCKET: rawBucket,
+      DATASETS_BUCKET: datasetsBucket,
+      LAUNCH_TOPIC: 'launch',
+      RUN_EVENTS_TOPIC: 'run-events',
+      // The local stack's clock is fast: a job counts as stuck after a minute, not six hours.
+      STUCK_AFTER_SECONDS: '60',
+      LOG_LEVEL: 'WARNING',
+      // Off Google Cloud there is no metadata server; do not let the clients look for one.
+      METADATA_SERVER_DETECTION: 'none',
+      ...options.functionEnv,
+    };
+    const urls: Record<string, string> = {
+      firestore: firestore.host,
+      pubsub: pubsubEmulator.host,
+      storage: storageEmulator.url,
+      'vertex-simulator': simulator.url,
+    };
+    const children: ChildProcess[] = [];
+    cleanups.push(() => {
+      for (const child of children) child.kill('SIGTERM');
+    });
+    await Promise.all(
+      FUNCTIONS.map(async (name) => {
+        const port = await freePort();
+        const child = spawn(
+          process.execPath,
+          [`${root}node_modules/@google-cloud/functions-framework/build/src/main.js`, `--target=${name}`, `--signature-type=${name === 'poller' ? 'http' : 'cloudevent'}`, `--source=${root}functions/${name}/index.ts`, `--port=${port}`],
+          { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
+        );
+        child.stderr?.on('data', (chunk: Buffer) => log(`[${name}] ${chunk.toString().trim()}`));
+        children.push(child);
+        await waitForPort(port, name);
+        urls[name] = `http://127.0.0.1:${port}/`;
+      }),
+    );
+    storageEmulator.addNotificationTarget(urls.converter!, rawBucket);
+    const relay = await relayToFunction(pubsub, 'launcher', 'launch', urls.launcher!, projectId);
+    cleanups.push(() => relay.close());
+    const timer = setInterval(() => {
+      void fetch(urls.poller!, { method: 'POST' }).catch(() => undefined);
+    }, options.pollEveryMs ?? 1000);
+    cleanups.push(() => clearInterval(timer));
+    return { projectId, rawBucket, datasetsBucket, env, urls, storage, simulator, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function waitForPort(port: number, name: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the ${name} function did not start on port ${port}`);
+}
