@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { PubSub } from '@google-cloud/pubsub';
 import { Storage } from '@google-cloud/storage';
 import { createObjectStore } from '../adapters/storage/object-store.ts';
 import { loadGemmaTokenizer } from '../adapters/tokenizer/index.ts';
 import { startFirestoreEmulator } from '../emulators/firestore.ts';
-import { freePort } from '../emulators/process.ts';
+import { freePort, waitForPort } from '../emulators/process.ts';
 import { startPubSubEmulator } from '../emulators/pubsub.ts';
 import { startStorageEmulator } from '../emulators/storage/server.ts';
 import { startVertexSimulator } from '../simulator/vertex/server.ts';
@@ -116,7 +115,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         );
         child.stderr?.on('data', (chunk: Buffer) => log(`[${name}] ${chunk.toString().trim()}`));
         children.push(child);
-        await waitForPort(port, name);
+        await waitForPort(port, `the ${name} function`);
         urls[name] = `http://127.0.0.1:${port}/`;
       }),
     );
@@ -132,16 +131,4 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await stop();
     throw error;
   }
-}
-
-async function waitForPort(port: number, name: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
-      socket.on('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`the ${name} function did not start on port ${port}`);
 }

@@ -1,21 +1,15 @@
 import { GoogleGenAI, type TuningJob } from '@google/genai';
 import { OAuth2Client } from 'google-auth-library';
 import { backoffDelays, withRetries } from '../../shared/errors/classify.ts';
+import type { Logger } from '../../shared/log.ts';
+import { LogEvent } from '../../shared/log-events.ts';
+import type { JobView } from '../../shared/runs/poll.ts';
 import type { ErrorInfo } from '../../shared/runs/schema.ts';
 
-/** A tuning job as the pipeline needs it, whichever client fetched it. */
-export interface TuningJobSummary {
-  name: string;
-  state: string;
-  tuningJobState?: string;
-  createTime?: string;
-  startTime?: string;
-  endTime?: string;
-  error?: { code?: number; message?: string };
-  tunedModel?: { model: string; endpoint: string | null };
+/** A tuning job as the pipeline needs it, whichever client fetched it (the poller's JobView, plus labels). */
+export interface TuningJobSummary extends JobView {
   experiment?: string;
   labels: Record<string, string>;
-  tuningDataStats?: Record<string, unknown>;
 }
 
 export interface TuningJobSpec {
@@ -112,4 +106,18 @@ function summarise(job: TuningJob): TuningJobSummary {
     labels: job.labels ?? {},
     ...(job.tuningDataStats ? { tuningDataStats: job.tuningDataStats as Record<string, unknown> } : {}),
   };
+}
+
+/** The tuning service every function builds from its config, logging each retry. */
+export function tuningServiceFromConfig(
+  config: { GOOGLE_CLOUD_PROJECT: string; GOOGLE_CLOUD_LOCATION: string; VERTEX_BASE_URL?: string | undefined; VERTEX_RETRIES: number },
+  log: Logger,
+): TuningService {
+  return createTuningService({
+    project: config.GOOGLE_CLOUD_PROJECT,
+    location: config.GOOGLE_CLOUD_LOCATION,
+    baseUrl: config.VERTEX_BASE_URL,
+    retries: config.VERTEX_RETRIES,
+    onRetry: (info, attempt) => log.warn(LogEvent.vertexRetry, `retrying Vertex after ${info.code} (attempt ${attempt})`, { error: info }),
+  });
 }

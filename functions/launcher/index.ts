@@ -1,6 +1,6 @@
 import * as functions from '@google-cloud/functions-framework';
 import { createFirestore, createRunStore } from '../../adapters/firestore/run-store.ts';
-import { createTuningService } from '../../adapters/vertex/tuning.ts';
+import { tuningServiceFromConfig } from '../../adapters/vertex/tuning.ts';
 import { loadConfig } from '../../shared/config/load.ts';
 import { launcherConfigSchema } from '../../shared/config/launcher.ts';
 import { pubsubMessagePublishedSchema } from '../../shared/launch/envelope.ts';
@@ -21,13 +21,7 @@ function dependencies(): LauncherDeps {
     const config = loadConfig('launcher', launcherConfigSchema);
     deps = {
       runs: createRunStore(createFirestore(config.GOOGLE_CLOUD_PROJECT), config.RUNS_COLLECTION),
-      tuning: createTuningService({
-        project: config.GOOGLE_CLOUD_PROJECT,
-        location: config.GOOGLE_CLOUD_LOCATION,
-        baseUrl: config.VERTEX_BASE_URL,
-        retries: config.VERTEX_RETRIES,
-        onRetry: (info, attempt) => log.warn(LogEvent.vertexRetry, `retrying Vertex after ${info.code} (attempt ${attempt})`, { error: info }),
-      }),
+      tuning: tuningServiceFromConfig(config, log),
       log,
       now: Date.now,
       leaseMs: config.LAUNCH_LEASE_SECONDS * 1000,

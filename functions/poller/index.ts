@@ -3,7 +3,7 @@ import { PubSub } from '@google-cloud/pubsub';
 import { createFirestore } from '../../adapters/firestore/run-store.ts';
 import { createPollStore } from '../../adapters/firestore/poll-store.ts';
 import { createRunEventPublisher } from '../../adapters/pubsub/run-events.ts';
-import { createTuningService } from '../../adapters/vertex/tuning.ts';
+import { tuningServiceFromConfig } from '../../adapters/vertex/tuning.ts';
 import { loadConfig } from '../../shared/config/load.ts';
 import { pollerConfigSchema } from '../../shared/config/poller.ts';
 import { createLogger } from '../../shared/log.ts';
@@ -23,13 +23,7 @@ function dependencies(): PollerDeps {
     const config = loadConfig('poller', pollerConfigSchema);
     deps = {
       store: createPollStore(createFirestore(config.GOOGLE_CLOUD_PROJECT), config.RUNS_COLLECTION),
-      tuning: createTuningService({
-        project: config.GOOGLE_CLOUD_PROJECT,
-        location: config.GOOGLE_CLOUD_LOCATION,
-        baseUrl: config.VERTEX_BASE_URL,
-        retries: config.VERTEX_RETRIES,
-        onRetry: (info, attempt) => log.warn(LogEvent.vertexRetry, `retrying Vertex after ${info.code} (attempt ${attempt})`, { error: info }),
-      }),
+      tuning: tuningServiceFromConfig(config, log),
       events: createRunEventPublisher(new PubSub({ projectId: config.GOOGLE_CLOUD_PROJECT }), config.RUN_EVENTS_TOPIC),
       log,
       now: Date.now,

@@ -2,11 +2,10 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createFirestore } from '../../../adapters/firestore/run-store.ts';
 import { readRun } from '../../../adapters/firestore/run-reader.ts';
-import { freePort } from '../../../emulators/process.ts';
+import { freePort, waitForPort } from '../../../emulators/process.ts';
 import { startVertexSimulator } from '../../../simulator/vertex/server.ts';
 import { useEmulators } from '../../support/emulators.ts';
 
@@ -30,15 +29,7 @@ before(async () => {
   );
   url = `http://127.0.0.1:${port}/`;
   // Ready when the port accepts connections (an HTTP probe would itself be a CloudEvent delivery).
-  for (let i = 0; i < 100; i++) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
-      socket.on('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the functions-framework did not start');
+  await waitForPort(port, 'the launcher function');
 });
 after(async () => {
   server?.kill();
