@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonConfigSchema, envBoolean } from './common.ts';
+import { commonConfigSchema } from './common.ts';
 
 /** The converter function's environment. */
 export const converterConfigSchema = commonConfigSchema.extend({
@@ -14,6 +14,5 @@ export const converterConfigSchema = commonConfigSchema.extend({
   MAX_INVALID_SHARE: z.coerce.number().min(0).max(1).default(0.1),
   DEFAULT_BASE_MODEL: z.string().min(1).default('gemini-2.5-flash'),
   CONVERSION_LEASE_SECONDS: z.coerce.number().int().min(60).default(600),
-  COPY_HTTPS_MEDIA: envBoolean.default(false),
 });
 export type ConverterConfig = z.infer<typeof converterConfigSchema>;

@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PubSub, type Subscription } from '@google-cloud/pubsub';
@@ -168,4 +169,27 @@ test('every referenced image is opened: a missing one, a mislabelled one and an 
     '3:media_type_mismatch@contents[0].parts[1].fileData.mimeType',
     '4:media_too_large@contents[0].parts[1].fileData.fileUri',
   ]);
+});
+
+test('a 200 MB file streams from the raw bucket to a dataset without being held in memory', async () => {
+  const name = 'incoming/large.jsonl';
+  const writer = storage.bucket('raw-data').file(name).createWriteStream({ resumable: true });
+  const record = (i: number) => JSON.stringify({ conversations: [{ from: 'human', value: `Ticket ${i}: the export button is grey and the tooltip says no permission. ${'Please help. '.repeat(20)}` }, { from: 'gpt', value: JSON.stringify({ category: 'bug', ticket: i }) }] }) + '\n';
+  let bytes = 0;
+  let count = 0;
+  while (bytes < 200 * 1024 * 1024) {
+    const line = record(count++);
+    bytes += Buffer.byteLength(line);
+    if (!writer.write(line)) await once(writer, 'drain');
+  }
+  writer.end();
+  await once(writer, 'finish');
+  const rssBefore = process.memoryUsage().rss;
+  const event = storageObjectEventSchema.parse(finalized.findLast((object) => object.name === name));
+  const outcome = await handleObjectFinalized(event, randomUUID(), { ...deps, config: { ...deps.config, MAX_OBJECT_BYTES: 1024 * 1024 * 1024 } });
+  assert.equal(outcome.status, 'converted');
+  const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
+  assert.deepEqual(doc?.report?.examples, { total: count, valid: count, invalid: 0 });
+  const growth = process.memoryUsage().rss - rssBefore;
+  assert.ok(growth < 150 * 1024 * 1024, `RSS grew ${Math.round(growth / 1e6)} MB converting a 200 MB object`);
 });
