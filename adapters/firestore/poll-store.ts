@@ -18,6 +18,8 @@ export interface PollStore {
   claim(runId: string, jobName: string, holder: string, nowMs: number, leaseMs: number): Promise<number | null>;
   /** Finishes what `claim` started, if the token still holds the lease. */
   release(runId: string, token: number, change: (run: RunDocument) => RunDocument): Promise<{ before: RunDocument; after: RunDocument } | null>;
+  /** Removes published events from the run's outbox. */
+  removeEvents(runId: string, eventIds: string[]): Promise<void>;
 }
 
 export function createPollStore(db: Firestore, collection = 'runs'): PollStore {
@@ -51,6 +53,14 @@ export function createPollStore(db: Firestore, collection = 'runs'): PollStore {
         const token = (run.lease?.token ?? 0) + 1;
         tx.set(ref(runId), { ...run, lease: { holder, expiresAt: new Date(nowMs + leaseMs).toISOString(), token } });
         return token;
+      });
+    },
+    async removeEvents(runId, eventIds) {
+      await db.runTransaction(async (tx) => {
+        const snapshot = await tx.get(ref(runId));
+        if (!snapshot.exists) return;
+        const run = runDocumentSchema.parse(snapshot.data());
+        tx.set(ref(runId), { ...run, pendingEvents: (run.pendingEvents ?? []).filter((event) => !eventIds.includes(event.eventId)) });
       });
     },
     release(runId, token, change) {

@@ -7,7 +7,7 @@ import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
 import { ATTEMPT_LABEL, RUN_ID_LABEL } from '../../shared/runs/labels.ts';
 import { decidePoll, type StuckPolicy } from '../../shared/runs/poll.ts';
-import type { RunDocument } from '../../shared/runs/schema.ts';
+import type { RunDocument, RunEvent } from '../../shared/runs/schema.ts';
 import { applyTransition } from '../../shared/runs/transitions.ts';
 
 export interface PollerDeps {
@@ -56,6 +56,8 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
   const jobName = run.currentJobName;
   if (!jobName) return;
   const log = deps.log.child({ runId: run.runId });
+  // Events an earlier tick could not publish go out first, in order.
+  if (run.pendingEvents?.length) await flushEvents(run, deps, stats);
   let job;
   try {
     stats.vertexCalls += 1;
@@ -71,10 +73,10 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
   if (decision.action === 'none') return;
 
   if (decision.action === 'update') {
-    const result = await deps.store.update(run.runId, jobName, nowMs, (current) => applyTransition(current, decision.to, decision.reason, nowIso, decision.changes));
+    const result = await deps.store.update(run.runId, jobName, nowMs, (current) => withEvent(current, applyTransition(current, decision.to, decision.reason, nowIso, decision.changes), decision.reason));
     if (result) {
       stats.updated += 1;
-      await announce(result.before, result.after, decision.reason, deps, stats);
+      await flushEvents(result.after, deps, stats);
     }
     return;
   }
@@ -91,12 +93,12 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
     }
     if (decision.action === 'fail') {
       const result = await deps.store.release(run.runId, token, (current) =>
-        applyTransition(current, 'FAILED', decision.reason, nowIso, { error: decision.error, ...endAttempt(current, job.state, nowIso, decision.error) }),
+        withEvent(current, applyTransition(current, 'FAILED', decision.reason, nowIso, { error: decision.error, ...endAttempt(current, job.state, nowIso, decision.error) }), decision.reason),
       );
       if (result) {
         stats.failed += 1;
         log.warn(LogEvent.pollRunFailed, decision.reason);
-        await announce(result.before, result.after, decision.reason, deps, stats);
+        await flushEvents(result.after, deps, stats);
       }
       return;
     }
@@ -116,19 +118,19 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
         labels,
       }));
     const result = await deps.store.release(run.runId, token, (current) =>
-      applyTransition(current, 'SUBMITTED', decision.reason, nowIso, {
+      withEvent(current, applyTransition(current, 'SUBMITTED', decision.reason, nowIso, {
         attempts: [
           ...endAttempt(current, decision.cancelFirst ? 'JOB_STATE_CANCELLED' : job.state, nowIso, null).attempts,
           { number: attemptNumber, jobName: newJob.name, submittedAt: newJob.createTime ?? nowIso, startedAt: null, endedAt: null, endState: null, error: null, reason: decision.reason },
         ],
         currentJobName: newJob.name,
         tuningJobState: undefined,
-      }),
+      }), decision.reason, true),
     );
     if (result) {
       stats.resubmitted += 1;
       log.info(LogEvent.pollRunResubmitted, decision.reason, { oldJob: jobName, newJob: newJob.name, attempt: attemptNumber });
-      await announce(result.before, result.after, decision.reason, deps, stats);
+      await flushEvents(result.after, deps, stats);
     }
   } catch (error) {
     // The lease expires on its own; the next tick (or another poller) finishes the work.
@@ -145,23 +147,37 @@ function endAttempt(run: RunDocument, endState: string, nowIso: string, error: R
   };
 }
 
-async function announce(before: RunDocument, after: RunDocument, reason: string, deps: PollerDeps, stats: TickStats): Promise<void> {
-  if (before.state === after.state && after.state !== 'SUBMITTED') return;
-  try {
-    await deps.events.publish({
-      schemaVersion: 1,
-      runId: after.runId,
-      experiment: after.experiment,
-      from: before.state,
-      to: after.state,
-      attempt: after.attempts.length,
-      reason,
-      at: after.updateTime,
-    });
-    stats.eventsPublished += 1;
-  } catch (error) {
-    deps.log.error(LogEvent.runEventPublishFailed, `could not publish the ${after.state} event of ${after.runId}`, { error: classifyError(error) });
+/** Queues the event announcing a state change (or a resubmission) in the same write as the change. */
+function withEvent(before: RunDocument, after: RunDocument, reason: string, always = false): RunDocument {
+  if (before.state === after.state && !always) return after;
+  const event: RunEvent = {
+    schemaVersion: 1,
+    eventId: `${after.runId}:${after.history.length}:${after.attempts.length}`,
+    runId: after.runId,
+    experiment: after.experiment,
+    from: before.state,
+    to: after.state,
+    attempt: after.attempts.length,
+    reason,
+    at: after.updateTime,
+  };
+  return { ...after, pendingEvents: [...(after.pendingEvents ?? []), event] };
+}
+
+/** Publishes the run's queued events in order and removes the published ones; a failure leaves the rest for the next tick. */
+async function flushEvents(run: RunDocument, deps: PollerDeps, stats: TickStats): Promise<void> {
+  const published: string[] = [];
+  for (const event of run.pendingEvents ?? []) {
+    try {
+      await deps.events.publish(event);
+      published.push(event.eventId);
+      stats.eventsPublished += 1;
+    } catch (error) {
+      deps.log.error(LogEvent.runEventPublishFailed, `could not publish the ${event.to} event of ${event.runId}; the next tick retries`, { error: classifyError(error) });
+      break;
+    }
   }
+  if (published.length > 0) await deps.store.removeEvents(run.runId, published);
 }
 
 async function mapWithConcurrency<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {

@@ -51,6 +51,21 @@ export const historyEntrySchema = z.object({
   reason: z.string(),
 });
 
+/** A run's state change, published to the `run-events` topic for the completion handler and anyone else. */
+export const runEventSchema = z.object({
+  schemaVersion: z.literal(1),
+  /** `${runId}:${n}`, n counting the run's state changes: subscribers de-duplicate on it. */
+  eventId: z.string(),
+  runId: z.string(),
+  experiment: z.string(),
+  from: runStateSchema.nullable(),
+  to: runStateSchema,
+  attempt: z.number().int().nonnegative(),
+  reason: z.string(),
+  at: z.string(),
+});
+export type RunEvent = z.infer<typeof runEventSchema>;
+
 export const runDocumentSchema = z.object({
   schemaVersion: z.literal(1),
   runId: z.string(),
@@ -77,6 +92,11 @@ export const runDocumentSchema = z.object({
   tuningJobState: z.string().optional(),
   /** Something people should look at, without a state change (e.g. running far longer than expected). */
   warning: z.string().nullable().optional(),
+  /**
+   * Events written in the same transaction as the state change they announce and removed once
+   * published (an outbox): a publish that fails is retried by the next tick, never lost.
+   */
+  pendingEvents: z.array(runEventSchema).optional(),
   /** Which delivery may act on the run, until when (a lease with a fencing token). */
   lease: z.object({ holder: z.string(), expiresAt: z.string(), token: z.number().int() }).nullable(),
 });

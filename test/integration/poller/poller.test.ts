@@ -202,3 +202,19 @@ test('a poller killed in the middle of a resubmission: the next tick adopts the 
   const run = await runs.get(runId);
   assert.equal(run?.currentJobName, sim.control.jobs()[1]?.name);
 });
+
+test('a state change whose event could not be published is published by the next tick, nothing lost', async () => {
+  const { launch, deps, clock, runs, events } = await setup();
+  const { runId } = await launch();
+  let failures = 1;
+  // Pub/Sub is down for the first publish: the real publisher behind a switch.
+  const flaky = { ...deps, events: { publish: async (event: RunEvent) => (failures-- > 0 ? Promise.reject(Object.assign(new Error('unavailable'), { code: 14 })) : deps.events.publish(event)) } };
+  await runTick(flaky);
+  assert.equal((await runs.get(runId))?.state, 'PENDING', 'the state change itself was written');
+  assert.equal((await runs.get(runId))?.pendingEvents?.length, 1, 'its event waits in the outbox');
+  clock.advance(4 * MINUTE);
+  await runTick(flaky);
+  const published = await events(2);
+  assert.deepEqual(published.map((e) => e.to), ['PENDING', 'RUNNING']);
+  assert.deepEqual((await runs.get(runId))?.pendingEvents, []);
+});
