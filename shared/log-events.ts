@@ -20,6 +20,8 @@ export const LogEvent = {
   tuningJobCreated: 'launch.tuning_job_created',
   tuningJobAdopted: 'launch.tuning_job_adopted',
   tuningJobFailed: 'launch.tuning_job_failed',
+  datasetsMerged: 'launch.datasets_merged',
+  launchDeadLettered: 'launch.dead_lettered',
   // poller
   pollTickFinished: 'poll.tick_finished',
   pollRunUpdated: 'poll.run_updated',

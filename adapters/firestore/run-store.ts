@@ -1,5 +1,6 @@
 import { Firestore } from '@google-cloud/firestore';
 import { decideClaim, holdsLease, type ClaimDecision } from '../../shared/runs/lease.ts';
+import type { MergeSummary } from '../../shared/datasets/merge.ts';
 import { runDocumentSchema, type Attempt, type ErrorInfo, type RunDocument } from '../../shared/runs/schema.ts';
 import { applyTransition } from '../../shared/runs/transitions.ts';
 
@@ -12,12 +13,17 @@ export interface RunStore {
   /** Creates the run as REJECTED unless it already exists (a re-sent bad message changes nothing). */
   recordRejected(run: RunDocument): Promise<'created' | 'exists'>;
   claim(runId: string, fresh: () => RunDocument, holder: string, nowMs: number, leaseMs: number): Promise<ClaimDecision>;
-  /** ACCEPTED → SUBMITTED with the first attempt, if `token` still holds the lease. */
-  recordSubmission(runId: string, token: number, attempt: Attempt, nowIso: string): Promise<boolean>;
+  /** ACCEPTED → SUBMITTED with the first attempt (and, for a merged run, its training file), if `token` still holds the lease. */
+  recordSubmission(runId: string, token: number, attempt: Attempt, nowIso: string, merge?: MergeSummary): Promise<boolean>;
+  /** ACCEPTED → REJECTED when the request turns out unusable after the claim (a training dataset missing or malformed). */
+  recordRejection(runId: string, token: number, reason: string, nowIso: string): Promise<boolean>;
   /** ACCEPTED → FAILED with a permanent error, if `token` still holds the lease. */
   recordFailure(runId: string, token: number, error: ErrorInfo, nowIso: string): Promise<boolean>;
-  /** Notes a transient error on the run (no state change) so people can see why it waits. */
-  recordTransientError(runId: string, token: number, error: ErrorInfo, nowIso: string): Promise<void>;
+  /**
+   * Notes a transient error on the run (no state change) so people can see why it waits, and
+   * counts the failed delivery toward the subscription's dead-letter limit.
+   */
+  recordTransientError(runId: string, token: number, error: ErrorInfo, nowIso: string, delivery: { attempt: number | null; maxAttempts: number }): Promise<void>;
 }
 
 export function createFirestore(projectId: string): Firestore {
@@ -58,16 +64,40 @@ export function createRunStore(db: Firestore, collection = 'runs'): RunStore {
         return decision;
       });
     },
-    recordSubmission(runId, token, attempt, nowIso) {
+    recordSubmission(runId, token, attempt, nowIso, merge) {
       return withLease(runId, token, (run) =>
-        applyTransition(run, 'SUBMITTED', attempt.reason, nowIso, { attempts: [...run.attempts, attempt], currentJobName: attempt.jobName, lease: null, error: null }),
+        applyTransition(run, 'SUBMITTED', attempt.reason, nowIso, {
+          attempts: [...run.attempts, attempt],
+          currentJobName: attempt.jobName,
+          lease: null,
+          error: null,
+          ...(run.launchDeliveries?.deadLettered ? { warning: null } : {}),
+          ...(merge ? { merge, trainingDatasetUri: merge.uri } : {}),
+        }),
       );
+    },
+    recordRejection(runId, token, reason, nowIso) {
+      return withLease(runId, token, (run) => applyTransition(run, 'REJECTED', reason, nowIso, { rejection: reason, lease: null }));
     },
     recordFailure(runId, token, error, nowIso) {
       return withLease(runId, token, (run) => applyTransition(run, 'FAILED', `Vertex refused the job: ${error.message}`, nowIso, { error, lease: null }));
     },
-    async recordTransientError(runId, token, error, nowIso) {
-      await withLease(runId, token, (run) => ({ ...run, error, updateTime: nowIso }));
+    async recordTransientError(runId, token, error, nowIso, delivery) {
+      await withLease(runId, token, (run) => {
+        const failed = (run.launchDeliveries?.failed ?? 0) + 1;
+        const deadLettered = delivery.attempt !== null && delivery.attempt >= delivery.maxAttempts;
+        return {
+          ...run,
+          error,
+          launchDeliveries: { failed, lastAttempt: delivery.attempt, deadLettered },
+          // This delivery stops acting: the next one (a redelivery or a re-publish) may claim at once and adopts any job by its label.
+          lease: null,
+          ...(deadLettered
+            ? { warning: `the launch message failed ${delivery.attempt} deliveries and went to the dead-letter topic; re-publish the same request to try again` }
+            : {}),
+          updateTime: nowIso,
+        };
+      });
     },
   };
 }

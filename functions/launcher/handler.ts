@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { RunStore } from '../../adapters/firestore/run-store.ts';
+import { parseGsUri, type ObjectStore } from '../../adapters/storage/object-store.ts';
 import type { TuningService } from '../../adapters/vertex/tuning.ts';
+import { MergeInputError, mergedDatasetUri, type MergeSummary } from '../../shared/datasets/merge.ts';
 import { classifyError } from '../../shared/errors/classify.ts';
 import { launchRefusal, newRun, rejectedRun } from '../../shared/launch/decide.ts';
 import { decodeMessageData, type PubsubMessagePublished } from '../../shared/launch/envelope.ts';
-import { launchMessageSchema, runIdFor } from '../../shared/launch/schema.ts';
+import { launchMessageSchema, runIdFor, trainingDatasets } from '../../shared/launch/schema.ts';
 import { ATTEMPT_LABEL, RUN_ID_LABEL } from '../../shared/runs/labels.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
+import { mergeTrainingDatasets } from './merge.ts';
 
 export interface LauncherDeps {
   runs: RunStore;
@@ -16,6 +19,11 @@ export interface LauncherDeps {
   log: Logger;
   now: () => number;
   leaseMs: number;
+  /** Reads the training datasets and writes the merged file when a run names several. */
+  objects: ObjectStore;
+  merge: { bucket?: string | undefined; memoryBytes: number };
+  /** The launch subscription's dead-letter limit (see LAUNCH_MAX_DELIVERIES). */
+  maxDeliveries: number;
 }
 
 export type LaunchOutcome =
@@ -65,6 +73,23 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
   log.info(LogEvent.runClaimed, 'run claimed', { token: claim.token });
 
   try {
+    const sources = trainingDatasets(message);
+    let merge: MergeSummary | undefined;
+    if (sources.length > 1) {
+      // Merged before looking for an earlier job, so that an adopted job's run records its merge too; the file is the same bytes every time.
+      const target = mergedDatasetUri(deps.merge.bucket ?? parseGsUri(sources[0]!).bucket, runId);
+      try {
+        merge = await mergeTrainingDatasets(deps.objects, sources, target, deps.merge.memoryBytes);
+      } catch (error) {
+        const unusable = mergeRefusal(error);
+        if (!unusable) throw error;
+        await deps.runs.recordRejection(runId, claim.token, unusable, nowIso());
+        log.warn(LogEvent.launchRejected, `launch rejected: ${unusable}`);
+        return { status: 'rejected', runId, reason: unusable };
+      }
+      log.info(LogEvent.datasetsMerged, `merged ${sources.length} training datasets into ${merge.uri}`, { examples: merge.examples, duplicatesDropped: merge.duplicatesDropped, passes: merge.passes });
+    }
+    const trainingDatasetUri = merge?.uri ?? sources[0]!;
     // A delivery that crashed after creating the job left it labelled with the run id: adopt it.
     const existing = await deps.tuning.findByLabels({ [RUN_ID_LABEL]: runId, [ATTEMPT_LABEL]: '1' });
     let job = existing[0];
@@ -74,7 +99,7 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
     } else {
       job = await deps.tuning.create({
         baseModel: message.baseModel,
-        trainingDatasetUri: message.trainingDatasetUri as string,
+        trainingDatasetUri,
         ...(message.validationDatasetUri ? { validationDatasetUri: message.validationDatasetUri } : {}),
         hyperParameters: message.hyperParameters,
         displayName: `${message.experiment}-${runId}`.slice(0, 128),
@@ -84,14 +109,22 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
       log.info(LogEvent.tuningJobCreated, `created tuning job ${job.name}`);
     }
     const attempt = { number: 1, jobName: job.name, submittedAt: job.createTime ?? nowIso(), startedAt: null, endedAt: null, endState: null, error: null, reason: 'first submission' };
-    const recorded = await deps.runs.recordSubmission(runId, claim.token, attempt, nowIso());
+    const recorded = await deps.runs.recordSubmission(runId, claim.token, attempt, nowIso(), merge);
     if (!recorded) log.warn(LogEvent.runDuplicate, 'lost the lease before recording; the new holder adopts the same job');
     return { status, runId, jobName: job.name };
   } catch (error) {
     const info = classifyError(error);
     if (info.kind === 'transient') {
-      await deps.runs.recordTransientError(runId, claim.token, info, nowIso()).catch(() => undefined);
-      log.warn(LogEvent.tuningJobFailed, `Vertex is unavailable (${info.code}); the message will be redelivered`, { error: info });
+      const delivery = { attempt: envelope.deliveryAttempt ?? null, maxAttempts: deps.maxDeliveries };
+      await deps.runs.recordTransientError(runId, claim.token, info, nowIso(), delivery).catch(() => undefined);
+      const deadLettered = delivery.attempt !== null && delivery.attempt >= delivery.maxAttempts;
+      log.warn(
+        deadLettered ? LogEvent.launchDeadLettered : LogEvent.tuningJobFailed,
+        deadLettered
+          ? `a transient error (${info.code}) on delivery ${delivery.attempt} of ${delivery.maxAttempts}: the message goes to the dead-letter topic`
+          : `a transient error (${info.code}); the message will be redelivered`,
+        { error: info, deliveryAttempt: delivery.attempt },
+      );
       throw new RetryableLaunchError(`transient Vertex error for ${runId}: ${info.message}`);
     }
     await deps.runs.recordFailure(runId, claim.token, info, nowIso());
@@ -104,6 +137,18 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
     deps.log.warn(LogEvent.launchRejected, `launch rejected: ${reason}`, { runId, messageId, outcome });
     return { status: 'rejected', runId, reason };
   }
+}
+
+/** Why a merge cannot work whatever the retries (a source missing or not Gemini JSONL), or null for a transient failure. */
+function mergeRefusal(error: unknown): string | null {
+  if (error instanceof MergeInputError) return `training dataset ${error.message}`;
+  const status = (error as { code?: unknown }).code;
+  if (status === 404) {
+    const missing = /gs:\/\/\S+|No such object: (\S+)/.exec(error instanceof Error ? error.message : String(error));
+    return `a training dataset does not exist${missing ? ` (${missing[1] ?? missing[0]})` : ''}`;
+  }
+  if (status === 403) return 'a training dataset cannot be read by the launcher (permission denied)';
+  return null;
 }
 
 function hash(text: string): string {

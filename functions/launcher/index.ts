@@ -1,4 +1,6 @@
 import * as functions from '@google-cloud/functions-framework';
+import { Storage } from '@google-cloud/storage';
+import { createObjectStore } from '../../adapters/storage/object-store.ts';
 import { createFirestore, createRunStore } from '../../adapters/firestore/run-store.ts';
 import { tuningServiceFromConfig } from '../../adapters/vertex/tuning.ts';
 import { loadConfig } from '../../shared/config/load.ts';
@@ -25,6 +27,9 @@ function dependencies(): LauncherDeps {
       log,
       now: Date.now,
       leaseMs: config.LAUNCH_LEASE_SECONDS * 1000,
+      objects: createObjectStore(new Storage({ projectId: config.GOOGLE_CLOUD_PROJECT })),
+      merge: { bucket: config.DATASETS_BUCKET, memoryBytes: config.MERGE_MEMORY_MB * 1024 * 1024 },
+      maxDeliveries: config.LAUNCH_MAX_DELIVERIES,
     };
   }
   return deps;

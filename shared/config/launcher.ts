@@ -8,5 +8,17 @@ export const launcherConfigSchema = commonConfigSchema.extend({
   LAUNCH_LEASE_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
   /** Transient Vertex errors are retried this many times inside one delivery before it fails. */
   VERTEX_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
+  /**
+   * The launch subscription's max delivery attempts (Terraform sets both from one variable): a
+   * delivery that fails at this count sends the message to the dead-letter topic, and the run says so.
+   */
+  LAUNCH_MAX_DELIVERIES: z.coerce.number().int().min(5).max(100).default(10),
+  /**
+   * Where a run naming several training datasets gets its merged file
+   * (`gs://DATASETS_BUCKET/merged/{runId}/train.jsonl`); unset, the first dataset's bucket is used.
+   */
+  DATASETS_BUCKET: z.string().min(3).optional(),
+  /** Examples a merge holds in memory at once; larger merges take more passes over the sources, not more memory. */
+  MERGE_MEMORY_MB: z.coerce.number().int().min(1).max(4096).default(64),
 });
 export type LauncherConfig = z.infer<typeof launcherConfigSchema>;

@@ -14,9 +14,6 @@ export function launchRefusal(message: LaunchMessage): string | null {
   if (adapter !== undefined && !spec.adapterSizes.includes(adapter)) {
     return `adapter size ${adapter} is not offered for ${spec.id} (${spec.adapterSizes.join(', ')})`;
   }
-  if (trainingDatasets(message).length > 1) {
-    return 'several training datasets in one run are not supported yet: merge them into one JSONL first';
-  }
   if (message.maxEstimatedCostUsd !== undefined) {
     if (message.estimatedCostUsd === undefined || message.estimatedCostUsd === null) {
       return 'maxEstimatedCostUsd is set but the message has no estimatedCostUsd to check it against';

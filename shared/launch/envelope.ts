@@ -13,6 +13,11 @@ export const pubsubMessagePublishedSchema = z.object({
     publishTime: z.string().optional(),
   }),
   subscription: z.string().optional(),
+  /**
+   * Which delivery this is (1 for the first), sent by Pub/Sub only when the subscription has a
+   * dead-letter policy: the launcher records how close a failing message is to the dead-letter topic.
+   */
+  deliveryAttempt: z.number().int().positive().optional(),
 });
 export type PubsubMessagePublished = z.infer<typeof pubsubMessagePublishedSchema>;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { mergeSummarySchema } from '../datasets/merge.ts';
 import { launchMessageSchema } from '../launch/schema.ts';
 
 /**
@@ -79,6 +80,16 @@ export const runDocumentSchema = z.object({
   /** The training file the job uses (the merged file when the request named several). */
   trainingDatasetUri: z.string(),
   sourceDatasets: z.array(z.string()),
+  /** When the request named several training datasets: the merged file and what each source gave. */
+  merge: mergeSummarySchema.optional(),
+  /**
+   * Launch deliveries that failed on a transient error (each one is redelivered by Pub/Sub). When
+   * the last failed delivery reached the subscription's limit, the message went to the dead-letter
+   * topic: the run stays ACCEPTED, and re-publishing the same request picks it up again.
+   */
+  launchDeliveries: z
+    .object({ failed: z.number().int().nonnegative(), lastAttempt: z.number().int().positive().nullable(), deadLettered: z.boolean() })
+    .optional(),
   attempts: z.array(attemptSchema),
   currentJobName: z.string().nullable(),
   tunedModel: z.object({ model: z.string(), endpoint: z.string().nullable() }).nullable(),

@@ -11,6 +11,7 @@ import { createLogger } from '../../../shared/log.ts';
 import { runDocumentSchema } from '../../../shared/runs/schema.ts';
 import { startVertexSimulator } from '../../../simulator/vertex/server.ts';
 import { useEmulators } from '../../support/emulators.ts';
+import { singleDatasetDeps } from '../../support/launcher.ts';
 
 const emulators = useEmulators({ firestore: true });
 const quiet = createLogger('launcher-test', { sink: { write: () => {} } });
@@ -25,7 +26,7 @@ async function setup(overrides: Partial<LauncherDeps> = {}) {
   const db = createFirestore(`${emulators.projectId}-${randomUUID().slice(0, 6)}`);
   stops.push(() => sim.stop(), () => db.terminate());
   const tuning = createTuningService({ project: 'sim-project', location: 'us-central1', baseUrl: sim.url, retries: 2, sleep: async () => {} });
-  const deps: LauncherDeps = { runs: createRunStore(db), tuning, log: quiet, now: Date.now, leaseMs: 60_000, ...overrides };
+  const deps: LauncherDeps = { runs: createRunStore(db), tuning, log: quiet, now: Date.now, leaseMs: 60_000, ...singleDatasetDeps, ...overrides };
   return { sim, db, deps, tuning };
 }
 

@@ -12,6 +12,7 @@ import { createLogger } from '../../../shared/log.ts';
 import { runEventSchema, type RunEvent } from '../../../shared/runs/events.ts';
 import { startVertexSimulator } from '../../../simulator/vertex/server.ts';
 import { useEmulators } from '../../support/emulators.ts';
+import { singleDatasetDeps } from '../../support/launcher.ts';
 
 const emulators = useEmulators({ firestore: true, pubsub: true });
 const quiet = createLogger('poller-test', { sink: { write: () => {} } });
@@ -47,7 +48,7 @@ async function setup() {
           data: Buffer.from(JSON.stringify({ schemaVersion: 1, experiment, baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test' })).toString('base64'),
         },
       },
-      { runs: createRunStore(db), tuning, log: quiet, now: clock.now, leaseMs: MINUTE },
+      { runs: createRunStore(db), tuning, log: quiet, now: clock.now, leaseMs: MINUTE, ...singleDatasetDeps },
     );
   const deps: PollerDeps = {
     store: createPollStore(db),

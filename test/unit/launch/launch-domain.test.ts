@@ -30,11 +30,11 @@ test('the launch schema names the field at fault', () => {
   assert.deepEqual(result.error?.issues.map((i) => i.path.join('.')).sort(), ['labels.Team', 'trainingDatasetUri']);
 });
 
-test('refusals: unknown model, adapter size, several datasets, budget', () => {
+test('refusals: unknown model, adapter size, budget (several datasets are merged, not refused)', () => {
   assert.equal(launchRefusal(parse()), null);
   assert.match(launchRefusal(parse({ baseModel: 'gpt-4' })) ?? '', /unknown base model/);
   assert.match(launchRefusal(parse({ baseModel: 'gemini-2.5-pro', hyperParameters: { adapterSize: 16 } })) ?? '', /adapter size 16/);
-  assert.match(launchRefusal(parse({ trainingDatasetUri: ['gs://bkt/a.jsonl', 'gs://bkt/b.jsonl'] })) ?? '', /several training datasets/);
+  assert.equal(launchRefusal(parse({ trainingDatasetUri: ['gs://bkt/a.jsonl', 'gs://bkt/b.jsonl'] })), null);
   assert.match(launchRefusal(parse({ maxEstimatedCostUsd: 5 })) ?? '', /no estimatedCostUsd/);
   assert.match(launchRefusal(parse({ maxEstimatedCostUsd: 5, estimatedCostUsd: 6 })) ?? '', /over the budget/);
   assert.equal(launchRefusal(parse({ maxEstimatedCostUsd: 5, estimatedCostUsd: 4 })), null);
