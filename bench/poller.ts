@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { createFirestore } from '../adapters/firestore/run-store.ts';
 import { createPollStore } from '../adapters/firestore/poll-store.ts';
+import { createBatchService } from '../adapters/vertex/batch.ts';
 import { createTuningService } from '../adapters/vertex/tuning.ts';
 import { startFirestoreEmulator } from '../emulators/firestore.ts';
 import { runTick } from '../functions/poller/tick.ts';
@@ -59,6 +60,7 @@ try {
   const deps = {
     store: createPollStore(db),
     tuning,
+    batch: createBatchService({ project: 'bench', location: 'us-central1', baseUrl: sim.url }),
     events: { publish: async () => {} },
     log: createLogger('bench', { sink: { write: () => {} } }),
     now: Date.now,

@@ -29,6 +29,19 @@ export const LogEvent = {
   pollRunFailed: 'poll.run_failed',
   pollVertexError: 'poll.vertex_error',
   runEventPublishFailed: 'poll.event_publish_failed',
+  // completion handler
+  completionIgnored: 'completion.ignored',
+  completionDuplicate: 'completion.duplicate',
+  completionRetry: 'completion.retry',
+  completionFailed: 'completion.failed',
+  metricsCopied: 'completion.metrics_copied',
+  metricsReadFailed: 'completion.metrics_read_failed',
+  metricsSinkFailed: 'completion.metrics_sink_failed',
+  evaluationInputBuilt: 'completion.evaluation_input_built',
+  batchJobCreated: 'completion.batch_job_created',
+  evaluationScored: 'completion.evaluation_scored',
+  // poller, evaluation stage
+  pollBatchResubmitted: 'poll.batch_resubmitted',
   // vertex calls (any component)
   vertexRetry: 'vertex.retry',
   // simulator

@@ -2,7 +2,12 @@ import type { Firestore } from '@google-cloud/firestore';
 import { runDocumentSchema, type RunDocument } from '../../shared/runs/schema.ts';
 import { isTerminal } from '../../shared/runs/transitions.ts';
 
-export const ACTIVE_STATES = ['SUBMITTED', 'PENDING', 'RUNNING'] as const;
+/**
+ * States the poller visits: the tuning job's (SUBMITTED, PENDING, RUNNING), the batch jobs'
+ * (EVALUATING), and the two that wait for the completion handler (SUCCEEDED, SCORING), whose
+ * queued events the tick publishes if the handler could not.
+ */
+export const ACTIVE_STATES = ['SUBMITTED', 'PENDING', 'RUNNING', 'SUCCEEDED', 'EVALUATING', 'SCORING'] as const;
 
 /**
  * The poller's view of the run store. Reads only active runs (an indexed `state` query, paged),

@@ -3,6 +3,7 @@ import { PubSub } from '@google-cloud/pubsub';
 import { createFirestore } from '../../adapters/firestore/run-store.ts';
 import { createPollStore } from '../../adapters/firestore/poll-store.ts';
 import { createRunEventPublisher } from '../../adapters/pubsub/run-events.ts';
+import { createBatchService } from '../../adapters/vertex/batch.ts';
 import { tuningServiceFromConfig } from '../../adapters/vertex/tuning.ts';
 import { loadConfig } from '../../shared/config/load.ts';
 import { pollerConfigSchema } from '../../shared/config/poller.ts';
@@ -24,6 +25,12 @@ function dependencies(): PollerDeps {
     deps = {
       store: createPollStore(createFirestore(config.GOOGLE_CLOUD_PROJECT), config.RUNS_COLLECTION),
       tuning: tuningServiceFromConfig(config, log),
+      batch: createBatchService({
+        project: config.GOOGLE_CLOUD_PROJECT,
+        location: config.GOOGLE_CLOUD_LOCATION,
+        ...(config.VERTEX_BASE_URL ? { baseUrl: config.VERTEX_BASE_URL } : {}),
+        retries: config.VERTEX_RETRIES,
+      }),
       events: createRunEventPublisher(new PubSub({ projectId: config.GOOGLE_CLOUD_PROJECT }), config.RUN_EVENTS_TOPIC),
       log,
       now: Date.now,

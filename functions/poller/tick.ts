@@ -1,18 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import type { PollStore } from '../../adapters/firestore/poll-store.ts';
 import type { RunEventPublisher } from '../../adapters/pubsub/run-events.ts';
+import type { BatchService } from '../../adapters/vertex/batch.ts';
 import type { TuningService } from '../../adapters/vertex/tuning.ts';
+import { bothDone, decideBatchTrack, resubmittedTrack, type BatchDecision } from '../../shared/evaluation/batch-poll.ts';
+import { batchDisplayName } from '../../shared/evaluation/plan.ts';
+import type { Evaluation } from '../../shared/evaluation/schema.ts';
 import { classifyError } from '../../shared/errors/classify.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
 import { ATTEMPT_LABEL, RUN_ID_LABEL } from '../../shared/runs/labels.ts';
 import { decidePoll, type StuckPolicy } from '../../shared/runs/poll.ts';
-import type { RunDocument, RunEvent } from '../../shared/runs/schema.ts';
+import { withEvent } from '../../shared/runs/outbox.ts';
+import type { RunDocument } from '../../shared/runs/schema.ts';
 import { applyTransition } from '../../shared/runs/transitions.ts';
 
 export interface PollerDeps {
   store: PollStore;
   tuning: TuningService;
+  /** Batch prediction jobs of runs in EVALUATING (tracked like tuning jobs, stuck handling included). */
+  batch: BatchService;
   events: RunEventPublisher;
   log: Logger;
   now: () => number;
@@ -58,6 +65,9 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
   const log = deps.log.child({ runId: run.runId });
   // Events an earlier tick could not publish go out first, in order.
   if (run.pendingEvents?.length) await flushEvents(run, deps, stats);
+  if (run.state === 'EVALUATING') return pollEvaluation(run, jobName, holder, deps, stats);
+  // SUCCEEDED and SCORING wait for the completion handler; the tick only flushed their events.
+  if (run.state === 'SUCCEEDED' || run.state === 'SCORING') return;
   let job;
   try {
     stats.vertexCalls += 1;
@@ -139,29 +149,110 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
   }
 }
 
+/** The run's two batch prediction jobs: states brought up to date, failed or stuck ones resubmitted, SCORING once both are done. */
+async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: string, deps: PollerDeps, stats: TickStats): Promise<void> {
+  const evaluation = run.evaluation;
+  if (!evaluation) return;
+  const log = deps.log.child({ runId: run.runId });
+  const decisions: Partial<Record<'tuned' | 'base', BatchDecision>> = {};
+  for (const which of ['tuned', 'base'] as const) {
+    const track = evaluation.jobs[which];
+    if (track.state === 'JOB_STATE_SUCCEEDED') continue;
+    try {
+      stats.vertexCalls += 1;
+      decisions[which] = decideBatchTrack(which, track, await deps.batch.get(track.currentJobName), deps.now(), deps.policy);
+    } catch (error) {
+      stats.vertexErrors += 1;
+      log.warn(LogEvent.pollVertexError, `could not read ${track.currentJobName}; next tick will try again`, { error: classifyError(error) });
+      return;
+    }
+  }
+  const nowMs = deps.now();
+  const nowIso = new Date(nowMs).toISOString();
+  const entries = Object.entries(decisions) as ['tuned' | 'base', BatchDecision][];
+  const fail = entries.find(([, d]) => d.action === 'fail');
+  const resubmits = entries.filter(([, d]) => d.action === 'resubmit');
+  const updates = entries.filter(([, d]) => d.action === 'update') as ['tuned' | 'base', Extract<BatchDecision, { action: 'update' }>][];
+
+  const withUpdates = (current: RunDocument, jobs: Evaluation['jobs']): RunDocument => {
+    const next = { ...current.evaluation!, jobs };
+    if (!bothDone(next)) return { ...current, evaluation: next, updateTime: nowIso };
+    const reason = 'both batch prediction jobs succeeded';
+    return withEvent(current, applyTransition(current, 'SCORING', reason, nowIso, { evaluation: next }), reason);
+  };
+  // The tick acts only if the jobs are still the ones it read (another poller may have moved them).
+  const sameJobs = (current: RunDocument) =>
+    current.state === 'EVALUATING' && entries.every(([which]) => current.evaluation?.jobs[which].currentJobName === evaluation.jobs[which].currentJobName);
+
+  if (!fail && resubmits.length === 0) {
+    if (updates.length === 0) return;
+    const result = await deps.store.update(run.runId, tuningJobName, nowMs, (current) => {
+      if (!sameJobs(current)) return null;
+      const jobs = { ...current.evaluation!.jobs };
+      for (const [which, decision] of updates) jobs[which] = decision.track;
+      return withUpdates(current, jobs);
+    });
+    if (result) {
+      stats.updated += 1;
+      await flushEvents(result.after, deps, stats);
+    }
+    return;
+  }
+
+  // Cancelling and resubmitting touch Vertex: only the poller holding the run's lease may.
+  const token = await deps.store.claim(run.runId, tuningJobName, holder, nowMs, deps.leaseMs);
+  if (token === null) return;
+  try {
+    if (fail) {
+      const [which, decision] = fail as ['tuned' | 'base', Extract<BatchDecision, { action: 'fail' }>];
+      if (decision.cancelFirst) await deps.batch.cancel(evaluation.jobs[which].currentJobName).catch(ignoreFinished);
+      const reason = `evaluation failed: ${decision.reason}`;
+      const result = await deps.store.release(run.runId, token, (current) =>
+        withEvent(current, applyTransition(current, 'FAILED', reason, nowIso, { error: { kind: 'permanent', code: 'BATCH_PREDICTION_FAILED', message: decision.reason } }), reason),
+      );
+      if (result) {
+        stats.failed += 1;
+        log.warn(LogEvent.pollRunFailed, reason);
+        await flushEvents(result.after, deps, stats);
+      }
+      return;
+    }
+    const jobs = { ...evaluation.jobs };
+    for (const [which, decision] of updates) jobs[which] = decision.track;
+    for (const [which, decision] of resubmits as ['tuned' | 'base', Extract<BatchDecision, { action: 'resubmit' }>][]) {
+      const track = evaluation.jobs[which];
+      if (decision.cancelFirst) await deps.batch.cancel(track.currentJobName).catch(ignoreFinished);
+      const attempt = track.attempts.length + 1;
+      const displayName = batchDisplayName(run.runId, which, attempt);
+      // The evaluation files sit beside the batch outputs: the same bucket and run folder.
+      const outputPrefix = evaluation.inputUri.replace(/requests\.jsonl$/, `${which}/a${attempt}`);
+      const job = (await deps.batch.findByDisplayName(displayName)) ?? (await deps.batch.create({ model: track.model, inputUri: evaluation.inputUri, outputPrefix, displayName }));
+      jobs[which] = resubmittedTrack(track, decision.endState, job, decision.reason, nowIso);
+      stats.resubmitted += 1;
+      log.info(LogEvent.pollBatchResubmitted, decision.reason, { oldJob: track.currentJobName, newJob: job.name, attempt });
+    }
+    const result = await deps.store.release(run.runId, token, (current) => withUpdates(current, jobs));
+    if (result) {
+      stats.updated += 1;
+      await flushEvents(result.after, deps, stats);
+    }
+  } catch (error) {
+    stats.vertexErrors += 1;
+    log.warn(LogEvent.pollVertexError, `batch resubmission of ${run.runId} interrupted; the next tick goes on`, { error: classifyError(error) });
+  }
+}
+
+/** A job already finished or gone has nothing left to cancel; only a transient error is worth surfacing. */
+function ignoreFinished(error: unknown): void {
+  if (classifyError(error).kind === 'transient') throw error;
+}
+
 function endAttempt(run: RunDocument, endState: string, nowIso: string, error: RunDocument['error']): { attempts: RunDocument['attempts'] } {
   return {
     attempts: run.attempts.map((attempt, index) =>
       index === run.attempts.length - 1 ? { ...attempt, endedAt: attempt.endedAt ?? nowIso, endState, error: error ?? attempt.error } : attempt,
     ),
   };
-}
-
-/** Queues the event announcing a state change (or a resubmission) in the same write as the change. */
-function withEvent(before: RunDocument, after: RunDocument, reason: string, always = false): RunDocument {
-  if (before.state === after.state && !always) return after;
-  const event: RunEvent = {
-    schemaVersion: 1,
-    eventId: `${after.runId}:${after.history.length}:${after.attempts.length}`,
-    runId: after.runId,
-    experiment: after.experiment,
-    from: before.state,
-    to: after.state,
-    attempt: after.attempts.length,
-    reason,
-    at: after.updateTime,
-  };
-  return { ...after, pendingEvents: [...(after.pendingEvents ?? []), event] };
 }
 
 /** Publishes the run's queued events in order and removes the published ones; a failure leaves the rest for the next tick. */

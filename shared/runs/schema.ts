@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { mergeSummarySchema } from '../datasets/merge.ts';
+import { evaluationSchema } from '../evaluation/schema.ts';
+import { metricSummarySchema } from '../metrics/series.ts';
 import { launchMessageSchema } from '../launch/schema.ts';
 
 /**
@@ -13,8 +15,9 @@ export const runStateSchema = z.enum([
   'PENDING', // Vertex has it queued
   'RUNNING',
   'SUCCEEDED', // tuning done; later stages take it on
-  'EVALUATING',
-  'COMPLETED',
+  'EVALUATING', // batch inference with the tuned and the base model on held-out data
+  'SCORING', // both batch jobs done; the completion handler scores them
+  'COMPLETED', // tuned, measured against the base model (or no held-out data to measure on)
   'FAILED',
   'CANCELLED',
   'REJECTED', // the request itself was invalid; nothing was started
@@ -99,6 +102,18 @@ export const runDocumentSchema = z.object({
   history: z.array(historyEntrySchema),
   createTime: z.string(),
   updateTime: z.string(),
+  /** Training metrics copied out of Vertex (points in `runs/{runId}/metrics`): final and best value per metric. */
+  metrics: z
+    .object({
+      attempt: z.number().int().positive(),
+      summary: z.record(z.string(), metricSummarySchema),
+      readAt: z.string(),
+      /** Why the last read failed (it does not block evaluation); null after a good read. */
+      error: z.string().nullable(),
+    })
+    .optional(),
+  /** Batch inference and the tuned-vs-base scores; null when there was no held-out data to measure on. */
+  evaluation: evaluationSchema.nullable().optional(),
   /** Vertex's detailed state of the current job (WAITING_FOR_CAPACITY, TUNING, ...): why it waits. */
   tuningJobState: z.string().optional(),
   /** Something people should look at, without a state change (e.g. running far longer than expected). */

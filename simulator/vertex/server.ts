@@ -5,7 +5,20 @@ import type { TokenCounter } from '../../shared/convert/types.ts';
 import { validateExample } from '../../shared/gemini/validate.ts';
 import { createLogger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
+import {
+  batchCreateProblem,
+  batchPhase,
+  echoModel,
+  nearestExampleModel,
+  predictionLine,
+  renderBatchJob,
+  trainingPairs,
+  type BatchCreateBody,
+  type SimulatedBatchJob,
+  type SimulatedModel,
+} from './batch.ts';
 import { createRequestProblem, parseLabelFilter, renderJob, type JobFault, type SimulatedJob, type Timing } from './jobs.ts';
+import { TENSORBOARD_ID, seriesFor, seriesPoints, totalSteps } from './metrics.ts';
 
 /**
  * The Vertex AI SIMULATOR: an HTTP server speaking the REST resources of Vertex AI's tuning
@@ -19,6 +32,8 @@ export interface VertexSimulatorOptions {
   timing?: Partial<Timing>;
   /** Reads a gs:// dataset for validation, as Vertex does at submission. Without it datasets are not read. */
   readDataset?: (gsUri: string) => AsyncIterable<Uint8Array>;
+  /** Writes batch prediction output files; without it (or readDataset) batch jobs fail as Vertex would without bucket access. */
+  writeObject?: (gsUri: string, content: AsyncIterable<Uint8Array>) => Promise<unknown>;
   tokens?: TokenCounter;
 }
 
@@ -43,6 +58,19 @@ export interface SimulatorControl {
   jobs(): { name: string; labels: Record<string, string>; body: Record<string, unknown> }[];
   /** How many create calls were answered with a new job. */
   createdCount(): number;
+  /** The next `count` batch prediction jobs (whose model name includes `modelIncludes`, if given) stay PENDING forever. */
+  stickNextBatchJobs(count: number, match?: { modelIncludes?: string }): void;
+  /** The next `count` batch prediction jobs (whose model name includes `modelIncludes`, if given) end FAILED when they would start. */
+  failNextBatchJobs(count: number, match?: { modelIncludes?: string; error?: { code: number; message: string } }): void;
+  /** Every batch prediction job created so far, with the request body. */
+  batchJobs(): { name: string; displayName: string; model: string; body: BatchCreateBody }[];
+}
+
+interface BatchFaultRule {
+  remaining: number;
+  kind: 'stuck' | 'fail';
+  modelIncludes?: string;
+  error?: { code: number; message: string };
 }
 
 const STATUS_NAMES: Record<number, string> = {
@@ -62,6 +90,9 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   let failCount = 0;
   let failError = { code: 13, message: 'Internal error encountered during tuning (simulated).' };
   let nextId = 1_000_000_000_000_000_000n;
+  const batchJobs = new Map<string, SimulatedBatchJob>();
+  const batchFaults: BatchFaultRule[] = [];
+  const tunedModels = new Map<string, Promise<SimulatedModel>>();
 
   const control: SimulatorControl = {
     setTiming: (t) => {
@@ -82,6 +113,13 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     },
     jobs: () => [...jobs.values()].map((job) => ({ name: job.name, labels: job.labels, body: job.body })),
     createdCount: () => jobs.size,
+    stickNextBatchJobs: (count, match = {}) => {
+      batchFaults.push({ remaining: count, kind: 'stuck', ...match });
+    },
+    failNextBatchJobs: (count, match = {}) => {
+      batchFaults.push({ remaining: count, kind: 'fail', ...match });
+    },
+    batchJobs: () => [...batchJobs.values()].map((job) => ({ name: job.name, displayName: job.body.displayName ?? '', model: job.body.model ?? '', body: job.body })),
   };
 
   const server = createServer((request, response) => {
@@ -104,6 +142,10 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       fault.remaining -= 1;
       return sendError(response, fault.status, `simulated ${fault.status} from the Vertex AI simulator`);
     }
+    const metrics = /^\/(?:v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/(metadataStores\/default\/contexts\/[^/:]+|tensorboards\/[^/:]+\/.*)$/.exec(url.pathname);
+    if (metrics) return serveMetrics(method, body, metrics[1]!, metrics[2]!, metrics[3]!, response);
+    const batch = /^\/(?:v1|v1beta1)\/(projects\/([^/]+)\/locations\/([^/]+))\/batchPredictionJobs(?:\/([^/:]+))?(?::(cancel))?$/.exec(url.pathname);
+    if (batch) return serveBatch(url, method, body, batch[1]!, batch[4], batch[5], response);
     const match = /^\/(v1|v1beta1)\/(projects\/([^/]+)\/locations\/([^/]+))\/tuningJobs(?:\/([^/:]+))?(?::(cancel))?$/.exec(url.pathname);
     if (!match) return sendError(response, 404, `the Vertex AI simulator does not serve ${method} ${url.pathname}`);
     const [, , parent, project, location, id, verb] = match as unknown as [string, string, string, string, string, string | undefined, string | undefined];
@@ -208,6 +250,174 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     sendJson(response, 200, result);
   }
 
+  /** A tuning job by its numeric id (the experiment context and the tuned model carry it). */
+  function tuningJobById(id: string) {
+    return [...jobs.values()].find((job) => job.id === id);
+  }
+
+  function serveMetrics(method: string, body: Record<string, unknown>, project: string, location: string, path: string, response: ServerResponse) {
+    const parent = `projects/${project}/locations/${location}`;
+    const context = /^metadataStores\/default\/contexts\/tuning-experiment-(\d+)$/.exec(path);
+    if (context && method === 'GET') {
+      const job = tuningJobById(context[1]!);
+      if (!job) return sendError(response, 404, `Context ${parent}/${path} not found`);
+      return sendJson(response, 200, {
+        name: `${parent}/${path}`,
+        displayName: `tuning-experiment-${job.id}`,
+        schemaTitle: 'system.Experiment',
+        metadata: { backing_tensorboard_resource: `${parent}/tensorboards/${TENSORBOARD_ID}`, simulator: 'vertex-ai-simulator' },
+      });
+    }
+    const tb = /^tensorboards\/([^/]+)\/experiments\/tuning-experiment-(\d+)\/runs(?:\/([^/]+)\/timeSeries(?:\/([^/:]+):exportTensorboardTimeSeries)?)?$/.exec(path);
+    const job = tb && tb[1] === TENSORBOARD_ID ? tuningJobById(tb[2]!) : undefined;
+    if (!tb || !job) return sendError(response, 404, `the Vertex AI simulator has no ${parent}/${path}`);
+    const experiment = `${parent}/tensorboards/${TENSORBOARD_ID}/experiments/tuning-experiment-${job.id}`;
+    const runName = `${experiment}/runs/run-${job.id}`;
+    if (!tb[3] && method === 'GET') return sendJson(response, 200, { tensorboardRuns: [{ name: runName, displayName: `run-${job.id}` }] });
+    if (tb[3] !== `run-${job.id}`) return sendError(response, 404, `TensorboardRun ${experiment}/runs/${tb[3]} not found`);
+    const rendered = render(job, project, location);
+    const spec = job.body.supervisedTuningSpec as { validationDatasetUri?: string; hyperParameters?: { epochCount?: number | string } } | undefined;
+    const steps = totalSteps(spec?.hyperParameters?.epochCount === undefined ? undefined : Number(spec.hyperParameters.epochCount));
+    const startMs = rendered.startTime ? Date.parse(String(rendered.startTime)) : null;
+    const progress = rendered.state === 'JOB_STATE_SUCCEEDED' ? 1 : rendered.state === 'JOB_STATE_RUNNING' && startMs !== null ? (now() - startMs) / job.timing.runMs : 0;
+    const series = startMs === null ? [] : seriesFor(!!spec?.validationDatasetUri);
+    if (!tb[4] && method === 'GET') {
+      return sendJson(response, 200, {
+        tensorboardTimeSeries: series.map((s) => ({ name: `${runName}/timeSeries/${s.id}`, displayName: s.displayName, valueType: 'SCALAR' })),
+      });
+    }
+    const wanted = series.find((s) => s.id === tb[4]);
+    if (!wanted || method !== 'POST') return sendError(response, 404, `TensorboardTimeSeries ${runName}/timeSeries/${tb[4]} not found`);
+    const points = seriesPoints(wanted, job.id, steps, progress, startMs!, job.timing.runMs);
+    const pageSize = Math.min(Number(body.pageSize ?? 1000) || 1000, 10_000);
+    const offset = Number(body.pageToken ?? 0) || 0;
+    const result: Record<string, unknown> = { timeSeriesDataPoints: points.slice(offset, offset + pageSize) };
+    if (offset + pageSize < points.length) result.nextPageToken = String(offset + pageSize);
+    return sendJson(response, 200, result);
+  }
+
+  function serveBatch(url: URL, method: string, body: Record<string, unknown>, parent: string, id: string | undefined, verb: string | undefined, response: ServerResponse) {
+    if (!id && method === 'POST') {
+      const create = body as BatchCreateBody;
+      const problem = batchCreateProblem(create);
+      if (problem) return sendError(response, 400, problem);
+      nextId += 1n;
+      const jobId = nextId.toString();
+      const rule = batchFaults.find((f) => f.remaining > 0 && (!f.modelIncludes || create.model!.includes(f.modelIncludes)));
+      const fault: SimulatedBatchJob['fault'] = {};
+      if (rule) {
+        rule.remaining -= 1;
+        if (rule.kind === 'stuck') fault.stuck = true;
+        else fault.fail = rule.error ?? { code: 13, message: 'Internal error during batch prediction (simulated).' };
+      }
+      const job: SimulatedBatchJob = {
+        id: jobId,
+        name: `${parent}/batchPredictionJobs/${jobId}`,
+        createMs: now(),
+        body: create,
+        timing: { queueMs: timing.queueMs, runMs: timing.runMs },
+        fault,
+        cancelledAtMs: null,
+        output: null,
+        outputError: null,
+        writing: false,
+      };
+      batchJobs.set(job.name, job);
+      log.info(LogEvent.simulatorJobTransition, `simulator: created batch job ${job.name} for ${create.model}`, { job: job.name, fault });
+      return sendJson(response, 200, renderBatch(job));
+    }
+    if (!id && method === 'GET') {
+      const filter = url.searchParams.get('filter');
+      const displayName = filter ? /^display_name\s*=\s*"([^"]*)"$/.exec(filter.trim()) : null;
+      if (filter && !displayName) return sendError(response, 400, `unsupported filter "${filter}" (the simulator supports display_name="NAME")`);
+      const all = [...batchJobs.values()]
+        .filter((job) => job.name.startsWith(`${parent}/`) && (!displayName || job.body.displayName === displayName[1]))
+        .sort((a, b) => b.createMs - a.createMs || b.id.localeCompare(a.id));
+      const pageSize = Math.min(Number(url.searchParams.get('pageSize') ?? 100) || 100, 1000);
+      const offset = Number(url.searchParams.get('pageToken') ?? 0) || 0;
+      const result: Record<string, unknown> = { batchPredictionJobs: all.slice(offset, offset + pageSize).map(renderBatch) };
+      if (offset + pageSize < all.length) result.nextPageToken = String(offset + pageSize);
+      return sendJson(response, 200, result);
+    }
+    const job = batchJobs.get(`${parent}/batchPredictionJobs/${id}`);
+    if (!job) return sendError(response, 404, `BatchPredictionJob ${parent}/batchPredictionJobs/${id} not found`);
+    if (verb === 'cancel' && method === 'POST') {
+      const phase = batchPhase(job, now());
+      if (phase === 'FAILED' || phase === 'CANCELLED' || job.output) return sendError(response, 400, `BatchPredictionJob ${job.name} is already in a final state`);
+      job.cancelledAtMs ??= now();
+      return sendJson(response, 200, {});
+    }
+    if (method === 'GET') return sendJson(response, 200, renderBatch(job));
+    return sendError(response, 404, `the Vertex AI simulator does not serve ${method} ${url.pathname}`);
+  }
+
+  /** Renders a batch job, starting its output files when its run time is over (it reads RUNNING until they exist). */
+  function renderBatch(job: SimulatedBatchJob) {
+    if (batchPhase(job, now()) === 'DONE' && !job.output && !job.writing) {
+      job.writing = true;
+      void writePredictions(job).finally(() => {
+        job.writing = false;
+      });
+    }
+    return renderBatchJob(job, now());
+  }
+
+  function modelFor(name: string): Promise<SimulatedModel> {
+    const tuned = /^projects\/[^/]+\/locations\/[^/]+\/models\/(\d+)(?:@\d+)?$/.exec(name);
+    if (!tuned) return Promise.resolve(echoModel);
+    const id = tuned[1]!;
+    if (!tunedModels.has(id)) {
+      tunedModels.set(
+        id,
+        (async () => {
+          const source = tuningJobById(id);
+          if (!source || render(source, 'p', 'l').state !== 'JOB_STATE_SUCCEEDED') throw new Error(`Model ${name} not found (no succeeded tuning job ${id})`);
+          const training = (source.body.supervisedTuningSpec as { trainingDatasetUri: string }).trainingDatasetUri;
+          return nearestExampleModel(await trainingPairs(options.readDataset!(training)));
+        })(),
+      );
+      tunedModels.get(id)!.catch(() => tunedModels.delete(id));
+    }
+    return tunedModels.get(id)!;
+  }
+
+  async function writePredictions(job: SimulatedBatchJob): Promise<void> {
+    try {
+      if (!options.readDataset || !options.writeObject) throw new Error('the simulator was started without storage access, so batch jobs cannot read or write files');
+      const model = await modelFor(job.body.model!);
+      const stamp = new Date(job.createMs).toISOString().replace(/[-:.]/g, '').replace('T', '').slice(0, 17);
+      const directory = `${job.body.outputConfig!.gcsDestination!.outputUriPrefix!.replace(/\/$/, '')}/prediction-model-${stamp}`;
+      const counts = { successful: 0, failed: 0 };
+      const encoder = new TextEncoder();
+      const at = now();
+      const reader = options.readDataset;
+      async function* lines(): AsyncGenerator<Uint8Array> {
+        for (const uri of job.body.inputConfig!.gcsSource!.uris!) {
+          for await (const record of readJsonLines(reader(uri))) {
+            if ('code' in record) {
+              counts.failed += 1;
+              yield encoder.encode(JSON.stringify({ status: `line ${record.line}: ${record.message}`, processed_time: new Date(at).toISOString() }) + '\n');
+              continue;
+            }
+            const request = (record.value as { request?: { contents?: [] } }).request;
+            if (!request) {
+              counts.failed += 1;
+              yield encoder.encode(JSON.stringify({ status: 'INVALID_ARGUMENT: the line has no "request"', processed_time: new Date(at).toISOString(), ...(record.value as object) }) + '\n');
+              continue;
+            }
+            counts.successful += 1;
+            yield encoder.encode(predictionLine(request, model(request), job.body.model!, at) + '\n');
+          }
+        }
+      }
+      await options.writeObject(`${directory}/predictions.jsonl`, lines());
+      job.output = { directory, ...counts };
+      log.info(LogEvent.simulatorJobTransition, `simulator: batch job ${job.name} wrote ${counts.successful} predictions`, { job: job.name });
+    } catch (error) {
+      job.outputError = `Batch prediction failed (simulated model run): ${error instanceof Error ? error.message : String(error)}`;
+    }
+  }
+
   function handleControl(url: URL, method: string, body: Record<string, unknown>, response: ServerResponse) {
     if (method === 'GET' && url.pathname === '/simulator/v1/jobs') return sendJson(response, 200, { jobs: control.jobs() });
     if (method === 'POST' && url.pathname === '/simulator/v1/control') {
@@ -217,6 +427,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       else if (action === 'stickNextJobs') control.stickNextJobs(Number(body.count));
       else if (action === 'failNextJobs') control.failNextJobs(Number(body.count), body.error as { code: number; message: string } | undefined);
       else if (action === 'advance') control.advance(Number(body.ms));
+      else if (action === 'stickNextBatchJobs') control.stickNextBatchJobs(Number(body.count), body.match as { modelIncludes?: string });
+      else if (action === 'failNextBatchJobs') control.failNextBatchJobs(Number(body.count), body.match as { modelIncludes?: string });
       else return sendError(response, 400, `unknown simulator action ${JSON.stringify(action)}`);
       return sendJson(response, 200, { ok: true });
     }

@@ -5,6 +5,7 @@ import { PubSub } from '@google-cloud/pubsub';
 import { createFirestore, createRunStore } from '../../../adapters/firestore/run-store.ts';
 import { createPollStore } from '../../../adapters/firestore/poll-store.ts';
 import { createRunEventPublisher } from '../../../adapters/pubsub/run-events.ts';
+import { createBatchService } from '../../../adapters/vertex/batch.ts';
 import { createTuningService } from '../../../adapters/vertex/tuning.ts';
 import { handleLaunch } from '../../../functions/launcher/handler.ts';
 import { runTick, type PollerDeps } from '../../../functions/poller/tick.ts';
@@ -53,6 +54,7 @@ async function setup() {
   const deps: PollerDeps = {
     store: createPollStore(db),
     tuning,
+    batch: createBatchService({ project: 'sim-project', location: 'us-central1', baseUrl: sim.url, retries: 2, sleep: async () => {} }),
     events: createRunEventPublisher(pubsub, 'run-events'),
     log: quiet,
     now: clock.now,

@@ -1,0 +1,90 @@
+import type { Firestore } from '@google-cloud/firestore';
+import { metricDocumentId, newPoints, type MetricDocument, type MetricSeries } from '../../shared/metrics/series.ts';
+import { runDocumentSchema, type RunDocument, type RunState } from '../../shared/runs/schema.ts';
+
+/**
+ * The completion handler's view of the run store. Each stage claims the run in the state it
+ * acts on (SUCCEEDED: start evaluation; SCORING: score) with a lease and fencing token, the same
+ * claim-then-act pattern as the launcher, so a redelivered or concurrent event acts once.
+ */
+export interface CompletionStore {
+  get(runId: string): Promise<RunDocument | null>;
+  claim(runId: string, state: RunState, holder: string, nowMs: number, leaseMs: number): Promise<{ token: number; run: RunDocument } | { skip: string }>;
+  /** Applies `change` and drops the lease, if `token` still holds it and the run is still in `state`. */
+  finish(runId: string, token: number, state: RunState, change: (run: RunDocument) => RunDocument): Promise<RunDocument | null>;
+  /** Drops the lease after a transient failure, so the redelivery may act at once. */
+  release(runId: string, token: number): Promise<void>;
+  /** Writes new points only (by step); returns how many were new. */
+  writeMetrics(runId: string, attempt: number, series: readonly MetricSeries[], nowIso: string): Promise<number>;
+  /** Sets the run's metrics summary (any state: a late read never moves the run). */
+  recordMetrics(runId: string, metrics: NonNullable<RunDocument['metrics']>): Promise<void>;
+  readMetrics(runId: string): Promise<MetricDocument[]>;
+  removeEvents(runId: string, eventIds: string[]): Promise<void>;
+}
+
+export function createCompletionStore(db: Firestore, collection = 'runs'): CompletionStore {
+  const ref = (runId: string) => db.collection(collection).doc(runId);
+  const parse = (data: unknown) => runDocumentSchema.parse(data);
+  const update = (runId: string, change: (run: RunDocument) => RunDocument | null) =>
+    db.runTransaction(async (tx) => {
+      const snapshot = await tx.get(ref(runId));
+      if (!snapshot.exists) return null;
+      const after = change(parse(snapshot.data()));
+      if (after) tx.set(ref(runId), parse(after));
+      return after;
+    });
+  return {
+    async get(runId) {
+      const snapshot = await ref(runId).get();
+      return snapshot.exists ? parse(snapshot.data()) : null;
+    },
+    claim(runId, state, holder, nowMs, leaseMs) {
+      return db.runTransaction(async (tx) => {
+        const snapshot = await tx.get(ref(runId));
+        if (!snapshot.exists) return { skip: 'no such run' };
+        const run = parse(snapshot.data());
+        if (run.state !== state) return { skip: `the run is ${run.state}, not ${state}: already done` };
+        const lease = run.lease;
+        if (lease && lease.holder !== holder && Date.parse(lease.expiresAt) > nowMs) return { skip: 'another delivery holds the run' };
+        const token = (lease?.token ?? 0) + 1;
+        const claimed = { ...run, lease: { holder, expiresAt: new Date(nowMs + leaseMs).toISOString(), token } };
+        tx.set(ref(runId), claimed);
+        return { token, run: claimed };
+      });
+    },
+    finish(runId, token, state, change) {
+      return update(runId, (run) => (run.state === state && run.lease?.token === token ? { ...change(run), lease: null } : null));
+    },
+    async release(runId, token) {
+      await update(runId, (run) => (run.lease?.token === token ? { ...run, lease: null } : null));
+    },
+    async writeMetrics(runId, attempt, series, nowIso) {
+      let written = 0;
+      await Promise.all(
+        series.map(async ({ metric, points }) => {
+          const doc = ref(runId).collection('metrics').doc(metricDocumentId(metric, attempt));
+          const stored = await doc.get();
+          const fresh = newPoints(stored.exists ? (stored.get('points') as MetricDocument['points']) : undefined, points);
+          if (fresh.length === 0) return;
+          written += fresh.length;
+          // A merge of the points map: steps already stored stay, new ones are added; a concurrent writer writes the same values.
+          await doc.set(
+            { schemaVersion: 1, runId, attempt, metric, points: Object.fromEntries(fresh.map((p) => [String(p.step), { value: p.value, wallTime: p.wallTime }])), updateTime: nowIso },
+            { merge: true },
+          );
+        }),
+      );
+      return written;
+    },
+    async recordMetrics(runId, metrics) {
+      await update(runId, (run) => ({ ...run, metrics }));
+    },
+    async readMetrics(runId) {
+      const snapshot = await ref(runId).collection('metrics').get();
+      return snapshot.docs.map((doc) => doc.data() as MetricDocument);
+    },
+    async removeEvents(runId, eventIds) {
+      await update(runId, (run) => ({ ...run, pendingEvents: (run.pendingEvents ?? []).filter((event) => !eventIds.includes(event.eventId)) }));
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import type { BatchJob } from '@google/genai';
+import { backoffDelays, withRetries } from '../../shared/errors/classify.ts';
+import { createGenAiClient, type VertexClientOptions } from './tuning.ts';
+
+/** A batch prediction job as the pipeline needs it. */
+export interface BatchJobSummary {
+  name: string;
+  displayName: string;
+  state: string;
+  createTime: string | null;
+  startTime: string | null;
+  endTime: string | null;
+  error: { code?: number; message?: string } | null;
+  /** Where Vertex wrote `predictions.jsonl` (outputInfo.gcsOutputDirectory), once it succeeded. */
+  outputDirectory: string | null;
+}
+
+export interface BatchSpec {
+  /** `gemini-2.5-flash` (a base model) or `projects/…/models/ID@1` (a tuned model). */
+  model: string;
+  inputUri: string;
+  outputPrefix: string;
+  /** Unique per run, model and attempt: batch jobs take no labels through this API, so this is how a retry finds its job. */
+  displayName: string;
+}
+
+/** Vertex AI batch prediction (Gemini), behind the smallest interface the stages need. */
+export interface BatchService {
+  create(spec: BatchSpec): Promise<BatchJobSummary>;
+  get(name: string): Promise<BatchJobSummary>;
+  findByDisplayName(displayName: string): Promise<BatchJobSummary | null>;
+  cancel(name: string): Promise<void>;
+}
+
+export function createBatchService(options: VertexClientOptions): BatchService {
+  const ai = createGenAiClient(options);
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const retry = <T>(call: () => Promise<T>) => withRetries(call, backoffDelays(options.retries ?? 4), sleep, options.onRetry);
+  return {
+    async create(spec) {
+      return summarise(await retry(() => ai.batches.create({ model: spec.model, src: spec.inputUri, config: { displayName: spec.displayName, dest: spec.outputPrefix } })));
+    },
+    async get(name) {
+      return summarise(await retry(() => ai.batches.get({ name })));
+    },
+    async findByDisplayName(displayName) {
+      const found: BatchJobSummary[] = [];
+      await retry(async () => {
+        found.length = 0;
+        for await (const job of await ai.batches.list({ config: { filter: `display_name="${displayName}"`, pageSize: 100 } })) found.push(summarise(job));
+      });
+      return found.sort((a, b) => (a.createTime ?? '').localeCompare(b.createTime ?? ''))[0] ?? null;
+    },
+    async cancel(name) {
+      await retry(() => ai.batches.cancel({ name }));
+    },
+  };
+}
+
+function summarise(job: BatchJob): BatchJobSummary {
+  const output = (job as BatchJob & { outputInfo?: { gcsOutputDirectory?: string } }).outputInfo;
+  return {
+    name: job.name ?? '',
+    displayName: job.displayName ?? '',
+    state: String(job.state ?? 'JOB_STATE_UNSPECIFIED'),
+    createTime: job.createTime ?? null,
+    startTime: job.startTime ?? null,
+    endTime: job.endTime ?? null,
+    error: job.error ? { ...(job.error.code !== undefined ? { code: job.error.code } : {}), ...(job.error.message ? { message: job.error.message } : {}) } : null,
+    outputDirectory: output?.gcsOutputDirectory ?? null,
+  };
+}
+

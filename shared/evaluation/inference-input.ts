@@ -1,0 +1,50 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Turning held-out examples into batch inference requests: each example's contents up to the
+ * last user turn become the request; the model turn that followed is kept aside as the reference.
+ * Requests and references are joined again by a key computed from the conversation's roles and
+ * texts, which survives Vertex echoing the request back with fields added or reordered.
+ */
+interface Part {
+  text?: unknown;
+}
+interface Content {
+  role?: unknown;
+  parts?: Part[];
+}
+
+export interface InferenceCase {
+  key: string;
+  /** One line of the batch input file: `{"request": {...}}`. */
+  request: { contents: Content[]; systemInstruction?: unknown };
+  reference: string;
+}
+
+export type InferenceInput = InferenceCase | { skip: string };
+
+const textOf = (content: Content | undefined) =>
+  (content?.parts ?? []).map((part) => (typeof part.text === 'string' ? part.text : '')).join('');
+
+/** The join key of a request: its turns' roles and texts (and the system instruction's text). */
+export function requestKey(request: { contents?: Content[]; systemInstruction?: unknown }): string {
+  const turns = (request.contents ?? []).map((content) => [String(content.role ?? ''), textOf(content)]);
+  const system = textOf(request.systemInstruction as Content | undefined);
+  return createHash('sha256').update(JSON.stringify([system, turns])).digest('hex').slice(0, 32);
+}
+
+export function toInferenceCase(example: unknown): InferenceInput {
+  if (example === null || typeof example !== 'object') return { skip: 'not a JSON object' };
+  const { contents, systemInstruction } = example as { contents?: unknown; systemInstruction?: unknown };
+  if (!Array.isArray(contents)) return { skip: 'no "contents" array' };
+  const turns = contents as Content[];
+  let last = turns.length - 1;
+  while (last >= 0 && turns[last]?.role !== 'model') last -= 1;
+  if (last < 1) return { skip: 'no model turn after a user turn to use as the reference' };
+  const prompt = turns.slice(0, last);
+  if (!prompt.some((turn) => turn.role === 'user')) return { skip: 'no user turn before the last model turn' };
+  const reference = textOf(turns[last]);
+  if (reference === '') return { skip: 'the last model turn has no text to compare against' };
+  const request = { contents: prompt, ...(systemInstruction !== undefined ? { systemInstruction } : {}) };
+  return { key: requestKey(request), request, reference };
+}

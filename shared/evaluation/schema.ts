@@ -1,0 +1,69 @@
+import { z } from 'zod';
+
+/**
+ * The evaluation stage as recorded on the run (`runs/{runId}.evaluation`): the inference input
+ * built from held-out data, the two batch prediction jobs (tuned and base model, on the same
+ * input) with their attempts, and once both are done, the scores.
+ */
+export const batchAttemptSchema = z.object({
+  number: z.number().int().positive(),
+  jobName: z.string(),
+  submittedAt: z.string(),
+  endedAt: z.string().nullable(),
+  endState: z.string().nullable(),
+  error: z.string().nullable(),
+  reason: z.string(),
+});
+export type BatchAttempt = z.infer<typeof batchAttemptSchema>;
+
+export const batchTrackSchema = z.object({
+  /** The model the batch job runs: the tuned model's resource name, or the base model id. */
+  model: z.string(),
+  attempts: z.array(batchAttemptSchema),
+  currentJobName: z.string(),
+  /** Vertex's state of the current job (JOB_STATE_…). */
+  state: z.string(),
+  outputDirectory: z.string().nullable(),
+});
+export type BatchTrack = z.infer<typeof batchTrackSchema>;
+
+export const modelScoresSchema = z.object({
+  n: z.number().int().nonnegative(),
+  exactMatch: z.number(),
+  normalizedMatch: z.number(),
+  jsonValid: z.number().nullable(),
+  jsonFieldAccuracy: z.number().nullable(),
+  blocked: z.number().int().nonnegative(),
+  empty: z.number().int().nonnegative(),
+  missing: z.number().int().nonnegative(),
+});
+
+export const evaluationResultSchema = z.object({
+  /** The measure the launch request named (exact_match, normalized_match, json_fields) and its tuned − base gain. */
+  metric: z.string(),
+  headline: z.object({ base: z.number().nullable(), tuned: z.number().nullable(), delta: z.number().nullable() }),
+  n: z.number().int().nonnegative(),
+  base: modelScoresSchema,
+  tuned: modelScoresSchema,
+  delta: z.record(z.string(), z.number().nullable()),
+  blocked: z.object({ base: z.number().int(), tuned: z.number().int() }),
+  scoredAt: z.string(),
+});
+export type EvaluationResult = z.infer<typeof evaluationResultSchema>;
+
+export const evaluationSchema = z.object({
+  /** The held-out file: the launch request's evaluation dataset, else its validation dataset. */
+  datasetUri: z.string(),
+  inputUri: z.string(),
+  referencesUri: z.string(),
+  examples: z.number().int().nonnegative(),
+  /** Held-out lines that could not become a request (no model turn to compare with, ...). */
+  skipped: z.number().int().nonnegative(),
+  jobs: z.object({ tuned: batchTrackSchema, base: batchTrackSchema }),
+  result: evaluationResultSchema.nullable(),
+});
+export type Evaluation = z.infer<typeof evaluationSchema>;
+
+/** The state of the two batch jobs a run waits for. */
+export const BATCH_DONE = 'JOB_STATE_SUCCEEDED';
+export const BATCH_FINAL_FAILURES = ['JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED'];

@@ -1,0 +1,141 @@
+import { requestKey } from './inference-input.ts';
+
+/**
+ * Scoring predictions against references, one prediction at a time so that files of any size
+ * stream through. Measures: exact match; normalised match (trimmed, case-folded, whitespace
+ * collapsed); and when the reference is JSON (the seed team's task answers in JSON), whether
+ * the prediction is valid JSON and the share of the reference's fields it gets right. Responses
+ * blocked by safety filters or empty are counted apart, and scored as wrong.
+ */
+export type PredictionOutcome = { kind: 'text'; text: string } | { kind: 'blocked'; reason: string } | { kind: 'empty' } | { kind: 'failed'; reason: string };
+
+interface PredictionLine {
+  status?: unknown;
+  request?: { contents?: []; systemInstruction?: unknown };
+  response?: {
+    promptFeedback?: { blockReason?: string };
+    candidates?: { content?: { parts?: { text?: unknown }[] }; finishReason?: string }[];
+  };
+}
+
+/** What one line of Vertex's batch output (`predictions.jsonl`) says, and the key of its request. */
+export function readPrediction(line: unknown): { key: string | null; outcome: PredictionOutcome } {
+  const value = (line ?? {}) as PredictionLine;
+  const key = value.request ? requestKey(value.request) : null;
+  if (typeof value.status === 'string' && value.status !== '' && !value.response) return { key, outcome: { kind: 'failed', reason: value.status } };
+  const response = value.response;
+  if (!response) return { key, outcome: { kind: 'failed', reason: 'no response' } };
+  if (response.promptFeedback?.blockReason) return { key, outcome: { kind: 'blocked', reason: response.promptFeedback.blockReason } };
+  const candidate = response.candidates?.[0];
+  if (!candidate) return { key, outcome: { kind: 'blocked', reason: 'no candidates' } };
+  const text = (candidate.content?.parts ?? []).map((part) => (typeof part.text === 'string' ? part.text : '')).join('');
+  if (text.trim() === '') {
+    return { key, outcome: candidate.finishReason && candidate.finishReason !== 'STOP' ? { kind: 'blocked', reason: candidate.finishReason } : { kind: 'empty' } };
+  }
+  return { key, outcome: { kind: 'text', text } };
+}
+
+export function normalizeAnswer(text: string): string {
+  return text.normalize('NFKC').trim().toLowerCase().replace(/\s+/g, ' ');
+}
+
+/** JSON inside a prediction, allowing the ```json fences models like to add. */
+export function parseJsonAnswer(text: string): unknown {
+  const fenced = /^\s*```(?:json)?\s*([\s\S]*?)\s*```\s*$/.exec(text);
+  try {
+    return JSON.parse(fenced ? fenced[1]! : text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Leaf fields of a JSON value by path (`a.b[0].c`). */
+function leaves(value: unknown, path = '', out = new Map<string, unknown>()): Map<string, unknown> {
+  if (Array.isArray(value)) value.forEach((item, index) => leaves(item, `${path}[${index}]`, out));
+  else if (value !== null && typeof value === 'object') for (const [key, inner] of Object.entries(value)) leaves(inner, path ? `${path}.${key}` : key, out);
+  else out.set(path, value);
+  return out;
+}
+
+export interface ModelScores {
+  /** Examples scored (every reference, answered or not). */
+  n: number;
+  exactMatch: number;
+  normalizedMatch: number;
+  /** Over examples whose reference is a JSON object or array; null when there are none. */
+  jsonValid: number | null;
+  jsonFieldAccuracy: number | null;
+  blocked: number;
+  empty: number;
+  /** References with no prediction at all (a failed line, or missing from the output). */
+  missing: number;
+}
+
+export class ScoreAccumulator {
+  private n = 0;
+  private exact = 0;
+  private normalized = 0;
+  private jsonReferences = 0;
+  private jsonValid = 0;
+  private fieldShare = 0;
+  private blocked = 0;
+  private empty = 0;
+  private missing = 0;
+
+  add(reference: string, outcome: PredictionOutcome | null): void {
+    this.n += 1;
+    const referenceJson = parseJsonAnswer(reference);
+    const isJson = referenceJson !== null && typeof referenceJson === 'object';
+    if (isJson) this.jsonReferences += 1;
+    if (!outcome || outcome.kind === 'failed') {
+      this.missing += 1;
+      return;
+    }
+    if (outcome.kind === 'blocked') {
+      this.blocked += 1;
+      return;
+    }
+    if (outcome.kind === 'empty') {
+      this.empty += 1;
+      return;
+    }
+    if (outcome.text === reference) this.exact += 1;
+    if (normalizeAnswer(outcome.text) === normalizeAnswer(reference)) this.normalized += 1;
+    if (isJson) {
+      const predicted = parseJsonAnswer(outcome.text);
+      if (predicted !== undefined) {
+        this.jsonValid += 1;
+        const want = leaves(referenceJson);
+        const got = leaves(predicted);
+        let right = 0;
+        for (const [path, value] of want) if (got.has(path) && JSON.stringify(got.get(path)) === JSON.stringify(value)) right += 1;
+        this.fieldShare += want.size === 0 ? 1 : right / want.size;
+      }
+    }
+  }
+
+  result(): ModelScores {
+    const share = (count: number, of: number) => (of === 0 ? 0 : Number((count / of).toFixed(6)));
+    return {
+      n: this.n,
+      exactMatch: share(this.exact, this.n),
+      normalizedMatch: share(this.normalized, this.n),
+      jsonValid: this.jsonReferences === 0 ? null : share(this.jsonValid, this.jsonReferences),
+      jsonFieldAccuracy: this.jsonReferences === 0 ? null : share(this.fieldShare, this.jsonReferences),
+      blocked: this.blocked,
+      empty: this.empty,
+      missing: this.missing,
+    };
+  }
+}
+
+/** Tuned minus base, for each share both have. */
+export function scoreDelta(base: ModelScores, tuned: ModelScores): Record<'exactMatch' | 'normalizedMatch' | 'jsonValid' | 'jsonFieldAccuracy', number | null> {
+  const minus = (a: number | null, b: number | null) => (a === null || b === null ? null : Number((a - b).toFixed(6)));
+  return {
+    exactMatch: minus(tuned.exactMatch, base.exactMatch),
+    normalizedMatch: minus(tuned.normalizedMatch, base.normalizedMatch),
+    jsonValid: minus(tuned.jsonValid, base.jsonValid),
+    jsonFieldAccuracy: minus(tuned.jsonFieldAccuracy, base.jsonFieldAccuracy),
+  };
+}

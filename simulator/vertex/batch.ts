@@ -1,0 +1,169 @@
+import { readJsonLines } from '../../shared/convert/readers/jsonl.ts';
+
+/**
+ * The Vertex AI SIMULATOR's batch prediction jobs
+ * (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.batchPredictionJobs),
+ * as `@google/genai`'s `batches` calls them in Vertex mode. The "models" are tiny deterministic
+ * programs, not Gemini, so that evaluation scores are computed from real prediction files:
+ *  - a tuned model (`projects/…/models/ID@1`, from a simulated tuning job) answers with the reply
+ *    of the training example whose user turn shares the most words with the request;
+ *  - a base model (`publishers/google/models/…`) answers by echoing the last user turn, so it
+ *    scores near zero on any task with fixed answers.
+ * A request containing `[simulate:blocked]` is blocked by the "safety filter" (no candidates,
+ * `promptFeedback.blockReason`), and `[simulate:empty]` gets a candidate with no text.
+ */
+export interface BatchTiming {
+  queueMs: number;
+  runMs: number;
+}
+
+export interface SimulatedBatchJob {
+  id: string;
+  name: string;
+  createMs: number;
+  body: BatchCreateBody;
+  timing: BatchTiming;
+  fault: { stuck?: boolean; fail?: { code: number; message: string } };
+  cancelledAtMs: number | null;
+  /** Set when the prediction files have been written (the job reads SUCCEEDED only after that). */
+  output: { directory: string; successful: number; failed: number } | null;
+  outputError: string | null;
+  writing: boolean;
+}
+
+export interface BatchCreateBody {
+  displayName?: string;
+  model?: string;
+  inputConfig?: { instancesFormat?: string; gcsSource?: { uris?: string[] } };
+  outputConfig?: { predictionsFormat?: string; gcsDestination?: { outputUriPrefix?: string } };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function batchCreateProblem(body: BatchCreateBody): string | null {
+  if (!body.model) return 'model is required';
+  if (!/^(publishers\/google\/models\/[\w.-]+|projects\/[^/]+\/locations\/[^/]+\/models\/[^/]+)$/.test(body.model)) return `unsupported model ${body.model}`;
+  const uris = body.inputConfig?.gcsSource?.uris;
+  if (!uris?.length || !uris.every((uri) => uri.startsWith('gs://'))) return 'inputConfig.gcsSource.uris must be gs:// URIs';
+  if (body.inputConfig?.instancesFormat !== 'jsonl') return 'inputConfig.instancesFormat must be jsonl';
+  if (!body.outputConfig?.gcsDestination?.outputUriPrefix?.startsWith('gs://')) return 'outputConfig.gcsDestination.outputUriPrefix must be a gs:// URI';
+  return null;
+}
+
+/** Where the job is at `nowMs`, before the output files exist (then it waits in RUNNING). */
+export function batchPhase(job: SimulatedBatchJob, nowMs: number): 'QUEUED' | 'PENDING' | 'RUNNING' | 'DONE' | 'FAILED' | 'CANCELLED' {
+  if (job.cancelledAtMs !== null && job.cancelledAtMs <= nowMs) return 'CANCELLED';
+  if (nowMs < job.createMs + 1) return 'QUEUED';
+  const startAt = job.createMs + job.timing.queueMs;
+  if (job.fault.stuck || nowMs < startAt) return 'PENDING';
+  if (job.fault.fail || job.outputError) return 'FAILED';
+  if (nowMs < startAt + job.timing.runMs) return 'RUNNING';
+  return 'DONE';
+}
+
+export function renderBatchJob(job: SimulatedBatchJob, nowMs: number): Record<string, unknown> {
+  const phase = batchPhase(job, nowMs);
+  const startAt = job.createMs + job.timing.queueMs;
+  const state =
+    phase === 'DONE'
+      ? job.output
+        ? 'JOB_STATE_SUCCEEDED'
+        : 'JOB_STATE_RUNNING'
+      : phase === 'CANCELLED'
+        ? 'JOB_STATE_CANCELLED'
+        : `JOB_STATE_${phase}`;
+  const resource: Record<string, unknown> = {
+    name: job.name,
+    displayName: job.body.displayName ?? `batch-${job.id}`,
+    model: job.body.model,
+    inputConfig: job.body.inputConfig,
+    outputConfig: job.body.outputConfig,
+    state,
+    createTime: iso(job.createMs),
+    updateTime: iso(nowMs),
+    labels: { simulator: 'vertex-ai-simulator' },
+  };
+  if (state === 'JOB_STATE_RUNNING' || state === 'JOB_STATE_SUCCEEDED') resource.startTime = iso(startAt);
+  if (state === 'JOB_STATE_FAILED') {
+    resource.error = job.outputError ? { code: 3, message: job.outputError } : job.fault.fail;
+    resource.endTime = iso(startAt);
+  }
+  if (state === 'JOB_STATE_CANCELLED') {
+    resource.error = { code: 1, message: 'CANCELED' };
+    resource.endTime = iso(job.cancelledAtMs!);
+  }
+  if (state === 'JOB_STATE_SUCCEEDED' && job.output) {
+    resource.endTime = iso(startAt + job.timing.runMs);
+    resource.outputInfo = { gcsOutputDirectory: job.output.directory };
+    resource.completionStats = { successfulCount: String(job.output.successful), failedCount: String(job.output.failed) };
+  }
+  return resource;
+}
+
+interface Content {
+  role?: string;
+  parts?: { text?: string }[];
+}
+
+/** A model the simulator can "run": a pure function of the request. */
+export type SimulatedModel = (request: { contents?: Content[] }) => { text: string } | { blocked: string } | { empty: true };
+
+const words = (text: string) => new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []);
+const textOf = (content: Content | undefined) => (content?.parts ?? []).map((part) => part.text ?? '').join('');
+const lastUserText = (contents: Content[] = []) => textOf([...contents].reverse().find((content) => content.role === 'user'));
+
+function withMarkers(answer: (question: string) => string): SimulatedModel {
+  return (request) => {
+    const question = lastUserText(request.contents);
+    if (question.includes('[simulate:blocked]')) return { blocked: 'SAFETY' };
+    if (question.includes('[simulate:empty]')) return { empty: true };
+    return { text: answer(question) };
+  };
+}
+
+/** The base model's fixed rule: it repeats the question. */
+export const echoModel: SimulatedModel = withMarkers((question) => question.trim());
+
+/** A "tuned" model: the answer of the training example most like the request (word overlap, ties to the earliest). */
+export function nearestExampleModel(training: { question: string; answer: string }[]): SimulatedModel {
+  const indexed = training.map((example) => ({ words: words(example.question), answer: example.answer }));
+  return withMarkers((question) => {
+    const asked = words(question);
+    let best = { score: -1, answer: '' };
+    for (const example of indexed) {
+      let shared = 0;
+      for (const word of asked) if (example.words.has(word)) shared += 1;
+      const score = shared / Math.max(1, asked.size + example.words.size - shared);
+      if (score > best.score) best = { score, answer: example.answer };
+    }
+    return best.answer;
+  });
+}
+
+/** Question/answer pairs of a Gemini training file: the last user turn and the model turn after it. */
+export async function trainingPairs(lines: AsyncIterable<Uint8Array>): Promise<{ question: string; answer: string }[]> {
+  const pairs: { question: string; answer: string }[] = [];
+  for await (const record of readJsonLines(lines)) {
+    if ('code' in record) continue;
+    const contents = (record.value as { contents?: Content[] }).contents ?? [];
+    const lastModel = contents.map((content, index) => ({ content, index })).reverse().find(({ content }) => content.role === 'model');
+    if (!lastModel) continue;
+    pairs.push({ question: lastUserText(contents.slice(0, lastModel.index)), answer: textOf(lastModel.content) });
+  }
+  return pairs;
+}
+
+/** One line of Vertex's Gemini batch output (`predictions.jsonl`): the request, and a response or a status. */
+export function predictionLine(request: unknown, result: ReturnType<SimulatedModel>, model: string, nowMs: number): string {
+  const base = { status: '', processed_time: iso(nowMs), request };
+  if ('blocked' in result) return JSON.stringify({ ...base, response: { promptFeedback: { blockReason: result.blocked }, modelVersion: model } });
+  if ('empty' in result) return JSON.stringify({ ...base, response: { candidates: [{ finishReason: 'SAFETY', safetyRatings: [] }], modelVersion: model } });
+  return JSON.stringify({
+    ...base,
+    response: {
+      candidates: [{ content: { role: 'model', parts: [{ text: result.text }] }, finishReason: 'STOP' }],
+      usageMetadata: { promptTokenCount: 0, candidatesTokenCount: 0, totalTokenCount: 0 },
+      modelVersion: model,
+    },
+  });
+}

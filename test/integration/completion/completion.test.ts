@@ -1,0 +1,323 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Storage } from '@google-cloud/storage';
+import { createCompletionStore } from '../../../adapters/firestore/completion-store.ts';
+import { createPollStore } from '../../../adapters/firestore/poll-store.ts';
+import { createFirestore, createRunStore } from '../../../adapters/firestore/run-store.ts';
+import { createObjectStore, type ObjectStore } from '../../../adapters/storage/object-store.ts';
+import { loadGemmaTokenizer } from '../../../adapters/tokenizer/index.ts';
+import { createBatchService } from '../../../adapters/vertex/batch.ts';
+import { createMetricsReader } from '../../../adapters/vertex/metrics.ts';
+import { createTuningService } from '../../../adapters/vertex/tuning.ts';
+import { handleRunEvent, type CompletionDeps } from '../../../functions/completion/handler.ts';
+import { createMlflowSink } from '../../../functions/completion/mlflow.ts';
+import { handleLaunch } from '../../../functions/launcher/handler.ts';
+import { runTick, type PollerDeps } from '../../../functions/poller/tick.ts';
+import { startStorageEmulator, type StorageEmulator } from '../../../emulators/storage/server.ts';
+import type { LaunchMessageInput } from '../../../shared/launch/schema.ts';
+import { createLogger } from '../../../shared/log.ts';
+import { metricDocumentId } from '../../../shared/metrics/series.ts';
+import type { RunEvent } from '../../../shared/runs/schema.ts';
+import { startVertexSimulator } from '../../../simulator/vertex/server.ts';
+import { useEmulators } from '../../support/emulators.ts';
+import { singleDatasetDeps } from '../../support/launcher.ts';
+
+const emulators = useEmulators({ firestore: true });
+const quiet = createLogger('completion-test', { sink: { write: () => {} } });
+let storageEmulator: StorageEmulator;
+let objects: ObjectStore;
+const stops: (() => Promise<void>)[] = [];
+const MINUTE = 60_000;
+
+const turn = (role: 'user' | 'model', text: string) => ({ role, parts: [{ text }] });
+const example = (q: string, a: string) => ({ contents: [turn('user', q), turn('model', a)] });
+const jsonl = (values: unknown[]) => values.map((value) => JSON.stringify(value)).join('\n') + '\n';
+
+// A support team's task: classify a ticket, answering in JSON (as the seed team's task did).
+const TRAINING = [
+  example('I was charged twice for my order', '{"intent":"refund","priority":"high"}'),
+  example('How do I change my password', '{"intent":"account","priority":"low"}'),
+  example('The app crashes when I open settings', '{"intent":"bug","priority":"high"}'),
+  example('Can I ship to Canada', '{"intent":"shipping","priority":"low"}'),
+];
+// Held out: two seen almost verbatim (the "tuned" simulator model finds them), one unlike
+// anything in training (it answers with the nearest example, wrongly), one the "safety filter"
+// blocks, and one line with no model turn to compare with (skipped).
+const HELD_OUT = [
+  { contents: [turn('user', 'I was charged twice for my order'), turn('model', '{"intent":"refund","priority":"high"}')] },
+  { contents: [turn('user', 'Can I ship to Canada'), turn('model', '{"intent":"shipping","priority":"low"}')] },
+  { contents: [turn('user', 'Where is the invoice for my order'), turn('model', '{"intent":"billing","priority":"low"}')] },
+  { contents: [turn('user', '[simulate:blocked] something unsafe'), turn('model', '{"intent":"abuse","priority":"high"}')] },
+  { contents: [turn('user', 'no answer here')] },
+];
+
+before(async () => {
+  process.env.METADATA_SERVER_DETECTION = 'none';
+  storageEmulator = await startStorageEmulator();
+  process.env.STORAGE_EMULATOR_HOST = storageEmulator.url;
+  const storage = new Storage({ projectId: 'completion-test' });
+  await storage.createBucket('sft-datasets');
+  await storage.createBucket('sft-outputs');
+  objects = createObjectStore(storage);
+  await objects.write('gs://sft-datasets/d1/train.jsonl', jsonl(TRAINING));
+  // The validation split must be valid for tuning (Vertex validates it); the held-out evaluation file need not be.
+  await objects.write('gs://sft-datasets/d1/validation.jsonl', jsonl(HELD_OUT.slice(0, 3)));
+  await objects.write('gs://sft-datasets/d1/heldout.jsonl', jsonl(HELD_OUT));
+});
+after(async () => {
+  for (const stop of stops) await stop();
+  await storageEmulator?.stop();
+});
+
+/** Events the stages publish, recorded in order (the run-events topic's role in this in-process test). */
+function recordingEvents() {
+  const published: RunEvent[] = [];
+  return { published, publisher: { publish: async (event: RunEvent) => void published.push(event) } };
+}
+
+async function setup(options: { mlflowUri?: string } = {}) {
+  await emulators.ready;
+  const sim = await startVertexSimulator({
+    timing: { validationMs: 10, queueMs: 2 * MINUTE, runMs: 10 * MINUTE },
+    readDataset: (uri) => objects.read(uri),
+    writeObject: (uri, content) => objects.write(uri, content),
+    tokens: loadGemmaTokenizer(),
+  });
+  const db = createFirestore(`${emulators.projectId}-${randomUUID().slice(0, 6)}`);
+  stops.push(() => sim.stop(), () => db.terminate());
+  let offset = 0;
+  const clock = {
+    now: () => Date.now() + offset,
+    advance(ms: number) {
+      offset += ms;
+      sim.control.advance(ms);
+    },
+  };
+  const vertex = { project: 'sim-project', location: 'us-central1', baseUrl: sim.url, retries: 1, sleep: async () => {} };
+  const tuning = createTuningService(vertex);
+  const batch = createBatchService(vertex);
+  const events = recordingEvents();
+  const launcher = { runs: createRunStore(db), tuning, log: quiet, now: clock.now, leaseMs: MINUTE, ...singleDatasetDeps };
+  const poller: PollerDeps = {
+    store: createPollStore(db),
+    tuning,
+    batch,
+    events: events.publisher,
+    log: quiet,
+    now: clock.now,
+    policy: { stuckAfterMs: 30 * MINUTE, maxAttempts: 3, runningWarningMs: 24 * 60 * MINUTE },
+    concurrency: 4,
+    leaseMs: MINUTE,
+  };
+  const completion: CompletionDeps = {
+    store: createCompletionStore(db),
+    tuning,
+    metrics: createMetricsReader(vertex),
+    batch,
+    objects,
+    events: events.publisher,
+    mlflow: options.mlflowUri ? createMlflowSink(options.mlflowUri) : null,
+    log: quiet,
+    now: clock.now,
+    leaseMs: MINUTE,
+    outputsBucket: 'sft-outputs',
+    maxExamples: 1000,
+  };
+  return { sim, db, clock, launcher, poller, completion, events, tuning };
+}
+
+const launch = (overrides: Partial<LaunchMessageInput> = {}): LaunchMessageInput => ({
+  schemaVersion: 1,
+  experiment: 'ticket-triage',
+  baseModel: 'gemini-2.5-flash',
+  trainingDatasetUri: 'gs://sft-datasets/d1/train.jsonl',
+  validationDatasetUri: 'gs://sft-datasets/d1/validation.jsonl',
+  hyperParameters: { epochCount: 2 },
+  evaluation: { datasetUri: 'gs://sft-datasets/d1/heldout.jsonl', metric: 'json_fields' },
+  source: 'test',
+  ...overrides,
+});
+const envelope = (payload: unknown, messageId = randomUUID()) => ({ message: { messageId, data: Buffer.from(JSON.stringify(payload)).toString('base64') } });
+
+/** Ticks (moving the clock) until the run reaches `state`; the simulator writes batch outputs between ticks. */
+async function tickUntil(env: Awaited<ReturnType<typeof setup>>, runId: string, state: string, stepMs = 5 * MINUTE) {
+  for (let i = 0; i < 40; i++) {
+    const run = await env.launcher.runs.get(runId);
+    if (run?.state === state) return run;
+    env.clock.advance(stepMs);
+    await runTick(env.poller);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`run ${runId} never reached ${state}: ${(await env.launcher.runs.get(runId))?.state}`);
+}
+
+const lastEvent = (events: RunEvent[], to: string) => {
+  const event = events.filter((e) => e.to === to).at(-1);
+  assert.ok(event, `a ${to} event was published`);
+  return event;
+};
+
+test('a succeeded job: metrics copied to Firestore, two batch jobs, scores computed from the prediction files, COMPLETED', async () => {
+  const env = await setup();
+  const { runId } = await handleLaunch(envelope(launch()), env.launcher);
+  await tickUntil(env, runId, 'SUCCEEDED');
+  const succeeded = lastEvent(env.events.published, 'SUCCEEDED');
+
+  const outcome = await handleRunEvent(envelope(succeeded), env.completion);
+  assert.equal(outcome.status, 'evaluating');
+  const evaluating = await env.launcher.runs.get(runId);
+  assert.equal(evaluating?.state, 'EVALUATING');
+
+  // Metrics: the Firestore documents hold exactly the series the simulator serves.
+  const job = await env.tuning.get(evaluating!.currentJobName!);
+  const served = await env.completion.metrics.read(job.experiment!);
+  assert.deepEqual(served.map((s) => s.metric).sort(), ['/eval_fraction_of_correct_next_step_preds', '/eval_num_predictions', '/eval_total_loss', '/train_fraction_of_correct_next_step_preds', '/train_num_predictions', '/train_total_loss']);
+  const stored = await env.completion.store.readMetrics(runId);
+  for (const series of served) {
+    const doc = stored.find((d) => d.metric === series.metric);
+    assert.ok(doc, `${series.metric} stored`);
+    assert.deepEqual(Object.keys(doc.points).map(Number).sort((a, b) => a - b), series.points.map((p) => p.step));
+    for (const point of series.points) assert.equal(doc.points[String(point.step)]!.value, point.value);
+  }
+  assert.equal(stored.length, 6);
+  const loss = evaluating!.metrics!.summary['/train_total_loss']!;
+  assert.equal(loss.points, 40, '2 epochs × 20 simulated steps');
+  assert.ok(loss.final! < served.find((s) => s.metric === '/train_total_loss')!.points[0]!.value, 'loss fell');
+  assert.equal(evaluating!.metrics!.error, null);
+
+  // The batch input: contents up to the last user turn, the model turn kept aside.
+  assert.equal(evaluating!.evaluation!.examples, 4);
+  assert.equal(evaluating!.evaluation!.skipped, 1);
+  const models = env.sim.control.batchJobs().map((b) => b.model).sort();
+  assert.deepEqual(models, [`publishers/google/models/gemini-2.5-flash`, evaluating!.tunedModel!.model].sort());
+
+  // A redelivered SUCCEEDED event starts no second pair of batch jobs, and writes no new metric points.
+  const again = await handleRunEvent(envelope(succeeded), env.completion);
+  assert.equal(again.status, 'skipped');
+  assert.equal(env.sim.control.batchJobs().length, 2);
+
+  const scoring = await tickUntil(env, runId, 'SCORING');
+  assert.ok(scoring.evaluation!.jobs.tuned.outputDirectory?.startsWith(`gs://sft-outputs/runs/${runId}/evaluation/tuned/a1/prediction-model-`));
+  const done = await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
+  assert.equal(done.status, 'completed');
+  const completed = await env.launcher.runs.get(runId);
+  assert.equal(completed?.state, 'COMPLETED');
+  const result = completed!.evaluation!.result!;
+  // From the files: the tuned model answers the two seen tickets right and the unseen invoice one with
+  // its nearest training example ("…for my order" → refund/high: valid JSON, no field right), and is
+  // blocked once; the base model echoes the question (never JSON) and is blocked once too.
+  assert.equal(result.n, 4);
+  assert.equal(result.tuned.exactMatch, 0.5);
+  assert.equal(result.tuned.jsonValid, 0.75);
+  assert.equal(result.tuned.blocked, 1);
+  assert.equal(result.base.exactMatch, 0);
+  assert.equal(result.base.jsonValid, 0);
+  assert.equal(result.base.blocked, 1);
+  assert.deepEqual(result.blocked, { base: 1, tuned: 1 });
+  assert.equal(result.metric, 'json_fields');
+  // Field accuracy: 1 + 1 + 0 (both fields wrong) + 0 (blocked), over 4.
+  assert.deepEqual(result.headline, { base: 0, tuned: 0.5, delta: 0.5 });
+  assert.deepEqual(completed!.history.map((h) => h.to).slice(-4), ['SUCCEEDED', 'EVALUATING', 'SCORING', 'COMPLETED']);
+  lastEvent(env.events.published, 'COMPLETED');
+
+  // A redelivered SCORING event changes nothing.
+  assert.equal((await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion)).status, 'skipped');
+  assert.equal(metricDocumentId('/train_total_loss', 1), 'a1_train_total_loss');
+});
+
+test('a failed batch job is recorded and resubmitted under the poller policy; the run still completes', async () => {
+  const env = await setup();
+  env.sim.control.failNextBatchJobs(1, { modelIncludes: 'publishers/' });
+  const { runId } = await handleLaunch(envelope(launch({ experiment: 'retry-batch' })), env.launcher);
+  await tickUntil(env, runId, 'SUCCEEDED');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  const scoring = await tickUntil(env, runId, 'SCORING');
+  const base = scoring.evaluation!.jobs.base;
+  assert.equal(base.attempts.length, 2);
+  assert.equal(base.attempts[0]!.endState, 'JOB_STATE_FAILED');
+  assert.match(base.attempts[1]!.reason, /base model's batch job .* ended JOB_STATE_FAILED.*resubmitted/);
+  assert.equal(scoring.evaluation!.jobs.tuned.attempts.length, 1);
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
+  assert.equal((await env.launcher.runs.get(runId))?.state, 'COMPLETED');
+});
+
+test('a batch job stuck in the queue is cancelled and resubmitted; one that fails every attempt fails the run with the reason', async () => {
+  const env = await setup();
+  env.sim.control.stickNextBatchJobs(1, { modelIncludes: '/models/' });
+  env.sim.control.failNextBatchJobs(3, { modelIncludes: 'publishers/' });
+  const { runId } = await handleLaunch(envelope(launch({ experiment: 'stuck-batch' })), env.launcher);
+  await tickUntil(env, runId, 'SUCCEEDED');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  const failed = await tickUntil(env, runId, 'FAILED');
+  assert.match(failed.history.at(-1)!.reason, /evaluation failed: the base model's batch job .* ended JOB_STATE_FAILED.*attempt 3 of 3/);
+  assert.equal(failed.evaluation!.jobs.base.attempts.length, 3);
+  assert.ok(failed.tunedModel, 'the tuned model stays on the run');
+});
+
+test('no held-out data: the run completes without an evaluation, saying why', async () => {
+  const env = await setup();
+  const { runId } = await handleLaunch(envelope(launch({ experiment: 'no-eval', validationDatasetUri: undefined, evaluation: undefined })), env.launcher);
+  await tickUntil(env, runId, 'SUCCEEDED');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  const run = await env.launcher.runs.get(runId);
+  assert.equal(run?.state, 'COMPLETED');
+  assert.equal(run?.evaluation, null);
+  assert.match(run!.history.at(-1)!.reason, /no evaluation or validation dataset/);
+  assert.equal(env.sim.control.batchJobs().length, 0);
+  assert.ok(run?.metrics?.summary['/train_total_loss'], 'metrics are still copied');
+});
+
+test('the MLflow sink logs the same points through the REST API, one MLflow run per attempt, and a re-log creates nothing new', async () => {
+  // A recorded fake of MLflow's REST API: the one place the issue allows one (no MLflow server can be installed here).
+  const calls: { path: string; body: Record<string, unknown> }[] = [];
+  const experiments = new Map<string, string>();
+  const runs: { run_id: string; experiment_id: string; tags: { key: string; value: string }[] }[] = [];
+  const server: Server = createServer((request, response) => {
+    let text = '';
+    request.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    request.on('end', () => {
+      const url = new URL(request.url ?? '/', 'http://mlflow');
+      const path = url.pathname.replace('/api/2.0/mlflow/', '');
+      const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+      calls.push({ path, body });
+      const reply = (status: number, json: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+      if (path === 'experiments/get-by-name') {
+        const id = experiments.get(url.searchParams.get('experiment_name') ?? '');
+        return id ? reply(200, { experiment: { experiment_id: id } }) : reply(404, { error_code: 'RESOURCE_DOES_NOT_EXIST' });
+      }
+      if (path === 'experiments/create') {
+        experiments.set(String(body.name), String(experiments.size + 1));
+        return reply(200, { experiment_id: String(experiments.size) });
+      }
+      if (path === 'runs/search') {
+        const tag = /tags\.sft_run_attempt = '([^']+)'/.exec(String(body.filter))?.[1];
+        return reply(200, { runs: runs.filter((r) => r.tags.some((t) => t.key === 'sft_run_attempt' && t.value === tag)).map((r) => ({ info: { run_id: r.run_id } })) });
+      }
+      if (path === 'runs/create') {
+        const run = { run_id: `mlflow-${runs.length + 1}`, experiment_id: String(body.experiment_id), tags: body.tags as { key: string; value: string }[] };
+        runs.push(run);
+        return reply(200, { run: { info: { run_id: run.run_id } } });
+      }
+      return reply(200, {});
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  stops.push(() => new Promise((resolve) => server.close(() => resolve())));
+  const env = await setup({ mlflowUri: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  const { runId } = await handleLaunch(envelope(launch({ experiment: 'mlflow-exp', evaluation: undefined, validationDatasetUri: undefined })), env.launcher);
+  await tickUntil(env, runId, 'SUCCEEDED');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  const logged = calls.filter((c) => c.path === 'runs/log-batch').flatMap((c) => c.body.metrics as { key: string; step: number; value: number }[]);
+  const stored = await env.completion.store.readMetrics(runId);
+  const storedPoints = stored.flatMap((doc) => Object.entries(doc.points).map(([step, p]) => `${doc.metric.slice(1)}@${step}=${p.value}`)).sort();
+  assert.deepEqual(logged.map((m) => `${m.key}@${m.step}=${m.value}`).sort(), storedPoints);
+  assert.deepEqual(calls.map((c) => c.path).filter((p) => p !== 'runs/log-batch'), ['experiments/get-by-name', 'experiments/create', 'runs/search', 'runs/create', 'runs/update']);
+  assert.deepEqual(runs[0]!.tags.find((t) => t.key === 'sft_run_attempt')?.value, `${runId}:a1`);
+  // Logging the same attempt again finds its MLflow run instead of creating another.
+  await createMlflowSink(`http://127.0.0.1:${(server.address() as AddressInfo).port}`).logRun((await env.launcher.runs.get(runId))!, 1, await env.completion.metrics.read((await env.tuning.get((await env.launcher.runs.get(runId))!.currentJobName!)).experiment!));
+  assert.equal(runs.length, 1);
+  assert.equal(experiments.size, 1);
+});
