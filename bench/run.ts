@@ -11,6 +11,7 @@ const benches: [string, string[]][] = [
   ['tokenizer.ts', []],
   ['convert.ts', sizes],
   ['poller.ts', []],
+  ['scoring.ts', []],
 ];
 let failed = false;
 for (const [file, extra] of benches) {

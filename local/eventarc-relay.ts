@@ -26,6 +26,8 @@ export async function relayToFunction(pubsub: PubSub, subscriptionName: string, 
         body: JSON.stringify({
           message: { data: message.data.toString('base64'), messageId: message.id, attributes: message.attributes, publishTime: message.publishTime.toISOString() },
           subscription: `projects/${projectId}/subscriptions/${subscriptionName}`,
+          // Pub/Sub numbers deliveries when the subscription has a dead-letter policy, as the push payload does.
+          ...(message.deliveryAttempt ? { deliveryAttempt: message.deliveryAttempt } : {}),
         }),
       });
       if (response.ok) message.ack();

@@ -32,21 +32,26 @@ export interface Stack {
   projectId: string;
   rawBucket: string;
   datasetsBucket: string;
+  outputsBucket: string;
   env: Record<string, string>;
   urls: Record<string, string>;
   storage: Storage;
   simulator: Awaited<ReturnType<typeof startVertexSimulator>>;
+  pubsub: PubSub;
+  /** Kills a function's process (SIGKILL, mid-delivery if it was delivering) and starts it again. */
+  crashAndRestart(name: 'converter' | 'launcher' | 'poller' | 'completion', downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const FUNCTIONS = ['converter', 'launcher', 'poller'] as const;
+const FUNCTIONS = ['converter', 'launcher', 'poller', 'completion'] as const;
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const log = options.log ?? (() => {});
   const projectId = options.projectId ?? 'local-sft-project';
   const rawBucket = `${projectId}-raw`;
   const datasetsBucket = `${projectId}-datasets`;
+  const outputsBucket = `${projectId}-outputs`;
   const cleanups: (() => Promise<void> | void)[] = [];
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
@@ -62,12 +67,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const simulator = await startVertexSimulator({
       timing: options.timing ?? { validationMs: 1000, queueMs: 3000, runMs: 5000 },
       readDataset: (uri) => objects.read(uri),
+      writeObject: (uri, content) => objects.write(uri, content),
       tokens: loadGemmaTokenizer(),
     });
     cleanups.push(() => simulator.stop());
 
     await storage.createBucket(rawBucket);
     await storage.createBucket(datasetsBucket);
+    await storage.createBucket(outputsBucket);
     const pubsub = new PubSub({ projectId, apiEndpoint: pubsubEmulator.host, emulatorMode: true });
     cleanups.push(() => pubsub.close());
     for (const topic of ['launch', 'launch-dead-letter', 'run-events', 'run-events-dead-letter']) await pubsub.createTopic(topic);
@@ -75,7 +82,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       deadLetterPolicy: { deadLetterTopic: `projects/${projectId}/topics/launch-dead-letter`, maxDeliveryAttempts: 10 },
       retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 10 } },
     });
-    await pubsub.topic('run-events').createSubscription('completion');
+    await pubsub.topic('run-events').createSubscription('completion', {
+      deadLetterPolicy: { deadLetterTopic: `projects/${projectId}/topics/run-events-dead-letter`, maxDeliveryAttempts: 10 },
+      retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 10 } },
+    });
 
     const env: Record<string, string> = {
       GOOGLE_CLOUD_PROJECT: projectId,
@@ -86,10 +96,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       VERTEX_BASE_URL: simulator.url,
       RAW_BUCKET: rawBucket,
       DATASETS_BUCKET: datasetsBucket,
+      OUTPUTS_BUCKET: outputsBucket,
       LAUNCH_TOPIC: 'launch',
       RUN_EVENTS_TOPIC: 'run-events',
       // The local stack's clock is fast: a job counts as stuck after a minute, not six hours.
       STUCK_AFTER_SECONDS: '60',
+      STAGE_RESEND_SECONDS: '20',
       LOG_LEVEL: 'WARNING',
       // Off Google Cloud there is no metadata server; do not let the clients look for one.
       METADATA_SERVER_DETECTION: 'none',
@@ -101,32 +113,56 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       storage: storageEmulator.url,
       'vertex-simulator': simulator.url,
     };
-    const children: ChildProcess[] = [];
+    const children = new Map<string, ChildProcess>();
     cleanups.push(() => {
-      for (const child of children) child.kill('SIGTERM');
+      for (const child of children.values()) child.kill('SIGTERM');
     });
-    await Promise.all(
-      FUNCTIONS.map(async (name) => {
-        const port = await freePort();
-        const child = spawn(
-          process.execPath,
-          [`${root}node_modules/@google-cloud/functions-framework/build/src/main.js`, `--target=${name}`, `--signature-type=${name === 'poller' ? 'http' : 'cloudevent'}`, `--source=${root}functions/${name}/index.ts`, `--port=${port}`],
-          { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
-        );
-        child.stderr?.on('data', (chunk: Buffer) => log(`[${name}] ${chunk.toString().trim()}`));
-        children.push(child);
-        await waitForPort(port, `the ${name} function`);
-        urls[name] = `http://127.0.0.1:${port}/`;
-      }),
-    );
+    const ports: Record<string, number> = {};
+    const launch = async (name: (typeof FUNCTIONS)[number]) => {
+      ports[name] ??= await freePort();
+      const child = spawn(
+        process.execPath,
+        [`${root}node_modules/@google-cloud/functions-framework/build/src/main.js`, `--target=${name}`, `--signature-type=${name === 'poller' ? 'http' : 'cloudevent'}`, `--source=${root}functions/${name}/index.ts`, `--port=${ports[name]}`],
+        { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      child.stderr?.on('data', (chunk: Buffer) => log(`[${name}] ${chunk.toString().trim()}`));
+      children.set(name, child);
+      await waitForPort(ports[name], `the ${name} function`);
+      urls[name] = `http://127.0.0.1:${ports[name]}/`;
+    };
+    await Promise.all(FUNCTIONS.map(launch));
+    /** Kills a function's process outright (as a crashed instance would die) and starts it again on the same port. */
+    const crashAndRestart = async (name: (typeof FUNCTIONS)[number], downMs = 0) => {
+      const child = children.get(name)!;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      await launch(name);
+    };
     storageEmulator.addNotificationTarget(urls.converter!, rawBucket);
     const relay = await relayToFunction(pubsub, 'launcher', 'launch', urls.launcher!, projectId);
     cleanups.push(() => relay.close());
-    const timer = setInterval(() => {
-      void fetch(urls.poller!, { method: 'POST' }).catch(() => undefined);
-    }, options.pollEveryMs ?? 1000);
-    cleanups.push(() => clearInterval(timer));
-    return { projectId, rawBucket, datasetsBucket, env, urls, storage, simulator, stop };
+    const completionRelay = await relayToFunction(pubsub, 'completion', 'run-events', urls.completion!, projectId);
+    cleanups.push(() => completionRelay.close());
+    // Cloud Scheduler's role, compressed from minutes to a second. The next call waits for the
+    // previous tick to end: at this pace, overlapping ticks would only fight over the same runs.
+    let timer: NodeJS.Timeout | undefined;
+    let ticking = true;
+    const tick = () => {
+      timer = setTimeout(() => {
+        void fetch(urls.poller!, { method: 'POST' })
+          .then((response) => response.arrayBuffer())
+          .catch(() => undefined)
+          .finally(() => ticking && tick());
+      }, options.pollEveryMs ?? 1000);
+    };
+    tick();
+    cleanups.push(() => {
+      ticking = false;
+      clearTimeout(timer);
+    });
+    return { projectId, rawBucket, datasetsBucket, outputsBucket, env, urls, storage, simulator, pubsub, crashAndRestart, stop };
   } catch (error) {
     await stop();
     throw error;

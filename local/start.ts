@@ -2,7 +2,9 @@
  * `npm start`: the whole pipeline on this machine (see local/stack.ts), then the bundled sample
  * through it, stage by stage, as a data team would see it: a CSV and its launch sidecar dropped
  * in the raw bucket → converted → launch message → Vertex job (the simulator) → queued →
- * running → succeeded. `npm start -- --once` exits after the summary (0 when the run succeeded);
+ * running, loss falling → succeeded → metrics copied → batch inference with the tuned and the
+ * base model → evaluation, base vs tuned. `npm start -- --once` exits after the summary (0 when
+ * the run completed);
  * without it the stack keeps running for more files until Ctrl-C.
  */
 import { readFileSync } from 'node:fs';
@@ -29,7 +31,7 @@ process.once('SIGTERM', () => void shutdown(143));
 
 console.log('\nservices (a Vertex AI SIMULATOR stands in for Vertex: nothing is trained)');
 for (const [name, url] of Object.entries(stack.urls)) console.log(`  ${name.padEnd(17)} ${url}`);
-console.log(`  raw bucket        gs://${stack.rawBucket}/incoming/   datasets bucket gs://${stack.datasetsBucket}`);
+console.log(`  raw bucket        gs://${stack.rawBucket}/incoming/   datasets gs://${stack.datasetsBucket}   outputs gs://${stack.outputsBucket}`);
 console.log('\nenvironment for other tools:');
 for (const key of ['GOOGLE_CLOUD_PROJECT', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'STORAGE_EMULATOR_HOST', 'VERTEX_BASE_URL']) console.log(`  export ${key}=${stack.env[key]}`);
 console.log('');
@@ -52,8 +54,9 @@ const once = (key: string, line: string) => {
   say(line);
 };
 const deadline = Date.now() + Number(values.timeout) * 1000;
-let outcome: 'SUCCEEDED' | 'FAILED' | 'TIMEOUT' = 'TIMEOUT';
+let outcome: 'COMPLETED' | 'FAILED' | 'TIMEOUT' = 'TIMEOUT';
 let summary: Record<string, unknown> = {};
+let evaluationTable: string[][] = [];
 while (Date.now() < deadline) {
   const datasets = await db.collection('datasets').where('source.name', '==', name).get();
   const dataset = datasets.docs[0]?.data();
@@ -71,11 +74,34 @@ while (Date.now() < deadline) {
   if (run) {
     if (run.currentJobName) once(`submitted-${run.attempts.length}`, `tuning job submitted (attempt ${run.attempts.length}): ${run.currentJobName}`);
     if (run.state === 'PENDING') once('pending', `queued in Vertex (${run.tuningJobState ?? 'pending'})`);
-    if (run.state === 'RUNNING') once('running', 'training (simulated)');
-    if (run.state === 'SUCCEEDED' || run.state === 'FAILED' || run.state === 'REJECTED' || run.state === 'CANCELLED') {
-      once('end', run.state === 'SUCCEEDED' ? `succeeded: tuned model ${run.tunedModel?.model}` : `run ${run.state}: ${run.error?.message ?? run.rejection ?? ''}`);
-      outcome = run.state === 'SUCCEEDED' ? 'SUCCEEDED' : 'FAILED';
+    if (run.state === 'RUNNING') {
+      once('running', 'training (simulated)');
+      const loss = (await db.collection(`runs/${run.runId}/metrics`).where('metric', '==', '/train_total_loss').get()).docs[0]?.data();
+      if (loss) once('live-loss', `live metrics: ${Object.keys(loss.points).length} loss points so far`);
+    }
+    if (run.state === 'SUCCEEDED') once('succeeded', `tuning succeeded: tuned model ${run.tunedModel?.model}`);
+    if (run.metrics && !run.metrics.error) {
+      const loss = run.metrics.summary['/train_total_loss'];
+      if (loss) once('metrics', `metrics copied to Firestore: train loss ${loss.final} at step ${loss.finalStep} (best ${loss.best}), ${Object.keys(run.metrics.summary).length} series`);
+    }
+    if (run.state === 'EVALUATING') once('evaluating', `batch inference on ${run.evaluation.examples} held-out examples: tuned ${run.evaluation.jobs.tuned.currentJobName.split('/').at(-1)}, base ${run.evaluation.jobs.base.currentJobName.split('/').at(-1)}`);
+    if (run.state === 'SCORING') once('scoring', 'both batch jobs done: scoring the predictions');
+    if (['COMPLETED', 'FAILED', 'REJECTED', 'CANCELLED'].includes(run.state)) {
+      const result = run.evaluation?.result;
+      once('end', run.state === 'COMPLETED' ? (result ? `completed: ${result.metric} base ${result.headline.base} → tuned ${result.headline.tuned} on ${result.n} held-out examples` : `completed: ${run.history.at(-1).reason}`) : `run ${run.state}: ${run.error?.message ?? run.rejection ?? ''}`);
+      outcome = run.state === 'COMPLETED' ? 'COMPLETED' : 'FAILED';
       summary = { run: run.runId, state: run.state, attempts: run.attempts.length, tunedModel: run.tunedModel?.model ?? '-', history: run.history.map((h: { to: string }) => h.to).join(' → ') };
+      if (result) {
+        const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)}%`);
+        evaluationTable = [
+          ['', 'base', 'tuned', 'delta'],
+          ['exact match', pct(result.base.exactMatch), pct(result.tuned.exactMatch), pct(result.delta.exactMatch)],
+          ['normalised match', pct(result.base.normalizedMatch), pct(result.tuned.normalizedMatch), pct(result.delta.normalizedMatch)],
+          ['valid JSON', pct(result.base.jsonValid), pct(result.tuned.jsonValid), pct(result.delta.jsonValid)],
+          ['JSON fields right', pct(result.base.jsonFieldAccuracy), pct(result.tuned.jsonFieldAccuracy), pct(result.delta.jsonFieldAccuracy)],
+          ['blocked / empty', `${result.base.blocked} / ${result.base.empty}`, `${result.tuned.blocked} / ${result.tuned.empty}`, ''],
+        ];
+      }
       break;
     }
   }
@@ -84,15 +110,18 @@ while (Date.now() < deadline) {
 
 const ms = (from: number | undefined, to: number | undefined) => (from && to ? `${((to - from) / 1000).toFixed(2)} s` : '-');
 console.log('\nsummary');
-for (const [key, value] of Object.entries({ ...summary, 'drop → dataset': ms(dropped, marks.converted), 'dataset → job submitted': ms(marks.converted, marks['submitted-1']), 'drop → succeeded': ms(dropped, marks.end) })) {
+for (const [key, value] of Object.entries({ ...summary, 'drop → dataset': ms(dropped, marks.converted), 'dataset → job submitted': ms(marks.converted, marks['submitted-1']), 'drop → tuned': ms(dropped, marks.succeeded), 'drop → completed': ms(dropped, marks.end) })) {
   console.log(`  ${key.padEnd(24)} ${value}`);
 }
-console.log('  (batch inference and the base-versus-tuned evaluation come with the completion stage)');
+if (evaluationTable.length > 0) {
+  console.log('\nevaluation on held-out data (the SIMULATOR\'s deterministic "models": the tuned one answers from the nearest training example, the base one echoes)');
+  for (const row of evaluationTable) console.log(`  ${row[0]!.padEnd(20)} ${row.slice(1).map((cell) => cell.padStart(8)).join(' ')}`);
+}
 await db.terminate();
 
-if (values.once || outcome !== 'SUCCEEDED') {
+if (values.once || outcome !== 'COMPLETED') {
   if (outcome === 'TIMEOUT') console.error(`the sample run did not finish within ${values.timeout} s`);
-  await shutdown(outcome === 'SUCCEEDED' ? 0 : 1);
+  await shutdown(outcome === 'COMPLETED' ? 0 : 1);
 } else {
   console.log(`\nthe stack keeps running: drop more files into gs://${stack.rawBucket}/incoming/ (a NAME.launch.json beside NAME starts a run), e.g.`);
   console.log(`  STORAGE_EMULATOR_HOST=${stack.env.STORAGE_EMULATOR_HOST} node local/upload.ts my-data.jsonl gs://${stack.rawBucket}/incoming/my-data.jsonl`);

@@ -21,6 +21,7 @@ export const LogEvent = {
   tuningJobAdopted: 'launch.tuning_job_adopted',
   tuningJobFailed: 'launch.tuning_job_failed',
   datasetsMerged: 'launch.datasets_merged',
+  duplicateJobCancelled: 'vertex.duplicate_job_cancelled',
   launchDeadLettered: 'launch.dead_lettered',
   // poller
   pollTickFinished: 'poll.tick_finished',
@@ -42,6 +43,7 @@ export const LogEvent = {
   evaluationScored: 'completion.evaluation_scored',
   // poller, evaluation stage
   pollBatchResubmitted: 'poll.batch_resubmitted',
+  stageEventResent: 'poll.stage_event_resent',
   // vertex calls (any component)
   vertexRetry: 'vertex.retry',
   // simulator

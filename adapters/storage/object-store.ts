@@ -23,6 +23,22 @@ export interface ObjectWriter {
   abort(): void;
 }
 
+/** Small pieces (a line each, say) gathered into 256 KiB chunks: the upload stream handles each chunk with its own listeners. */
+async function* inChunks(content: AsyncIterable<Uint8Array>, size = 256 * 1024): AsyncGenerator<Buffer> {
+  let parts: Uint8Array[] = [];
+  let bytes = 0;
+  for await (const part of content) {
+    parts.push(part);
+    bytes += part.length;
+    if (bytes >= size) {
+      yield Buffer.concat(parts);
+      parts = [];
+      bytes = 0;
+    }
+  }
+  if (bytes > 0) yield Buffer.concat(parts);
+}
+
 export function parseGsUri(uri: string): { bucket: string; name: string } {
   const match = /^gs:\/\/([^/]+)\/(.+)$/.exec(uri);
   if (!match) throw new Error(`not a gs://bucket/object URI: ${uri}`);
@@ -46,7 +62,7 @@ export function createObjectStore(storage: Storage = new Storage()): ObjectStore
           contentType: options.contentType ?? 'application/octet-stream',
           ...(options.ifAbsent ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}),
         });
-        await pipeline(typeof content === 'string' ? Readable.from([Buffer.from(content)]) : Readable.from(content), stream);
+        await pipeline(typeof content === 'string' ? Readable.from([Buffer.from(content)]) : Readable.from(inChunks(content)), stream);
         return true;
       } catch (error) {
         if ((error as { code?: number }).code === 412) return false;

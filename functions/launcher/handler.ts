@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { RunStore } from '../../adapters/firestore/run-store.ts';
 import { parseGsUri, type ObjectStore } from '../../adapters/storage/object-store.ts';
+import { cancelDuplicateJobs } from '../../adapters/vertex/duplicates.ts';
 import type { TuningService } from '../../adapters/vertex/tuning.ts';
 import { MergeInputError, mergedDatasetUri, type MergeSummary } from '../../shared/datasets/merge.ts';
 import { classifyError } from '../../shared/errors/classify.ts';
@@ -107,6 +108,7 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
       });
       status = 'submitted';
       log.info(LogEvent.tuningJobCreated, `created tuning job ${job.name}`);
+      await cancelDuplicateJobs(deps.tuning, { [RUN_ID_LABEL]: runId, [ATTEMPT_LABEL]: '1' }, job.name, log);
     }
     const attempt = { number: 1, jobName: job.name, submittedAt: job.createTime ?? nowIso(), startedAt: null, endedAt: null, endState: null, error: null, reason: 'first submission' };
     const recorded = await deps.runs.recordSubmission(runId, claim.token, attempt, nowIso(), merge);

@@ -37,6 +37,8 @@ function dependencies(): PollerDeps {
       policy: { stuckAfterMs: config.STUCK_AFTER_SECONDS * 1000, maxAttempts: config.MAX_ATTEMPTS, runningWarningMs: config.RUNNING_WARNING_SECONDS * 1000 },
       concurrency: config.POLL_CONCURRENCY,
       leaseMs: config.RESUBMIT_LEASE_SECONDS * 1000,
+      stageResendMs: config.STAGE_RESEND_SECONDS * 1000,
+      duplicateWindowMs: config.DUPLICATE_CHECK_SECONDS * 1000,
     };
   }
   return deps;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PollStore } from '../../adapters/firestore/poll-store.ts';
 import type { RunEventPublisher } from '../../adapters/pubsub/run-events.ts';
 import type { BatchService } from '../../adapters/vertex/batch.ts';
+import { cancelDuplicateJobs } from '../../adapters/vertex/duplicates.ts';
 import type { TuningService } from '../../adapters/vertex/tuning.ts';
 import { bothDone, decideBatchTrack, resubmittedTrack, type BatchDecision } from '../../shared/evaluation/batch-poll.ts';
 import { batchDisplayName } from '../../shared/evaluation/plan.ts';
@@ -27,6 +28,10 @@ export interface PollerDeps {
   concurrency: number;
   leaseMs: number;
   pageSize?: number;
+  /** A run left in SUCCEEDED or SCORING this long (no handler took it) gets its event sent again. */
+  stageResendMs?: number;
+  /** How long after an attempt's submission the tick looks for a duplicate job (a late create from a dead delivery). */
+  duplicateWindowMs?: number;
 }
 
 export interface TickStats {
@@ -66,8 +71,9 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
   // Events an earlier tick could not publish go out first, in order.
   if (run.pendingEvents?.length) await flushEvents(run, deps, stats);
   if (run.state === 'EVALUATING') return pollEvaluation(run, jobName, holder, deps, stats);
-  // SUCCEEDED and SCORING wait for the completion handler; the tick only flushed their events.
-  if (run.state === 'SUCCEEDED' || run.state === 'SCORING') return;
+  // SUCCEEDED and SCORING wait for the completion handler; the tick only flushed their events,
+  // and resends the event if no handler has taken the run for a long while (it went to the dead-letter topic, say).
+  if (run.state === 'SUCCEEDED' || run.state === 'SCORING') return resendStaleStageEvent(run, deps, stats);
   let job;
   try {
     stats.vertexCalls += 1;
@@ -79,6 +85,14 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
   }
   const nowMs = deps.now();
   const nowIso = new Date(nowMs).toISOString();
+  // A young attempt may still see a create request from a dead delivery land late: keep the recorded job, cancel any twin.
+  const current = run.attempts.at(-1);
+  if (current && nowMs - Date.parse(current.submittedAt) < (deps.duplicateWindowMs ?? 15 * 60_000)) {
+    await cancelDuplicateJobs(deps.tuning, { [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(current.number) }, jobName, log).catch((error: unknown) =>
+      log.warn(LogEvent.pollVertexError, 'could not check for duplicate jobs; the next tick will', { error: classifyError(error) }),
+    );
+    stats.vertexCalls += 1;
+  }
   const decision = decidePoll(run, job, nowMs, deps.policy);
   if (decision.action === 'none') return;
 
@@ -239,6 +253,23 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
   } catch (error) {
     stats.vertexErrors += 1;
     log.warn(LogEvent.pollVertexError, `batch resubmission of ${run.runId} interrupted; the next tick goes on`, { error: classifyError(error) });
+  }
+}
+
+async function resendStaleStageEvent(run: RunDocument, deps: PollerDeps, stats: TickStats): Promise<void> {
+  const nowMs = deps.now();
+  const leaseLive = run.lease !== null && Date.parse(run.lease.expiresAt) > nowMs;
+  if (run.pendingEvents?.length || leaseLive || nowMs - Date.parse(run.updateTime) < (deps.stageResendMs ?? 15 * 60_000)) return;
+  const entry = run.history.at(-1)!;
+  const reason = `${entry.reason} (sent again: no handler took the run for ${Math.round((nowMs - Date.parse(run.updateTime)) / 1000)} s)`;
+  // The same event id as the first time: it is the same event, delivered again.
+  const event = { schemaVersion: 1 as const, eventId: `${run.runId}:${run.history.length}:${run.attempts.length}`, runId: run.runId, experiment: run.experiment, from: entry.from, to: run.state, attempt: run.attempts.length, reason, at: entry.at };
+  const result = await deps.store.update(run.runId, run.currentJobName!, nowMs, (current) =>
+    current.state === run.state && current.updateTime === run.updateTime ? { ...current, pendingEvents: [...(current.pendingEvents ?? []), event], updateTime: new Date(nowMs).toISOString() } : null,
+  );
+  if (result) {
+    deps.log.warn(LogEvent.stageEventResent, reason, { runId: run.runId });
+    await flushEvents(result.after, deps, stats);
   }
 }
 

@@ -16,5 +16,9 @@ export const pollerConfigSchema = commonConfigSchema.extend({
   /** How long a poller may hold a run while it cancels and resubmits its job. */
   RESUBMIT_LEASE_SECONDS: z.coerce.number().int().min(30).default(300),
   VERTEX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  /** A run left this long in SUCCEEDED or SCORING with no handler acting on it gets its run event published again. */
+  STAGE_RESEND_SECONDS: z.coerce.number().int().min(1).default(15 * 60),
+  /** For this long after a submission, each tick checks for a twin job (a late create from a dead delivery) and cancels it. */
+  DUPLICATE_CHECK_SECONDS: z.coerce.number().int().min(0).default(15 * 60),
 });
 export type PollerConfig = z.infer<typeof pollerConfigSchema>;

@@ -48,6 +48,8 @@ export interface SimulatorControl {
   setTiming(timing: Partial<Timing>): void;
   /** The next `count` matching API calls answer with `status` instead. */
   failNextCalls(count: number, status: CallFault['status'], match?: { method?: string; pathIncludes?: string }): void;
+  /** The next `count` matching API calls are answered only after `ms` (a slow Vertex, to catch a caller mid-call). */
+  delayNextCalls(count: number, ms: number, match?: { method?: string; pathIncludes?: string }): void;
   /** The next `count` created jobs stay in the queue forever. */
   stickNextJobs(count: number): void;
   /** The next `count` created jobs fail when they would start running. */
@@ -86,6 +88,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   const now = () => Date.now() + clockOffset;
   const jobs = new Map<string, SimulatedJob & { validationDone: boolean }>();
   const callFaults: CallFault[] = [];
+  const callDelays: { remaining: number; ms: number; method?: string; pathIncludes?: string }[] = [];
   let stickCount = 0;
   let failCount = 0;
   let failError = { code: 13, message: 'Internal error encountered during tuning (simulated).' };
@@ -100,6 +103,9 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     },
     failNextCalls: (count, status, match = {}) => {
       callFaults.push({ remaining: count, status, ...match });
+    },
+    delayNextCalls: (count, ms, match = {}) => {
+      callDelays.push({ remaining: count, ms, ...match });
     },
     stickNextJobs: (count) => {
       stickCount += count;
@@ -137,6 +143,11 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     if (url.pathname.startsWith('/simulator/v1/')) return handleControl(url, method, body, response);
     log.debug(LogEvent.simulatorRequest, `${method} ${url.pathname}`, {});
     if (!request.headers.authorization) return sendError(response, 401, 'Request is missing required authentication credential.');
+    const delay = callDelays.find((d) => d.remaining > 0 && (!d.method || d.method === method) && (!d.pathIncludes || url.pathname.includes(d.pathIncludes)));
+    if (delay) {
+      delay.remaining -= 1;
+      await new Promise((resolve) => setTimeout(resolve, delay.ms));
+    }
     const fault = callFaults.find((f) => f.remaining > 0 && (!f.method || f.method === method) && (!f.pathIncludes || url.pathname.includes(f.pathIncludes)));
     if (fault) {
       fault.remaining -= 1;
@@ -424,6 +435,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       const action = body.action;
       if (action === 'setTiming') control.setTiming(body.timing as Partial<Timing>);
       else if (action === 'failNextCalls') control.failNextCalls(Number(body.count), Number(body.status) as CallFault['status'], body.match as { method?: string; pathIncludes?: string });
+      else if (action === 'delayNextCalls') control.delayNextCalls(Number(body.count), Number(body.ms), body.match as { method?: string; pathIncludes?: string });
       else if (action === 'stickNextJobs') control.stickNextJobs(Number(body.count));
       else if (action === 'failNextJobs') control.failNextJobs(Number(body.count), body.error as { code: number; message: string } | undefined);
       else if (action === 'advance') control.advance(Number(body.ms));

@@ -321,3 +321,20 @@ test('the MLflow sink logs the same points through the REST API, one MLflow run 
   assert.equal(runs.length, 1);
   assert.equal(experiments.size, 1);
 });
+
+test('a SUCCEEDED event no handler took (lost to the dead-letter topic, say) is sent again by the poller, and the run goes on', async () => {
+  const env = await setup();
+  const { runId } = await handleLaunch(envelope(launch({ experiment: 'lost-event' })), env.launcher);
+  await tickUntil(env, runId, 'SUCCEEDED');
+  const first = lastEvent(env.events.published, 'SUCCEEDED');
+  env.events.published.length = 0; // the event is lost: nobody delivers it
+  env.clock.advance(10 * MINUTE);
+  await runTick(env.poller);
+  assert.equal(env.events.published.length, 0, 'not before the resend delay');
+  env.clock.advance(6 * MINUTE);
+  await runTick(env.poller);
+  const resent = lastEvent(env.events.published, 'SUCCEEDED');
+  assert.equal(resent.eventId, first.eventId, 'the same event, delivered again');
+  assert.match(resent.reason, /sent again/);
+  assert.equal((await handleRunEvent(envelope(resent), env.completion)).status, 'evaluating');
+});

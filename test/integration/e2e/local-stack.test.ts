@@ -1,6 +1,6 @@
-import { test, before, after } from 'node:test';
+import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Firestore } from '@google-cloud/firestore';
@@ -8,67 +8,151 @@ import { startStack, type Stack } from '../../../local/stack.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
-test('the README main command: npm start -- --once runs the sample from the bucket to a succeeded tuning run', () => {
-  const result = spawnSync(process.execPath, [`${root}local/start.ts`, '--once'], { cwd: root, encoding: 'utf8', timeout: 240_000 });
-  assert.equal(result.status, 0, result.stderr.slice(-2000));
+function run(command: string, args: string[], timeoutMs: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const timer = setTimeout(() => child.kill('SIGTERM'), timeoutMs);
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, stderr });
+    });
+  });
+}
+
+test('the README main command: npm start -- --once runs the sample from the bucket to a completed, evaluated run', async () => {
+  // Asynchronously: the stack this file starts for the other tests lives in this process and must keep serving meanwhile.
+  const result = await run(process.execPath, [`${root}local/start.ts`, '--once'], 240_000);
+  assert.equal(result.status, 0, `${result.stdout.slice(-3000)}\n${result.stderr.slice(-2000)}`);
   assert.match(result.stdout, /converted: 25 valid examples, 1 rejected/);
-  assert.match(result.stdout, /history\s+ACCEPTED → SUBMITTED → PENDING → RUNNING → SUCCEEDED/);
-  const latencies = result.stdout.split('\n').filter((line) => /drop → dataset|dataset → job submitted|drop → succeeded/.test(line));
+  assert.match(result.stdout, /history\s+ACCEPTED → SUBMITTED → PENDING → RUNNING → SUCCEEDED → EVALUATING → SCORING → COMPLETED/);
+  assert.match(result.stdout, /metrics copied to Firestore: train loss [\d.]+ at step 60/);
+  assert.match(result.stdout, /exact match\s+[\d.]+%\s+[\d.]+%/);
+  const latencies = result.stdout.split('\n').filter((line) => /drop → dataset|dataset → job submitted|drop → tuned|drop → completed/.test(line));
   console.log(`end-to-end latencies on the local stack:\n${latencies.join('\n')}`);
 });
 
-// Faults across stages, on one stack started in this process.
-let stack: Stack;
-let db: Firestore;
-before(async () => {
-  stack = await startStack({
-    projectId: 'e2e-faults',
-    timing: { validationMs: 300, queueMs: 1000, runMs: 1500 },
-    pollEveryMs: 500,
-    functionEnv: { STUCK_AFTER_SECONDS: '3' },
+// Faults across stages, on one stack started in this process after the README command's own
+// stack has stopped (two stacks at once would halve the CPU each gets on a 2-core machine).
+describe('faults across stages', () => {
+  let stack: Stack;
+  let db: Firestore;
+  before(async () => {
+    stack = await startStack({
+      projectId: 'e2e-faults',
+      timing: { validationMs: 300, queueMs: 1000, runMs: 1500 },
+      pollEveryMs: 500,
+      functionEnv: { STUCK_AFTER_SECONDS: '3' },
+    });
+    db = new Firestore({ projectId: stack.projectId });
   });
-  db = new Firestore({ projectId: stack.projectId });
-});
-after(async () => {
-  await db?.terminate();
-  await stack?.stop();
-});
+  after(async () => {
+    await db?.terminate();
+    await stack?.stop();
+  });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
+  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const value = await probe();
+      if (value !== undefined) return value;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
   }
-}
-const datasetOf = (name: string) => waitFor(`the dataset of ${name}`, async () => (await db.collection('datasets').where('source.name', '==', name).get()).docs[0]?.data());
+  const datasetOf = (name: string) => waitFor(`the dataset of ${name}`, async () => (await db.collection('datasets').where('source.name', '==', name).get()).docs[0]?.data());
 
-test('a job stuck in the queue is cancelled and resubmitted by the poller, and the run still succeeds', async () => {
-  stack.simulator.control.stickNextJobs(1);
-  const bucket = stack.storage.bucket(stack.rawBucket);
-  await bucket.file('incoming/stuck.jsonl.launch.json').save(JSON.stringify({ launch: { experiment: 'stuck' } }));
-  await bucket.file('incoming/stuck.jsonl').save(readFileSync(`${root}samples/support-chat.openai.jsonl`).toString().split('\n').filter((l) => !l.includes('truncated') && !l.includes('Anyone there')).join('\n'));
-  const run = await waitFor('the run to succeed', async () => {
-    const runId = (await datasetOf('incoming/stuck.jsonl')).launch?.runId;
-    const doc = runId ? (await db.doc(`runs/${runId}`).get()).data() : undefined;
-    return doc?.state === 'SUCCEEDED' ? doc : undefined;
+  test('the happy path through every stage, no stage called directly: a file dropped in the bucket ends COMPLETED with metrics and an evaluation', async () => {
+    const bucket = stack.storage.bucket(stack.rawBucket);
+    await bucket.file('incoming/happy.csv.launch.json').save(JSON.stringify({ launch: { experiment: 'happy' } }));
+    await bucket.file('incoming/happy.csv').save(readFileSync(`${root}samples/support-tickets.csv`));
+    const run = await waitFor('the run to complete', async () => {
+      const runId = (await datasetOf('incoming/happy.csv')).launch?.runId;
+      const doc = runId ? (await db.doc(`runs/${runId}`).get()).data() : undefined;
+      return doc?.state === 'COMPLETED' ? doc : undefined;
+    }, 120_000);
+    assert.ok(run.metrics.summary['/train_total_loss'].points > 0);
+    const metricDocs = await db.collection(`runs/${run.runId}/metrics`).get();
+    assert.equal(metricDocs.size, 6, 'train and eval series (the converter split off a validation set)');
+    const result = run.evaluation.result;
+    assert.equal(result.n, run.evaluation.examples);
+    assert.equal(result.tuned.n, result.base.n);
+    assert.equal(typeof result.delta.exactMatch, 'number');
+    // The scores are computed from prediction files that exist in the outputs bucket.
+    const [files] = await stack.storage.bucket(stack.outputsBucket).getFiles({ prefix: `runs/${run.runId}/evaluation/` });
+    assert.ok(files.some((file) => /tuned\/a1\/prediction-model-[^/]+\/predictions\.jsonl$/.test(file.name)));
+    assert.ok(files.some((file) => /base\/a1\/prediction-model-[^/]+\/predictions\.jsonl$/.test(file.name)));
   });
-  assert.equal(run.attempts.length, 2);
-  assert.match(run.attempts[1].reason, /stuck in Vertex's queue/);
-});
 
-test('a bad file gives a REJECTED dataset and no job', async () => {
-  const before = stack.simulator.control.createdCount();
-  const bucket = stack.storage.bucket(stack.rawBucket);
-  await bucket.file('incoming/garbage.jsonl.launch.json').save(JSON.stringify({ launch: { experiment: 'garbage' } }));
-  await bucket.file('incoming/garbage.jsonl').save('this is not a dataset\n');
-  const dataset = await waitFor('the rejection', async () => {
-    const doc = await datasetOf('incoming/garbage.jsonl');
-    return doc.state === 'REJECTED' ? doc : undefined;
+  test('a duplicate storm of launch messages through Pub/Sub gives one job', async () => {
+    const before = stack.simulator.control.createdCount();
+    const message = { schemaVersion: 1, requestId: 'storm-e2e', experiment: 'storm', baseModel: 'gemini-2.5-flash', trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`, source: 'e2e' };
+    await stack.storage.bucket(stack.datasetsBucket).file('storm/train.jsonl').save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
+    await Promise.all(Array.from({ length: 20 }, () => stack.pubsub.topic('launch').publishMessage({ json: message })));
+    await waitFor('the storm run to be submitted', async () => ((await db.doc('runs/storm-e2e').get()).data()?.attempts?.length ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.equal(stack.simulator.control.createdCount() - before, 1);
   });
-  assert.match(dataset.rejection, /format not recognised/);
-  await new Promise((resolve) => setTimeout(resolve, 1500));
-  assert.equal(stack.simulator.control.createdCount(), before);
+
+  test('the launcher killed mid-delivery and restarted loses nothing: the run gets one live job', async () => {
+    // A slow Vertex holds the delivery inside the create call while the launcher process is killed.
+    stack.simulator.control.delayNextCalls(1, 3000, { method: 'POST', pathIncludes: '/tuningJobs' });
+    const message = { schemaVersion: 1, requestId: 'killed-e2e', experiment: 'killed', baseModel: 'gemini-2.5-flash', trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`, source: 'e2e' };
+    await stack.pubsub.topic('launch').publishMessage({ json: message });
+    await waitFor('the delivery to claim the run', async () => ((await db.doc('runs/killed-e2e').get()).data()?.state === 'ACCEPTED' ? true : undefined));
+    const killedAt = Date.now();
+    await stack.crashAndRestart('launcher', 500);
+    const run = await waitFor('the redelivery to record the job', async () => {
+      const doc = (await db.doc('runs/killed-e2e').get()).data();
+      return doc?.attempts?.length ? doc : undefined;
+    });
+    assert.equal(run.attempts.length, 1);
+    // Until the slow create call has been answered, the killed delivery's job may still appear.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, killedAt + 4000 - Date.now())));
+    // The killed delivery's create request may still land after the redelivery made its own job
+    // (Vertex takes no idempotency key): the poller cancels that twin, and only the recorded job lives.
+    const live = await waitFor('one live job for the run', async () => {
+      const jobs = stack.simulator.control.jobs().filter((job) => job.labels.sft_run_id === 'killed-e2e');
+      const states = await Promise.all(jobs.map(async (job) => ({ name: job.name, state: await jobState(job.name) })));
+      const alive = states.filter((job) => !['JOB_STATE_CANCELLED', 'JOB_STATE_CANCELLING'].includes(job.state));
+      return jobs.length >= 1 && alive.length === 1 ? alive : undefined;
+    });
+    assert.equal(live[0]!.name, (await db.doc('runs/killed-e2e').get()).data()?.currentJobName);
+  });
+
+  async function jobState(name: string): Promise<string> {
+    const response = await fetch(`${stack.env.VERTEX_BASE_URL}/v1beta1/${name}`, { headers: { authorization: 'Bearer e2e' } });
+    return ((await response.json()) as { state: string }).state;
+  }
+
+  test('a job stuck in the queue is cancelled and resubmitted by the poller, and the run still completes', async () => {
+    stack.simulator.control.stickNextJobs(1);
+    const bucket = stack.storage.bucket(stack.rawBucket);
+    await bucket.file('incoming/stuck.jsonl.launch.json').save(JSON.stringify({ launch: { experiment: 'stuck' } }));
+    await bucket.file('incoming/stuck.jsonl').save(readFileSync(`${root}samples/support-chat.openai.jsonl`).toString().split('\n').filter((l) => !l.includes('truncated') && !l.includes('Anyone there')).join('\n'));
+    const run = await waitFor('the run to succeed', async () => {
+      const runId = (await datasetOf('incoming/stuck.jsonl')).launch?.runId;
+      const doc = runId ? (await db.doc(`runs/${runId}`).get()).data() : undefined;
+      return doc?.state === 'COMPLETED' ? doc : undefined;
+    }, 120_000);
+    assert.equal(run.attempts.length, 2);
+    assert.match(run.attempts[1].reason, /stuck in Vertex's queue/);
+  });
+
+  test('a bad file gives a REJECTED dataset and no job', async () => {
+    const before = stack.simulator.control.createdCount();
+    const bucket = stack.storage.bucket(stack.rawBucket);
+    await bucket.file('incoming/garbage.jsonl.launch.json').save(JSON.stringify({ launch: { experiment: 'garbage' } }));
+    await bucket.file('incoming/garbage.jsonl').save('this is not a dataset\n');
+    const dataset = await waitFor('the rejection', async () => {
+      const doc = await datasetOf('incoming/garbage.jsonl');
+      return doc.state === 'REJECTED' ? doc : undefined;
+    });
+    assert.match(dataset.rejection, /format not recognised/);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(stack.simulator.control.createdCount(), before);
+  });
 });

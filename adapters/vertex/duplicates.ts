@@ -1,0 +1,26 @@
+import { classifyError } from '../../shared/errors/classify.ts';
+import type { Logger } from '../../shared/log.ts';
+import { LogEvent } from '../../shared/log-events.ts';
+import type { TuningService } from './tuning.ts';
+
+/**
+ * Vertex's tuningJobs.create takes no idempotency key, so a create request sent by a delivery
+ * that then died can still land after the redelivery created its own job. Whoever holds the
+ * run keeps `keepName` and cancels every other job carrying the same run and attempt labels;
+ * returns how many were cancelled.
+ */
+export async function cancelDuplicateJobs(tuning: TuningService, labels: Record<string, string>, keepName: string, log: Logger): Promise<number> {
+  const jobs = await tuning.findByLabels(labels);
+  let cancelled = 0;
+  for (const job of jobs) {
+    if (job.name === keepName || ['JOB_STATE_CANCELLED', 'JOB_STATE_CANCELLING', 'JOB_STATE_FAILED'].includes(job.state)) continue;
+    try {
+      await tuning.cancel(job.name);
+      cancelled += 1;
+      log.warn(LogEvent.duplicateJobCancelled, `cancelled ${job.name}: a duplicate of ${keepName} (a create request from an earlier delivery landed late)`, { kept: keepName });
+    } catch (error) {
+      if (classifyError(error).kind === 'transient') throw error;
+    }
+  }
+  return cancelled;
+}
