@@ -85,7 +85,8 @@ export function createRunStore(db: Firestore, collection = 'runs'): RunStore {
     async recordTransientError(runId, token, error, nowIso, delivery) {
       await withLease(runId, token, (run) => {
         const failed = (run.launchDeliveries?.failed ?? 0) + 1;
-        const deadLettered = delivery.attempt !== null && delivery.attempt >= delivery.maxAttempts;
+        // Eventarc's CloudEvents do not carry Pub/Sub's delivery number; then the run's own count stands in for it.
+        const deadLettered = (delivery.attempt ?? failed) >= delivery.maxAttempts;
         return {
           ...run,
           error,
@@ -93,7 +94,7 @@ export function createRunStore(db: Firestore, collection = 'runs'): RunStore {
           // This delivery stops acting: the next one (a redelivery or a re-publish) may claim at once and adopts any job by its label.
           lease: null,
           ...(deadLettered
-            ? { warning: `the launch message failed ${delivery.attempt} deliveries and went to the dead-letter topic; re-publish the same request to try again` }
+            ? { warning: `the launch message failed ${delivery.attempt ?? failed} deliveries and went to the dead-letter topic; re-publish the same request to try again` }
             : {}),
           updateTime: nowIso,
         };

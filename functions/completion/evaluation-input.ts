@@ -14,8 +14,9 @@ export async function buildInferenceInput(
   target: { inputUri: string; referencesUri: string },
   maxExamples: number,
 ): Promise<{ examples: number; skipped: number; firstSkip: string | null }> {
-  const requests = objects.openWriter(target.inputUri, { contentType: 'application/jsonl' });
-  const references = objects.openWriter(target.referencesUri, { contentType: 'application/jsonl' });
+  // Create-once (the same bytes every time): a retried delivery keeps what an earlier one wrote, and the function needs no delete permission.
+  const requests = objects.openWriter(target.inputUri, { contentType: 'application/jsonl', ifAbsent: true });
+  const references = objects.openWriter(target.referencesUri, { contentType: 'application/jsonl', ifAbsent: true });
   let examples = 0;
   let skipped = 0;
   let firstSkip: string | null = null;

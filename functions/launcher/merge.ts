@@ -37,7 +37,8 @@ export async function mergeTrainingDatasets(objects: ObjectStore, sources: reado
     summaries.push({ uri, examples, duplicates });
   }
   const passes = planMergePasses(bytesPerBucket, budgetBytes);
-  const writer = objects.openWriter(targetUri, { contentType: 'application/jsonl' });
+  // Create-once: a retried merge finds the complete file an earlier delivery wrote (objects appear whole), the same bytes.
+  const writer = objects.openWriter(targetUri, { contentType: 'application/jsonl', ifAbsent: true });
   try {
     for (const pass of passes) {
       const lines = new Map<string, string>();

@@ -12,7 +12,7 @@ export const completionConfigSchema = commonConfigSchema.extend({
   /** How long a delivery holds a run while it reads metrics and starts the batch jobs. */
   COMPLETION_LEASE_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
   VERTEX_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
-  /** When set, training metrics are also logged to this MLflow tracking server through its REST API. */
-  MLFLOW_TRACKING_URI: z.string().url().optional(),
+  /** When set (not empty), training metrics are also logged to this MLflow tracking server through its REST API. */
+  MLFLOW_TRACKING_URI: z.union([z.literal(''), z.string().url()]).optional(),
 });
 export type CompletionConfig = z.infer<typeof completionConfigSchema>;

@@ -1,0 +1,193 @@
+# The four Cloud Run functions (2nd gen, Node.js 22), one source archive, one service account each.
+# Sizing, and why:
+#  - converter: 1 vCPU, 1 GiB, 540 s (the event-function maximum), concurrency 1. Conversion is
+#    CPU-bound (tokenising): one file per instance gets the whole CPU. Memory stays bounded by
+#    streaming (a 1 GB JSONL peaked at 252 MB with the heap capped at 128 MB; the tokenizer
+#    vocabulary is ~180 MB resident), so 1 GiB leaves room for large lines and media checks.
+#  - launcher: 512 MiB, 300 s, concurrency 10. Mostly waiting on Firestore and Vertex; a merge of
+#    several datasets holds at most MERGE_MEMORY_MB (64) of examples.
+#  - poller: 512 MiB, 540 s, concurrency 1, at most 2 instances. One tick at a time is the point;
+#    a tick over 1,000 active runs took 13-18 s in the benchmark.
+#  - completion: 1 GiB, 540 s, concurrency 1. Scoring streams predictions but holds the references
+#    (5,000 by default; 100,000 peaked at ~30 MB above baseline in the benchmark).
+# Ingress is internal only: Eventarc and Cloud Scheduler reach the services from inside Google,
+# and IAM (run.invoker) decides which identity may call which function.
+locals {
+  source = {
+    bucket = google_storage_bucket.source.name
+    object = google_storage_bucket_object.source.name
+  }
+}
+
+resource "google_cloudfunctions2_function" "converter" {
+  name     = "${var.name_prefix}-converter"
+  location = var.region
+  build_config {
+    runtime     = "nodejs22"
+    entry_point = "converter"
+    source {
+      storage_source {
+        bucket = local.source.bucket
+        object = local.source.object
+      }
+    }
+  }
+  service_config {
+    available_cpu                    = "1"
+    available_memory                 = "1Gi"
+    timeout_seconds                  = 540
+    max_instance_count               = 20
+    max_instance_request_concurrency = 1
+    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
+    service_account_email            = google_service_account.sa["converter"].email
+    environment_variables = {
+      GOOGLE_CLOUD_PROJECT     = var.project
+      GOOGLE_CLOUD_LOCATION    = var.region
+      LOG_LEVEL                = "INFO"
+      RAW_BUCKET               = google_storage_bucket.raw.name
+      DATASETS_BUCKET          = google_storage_bucket.datasets.name
+      INPUT_PREFIX             = "incoming/"
+      MAX_OBJECT_BYTES         = "2147483648"
+      LAUNCH_TOPIC             = google_pubsub_topic.launch.name
+      DATASETS_COLLECTION      = "datasets"
+      MAX_INVALID_SHARE        = tostring(var.max_invalid_share)
+      DEFAULT_BASE_MODEL       = var.default_base_model
+      CONVERSION_LEASE_SECONDS = "600"
+    }
+  }
+  event_trigger {
+    trigger_region        = var.region
+    event_type            = "google.cloud.storage.object.v1.finalized"
+    retry_policy          = "RETRY_POLICY_RETRY"
+    service_account_email = google_service_account.sa["trigger"].email
+    event_filters {
+      attribute = "bucket"
+      value     = google_storage_bucket.raw.name
+    }
+  }
+  depends_on = [google_project_iam_member.gcs_agent_publisher, google_project_iam_member.roles]
+}
+
+resource "google_cloudfunctions2_function" "launcher" {
+  name     = "${var.name_prefix}-launcher"
+  location = var.region
+  build_config {
+    runtime     = "nodejs22"
+    entry_point = "launcher"
+    source {
+      storage_source {
+        bucket = local.source.bucket
+        object = local.source.object
+      }
+    }
+  }
+  service_config {
+    available_memory                 = "512Mi"
+    timeout_seconds                  = 300
+    max_instance_count               = 10
+    max_instance_request_concurrency = 10
+    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
+    service_account_email            = google_service_account.sa["launcher"].email
+    environment_variables = {
+      GOOGLE_CLOUD_PROJECT  = var.project
+      GOOGLE_CLOUD_LOCATION = var.region
+      LOG_LEVEL             = "INFO"
+      RUNS_COLLECTION       = "runs"
+      LAUNCH_LEASE_SECONDS  = "300"
+      VERTEX_RETRIES        = "4"
+      LAUNCH_MAX_DELIVERIES = tostring(var.max_delivery_attempts)
+      DATASETS_BUCKET       = google_storage_bucket.datasets.name
+      MERGE_MEMORY_MB       = "64"
+    }
+  }
+  event_trigger {
+    trigger_region        = var.region
+    event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
+    pubsub_topic          = google_pubsub_topic.launch.id
+    retry_policy          = "RETRY_POLICY_RETRY"
+    service_account_email = google_service_account.sa["trigger"].email
+  }
+  depends_on = [google_project_iam_member.roles]
+}
+
+resource "google_cloudfunctions2_function" "poller" {
+  name     = "${var.name_prefix}-poller"
+  location = var.region
+  build_config {
+    runtime     = "nodejs22"
+    entry_point = "poller"
+    source {
+      storage_source {
+        bucket = local.source.bucket
+        object = local.source.object
+      }
+    }
+  }
+  service_config {
+    available_memory                 = "512Mi"
+    timeout_seconds                  = 540
+    max_instance_count               = 2
+    max_instance_request_concurrency = 1
+    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
+    service_account_email            = google_service_account.sa["poller"].email
+    environment_variables = {
+      GOOGLE_CLOUD_PROJECT    = var.project
+      GOOGLE_CLOUD_LOCATION   = var.region
+      LOG_LEVEL               = "INFO"
+      RUNS_COLLECTION         = "runs"
+      RUN_EVENTS_TOPIC        = google_pubsub_topic.run_events.name
+      STUCK_AFTER_SECONDS     = tostring(var.stuck_after_seconds)
+      MAX_ATTEMPTS            = tostring(var.max_attempts)
+      RUNNING_WARNING_SECONDS = "86400"
+      POLL_CONCURRENCY        = "8"
+      RESUBMIT_LEASE_SECONDS  = "300"
+      VERTEX_RETRIES          = "2"
+      STAGE_RESEND_SECONDS    = "900"
+      DUPLICATE_CHECK_SECONDS = "900"
+    }
+  }
+  depends_on = [google_project_iam_member.roles]
+}
+
+resource "google_cloudfunctions2_function" "completion" {
+  name     = "${var.name_prefix}-completion"
+  location = var.region
+  build_config {
+    runtime     = "nodejs22"
+    entry_point = "completion"
+    source {
+      storage_source {
+        bucket = local.source.bucket
+        object = local.source.object
+      }
+    }
+  }
+  service_config {
+    available_memory                 = "1Gi"
+    timeout_seconds                  = 540
+    max_instance_count               = 10
+    max_instance_request_concurrency = 1
+    ingress_settings                 = "ALLOW_INTERNAL_ONLY"
+    service_account_email            = google_service_account.sa["completion"].email
+    environment_variables = {
+      GOOGLE_CLOUD_PROJECT     = var.project
+      GOOGLE_CLOUD_LOCATION    = var.region
+      LOG_LEVEL                = "INFO"
+      RUNS_COLLECTION          = "runs"
+      RUN_EVENTS_TOPIC         = google_pubsub_topic.run_events.name
+      OUTPUTS_BUCKET           = google_storage_bucket.outputs.name
+      EVALUATION_MAX_EXAMPLES  = tostring(var.evaluation_max_examples)
+      COMPLETION_LEASE_SECONDS = "300"
+      VERTEX_RETRIES           = "4"
+      MLFLOW_TRACKING_URI      = var.mlflow_tracking_uri
+    }
+  }
+  event_trigger {
+    trigger_region        = var.region
+    event_type            = "google.cloud.pubsub.topic.v1.messagePublished"
+    pubsub_topic          = google_pubsub_topic.run_events.id
+    retry_policy          = "RETRY_POLICY_RETRY"
+    service_account_email = google_service_account.sa["trigger"].email
+  }
+  depends_on = [google_project_iam_member.roles]
+}

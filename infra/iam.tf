@@ -1,0 +1,118 @@
+# One service account per function, plus the scheduler's and the Eventarc triggers', each with
+# only what it needs. Bucket and topic roles are granted on the bucket or topic, never project-wide;
+# the project-level roles are the ones GCP offers no narrower scope for (Firestore, Vertex AI,
+# logging, receiving Eventarc events). Each binding and why: docs/deploy.md.
+locals {
+  identities = {
+    converter  = "Converter: reads raw uploads, writes datasets, publishes launch requests"
+    launcher   = "Launcher: starts Vertex AI tuning jobs, records runs"
+    poller     = "Poller: keeps runs true, resubmits stuck jobs"
+    completion = "Completion handler: metrics, batch inference, evaluation"
+    scheduler  = "Cloud Scheduler: calls the poller"
+    trigger    = "Eventarc triggers: deliver events to the functions"
+  }
+}
+
+resource "google_service_account" "sa" {
+  for_each     = local.identities
+  account_id   = "${var.name_prefix}-${each.key}"
+  display_name = each.value
+  depends_on   = [google_project_service.apis]
+}
+
+locals {
+  sa = { for name, account in google_service_account.sa : name => "serviceAccount:${account.email}" }
+
+  # Project-level roles, by identity.
+  project_roles = {
+    converter  = ["roles/datastore.user", "roles/logging.logWriter"]
+    launcher   = ["roles/datastore.user", "roles/aiplatform.user", "roles/logging.logWriter"]
+    poller     = ["roles/datastore.user", "roles/aiplatform.user", "roles/logging.logWriter"]
+    completion = ["roles/datastore.user", "roles/aiplatform.user", "roles/logging.logWriter"]
+    trigger    = ["roles/eventarc.eventReceiver"]
+  }
+  project_bindings = flatten([for name, roles in local.project_roles : [for role in roles : { key = "${name}-${role}", name = name, role = role }]])
+
+  # Bucket-level roles: who reads and who writes which bucket.
+  bucket_bindings = {
+    converter-raw-read         = { bucket = google_storage_bucket.raw.name, role = "roles/storage.objectViewer", member = local.sa.converter }
+    converter-datasets-read    = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectViewer", member = local.sa.converter }
+    converter-datasets-create  = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectCreator", member = local.sa.converter }
+    launcher-datasets-read     = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectViewer", member = local.sa.launcher }
+    launcher-datasets-create   = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectCreator", member = local.sa.launcher }
+    completion-datasets-read   = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectViewer", member = local.sa.completion }
+    completion-outputs-read    = { bucket = google_storage_bucket.outputs.name, role = "roles/storage.objectViewer", member = local.sa.completion }
+    completion-outputs-create  = { bucket = google_storage_bucket.outputs.name, role = "roles/storage.objectCreator", member = local.sa.completion }
+    vertex-raw-read            = { bucket = google_storage_bucket.raw.name, role = "roles/storage.objectViewer", member = local.vertex_agent }
+    vertex-datasets-read       = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectViewer", member = local.vertex_agent }
+    vertex-outputs-readwrite   = { bucket = google_storage_bucket.outputs.name, role = "roles/storage.objectUser", member = local.vertex_agent }
+  }
+
+  # Topic-level roles: who may publish where.
+  topic_bindings = {
+    converter-launch      = { topic = google_pubsub_topic.launch.id, member = local.sa.converter }
+    poller-run-events     = { topic = google_pubsub_topic.run_events.id, member = local.sa.poller }
+    completion-run-events = { topic = google_pubsub_topic.run_events.id, member = local.sa.completion }
+  }
+}
+
+resource "google_project_iam_member" "roles" {
+  for_each = { for binding in local.project_bindings : binding.key => binding }
+  project  = var.project
+  role     = each.value.role
+  member   = local.sa[each.value.name]
+}
+
+resource "google_storage_bucket_iam_member" "roles" {
+  for_each = local.bucket_bindings
+  bucket   = each.value.bucket
+  role     = each.value.role
+  member   = each.value.member
+}
+
+resource "google_pubsub_topic_iam_member" "publishers" {
+  for_each = local.topic_bindings
+  topic    = each.value.topic
+  role     = "roles/pubsub.publisher"
+  member   = each.value.member
+}
+
+# Vertex AI's service agent reads the training data (and the media it references) and writes
+# batch predictions; it exists once the API is enabled.
+resource "google_project_service_identity" "vertex" {
+  provider = google-beta
+  service  = "aiplatform.googleapis.com"
+}
+
+locals {
+  vertex_agent = "serviceAccount:${google_project_service_identity.vertex.email}"
+}
+
+# Cloud Storage's service agent publishes the object-finalize notifications Eventarc listens to.
+data "google_storage_project_service_account" "gcs" {}
+
+resource "google_project_iam_member" "gcs_agent_publisher" {
+  project = var.project
+  role    = "roles/pubsub.publisher"
+  member  = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+}
+
+# Only the Eventarc trigger identity may invoke the event functions, and only the scheduler's the poller.
+resource "google_cloud_run_service_iam_member" "trigger_invokes" {
+  for_each = {
+    converter  = google_cloudfunctions2_function.converter.service_config[0].service
+    launcher   = google_cloudfunctions2_function.launcher.service_config[0].service
+    completion = google_cloudfunctions2_function.completion.service_config[0].service
+  }
+  location = var.region
+  service  = each.value
+  role     = "roles/run.invoker"
+  member   = local.sa.trigger
+}
+
+resource "google_cloud_run_service_iam_member" "scheduler_invokes_poller" {
+  location = var.region
+  service  = google_cloudfunctions2_function.poller.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = local.sa.scheduler
+}

@@ -1,0 +1,82 @@
+variable "project" {
+  description = "The Google Cloud project the pipeline runs in."
+  type        = string
+}
+
+variable "region" {
+  description = "Region of the functions, buckets and Vertex AI jobs (a region where Gemini tuning is offered)."
+  type        = string
+  default     = "us-central1"
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name; bucket names add the project id so they are globally unique."
+  type        = string
+  default     = "sft"
+}
+
+variable "kms_key_name" {
+  description = "Optional CMEK key (projects/P/locations/L/keyRings/R/cryptoKeys/K) for the three buckets; null for Google-managed keys."
+  type        = string
+  default     = null
+}
+
+variable "noncurrent_version_days" {
+  description = "Old versions of raw objects (overwritten uploads) are deleted after this many days."
+  type        = number
+  default     = 30
+}
+
+variable "stuck_after_seconds" {
+  description = "A first attempt still queued this long is cancelled and resubmitted (later attempts wait 2x, 4x)."
+  type        = number
+  default     = 21600
+}
+
+variable "max_attempts" {
+  description = "Vertex jobs per run at most, the first submission included (tuning and each batch prediction)."
+  type        = number
+  default     = 3
+}
+
+variable "max_invalid_share" {
+  description = "A dropped file starts a run only when at most this share of its examples was rejected."
+  type        = number
+  default     = 0.1
+}
+
+variable "default_base_model" {
+  description = "Base model for launch sidecars that name none."
+  type        = string
+  default     = "gemini-2.5-flash"
+}
+
+variable "max_delivery_attempts" {
+  description = "Deliveries of a launch or run-events message before it goes to its dead-letter topic (Pub/Sub allows 5 to 100)."
+  type        = number
+  default     = 10
+}
+
+variable "poll_schedule" {
+  description = "Cloud Scheduler cron for the poller."
+  type        = string
+  default     = "*/5 * * * *"
+}
+
+variable "evaluation_max_examples" {
+  description = "Held-out examples sent to each model for evaluation at most."
+  type        = number
+  default     = 5000
+}
+
+variable "mlflow_tracking_uri" {
+  description = "Optional MLflow tracking server the completion handler also logs training metrics to; empty for none."
+  type        = string
+  default     = ""
+}
+
+variable "source_dir" {
+  description = "The repository root, zipped as the functions' source (built JavaScript in dist/ plus package.json)."
+  type        = string
+  default     = ".."
+}

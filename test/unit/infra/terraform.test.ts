@@ -1,0 +1,209 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse } from '@cdktf/hcl2json';
+import type { z } from 'zod';
+import { completionConfigSchema } from '../../../shared/config/completion.ts';
+import { converterConfigSchema } from '../../../shared/config/converter.ts';
+import { launcherConfigSchema } from '../../../shared/config/launcher.ts';
+import { pollerConfigSchema } from '../../../shared/config/poller.ts';
+
+/**
+ * No Terraform binary can be installed here, so the configuration is checked as data: the HCL is
+ * parsed (@cdktf/hcl2json, HashiCorp's own HCL parser compiled to WebAssembly) and the wiring
+ * asserted — what each function reads is what Terraform sets, every reference resolves, each
+ * trigger points at the right function, and no identity holds a role outside its allow-list.
+ */
+const infra = fileURLToPath(new URL('../../../infra/', import.meta.url));
+const files = readdirSync(infra).filter((name) => name.endsWith('.tf'));
+const sources = Object.fromEntries(files.map((name) => [name, readFileSync(`${infra}${name}`, 'utf8')]));
+
+type Block = Record<string, unknown>;
+interface Config {
+  resource: Record<string, Record<string, Block>>;
+  locals: Record<string, unknown>;
+  variable: Record<string, Block>;
+  data: Record<string, Record<string, Block>>;
+}
+
+async function load(): Promise<Config> {
+  const config: Config = { resource: {}, locals: {}, variable: {}, data: {} };
+  for (const [name, text] of Object.entries(sources)) {
+    const parsed = (await parse(name, text)) as Record<string, unknown>;
+    for (const [type, byName] of Object.entries((parsed.resource ?? {}) as Record<string, Record<string, Block[]>>)) {
+      config.resource[type] ??= {};
+      for (const [id, blocks] of Object.entries(byName)) config.resource[type]![id] = blocks[0]!;
+    }
+    for (const [type, byName] of Object.entries((parsed.data ?? {}) as Record<string, Record<string, Block[]>>)) {
+      config.data[type] ??= {};
+      for (const [id, blocks] of Object.entries(byName)) config.data[type]![id] = blocks[0]!;
+    }
+    for (const block of (parsed.locals ?? []) as Block[]) Object.assign(config.locals, block);
+    for (const [id, blocks] of Object.entries((parsed.variable ?? {}) as Record<string, Block[]>)) config.variable[id] = blocks[0]!;
+  }
+  return config;
+}
+const configPromise = load();
+
+const first = (value: unknown): Block => (Array.isArray(value) ? (value[0] as Block) : (value as Block));
+const EMULATOR_VARIABLES = ['FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'STORAGE_EMULATOR_HOST', 'VERTEX_BASE_URL'];
+const FUNCTIONS: Record<string, z.ZodObject> = {
+  converter: converterConfigSchema,
+  launcher: launcherConfigSchema,
+  poller: pollerConfigSchema,
+  completion: completionConfigSchema,
+};
+
+test('every variable each function reads (its zod config schema) is set by Terraform; no emulator variable is, and nothing unknown', async () => {
+  const config = await configPromise;
+  for (const [name, schema] of Object.entries(FUNCTIONS)) {
+    const fn = config.resource.google_cloudfunctions2_function?.[name];
+    assert.ok(fn, `function ${name} is declared`);
+    const env = first(fn.service_config).environment_variables as Record<string, string>;
+    const wanted = Object.keys(schema.shape).filter((key) => !EMULATOR_VARIABLES.includes(key));
+    assert.deepEqual(wanted.filter((key) => !(key in env)), [], `${name}: variables its config reads but Terraform does not set`);
+    assert.deepEqual(Object.keys(env).filter((key) => !(key in schema.shape)), [], `${name}: variables set that its config does not read (a typo?)`);
+    assert.deepEqual(Object.keys(env).filter((key) => EMULATOR_VARIABLES.includes(key)), [], `${name}: emulator variables must never be deployed`);
+    // Literal values must pass the function's own schema, so a bad default fails here, not at start-up in the cloud.
+    const literal = Object.fromEntries(Object.entries(env).filter(([, value]) => !value.includes('${')));
+    const checked = schema.partial().safeParse(literal);
+    assert.ok(checked.success, `${name}: ${JSON.stringify(checked.error?.issues)}`);
+  }
+});
+
+test('every bucket, topic, variable and service account a reference names is declared', async () => {
+  const config = await configPromise;
+  const text = Object.values(sources).join('\n');
+  for (const [, type, id] of text.matchAll(/\b(google_[a-z0-9_]+)\.([a-z0-9_]+)\b(?!\s*=)/g)) {
+    if (type!.startsWith('google_') && !/^(google_project|google_storage_project_service_account)$/.test(type!) && config.data[type!]?.[id!] === undefined) {
+      assert.ok(config.resource[type!]?.[id!], `${type}.${id} is referenced but not declared`);
+    }
+  }
+  for (const [, name] of text.matchAll(/\bvar\.([a-z0-9_]+)/g)) assert.ok(config.variable[name!], `var.${name} is not declared`);
+  const identities = Object.keys(config.locals.identities as Record<string, string>);
+  for (const [, name] of text.matchAll(/google_service_account\.sa\["([a-z]+)"\]/g)) assert.ok(identities.includes(name!), `service account ${name} is not declared`);
+  for (const [, name] of text.matchAll(/local\.sa\.([a-z]+)/g)) assert.ok(identities.includes(name!), `service account ${name} is not declared`);
+});
+
+test('each trigger points at the right function: object finalize on the raw bucket → converter, launch → launcher, run-events → completion, scheduler (OIDC) → poller', async () => {
+  const config = await configPromise;
+  const fns = config.resource.google_cloudfunctions2_function!;
+  const trigger = (name: string) => first(fns[name]!.event_trigger);
+  assert.equal(trigger('converter').event_type, 'google.cloud.storage.object.v1.finalized');
+  assert.deepEqual(first(trigger('converter').event_filters), { attribute: 'bucket', value: '${google_storage_bucket.raw.name}' });
+  assert.equal(trigger('launcher').event_type, 'google.cloud.pubsub.topic.v1.messagePublished');
+  assert.equal(trigger('launcher').pubsub_topic, '${google_pubsub_topic.launch.id}');
+  assert.equal(trigger('completion').pubsub_topic, '${google_pubsub_topic.run_events.id}');
+  for (const name of ['converter', 'launcher', 'completion']) {
+    assert.equal(trigger(name).retry_policy, 'RETRY_POLICY_RETRY', `${name} retries failed deliveries`);
+    assert.equal(trigger(name).service_account_email, '${google_service_account.sa["trigger"].email}');
+  }
+  assert.equal(fns.poller!.event_trigger, undefined, 'the poller is HTTP');
+  const job = config.resource.google_cloud_scheduler_job!.poller!;
+  const target = first(job.http_target);
+  assert.equal(target.uri, '${google_cloudfunctions2_function.poller.service_config[0].uri}');
+  assert.equal(first(target.oidc_token).service_account_email, '${google_service_account.sa["scheduler"].email}');
+  // Entry points match the names the functions register (functions/*/index.ts).
+  for (const name of Object.keys(FUNCTIONS)) {
+    assert.equal(first(fns[name]!.build_config).entry_point, name);
+    assert.equal(first(fns[name]!.build_config).runtime, 'nodejs22');
+    assert.match(readFileSync(fileURLToPath(new URL(`../../../functions/${name}/index.ts`, import.meta.url)), 'utf8'), new RegExp(`functions\\.(cloudEvent|http)(<unknown>)?\\('${name}'`));
+  }
+});
+
+test('each function runs as its own service account, internal ingress only, and only its caller may invoke it', async () => {
+  const config = await configPromise;
+  const fns = config.resource.google_cloudfunctions2_function!;
+  const accounts = Object.keys(FUNCTIONS).map((name) => first(fns[name]!.service_config).service_account_email);
+  assert.deepEqual(accounts, Object.keys(FUNCTIONS).map((name) => `\${google_service_account.sa["${name}"].email}`));
+  for (const name of Object.keys(FUNCTIONS)) assert.equal(first(fns[name]!.service_config).ingress_settings, 'ALLOW_INTERNAL_ONLY');
+  const invokers = config.resource.google_cloud_run_service_iam_member!;
+  assert.equal(invokers.scheduler_invokes_poller!.member, '${local.sa.scheduler}');
+  assert.equal(invokers.trigger_invokes!.member, '${local.sa.trigger}');
+  assert.deepEqual(Object.keys(invokers.trigger_invokes!.for_each as Block).sort(), ['completion', 'converter', 'launcher']);
+});
+
+// What each identity may hold, and why (also in docs/deploy.md).
+const PROJECT_ROLE_ALLOW_LIST: Record<string, string[]> = {
+  converter: ['roles/datastore.user', 'roles/logging.logWriter'],
+  launcher: ['roles/datastore.user', 'roles/aiplatform.user', 'roles/logging.logWriter'],
+  poller: ['roles/datastore.user', 'roles/aiplatform.user', 'roles/logging.logWriter'],
+  completion: ['roles/datastore.user', 'roles/aiplatform.user', 'roles/logging.logWriter'],
+  trigger: ['roles/eventarc.eventReceiver'],
+};
+const BUCKET_ROLE_ALLOW_LIST: Record<string, Record<string, string[]>> = {
+  converter: { raw: ['roles/storage.objectViewer'], datasets: ['roles/storage.objectViewer', 'roles/storage.objectCreator'] },
+  launcher: { datasets: ['roles/storage.objectViewer', 'roles/storage.objectCreator'] },
+  completion: { datasets: ['roles/storage.objectViewer'], outputs: ['roles/storage.objectViewer', 'roles/storage.objectCreator'] },
+  vertex_agent: { raw: ['roles/storage.objectViewer'], datasets: ['roles/storage.objectViewer'], outputs: ['roles/storage.objectUser'] },
+};
+const TOPIC_ALLOW_LIST: Record<string, string[]> = { converter: ['launch'], poller: ['run_events'], completion: ['run_events'] };
+
+test('no service account holds a role outside its allow-list: the converter cannot start jobs, the launcher cannot read raw data', async () => {
+  const config = await configPromise;
+  const projectRoles = config.locals.project_roles as Record<string, string[]>;
+  for (const [identity, roles] of Object.entries(projectRoles)) {
+    for (const role of roles) assert.ok(PROJECT_ROLE_ALLOW_LIST[identity]?.includes(role), `${identity} must not hold ${role} on the project`);
+  }
+  assert.ok(!projectRoles.converter!.includes('roles/aiplatform.user'), 'the converter cannot start tuning jobs');
+  for (const [key, binding] of Object.entries(config.locals.bucket_bindings as Record<string, { bucket: string; role: string; member: string }>)) {
+    const identity = /local\.sa\.([a-z]+)/.exec(binding.member)?.[1] ?? (binding.member.includes('vertex_agent') ? 'vertex_agent' : binding.member);
+    const bucket = /google_storage_bucket\.([a-z]+)\.name/.exec(binding.bucket)?.[1] ?? binding.bucket;
+    assert.ok(BUCKET_ROLE_ALLOW_LIST[identity]?.[bucket]?.includes(binding.role), `${key}: ${identity} must not hold ${binding.role} on ${bucket}`);
+  }
+  const launcherBuckets = Object.values(config.locals.bucket_bindings as Record<string, { bucket: string; member: string }>).filter((b) => b.member.includes('local.sa.launcher'));
+  assert.ok(launcherBuckets.every((b) => !b.bucket.includes('google_storage_bucket.raw')), 'the launcher cannot read raw data');
+  for (const [key, binding] of Object.entries(config.locals.topic_bindings as Record<string, { topic: string; member: string }>)) {
+    const identity = /local\.sa\.([a-z]+)/.exec(binding.member)?.[1] ?? binding.member;
+    const topic = /google_pubsub_topic\.([a-z_]+)\.id/.exec(binding.topic)?.[1] ?? binding.topic;
+    assert.ok(TOPIC_ALLOW_LIST[identity]?.includes(topic), `${key}: ${identity} must not publish to ${topic}`);
+  }
+  // Project-level grants outside the per-function map: only the Cloud Storage agent's publisher role, which Eventarc's storage triggers need.
+  const others = Object.entries(config.resource.google_project_iam_member!).filter(([id]) => id !== 'roles');
+  assert.deepEqual(others.map(([id, b]) => [id, b.role]), [['gcs_agent_publisher', 'roles/pubsub.publisher']]);
+  // Nobody is an owner, editor or admin of anything.
+  assert.doesNotMatch(Object.values(sources).join('\n'), /roles\/(owner|editor|[a-z.]*[aA]dmin)"/);
+});
+
+test('nothing is public: no allUsers or allAuthenticatedUsers, every bucket has uniform access and public access prevention', async () => {
+  const config = await configPromise;
+  assert.doesNotMatch(Object.values(sources).join('\n'), /allUsers|allAuthenticatedUsers/);
+  for (const [id, bucket] of Object.entries(config.resource.google_storage_bucket!)) {
+    assert.equal(bucket.uniform_bucket_level_access, true, `${id}: uniform access`);
+    assert.equal(bucket.public_access_prevention, 'enforced', `${id}: public access prevention`);
+  }
+  const raw = config.resource.google_storage_bucket!.raw!;
+  assert.equal(first(raw.versioning).enabled, true, 'raw uploads are versioned');
+  assert.equal(first(first(raw.lifecycle_rule).condition).days_since_noncurrent_time, '${var.noncurrent_version_days}');
+});
+
+test('every Pub/Sub trigger gets a dead-letter topic and a delivery limit, and every dead-letter topic a subscription holding its messages', async () => {
+  const config = await configPromise;
+  const triggers = config.locals.pubsub_triggers as Record<string, { subscription: string; dead_letter_topic: string }>;
+  const pubsubFunctions = Object.entries(config.resource.google_cloudfunctions2_function!).filter(([, fn]) => first(fn.event_trigger)?.pubsub_topic);
+  assert.deepEqual(Object.keys(triggers).sort(), pubsubFunctions.map(([name]) => name).sort());
+  const command = String(first(config.resource.terraform_data!.trigger_dead_letter!.provisioner)['local-exec'] ? JSON.stringify(config.resource.terraform_data!.trigger_dead_letter) : '');
+  assert.match(command, /--dead-letter-topic=\$\{each.value.dead_letter_topic\}/);
+  assert.match(command, /--max-delivery-attempts=\$\{var.max_delivery_attempts\}/);
+  const held = Object.values(config.resource.google_pubsub_subscription!).map((sub) => sub.topic);
+  for (const { dead_letter_topic } of Object.values(triggers)) {
+    const topic = /google_pubsub_topic\.([a-z_]+)\.id/.exec(dead_letter_topic)![1]!;
+    assert.ok(config.resource.google_pubsub_topic![topic], `${topic} exists`);
+    assert.ok(held.includes(dead_letter_topic), `${topic} has a subscription holding its messages`);
+  }
+  // The launcher's dead-letter count is the subscription's limit.
+  assert.equal(first(config.resource.google_cloudfunctions2_function!.launcher!.service_config).environment_variables && (first(config.resource.google_cloudfunctions2_function!.launcher!.service_config).environment_variables as Record<string, string>).LAUNCH_MAX_DELIVERIES, '${tostring(var.max_delivery_attempts)}');
+});
+
+test('Firestore has the composite indexes the queries need, and the rules file that is tested is the one deployed', async () => {
+  const config = await configPromise;
+  const indexes = Object.values(config.locals.run_indexes as Record<string, [string, string][]>).map((fields) => fields.map(([field, order]) => `${field} ${order}`).join(', '));
+  const pollStore = readFileSync(fileURLToPath(new URL('../../../adapters/firestore/poll-store.ts', import.meta.url)), 'utf8');
+  assert.match(pollStore, /where\('state', 'in', \[\.\.\.ACTIVE_STATES\]\)\.orderBy\('runId'\)/);
+  assert.ok(indexes.includes('state ASCENDING, runId ASCENDING'));
+  assert.ok(indexes.includes('state ASCENDING, createTime DESCENDING'));
+  assert.ok(indexes.includes('experiment ASCENDING, createTime DESCENDING'));
+  const ruleset = first(first(config.resource.google_firebaserules_ruleset!.firestore!.source).files);
+  assert.equal(ruleset.content, '${file("${path.module}/../firestore.rules")}');
+});
