@@ -144,6 +144,7 @@ resource "google_cloudfunctions2_function" "poller" {
       VERTEX_RETRIES          = "2"
       STAGE_RESEND_SECONDS    = "900"
       DUPLICATE_CHECK_SECONDS = "900"
+      LIVE_METRICS            = "true"
     }
   }
   depends_on = [google_project_iam_member.roles]

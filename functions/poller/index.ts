@@ -3,7 +3,9 @@ import { PubSub } from '@google-cloud/pubsub';
 import { createFirestore } from '../../adapters/firestore/run-store.ts';
 import { createPollStore } from '../../adapters/firestore/poll-store.ts';
 import { createRunEventPublisher } from '../../adapters/pubsub/run-events.ts';
+import { createCompletionStore } from '../../adapters/firestore/completion-store.ts';
 import { createBatchService } from '../../adapters/vertex/batch.ts';
+import { createMetricsReader } from '../../adapters/vertex/metrics.ts';
 import { tuningServiceFromConfig } from '../../adapters/vertex/tuning.ts';
 import { loadConfig } from '../../shared/config/load.ts';
 import { pollerConfigSchema } from '../../shared/config/poller.ts';
@@ -22,8 +24,9 @@ let deps: PollerDeps | undefined;
 function dependencies(): PollerDeps {
   if (!deps) {
     const config = loadConfig('poller', pollerConfigSchema);
+    const db = createFirestore(config.GOOGLE_CLOUD_PROJECT);
     deps = {
-      store: createPollStore(createFirestore(config.GOOGLE_CLOUD_PROJECT), config.RUNS_COLLECTION),
+      store: createPollStore(db, config.RUNS_COLLECTION),
       tuning: tuningServiceFromConfig(config, log),
       batch: createBatchService({
         project: config.GOOGLE_CLOUD_PROJECT,
@@ -38,6 +41,9 @@ function dependencies(): PollerDeps {
       concurrency: config.POLL_CONCURRENCY,
       leaseMs: config.RESUBMIT_LEASE_SECONDS * 1000,
       stageResendMs: config.STAGE_RESEND_SECONDS * 1000,
+      ...(config.LIVE_METRICS
+        ? { liveMetrics: { reader: createMetricsReader({ location: config.GOOGLE_CLOUD_LOCATION, ...(config.VERTEX_BASE_URL ? { baseUrl: config.VERTEX_BASE_URL } : {}) }), store: createCompletionStore(db, config.RUNS_COLLECTION) } }
+        : {}),
       duplicateWindowMs: config.DUPLICATE_CHECK_SECONDS * 1000,
     };
   }

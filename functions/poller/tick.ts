@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import type { CompletionStore } from '../../adapters/firestore/completion-store.ts';
 import type { PollStore } from '../../adapters/firestore/poll-store.ts';
 import type { RunEventPublisher } from '../../adapters/pubsub/run-events.ts';
 import type { BatchService } from '../../adapters/vertex/batch.ts';
 import { cancelDuplicateJobs } from '../../adapters/vertex/duplicates.ts';
+import type { MetricsReader } from '../../adapters/vertex/metrics.ts';
 import type { TuningService } from '../../adapters/vertex/tuning.ts';
 import { bothDone, decideBatchTrack, resubmittedTrack, type BatchDecision } from '../../shared/evaluation/batch-poll.ts';
 import { batchDisplayName } from '../../shared/evaluation/plan.ts';
@@ -12,6 +14,7 @@ import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
 import { ATTEMPT_LABEL, RUN_ID_LABEL } from '../../shared/runs/labels.ts';
 import { decidePoll, type StuckPolicy } from '../../shared/runs/poll.ts';
+import { summarizeSeries } from '../../shared/metrics/series.ts';
 import { withEvent } from '../../shared/runs/outbox.ts';
 import type { RunDocument } from '../../shared/runs/schema.ts';
 import { applyTransition } from '../../shared/runs/transitions.ts';
@@ -28,6 +31,8 @@ export interface PollerDeps {
   concurrency: number;
   leaseMs: number;
   pageSize?: number;
+  /** When set, a RUNNING job's training metrics are copied to Firestore on every tick (live curves). */
+  liveMetrics?: { reader: MetricsReader; store: Pick<CompletionStore, 'writeMetrics' | 'recordMetrics'> };
   /** A run left in SUCCEEDED or SCORING this long (no handler took it) gets its event sent again. */
   stageResendMs?: number;
   /** How long after an attempt's submission the tick looks for a duplicate job (a late create from a dead delivery). */
@@ -94,6 +99,7 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
     stats.vertexCalls += 1;
   }
   const decision = decidePoll(run, job, nowMs, deps.policy);
+  if (job.state === 'JOB_STATE_RUNNING' && job.experiment && deps.liveMetrics) await copyLiveMetrics(run, job.experiment, deps.liveMetrics, deps, stats);
   if (decision.action === 'none') return;
 
   if (decision.action === 'update') {
@@ -253,6 +259,20 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
   } catch (error) {
     stats.vertexErrors += 1;
     log.warn(LogEvent.pollVertexError, `batch resubmission of ${run.runId} interrupted; the next tick goes on`, { error: classifyError(error) });
+  }
+}
+
+/** Live points while the job trains; a failure only costs this tick's points (the completion handler reads them all at the end). */
+async function copyLiveMetrics(run: RunDocument, experiment: string, live: NonNullable<PollerDeps['liveMetrics']>, deps: PollerDeps, stats: TickStats): Promise<void> {
+  try {
+    stats.vertexCalls += 1;
+    const series = await live.reader.read(experiment);
+    const attempt = run.attempts.length;
+    const nowIso = new Date(deps.now()).toISOString();
+    const written = await live.store.writeMetrics(run.runId, attempt, series, nowIso);
+    if (written > 0) await live.store.recordMetrics(run.runId, { attempt, summary: Object.fromEntries(series.map((s) => [s.metric, summarizeSeries(s)])), readAt: nowIso, error: null });
+  } catch (error) {
+    deps.log.warn(LogEvent.metricsReadFailed, `could not read live metrics of ${run.runId}; the next tick tries again`, { error: classifyError(error) });
   }
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { commonConfigSchema } from './common.ts';
+import { commonConfigSchema, envBoolean } from './common.ts';
 
 /** The poller's environment. Defaults are the stuck policy stated in the README. */
 export const pollerConfigSchema = commonConfigSchema.extend({
@@ -16,6 +16,8 @@ export const pollerConfigSchema = commonConfigSchema.extend({
   /** How long a poller may hold a run while it cancels and resubmits its job. */
   RESUBMIT_LEASE_SECONDS: z.coerce.number().int().min(30).default(300),
   VERTEX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  /** Copy a RUNNING job's training metrics to Firestore on every tick, so curves are live (a few Vertex reads per running run per tick). */
+  LIVE_METRICS: envBoolean.default(true),
   /** A run left this long in SUCCEEDED or SCORING with no handler acting on it gets its run event published again. */
   STAGE_RESEND_SECONDS: z.coerce.number().int().min(1).default(15 * 60),
   /** For this long after a submission, each tick checks for a twin job (a late create from a dead delivery) and cancels it. */

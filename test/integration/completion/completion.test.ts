@@ -111,6 +111,7 @@ async function setup(options: { mlflowUri?: string } = {}) {
     policy: { stuckAfterMs: 30 * MINUTE, maxAttempts: 3, runningWarningMs: 24 * 60 * MINUTE },
     concurrency: 4,
     leaseMs: MINUTE,
+    liveMetrics: { reader: createMetricsReader(vertex), store: createCompletionStore(db) },
   };
   const completion: CompletionDeps = {
     store: createCompletionStore(db),
@@ -337,4 +338,21 @@ test('a SUCCEEDED event no handler took (lost to the dead-letter topic, say) is 
   assert.equal(resent.eventId, first.eventId, 'the same event, delivered again');
   assert.match(resent.reason, /sent again/);
   assert.equal((await handleRunEvent(envelope(resent), env.completion)).status, 'evaluating');
+});
+
+test('while the job trains, each tick adds the new metric points (live curves); the completion handler then finds nothing new to write', async () => {
+  const env = await setup();
+  const { runId } = await handleLaunch(envelope(launch({ experiment: 'live' })), env.launcher);
+  await tickUntil(env, runId, 'RUNNING', 60_000);
+  env.clock.advance(3 * MINUTE); // 30 % of the 10-minute simulated training
+  await runTick(env.poller);
+  const early = (await env.completion.store.readMetrics(runId)).find((doc) => doc.metric === '/train_total_loss')!;
+  const earlySteps = Object.keys(early.points).length;
+  assert.ok(earlySteps > 0 && earlySteps < 40, `${earlySteps} of 40 steps while running`);
+  assert.equal((await env.launcher.runs.get(runId))?.metrics?.summary['/train_total_loss']?.points, earlySteps);
+  env.clock.advance(3 * MINUTE);
+  await runTick(env.poller);
+  const later = (await env.completion.store.readMetrics(runId)).find((doc) => doc.metric === '/train_total_loss')!;
+  assert.ok(Object.keys(later.points).length > earlySteps, 'more points on the next tick');
+  assert.deepEqual(later.points[Object.keys(early.points)[0]!], early.points[Object.keys(early.points)[0]!], 'stored points never change');
 });
