@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { convertArgsSchema, EXIT_UNUSABLE, runConvert } from './convert.ts';
+import { PIPELINE_USAGE, pipelineCommand } from './pipeline.ts';
 
 const USAGE = `usage: sft-pipeline convert INPUT --out DIR [options]
 
@@ -17,10 +18,15 @@ options:
   --json                       print the report as JSON instead of a summary
   --threads N|auto             worker threads (default auto: every core for inputs over 32 MB)
 
-exit status: 0 all examples valid; 1 some rejected (valid ones written); 2 input unusable`;
+exit status: 0 all examples valid; 1 some rejected (valid ones written); 2 input unusable
+
+${PIPELINE_USAGE}`;
 
 export async function main(argv: string[], io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'upload' || command === 'launch' || command === 'status' || command === 'cancel') {
+    return pipelineCommand(command, rest, { ...io, env: process.env });
+  }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     io.stdout.write(USAGE + '\n');
     return command === undefined ? EXIT_UNUSABLE : 0;

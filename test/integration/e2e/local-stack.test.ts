@@ -1,16 +1,18 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Firestore } from '@google-cloud/firestore';
 import { startStack, type Stack } from '../../../local/stack.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
-function run(command: string, args: string[], timeoutMs: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(command: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: root });
+    const child = spawn(command, args, { cwd: root, env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -140,6 +142,45 @@ describe('faults across stages', () => {
     }, 120_000);
     assert.equal(run.attempts.length, 2);
     assert.match(run.attempts[1].reason, /stuck in Vertex's queue/);
+  });
+
+  /** The CLI as a person runs it against the local stack, with the environment `npm start` prints. */
+  const cli = (...args: string[]) =>
+    run(process.execPath, [`${root}bin/sft-pipeline.mjs`, ...args], 120_000, { ...process.env, ...stack.env, RAW_BUCKET: stack.rawBucket, LOG_LEVEL: 'ERROR' });
+
+  test('the CLI: upload with a launch spec, then status --watch follows the run to COMPLETED; launch and cancel a run stuck in the queue', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cli-e2e-'));
+    writeFileSync(join(dir, 'launch.json'), JSON.stringify({ launch: { experiment: 'cli-upload' } }));
+    const uploaded = await cli('upload', `${root}samples/support-tickets.csv`, '--launch', join(dir, 'launch.json'), '--name', 'cli-tickets.csv');
+    assert.equal(uploaded.status, 0, uploaded.stderr);
+    assert.match(uploaded.stdout, /uploaded .*support-tickets\.csv to gs:\/\/e2e-faults-raw\/incoming\/cli-tickets\.csv/);
+    const runId = (await waitFor('the upload to start a run', async () => ((await datasetOf('incoming/cli-tickets.csv')).launch?.runId as string | null) || undefined));
+    const watched = await cli('status', runId, '--watch', '--interval', '0.5');
+    assert.equal(watched.status, 0, watched.stderr);
+    assert.match(watched.stdout, /COMPLETED/, `run ${runId}: ${watched.stdout}`);
+    assert.match(watched.stdout, /exact_match: base [\d.]+ → tuned [\d.]+/);
+    const listed = await cli('status', '--experiment', 'cli-upload', '--json');
+    assert.deepEqual((JSON.parse(listed.stdout) as { runId: string }[]).map((r) => r.runId), [runId]);
+
+    stack.simulator.control.stickNextJobs(1);
+    await stack.storage.bucket(stack.datasetsBucket).file('cli/train.jsonl').save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ requestId: 'cli-cancel', experiment: 'cli-cancel', baseModel: 'gemini-2.5-flash', trainingDatasetUri: `gs://${stack.datasetsBucket}/cli/train.jsonl` }));
+    const launched = await cli('launch', join(dir, 'spec.json'));
+    assert.equal(launched.status, 0, launched.stderr);
+    assert.match(launched.stdout, /for run cli-cancel/);
+    const submitted = await waitFor('the launched run to be queued', async () => {
+      const doc = (await db.doc('runs/cli-cancel').get()).data();
+      return doc?.currentJobName ? doc : undefined;
+    });
+    const cancelled = await cli('cancel', 'cli-cancel', '--reason', 'wrong dataset');
+    assert.equal(cancelled.status, 0, cancelled.stderr);
+    const after = (await db.doc('runs/cli-cancel').get()).data()!;
+    assert.equal(after.state, 'CANCELLED');
+    assert.equal(after.history.at(-1).reason, 'wrong dataset');
+    assert.equal(await jobState(submitted.currentJobName as string), 'JOB_STATE_CANCELLED');
+    await new Promise((resolve) => setTimeout(resolve, 4000)); // past the 3 s stuck threshold: the poller must not resubmit a cancelled run
+    assert.equal((await db.doc('runs/cli-cancel').get()).data()!.attempts.length, 1);
+    assert.equal((await cli('cancel', 'cli-cancel')).status, 1, 'a finished run cannot be cancelled again');
   });
 
   test('a bad file gives a REJECTED dataset and no job', async () => {
