@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { convertArgsSchema, EXIT_UNUSABLE, runConvert } from './convert.ts';
-import { PIPELINE_USAGE, pipelineCommand } from './pipeline.ts';
+import { PIPELINE_USAGE } from './pipeline-usage.ts';
 
 const USAGE = `usage: sft-pipeline convert INPUT --out DIR [options]
 
@@ -25,6 +25,8 @@ ${PIPELINE_USAGE}`;
 export async function main(argv: string[], io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const [command, ...rest] = argv;
   if (command === 'upload' || command === 'launch' || command === 'status' || command === 'cancel') {
+    // Loaded on demand: the cloud clients cost ~100 MB of memory that `convert` must not carry.
+    const { pipelineCommand } = await import('./pipeline.ts');
     return pipelineCommand(command, rest, { ...io, env: process.env });
   }
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {

@@ -13,6 +13,7 @@ import { createTuningService } from '../adapters/vertex/tuning.ts';
 import { classifyError } from '../shared/errors/classify.ts';
 import { datasetIdFor } from '../shared/datasets/schema.ts';
 import { launchMessageSchema, runIdFor } from '../shared/launch/schema.ts';
+import { PIPELINE_USAGE } from './pipeline-usage.ts';
 import { withEvent } from '../shared/runs/outbox.ts';
 import { runDocumentSchema, TERMINAL_STATES, type RunDocument } from '../shared/runs/schema.ts';
 import { applyTransition, canTransition } from '../shared/runs/transitions.ts';
@@ -23,18 +24,6 @@ import { applyTransition, canTransition } from '../shared/runs/transitions.ts';
  * project (`gcloud auth application-default login`, names from `terraform output`). Flags win
  * over the environment.
  */
-export const PIPELINE_USAGE = `usage:
-  sft-pipeline upload FILE [--launch SPEC.json] [--name NAME]   upload a dataset (and its launch sidecar) to the raw bucket
-  sft-pipeline launch SPEC.json                                 publish a launch message
-  sft-pipeline status [RUN_ID] [--watch] [--json] [--experiment E] [--state S]
-  sft-pipeline cancel RUN_ID [--reason TEXT]                    cancel a run and its Vertex jobs
-
-where the pipeline is (flags, else environment):
-  --project      GOOGLE_CLOUD_PROJECT      --location  GOOGLE_CLOUD_LOCATION (us-central1)
-  --raw-bucket   RAW_BUCKET                --prefix    INPUT_PREFIX (incoming/)
-  --launch-topic LAUNCH_TOPIC (launch)     --run-events-topic RUN_EVENTS_TOPIC (run-events)
-  emulators and the simulator: FIRESTORE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST, STORAGE_EMULATOR_HOST, VERTEX_BASE_URL`;
-
 const targetSchema = z.object({
   project: z.string().min(1, 'the project: --project or GOOGLE_CLOUD_PROJECT'),
   location: z.string().min(1),

@@ -32,6 +32,7 @@ process.once('SIGTERM', () => void shutdown(143));
 console.log('\nservices (a Vertex AI SIMULATOR stands in for Vertex: nothing is trained)');
 for (const [name, url] of Object.entries(stack.urls)) console.log(`  ${name.padEnd(17)} ${url}`);
 console.log(`  raw bucket        gs://${stack.rawBucket}/incoming/   datasets gs://${stack.datasetsBucket}   outputs gs://${stack.outputsBucket}`);
+console.log(`  dashboard         ${stack.urls.status}  (runs, curves, evaluation; the read API under /api/runs)`);
 console.log('\nenvironment for other tools:');
 for (const key of ['GOOGLE_CLOUD_PROJECT', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'STORAGE_EMULATOR_HOST', 'VERTEX_BASE_URL']) console.log(`  export ${key}=${stack.env[key]}`);
 console.log('');
@@ -80,7 +81,8 @@ while (Date.now() < deadline) {
       if (loss) once('live-loss', `live metrics: ${Object.keys(loss.points).length} loss points so far`);
     }
     if (run.state === 'SUCCEEDED') once('succeeded', `tuning succeeded: tuned model ${run.tunedModel?.model}`);
-    if (run.metrics && !run.metrics.error) {
+    // While RUNNING the poller copies live points; the final copy is the completion handler's, after SUCCEEDED.
+    if (run.metrics?.final && !run.metrics.error) {
       const loss = run.metrics.summary['/train_total_loss'];
       if (loss) once('metrics', `metrics copied to Firestore: train loss ${loss.final} at step ${loss.finalStep} (best ${loss.best}), ${Object.keys(run.metrics.summary).length} series`);
     }

@@ -77,7 +77,8 @@ export function createCompletionStore(db: Firestore, collection = 'runs'): Compl
       return written;
     },
     async recordMetrics(runId, metrics) {
-      await update(runId, (run) => ({ ...run, metrics }));
+      // A late live copy (a tick that saw the job still RUNNING) must not replace the final one of the same attempt.
+      await update(runId, (run) => (run.metrics?.final && !metrics.final && run.metrics.attempt === metrics.attempt ? null : { ...run, metrics }));
     },
     async readMetrics(runId) {
       const snapshot = await ref(runId).collection('metrics').get();

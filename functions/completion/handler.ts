@@ -159,13 +159,13 @@ async function copyMetrics(run: RunDocument, deps: CompletionDeps, log: Logger):
     const series = await deps.metrics.read(job.experiment);
     const written = await deps.store.writeMetrics(run.runId, attempt, series, iso(deps.now()));
     const summary = Object.fromEntries(series.map((s) => [s.metric, summarizeSeries(s)]));
-    await deps.store.recordMetrics(run.runId, { attempt, summary, readAt: iso(deps.now()), error: null });
+    await deps.store.recordMetrics(run.runId, { attempt, summary, readAt: iso(deps.now()), final: true, error: null });
     log.info(LogEvent.metricsCopied, `${series.length} metric series, ${written} new points`);
     if (deps.mlflow) await deps.mlflow.logRun(run, attempt, series).catch((error: unknown) => log.warn(LogEvent.metricsSinkFailed, 'the MLflow sink failed; metrics stay in Firestore', { error: classifyError(error) }));
   } catch (error) {
     const info = classifyError(error);
     log.warn(LogEvent.metricsReadFailed, `could not read training metrics: ${info.message}; evaluation goes on`, { error: info });
-    await deps.store.recordMetrics(run.runId, { attempt, summary: run.metrics?.summary ?? {}, readAt: iso(deps.now()), error: info.message }).catch(() => undefined);
+    await deps.store.recordMetrics(run.runId, { attempt, summary: run.metrics?.summary ?? {}, readAt: iso(deps.now()), final: false, error: info.message }).catch(() => undefined);
   }
 }
 

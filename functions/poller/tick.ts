@@ -270,7 +270,7 @@ async function copyLiveMetrics(run: RunDocument, experiment: string, live: NonNu
     const attempt = run.attempts.length;
     const nowIso = new Date(deps.now()).toISOString();
     const written = await live.store.writeMetrics(run.runId, attempt, series, nowIso);
-    if (written > 0) await live.store.recordMetrics(run.runId, { attempt, summary: Object.fromEntries(series.map((s) => [s.metric, summarizeSeries(s)])), readAt: nowIso, error: null });
+    if (written > 0) await live.store.recordMetrics(run.runId, { attempt, summary: Object.fromEntries(series.map((s) => [s.metric, summarizeSeries(s)])), readAt: nowIso, final: false, error: null });
   } catch (error) {
     deps.log.warn(LogEvent.metricsReadFailed, `could not read live metrics of ${run.runId}; the next tick tries again`, { error: classifyError(error) });
   }

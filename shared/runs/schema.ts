@@ -108,6 +108,8 @@ export const runDocumentSchema = z.object({
       attempt: z.number().int().positive(),
       summary: z.record(z.string(), metricSummarySchema),
       readAt: z.string(),
+      /** True once the finished job's metrics were copied (completion handler); live copies while RUNNING are false. */
+      final: z.boolean().default(false),
       /** Why the last read failed (it does not block evaluation); null after a good read. */
       error: z.string().nullable(),
     })

@@ -355,4 +355,14 @@ test('while the job trains, each tick adds the new metric points (live curves); 
   const later = (await env.completion.store.readMetrics(runId)).find((doc) => doc.metric === '/train_total_loss')!;
   assert.ok(Object.keys(later.points).length > earlySteps, 'more points on the next tick');
   assert.deepEqual(later.points[Object.keys(early.points)[0]!], early.points[Object.keys(early.points)[0]!], 'stored points never change');
+  assert.equal((await env.launcher.runs.get(runId))?.metrics?.final, false, 'live copies say they are not final');
+
+  // The finished job's copy is final; a live copy landing late (a tick that saw the job RUNNING) does not replace it.
+  await tickUntil(env, runId, 'SUCCEEDED');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  const finalMetrics = (await env.launcher.runs.get(runId))!.metrics!;
+  assert.equal(finalMetrics.final, true);
+  assert.equal(finalMetrics.summary['/train_total_loss']?.points, 40);
+  await env.completion.store.recordMetrics(runId, { attempt: finalMetrics.attempt, summary: {}, readAt: new Date().toISOString(), final: false, error: null });
+  assert.deepEqual((await env.launcher.runs.get(runId))!.metrics, finalMetrics);
 });
