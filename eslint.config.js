@@ -23,4 +23,12 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  {
+    // The dashboard runs in the browser as a classic script, with uPlot loaded before it.
+    files: ['functions/status/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: { window: 'readonly', document: 'readonly', location: 'readonly', uPlot: 'readonly' },
+    },
+  },
 );

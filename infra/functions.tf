@@ -1,4 +1,4 @@
-# The four Cloud Run functions (2nd gen, Node.js 22), one source archive, one service account each.
+# The five Cloud Run functions (2nd gen, Node.js 22), one source archive, one service account each.
 # Sizing, and why:
 #  - converter: 1 vCPU, 1 GiB, 540 s (the event-function maximum), concurrency 1. Conversion is
 #    CPU-bound (tokenising): one file per instance gets the whole CPU. Memory stays bounded by
@@ -10,8 +10,10 @@
 #    a tick over 1,000 active runs took 13-18 s in the benchmark.
 #  - completion: 1 GiB, 540 s, concurrency 1. Scoring streams predictions but holds the references
 #    (5,000 by default; 100,000 peaked at ~30 MB above baseline in the benchmark).
-# Ingress is internal only: Eventarc and Cloud Scheduler reach the services from inside Google,
-# and IAM (run.invoker) decides which identity may call which function.
+#  - status: 512 MiB, 60 s, concurrency 40. Short Firestore reads; the dashboard is static files.
+# Ingress is internal only for the pipeline's four (the status function is below): Eventarc and
+# Cloud Scheduler reach them from inside Google, and IAM (run.invoker) decides which identity may
+# call which function.
 locals {
   source = {
     bucket = google_storage_bucket.source.name
@@ -189,6 +191,41 @@ resource "google_cloudfunctions2_function" "completion" {
     pubsub_topic          = google_pubsub_topic.run_events.id
     retry_policy          = "RETRY_POLICY_RETRY"
     service_account_email = google_service_account.sa["trigger"].email
+  }
+  depends_on = [google_project_iam_member.roles]
+}
+
+# The status function: the read API and the dashboard. It only reads Firestore. Ingress is open so
+# people and apps outside Google's network can reach it, but nothing is unauthenticated: only the
+# members in var.status_viewers hold run.invoker (people open it through
+# `gcloud run services proxy`, which signs their requests; see docs/status-api.md).
+resource "google_cloudfunctions2_function" "status" {
+  name     = "${var.name_prefix}-status"
+  location = var.region
+  build_config {
+    runtime     = "nodejs22"
+    entry_point = "status"
+    source {
+      storage_source {
+        bucket = local.source.bucket
+        object = local.source.object
+      }
+    }
+  }
+  service_config {
+    available_memory                 = "512Mi"
+    timeout_seconds                  = 60
+    max_instance_count               = 5
+    max_instance_request_concurrency = 40
+    ingress_settings                 = "ALLOW_ALL"
+    service_account_email            = google_service_account.sa["status"].email
+    environment_variables = {
+      GOOGLE_CLOUD_PROJECT  = var.project
+      GOOGLE_CLOUD_LOCATION = var.region
+      LOG_LEVEL             = "INFO"
+      RUNS_COLLECTION       = "runs"
+      DATASETS_COLLECTION   = "datasets"
+    }
   }
   depends_on = [google_project_iam_member.roles]
 }

@@ -8,6 +8,7 @@ locals {
     launcher   = "Launcher: starts Vertex AI tuning jobs, records runs"
     poller     = "Poller: keeps runs true, resubmits stuck jobs"
     completion = "Completion handler: metrics, batch inference, evaluation"
+    status     = "Status API and dashboard: reads runs, metrics and datasets"
     scheduler  = "Cloud Scheduler: calls the poller"
     trigger    = "Eventarc triggers: deliver events to the functions"
   }
@@ -29,6 +30,7 @@ locals {
     launcher   = ["roles/datastore.user", "roles/aiplatform.user", "roles/logging.logWriter"]
     poller     = ["roles/datastore.user", "roles/aiplatform.user", "roles/logging.logWriter"]
     completion = ["roles/datastore.user", "roles/aiplatform.user", "roles/logging.logWriter"]
+    status     = ["roles/datastore.viewer", "roles/logging.logWriter"]
     trigger    = ["roles/eventarc.eventReceiver"]
   }
   project_bindings = flatten([for name, roles in local.project_roles : [for role in roles : { key = "${name}-${role}", name = name, role = role }]])
@@ -115,4 +117,13 @@ resource "google_cloud_run_service_iam_member" "scheduler_invokes_poller" {
   service  = google_cloudfunctions2_function.poller.service_config[0].service
   role     = "roles/run.invoker"
   member   = local.sa.scheduler
+}
+
+# Who may read run status through the status function (people, groups, other apps' accounts).
+resource "google_cloud_run_service_iam_member" "status_viewers" {
+  for_each = toset(var.status_viewers)
+  location = var.region
+  service  = google_cloudfunctions2_function.status.service_config[0].service
+  role     = "roles/run.invoker"
+  member   = each.value
 }

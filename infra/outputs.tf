@@ -24,11 +24,17 @@ output "poller_url" {
   value = google_cloudfunctions2_function.poller.service_config[0].uri
 }
 
+output "status_url" {
+  description = "The status API and dashboard (callers need run.invoker: var.status_viewers)."
+  value       = google_cloudfunctions2_function.status.service_config[0].uri
+}
+
 output "functions" {
   value = {
     converter  = google_cloudfunctions2_function.converter.name
     launcher   = google_cloudfunctions2_function.launcher.name
     poller     = google_cloudfunctions2_function.poller.name
     completion = google_cloudfunctions2_function.completion.name
+    status     = google_cloudfunctions2_function.status.name
   }
 }

@@ -80,3 +80,13 @@ variable "source_dir" {
   type        = string
   default     = ".."
 }
+
+variable "status_viewers" {
+  description = "Members allowed to call the status API and open the dashboard, e.g. [\"group:data-team@example.com\"]. Named identities only: the function is never public."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for member in var.status_viewers : can(regex("^(user|group|serviceAccount|domain):", member))])
+    error_message = "status_viewers takes user:, group:, serviceAccount: or domain: members only; the status function is never public."
+  }
+}

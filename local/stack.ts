@@ -39,12 +39,13 @@ export interface Stack {
   simulator: Awaited<ReturnType<typeof startVertexSimulator>>;
   pubsub: PubSub;
   /** Kills a function's process (SIGKILL, mid-delivery if it was delivering) and starts it again. */
-  crashAndRestart(name: 'converter' | 'launcher' | 'poller' | 'completion', downMs?: number): Promise<void>;
+  crashAndRestart(name: 'converter' | 'launcher' | 'poller' | 'completion' | 'status', downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const FUNCTIONS = ['converter', 'launcher', 'poller', 'completion'] as const;
+const FUNCTIONS = ['converter', 'launcher', 'poller', 'completion', 'status'] as const;
+const HTTP_FUNCTIONS: readonly string[] = ['poller', 'status'];
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const log = options.log ?? (() => {});
@@ -122,7 +123,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       ports[name] ??= await freePort();
       const child = spawn(
         process.execPath,
-        [`${root}node_modules/@google-cloud/functions-framework/build/src/main.js`, `--target=${name}`, `--signature-type=${name === 'poller' ? 'http' : 'cloudevent'}`, `--source=${root}functions/${name}/index.ts`, `--port=${ports[name]}`],
+        [`${root}node_modules/@google-cloud/functions-framework/build/src/main.js`, `--target=${name}`, `--signature-type=${HTTP_FUNCTIONS.includes(name) ? 'http' : 'cloudevent'}`, `--source=${root}functions/${name}/index.ts`, `--port=${ports[name]}`],
         { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
       );
       child.stderr?.on('data', (chunk: Buffer) => log(`[${name}] ${chunk.toString().trim()}`));

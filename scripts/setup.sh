@@ -3,7 +3,8 @@
 #  - npm packages (npm ci), which include Node.js 22 itself (the `node` devDependency) so that
 #    every npm script runs on Node 22 whatever Node the machine ships;
 #  - the Firestore and Pub/Sub emulators from google-cloud-cli (checked, installed if missing
-#    and possible, otherwise a clear message saying how to get them).
+#    and possible, otherwise a clear message saying how to get them);
+#  - Chromium for the dashboard's browser tests (Debian's package, installed if missing and possible).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,4 +18,5 @@ fi
 
 node_modules/.bin/node scripts/require-node.mjs
 bash scripts/ensure-emulators.sh
+bash scripts/ensure-browser.sh
 echo "setup: ready (node $(node_modules/.bin/node --version))"

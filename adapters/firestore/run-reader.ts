@@ -1,5 +1,6 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { runDocumentSchema, type RunDocument, type RunState } from '../../shared/runs/schema.ts';
+import type { ListQuery } from '../../shared/status/api.ts';
 
 /**
  * The typed reader other Node apps use to read runs (see docs/run-schema.md). Every document
@@ -16,9 +17,30 @@ export async function listRuns(
   filter: { state?: RunState; experiment?: string; limit?: number } = {},
   collection = 'runs',
 ): Promise<RunDocument[]> {
-  let query = db.collection(collection).orderBy('createTime', 'desc').limit(filter.limit ?? 50);
-  if (filter.state) query = query.where('state', '==', filter.state);
-  if (filter.experiment) query = query.where('experiment', '==', filter.experiment);
-  const snapshot = await query.get();
-  return snapshot.docs.map((doc) => runDocumentSchema.parse(doc.data()));
+  const { runs } = await listRunPage(db, { ...filter, pageSize: filter.limit ?? 50 }, collection);
+  return runs;
+}
+
+/**
+ * One page of runs, newest first. The next page starts after `nextPageToken` (the last run id
+ * of this page); null when there is no more. Equality filters and the createTime range use the
+ * composite indexes in infra/firestore.tf.
+ */
+export async function listRunPage(db: Firestore, query: Partial<ListQuery> & { pageSize: number }, collection = 'runs'): Promise<{ runs: RunDocument[]; nextPageToken: string | null }> {
+  const runs = db.collection(collection);
+  let q = runs.orderBy('createTime', 'desc').limit(query.pageSize + 1);
+  if (query.state) q = q.where('state', '==', query.state);
+  if (query.experiment) q = q.where('experiment', '==', query.experiment);
+  if (query.since) q = q.where('createTime', '>=', query.since);
+  if (query.until) q = q.where('createTime', '<', query.until);
+  if (query.pageToken) {
+    const last = await runs.doc(query.pageToken).get();
+    if (last.exists) q = q.startAfter(last);
+  }
+  const snapshot = await q.get();
+  const docs = snapshot.docs.slice(0, query.pageSize);
+  return {
+    runs: docs.map((doc) => runDocumentSchema.parse(doc.data())),
+    nextPageToken: snapshot.docs.length > query.pageSize ? docs.at(-1)!.id : null,
+  };
 }

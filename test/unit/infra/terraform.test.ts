@@ -8,6 +8,7 @@ import { completionConfigSchema } from '../../../shared/config/completion.ts';
 import { converterConfigSchema } from '../../../shared/config/converter.ts';
 import { launcherConfigSchema } from '../../../shared/config/launcher.ts';
 import { pollerConfigSchema } from '../../../shared/config/poller.ts';
+import { statusConfigSchema } from '../../../shared/config/status.ts';
 
 /**
  * No Terraform binary can be installed here, so the configuration is checked as data: the HCL is
@@ -53,7 +54,10 @@ const FUNCTIONS: Record<string, z.ZodObject> = {
   launcher: launcherConfigSchema,
   poller: pollerConfigSchema,
   completion: completionConfigSchema,
+  status: statusConfigSchema,
 };
+/** The pipeline's own functions: called only by Eventarc or Cloud Scheduler, from inside Google. */
+const PIPELINE_FUNCTIONS = ['converter', 'launcher', 'poller', 'completion'];
 
 test('every variable each function reads (its zod config schema) is set by Terraform; no emulator variable is, and nothing unknown', async () => {
   const config = await configPromise;
@@ -117,11 +121,19 @@ test('each function runs as its own service account, internal ingress only, and 
   const fns = config.resource.google_cloudfunctions2_function!;
   const accounts = Object.keys(FUNCTIONS).map((name) => first(fns[name]!.service_config).service_account_email);
   assert.deepEqual(accounts, Object.keys(FUNCTIONS).map((name) => `\${google_service_account.sa["${name}"].email}`));
-  for (const name of Object.keys(FUNCTIONS)) assert.equal(first(fns[name]!.service_config).ingress_settings, 'ALLOW_INTERNAL_ONLY');
+  for (const name of PIPELINE_FUNCTIONS) assert.equal(first(fns[name]!.service_config).ingress_settings, 'ALLOW_INTERNAL_ONLY');
   const invokers = config.resource.google_cloud_run_service_iam_member!;
   assert.equal(invokers.scheduler_invokes_poller!.member, '${local.sa.scheduler}');
   assert.equal(invokers.trigger_invokes!.member, '${local.sa.trigger}');
   assert.deepEqual(Object.keys(invokers.trigger_invokes!.for_each as Block).sort(), ['completion', 'converter', 'launcher']);
+  // The status function is reachable from outside, but only the named viewers may invoke it.
+  assert.equal(first(fns.status!.service_config).ingress_settings, 'ALLOW_ALL');
+  assert.equal(fns.status!.event_trigger, undefined, 'the status function is HTTP');
+  assert.equal(invokers.status_viewers!.service, '${google_cloudfunctions2_function.status.service_config[0].service}');
+  assert.equal(invokers.status_viewers!.for_each, '${toset(var.status_viewers)}');
+  assert.deepEqual(Object.keys(invokers).sort(), ['scheduler_invokes_poller', 'status_viewers', 'trigger_invokes'], 'no other invoker grants');
+  const viewers = first(config.variable.status_viewers!.validation);
+  assert.match(String(viewers.condition), /user\|group\|serviceAccount\|domain/, 'status_viewers refuses anything but named identities');
 });
 
 // What each identity may hold, and why (also in docs/deploy.md).
@@ -130,6 +142,7 @@ const PROJECT_ROLE_ALLOW_LIST: Record<string, string[]> = {
   launcher: ['roles/datastore.user', 'roles/aiplatform.user', 'roles/logging.logWriter'],
   poller: ['roles/datastore.user', 'roles/aiplatform.user', 'roles/logging.logWriter'],
   completion: ['roles/datastore.user', 'roles/aiplatform.user', 'roles/logging.logWriter'],
+  status: ['roles/datastore.viewer', 'roles/logging.logWriter'],
   trigger: ['roles/eventarc.eventReceiver'],
 };
 const BUCKET_ROLE_ALLOW_LIST: Record<string, Record<string, string[]>> = {
@@ -147,6 +160,8 @@ test('no service account holds a role outside its allow-list: the converter cann
     for (const role of roles) assert.ok(PROJECT_ROLE_ALLOW_LIST[identity]?.includes(role), `${identity} must not hold ${role} on the project`);
   }
   assert.ok(!projectRoles.converter!.includes('roles/aiplatform.user'), 'the converter cannot start tuning jobs');
+  assert.deepEqual(projectRoles.status, ['roles/datastore.viewer', 'roles/logging.logWriter'], 'the status function only reads');
+  assert.ok(!Object.values(config.locals.bucket_bindings as Record<string, { member: string }>).some((b) => b.member.includes('local.sa.status')), 'the status function reads no bucket');
   for (const [key, binding] of Object.entries(config.locals.bucket_bindings as Record<string, { bucket: string; role: string; member: string }>)) {
     const identity = /local\.sa\.([a-z]+)/.exec(binding.member)?.[1] ?? (binding.member.includes('vertex_agent') ? 'vertex_agent' : binding.member);
     const bucket = /google_storage_bucket\.([a-z]+)\.name/.exec(binding.bucket)?.[1] ?? binding.bucket;

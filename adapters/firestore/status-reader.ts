@@ -1,0 +1,29 @@
+import type { Firestore } from '@google-cloud/firestore';
+import { datasetDocumentSchema, type DatasetDocument } from '../../shared/datasets/schema.ts';
+import { metricDocumentSchema, type MetricDocument } from '../../shared/metrics/series.ts';
+import type { ListQuery } from '../../shared/status/api.ts';
+import type { RunDocument } from '../../shared/runs/schema.ts';
+import { listRunPage, readRun } from './run-reader.ts';
+
+/** What the status API reads, validated by the same schemas the writers use. */
+export interface StatusReader {
+  listRuns(query: ListQuery): Promise<{ runs: RunDocument[]; nextPageToken: string | null }>;
+  getRun(runId: string): Promise<RunDocument | null>;
+  getMetrics(runId: string): Promise<MetricDocument[]>;
+  getDataset(datasetId: string): Promise<DatasetDocument | null>;
+}
+
+export function createStatusReader(db: Firestore, collections = { runs: 'runs', datasets: 'datasets' }): StatusReader {
+  return {
+    listRuns: (query) => listRunPage(db, query, collections.runs),
+    getRun: (runId) => readRun(db, runId, collections.runs),
+    async getMetrics(runId) {
+      const snapshot = await db.collection(collections.runs).doc(runId).collection('metrics').get();
+      return snapshot.docs.map((doc) => metricDocumentSchema.parse(doc.data()));
+    },
+    async getDataset(datasetId) {
+      const snapshot = await db.collection(collections.datasets).doc(datasetId).get();
+      return snapshot.exists ? datasetDocumentSchema.parse(snapshot.data()) : null;
+    },
+  };
+}

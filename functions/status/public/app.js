@@ -1,0 +1,149 @@
+// The dashboard: plain JavaScript and uPlot, no build step. Two views, by URL hash: the runs
+// table (#/) and a run (#/runs/ID). While what is shown is live it refreshes every 2 s, asking
+// the API with If-None-Match so an unchanged run costs a 304.
+'use strict';
+
+const app = document.getElementById('app');
+const live = document.getElementById('live');
+const TERMINAL = ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'];
+const etags = new Map();
+const cache = new Map();
+let timer = null;
+window.__charts = {}; // the drawn charts, by name: tests read their data
+
+async function get(path) {
+  const headers = etags.has(path) ? { 'if-none-match': etags.get(path) } : {};
+  const response = await fetch(path, { headers });
+  if (response.status === 304) return cache.get(path);
+  // A failed request is marked apart from the body: run documents have an `error` field of their own.
+  if (!response.ok) return { failed: (await response.json().catch(() => ({}))).error || `HTTP ${response.status}` };
+  const body = await response.json();
+  if (response.headers.get('etag')) etags.set(path, response.headers.get('etag'));
+  cache.set(path, body);
+  return body;
+}
+
+const esc = (value) => String(value ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const pct = (x) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
+const dur = (s) => (s === null || s === undefined ? '–' : s < 90 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+const stateBadge = (state) => `<span class="state ${esc(state)}" data-state="${esc(state)}">${esc(state)}</span>`;
+
+async function showRuns() {
+  const body = await get('api/runs?pageSize=100');
+  if (body.failed) return (app.innerHTML = `<p class="reason">${esc(body.failed)}</p>`);
+  app.innerHTML = `<table id="runs"><thead><tr><th>state</th><th>run</th><th>experiment</th><th>base model</th><th>attempts</th><th>queue wait</th><th>duration</th><th>est. cost</th><th>evaluation</th><th>note</th></tr></thead><tbody>${body.runs
+    .map(
+      (r) => `<tr data-run="${esc(r.runId)}"><td>${stateBadge(r.state)}</td><td><a href="#/runs/${esc(r.runId)}">${esc(r.runId)}</a></td><td>${esc(r.experiment)}</td><td>${esc(r.baseModel)}</td>
+        <td class="num">${r.attempts}</td><td class="num">${dur(r.queueWaitSeconds)}</td><td class="num">${dur(r.durationSeconds)}</td>
+        <td class="num">${r.estimatedCostUsd === null ? '–' : `$${r.estimatedCostUsd.toFixed(4)}`}</td>
+        <td>${r.headline ? `${esc(r.headline.metric)} ${pct(r.headline.base)} → ${pct(r.headline.tuned)}` : '–'}</td><td class="reason">${esc(r.note)}</td></tr>`,
+    )
+    .join('')}</tbody></table>${body.runs.length === 0 ? '<p>No runs yet: drop a file with a launch sidecar into the raw bucket.</p>' : ''}`;
+  return body.runs.some((r) => !TERMINAL.includes(r.state));
+}
+
+function seriesOf(metrics, name) {
+  const doc = metrics.filter((m) => m.metric === name).sort((a, b) => b.attempt - a.attempt)[0];
+  if (!doc) return new Map();
+  return new Map(Object.entries(doc.points).map(([step, p]) => [Number(step), p.value]));
+}
+
+function drawChart(name, title, trainName, evalName, metrics, into) {
+  const train = seriesOf(metrics, trainName);
+  const evaluation = seriesOf(metrics, evalName);
+  const steps = [...new Set([...train.keys(), ...evaluation.keys()])].sort((a, b) => a - b);
+  const data = [steps, steps.map((s) => train.get(s) ?? null), steps.map((s) => evaluation.get(s) ?? null)];
+  const box = document.createElement('div');
+  box.className = 'chart';
+  box.dataset.chart = name;
+  into.appendChild(box);
+  if (steps.length === 0) {
+    box.textContent = `${title}: no points yet (they appear while the job trains)`;
+    return;
+  }
+  if (window.__charts[name]) window.__charts[name].destroy();
+  window.__charts[name] = new uPlot(
+    {
+      title,
+      width: 520,
+      height: 260,
+      scales: { x: { time: false } },
+      axes: [{ label: 'step' }, {}],
+      series: [{ label: 'step' }, { label: 'train', stroke: '#2f6fde', spanGaps: true }, { label: 'eval', stroke: '#d9822b', spanGaps: true, points: { show: true } }],
+    },
+    data,
+    box,
+  );
+}
+
+async function showRun(runId) {
+  const [run, metricsBody, datasetBody] = await Promise.all([get(`api/runs/${runId}`), get(`api/runs/${runId}/metrics`), get(`api/runs/${runId}/dataset`)]);
+  if (run.failed) return (app.innerHTML = `<p class="reason">${esc(run.failed)}</p>`);
+  const last = run.history[run.history.length - 1];
+  const failed = ['FAILED', 'REJECTED', 'CANCELLED'].includes(run.state);
+  app.innerHTML = `
+    <h1 id="run-title">${esc(run.runId)} ${stateBadge(run.state)}</h1>
+    <p>${esc(run.experiment)} · ${esc(run.baseModel)}${run.tunedModel ? ` · tuned model <code>${esc(run.tunedModel.model)}</code>` : ''}</p>
+    ${failed ? `<p class="reason" id="failure">${esc(run.rejection || (last && last.reason) || (run.error && run.error.message))}</p>` : ''}
+    ${run.warning ? `<p class="reason">${esc(run.warning)}</p>` : ''}
+    <section><h2>Training curves</h2><div class="charts" id="charts"></div></section>
+    <section><h2>Attempts</h2><ol class="timeline" id="timeline">${run.attempts
+      .map(
+        (a) => `<li>attempt ${a.number}: <code>${esc(a.jobName)}</code> submitted ${esc(a.submittedAt)}${a.startedAt ? `, started ${esc(a.startedAt)}` : ''}${a.endedAt ? `, ended ${esc(a.endedAt)} (${esc(a.endState)})` : ', current'} — ${esc(a.reason)}</li>`,
+      )
+      .join('')}</ol>
+      <details><summary>history</summary><ol>${run.history.map((h) => `<li>${esc(h.at)} ${esc(h.from || '·')} → ${esc(h.to)}: ${esc(h.reason)}</li>`).join('')}</ol></details></section>
+    <section id="evaluation"><h2>Evaluation, base vs tuned</h2>${evaluationTable(run.evaluation)}</section>
+    <section id="dataset"><h2>Dataset report</h2>${datasetReport(datasetBody)}</section>`;
+  const metrics = metricsBody.metrics || [];
+  const charts = document.getElementById('charts');
+  drawChart('loss', 'loss', '/train_total_loss', '/eval_total_loss', metrics, charts);
+  drawChart('accuracy', 'next-step accuracy', '/train_fraction_of_correct_next_step_preds', '/eval_fraction_of_correct_next_step_preds', metrics, charts);
+  return !TERMINAL.includes(run.state);
+}
+
+function evaluationTable(evaluation) {
+  if (evaluation === null || evaluation === undefined) return '<p>No evaluation (no held-out data, or not there yet).</p>';
+  if (!evaluation.result) return `<p>Batch inference on ${evaluation.examples} held-out examples: tuned ${esc(evaluation.jobs.tuned.state)}, base ${esc(evaluation.jobs.base.state)}.</p>`;
+  const r = evaluation.result;
+  const row = (label, key) => {
+    const d = r.delta[key];
+    return `<tr><td>${label}</td><td class="num">${pct(r.base[key])}</td><td class="num">${pct(r.tuned[key])}</td><td class="num delta ${d > 0 ? 'up' : d < 0 ? 'down' : ''}">${d === null ? '–' : `${d > 0 ? '+' : ''}${(d * 100).toFixed(1)}`}</td></tr>`;
+  };
+  return `<p>${r.n} held-out examples; headline ${esc(r.metric)}: <strong>${pct(r.headline.base)} → ${pct(r.headline.tuned)}</strong></p>
+    <table id="evaluation-table"><thead><tr><th></th><th>base</th><th>tuned</th><th>delta (points)</th></tr></thead><tbody>
+    ${row('exact match', 'exactMatch')}${row('normalised match', 'normalizedMatch')}${row('valid JSON', 'jsonValid')}${row('JSON fields right', 'jsonFieldAccuracy')}
+    <tr><td>blocked / empty</td><td class="num">${r.base.blocked} / ${r.base.empty}</td><td class="num">${r.tuned.blocked} / ${r.tuned.empty}</td><td></td></tr></tbody></table>`;
+}
+
+function datasetReport(body) {
+  if (!body || body.failed) return `<p>${esc(body && body.failed)}</p>`;
+  const d = body.dataset;
+  if (!d.report) return `<p class="reason">${esc(d.rejection || d.state)}</p>`;
+  const byCode = new Map();
+  for (const issue of d.report.errors) byCode.set(issue.code, [...(byCode.get(issue.code) || []), issue]);
+  return `<p>${esc(d.source.name)}: ${d.report.examples.valid} valid, ${d.report.examples.invalid} rejected; ${d.report.split.train} train / ${d.report.split.validation} validation; ${d.report.tokens.total} tokens</p>
+    ${byCode.size === 0 ? '<p>No errors.</p>' : `<table id="errors"><thead><tr><th>code</th><th>count</th><th>lines</th><th>first message</th></tr></thead><tbody>${[...byCode]
+      .map(([code, issues]) => `<tr><td><code>${esc(code)}</code></td><td class="num">${issues.length}</td><td>${issues.map((i) => i.line).join(', ')}</td><td>${esc(issues[0].message)}</td></tr>`)
+      .join('')}</tbody></table>`}`;
+}
+
+async function route() {
+  clearTimeout(timer);
+  const match = /^#\/runs\/([A-Za-z0-9_-]+)/.exec(location.hash);
+  let isLive = false;
+  try {
+    isLive = match ? await showRun(match[1]) : await showRuns();
+  } catch (error) {
+    app.innerHTML = `<p class="reason">${esc(error.message)}</p>`;
+  }
+  live.textContent = isLive ? '● live' : '';
+  document.body.dataset.ready = 'true';
+  if (isLive) timer = setTimeout(route, 2000);
+}
+
+window.addEventListener('hashchange', () => {
+  window.__charts = {};
+  route();
+});
+route();

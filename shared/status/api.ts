@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { evaluationResultSchema } from '../evaluation/schema.ts';
+import { runStateSchema, type RunDocument } from '../runs/schema.ts';
+
+/**
+ * The status API's shapes (`functions/status`): the run table's rows are derived from the run
+ * document by `summarizeRun`; a single run is the run document itself (runDocumentSchema), so
+ * the typed Firestore reader and the API return the same shapes.
+ */
+export const listQuerySchema = z.object({
+  experiment: z.string().min(1).optional(),
+  state: runStateSchema.optional(),
+  /** ISO-8601: runs created at or after. */
+  since: z.iso.datetime().optional(),
+  /** ISO-8601: runs created before. */
+  until: z.iso.datetime().optional(),
+  pageSize: z.coerce.number().int().min(1).max(200).default(50),
+  /** The last run id of the previous page. */
+  pageToken: z.string().min(1).optional(),
+});
+export type ListQuery = z.infer<typeof listQuerySchema>;
+
+export const runSummarySchema = z.object({
+  runId: z.string(),
+  state: runStateSchema,
+  experiment: z.string(),
+  baseModel: z.string(),
+  attempts: z.number().int().nonnegative(),
+  /** Seconds the current attempt waited in Vertex's queue (so far, while it still waits). */
+  queueWaitSeconds: z.number().nullable(),
+  /** Seconds from the first submission to the end (so far, while the run is live). */
+  durationSeconds: z.number().nullable(),
+  estimatedCostUsd: z.number().nullable(),
+  createTime: z.string(),
+  updateTime: z.string(),
+  /** Why it failed or was refused, or a warning. */
+  note: z.string().nullable(),
+  headline: evaluationResultSchema.shape.headline.extend({ metric: z.string() }).nullable(),
+});
+export type RunSummary = z.infer<typeof runSummarySchema>;
+
+export const runListSchema = z.object({ runs: z.array(runSummarySchema), nextPageToken: z.string().nullable() });
+
+const seconds = (from: string | null | undefined, to: string | null | undefined) => (from && to ? Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000)) : null);
+
+export function summarizeRun(run: RunDocument, nowIso: string): RunSummary {
+  const current = run.attempts.at(-1);
+  const first = run.attempts[0];
+  const finished = ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'].includes(run.state);
+  const result = run.evaluation?.result;
+  return {
+    runId: run.runId,
+    state: run.state,
+    experiment: run.experiment,
+    baseModel: run.baseModel,
+    attempts: run.attempts.length,
+    queueWaitSeconds: current ? seconds(current.submittedAt, current.startedAt ?? current.endedAt ?? (finished ? null : nowIso)) : null,
+    durationSeconds: first ? seconds(first.submittedAt, finished ? run.updateTime : nowIso) : null,
+    estimatedCostUsd: run.request?.estimatedCostUsd ?? null,
+    createTime: run.createTime,
+    updateTime: run.updateTime,
+    note: run.rejection ?? (run.state === 'FAILED' ? (run.history.at(-1)?.reason ?? run.error?.message ?? null) : (run.warning ?? null)),
+    headline: result ? { metric: result.metric, ...result.headline } : null,
+  };
+}
+
+/** A weak ETag from what changes a response, so pollers in other apps can ask cheaply (If-None-Match → 304). */
+export function etagOf(parts: readonly string[]): string {
+  return `W/"${createHash('sha256').update(parts.join('\u0000')).digest('base64url').slice(0, 22)}"`;
+}
