@@ -1,4 +1,5 @@
 import type { Attempt, ErrorInfo, RunDocument, RunState } from './schema.ts';
+import { formatDuration } from '../duration.ts';
 
 /**
  * What one poller tick does with one active run, given what Vertex says about its current job:
@@ -59,22 +60,22 @@ export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy
     const since = Date.parse(job.createTime ?? current?.submittedAt ?? run.updateTime);
     const waited = nowMs - since;
     if (waited > stuckThresholdMs(policy, attempt)) {
-      const hours = (waited / 3_600_000).toFixed(1);
+      const wait = formatDuration(waited);
       if (attempt >= policy.maxAttempts) {
         return {
           action: 'fail',
-          reason: `STUCK_IN_QUEUE: attempt ${attempt} of ${policy.maxAttempts} waited ${hours} h in Vertex's queue`,
-          error: { kind: 'transient', code: 'STUCK_IN_QUEUE', message: `queued for ${hours} h on the last allowed attempt` },
+          reason: `STUCK_IN_QUEUE: attempt ${attempt} of ${policy.maxAttempts} waited ${wait} in Vertex's queue`,
+          error: { kind: 'transient', code: 'STUCK_IN_QUEUE', message: `queued for ${wait} on the last allowed attempt` },
           cancelFirst: true,
         };
       }
-      return { action: 'resubmit', why: 'STUCK_IN_QUEUE', reason: `stuck in Vertex's queue for ${hours} h (${job.tuningJobState ?? job.state}): cancelled and resubmitted`, cancelFirst: true };
+      return { action: 'resubmit', why: 'STUCK_IN_QUEUE', reason: `stuck in Vertex's queue for ${wait} (${job.tuningJobState ?? job.state}): cancelled and resubmitted`, cancelFirst: true };
     }
     return run.state === 'PENDING' && sameDetail(run, job) ? { action: 'none' } : { action: 'update', to: 'PENDING', reason: `queued in Vertex (${job.tuningJobState ?? job.state})`, changes: { ...detail } };
   }
   if (job.state === 'JOB_STATE_RUNNING') {
     const started = Date.parse(job.startTime ?? '') || nowMs;
-    const warning = nowMs - started > policy.runningWarningMs ? `running for ${((nowMs - started) / 3_600_000).toFixed(1)} h, longer than expected` : null;
+    const warning = nowMs - started > policy.runningWarningMs ? `running for ${formatDuration(nowMs - started)}, longer than expected` : null;
     if (run.state === 'RUNNING' && (run.warning ?? null) === warning && sameDetail(run, job)) return { action: 'none' };
     return { action: 'update', to: 'RUNNING', reason: 'training started', changes: { ...detail, ...attemptChanges({ startedAt: job.startTime ?? null }), warning } };
   }

@@ -43,7 +43,7 @@ const runOf = (name: string, state: string) =>
   });
 
 before(async () => {
-  stack = await startStack({ projectId: 'browser', timing: { validationMs: 300, queueMs: 800, runMs: 2500 }, pollEveryMs: 500 });
+  stack = await startStack({ projectId: 'browser', timing: { validationMs: 300, queueMs: 800, runMs: 2500 }, pollEveryMs: 500, functionEnv: { STUCK_AFTER_SECONDS: '3' } });
   db = new Firestore({ projectId: stack.projectId });
   const bucket = stack.storage.bucket(stack.rawBucket);
   await bucket.file('incoming/tickets.csv.launch.json').save(JSON.stringify({ launch: { experiment: 'dashboard' } }));
@@ -135,4 +135,32 @@ test('the read API: filters, paging, one run as the run document, ETags that ans
   const evaluation = (await (await api(`api/runs/${runs.completed}/evaluation`)).json()) as { evaluation: { result: { n: number } } };
   assert.ok(evaluation.evaluation.result.n > 0);
   assert.equal((await api('api/runs/no-such-run')).status, 404);
+});
+
+test('a run page follows a live run without a reload: attempt 1 cancelled as stuck, attempt 2 resubmitted, then COMPLETED', async (t) => {
+  if (withoutBrowser(t)) return;
+  stack.simulator.control.stickNextJobs(1);
+  const bucket = stack.storage.bucket(stack.rawBucket);
+  await bucket.file('incoming/stuck.csv.launch.json').save(JSON.stringify({ launch: { experiment: 'dashboard-stuck' } }));
+  await bucket.file('incoming/stuck.csv').save(readFileSync(`${root}samples/support-tickets.csv`));
+  const runId = await waitFor('the stuck run to be submitted', async () => {
+    const dataset = (await db.collection('datasets').where('source.name', '==', 'incoming/stuck.csv').get()).docs[0]?.data();
+    const run = dataset?.launch?.runId ? (await db.doc(`runs/${dataset.launch.runId}`).get()).data() : undefined;
+    return run?.attempts?.length === 1 ? (run.runId as string) : undefined;
+  });
+  const page = await browser.newPage();
+  await page.goto(`${stack.urls.status}#/runs/${runId}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  assert.equal(await page.locator('#timeline li').count(), 1, 'one attempt when the page opened');
+  assert.equal(await page.locator('#live').innerText(), '● live');
+  // No navigation from here on: the page's own refresh must bring the rest.
+  await page.waitForSelector('#run-title [data-state="COMPLETED"]', { timeout: 120_000 });
+  const attempts = await page.locator('#timeline li').allInnerTexts();
+  assert.equal(attempts.length, 2, attempts.join('\n'));
+  assert.match(attempts[0]!, /JOB_STATE_CANCELLED/);
+  assert.match(attempts[1]!, /stuck in Vertex's queue/);
+  assert.match(await page.locator('#evaluation').innerText(), /headline exact_match/);
+  assert.equal(await page.locator('#live').innerText(), '', 'a finished run stops refreshing');
+  await page.screenshot({ path: `${artifacts}dashboard-resubmitted.png`, fullPage: true });
+  await page.close();
 });

@@ -112,7 +112,7 @@ test('a job stuck in the queue past the threshold is cancelled and resubmitted; 
   assert.equal(resubmitted?.state, 'SUBMITTED');
   assert.equal(resubmitted?.attempts.length, 2);
   assert.equal(resubmitted?.attempts[0]?.endState, 'JOB_STATE_CANCELLED');
-  assert.match(resubmitted?.attempts[1]?.reason ?? '', /stuck in Vertex's queue for 0\.2 h \(TUNING_JOB_STATE_WAITING_FOR_CAPACITY\)/);
+  assert.match(resubmitted?.attempts[1]?.reason ?? '', /stuck in Vertex's queue for 1\d min \(TUNING_JOB_STATE_WAITING_FOR_CAPACITY\)/);
   const [first, second] = sim.control.jobs();
   assert.equal(second?.labels.sft_attempt, '2');
   const firstNow = await deps.tuning.get(first!.name);

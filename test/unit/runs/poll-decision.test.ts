@@ -5,6 +5,7 @@ import { launchMessageSchema } from '../../../shared/launch/schema.ts';
 import { classifyJobFailure, decidePoll, stuckThresholdMs } from '../../../shared/runs/poll.ts';
 import type { RunDocument } from '../../../shared/runs/schema.ts';
 import { applyTransition } from '../../../shared/runs/transitions.ts';
+import { formatDuration } from '../../../shared/duration.ts';
 
 const HOUR = 3_600_000;
 const policy = { stuckAfterMs: 6 * HOUR, maxAttempts: 3, runningWarningMs: 24 * HOUR };
@@ -46,4 +47,10 @@ test('a long run gets a warning, not a cancellation; success records the tuned m
   assert.deepEqual(long.action === 'update' && [long.to, /longer than expected/.test(String(long.changes.warning))], ['RUNNING', true]);
   const done = decidePoll(running, job('JOB_STATE_SUCCEEDED', { tunedModel: { model: 'models/1@1', endpoint: 'endpoints/1' } }), T0 + 2 * HOUR, policy);
   assert.deepEqual(done.action === 'update' && [done.to, done.changes.tunedModel], ['SUCCEEDED', { model: 'models/1@1', endpoint: 'endpoints/1' }]);
+});
+
+test('waits are said as people say them, from seconds on the local stack to days in a real queue', () => {
+  assert.deepEqual([4_000, 12 * 60_000, 7 * HOUR, 50 * HOUR].map(formatDuration), ['4 s', '12 min', '7.0 h', '2.1 days']);
+  const resubmit = decidePoll(submitted(), job('JOB_STATE_PENDING'), T0 + 7 * HOUR, policy);
+  assert.match(resubmit.action === 'resubmit' ? resubmit.reason : '', /stuck in Vertex's queue for 7\.0 h/);
 });
