@@ -183,6 +183,9 @@ resource "google_cloudfunctions2_function" "completion" {
       COMPLETION_LEASE_SECONDS = "300"
       VERTEX_RETRIES           = "4"
       MLFLOW_TRACKING_URI      = var.mlflow_tracking_uri
+      ONLINE_CONCURRENCY       = "8"
+      ONLINE_PART_SIZE         = "100"
+      ONLINE_BUDGET_SECONDS    = "420"
     }
   }
   event_trigger {

@@ -40,6 +40,9 @@ export const LogEvent = {
   metricsSinkFailed: 'completion.metrics_sink_failed',
   evaluationInputBuilt: 'completion.evaluation_input_built',
   batchJobCreated: 'completion.batch_job_created',
+  batchRefused: 'completion.batch_refused',
+  onlinePartWritten: 'completion.online_part_written',
+  onlineHandedOver: 'completion.online_handed_over',
   evaluationScored: 'completion.evaluation_scored',
   // poller, evaluation stage
   pollBatchResubmitted: 'poll.batch_resubmitted',

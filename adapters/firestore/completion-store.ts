@@ -20,6 +20,8 @@ export interface CompletionStore {
   recordMetrics(runId: string, metrics: NonNullable<RunDocument['metrics']>): Promise<void>;
   readMetrics(runId: string): Promise<MetricDocument[]>;
   removeEvents(runId: string, eventIds: string[]): Promise<void>;
+  /** Applies `change` in a transaction (null: leave the run as it is); the online evaluation's progress, outside the stage lease. */
+  update(runId: string, change: (run: RunDocument) => RunDocument | null): Promise<RunDocument | null>;
 }
 
 export function createCompletionStore(db: Firestore, collection = 'runs'): CompletionStore {
@@ -84,6 +86,7 @@ export function createCompletionStore(db: Firestore, collection = 'runs'): Compl
       const snapshot = await ref(runId).collection('metrics').get();
       return snapshot.docs.map((doc) => doc.data() as MetricDocument);
     },
+    update,
     async removeEvents(runId, eventIds) {
       await update(runId, (run) => ({ ...run, pendingEvents: (run.pendingEvents ?? []).filter((event) => !eventIds.includes(event.eventId)) }));
     },

@@ -16,7 +16,10 @@ import { runEventSchema } from '../../shared/runs/events.ts';
 import { withEvent } from '../../shared/runs/outbox.ts';
 import type { RunDocument } from '../../shared/runs/schema.ts';
 import { applyTransition } from '../../shared/runs/transitions.ts';
+import type { OnlinePredictor } from '../../adapters/vertex/online.ts';
+import { isBatchRefusal, onlineReleased, onlineTrack } from '../../shared/evaluation/online.ts';
 import { buildInferenceInput } from './evaluation-input.ts';
+import { continueOnlineEvaluation } from './online.ts';
 import type { MlflowSink } from './mlflow.ts';
 import { loadReferences, scoreOutput } from './score.ts';
 
@@ -33,9 +36,11 @@ export interface CompletionDeps {
   leaseMs: number;
   outputsBucket: string;
   maxExamples: number;
+  /** The fallback when Vertex refuses batch prediction for a model. */
+  online: { predictor: OnlinePredictor; concurrency: number; partSize: number; budgetMs: number };
 }
 
-export type CompletionOutcome = { status: 'ignored' | 'skipped' | 'evaluating' | 'completed' | 'failed'; runId?: string; reason?: string };
+export type CompletionOutcome = { status: 'ignored' | 'skipped' | 'evaluating' | 'scoring' | 'completed' | 'failed'; runId?: string; reason?: string };
 
 /** A transient failure: the delivery fails so that Pub/Sub delivers the event again. */
 export class RetryableCompletionError extends Error {
@@ -48,8 +53,9 @@ export class RetryableCompletionError extends Error {
 /**
  * One delivery of a `run-events` message. A run that SUCCEEDED gets its training metrics copied
  * out of Vertex and two batch prediction jobs started (tuned and base model on the same held-out
- * input); a run in SCORING (both jobs done, as the poller found) gets scored and COMPLETED.
- * Every other event is acknowledged and ignored.
+ * input; a model Vertex refuses batch prediction for is asked online instead, carried on by
+ * EVALUATING events); a run in SCORING (both models' predictions written) gets scored and
+ * COMPLETED. Every other event is acknowledged and ignored.
  */
 export async function handleRunEvent(envelope: PubsubMessagePublished, deps: CompletionDeps): Promise<CompletionOutcome> {
   const decoded = decodeMessageData(envelope);
@@ -59,6 +65,7 @@ export async function handleRunEvent(envelope: PubsubMessagePublished, deps: Com
     return { status: 'ignored', reason: 'not a run event' };
   }
   const { runId, to } = event.data;
+  if (to === 'EVALUATING') return continueOnline(runId, envelope.message.messageId, deps);
   if (to !== 'SUCCEEDED' && to !== 'SCORING') return { status: 'ignored', runId };
   const claim = await deps.store.claim(runId, to, envelope.message.messageId, deps.now(), deps.leaseMs);
   const log = deps.log.child({ runId, messageId: envelope.message.messageId });
@@ -99,24 +106,66 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
   const jobs = {} as Evaluation['jobs'];
   for (const which of ['tuned', 'base'] as const) {
     const displayName = batchDisplayName(run.runId, which, 1);
+    const outputPrefix = batchOutputPrefix(deps.outputsBucket, run.runId, which, 1);
     // A delivery that died after creating the job left it under this name: adopt it.
-    const job =
-      (await deps.batch.findByDisplayName(displayName)) ??
-      (await deps.batch.create({ model: models[which], inputUri: files.inputUri, outputPrefix: batchOutputPrefix(deps.outputsBucket, run.runId, which, 1), displayName }));
+    let job;
+    try {
+      job = (await deps.batch.findByDisplayName(displayName)) ?? (await deps.batch.create({ model: models[which], inputUri: files.inputUri, outputPrefix, displayName }));
+    } catch (error) {
+      const info = classifyError(error);
+      if (!isBatchRefusal(info)) throw error;
+      // The tuned model is asked at its endpoint; the base model by its id.
+      const target = which === 'tuned' ? (run.tunedModel.endpoint ?? run.tunedModel.model) : run.baseModel;
+      jobs[which] = onlineTrack(models[which], target, info.message, `${outputPrefix}/online`, input.examples, deps.online.partSize, iso(deps.now()));
+      log.warn(LogEvent.batchRefused, `Vertex refused batch prediction for the ${which} model (${info.message}): online requests to ${target} instead`, { error: info });
+      continue;
+    }
     jobs[which] = {
       model: models[which],
       attempts: [{ number: 1, jobName: job.name, submittedAt: job.createTime ?? iso(deps.now()), endedAt: null, endState: null, error: null, reason: 'first submission' }],
       currentJobName: job.name,
       state: job.state,
       outputDirectory: job.outputDirectory,
+      mode: 'batch',
     };
     log.info(LogEvent.batchJobCreated, `batch prediction for the ${which} model: ${job.name}`);
   }
   const evaluation: Evaluation = { datasetUri, ...files, examples: input.examples, skipped: input.skipped, jobs, result: null };
-  const reason = `batch inference started on ${input.examples} held-out examples (tuned and base model)`;
+  const online = (['tuned', 'base'] as const).filter((which) => jobs[which].mode === 'online');
+  const reason = `batch inference started on ${input.examples} held-out examples (tuned and base model)${online.length ? `; ${online.join(' and ')} online: batch refused` : ''}`;
   const after = await deps.store.finish(run.runId, token, 'SUCCEEDED', (current) => withEvent(current, applyTransition(current, 'EVALUATING', reason, iso(deps.now()), { evaluation }), reason));
   if (after) await flush(after, deps);
   return { status: 'evaluating', runId: run.runId };
+}
+
+/** An EVALUATING event: a model evaluated online gets its missing parts sent (no-op for batch-only runs). */
+async function continueOnline(runId: string, holder: string, deps: CompletionDeps): Promise<CompletionOutcome> {
+  const log = deps.log.child({ runId, messageId: holder });
+  try {
+    const outcome = await continueOnlineEvaluation(runId, holder, { ...deps, ...deps.online, leaseMs: deps.leaseMs });
+    if (outcome.status === 'skipped') return { status: 'skipped', runId, reason: outcome.reason };
+    await flush(outcome.run, deps);
+    return { status: outcome.run.state === 'SCORING' ? 'scoring' : 'evaluating', runId, reason: `${outcome.partsWritten} parts written online (${outcome.status})` };
+  } catch (error) {
+    const info = classifyError(error);
+    if (info.kind === 'transient') {
+      // Released at once, so the redelivery (or the poller's resend) carries on from the first missing part.
+      await deps.store
+        .update(runId, (run) => {
+          if (run.state !== 'EVALUATING' || !run.evaluation) return null;
+          const jobs = { tuned: onlineReleased(run.evaluation.jobs.tuned, holder, iso(deps.now())), base: onlineReleased(run.evaluation.jobs.base, holder, iso(deps.now())) };
+          return { ...run, evaluation: { ...run.evaluation, jobs } };
+        })
+        .catch(() => undefined);
+      log.warn(LogEvent.completionRetry, `online evaluation interrupted (${info.code}); the event will be redelivered`, { error: info });
+      throw new RetryableCompletionError(`transient error for ${runId}: ${info.message}`);
+    }
+    const reason = `online evaluation failed: ${info.message}`;
+    const failed = await deps.store.update(runId, (run) => (run.state === 'EVALUATING' ? withEvent(run, applyTransition(run, 'FAILED', reason, iso(deps.now()), { error: info }), reason) : null));
+    if (failed) await flush(failed, deps);
+    log.error(LogEvent.completionFailed, reason, { error: info });
+    return { status: 'failed', runId, reason };
+  }
 }
 
 async function score(run: RunDocument, token: number, deps: CompletionDeps, log: Logger): Promise<CompletionOutcome> {

@@ -7,6 +7,7 @@ import { createRunEventPublisher } from '../../adapters/pubsub/run-events.ts';
 import { createObjectStore } from '../../adapters/storage/object-store.ts';
 import { createBatchService } from '../../adapters/vertex/batch.ts';
 import { createMetricsReader } from '../../adapters/vertex/metrics.ts';
+import { createOnlinePredictor } from '../../adapters/vertex/online.ts';
 import { tuningServiceFromConfig } from '../../adapters/vertex/tuning.ts';
 import { completionConfigSchema } from '../../shared/config/completion.ts';
 import { loadConfig } from '../../shared/config/load.ts';
@@ -47,6 +48,12 @@ function dependencies(): CompletionDeps {
       leaseMs: config.COMPLETION_LEASE_SECONDS * 1000,
       outputsBucket: config.OUTPUTS_BUCKET,
       maxExamples: config.EVALUATION_MAX_EXAMPLES,
+      online: {
+        predictor: createOnlinePredictor(vertex),
+        concurrency: config.ONLINE_CONCURRENCY,
+        partSize: config.ONLINE_PART_SIZE,
+        budgetMs: config.ONLINE_BUDGET_SECONDS * 1000,
+      },
     };
   }
   return deps;

@@ -6,7 +6,8 @@ import type { BatchService } from '../../adapters/vertex/batch.ts';
 import { cancelDuplicateJobs } from '../../adapters/vertex/duplicates.ts';
 import type { MetricsReader } from '../../adapters/vertex/metrics.ts';
 import type { TuningService } from '../../adapters/vertex/tuning.ts';
-import { bothDone, decideBatchTrack, resubmittedTrack, type BatchDecision } from '../../shared/evaluation/batch-poll.ts';
+import { decideBatchTrack, resubmittedTrack, type BatchDecision } from '../../shared/evaluation/batch-poll.ts';
+import { continuationEvent, onlineNeedsContinuation, withEvaluationJobs } from '../../shared/evaluation/online.ts';
 import { batchDisplayName } from '../../shared/evaluation/plan.ts';
 import type { Evaluation } from '../../shared/evaluation/schema.ts';
 import { classifyError } from '../../shared/errors/classify.ts';
@@ -178,6 +179,11 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
   for (const which of ['tuned', 'base'] as const) {
     const track = evaluation.jobs[which];
     if (track.state === 'JOB_STATE_SUCCEEDED') continue;
+    // Online requests have no Vertex job to read: the completion handler writes their progress.
+    if (track.mode === 'online') {
+      await resendOnlineContinuation(run, tuningJobName, deps, stats);
+      continue;
+    }
     try {
       stats.vertexCalls += 1;
       decisions[which] = decideBatchTrack(which, track, await deps.batch.get(track.currentJobName), deps.now(), deps.policy);
@@ -194,12 +200,7 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
   const resubmits = entries.filter(([, d]) => d.action === 'resubmit');
   const updates = entries.filter(([, d]) => d.action === 'update') as ['tuned' | 'base', Extract<BatchDecision, { action: 'update' }>][];
 
-  const withUpdates = (current: RunDocument, jobs: Evaluation['jobs']): RunDocument => {
-    const next = { ...current.evaluation!, jobs };
-    if (!bothDone(next)) return { ...current, evaluation: next, updateTime: nowIso };
-    const reason = 'both batch prediction jobs succeeded';
-    return withEvent(current, applyTransition(current, 'SCORING', reason, nowIso, { evaluation: next }), reason);
-  };
+  const withUpdates = (current: RunDocument, jobs: Evaluation['jobs']): RunDocument => withEvaluationJobs(current, jobs, nowIso);
   // The tick acts only if the jobs are still the ones it read (another poller may have moved them).
   const sameJobs = (current: RunDocument) =>
     current.state === 'EVALUATING' && entries.every(([which]) => current.evaluation?.jobs[which].currentJobName === evaluation.jobs[which].currentJobName);
@@ -273,6 +274,30 @@ async function copyLiveMetrics(run: RunDocument, experiment: string, live: NonNu
     if (written > 0) await live.store.recordMetrics(run.runId, { attempt, summary: Object.fromEntries(series.map((s) => [s.metric, summarizeSeries(s)])), readAt: nowIso, final: false, error: null });
   } catch (error) {
     deps.log.warn(LogEvent.metricsReadFailed, `could not read live metrics of ${run.runId}; the next tick tries again`, { error: classifyError(error) });
+  }
+}
+
+/**
+ * An online track nobody works on (the delivery carrying it died, or its continuation event was
+ * lost) gets a fresh EVALUATING event, so the completion handler carries it on from the first
+ * missing part.
+ */
+async function resendOnlineContinuation(run: RunDocument, tuningJobName: string, deps: PollerDeps, stats: TickStats): Promise<void> {
+  const nowMs = deps.now();
+  const quietMs = deps.stageResendMs ?? 15 * 60_000;
+  const tracks = Object.values(run.evaluation!.jobs);
+  if (run.pendingEvents?.length || !tracks.some((track) => onlineNeedsContinuation(track, nowMs, quietMs))) return;
+  const nowIso = new Date(nowMs).toISOString();
+  const result = await deps.store.update(run.runId, tuningJobName, nowMs, (current) => {
+    if (current.state !== 'EVALUATING' || !Object.values(current.evaluation!.jobs).some((track) => onlineNeedsContinuation(track, nowMs, quietMs))) return null;
+    const event = continuationEvent(current, 'online evaluation requests stalled: carry them on', nowIso);
+    // The heartbeat moves so the next tick does not send another before a handler had its chance.
+    const jobs = Object.fromEntries(Object.entries(current.evaluation!.jobs).map(([which, track]) => [which, track.online ? { ...track, online: { ...track.online, heartbeatAt: nowIso } } : track])) as Evaluation['jobs'];
+    return { ...current, evaluation: { ...current.evaluation!, jobs }, pendingEvents: [...(current.pendingEvents ?? []), event], updateTime: nowIso };
+  });
+  if (result) {
+    deps.log.warn(LogEvent.stageEventResent, `online evaluation of ${run.runId} stalled; asked the completion handler to carry it on`, { runId: run.runId });
+    await flushEvents(result.after, deps, stats);
   }
 }
 

@@ -12,6 +12,12 @@ export const completionConfigSchema = commonConfigSchema.extend({
   /** How long a delivery holds a run while it reads metrics and starts the batch jobs. */
   COMPLETION_LEASE_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
   VERTEX_RETRIES: z.coerce.number().int().min(0).max(10).default(4),
+  /** Online evaluation (when Vertex refuses batch prediction for a model): requests in flight at once per delivery. */
+  ONLINE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  /** Requests per prediction file; a delivery that stops loses at most one part's work. */
+  ONLINE_PART_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** How long one delivery sends online requests before handing over to the next (under the 540 s timeout). */
+  ONLINE_BUDGET_SECONDS: z.coerce.number().int().min(1).max(3000).default(420),
   /** When set (not empty), training metrics are also logged to this MLflow tracking server through its REST API. */
   MLFLOW_TRACKING_URI: z.union([z.literal(''), z.string().url()]).optional(),
 });

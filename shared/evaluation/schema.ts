@@ -16,14 +16,38 @@ export const batchAttemptSchema = z.object({
 });
 export type BatchAttempt = z.infer<typeof batchAttemptSchema>;
 
+/**
+ * Online requests instead of a batch job, for a model whose batch prediction Vertex refuses
+ * (tuned Gemini models were, in late 2024): the requests go to the model's endpoint in parts of
+ * `partSize`, each part written create-once as a prediction file, so a delivery that stops (its
+ * time budget, a crash) is carried on by the next from the first missing part.
+ */
+export const onlineProgressSchema = z.object({
+  /** What the requests are sent to: the tuned model's endpoint, or the base model id. */
+  target: z.string(),
+  /** Why batch was not used: Vertex's refusal. */
+  refusal: z.string(),
+  requests: z.number().int().nonnegative(),
+  partSize: z.number().int().positive(),
+  partsDone: z.number().int().nonnegative(),
+  /** The delivery working on it and until when; null between deliveries. */
+  holder: z.string().nullable(),
+  leaseUntil: z.string().nullable(),
+  heartbeatAt: z.string(),
+});
+export type OnlineProgress = z.infer<typeof onlineProgressSchema>;
+
 export const batchTrackSchema = z.object({
   /** The model the batch job runs: the tuned model's resource name, or the base model id. */
   model: z.string(),
   attempts: z.array(batchAttemptSchema),
+  /** The batch job; in online mode, the target the requests go to. */
   currentJobName: z.string(),
-  /** Vertex's state of the current job (JOB_STATE_…). */
+  /** Vertex's state of the current job (JOB_STATE_…); in online mode RUNNING until every part is written. */
   state: z.string(),
   outputDirectory: z.string().nullable(),
+  mode: z.enum(['batch', 'online']).default('batch'),
+  online: onlineProgressSchema.optional(),
 });
 export type BatchTrack = z.infer<typeof batchTrackSchema>;
 

@@ -66,6 +66,10 @@ export interface SimulatorControl {
   failNextBatchJobs(count: number, match?: { modelIncludes?: string; error?: { code: number; message: string } }): void;
   /** Every batch prediction job created so far, with the request body. */
   batchJobs(): { name: string; displayName: string; model: string; body: BatchCreateBody }[];
+  /** Batch prediction for models whose name includes `modelIncludes` is refused with 400, as Vertex refused it for tuned models. */
+  refuseBatchFor(modelIncludes: string | null): void;
+  /** How many online generateContent calls each target (endpoint or model) answered. */
+  onlineCalls(): Record<string, number>;
 }
 
 interface BatchFaultRule {
@@ -96,6 +100,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   const batchJobs = new Map<string, SimulatedBatchJob>();
   const batchFaults: BatchFaultRule[] = [];
   const tunedModels = new Map<string, Promise<SimulatedModel>>();
+  let batchRefusedFor: string | null = null;
+  const onlineCalls: Record<string, number> = {};
 
   const control: SimulatorControl = {
     setTiming: (t) => {
@@ -126,6 +132,10 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       batchFaults.push({ remaining: count, kind: 'fail', ...match });
     },
     batchJobs: () => [...batchJobs.values()].map((job) => ({ name: job.name, displayName: job.body.displayName ?? '', model: job.body.model ?? '', body: job.body })),
+    refuseBatchFor: (modelIncludes) => {
+      batchRefusedFor = modelIncludes;
+    },
+    onlineCalls: () => ({ ...onlineCalls }),
   };
 
   const server = createServer((request, response) => {
@@ -155,6 +165,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     }
     const metrics = /^\/(?:v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/(metadataStores\/default\/contexts\/[^/:]+|tensorboards\/[^/:]+\/.*)$/.exec(url.pathname);
     if (metrics) return serveMetrics(method, body, metrics[1]!, metrics[2]!, metrics[3]!, response);
+    const online = /^\/(?:v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/(endpoints\/\d+|publishers\/google\/models\/[\w.-]+):generateContent$/.exec(url.pathname);
+    if (online && method === 'POST') return serveGenerateContent(online[1]!, online[2]!, online[3]!, body, response);
     const batch = /^\/(?:v1|v1beta1)\/(projects\/([^/]+)\/locations\/([^/]+))\/batchPredictionJobs(?:\/([^/:]+))?(?::(cancel))?$/.exec(url.pathname);
     if (batch) return serveBatch(url, method, body, batch[1]!, batch[4], batch[5], response);
     const match = /^\/(v1|v1beta1)\/(projects\/([^/]+)\/locations\/([^/]+))\/tuningJobs(?:\/([^/:]+))?(?::(cancel))?$/.exec(url.pathname);
@@ -312,6 +324,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       const create = body as BatchCreateBody;
       const problem = batchCreateProblem(create);
       if (problem) return sendError(response, 400, problem);
+      if (batchRefusedFor !== null && create.model!.includes(batchRefusedFor)) return sendError(response, 400, `Do not support model ${create.model} for batch prediction (simulated refusal)`);
       nextId += 1n;
       const jobId = nextId.toString();
       const rule = batchFaults.find((f) => f.remaining > 0 && (!f.modelIncludes || create.model!.includes(f.modelIncludes)));
@@ -392,6 +405,22 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     return tunedModels.get(id)!;
   }
 
+  /** Online prediction: a tuned model's endpoint (the endpoint id is its tuning job's id) or a base model, the same toy models as batch. */
+  async function serveGenerateContent(project: string, location: string, target: string, body: Record<string, unknown>, response: ServerResponse) {
+    const endpoint = /^endpoints\/(\d+)$/.exec(target);
+    const modelName = endpoint ? `projects/${project}/locations/${location}/models/${endpoint[1]}@1` : target;
+    let model: SimulatedModel;
+    try {
+      model = await modelFor(modelName);
+    } catch (error) {
+      return sendError(response, 404, error instanceof Error ? error.message : String(error));
+    }
+    if (!Array.isArray(body.contents) || body.contents.length === 0) return sendError(response, 400, 'contents is required');
+    onlineCalls[target] = (onlineCalls[target] ?? 0) + 1;
+    const line = JSON.parse(predictionLine(body, model(body as { contents?: [] }), modelName, now())) as { response: unknown };
+    return sendJson(response, 200, line.response);
+  }
+
   async function writePredictions(job: SimulatedBatchJob): Promise<void> {
     try {
       if (!options.readDataset || !options.writeObject) throw new Error('the simulator was started without storage access, so batch jobs cannot read or write files');
@@ -441,6 +470,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       else if (action === 'advance') control.advance(Number(body.ms));
       else if (action === 'stickNextBatchJobs') control.stickNextBatchJobs(Number(body.count), body.match as { modelIncludes?: string });
       else if (action === 'failNextBatchJobs') control.failNextBatchJobs(Number(body.count), body.match as { modelIncludes?: string });
+      else if (action === 'refuseBatchFor') control.refuseBatchFor(typeof body.modelIncludes === 'string' ? body.modelIncludes : null);
       else return sendError(response, 400, `unknown simulator action ${JSON.stringify(action)}`);
       return sendJson(response, 200, { ok: true });
     }

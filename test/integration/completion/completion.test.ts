@@ -11,8 +11,9 @@ import { createObjectStore, type ObjectStore } from '../../../adapters/storage/o
 import { loadGemmaTokenizer } from '../../../adapters/tokenizer/index.ts';
 import { createBatchService } from '../../../adapters/vertex/batch.ts';
 import { createMetricsReader } from '../../../adapters/vertex/metrics.ts';
+import { createOnlinePredictor } from '../../../adapters/vertex/online.ts';
 import { createTuningService } from '../../../adapters/vertex/tuning.ts';
-import { handleRunEvent, type CompletionDeps } from '../../../functions/completion/handler.ts';
+import { handleRunEvent, RetryableCompletionError, type CompletionDeps } from '../../../functions/completion/handler.ts';
 import { createMlflowSink } from '../../../functions/completion/mlflow.ts';
 import { handleLaunch } from '../../../functions/launcher/handler.ts';
 import { runTick, type PollerDeps } from '../../../functions/poller/tick.ts';
@@ -78,7 +79,7 @@ function recordingEvents() {
   return { published, publisher: { publish: async (event: RunEvent) => void published.push(event) } };
 }
 
-async function setup(options: { mlflowUri?: string } = {}) {
+async function setup(options: { mlflowUri?: string; onlineBudgetMs?: number } = {}) {
   await emulators.ready;
   const sim = await startVertexSimulator({
     timing: { validationMs: 10, queueMs: 2 * MINUTE, runMs: 10 * MINUTE },
@@ -126,6 +127,7 @@ async function setup(options: { mlflowUri?: string } = {}) {
     leaseMs: MINUTE,
     outputsBucket: 'sft-outputs',
     maxExamples: 1000,
+    online: { predictor: createOnlinePredictor(vertex), concurrency: 3, partSize: 1, budgetMs: options.onlineBudgetMs ?? 60_000 },
   };
   return { sim, db, clock, launcher, poller, completion, events, tuning };
 }
@@ -141,7 +143,7 @@ const launch = (overrides: Partial<LaunchMessageInput> = {}): LaunchMessageInput
   source: 'test',
   ...overrides,
 });
-const envelope = (payload: unknown, messageId = randomUUID()) => ({ message: { messageId, data: Buffer.from(JSON.stringify(payload)).toString('base64') } });
+const envelope = (payload: unknown, messageId: string = randomUUID()) => ({ message: { messageId, data: Buffer.from(JSON.stringify(payload)).toString('base64') } });
 
 /** Ticks (moving the clock) until the run reaches `state`; the simulator writes batch outputs between ticks. */
 async function tickUntil(env: Awaited<ReturnType<typeof setup>>, runId: string, state: string, stepMs = 5 * MINUTE) {
@@ -365,4 +367,57 @@ test('while the job trains, each tick adds the new metric points (live curves); 
   assert.equal(finalMetrics.summary['/train_total_loss']?.points, 40);
   await env.completion.store.recordMetrics(runId, { attempt: finalMetrics.attempt, summary: {}, readAt: new Date().toISOString(), final: false, error: null });
   assert.deepEqual((await env.launcher.runs.get(runId))!.metrics, finalMetrics);
+});
+
+test('Vertex refuses batch prediction for the tuned model: its requests go to the endpoint online, part by part over several deliveries, a lost event and a 429, and score as batch would', async () => {
+  // A budget of 0 ms: every delivery writes one part and hands over, as a long evaluation would at 420 s.
+  const env = await setup({ onlineBudgetMs: 0 });
+  env.sim.control.refuseBatchFor('projects/');
+  const { runId } = await handleLaunch(envelope(launch({ experiment: 'online-eval' })), env.launcher);
+  await tickUntil(env, runId, 'SUCCEEDED');
+  assert.equal((await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion)).status, 'evaluating');
+  const evaluating = (await env.launcher.runs.get(runId))!;
+  const tuned = evaluating.evaluation!.jobs.tuned;
+  assert.equal(tuned.mode, 'online');
+  assert.match(tuned.online!.refusal, /Do not support model/);
+  assert.equal(tuned.online!.target, evaluating.tunedModel!.endpoint);
+  assert.deepEqual(env.sim.control.batchJobs().map((job) => job.model), ['publishers/google/models/gemini-2.5-flash'], 'only the base model runs as a batch job');
+
+  // Twice 429 on the first request: one retry inside the call, then the delivery fails and is redelivered.
+  env.sim.control.failNextCalls(2, 429, { pathIncludes: ':generateContent' });
+  // The first EVALUATING event is lost (dead-lettered, say): the poller must notice the quiet track and ask again.
+  const lost = lastEvent(env.events.published, 'EVALUATING').eventId;
+  const delivered = new Set<string>([lost]);
+  let redeliveries = 0;
+  for (let i = 0; i < 30; i++) {
+    const run = (await env.launcher.runs.get(runId))!;
+    if (run.state !== 'EVALUATING') break;
+    for (const event of env.events.published.filter((e) => e.to === 'EVALUATING' && !delivered.has(e.eventId))) {
+      try {
+        await handleRunEvent(envelope(event, event.eventId), env.completion);
+        delivered.add(event.eventId);
+      } catch (error) {
+        assert.ok(error instanceof RetryableCompletionError, String(error));
+        redeliveries += 1;
+      }
+    }
+    env.clock.advance(5 * MINUTE);
+    await runTick(env.poller);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal(redeliveries, 1, 'the 429s outlived the retry once');
+  assert.ok(env.events.published.some((e) => e.to === 'EVALUATING' && e.eventId !== lost && /stalled/.test(e.reason)), 'the poller asked again after the lost event');
+  const scoring = (await env.launcher.runs.get(runId))!;
+  assert.equal(scoring.state, 'SCORING');
+  assert.deepEqual(scoring.evaluation!.jobs.tuned.online!.partsDone, 4);
+  const parts: string[] = [];
+  for await (const uri of objects.list(`${scoring.evaluation!.jobs.tuned.outputDirectory}/`)) parts.push(uri.split('/').at(-1)!);
+  assert.deepEqual(parts, ['part-00000.jsonl', 'part-00001.jsonl', 'part-00002.jsonl', 'part-00003.jsonl']);
+  assert.deepEqual(Object.values(env.sim.control.onlineCalls()), [4], 'each request answered once: no part was sent twice');
+
+  assert.equal((await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion)).status, 'completed');
+  const result = (await env.launcher.runs.get(runId))!.evaluation!.result!;
+  // The same toy models as the batch test, so the same scores, now computed from the online parts.
+  assert.deepEqual([result.n, result.tuned.exactMatch, result.tuned.jsonValid, result.tuned.blocked, result.base.exactMatch], [4, 0.5, 0.75, 1, 0]);
+  assert.deepEqual(result.headline, { base: 0, tuned: 0.5, delta: 0.5 });
 });

@@ -66,6 +66,7 @@ const track = (state: string, attempts = 1): BatchTrack => ({
   attempts: Array.from({ length: attempts }, (_, i) => ({ number: i + 1, jobName: `b${i + 1}`, submittedAt: '2026-01-01T00:00:00.000Z', endedAt: null, endState: null, error: null, reason: 'r' })),
   currentJobName: `b${attempts}`,
   state,
+  mode: 'batch',
   outputDirectory: null,
 });
 const policy = { stuckAfterMs: 60 * 60_000, maxAttempts: 3, runningWarningMs: 24 * 3600_000 };

@@ -1,0 +1,52 @@
+import { backoffDelays, classifyError, withRetries } from '../../shared/errors/classify.ts';
+import { createGenAiClient, type VertexClientOptions } from './tuning.ts';
+
+/** One held-out request as the batch input holds it (`{"request": {...}}`). */
+export interface OnlineRequest {
+  contents: unknown[];
+  systemInstruction?: unknown;
+}
+
+/** A line of a prediction file, in the shape Vertex's batch output uses, so scoring reads both alike. */
+export interface PredictionRecord {
+  status: string;
+  processed_time: string;
+  request: OnlineRequest;
+  response?: unknown;
+}
+
+/**
+ * Online `generateContent` against a model or a tuned model's endpoint, for the evaluation
+ * fallback. 429 and 5xx are retried with backoff inside the call (a tuned endpoint's quota is
+ * small); a permanent error on one request becomes that request's failed line, not the part's.
+ */
+export interface OnlinePredictor {
+  predict(target: string, request: OnlineRequest): Promise<PredictionRecord>;
+}
+
+export function createOnlinePredictor(options: VertexClientOptions): OnlinePredictor {
+  const ai = createGenAiClient(options);
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const retry = <T>(call: () => Promise<T>) => withRetries(call, backoffDelays(options.retries ?? 6, { baseMs: 1000, capMs: 30_000 }), sleep, options.onRetry);
+  return {
+    async predict(target, request) {
+      const processed = () => new Date().toISOString();
+      try {
+        const response = await retry(() =>
+          ai.models.generateContent({
+            model: target,
+            contents: request.contents as never,
+            ...(request.systemInstruction !== undefined ? { config: { systemInstruction: request.systemInstruction as never } } : {}),
+          }),
+        );
+        const { candidates, promptFeedback, usageMetadata, modelVersion } = response;
+        return { status: '', processed_time: processed(), request, response: { candidates, promptFeedback, usageMetadata, modelVersion } };
+      } catch (error) {
+        const info = classifyError(error);
+        // Transient errors that outlived the retries fail the part (it is written again by the next delivery).
+        if (info.kind === 'transient') throw error;
+        return { status: `${info.code}: ${info.message}`, processed_time: processed(), request };
+      }
+    },
+  };
+}
