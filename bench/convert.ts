@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { createConverterPool } from '../adapters/convert-pool/pool.ts';
 import { loadGemmaTokenizer } from '../adapters/tokenizer/index.ts';
 import { convertStream } from '../shared/convert/pipeline.ts';
-import { ensureDataset, type DataKind } from './data.ts';
+import { ensureDataset, parseSize, type DataKind } from './data.ts';
 
 const self = fileURLToPath(import.meta.url);
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '10MB,1GB' }, child: { type: 'string' }, file: { type: 'string' } } });
@@ -80,10 +80,4 @@ async function measureInChild(mode: string, file: string): Promise<void> {
   }
   const seconds = (performance.now() - start) / 1000;
   console.log(JSON.stringify({ seconds, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
-}
-
-function parseSize(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*(KB|MB|GB)$/i.exec(text.trim());
-  if (!match) throw new Error(`--sizes: "${text}" is not like 10MB or 1GB`);
-  return Math.round(Number(match[1]) * { KB: 1e3, MB: 1e6, GB: 1e9 }[match[2]!.toUpperCase() as 'KB' | 'MB' | 'GB']);
 }

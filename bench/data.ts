@@ -77,3 +77,10 @@ export function textCorpus(bytes: number): string {
   }
   return parts.join('\n');
 }
+
+/** `10MB`, `1GB`, `500KB` → bytes (decimal units, as the benchmarks print them). */
+export function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*(KB|MB|GB)$/i.exec(text.trim());
+  if (!match) throw new Error(`--sizes: "${text}" is not like 10MB or 1GB`);
+  return Math.round(Number(match[1]) * { KB: 1e3, MB: 1e6, GB: 1e9 }[match[2]!.toUpperCase() as 'KB' | 'MB' | 'GB']);
+}

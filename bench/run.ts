@@ -10,6 +10,7 @@ const sizes = args.includes('--sizes') ? ['--sizes', args[args.indexOf('--sizes'
 const benches: [string, string[]][] = [
   ['tokenizer.ts', []],
   ['convert.ts', sizes],
+  ['converter-function.ts', sizes],
   ['poller.ts', []],
   ['scoring.ts', []],
 ];

@@ -43,18 +43,21 @@ resource "google_cloudfunctions2_function" "converter" {
     ingress_settings                 = "ALLOW_INTERNAL_ONLY"
     service_account_email            = google_service_account.sa["converter"].email
     environment_variables = {
-      GOOGLE_CLOUD_PROJECT     = var.project
-      GOOGLE_CLOUD_LOCATION    = var.region
-      LOG_LEVEL                = "INFO"
-      RAW_BUCKET               = google_storage_bucket.raw.name
-      DATASETS_BUCKET          = google_storage_bucket.datasets.name
-      INPUT_PREFIX             = "incoming/"
-      MAX_OBJECT_BYTES         = "2147483648"
-      LAUNCH_TOPIC             = google_pubsub_topic.launch.name
-      DATASETS_COLLECTION      = "datasets"
-      MAX_INVALID_SHARE        = tostring(var.max_invalid_share)
-      DEFAULT_BASE_MODEL       = var.default_base_model
-      CONVERSION_LEASE_SECONDS = "600"
+      GOOGLE_CLOUD_PROJECT        = var.project
+      GOOGLE_CLOUD_LOCATION       = var.region
+      LOG_LEVEL                   = "INFO"
+      RAW_BUCKET                  = google_storage_bucket.raw.name
+      DATASETS_BUCKET             = google_storage_bucket.datasets.name
+      INPUT_PREFIX                = "incoming/"
+      MAX_OBJECT_BYTES            = "2147483648"
+      LAUNCH_TOPIC                = google_pubsub_topic.launch.name
+      DATASETS_COLLECTION         = "datasets"
+      MAX_INVALID_SHARE           = tostring(var.max_invalid_share)
+      DEFAULT_BASE_MODEL          = var.default_base_model
+      CONVERSION_LEASE_SECONDS    = "600"
+      HTTPS_MEDIA                 = var.https_media
+      MEDIA_FETCH_TIMEOUT_SECONDS = "30"
+      PREFIX_DEFAULTS             = jsonencode(var.prefix_defaults)
     }
   }
   event_trigger {

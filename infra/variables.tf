@@ -90,3 +90,19 @@ variable "status_viewers" {
     error_message = "status_viewers takes user:, group:, serviceAccount: or domain: members only; the status function is never public."
   }
 }
+
+variable "https_media" {
+  description = "https fileData in uploaded datasets: \"warn\" (leave it, with a warning) or \"copy\" (copy it into the datasets bucket under media/ so the job does not depend on the remote host)."
+  type        = string
+  default     = "warn"
+  validation {
+    condition     = contains(["warn", "copy"], var.https_media)
+    error_message = "https_media is \"warn\" or \"copy\"."
+  }
+}
+
+variable "prefix_defaults" {
+  description = "Launch specs (sidecar JSON) by raw-bucket prefix, for data files uploaded with neither a NAME.launch.json sidecar nor sft-sidecar metadata, e.g. { \"incoming/support/\" = { launch = { experiment = \"support\" } } }."
+  type        = any
+  default     = {}
+}

@@ -18,7 +18,7 @@ export interface ObjectStore {
 }
 
 export interface ObjectWriter {
-  write(text: string): void | Promise<void>;
+  write(data: string | Uint8Array): void | Promise<void>;
   close(): Promise<'written' | 'exists'>;
   abort(): void;
 }
@@ -89,9 +89,9 @@ export function createObjectStore(storage: Storage = new Storage()): ObjectStore
         failure = error;
       });
       return {
-        write(text) {
+        write(data) {
           if (failure) throw failure;
-          if (!stream.write(text)) return once(stream, 'drain').then(() => undefined);
+          if (!stream.write(data)) return once(stream, 'drain').then(() => undefined);
         },
         async close() {
           stream.end();

@@ -4,13 +4,13 @@ import type { ObjectStore, ObjectWriter } from '../../adapters/storage/object-st
 import type { ConverterConfig } from '../../shared/config/converter.ts';
 import { convertStream } from '../../shared/convert/pipeline.ts';
 import { UnusableInputError } from '../../shared/convert/readers/errors.ts';
-import type { ConversionReport, GeminiExample, Issue, TokenCounter } from '../../shared/convert/types.ts';
-import { judgeMedia, mediaReferences } from '../../shared/gemini/media.ts';
-import { datasetIdFor, isOversize, routeObject, SIDECAR_SUFFIX, sidecarSchema, type DatasetDocument, type Sidecar, type StorageObjectEvent } from '../../shared/datasets/schema.ts';
+import type { ConversionReport, TokenCounter } from '../../shared/convert/types.ts';
+import { datasetIdFor, defaultSidecarFor, isOversize, routeObject, SIDECAR_METADATA_KEY, SIDECAR_SUFFIX, sidecarSchema, type DatasetDocument, type Sidecar, type StorageObjectEvent } from '../../shared/datasets/schema.ts';
 import { launchRefusal } from '../../shared/launch/decide.ts';
 import { launchMessageSchema } from '../../shared/launch/schema.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
+import { mediaPreparer } from './media.ts';
 
 export interface ConverterDeps {
   objects: ObjectStore;
@@ -19,7 +19,9 @@ export interface ConverterDeps {
   tokens: TokenCounter;
   log: Logger;
   now: () => number;
-  config: Pick<ConverterConfig, 'DATASETS_BUCKET' | 'INPUT_PREFIX' | 'MAX_OBJECT_BYTES' | 'MAX_INVALID_SHARE' | 'DEFAULT_BASE_MODEL' | 'CONVERSION_LEASE_SECONDS'>;
+  config: Pick<ConverterConfig, 'DATASETS_BUCKET' | 'INPUT_PREFIX' | 'MAX_OBJECT_BYTES' | 'MAX_INVALID_SHARE' | 'DEFAULT_BASE_MODEL' | 'CONVERSION_LEASE_SECONDS' | 'HTTPS_MEDIA' | 'MEDIA_FETCH_TIMEOUT_SECONDS' | 'PREFIX_DEFAULTS'>;
+  /** How https media is fetched when copied (the global fetch unless given). */
+  fetch?: typeof fetch;
 }
 
 export type ConverterOutcome =
@@ -116,7 +118,13 @@ async function convert(object: StorageObjectEvent, sidecar: Sidecar | null, base
       epochs: sidecar?.epochs ?? sidecar?.launch?.hyperParameters.epochCount ?? null,
       tokens: deps.tokens,
       sinks: { train, validation },
-      checkExample: mediaChecker(deps.objects),
+      prepareExample: mediaPreparer({
+        objects: deps.objects,
+        httpsMedia: deps.config.HTTPS_MEDIA,
+        mediaBucket: deps.config.DATASETS_BUCKET,
+        fetchTimeoutMs: deps.config.MEDIA_FETCH_TIMEOUT_SECONDS * 1000,
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      }),
     });
     // 'exists' means an earlier delivery wrote it: the same bytes, since conversion is deterministic.
     await Promise.all(writers.map((writer) => writer.close()));
@@ -128,26 +136,37 @@ async function convert(object: StorageObjectEvent, sidecar: Sidecar | null, base
   }
 }
 
-/** The sidecar beside a data object: null when there is none, a string when it is invalid. */
+/**
+ * What a data object asks for: its sidecar file, else its `sft-sidecar` metadata, else the
+ * defaults of its prefix; null when none applies, a string saying why when one is invalid.
+ */
 async function readSidecar(object: StorageObjectEvent, deps: ConverterDeps): Promise<Sidecar | null | string> {
   const uri = `gs://${object.bucket}/${object.name}${SIDECAR_SUFFIX}`;
-  if (!(await deps.objects.stat(uri))) return null;
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of deps.objects.read(uri)) {
-    size += chunk.length;
-    if (size > 1024 * 1024) return `${object.name}${SIDECAR_SUFFIX}: larger than 1 MB`;
-    chunks.push(chunk);
+  if (await deps.objects.stat(uri)) {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of deps.objects.read(uri)) {
+      size += chunk.length;
+      if (size > 1024 * 1024) return `${object.name}${SIDECAR_SUFFIX}: larger than 1 MB`;
+      chunks.push(chunk);
+    }
+    return parseSidecar(Buffer.concat(chunks).toString('utf8'), `${object.name}${SIDECAR_SUFFIX}`);
   }
+  const fromMetadata = object.metadata?.[SIDECAR_METADATA_KEY];
+  if (fromMetadata !== undefined) return parseSidecar(fromMetadata, `${object.name} (metadata ${SIDECAR_METADATA_KEY})`);
+  return defaultSidecarFor(object.name, deps.config.PREFIX_DEFAULTS)?.sidecar ?? null;
+}
+
+function parseSidecar(text: string, where: string): Sidecar | string {
   let json: unknown;
   try {
-    json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    json = JSON.parse(text);
   } catch (error) {
-    return `${object.name}${SIDECAR_SUFFIX}: not JSON (${error instanceof Error ? error.message : String(error)})`;
+    return `${where}: not JSON (${error instanceof Error ? error.message : String(error)})`;
   }
   const parsed = sidecarSchema.safeParse(json);
   if (!parsed.success) {
-    return `${object.name}${SIDECAR_SUFFIX}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(sidecar)'}: ${issue.message}`).join('; ')}`;
+    return `${where}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(sidecar)'}: ${issue.message}`).join('; ')}`;
   }
   return parsed.data;
 }
@@ -206,37 +225,3 @@ async function maybeLaunch(datasetId: string, deps: ConverterDeps, log: Logger, 
   return messageId;
 }
 
-/**
- * Opens every gs:// file an example references (existence, read access, size, first bytes),
- * since one file Vertex cannot open fails the whole job. Results are cached per URI, and an
- * example's files are checked together.
- */
-function mediaChecker(objects: ObjectStore): (example: GeminiExample, line: number) => Promise<Issue[]> {
-  const cache = new Map<string, Promise<{ size: number; head: Uint8Array } | null | 'unreadable'>>();
-  const inspect = async (uri: string) => {
-    try {
-      const info = await objects.stat(uri);
-      if (!info) return null;
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of objects.read(uri, { start: 0, end: Math.min(63, Math.max(0, info.size - 1)) })) chunks.push(chunk);
-      return { size: info.size, head: Buffer.concat(chunks) };
-    } catch (error) {
-      if ((error as { code?: number }).code === 403) return 'unreadable' as const;
-      throw error;
-    }
-  };
-  return async (example, line) => {
-    const refs = mediaReferences(example).filter((ref) => ref.uri.startsWith('gs://'));
-    if (refs.length === 0) return [];
-    const results = await Promise.all(
-      refs.map(async (ref) => {
-        if (!cache.has(ref.uri)) {
-          if (cache.size > 10_000) cache.clear();
-          cache.set(ref.uri, inspect(ref.uri));
-        }
-        return judgeMedia(ref, line, await cache.get(ref.uri)!);
-      }),
-    );
-    return results.flat();
-  };
-}

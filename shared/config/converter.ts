@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sidecarSchema } from '../datasets/schema.ts';
 import { commonConfigSchema } from './common.ts';
 
 /** The converter function's environment. */
@@ -13,6 +14,25 @@ export const converterConfigSchema = commonConfigSchema.extend({
   /** A launch is published only when at most this share of the examples was rejected. */
   MAX_INVALID_SHARE: z.coerce.number().min(0).max(1).default(0.1),
   DEFAULT_BASE_MODEL: z.string().min(1).default('gemini-2.5-flash'),
+  /** https fileData: `warn` leaves it (with a warning), `copy` copies it into the datasets bucket under media/ and points the example there. */
+  HTTPS_MEDIA: z.enum(['warn', 'copy']).default('warn'),
+  MEDIA_FETCH_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(300).default(30),
+  /**
+   * JSON: `{"incoming/support/": {SIDECAR}}`, the launch spec (and format, column map…) for data
+   * files under a prefix that come with neither a sidecar file nor `sft-sidecar` metadata.
+   */
+  PREFIX_DEFAULTS: z
+    .string()
+    .default('{}')
+    .transform((text, context) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        context.addIssue({ code: 'custom', message: 'PREFIX_DEFAULTS is not JSON' });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.record(z.string(), sidecarSchema)),
   CONVERSION_LEASE_SECONDS: z.coerce.number().int().min(60).default(600),
 });
 export type ConverterConfig = z.infer<typeof converterConfigSchema>;

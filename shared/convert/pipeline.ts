@@ -13,6 +13,15 @@ import { ReportBuilder } from './report.ts';
 import type { ColumnMap, ConversionReport, FormatOption, GeminiExample, Issue, RawFormat, RawRecord, RecordParseFailure, TokenCounter } from './types.ts';
 
 /** One record after conversion: the result and, for a valid example, its JSONL line and split. */
+export interface PreparedExample {
+  errors: Issue[];
+  /** The example to write instead (media moved to gs://), when it changed. */
+  example?: GeminiExample;
+  /** Warnings of the converted example that no longer hold (by code), and new ones. */
+  resolved?: string[];
+  warnings?: Issue[];
+}
+
 export interface ConvertedRecord {
   record: RawRecord | RecordParseFailure;
   result?: RecordResult;
@@ -69,10 +78,11 @@ export interface ConvertStreamOptions {
   /** Defaults to converting in this thread with `tokens`. */
   converter?: BatchConverter;
   /**
-   * Extra checks of a valid example that need I/O (the converter function opens every
-   * referenced gs:// file); an example with issues is rejected with them on its line.
+   * Extra work on a valid example that needs I/O (the converter function opens every
+   * referenced gs:// file, and may copy https media into Cloud Storage); an example with errors
+   * is rejected with them on its line, a returned example replaces the converted one.
    */
-  checkExample?: (example: GeminiExample, line: number) => Promise<Issue[]>;
+  prepareExample?: (example: GeminiExample, line: number) => Promise<PreparedExample>;
   sinks: { train: LineSink; validation: LineSink };
   maxRecordBytes?: number;
   onProgress?: (progress: { bytes: number; records: number }) => void;
@@ -130,7 +140,9 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   let lastLine = 0;
   let recordCount = 0;
   const write = async (converted: ConvertedRecord[]) => {
-    for (const { record, result, line, split } of converted) {
+    for (const item of converted) {
+      const { record, line, split } = item;
+      let result = item.result;
       lastLine = record.line;
       if ('code' in record) {
         report.addParseFailure(record);
@@ -141,14 +153,22 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
         report.addResult(result);
         continue;
       }
-      const problems = options.checkExample && result.example ? await options.checkExample(result.example, record.line) : [];
-      if (problems.length > 0) {
-        report.addResult({ ...result, example: null, errors: problems });
-        continue;
+      let written = line;
+      if (options.prepareExample && result.example) {
+        const prepared = await options.prepareExample(result.example, record.line);
+        const warnings = [...result.warnings.filter((w) => !prepared.resolved?.includes(w.code)), ...(prepared.warnings ?? [])];
+        if (prepared.errors.length > 0) {
+          report.addResult({ ...result, example: null, errors: prepared.errors, warnings });
+          continue;
+        }
+        if (prepared.example) {
+          result = { ...result, example: prepared.example, warnings };
+          written = JSON.stringify(prepared.example);
+        }
       }
       const placed = limits.place(split);
-      for (const issue of limits.add(placed, Buffer.byteLength(line) + 1, result.multimodal, record.line)) report.addError(issue);
-      await options.sinks[placed].write(line + '\n');
+      for (const issue of limits.add(placed, Buffer.byteLength(written) + 1, result.multimodal, record.line)) report.addError(issue);
+      await options.sinks[placed].write(written + '\n');
       report.addResult(result, placed);
     }
   };

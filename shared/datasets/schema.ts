@@ -31,6 +31,19 @@ export const sidecarSchema = z
 export type Sidecar = z.infer<typeof sidecarSchema>;
 
 export const SIDECAR_SUFFIX = '.launch.json';
+/** The custom metadata key that may hold the sidecar's JSON instead of a sidecar file (`x-goog-meta-sft-sidecar`). */
+export const SIDECAR_METADATA_KEY = 'sft-sidecar';
+
+/**
+ * Per-prefix defaults (the converter's PREFIX_DEFAULTS): the sidecar of the longest prefix the
+ * object's name starts with, for data files dropped with neither a sidecar file nor metadata.
+ */
+export function defaultSidecarFor(name: string, defaults: Readonly<Record<string, Sidecar>>): { prefix: string; sidecar: Sidecar } | null {
+  const prefix = Object.keys(defaults)
+    .filter((candidate) => name.startsWith(candidate))
+    .sort((a, b) => b.length - a.length)[0];
+  return prefix === undefined ? null : { prefix, sidecar: defaults[prefix]! };
+}
 
 /**
  * The dataset id: a hash of the source object's bucket, name and generation. A redelivered
@@ -67,6 +80,8 @@ export const storageObjectEventSchema = z.object({
   generation: z.union([z.string(), z.number()]).transform(String),
   size: z.union([z.string(), z.number()]).transform(Number).optional(),
   contentType: z.string().optional(),
+  /** Custom metadata (Eventarc passes the object resource's `metadata`). */
+  metadata: z.record(z.string(), z.string()).nullish(),
 });
 export type StorageObjectEvent = z.infer<typeof storageObjectEventSchema>;
 

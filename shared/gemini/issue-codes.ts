@@ -36,6 +36,7 @@ export const IssueCode = {
   media_unreadable: "A referenced gs:// file cannot be read by the pipeline's service account.",
   media_too_large: 'A referenced file is over the size limit of its kind (20 MB images and PDFs, 100 MB audio and video).',
   media_type_mismatch: "A referenced file's first bytes show another type than its declared mimeType.",
+  media_copy_failed: 'An https file could not be copied into Cloud Storage (HTTPS_MEDIA=copy): the host failed, timed out or broke off.',
   // --- limits (errors)
   example_too_long: 'The example has more tokens than the base model accepts per example (input and output together).',
   unknown_base_model: 'The base model is not in the model table; its limits cannot be checked.',

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { GeminiExample, Issue } from '../convert/types.ts';
 import { MEDIA_KINDS, mediaKindOf } from './schema.ts';
 
@@ -64,4 +65,27 @@ export function judgeMedia(ref: MediaReference, line: number, found: { size: num
     issues.push({ line, code: 'media_type_mismatch', message: `${ref.uri} is declared ${ref.mimeType} but its first bytes are ${sniffed}`, path: `${ref.path}.mimeType` });
   }
   return issues;
+}
+
+/** Where an https file is copied in the datasets bucket: named by a hash of its URL, so every delivery and every dataset shares one copy. */
+export function copiedMediaUri(bucket: string, url: string, mimeType: string): string {
+  const extension = EXTENSIONS[canonical(mimeType)] ?? '';
+  return `gs://${bucket}/media/${createHash('sha256').update(url).digest('hex').slice(0, 32)}${extension}`;
+}
+
+const EXTENSIONS: Record<string, string> = {
+  'image/png': '.png', 'image/jpeg': '.jpg', 'image/webp': '.webp', 'image/heic': '.heic', 'application/pdf': '.pdf',
+  'audio/mpeg': '.mp3', 'audio/wav': '.wav', 'audio/flac': '.flac', 'audio/ogg': '.ogg', 'audio/m4a': '.m4a',
+  'video/mp4': '.mp4', 'video/webm': '.webm', 'video/quicktime': '.mov',
+};
+
+/** The example with each fileData URI found in `moved` replaced by its new place. */
+export function withMovedMedia(example: GeminiExample, moved: ReadonlyMap<string, string>): GeminiExample {
+  return {
+    ...example,
+    contents: example.contents.map((content) => ({
+      ...content,
+      parts: content.parts.map((part) => (part.fileData && moved.has(part.fileData.fileUri) ? { ...part, fileData: { ...part.fileData, fileUri: moved.get(part.fileData.fileUri)! } } : part)),
+    })),
+  };
 }

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -13,6 +15,7 @@ import { createObjectStore } from '../../../adapters/storage/object-store.ts';
 import { loadGemmaTokenizer } from '../../../adapters/tokenizer/index.ts';
 import { startStorageEmulator, type ObjectResource, type StorageEmulator } from '../../../emulators/storage/server.ts';
 import { handleObjectFinalized, type ConverterDeps } from '../../../functions/converter/handler.ts';
+import { converterConfigSchema } from '../../../shared/config/converter.ts';
 import { reportSchema } from '../../../shared/convert/types.ts';
 import { storageObjectEventSchema } from '../../../shared/datasets/schema.ts';
 import { launchMessageSchema } from '../../../shared/launch/schema.ts';
@@ -47,7 +50,7 @@ before(async () => {
     tokens: loadGemmaTokenizer(),
     log: quiet,
     now: Date.now,
-    config: { DATASETS_BUCKET: 'sft-datasets', INPUT_PREFIX: 'incoming/', MAX_OBJECT_BYTES: 50 * 1024 * 1024, MAX_INVALID_SHARE: 0.1, DEFAULT_BASE_MODEL: 'gemini-2.5-flash', CONVERSION_LEASE_SECONDS: 600 },
+    config: { DATASETS_BUCKET: 'sft-datasets', INPUT_PREFIX: 'incoming/', MAX_OBJECT_BYTES: 50 * 1024 * 1024, MAX_INVALID_SHARE: 0.1, DEFAULT_BASE_MODEL: 'gemini-2.5-flash', CONVERSION_LEASE_SECONDS: 600, HTTPS_MEDIA: 'warn', MEDIA_FETCH_TIMEOUT_SECONDS: 5, PREFIX_DEFAULTS: {} },
   };
 });
 after(async () => {
@@ -192,4 +195,87 @@ test('a 200 MB file streams from the raw bucket to a dataset without being held 
   assert.deepEqual(doc?.report?.examples, { total: count, valid: count, invalid: 0 });
   const growth = process.memoryUsage().rss - rssBefore;
   assert.ok(growth < 150 * 1024 * 1024, `RSS grew ${Math.round(growth / 1e6)} MB converting a 200 MB object`);
+});
+
+test('https media: left with a warning by default; with HTTPS_MEDIA=copy copied into the bucket once, checked, and the example points there', async () => {
+  const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...Buffer.alloc(200, 7)]);
+  const requests: string[] = [];
+  // A real HTTP server stands in for the remote host the team's images live on.
+  const host = createServer((request, response) => {
+    requests.push(request.url!);
+    if (request.url === '/cat.png') return void response.writeHead(200, { 'content-type': 'image/png' }).end(png);
+    if (request.url === '/huge.png') {
+      response.writeHead(200, { 'content-type': 'image/png' });
+      const chunk = Buffer.alloc(1024 * 1024);
+      let sent = 0;
+      const pump = () => {
+        while (sent < 25 && response.write(chunk)) sent += 1;
+        if (sent >= 25) response.end();
+        else response.once('drain', pump);
+      };
+      return pump();
+    }
+    response.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(host.address() as AddressInfo).port}`;
+  // Vertex and the validator want https URLs; the test's fetch maps them onto the local server.
+  const localFetch: typeof fetch = (url, init) => fetch(String(url).replace('https://media.example.com', base), init);
+  try {
+    const row = (image: string) => JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: image } }] }, { role: 'assistant', content: 'a cat' }] });
+    const lines = [row('https://media.example.com/cat.png'), row('https://media.example.com/gone.png'), row('https://media.example.com/huge.png'), row('https://media.example.com/cat.png')].join('\n');
+
+    const warned = await handleObjectFinalized(await upload('incoming/remote-warn.jsonl', lines), randomUUID(), { ...deps, fetch: localFetch });
+    const warnedReport = (await deps.datasets.get((warned as { datasetId: string }).datasetId))?.report;
+    assert.deepEqual(warnedReport?.examples, { total: 4, valid: 4, invalid: 0 });
+    assert.ok(warnedReport?.warnings.every((w) => w.code === 'https_file_uri') && warnedReport.warnings.length === 4);
+    assert.equal(requests.length, 0, 'nothing fetched when warning');
+
+    const copyDeps = { ...deps, fetch: localFetch, config: { ...deps.config, HTTPS_MEDIA: 'copy' as const } };
+    const outcome = await handleObjectFinalized(await upload('incoming/remote-copy.jsonl', lines), randomUUID(), copyDeps);
+    const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
+    assert.deepEqual(doc?.report?.examples, { total: 4, valid: 2, invalid: 2 });
+    assert.deepEqual(doc?.report?.errors.map((e) => `${e.line}:${e.code}`), ['2:media_copy_failed', '3:media_too_large']);
+    assert.match(doc!.report!.errors[0]!.message, /HTTP 404/);
+    assert.deepEqual(doc?.report?.warnings.filter((w) => w.code === 'https_file_uri'), [], 'copied files are no longer on https');
+    const train = (await readText(doc!.outputs.train!)) + (doc!.outputs.validation ? await readText(doc!.outputs.validation) : '');
+    const uris = [...train.matchAll(/"fileUri":"([^"]+)"/g)].map((m) => m[1]);
+    assert.equal(uris.length, 2);
+    assert.ok(uris.every((uri) => /^gs:\/\/sft-datasets\/media\/[0-9a-f]{32}\.png$/.test(uri!)) && uris[0] === uris[1], uris.join(', '));
+    const [copied] = await storage.bucket('sft-datasets').file(uris[0]!.replace('gs://sft-datasets/', '')).download();
+    assert.deepEqual(copied, png, 'the bytes are the host\'s');
+    assert.equal(requests.filter((r) => r === '/cat.png').length, 1, 'one download for two examples');
+
+    // A redelivery finds the copy in the bucket and downloads nothing again.
+    await handleObjectFinalized(await upload('incoming/remote-copy-again.jsonl', lines), randomUUID(), copyDeps);
+    assert.equal(requests.filter((r) => r === '/cat.png').length, 1);
+  } finally {
+    host.close();
+  }
+});
+
+test('a launch spec from the object metadata (sft-sidecar) or from the prefix defaults, when there is no sidecar file; a bad one is a clear rejection', async () => {
+  const lines = Array.from({ length: 20 }, (_, i) => JSON.stringify({ instruction: `Classify ticket ${i}`, output: i % 2 ? 'bug' : 'billing' })).join('\n');
+  const withMetadata = async (name: string, sidecar: string) => {
+    await storage.bucket('raw-data').file(name).save(lines, { metadata: { metadata: { 'sft-sidecar': sidecar } } });
+    return storageObjectEventSchema.parse(finalized.findLast((object) => object.name === name));
+  };
+  const byMetadata = await handleObjectFinalized(await withMetadata('incoming/meta.jsonl', JSON.stringify({ launch: { experiment: 'from-metadata' } })), randomUUID(), deps);
+  assert.ok('launch' in byMetadata && byMetadata.launch, 'launched');
+
+  // As the function reads them from its environment.
+  const { PREFIX_DEFAULTS } = converterConfigSchema.parse({
+    RAW_BUCKET: 'raw-data',
+    DATASETS_BUCKET: 'sft-datasets',
+    PREFIX_DEFAULTS: JSON.stringify({ 'incoming/': { launch: { experiment: 'too-broad' } }, 'incoming/team-a/': { launch: { experiment: 'team-a' }, validationSplit: 0.2 } }),
+  });
+  const teamDefaults: ConverterDeps = { ...deps, config: { ...deps.config, PREFIX_DEFAULTS } };
+  await handleObjectFinalized(await upload('incoming/team-a/tickets.jsonl', lines), randomUUID(), teamDefaults);
+  const launches = (await pullLaunches()).map((message) => launchMessageSchema.parse(message).experiment).sort();
+  assert.deepEqual(launches, ['from-metadata', 'team-a'], 'the longest prefix wins');
+
+  const bad = await handleObjectFinalized(await withMetadata('incoming/bad-meta.jsonl', '{"launch": {"experiment": 3}}'), randomUUID(), deps);
+  assert.equal(bad.status, 'rejected');
+  const doc = await deps.datasets.get((bad as { datasetId: string }).datasetId);
+  assert.match(doc!.rejection!, /incoming\/bad-meta\.jsonl \(metadata sft-sidecar\): launch\.experiment/);
 });

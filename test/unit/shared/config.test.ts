@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { z } from 'zod';
 import { ConfigError, parseConfig } from '../../../shared/config/load.ts';
 import { commonConfigSchema } from '../../../shared/config/common.ts';
+import { converterConfigSchema } from '../../../shared/config/converter.ts';
 
 test('common config fills defaults and keeps emulator hosts', () => {
   const config = parseConfig('test', commonConfigSchema, { FIRESTORE_EMULATOR_HOST: '127.0.0.1:8080' });
@@ -24,4 +25,21 @@ test('a bad variable fails with every problem named', () => {
 
 test('STORAGE_EMULATOR_HOST must carry its scheme', () => {
   assert.throws(() => parseConfig('test', commonConfigSchema, { STORAGE_EMULATOR_HOST: '127.0.0.1:9023' }), ConfigError);
+});
+
+test('PREFIX_DEFAULTS: JSON of sidecars by prefix, each checked like a sidecar file; bad JSON or a bad sidecar is named', () => {
+  const env = { RAW_BUCKET: 'raw-data', DATASETS_BUCKET: 'datasets' };
+  const ok = parseConfig('converter', converterConfigSchema, { ...env, PREFIX_DEFAULTS: '{"incoming/a/": {"launch": {"experiment": "a"}}}' });
+  assert.equal(ok.PREFIX_DEFAULTS['incoming/a/']?.launch?.experiment, 'a');
+  assert.deepEqual(parseConfig('converter', converterConfigSchema, env).PREFIX_DEFAULTS, {});
+  const issues = (text: string) => {
+    try {
+      parseConfig('converter', converterConfigSchema, { ...env, PREFIX_DEFAULTS: text });
+      return [];
+    } catch (error) {
+      return (error as ConfigError).issues;
+    }
+  };
+  assert.match(issues('{not json').join(), /PREFIX_DEFAULTS: PREFIX_DEFAULTS is not JSON/);
+  assert.match(issues('{"incoming/": {"launch": {"experiment": 3}}}').join(), /PREFIX_DEFAULTS\.incoming\/\.launch\.experiment/);
 });

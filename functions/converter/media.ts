@@ -1,0 +1,88 @@
+import { downloadToStorage } from '../../adapters/http/media-download.ts';
+import type { ObjectStore } from '../../adapters/storage/object-store.ts';
+import type { PreparedExample } from '../../shared/convert/pipeline.ts';
+import type { GeminiExample, Issue } from '../../shared/convert/types.ts';
+import { copiedMediaUri, judgeMedia, mediaReferences, withMovedMedia, type MediaReference } from '../../shared/gemini/media.ts';
+import { MEDIA_KINDS, mediaKindOf } from '../../shared/gemini/schema.ts';
+
+export interface MediaOptions {
+  objects: ObjectStore;
+  /** `copy`: https files are copied into `mediaBucket` and the example points there; `warn`: left as they are, with a warning. */
+  httpsMedia: 'warn' | 'copy';
+  mediaBucket: string;
+  fetchTimeoutMs: number;
+  fetch?: typeof fetch;
+}
+
+type Found = { size: number; head: Uint8Array } | null | 'unreadable';
+
+/**
+ * Every file an example references must open when the job starts, or Vertex fails the whole job
+ * (the seed team's lesson). gs:// files are opened (existence, read access, size, first bytes);
+ * with `httpsMedia: 'copy'`, https files are copied into Cloud Storage first and checked the same
+ * way, so the job never depends on a remote host. Results are cached per URI.
+ */
+export function mediaPreparer(options: MediaOptions): (example: GeminiExample, line: number) => Promise<PreparedExample> {
+  const inspected = new Map<string, Promise<Found>>();
+  const copied = new Map<string, Promise<{ uri: string; found: Found } | { error: (ref: MediaReference, line: number) => Issue }>>();
+  const cached = <T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>) => {
+    if (!cache.has(key)) {
+      if (cache.size > 10_000) cache.clear();
+      cache.set(key, make());
+    }
+    return cache.get(key)!;
+  };
+
+  const inspect = async (uri: string): Promise<Found> => {
+    try {
+      const info = await options.objects.stat(uri);
+      if (!info) return null;
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of options.objects.read(uri, { start: 0, end: Math.min(63, Math.max(0, info.size - 1)) })) chunks.push(chunk);
+      return { size: info.size, head: Buffer.concat(chunks) };
+    } catch (error) {
+      if ((error as { code?: number }).code === 403) return 'unreadable';
+      throw error;
+    }
+  };
+
+  const copy = async (ref: MediaReference) => {
+    const target = copiedMediaUri(options.mediaBucket, ref.uri, ref.mimeType);
+    // Copied by an earlier delivery or another dataset: the same URL, the same object.
+    const existing = await inspect(target);
+    if (existing && existing !== 'unreadable') return { uri: target, found: existing };
+    const kind = mediaKindOf(ref.mimeType);
+    const maxBytes = kind ? MEDIA_KINDS[kind].maxBytes : 100 * 1024 * 1024;
+    const result = await downloadToStorage(ref.uri, target, { objects: options.objects, contentType: ref.mimeType, maxBytes, timeoutMs: options.fetchTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) });
+    if ('failure' in result) {
+      return { error: (r: MediaReference, line: number): Issue => ({ line, code: 'media_copy_failed', message: `${r.uri} could not be copied to Cloud Storage: ${result.failure}`, path: `${r.path}.fileUri` }) };
+    }
+    if ('tooLarge' in result) {
+      return { error: (r: MediaReference, line: number): Issue => ({ line, code: 'media_too_large', message: `${r.uri} is over ${maxBytes} bytes (${result.tooLarge} read), the limit for ${kind ?? 'media'} files`, path: `${r.path}.fileUri` }) };
+    }
+    return { uri: target, found: result };
+  };
+
+  return async (example, line) => {
+    const refs = mediaReferences(example);
+    const errors: Issue[] = [];
+    const moved = new Map<string, string>();
+    let httpsHandled = false;
+    for (const ref of refs) {
+      if (ref.uri.startsWith('gs://')) {
+        errors.push(...judgeMedia(ref, line, await cached(inspected, ref.uri, () => inspect(ref.uri))));
+      } else if (options.httpsMedia === 'copy' && ref.uri.startsWith('https://')) {
+        httpsHandled = true;
+        const outcome = await cached(copied, ref.uri, () => copy(ref));
+        if ('error' in outcome) errors.push(outcome.error(ref, line));
+        else {
+          errors.push(...judgeMedia(ref, line, outcome.found));
+          moved.set(ref.uri, outcome.uri);
+        }
+      }
+    }
+    // In copy mode every https file was either copied or is an error: the https warning no longer applies.
+    const resolved = httpsHandled ? ['https_file_uri'] : [];
+    return moved.size === 0 ? { errors, resolved } : { errors, example: withMovedMedia(example, moved), resolved };
+  };
+}
