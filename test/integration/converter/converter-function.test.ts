@@ -279,3 +279,30 @@ test('a launch spec from the object metadata (sft-sidecar) or from the prefix de
   const doc = await deps.datasets.get((bad as { datasetId: string }).datasetId);
   assert.match(doc!.rejection!, /incoming\/bad-meta\.jsonl \(metadata sft-sidecar\): launch\.experiment/);
 });
+
+test('every format dropped as a file (with its sidecar) becomes a dataset, a report and one launch message', async () => {
+  const q = (i: number) => `How do I export report ${i}?`;
+  const a = (i: number) => `Open Reports, pick report ${i}, then Export.`;
+  const rows = [0, 1, 2, 3, 4];
+  const files: [string, string, string][] = [
+    ['gemini.jsonl', 'gemini', rows.map((i) => JSON.stringify({ contents: [{ role: 'user', parts: [{ text: q(i) }] }, { role: 'model', parts: [{ text: a(i) }] }] })).join('\n')],
+    ['openai.jsonl', 'openai', rows.map((i) => JSON.stringify({ messages: [{ role: 'user', content: q(i) }, { role: 'assistant', content: a(i) }] })).join('\n')],
+    ['sharegpt.jsonl', 'sharegpt', rows.map((i) => JSON.stringify({ conversations: [{ from: 'human', value: q(i) }, { from: 'gpt', value: a(i) }] })).join('\n')],
+    ['alpaca.jsonl', 'alpaca', rows.map((i) => JSON.stringify({ instruction: q(i), output: a(i) })).join('\n')],
+    ['array.json', 'openai', JSON.stringify(rows.map((i) => ({ messages: [{ role: 'user', content: q(i) }, { role: 'assistant', content: a(i) }] })))],
+    ['tickets.csv', 'csv', `prompt,response\n${rows.map((i) => `"${q(i)}","${a(i)}"`).join('\n')}\n`],
+    ['tickets.tsv', 'tsv', `prompt\tresponse\n${rows.map((i) => `${q(i)}\t${a(i)}`).join('\n')}\n`],
+  ];
+  for (const [file, format, content] of files) {
+    await upload(`incoming/formats/${file}.launch.json`, JSON.stringify({ launch: { experiment: `format-${format}` } }));
+    const outcome = await handleObjectFinalized(await upload(`incoming/formats/${file}`, content), randomUUID(), deps);
+    assert.equal(outcome.status, 'converted', file);
+    const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
+    assert.deepEqual([doc?.report?.format, doc?.report?.examples.valid, doc?.report?.examples.invalid, doc?.launch.state], [format, 5, 0, 'PUBLISHED'], file);
+    const lines = (await readText(doc!.outputs.train!)) + (doc!.outputs.validation ? await readText(doc!.outputs.validation) : '');
+    assert.equal(lines.trim().split('\n').length, 5, `${file}: every example written`);
+    assert.ok(lines.includes(JSON.stringify(a(3))), `${file}: the answers are the model turns`);
+  }
+  const launches = (await pullLaunches()).map((message) => launchMessageSchema.parse(message).experiment).sort();
+  assert.deepEqual(launches, files.map(([, format]) => `format-${format}`).sort(), 'one launch message per file');
+});
