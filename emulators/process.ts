@@ -55,6 +55,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Whether a TCP port can be listened on at 127.0.0.1 now. */
+export async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 /** The google-cloud-cli installation's root, found from `gcloud` on PATH. */
 export function cloudSdkRoot(): string {
   const candidates: string[] = [];

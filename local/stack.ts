@@ -5,7 +5,7 @@ import { Storage } from '@google-cloud/storage';
 import { createObjectStore } from '../adapters/storage/object-store.ts';
 import { loadGemmaTokenizer } from '../adapters/tokenizer/index.ts';
 import { startFirestoreEmulator } from '../emulators/firestore.ts';
-import { freePort, waitForPort } from '../emulators/process.ts';
+import { freePort, portIsFree, waitForPort } from '../emulators/process.ts';
 import { startPubSubEmulator } from '../emulators/pubsub.ts';
 import { startStorageEmulator } from '../emulators/storage/server.ts';
 import { startVertexSimulator } from '../simulator/vertex/server.ts';
@@ -26,6 +26,23 @@ export interface StackOptions {
   /** Extra environment for the functions (e.g. a shorter STUCK_AFTER_SECONDS in tests). */
   functionEnv?: Record<string, string>;
   log?: (line: string) => void;
+  /**
+   * Fixed ports from here on (Firestore, Pub/Sub, storage, simulator, then each function in
+   * STACK_SERVICES order), so the dashboard and emulators keep their addresses between runs;
+   * without it every service gets a free port.
+   */
+  basePort?: number;
+}
+
+/** Every service of the stack, in the order fixed ports are given out from `basePort`. */
+export const STACK_SERVICES = ['firestore', 'pubsub', 'storage', 'vertex-simulator', 'converter', 'launcher', 'poller', 'completion', 'status'] as const;
+
+/** A port the stack was asked to use is taken: said at once, before anything starts. */
+export class PortInUseError extends Error {
+  constructor(taken: { service: string; port: number }[]) {
+    super(`port${taken.length > 1 ? 's' : ''} in use: ${taken.map((t) => `${t.port} (${t.service})`).join(', ')}; stop what holds ${taken.length > 1 ? 'them' : 'it'}, or choose another --port-base`);
+    this.name = 'PortInUseError';
+  }
 }
 
 export interface Stack {
@@ -57,8 +74,18 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
   };
+  const fixed = options.basePort === undefined ? undefined : Object.fromEntries(STACK_SERVICES.map((service, i) => [service, options.basePort! + i]));
+  if (fixed) {
+    const taken = [];
+    for (const [service, port] of Object.entries(fixed)) if (!(await portIsFree(port))) taken.push({ service, port });
+    if (taken.length > 0) throw new PortInUseError(taken);
+  }
   try {
-    const [firestore, pubsubEmulator, storageEmulator] = await Promise.all([startFirestoreEmulator(), startPubSubEmulator(), startStorageEmulator()]);
+    const [firestore, pubsubEmulator, storageEmulator] = await Promise.all([
+      startFirestoreEmulator(fixed ? { port: fixed.firestore! } : {}),
+      startPubSubEmulator(fixed ? { port: fixed.pubsub! } : {}),
+      startStorageEmulator(fixed ? { port: fixed.storage! } : {}),
+    ]);
     cleanups.push(() => firestore.stop(), () => pubsubEmulator.stop(), () => storageEmulator.stop());
     process.env.STORAGE_EMULATOR_HOST = storageEmulator.url;
     process.env.FIRESTORE_EMULATOR_HOST = firestore.host;
@@ -66,6 +93,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const storage = new Storage({ projectId });
     const objects = createObjectStore(storage);
     const simulator = await startVertexSimulator({
+      ...(fixed ? { port: fixed['vertex-simulator']! } : {}),
       timing: options.timing ?? { validationMs: 1000, queueMs: 3000, runMs: 5000 },
       readDataset: (uri) => objects.read(uri),
       writeObject: (uri, content) => objects.write(uri, content),
@@ -120,7 +148,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     });
     const ports: Record<string, number> = {};
     const launch = async (name: (typeof FUNCTIONS)[number]) => {
-      ports[name] ??= await freePort();
+      ports[name] ??= fixed?.[name] ?? (await freePort());
       const child = spawn(
         process.execPath,
         [`${root}node_modules/@google-cloud/functions-framework/build/src/main.js`, `--target=${name}`, `--signature-type=${HTTP_FUNCTIONS.includes(name) ? 'http' : 'cloudevent'}`, `--source=${root}functions/${name}/index.ts`, `--port=${ports[name]}`],

@@ -10,15 +10,27 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Firestore } from '@google-cloud/firestore';
-import { startStack } from './stack.ts';
+import { PortInUseError, STACK_SERVICES, startStack, type Stack } from './stack.ts';
 
-const { values } = parseArgs({ options: { once: { type: 'boolean', default: false }, timeout: { type: 'string', default: '180' } } });
+const { values } = parseArgs({ options: { once: { type: 'boolean', default: false }, timeout: { type: 'string', default: '180' }, 'port-base': { type: 'string', default: process.env.STACK_PORT_BASE } } });
 const sample = new URL('../samples/support-tickets.csv', import.meta.url);
 const started = Date.now();
 const say = (line: string) => console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s  ${line}`);
 
 say('starting the local stack: Firestore and Pub/Sub emulators, storage emulator, Vertex AI simulator, functions');
-const stack = await startStack({ log: (line) => console.error(line) });
+const basePort = values['port-base'] ? Number(values['port-base']) : undefined;
+if (basePort !== undefined && !(Number.isInteger(basePort) && basePort > 0 && basePort + STACK_SERVICES.length <= 65536)) {
+  console.error(`--port-base must be a port number, not "${values['port-base']}"`);
+  process.exit(2);
+}
+let stack: Stack;
+try {
+  stack = await startStack({ log: (line) => console.error(line), ...(basePort !== undefined ? { basePort } : {}) });
+} catch (error) {
+  if (!(error instanceof PortInUseError)) throw error;
+  console.error(`npm start: ${error.message}`);
+  process.exit(2);
+}
 let stopping = false;
 const shutdown = async (code: number) => {
   if (stopping) return;
