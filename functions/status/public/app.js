@@ -102,9 +102,16 @@ async function showRun(runId) {
   return !TERMINAL.includes(run.state);
 }
 
+// A model Vertex refused batch prediction for is asked online, in parts: show how far it got.
+function trackText(track) {
+  if (track.mode !== 'online' || !track.online) return esc(track.state);
+  const parts = Math.ceil(track.online.requests / track.online.partSize);
+  return `online (batch refused), ${track.online.partsDone} of ${parts} parts`;
+}
+
 function evaluationTable(evaluation) {
   if (evaluation === null || evaluation === undefined) return '<p>No evaluation (no held-out data, or not there yet).</p>';
-  if (!evaluation.result) return `<p>Batch inference on ${evaluation.examples} held-out examples: tuned ${esc(evaluation.jobs.tuned.state)}, base ${esc(evaluation.jobs.base.state)}.</p>`;
+  if (!evaluation.result) return `<p>Inference on ${evaluation.examples} held-out examples: tuned ${trackText(evaluation.jobs.tuned)}, base ${trackText(evaluation.jobs.base)}.</p>`;
   const r = evaluation.result;
   const row = (label, key) => {
     const d = r.delta[key];

@@ -47,7 +47,8 @@ describe('faults across stages', () => {
       projectId: 'e2e-faults',
       timing: { validationMs: 300, queueMs: 1000, runMs: 1500 },
       pollEveryMs: 500,
-      functionEnv: { STUCK_AFTER_SECONDS: '3' },
+      // Online evaluation in parts of 2 requests, one part per delivery: hand-overs go through Pub/Sub.
+      functionEnv: { STUCK_AFTER_SECONDS: '3', ONLINE_PART_SIZE: '2', ONLINE_BUDGET_SECONDS: '1' },
     });
     db = new Firestore({ projectId: stack.projectId });
   });
@@ -87,6 +88,30 @@ describe('faults across stages', () => {
     const [files] = await stack.storage.bucket(stack.outputsBucket).getFiles({ prefix: `runs/${run.runId}/evaluation/` });
     assert.ok(files.some((file) => /tuned\/a1\/prediction-model-[^/]+\/predictions\.jsonl$/.test(file.name)));
     assert.ok(files.some((file) => /base\/a1\/prediction-model-[^/]+\/predictions\.jsonl$/.test(file.name)));
+  });
+
+  test('Vertex refuses batch prediction for the tuned model: the completion function asks its endpoint online, over Pub/Sub continuation events, and the run completes', async () => {
+    stack.simulator.control.refuseBatchFor('projects/');
+    try {
+      const bucket = stack.storage.bucket(stack.rawBucket);
+      // The faults stack sends 2 requests per part and hands over after each: continuation events go through the run-events topic.
+      await bucket.file('incoming/online.csv.launch.json').save(JSON.stringify({ launch: { experiment: 'online' } }));
+      await bucket.file('incoming/online.csv').save(readFileSync(`${root}samples/support-tickets.csv`));
+      const run = await waitFor('the online-evaluated run to complete', async () => {
+        const runId = (await datasetOf('incoming/online.csv')).launch?.runId;
+        const doc = runId ? (await db.doc(`runs/${runId}`).get()).data() : undefined;
+        return doc?.state === 'COMPLETED' ? doc : undefined;
+      }, 120_000);
+      const tuned = run.evaluation.jobs.tuned;
+      assert.equal(tuned.mode, 'online');
+      assert.equal(tuned.online.partsDone, Math.ceil(run.evaluation.examples / tuned.online.partSize));
+      assert.equal(run.evaluation.jobs.base.mode, 'batch');
+      assert.equal(run.evaluation.result.n, run.evaluation.examples);
+      const [parts] = await stack.storage.bucket(stack.outputsBucket).getFiles({ prefix: `runs/${run.runId}/evaluation/tuned/a1/online/` });
+      assert.equal(parts.length, tuned.online.partsDone);
+    } finally {
+      stack.simulator.control.refuseBatchFor(null);
+    }
   });
 
   test('a duplicate storm of launch messages through Pub/Sub gives one job', async () => {
