@@ -238,7 +238,8 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
       }
       return;
     }
-    const jobs = { ...evaluation.jobs };
+    // Only the tracks this tick decided on are replaced: an online track moves on meanwhile (the completion handler writes it).
+    const jobs: Partial<Evaluation['jobs']> = {};
     for (const [which, decision] of updates) jobs[which] = decision.track;
     for (const [which, decision] of resubmits as ['tuned' | 'base', Extract<BatchDecision, { action: 'resubmit' }>][]) {
       const track = evaluation.jobs[which];
@@ -252,7 +253,7 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
       stats.resubmitted += 1;
       log.info(LogEvent.pollBatchResubmitted, decision.reason, { oldJob: track.currentJobName, newJob: job.name, attempt });
     }
-    const result = await deps.store.release(run.runId, token, (current) => withUpdates(current, jobs));
+    const result = await deps.store.release(run.runId, token, (current) => withUpdates(current, { ...current.evaluation!.jobs, ...jobs }));
     if (result) {
       stats.updated += 1;
       await flushEvents(result.after, deps, stats);

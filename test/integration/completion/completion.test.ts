@@ -373,6 +373,8 @@ test('Vertex refuses batch prediction for the tuned model: its requests go to th
   // A budget of 0 ms: every delivery writes one part and hands over, as a long evaluation would at 420 s.
   const env = await setup({ onlineBudgetMs: 0 });
   env.sim.control.refuseBatchFor('projects/');
+  // The base model's batch job sticks in the queue: the poller resubmits it (slowly) while the tuned model is asked online.
+  env.sim.control.stickNextBatchJobs(1, { modelIncludes: 'publishers/' });
   const { runId } = await handleLaunch(envelope(launch({ experiment: 'online-eval' })), env.launcher);
   await tickUntil(env, runId, 'SUCCEEDED');
   assert.equal((await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion)).status, 'evaluating');
@@ -382,6 +384,8 @@ test('Vertex refuses batch prediction for the tuned model: its requests go to th
   assert.match(tuned.online!.refusal, /Do not support model/);
   assert.equal(tuned.online!.target, evaluating.tunedModel!.endpoint);
   assert.deepEqual(env.sim.control.batchJobs().map((job) => job.model), ['publishers/google/models/gemini-2.5-flash'], 'only the base model runs as a batch job');
+  const tracked: number[] = [];
+  env.sim.control.delayNextCalls(1, 1500, { method: 'POST', pathIncludes: 'batchPredictionJobs' });
 
   // Twice 429 on the first request: one retry inside the call, then the delivery fails and is redelivered.
   env.sim.control.failNextCalls(2, 429, { pathIncludes: ':generateContent' });
@@ -389,27 +393,35 @@ test('Vertex refuses batch prediction for the tuned model: its requests go to th
   const lost = lastEvent(env.events.published, 'EVALUATING').eventId;
   const delivered = new Set<string>([lost]);
   let redeliveries = 0;
-  for (let i = 0; i < 30; i++) {
-    const run = (await env.launcher.runs.get(runId))!;
-    if (run.state !== 'EVALUATING') break;
+  const observe = async () => void tracked.push((await env.launcher.runs.get(runId))!.evaluation!.jobs.tuned.online!.partsDone);
+  const deliverPending = async () => {
     for (const event of env.events.published.filter((e) => e.to === 'EVALUATING' && !delivered.has(e.eventId))) {
       try {
         await handleRunEvent(envelope(event, event.eventId), env.completion);
+        await observe();
         delivered.add(event.eventId);
       } catch (error) {
         assert.ok(error instanceof RetryableCompletionError, String(error));
         redeliveries += 1;
       }
     }
+  };
+  for (let i = 0; i < 30; i++) {
+    const run = (await env.launcher.runs.get(runId))!;
+    if (run.state !== 'EVALUATING') break;
     env.clock.advance(5 * MINUTE);
-    await runTick(env.poller);
+    // Deliveries and ticks overlap, as they do deployed.
+    await Promise.all([deliverPending(), runTick(env.poller)]);
+    await observe();
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   assert.equal(redeliveries, 1, 'the 429s outlived the retry once');
+  assert.deepEqual(tracked, [...tracked].sort((a, b) => a - b), `online progress never goes back, whatever the poller does to the base job: ${tracked.join(', ')}`);
   assert.ok(env.events.published.some((e) => e.to === 'EVALUATING' && e.eventId !== lost && /stalled/.test(e.reason)), 'the poller asked again after the lost event');
   const scoring = (await env.launcher.runs.get(runId))!;
   assert.equal(scoring.state, 'SCORING');
   assert.deepEqual(scoring.evaluation!.jobs.tuned.online!.partsDone, 4);
+  assert.equal(scoring.evaluation!.jobs.base.attempts.length, 2, 'the stuck base batch job was resubmitted');
   const parts: string[] = [];
   for await (const uri of objects.list(`${scoring.evaluation!.jobs.tuned.outputDirectory}/`)) parts.push(uri.split('/').at(-1)!);
   assert.deepEqual(parts, ['part-00000.jsonl', 'part-00001.jsonl', 'part-00002.jsonl', 'part-00003.jsonl']);
