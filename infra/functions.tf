@@ -7,7 +7,7 @@
 #  - launcher: 512 MiB, 300 s, concurrency 10. Mostly waiting on Firestore and Vertex; a merge of
 #    several datasets holds at most MERGE_MEMORY_MB (64) of examples.
 #  - poller: 512 MiB, 540 s, concurrency 1, at most 2 instances. One tick at a time is the point;
-#    a tick over 1,000 active runs took 13-18 s in the benchmark.
+#    a tick over 1,000 young active runs took 21-28 s in the benchmark (2,000 Vertex calls).
 #  - completion: 1 GiB, 540 s, concurrency 1. Scoring streams predictions but holds the references
 #    (5,000 by default; 100,000 peaked at ~30 MB above baseline in the benchmark).
 #  - status: 512 MiB, 60 s, concurrency 40. Short Firestore reads; the dashboard is static files.
