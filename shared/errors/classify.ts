@@ -15,7 +15,7 @@ const TRANSIENT_NETWORK = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|ENOTFOUND
 
 export function classifyError(error: unknown): ErrorInfo {
   const record = (typeof error === 'object' && error !== null ? error : {}) as { status?: unknown; code?: unknown; message?: unknown };
-  const message = typeof record.message === 'string' ? record.message : String(error);
+  const message = readableMessage(typeof record.message === 'string' ? record.message : String(error));
   const httpStatus = typeof record.status === 'number' ? record.status : typeof record.code === 'number' && record.code >= 100 ? record.code : undefined;
   if (httpStatus !== undefined) {
     return { kind: TRANSIENT_HTTP.has(httpStatus) ? 'transient' : 'permanent', code: `HTTP_${httpStatus}`, message, httpStatus };
@@ -27,6 +27,25 @@ export function classifyError(error: unknown): ErrorInfo {
     return { kind: 'transient', code: typeof record.code === 'string' ? record.code : 'NETWORK', message };
   }
   return { kind: 'permanent', code: 'UNKNOWN', message };
+}
+
+/**
+ * Google's JSON error body, as some clients put it whole into the message
+ * (`{"error":{"code":400,"message":"…","status":"INVALID_ARGUMENT"}}`), said as
+ * `INVALID_ARGUMENT: …`, so runs and dashboards show the reason, not the envelope.
+ */
+export function readableMessage(text: string): string {
+  const start = text.indexOf('{"error"');
+  if (start < 0) return text;
+  try {
+    const body = JSON.parse(text.slice(start)) as { error?: { message?: unknown; status?: unknown } };
+    if (typeof body.error?.message !== 'string') return text;
+    const prefix = text.slice(0, start).trim().replace(/[.:]$/, '');
+    const reason = `${typeof body.error.status === 'string' ? `${body.error.status}: ` : ''}${body.error.message}`;
+    return prefix ? `${prefix}: ${reason}` : reason;
+  } catch {
+    return text;
+  }
 }
 
 /**

@@ -42,3 +42,11 @@ test('progress ends the track after the last part, and a quiet unfinished track 
   assert.ok(!onlineNeedsContinuation(done, T0 + 60 * MINUTE, 15 * MINUTE));
   assert.ok('skip' in claimOnlineTrack(done, 'e', T0 + 60 * MINUTE, 5 * MINUTE));
 });
+
+test("Google's JSON error bodies are read out of error messages, so the refusal says why", () => {
+  const info = classifyError({ status: 400, message: '{"error":{"code":400,"message":"Do not support model projects/p/locations/l/models/9@1 for batch prediction","status":"INVALID_ARGUMENT"}}' });
+  assert.equal(info.message, 'INVALID_ARGUMENT: Do not support model projects/p/locations/l/models/9@1 for batch prediction');
+  assert.ok(isBatchRefusal(info));
+  assert.equal(classifyError({ status: 500, message: 'got status: 500 Internal. {"error":{"message":"boom"}}' }).message, 'got status: 500 Internal: boom');
+  assert.equal(classifyError({ status: 500, message: 'plain words {"error": not json' }).message, 'plain words {"error": not json');
+});
