@@ -40,7 +40,12 @@ export function createCompletionStore(db: Firestore, collection = 'runs'): Compl
       const snapshot = await ref(runId).get();
       return snapshot.exists ? parse(snapshot.data()) : null;
     },
-    claim(runId, state, holder, nowMs, leaseMs) {
+    async claim(runId, state, holder, nowMs, leaseMs) {
+      // A plain read first: a redelivered event for a run that moved on needs no transaction.
+      const seen = await ref(runId).get();
+      if (!seen.exists) return { skip: 'no such run' };
+      const current = parse(seen.data());
+      if (current.state !== state) return { skip: `the run is ${current.state}, not ${state}: already done` };
       return db.runTransaction(async (tx) => {
         const snapshot = await tx.get(ref(runId));
         if (!snapshot.exists) return { skip: 'no such run' };

@@ -21,7 +21,14 @@ export function createDatasetStore(db: Firestore, collection = 'datasets'): Data
       const snapshot = await ref(id).get();
       return snapshot.exists ? parse(snapshot.data()) : null;
     },
-    claim(id, fresh, holder, nowMs, leaseMs) {
+    async claim(id, fresh, holder, nowMs, leaseMs) {
+      // A plain read first: duplicates of a finished or in-hand conversion need no transaction (states only move forward).
+      const seen = await ref(id).get();
+      if (seen.exists) {
+        const doc = parse(seen.data());
+        if (doc.state !== 'CONVERTING') return 'done' as const;
+        if (doc.lease && doc.lease.holder !== holder && Date.parse(doc.lease.expiresAt) > nowMs) return 'in-hand' as const;
+      }
       return db.runTransaction(async (tx) => {
         const snapshot = await tx.get(ref(id));
         const lease = { holder, expiresAt: new Date(nowMs + leaseMs).toISOString() };
@@ -44,7 +51,9 @@ export function createDatasetStore(db: Firestore, collection = 'datasets'): Data
         return true;
       });
     },
-    claimLaunch(id, nowIso) {
+    async claimLaunch(id, nowIso) {
+      const seen = await ref(id).get();
+      if (seen.exists && parse(seen.data()).launch.state !== 'NONE') return false;
       return db.runTransaction(async (tx) => {
         const snapshot = await tx.get(ref(id));
         if (!snapshot.exists) return false;

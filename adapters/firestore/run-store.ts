@@ -57,6 +57,13 @@ export function createRunStore(db: Firestore, collection = 'runs'): RunStore {
       }
     },
     async claim(runId, fresh, holder, nowMs, leaseMs) {
+      // A plain read first: a duplicate of a run already done or in hand needs no transaction, so a
+      // storm of duplicates does not queue up on the document's lock (states only move forward).
+      const seen = await ref(runId).get();
+      if (seen.exists) {
+        const early = decideClaim(parse(seen.data()), fresh, holder, nowMs, leaseMs);
+        if (early.action !== 'act') return early;
+      }
       return db.runTransaction(async (tx) => {
         const snapshot = await tx.get(ref(runId));
         const decision = decideClaim(snapshot.exists ? parse(snapshot.data()) : null, fresh, holder, nowMs, leaseMs);

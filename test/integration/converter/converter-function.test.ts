@@ -70,12 +70,19 @@ const readText = async (uri: string) => {
   for await (const chunk of deps.objects.read(uri)) chunks.push(Buffer.from(chunk));
   return Buffer.concat(chunks).toString('utf8');
 };
-/** The launch messages that arrive on the launcher's subscription within a moment. */
+/**
+ * The launch messages published since the last call, as they arrive on the launcher's
+ * subscription within a moment. Pub/Sub delivers at least once: a message redelivered (its ack
+ * was late on a loaded machine) has the same id and is counted once, since it was published once.
+ */
+const seenMessageIds = new Set<string>();
 const pullLaunches = async (): Promise<unknown[]> => {
   const messages: unknown[] = [];
   await new Promise<void>((resolve) => {
-    const onMessage = (message: { data: Buffer; ack(): void }) => {
+    const onMessage = (message: { id: string; data: Buffer; ack(): void }) => {
       message.ack();
+      if (seenMessageIds.has(message.id)) return;
+      seenMessageIds.add(message.id);
       messages.push(JSON.parse(message.data.toString()));
     };
     subscription.on('message', onMessage);

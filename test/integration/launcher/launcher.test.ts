@@ -53,6 +53,8 @@ async function deliverUntilAcked(deps: LauncherDeps, event: ReturnType<typeof en
       return await handleLaunch(event, deps);
     } catch (error) {
       if (attempt >= 20) throw error; // as a dead-letter policy would: never loop forever
+      // As Pub/Sub's retry policy does: redeliver after a growing, jittered pause, not at once.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2000, 50 * 2 ** attempt)));
     }
   }
 }
