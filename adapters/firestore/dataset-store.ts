@@ -1,5 +1,5 @@
 import type { Firestore } from '@google-cloud/firestore';
-import { datasetDocumentSchema, type DatasetDocument } from '../../shared/datasets/schema.ts';
+import { datasetDocumentSchema, mayClaimLaunch, type DatasetDocument } from '../../shared/datasets/schema.ts';
 
 /** `datasets/{datasetId}`: one document per converted source object generation. */
 export interface DatasetStore {
@@ -9,7 +9,8 @@ export interface DatasetStore {
   /** Writes the finished document if `holder` still holds the conversion. */
   finish(datasetId: string, holder: string, doc: DatasetDocument): Promise<boolean>;
   /** Claims the one launch of a dataset; false when it was claimed already. */
-  claimLaunch(datasetId: string, nowIso: string): Promise<boolean>;
+  /** Whether `holder` may publish the launch now (see mayClaimLaunch); records the claim if so. */
+  claimLaunch(datasetId: string, holder: string, nowMs: number): Promise<boolean>;
   recordLaunch(datasetId: string, launch: DatasetDocument['launch'], nowIso: string): Promise<void>;
 }
 
@@ -51,15 +52,16 @@ export function createDatasetStore(db: Firestore, collection = 'datasets'): Data
         return true;
       });
     },
-    async claimLaunch(id, nowIso) {
+    async claimLaunch(id, holder, nowMs) {
       const seen = await ref(id).get();
-      if (seen.exists && parse(seen.data()).launch.state !== 'NONE') return false;
+      if (seen.exists && !mayClaimLaunch(parse(seen.data()).launch, holder, nowMs)) return false;
       return db.runTransaction(async (tx) => {
         const snapshot = await tx.get(ref(id));
         if (!snapshot.exists) return false;
         const doc = parse(snapshot.data());
-        if (doc.state !== 'CONVERTED' || doc.launch.state !== 'NONE') return false;
-        tx.set(ref(id), { ...doc, launch: { ...doc.launch, state: 'CLAIMED' }, updateTime: nowIso });
+        if (doc.state !== 'CONVERTED' || !mayClaimLaunch(doc.launch, holder, nowMs)) return false;
+        const nowIso = new Date(nowMs).toISOString();
+        tx.set(ref(id), { ...doc, launch: { ...doc.launch, state: 'CLAIMED', holder, claimedAt: nowIso }, updateTime: nowIso });
         return true;
       });
     },

@@ -5,7 +5,7 @@ import type { ConverterConfig } from '../../shared/config/converter.ts';
 import { convertStream } from '../../shared/convert/pipeline.ts';
 import { UnusableInputError } from '../../shared/convert/readers/errors.ts';
 import type { ConversionReport, TokenCounter } from '../../shared/convert/types.ts';
-import { datasetIdFor, defaultSidecarFor, isOversize, routeObject, SIDECAR_METADATA_KEY, SIDECAR_SUFFIX, sidecarSchema, type DatasetDocument, type Sidecar, type StorageObjectEvent } from '../../shared/datasets/schema.ts';
+import { datasetIdFor, defaultSidecarFor, isOversize, mayClaimLaunch, routeObject, SIDECAR_METADATA_KEY, SIDECAR_SUFFIX, sidecarSchema, type DatasetDocument, type Sidecar, type StorageObjectEvent } from '../../shared/datasets/schema.ts';
 import { launchRefusal } from '../../shared/launch/decide.ts';
 import { launchMessageSchema } from '../../shared/launch/schema.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -40,7 +40,7 @@ export async function handleObjectFinalized(object: StorageObjectEvent, eventId:
     deps.log.info(LogEvent.objectIgnored, `ignored gs://${object.bucket}/${object.name}: ${route.reason}`);
     return { status: 'ignored', reason: route.reason };
   }
-  if (route.kind === 'sidecar') return sidecarArrived(object, route.dataName, deps);
+  if (route.kind === 'sidecar') return sidecarArrived(object, route.dataName, eventId, deps);
 
   const datasetId = datasetIdFor(object.bucket, object.name, object.generation);
   const log = deps.log.child({ datasetId, source: `gs://${object.bucket}/${object.name}#${object.generation}` });
@@ -66,7 +66,8 @@ export async function handleObjectFinalized(object: StorageObjectEvent, eventId:
     return { status: 'in-hand', datasetId };
   }
   if (claim === 'done') {
-    const launch = await maybeLaunch(datasetId, deps, log);
+    // The redelivery of an event whose delivery died between claiming and publishing finishes the launch.
+    const launch = await maybeLaunch(datasetId, eventId, deps, log);
     return { status: 'duplicate', datasetId, ...(launch ? { launch } : {}) };
   }
   log.info(LogEvent.conversionStarted, 'converting');
@@ -96,7 +97,7 @@ export async function handleObjectFinalized(object: StorageObjectEvent, eventId:
   else log.warn(LogEvent.conversionRejected, `rejected: ${result.rejection}`);
   // A sidecar uploaded while this conversion ran was ignored by its own event: read it again now.
   const lateSidecar = report && sidecarRead === null ? await readSidecar(object, deps) : null;
-  const launch = report ? await maybeLaunch(datasetId, deps, log, lateSidecar && typeof lateSidecar !== 'string' ? lateSidecar : undefined) : undefined;
+  const launch = report ? await maybeLaunch(datasetId, eventId, deps, log, lateSidecar && typeof lateSidecar !== 'string' ? lateSidecar : undefined) : undefined;
   return { status: report ? 'converted' : 'rejected', datasetId, ...(launch ? { launch } : {}) };
 }
 
@@ -172,7 +173,7 @@ function parseSidecar(text: string, where: string): Sidecar | string {
 }
 
 /** A sidecar that arrives after its data was converted starts the launch then. */
-async function sidecarArrived(object: StorageObjectEvent, dataName: string, deps: ConverterDeps): Promise<ConverterOutcome> {
+async function sidecarArrived(object: StorageObjectEvent, dataName: string, eventId: string, deps: ConverterDeps): Promise<ConverterOutcome> {
   const data = await deps.objects.stat(`gs://${object.bucket}/${dataName}`);
   if (!data) return { status: 'ignored', reason: 'a sidecar whose data file has not arrived yet: the data file will read it' };
   const datasetId = datasetIdFor(object.bucket, dataName, data.generation);
@@ -180,18 +181,18 @@ async function sidecarArrived(object: StorageObjectEvent, dataName: string, deps
   if (!doc || doc.state !== 'CONVERTED' || doc.sidecar) return { status: 'ignored', reason: 'the data file is still converting or already read its sidecar' };
   const sidecar = await readSidecar({ ...object, name: dataName }, deps);
   if (typeof sidecar === 'string' || sidecar === null) return { status: 'ignored', reason: typeof sidecar === 'string' ? sidecar : 'empty sidecar' };
-  const launch = await maybeLaunch(datasetId, deps, deps.log.child({ datasetId }), sidecar);
+  const launch = await maybeLaunch(datasetId, eventId, deps, deps.log.child({ datasetId }), sidecar);
   return { status: 'duplicate', datasetId, ...(launch ? { launch } : {}) };
 }
 
 /** Publishes the dataset's launch message once, when its sidecar asks for one and the data is good enough. */
-async function maybeLaunch(datasetId: string, deps: ConverterDeps, log: Logger, sidecarOverride?: Sidecar): Promise<string | undefined> {
+async function maybeLaunch(datasetId: string, holder: string, deps: ConverterDeps, log: Logger, sidecarOverride?: Sidecar): Promise<string | undefined> {
   const doc = await deps.datasets.get(datasetId);
   const sidecar = sidecarOverride ?? doc?.sidecar;
-  if (!doc || !doc.report || !sidecar?.launch || doc.launch.state !== 'NONE') return undefined;
+  if (!doc || !doc.report || !sidecar?.launch || !mayClaimLaunch(doc.launch, holder, deps.now())) return undefined;
   const nowIso = new Date(deps.now()).toISOString();
   const skip = async (reason: string) => {
-    if (await deps.datasets.claimLaunch(datasetId, nowIso)) await deps.datasets.recordLaunch(datasetId, { state: 'SKIPPED', reason, runId: null, messageId: null }, nowIso);
+    if (await deps.datasets.claimLaunch(datasetId, holder, deps.now())) await deps.datasets.recordLaunch(datasetId, { state: 'SKIPPED', reason, runId: null, messageId: null }, nowIso);
     log.warn(LogEvent.launchSkipped, `no launch: ${reason}`);
     return undefined;
   };
@@ -218,7 +219,7 @@ async function maybeLaunch(datasetId: string, deps: ConverterDeps, log: Logger, 
   if (!message.success) return skip(`the launch spec is invalid: ${message.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const refusal = launchRefusal(message.data);
   if (refusal) return skip(refusal);
-  if (!(await deps.datasets.claimLaunch(datasetId, nowIso))) return undefined;
+  if (!(await deps.datasets.claimLaunch(datasetId, holder, deps.now()))) return undefined;
   const messageId = await deps.launches.publish(message.data);
   await deps.datasets.recordLaunch(datasetId, { state: 'PUBLISHED', reason: null, runId: datasetId, messageId }, nowIso);
   log.info(LogEvent.launchPublished, `launch message ${messageId} published for run ${datasetId}`);

@@ -66,7 +66,15 @@ export const datasetDocumentSchema = z.object({
   report: reportSchema.nullable(),
   outputs: z.object({ train: z.string().nullable(), validation: z.string().nullable(), report: z.string() }),
   sidecar: sidecarSchema.nullable(),
-  launch: z.object({ state: z.enum(['NONE', 'CLAIMED', 'PUBLISHED', 'SKIPPED']), reason: z.string().nullable(), runId: z.string().nullable(), messageId: z.string().nullable() }),
+  launch: z.object({
+    state: z.enum(['NONE', 'CLAIMED', 'PUBLISHED', 'SKIPPED']),
+    reason: z.string().nullable(),
+    runId: z.string().nullable(),
+    messageId: z.string().nullable(),
+    /** While CLAIMED: the delivery (event id) publishing it, and since when. */
+    holder: z.string().nullable().optional(),
+    claimedAt: z.string().nullable().optional(),
+  }),
   lease: z.object({ holder: z.string(), expiresAt: z.string() }).nullable(),
   createTime: z.string(),
   updateTime: z.string(),
@@ -100,4 +108,19 @@ export function routeObject(name: string, prefix: string): ObjectRouting {
 
 export function isOversize(size: number | undefined, maxBytes: number): boolean {
   return size !== undefined && size > maxBytes;
+}
+
+/** A claim nobody finished within this long is taken over (its holder died and its event was not redelivered). */
+export const LAUNCH_CLAIM_STALE_MS = 10 * 60_000;
+
+/**
+ * Whether `holder` may publish the dataset's launch message: nobody has yet, or the claim is its
+ * own (the redelivery of an event whose delivery died between claiming and publishing), or the
+ * claim went stale. A rare second publish is harmless: the launcher makes one run per request id.
+ */
+export function mayClaimLaunch(launch: DatasetDocument['launch'], holder: string, nowMs: number): boolean {
+  if (launch.state === 'NONE') return true;
+  if (launch.state !== 'CLAIMED') return false;
+  if (launch.holder === holder) return true;
+  return !launch.claimedAt || nowMs - Date.parse(launch.claimedAt) > LAUNCH_CLAIM_STALE_MS;
 }

@@ -17,7 +17,7 @@ import { startStorageEmulator, type ObjectResource, type StorageEmulator } from 
 import { handleObjectFinalized, type ConverterDeps } from '../../../functions/converter/handler.ts';
 import { converterConfigSchema } from '../../../shared/config/converter.ts';
 import { reportSchema } from '../../../shared/convert/types.ts';
-import { storageObjectEventSchema } from '../../../shared/datasets/schema.ts';
+import { datasetIdFor, storageObjectEventSchema } from '../../../shared/datasets/schema.ts';
 import { launchMessageSchema } from '../../../shared/launch/schema.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { useEmulators } from '../../support/emulators.ts';
@@ -312,4 +312,25 @@ test('every format dropped as a file (with its sidecar) becomes a dataset, a rep
   }
   const launches = (await pullLaunches()).map((message) => launchMessageSchema.parse(message).experiment).sort();
   assert.deepEqual(launches, files.map(([, format]) => `format-${format}`).sort(), 'one launch message per file');
+});
+
+test('a delivery that dies between claiming the launch and publishing it: its redelivery publishes, another event does not', async () => {
+  await upload('incoming/crash.jsonl.launch.json', JSON.stringify({ launch: { experiment: 'crash' } }));
+  const lines = Array.from({ length: 20 }, (_, i) => JSON.stringify({ instruction: `Say ${i}`, output: String(i) })).join('\n');
+  const event = await upload('incoming/crash.jsonl', lines);
+  // The first delivery converts, then a Pub/Sub outage kills it right after it claimed the launch.
+  const dying = { ...deps, launches: { publish: async () => Promise.reject(Object.assign(new Error('publish failed: the process died'), { code: 'ECONNRESET' })) } };
+  const first = randomUUID();
+  await assert.rejects(handleObjectFinalized(event, first, dying), /the process died/);
+  const datasetId = datasetIdFor(event.bucket, event.name, event.generation);
+  assert.equal((await deps.datasets.get(datasetId))?.launch.state, 'CLAIMED');
+
+  // A different event for the same object (a duplicate finalize) leaves the fresh claim to its holder…
+  assert.equal((await handleObjectFinalized(event, randomUUID(), deps)).status, 'duplicate');
+  assert.deepEqual(await pullLaunches(), []);
+  // …and Eventarc's redelivery of the failed event, same id, publishes it.
+  const again = await handleObjectFinalized(event, first, deps);
+  assert.ok('launch' in again && again.launch, 'published on redelivery');
+  assert.equal((await deps.datasets.get(datasetId))?.launch.state, 'PUBLISHED');
+  assert.deepEqual((await pullLaunches()).map((m) => launchMessageSchema.parse(m).experiment), ['crash']);
 });
