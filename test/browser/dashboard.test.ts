@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Firestore } from '@google-cloud/firestore';
 import { chromium, type Browser } from 'playwright-core';
 import { startStack, type Stack } from '../../local/stack.ts';
+import { waitFor } from '../support/wait.ts';
 
 /**
  * The dashboard in a real browser: headless Chromium from Debian's packages, driven by
@@ -18,15 +19,6 @@ let db: Firestore;
 let browser: Browser;
 const runs: { completed?: string; failed?: string } = {};
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 /** Outside CI a machine without Chromium skips the browser checks; CI must run them (scripts/setup.sh installs it). */
 function withoutBrowser(t: TestContext): boolean {
   if (browser) return false;
@@ -40,7 +32,7 @@ const runOf = (name: string, state: string) =>
     const dataset = (await db.collection('datasets').where('source.name', '==', name).get()).docs[0]?.data();
     const run = dataset?.launch?.runId ? (await db.doc(`runs/${dataset.launch.runId}`).get()).data() : undefined;
     return run?.state === state ? (run.runId as string) : undefined;
-  });
+  }, 120_000);
 
 before(async () => {
   stack = await startStack({ projectId: 'browser', timing: { validationMs: 300, queueMs: 800, runMs: 2500 }, pollEveryMs: 500, functionEnv: { STUCK_AFTER_SECONDS: '3' } });

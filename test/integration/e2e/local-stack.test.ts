@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Firestore } from '@google-cloud/firestore';
 import { startStack, type Stack } from '../../../local/stack.ts';
+import { waitFor } from '../../support/wait.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -57,15 +58,6 @@ describe('faults across stages', () => {
     await stack?.stop();
   });
 
-  async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const value = await probe();
-      if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  }
   const datasetOf = (name: string) => waitFor(`the dataset of ${name}`, async () => (await db.collection('datasets').where('source.name', '==', name).get()).docs[0]?.data());
 
   test('the happy path through every stage, no stage called directly: a file dropped in the bucket ends COMPLETED with metrics and an evaluation', async () => {
