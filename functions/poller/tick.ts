@@ -176,14 +176,11 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
   if (!evaluation) return;
   const log = deps.log.child({ runId: run.runId });
   const decisions: Partial<Record<'tuned' | 'base', BatchDecision>> = {};
+  // Online requests have no Vertex job to read: the completion handler writes their progress; the tick only makes sure someone does.
+  if (Object.values(evaluation.jobs).some((track) => track.mode === 'online')) await resendOnlineContinuation(run, tuningJobName, deps, stats);
   for (const which of ['tuned', 'base'] as const) {
     const track = evaluation.jobs[which];
-    if (track.state === 'JOB_STATE_SUCCEEDED') continue;
-    // Online requests have no Vertex job to read: the completion handler writes their progress.
-    if (track.mode === 'online') {
-      await resendOnlineContinuation(run, tuningJobName, deps, stats);
-      continue;
-    }
+    if (track.state === 'JOB_STATE_SUCCEEDED' || track.mode === 'online') continue;
     try {
       stats.vertexCalls += 1;
       decisions[which] = decideBatchTrack(which, track, await deps.batch.get(track.currentJobName), deps.now(), deps.policy);
