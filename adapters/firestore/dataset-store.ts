@@ -8,8 +8,7 @@ export interface DatasetStore {
   claim(datasetId: string, fresh: () => DatasetDocument, holder: string, nowMs: number, leaseMs: number): Promise<'convert' | 'in-hand' | 'done'>;
   /** Writes the finished document if `holder` still holds the conversion. */
   finish(datasetId: string, holder: string, doc: DatasetDocument): Promise<boolean>;
-  /** Claims the one launch of a dataset; false when it was claimed already. */
-  /** Whether `holder` may publish the launch now (see mayClaimLaunch); records the claim if so. */
+  /** Claims the one launch of a dataset for `holder` when mayClaimLaunch allows it; false otherwise. */
   claimLaunch(datasetId: string, holder: string, nowMs: number): Promise<boolean>;
   recordLaunch(datasetId: string, launch: DatasetDocument['launch'], nowIso: string): Promise<void>;
 }
@@ -54,12 +53,12 @@ export function createDatasetStore(db: Firestore, collection = 'datasets'): Data
     },
     async claimLaunch(id, holder, nowMs) {
       const seen = await ref(id).get();
-      if (seen.exists && !mayClaimLaunch(parse(seen.data()).launch, holder, nowMs)) return false;
+      if (seen.exists && !mayClaimLaunch(parse(seen.data()).launch, nowMs)) return false;
       return db.runTransaction(async (tx) => {
         const snapshot = await tx.get(ref(id));
         if (!snapshot.exists) return false;
         const doc = parse(snapshot.data());
-        if (doc.state !== 'CONVERTED' || !mayClaimLaunch(doc.launch, holder, nowMs)) return false;
+        if (doc.state !== 'CONVERTED' || !mayClaimLaunch(doc.launch, nowMs)) return false;
         const nowIso = new Date(nowMs).toISOString();
         tx.set(ref(id), { ...doc, launch: { ...doc.launch, state: 'CLAIMED', holder, claimedAt: nowIso }, updateTime: nowIso });
         return true;

@@ -66,7 +66,7 @@ export async function handleObjectFinalized(object: StorageObjectEvent, eventId:
     return { status: 'in-hand', datasetId };
   }
   if (claim === 'done') {
-    // The redelivery of an event whose delivery died between claiming and publishing finishes the launch.
+    // A launch left claimed by a delivery that died is finished here, once its claim is stale.
     const launch = await maybeLaunch(datasetId, eventId, deps, log);
     return { status: 'duplicate', datasetId, ...(launch ? { launch } : {}) };
   }
@@ -185,11 +185,24 @@ async function sidecarArrived(object: StorageObjectEvent, dataName: string, even
   return { status: 'duplicate', datasetId, ...(launch ? { launch } : {}) };
 }
 
+/**
+ * Another delivery is publishing this dataset's launch message (or died doing so). Thrown so the
+ * event fails and is delivered again later: by then the message is published, or the claim is
+ * stale and this delivery publishes it. Never more than one message, never none.
+ */
+export class LaunchInProgressError extends Error {
+  constructor(datasetId: string) {
+    super(`the launch message of ${datasetId} is being published by another delivery; this event will be delivered again`);
+    this.name = 'LaunchInProgressError';
+  }
+}
+
 /** Publishes the dataset's launch message once, when its sidecar asks for one and the data is good enough. */
 async function maybeLaunch(datasetId: string, holder: string, deps: ConverterDeps, log: Logger, sidecarOverride?: Sidecar): Promise<string | undefined> {
   const doc = await deps.datasets.get(datasetId);
   const sidecar = sidecarOverride ?? doc?.sidecar;
-  if (!doc || !doc.report || !sidecar?.launch || !mayClaimLaunch(doc.launch, holder, deps.now())) return undefined;
+  if (!doc || !doc.report || !sidecar?.launch || doc.launch.state === 'PUBLISHED' || doc.launch.state === 'SKIPPED') return undefined;
+  if (!mayClaimLaunch(doc.launch, deps.now())) throw new LaunchInProgressError(datasetId);
   const nowIso = new Date(deps.now()).toISOString();
   const skip = async (reason: string) => {
     if (await deps.datasets.claimLaunch(datasetId, holder, deps.now())) await deps.datasets.recordLaunch(datasetId, { state: 'SKIPPED', reason, runId: null, messageId: null }, nowIso);
@@ -219,7 +232,11 @@ async function maybeLaunch(datasetId: string, holder: string, deps: ConverterDep
   if (!message.success) return skip(`the launch spec is invalid: ${message.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const refusal = launchRefusal(message.data);
   if (refusal) return skip(refusal);
-  if (!(await deps.datasets.claimLaunch(datasetId, holder, deps.now()))) return undefined;
+  if (!(await deps.datasets.claimLaunch(datasetId, holder, deps.now()))) {
+    // Another delivery claimed it a moment ago: done, or still publishing (then this delivery fails and comes back).
+    if ((await deps.datasets.get(datasetId))?.launch.state === 'CLAIMED') throw new LaunchInProgressError(datasetId);
+    return undefined;
+  }
   const messageId = await deps.launches.publish(message.data);
   await deps.datasets.recordLaunch(datasetId, { state: 'PUBLISHED', reason: null, runId: datasetId, messageId }, nowIso);
   log.info(LogEvent.launchPublished, `launch message ${messageId} published for run ${datasetId}`);

@@ -110,17 +110,15 @@ export function isOversize(size: number | undefined, maxBytes: number): boolean 
   return size !== undefined && size > maxBytes;
 }
 
-/** A claim nobody finished within this long is taken over (its holder died and its event was not redelivered). */
-export const LAUNCH_CLAIM_STALE_MS = 10 * 60_000;
+/** A launch claim nobody turned into a published message within this long is taken over: its delivery died. */
+export const LAUNCH_CLAIM_STALE_MS = 2 * 60_000;
 
 /**
- * Whether `holder` may publish the dataset's launch message: nobody has yet, or the claim is its
- * own (the redelivery of an event whose delivery died between claiming and publishing), or the
- * claim went stale. A rare second publish is harmless: the launcher makes one run per request id.
+ * Whether a delivery may claim the dataset's launch message now: nobody has, or the claim went
+ * stale (the delivery that made it died between claiming and publishing; a publish takes
+ * seconds). A fresh claim means a message is being published right now.
  */
-export function mayClaimLaunch(launch: DatasetDocument['launch'], holder: string, nowMs: number): boolean {
+export function mayClaimLaunch(launch: DatasetDocument['launch'], nowMs: number): boolean {
   if (launch.state === 'NONE') return true;
-  if (launch.state !== 'CLAIMED') return false;
-  if (launch.holder === holder) return true;
-  return !launch.claimedAt || nowMs - Date.parse(launch.claimedAt) > LAUNCH_CLAIM_STALE_MS;
+  return launch.state === 'CLAIMED' && (!launch.claimedAt || nowMs - Date.parse(launch.claimedAt) > LAUNCH_CLAIM_STALE_MS);
 }

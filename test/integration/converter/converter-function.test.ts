@@ -14,10 +14,10 @@ import { createLaunchPublisher } from '../../../adapters/pubsub/launch-publisher
 import { createObjectStore } from '../../../adapters/storage/object-store.ts';
 import { loadGemmaTokenizer } from '../../../adapters/tokenizer/index.ts';
 import { startStorageEmulator, type ObjectResource, type StorageEmulator } from '../../../emulators/storage/server.ts';
-import { handleObjectFinalized, type ConverterDeps } from '../../../functions/converter/handler.ts';
+import { handleObjectFinalized, LaunchInProgressError, type ConverterDeps } from '../../../functions/converter/handler.ts';
 import { converterConfigSchema } from '../../../shared/config/converter.ts';
 import { reportSchema } from '../../../shared/convert/types.ts';
-import { datasetIdFor, storageObjectEventSchema } from '../../../shared/datasets/schema.ts';
+import { datasetIdFor, LAUNCH_CLAIM_STALE_MS, storageObjectEventSchema } from '../../../shared/datasets/schema.ts';
 import { launchMessageSchema } from '../../../shared/launch/schema.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { useEmulators } from '../../support/emulators.ts';
@@ -70,6 +70,21 @@ const readText = async (uri: string) => {
   for await (const chunk of deps.objects.read(uri)) chunks.push(Buffer.from(chunk));
   return Buffer.concat(chunks).toString('utf8');
 };
+/**
+ * Delivers an event as Eventarc does: a delivery that fails (a launch another delivery is still
+ * publishing) is delivered again after a pause, until it is acknowledged.
+ */
+async function deliverUntilAcked(event: ReturnType<typeof storageObjectEventSchema.parse>, eventId: string) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await handleObjectFinalized(event, eventId, deps);
+    } catch (error) {
+      if (!(error instanceof LaunchInProgressError) || attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+    }
+  }
+}
+
 /**
  * The launch messages published since the last call, as they arrive on the launcher's
  * subscription within a moment. Pub/Sub delivers at least once: a message redelivered (its ack
@@ -124,10 +139,20 @@ test('duplicate and concurrent deliveries of one event: one dataset, the same by
   const lines = Array.from({ length: 50 }, (_, i) => JSON.stringify({ instruction: `Say ${i}`, output: String(i) })).join('\n');
   const event = await upload('incoming/dup.jsonl', lines);
   const eventId = randomUUID();
-  const outcomes = await Promise.all(Array.from({ length: 5 }, () => handleObjectFinalized(event, eventId, deps)));
-  const again = await handleObjectFinalized(event, randomUUID(), deps);
-  assert.equal(outcomes.filter((o) => o.status === 'converted').length, 1);
+  const outcomes = await Promise.all(Array.from({ length: 5 }, () => deliverUntilAcked(event, eventId)));
+  const again = await deliverUntilAcked(event, randomUUID());
+  // Deliveries of one event share its lease (so a redelivery after a crash takes it back at once),
+  // so on a busy machine more than one may convert; what they write is create-once and identical.
+  const datasetId = datasetIdFor(event.bucket, event.name, event.generation);
+  assert.ok(outcomes.every((o) => 'datasetId' in o && o.datasetId === datasetId), JSON.stringify(outcomes));
+  assert.ok(outcomes.some((o) => o.status === 'converted'));
   assert.equal(again.status, 'duplicate');
+  const docs = await createFirestore(emulators.projectId).collection('datasets').where('source.name', '==', 'incoming/dup.jsonl').get();
+  assert.equal(docs.size, 1, 'one dataset document');
+  const doc = (await deps.datasets.get(datasetId))!;
+  assert.equal(doc.report?.examples.valid, 50);
+  const written = (await readText(doc.outputs.train!)) + (doc.outputs.validation ? await readText(doc.outputs.validation) : '');
+  assert.equal(written.trim().split('\n').length, 50, 'every example once');
   const launches = await pullLaunches();
   assert.equal(launches.length, 1);
 });
@@ -314,7 +339,7 @@ test('every format dropped as a file (with its sidecar) becomes a dataset, a rep
   assert.deepEqual(launches, files.map(([, format]) => `format-${format}`).sort(), 'one launch message per file');
 });
 
-test('a delivery that dies between claiming the launch and publishing it: its redelivery publishes, another event does not', async () => {
+test('a delivery that dies between claiming the launch and publishing it: redeliveries fail while the claim is fresh, then one publishes it, once', async () => {
   await upload('incoming/crash.jsonl.launch.json', JSON.stringify({ launch: { experiment: 'crash' } }));
   const lines = Array.from({ length: 20 }, (_, i) => JSON.stringify({ instruction: `Say ${i}`, output: String(i) })).join('\n');
   const event = await upload('incoming/crash.jsonl', lines);
@@ -325,12 +350,14 @@ test('a delivery that dies between claiming the launch and publishing it: its re
   const datasetId = datasetIdFor(event.bucket, event.name, event.generation);
   assert.equal((await deps.datasets.get(datasetId))?.launch.state, 'CLAIMED');
 
-  // A different event for the same object (a duplicate finalize) leaves the fresh claim to its holder…
-  assert.equal((await handleObjectFinalized(event, randomUUID(), deps)).status, 'duplicate');
+  // Eventarc redelivers the failed event: while the claim is fresh (its holder could still be publishing) it fails again…
+  await assert.rejects(handleObjectFinalized(event, first, deps), LaunchInProgressError);
   assert.deepEqual(await pullLaunches(), []);
-  // …and Eventarc's redelivery of the failed event, same id, publishes it.
-  const again = await handleObjectFinalized(event, first, deps);
+  // …and once the claim is stale (a publish takes seconds), the next redelivery publishes it.
+  const later = { ...deps, now: () => Date.now() + LAUNCH_CLAIM_STALE_MS + 1000 };
+  const again = await handleObjectFinalized(event, first, later);
   assert.ok('launch' in again && again.launch, 'published on redelivery');
+  assert.equal((await handleObjectFinalized(event, randomUUID(), later)).status, 'duplicate', 'and only once');
   assert.equal((await deps.datasets.get(datasetId))?.launch.state, 'PUBLISHED');
   assert.deepEqual((await pullLaunches()).map((m) => launchMessageSchema.parse(m).experiment), ['crash']);
 });
