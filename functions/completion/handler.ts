@@ -17,7 +17,7 @@ import { withEvent } from '../../shared/runs/outbox.ts';
 import type { RunDocument } from '../../shared/runs/schema.ts';
 import { applyTransition } from '../../shared/runs/transitions.ts';
 import type { OnlinePredictor } from '../../adapters/vertex/online.ts';
-import { isBatchRefusal, onlineReleased, onlineTrack } from '../../shared/evaluation/online.ts';
+import { isBatchRefusal, onlineTrack, withOnlineReleased } from '../../shared/evaluation/online.ts';
 import { buildInferenceInput } from './evaluation-input.ts';
 import { continueOnlineEvaluation } from './online.ts';
 import type { MlflowSink } from './mlflow.ts';
@@ -150,13 +150,7 @@ async function continueOnline(runId: string, holder: string, deps: CompletionDep
     const info = classifyError(error);
     if (info.kind === 'transient') {
       // Released at once, so the redelivery (or the poller's resend) carries on from the first missing part.
-      await deps.store
-        .update(runId, (run) => {
-          if (run.state !== 'EVALUATING' || !run.evaluation) return null;
-          const jobs = { tuned: onlineReleased(run.evaluation.jobs.tuned, holder, iso(deps.now())), base: onlineReleased(run.evaluation.jobs.base, holder, iso(deps.now())) };
-          return { ...run, evaluation: { ...run.evaluation, jobs } };
-        })
-        .catch(() => undefined);
+      await deps.store.update(runId, (run) => (run.state === 'EVALUATING' && run.evaluation ? withOnlineReleased(run, holder, iso(deps.now())) : null)).catch(() => undefined);
       log.warn(LogEvent.completionRetry, `online evaluation interrupted (${info.code}); the event will be redelivered`, { error: info });
       throw new RetryableCompletionError(`transient error for ${runId}: ${info.message}`);
     }

@@ -2,11 +2,12 @@ import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import type { OnlinePredictor, OnlineRequest } from '../../adapters/vertex/online.ts';
 import type { CompletionStore } from '../../adapters/firestore/completion-store.ts';
 import { readJsonLines } from '../../shared/convert/readers/jsonl.ts';
-import { claimOnlineTrack, continuationEvent, onlinePartCount, onlinePartUri, onlineProgressed, onlineReleased, withEvaluationJobs } from '../../shared/evaluation/online.ts';
+import { claimOnlineTrack, continuationEvent, onlinePartCount, onlinePartUri, onlineProgressed, withEvaluationJobs, withOnlineReleased } from '../../shared/evaluation/online.ts';
 import type { Evaluation } from '../../shared/evaluation/schema.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
 import type { RunDocument } from '../../shared/runs/schema.ts';
+import { mapConcurrently } from '../../shared/concurrency.ts';
 
 export interface OnlineDeps {
   store: Pick<CompletionStore, 'update'>;
@@ -62,11 +63,11 @@ export async function continueOnlineEvaluation(runId: string, holder: string, de
     const parts = onlinePartCount(track.online!);
     for (let part = 0; part < parts; part++) {
       // Every delivery sends at least one part, so progress never stalls on a tight budget.
-      if (written > 0 && deps.now() - started > deps.budgetMs) return handOver(runId, holder, claimed, written, deps, log);
+      if (written > 0 && deps.now() - started > deps.budgetMs) return handOver(runId, holder, written, deps, log);
       const uri = onlinePartUri(track.outputDirectory!, part);
       if (!(await deps.objects.stat(uri))) {
         const slice = requests.slice(part * track.online!.partSize, (part + 1) * track.online!.partSize);
-        const lines = await mapLimited(slice, deps.concurrency, (request) => deps.predictor.predict(track.online!.target, request));
+        const lines = await mapConcurrently(slice, deps.concurrency, (request) => deps.predictor.predict(track.online!.target, request));
         // Create-once: a part another delivery wrote first stays as it is.
         await deps.objects.write(uri, lines.map((line) => JSON.stringify(line) + '\n').join(''), { contentType: 'application/jsonl', ifAbsent: true });
         written += 1;
@@ -84,13 +85,11 @@ export async function continueOnlineEvaluation(runId: string, holder: string, de
   return { status: 'done', partsWritten: written, run: latest };
 }
 
-async function handOver(runId: string, holder: string, claimed: Which[], written: number, deps: OnlineDeps, log: Logger): Promise<OnlineOutcome> {
+async function handOver(runId: string, holder: string, written: number, deps: OnlineDeps, log: Logger): Promise<OnlineOutcome> {
   const nowIso = new Date(deps.now()).toISOString();
   const after = await deps.store.update(runId, (current) => {
     if (current.state !== 'EVALUATING' || !current.evaluation) return null;
-    const jobs = { ...current.evaluation.jobs };
-    for (const which of claimed) jobs[which] = onlineReleased(jobs[which], holder, nowIso);
-    const released = { ...current, evaluation: { ...current.evaluation, jobs } };
+    const released = withOnlineReleased(current, holder, nowIso);
     return { ...released, pendingEvents: [...(released.pendingEvents ?? []), continuationEvent(released, 'online evaluation requests: carried on by the next delivery', nowIso)] };
   });
   log.info(LogEvent.onlineHandedOver, `time budget used after ${written} parts; the next delivery carries on`);
@@ -106,18 +105,3 @@ async function readRequests(objects: ObjectStore, inputUri: string): Promise<Onl
   }
   return requests;
 }
-
-async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const index = next++;
-        results[index] = await work(items[index]!);
-      }
-    }),
-  );
-  return results;
-}
-

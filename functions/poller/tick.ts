@@ -19,6 +19,7 @@ import { summarizeSeries } from '../../shared/metrics/series.ts';
 import { withEvent } from '../../shared/runs/outbox.ts';
 import type { RunDocument } from '../../shared/runs/schema.ts';
 import { applyTransition } from '../../shared/runs/transitions.ts';
+import { mapConcurrently } from '../../shared/concurrency.ts';
 
 export interface PollerDeps {
   store: PollStore;
@@ -62,7 +63,7 @@ export async function runTick(deps: PollerDeps): Promise<TickStats> {
   for (;;) {
     const page = await deps.store.activePage(deps.pageSize ?? 200, after);
     stats.runsRead += page.length;
-    await mapWithConcurrency(page, deps.concurrency, (run) => pollRun(run, holder, deps, stats));
+    await mapConcurrently(page, deps.concurrency, (run) => pollRun(run, holder, deps, stats));
     if (page.length < (deps.pageSize ?? 200)) break;
     after = page.at(-1)!.runId;
   }
@@ -343,12 +344,4 @@ async function flushEvents(run: RunDocument, deps: PollerDeps, stats: TickStats)
     }
   }
   if (published.length > 0) await deps.store.removeEvents(run.runId, published);
-}
-
-async function mapWithConcurrency<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  });
-  await Promise.all(workers);
 }

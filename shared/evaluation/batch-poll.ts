@@ -27,7 +27,7 @@ export function decideBatchTrack(which: 'tuned' | 'base', track: BatchTrack, job
   const exhausted = attempt >= policy.maxAttempts;
   const nowIso = new Date(nowMs).toISOString();
   if (job.state === BATCH_DONE) {
-    return { action: 'update', track: { ...track, state: job.state, outputDirectory: job.outputDirectory, attempts: endLast(track, job.state, null, nowIso) } };
+    return { action: 'update', track: { ...track, state: job.state, outputDirectory: job.outputDirectory, attempts: endLastAttempt(track, job.state, null, nowIso) } };
   }
   if (BATCH_FINAL_FAILURES.includes(job.state)) {
     const why = `the ${which} model's batch job ${job.name} ended ${job.state}${job.error?.message ? `: ${job.error.message}` : ''}`;
@@ -50,7 +50,7 @@ export function resubmittedTrack(track: BatchTrack, endState: string, job: { nam
   return {
     ...track,
     attempts: [
-      ...endLast(track, endState, null, nowIso),
+      ...endLastAttempt(track, endState, null, nowIso),
       { number: track.attempts.length + 1, jobName: job.name, submittedAt: job.createTime ?? nowIso, endedAt: null, endState: null, error: null, reason },
     ],
     currentJobName: job.name,
@@ -63,6 +63,7 @@ export function bothDone(evaluation: Evaluation): boolean {
   return evaluation.jobs.tuned.state === BATCH_DONE && evaluation.jobs.base.state === BATCH_DONE;
 }
 
-function endLast(track: BatchTrack, endState: string, error: string | null, nowIso: string): BatchTrack['attempts'] {
+/** The attempts with the last one ended (kept as it was if it had ended already). */
+export function endLastAttempt(track: BatchTrack, endState: string, error: string | null, nowIso: string): BatchTrack['attempts'] {
   return track.attempts.map((a, i) => (i === track.attempts.length - 1 ? { ...a, endedAt: a.endedAt ?? nowIso, endState, error: error ?? a.error } : a));
 }

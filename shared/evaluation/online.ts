@@ -1,6 +1,7 @@
 import type { ErrorInfo, RunDocument, RunEvent } from '../runs/schema.ts';
 import { withEvent } from '../runs/outbox.ts';
 import { applyTransition } from '../runs/transitions.ts';
+import { bothDone, endLastAttempt } from './batch-poll.ts';
 import { BATCH_DONE, type BatchTrack, type Evaluation } from './schema.ts';
 
 /**
@@ -61,7 +62,7 @@ export function onlineProgressed(track: BatchTrack, partsDone: number, holder: s
   return {
     ...track,
     state: done ? BATCH_DONE : track.state,
-    attempts: done ? track.attempts.map((a, i) => (i === track.attempts.length - 1 ? { ...a, endedAt: nowIso, endState: BATCH_DONE } : a)) : track.attempts,
+    attempts: done ? endLastAttempt(track, BATCH_DONE, null, nowIso) : track.attempts,
     online: { ...online, partsDone: Math.max(online.partsDone, partsDone), holder: done ? null : holder, leaseUntil: done ? null : new Date(nowMs + leaseMs).toISOString(), heartbeatAt: nowIso },
   };
 }
@@ -70,6 +71,12 @@ export function onlineProgressed(track: BatchTrack, partsDone: number, holder: s
 export function onlineReleased(track: BatchTrack, holder: string, nowIso: string): BatchTrack {
   const online = track.online;
   return online && online.holder === holder ? { ...track, online: { ...online, holder: null, leaseUntil: null, heartbeatAt: nowIso } } : track;
+}
+
+/** The run with every online track `holder` works on released (it stops: its budget is used, or an error). */
+export function withOnlineReleased(run: RunDocument, holder: string, nowIso: string): RunDocument {
+  const jobs = run.evaluation!.jobs;
+  return { ...run, evaluation: { ...run.evaluation!, jobs: { tuned: onlineReleased(jobs.tuned, holder, nowIso), base: onlineReleased(jobs.base, holder, nowIso) } } };
 }
 
 /** Whether an online track waits for someone to carry it on: unfinished, nobody holding it, quiet for `quietMs`. */
@@ -99,7 +106,7 @@ export function continuationEvent(run: RunDocument, reason: string, nowIso: stri
 /** The run with its evaluation's jobs replaced, and SCORING (with its event) once both are done. */
 export function withEvaluationJobs(current: RunDocument, jobs: Evaluation['jobs'], nowIso: string): RunDocument {
   const next = { ...current.evaluation!, jobs };
-  if (!(jobs.tuned.state === BATCH_DONE && jobs.base.state === BATCH_DONE)) return { ...current, evaluation: next, updateTime: nowIso };
+  if (!bothDone(next)) return { ...current, evaluation: next, updateTime: nowIso };
   const reason = jobs.tuned.mode === 'online' || jobs.base.mode === 'online' ? 'both models answered every held-out request (batch and online)' : 'both batch prediction jobs succeeded';
   return withEvent(current, applyTransition(current, 'SCORING', reason, nowIso, { evaluation: next }), reason);
 }
