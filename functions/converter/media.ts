@@ -64,23 +64,20 @@ export function mediaPreparer(options: MediaOptions): (example: GeminiExample, l
   };
 
   return async (example, line) => {
+    const copying = (uri: string) => options.httpsMedia === 'copy' && uri.startsWith('https://');
     const refs = mediaReferences(example);
-    const errors: Issue[] = [];
-    const moved = new Map<string, string>();
-    let httpsHandled = false;
-    for (const ref of refs) {
-      if (ref.uri.startsWith('gs://')) {
-        errors.push(...judgeMedia(ref, line, await cached(inspected, ref.uri, () => inspect(ref.uri))));
-      } else if (options.httpsMedia === 'copy' && ref.uri.startsWith('https://')) {
-        httpsHandled = true;
+    // An example's files are checked together; the errors keep the order of its parts.
+    const checked = await Promise.all(
+      refs.map(async (ref): Promise<{ errors: Issue[]; movedTo?: string }> => {
+        if (ref.uri.startsWith('gs://')) return { errors: judgeMedia(ref, line, await cached(inspected, ref.uri, () => inspect(ref.uri))) };
+        if (!copying(ref.uri)) return { errors: [] };
         const outcome = await cached(copied, ref.uri, () => copy(ref));
-        if ('error' in outcome) errors.push(outcome.error(ref, line));
-        else {
-          errors.push(...judgeMedia(ref, line, outcome.found));
-          moved.set(ref.uri, outcome.uri);
-        }
-      }
-    }
+        return 'error' in outcome ? { errors: [outcome.error(ref, line)] } : { errors: judgeMedia(ref, line, outcome.found), movedTo: outcome.uri };
+      }),
+    );
+    const errors = checked.flatMap((check) => check.errors);
+    const moved = new Map(refs.flatMap((ref, i) => (checked[i]!.movedTo ? [[ref.uri, checked[i]!.movedTo!] as const] : [])));
+    const httpsHandled = refs.some((ref) => copying(ref.uri));
     // In copy mode every https file was either copied or is an error: the https warning no longer applies.
     const resolved = httpsHandled ? ['https_file_uri'] : [];
     return moved.size === 0 ? { errors, resolved } : { errors, example: withMovedMedia(example, moved), resolved };
