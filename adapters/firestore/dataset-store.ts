@@ -13,6 +13,13 @@ export interface DatasetStore {
   recordLaunch(datasetId: string, launch: DatasetDocument['launch'], nowIso: string): Promise<void>;
 }
 
+/** Why `holder` may not convert: the conversion is finished, or another live delivery has it; null when it may. */
+function elsewhere(doc: DatasetDocument, holder: string, nowMs: number): 'done' | 'in-hand' | null {
+  if (doc.state !== 'CONVERTING') return 'done';
+  if (doc.lease && doc.lease.holder !== holder && Date.parse(doc.lease.expiresAt) > nowMs) return 'in-hand';
+  return null;
+}
+
 export function createDatasetStore(db: Firestore, collection = 'datasets'): DatasetStore {
   const ref = (id: string) => db.collection(collection).doc(id);
   const parse = (data: unknown) => datasetDocumentSchema.parse(data);
@@ -24,11 +31,8 @@ export function createDatasetStore(db: Firestore, collection = 'datasets'): Data
     async claim(id, fresh, holder, nowMs, leaseMs) {
       // A plain read first: duplicates of a finished or in-hand conversion need no transaction (states only move forward).
       const seen = await ref(id).get();
-      if (seen.exists) {
-        const doc = parse(seen.data());
-        if (doc.state !== 'CONVERTING') return 'done' as const;
-        if (doc.lease && doc.lease.holder !== holder && Date.parse(doc.lease.expiresAt) > nowMs) return 'in-hand' as const;
-      }
+      const early = seen.exists ? elsewhere(parse(seen.data()), holder, nowMs) : null;
+      if (early) return early;
       return db.runTransaction(async (tx) => {
         const snapshot = await tx.get(ref(id));
         const lease = { holder, expiresAt: new Date(nowMs + leaseMs).toISOString() };
@@ -37,8 +41,8 @@ export function createDatasetStore(db: Firestore, collection = 'datasets'): Data
           return 'convert' as const;
         }
         const doc = parse(snapshot.data());
-        if (doc.state !== 'CONVERTING') return 'done' as const;
-        if (doc.lease && doc.lease.holder !== holder && Date.parse(doc.lease.expiresAt) > nowMs) return 'in-hand' as const;
+        const taken = elsewhere(doc, holder, nowMs);
+        if (taken) return taken;
         tx.set(ref(id), { ...doc, lease, updateTime: new Date(nowMs).toISOString() });
         return 'convert' as const;
       });

@@ -1,5 +1,6 @@
 import type { Firestore } from '@google-cloud/firestore';
-import { datasetDocumentSchema, type DatasetDocument } from '../../shared/datasets/schema.ts';
+import type { DatasetDocument } from '../../shared/datasets/schema.ts';
+import { createDatasetStore } from './dataset-store.ts';
 import { metricDocumentSchema, type MetricDocument } from '../../shared/metrics/series.ts';
 import type { ListQuery } from '../../shared/status/api.ts';
 import type { RunDocument } from '../../shared/runs/schema.ts';
@@ -14,6 +15,7 @@ export interface StatusReader {
 }
 
 export function createStatusReader(db: Firestore, collections = { runs: 'runs', datasets: 'datasets' }): StatusReader {
+  const datasets = createDatasetStore(db, collections.datasets);
   return {
     listRuns: (query) => listRunPage(db, query, collections.runs),
     getRun: (runId) => readRun(db, runId, collections.runs),
@@ -21,9 +23,6 @@ export function createStatusReader(db: Firestore, collections = { runs: 'runs', 
       const snapshot = await db.collection(collections.runs).doc(runId).collection('metrics').get();
       return snapshot.docs.map((doc) => metricDocumentSchema.parse(doc.data()));
     },
-    async getDataset(datasetId) {
-      const snapshot = await db.collection(collections.datasets).doc(datasetId).get();
-      return snapshot.exists ? datasetDocumentSchema.parse(snapshot.data()) : null;
-    },
+    getDataset: (datasetId) => datasets.get(datasetId),
   };
 }
