@@ -10,8 +10,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
-import { statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,7 +21,7 @@ import { ensureDataset, parseSize } from './data.ts';
 
 const TIMEOUT_SECONDS = 540;
 const { values } = parseArgs({ options: { sizes: { type: 'string', default: '10MB,100MB,1GB' }, heap: { type: 'string' } } });
-// --heap MB caps V8's old space as NODE_OPTIONS does on the deployed function (infra/functions.tf).
+// --heap MB caps V8's old space, to show memory with a smaller heap (the deployed function does not cap it).
 const heapFlags = values.heap ? [`--max-old-space-size=${Number(values.heap)}`] : [];
 const sizes = values.sizes!.split(',').map(parseSize);
 process.env.METADATA_SERVER_DETECTION = 'none';
@@ -42,30 +41,17 @@ try {
     await pipeline(createReadStream(path), storage.bucket('bench-raw').file(name).createWriteStream({ resumable: true }));
     const [metadata] = await storage.bucket('bench-raw').file(name).getMetadata();
     const event = { bucket: 'bench-raw', name, generation: metadata.generation, size: metadata.size, contentType: 'application/jsonl' };
-    const node = process.execPath;
-    const child = fileURLToPath(new URL('./converter-function-child.ts', import.meta.url));
-    const command = pinned ? ['taskset', ['-c', '0', node, ...heapFlags, child, JSON.stringify(event)]] : [node, [...heapFlags, child, JSON.stringify(event)]];
+    const nodeArgs = [...heapFlags, fileURLToPath(new URL('./converter-function-child.ts', import.meta.url)), JSON.stringify(event)];
     // Asynchronously: the storage emulator serves from this process and must keep answering meanwhile.
-    const child_ = spawn(command[0] as string, command[1] as string[], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: {
-        ...process.env,
-        GOOGLE_CLOUD_PROJECT: 'bench',
-        STORAGE_EMULATOR_HOST: storageEmulator.url,
-        FIRESTORE_EMULATOR_HOST: firestore.host,
-        RAW_BUCKET: 'bench-raw',
-        MAX_OBJECT_BYTES: String(4 * 1024 ** 3),
-        LOG_LEVEL: 'ERROR',
-      },
-    });
+    const [command, args] = pinned ? ['taskset', ['-c', '0', process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+    const child = spawn(command, args, spawnOptions());
     let stdout = '';
     let stderr = '';
-    child_.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child_.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-    const [code] = (await once(child_, 'close')) as [number | null];
-    const result = { status: code, stdout, stderr };
-    const line = result.stdout.trim().split('\n').at(-1) ?? '';
-    if (result.status !== 0 || !line.startsWith('{')) throw new Error(`the conversion of ${name} failed: ${result.stderr.slice(-2000)}`);
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    const [code] = (await once(child, 'close')) as [number | null];
+    const line = stdout.trim().split('\n').at(-1) ?? '';
+    if (code !== 0 || !line.startsWith('{')) throw new Error(`the conversion of ${name} failed: ${stderr.slice(-2000)}`);
     const figures = JSON.parse(line) as { status: string; seconds: number; cpuSeconds: number; loadSeconds: number; peakRss: number; examples: { total: number } | null };
     const bytes = statSync(path).size;
     rate = bytes / 1e6 / figures.seconds;
@@ -77,4 +63,19 @@ try {
 } finally {
   await firestore.stop();
   await storageEmulator.stop();
+}
+
+function spawnOptions() {
+  return {
+    stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      GOOGLE_CLOUD_PROJECT: 'bench',
+      STORAGE_EMULATOR_HOST: storageEmulator.url,
+      FIRESTORE_EMULATOR_HOST: firestore.host,
+      RAW_BUCKET: 'bench-raw',
+      MAX_OBJECT_BYTES: String(4 * 1024 ** 3),
+      LOG_LEVEL: 'ERROR',
+    },
+  };
 }
