@@ -17,9 +17,8 @@ export interface PreparedExample {
   errors: Issue[];
   /** The example to write instead (media moved to gs://), when it changed. */
   example?: GeminiExample;
-  /** Warnings of the converted example that no longer hold (by code), and new ones. */
+  /** Warnings of the converted example that no longer hold, by code (https media once copied). */
   resolved?: string[];
-  warnings?: Issue[];
 }
 
 export interface ConvertedRecord {
@@ -156,15 +155,13 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
       let written = line;
       if (options.prepareExample && result.example) {
         const prepared = await options.prepareExample(result.example, record.line);
-        const warnings = [...result.warnings.filter((w) => !prepared.resolved?.includes(w.code)), ...(prepared.warnings ?? [])];
+        const warnings = result.warnings.filter((w) => !prepared.resolved?.includes(w.code));
         if (prepared.errors.length > 0) {
           report.addResult({ ...result, example: null, errors: prepared.errors, warnings });
           continue;
         }
-        if (prepared.example) {
-          result = { ...result, example: prepared.example, warnings };
-          written = JSON.stringify(prepared.example);
-        }
+        result = { ...result, example: prepared.example ?? result.example, warnings };
+        if (prepared.example) written = JSON.stringify(prepared.example);
       }
       const placed = limits.place(split);
       for (const issue of limits.add(placed, Buffer.byteLength(written) + 1, result.multimodal, record.line)) report.addError(issue);
