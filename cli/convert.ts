@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { z } from 'zod';
@@ -26,7 +26,12 @@ export const convertArgsSchema = z.object({
   json: z.boolean().default(false),
   /** Worker threads for conversion; 'auto' uses every core for inputs over 32 MB. */
   threads: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(64)]).default('auto'),
+  /** Write into a folder that holds files this tool did not write (none of theirs is ever written over). */
+  force: z.boolean().default(false),
 });
+
+/** The files a conversion writes into DIR; nothing else there is ever touched. */
+const OUTPUT_FILES = ['train.jsonl', 'validation.jsonl', 'report.json'] as const;
 export type ConvertArgs = z.infer<typeof convertArgsSchema>;
 
 export const EXIT_OK = 0;
@@ -58,8 +63,15 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
     return fail(io, `${args.input}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
   }
 
-  await mkdir(dirname(outDir), { recursive: true });
-  const staging = await mkdtemp(join(dirname(outDir), `.${basename(outDir)}.partial-`));
+  const refusal = await outputRefusal(input, outDir, args.out, args.force);
+  if (refusal) return fail(io, refusal);
+  let staging: string;
+  try {
+    await mkdir(dirname(outDir), { recursive: true });
+    staging = await mkdtemp(join(dirname(outDir), `.${basename(outDir)}.partial-`));
+  } catch (error) {
+    return fail(io, `--out ${args.out}: cannot write there (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
   const trainPath = join(staging, 'train.jsonl');
   const validationPath = join(staging, 'validation.jsonl');
   const train = createWriteStream(trainPath);
@@ -100,13 +112,20 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
   await pool?.close();
 
   const { writeFile } = await import('node:fs/promises');
-  await writeFile(join(staging, 'report.json'), JSON.stringify({ ...report, input: args.input }, null, 2) + '\n');
-  await mkdir(outDir, { recursive: true });
-  await rename(trainPath, join(outDir, 'train.jsonl'));
-  if (args.validationSplit > 0) await rename(validationPath, join(outDir, 'validation.jsonl'));
-  else await rm(join(outDir, 'validation.jsonl'), { force: true });
-  await rename(join(staging, 'report.json'), join(outDir, 'report.json'));
-  await rm(staging, { recursive: true, force: true });
+  try {
+    await writeFile(join(staging, 'report.json'), JSON.stringify({ ...report, input: args.input }, null, 2) + '\n');
+    const earlierOutput = await isOurOutput(outDir);
+    await mkdir(outDir, { recursive: true });
+    await rename(trainPath, join(outDir, 'train.jsonl'));
+    if (args.validationSplit > 0) await rename(validationPath, join(outDir, 'validation.jsonl'));
+    // A validation file left by an earlier conversion of ours would not belong with this one; anyone else's stays.
+    else if (earlierOutput) await rm(join(outDir, 'validation.jsonl'), { force: true });
+    await rename(join(staging, 'report.json'), join(outDir, 'report.json'));
+  } catch (error) {
+    return fail(io, `--out ${args.out}: cannot write there (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
 
   const finalReport = { ...report, input: args.input };
   io.stdout.write(args.json ? JSON.stringify(finalReport, null, 2) + '\n' : summarise(finalReport, outDir));
@@ -124,6 +143,46 @@ function fileSink(stream: WriteStream): LineSink {
 async function close(stream: WriteStream): Promise<void> {
   stream.end();
   await once(stream, 'close');
+}
+
+/**
+ * Why the outputs may not go to DIR, or null: it must not be a file, must not hold the input under
+ * one of the output names, and must be new, empty or an earlier output of this tool, unless
+ * --force (which still never writes over the input).
+ */
+async function outputRefusal(input: string, outDir: string, shown: string, force: boolean): Promise<string | null> {
+  if (OUTPUT_FILES.some((name) => join(outDir, name) === input)) {
+    return `--out ${shown} would write over the input ${basename(input)}: choose another folder`;
+  }
+  let entries: string[];
+  try {
+    const info = await stat(outDir);
+    if (!info.isDirectory()) return `--out ${shown} is a file, not a folder`;
+    entries = await readdir(outDir);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return null;
+    return `--out ${shown}: cannot be read (${code ?? String(error)})`;
+  }
+  if (entries.length === 0 || (await isOurOutput(outDir))) return null;
+  // Even with --force, a file of the same name that this tool did not write is never written over.
+  const clash = OUTPUT_FILES.find((name) => entries.includes(name));
+  if (clash) return `--out ${shown} holds a ${clash} this tool did not write: choose a new or empty folder (it is never written over)`;
+  if (force) return null;
+  const foreign = entries.filter((name) => !name.startsWith('.')).slice(0, 3);
+  return `--out ${shown} holds files this tool did not write (${foreign.join(', ') || entries[0]}${entries.length > 3 ? ', …' : ''}): choose a new or empty folder, or add --force to write ${OUTPUT_FILES.join(', ')} beside them`;
+}
+
+/** Whether DIR holds only an earlier output of this tool (its report names what it converted). */
+async function isOurOutput(outDir: string): Promise<boolean> {
+  try {
+    const entries = await readdir(outDir);
+    if (!entries.every((name) => (OUTPUT_FILES as readonly string[]).includes(name))) return false;
+    const report = JSON.parse(await readFile(join(outDir, 'report.json'), 'utf8')) as Partial<ConversionReport>;
+    return typeof report.input === 'string' && typeof report.examples === 'object';
+  } catch {
+    return false;
+  }
 }
 
 function fail(io: { stderr: NodeJS.WritableStream }, message: string): number {

@@ -17,6 +17,7 @@ options:
   --max-part-tokens N          split longer text parts (default 8192)
   --json                       print the report as JSON instead of a summary
   --threads N|auto             worker threads (default auto: every core for inputs over 32 MB)
+  --force                      write into a folder holding other files (none of them is ever written over)
 
 exit status: 0 all examples valid; 1 some rejected (valid ones written); 2 input unusable
 
@@ -24,7 +25,7 @@ ${PIPELINE_USAGE}`;
 
 export async function main(argv: string[], io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === 'upload' || command === 'launch' || command === 'status' || command === 'cancel') {
+  if (command === 'upload' || command === 'launch' || command === 'status' || command === 'cancel' || command === 'retry') {
     // Loaded on demand: the cloud clients cost ~100 MB of memory that `convert` must not carry.
     const { pipelineCommand } = await import('./pipeline.ts');
     return pipelineCommand(command, rest, { ...io, env: process.env });
@@ -53,6 +54,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
         'max-part-tokens': { type: 'string' },
         json: { type: 'boolean' },
         threads: { type: 'string' },
+        force: { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -76,6 +78,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     maxPartTokens: values['max-part-tokens'],
     json: values.json ?? false,
     threads: values.threads,
+    force: values.force ?? false,
   });
   if (!args.success) {
     const problems = args.error.issues.map((issue) => `--${kebab(String(issue.path[0] ?? ''))}: ${issue.message}`);

@@ -8,7 +8,8 @@ import { Storage } from '@google-cloud/storage';
  * another one) can be swapped in with STORAGE_EMULATOR_HOST and nothing else changes.
  */
 export interface ObjectStore {
-  read(uri: string, range?: { start: number; end: number }): AsyncIterable<Uint8Array>;
+  /** The object's bytes; with `generation`, exactly that version's (a 404 if it is gone), never a newer one's. */
+  read(uri: string, range?: { start: number; end: number }, generation?: string): AsyncIterable<Uint8Array>;
   /** Writes an object; with `ifAbsent` only when none exists yet (false when one did). */
   write(uri: string, content: AsyncIterable<Uint8Array> | string, options?: { contentType?: string; ifAbsent?: boolean }): Promise<boolean>;
   stat(uri: string): Promise<{ size: number; contentType: string; generation: string } | null>;
@@ -46,13 +47,13 @@ export function parseGsUri(uri: string): { bucket: string; name: string } {
 }
 
 export function createObjectStore(storage: Storage = new Storage()): ObjectStore {
-  const file = (uri: string) => {
+  const file = (uri: string, generation?: string) => {
     const { bucket, name } = parseGsUri(uri);
-    return storage.bucket(bucket).file(name);
+    return storage.bucket(bucket).file(name, generation ? { generation } : {});
   };
   return {
-    read(uri, range) {
-      return file(uri).createReadStream(range ? { start: range.start, end: range.end } : {});
+    read(uri, range, generation) {
+      return file(uri, generation).createReadStream(range ? { start: range.start, end: range.end } : {});
     },
     async write(uri, content, options = {}) {
       const target = file(uri);

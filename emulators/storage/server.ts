@@ -109,10 +109,15 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
     if ((match = /^\/(?:download\/)?storage\/v1\/b\/([^/]+)\/o\/(.+)$/.exec(path))) {
       const bucket = decodeURIComponent(match[1]!);
       const name = decodeURIComponent(match[2]!);
-      const object = buckets.get(bucket)?.objects.get(name);
+      // `generation=` names one version: without object versioning only the live one exists, so
+      // an overwritten generation is gone (404), never answered with the newer bytes.
+      const wanted = query.get('generation');
+      const live = buckets.get(bucket)?.objects.get(name);
+      const object = wanted !== null && live && String(live.generation) !== wanted ? undefined : live;
+      const shown = wanted !== null ? `${name}#${wanted}` : name;
       if (!buckets.has(bucket)) return sendError(response, 404, `The specified bucket does not exist: ${bucket}`);
-      if (method === 'GET' && query.get('alt') === 'media') return download(object, request, response, name);
-      if (!object) return sendError(response, 404, `No such object: ${bucket}/${name}`);
+      if (method === 'GET' && query.get('alt') === 'media') return download(object, request, response, shown);
+      if (!object) return sendError(response, 404, `No such object: ${bucket}/${shown}`);
       const failed = checkPreconditions(preconditionsOf(query), object);
       if (failed) return sendError(response, 412, failed);
       if (method === 'GET') return sendJson(response, 200, resourceOf(object));

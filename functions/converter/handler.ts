@@ -108,7 +108,8 @@ async function convert(object: StorageObjectEvent, sidecar: Sidecar | null, base
   const writers: ObjectWriter[] = [train, validation];
   try {
     const report = await convertStream({
-      input: deps.objects.read(`gs://${object.bucket}/${object.name}`),
+      // The generation the event names, and only it: a newer upload of the same name is its own event.
+      input: deps.objects.read(`gs://${object.bucket}/${object.name}`, undefined, object.generation),
       fileName: object.name,
       format: sidecar?.format ?? 'auto',
       columnMap: sidecar?.columnMap,
@@ -133,6 +134,10 @@ async function convert(object: StorageObjectEvent, sidecar: Sidecar | null, base
   } catch (error) {
     for (const writer of writers) writer.abort();
     if (error instanceof UnusableInputError) return { report: null, rejection: error.message, validation: false };
+    if ((error as { code?: unknown }).code === 404) {
+      const rejection = `generation ${object.generation} of gs://${object.bucket}/${object.name} no longer exists (a newer upload replaced it, or it was deleted, before it was converted): nothing of it was read; a newer version is converted from its own event`;
+      return { report: null, rejection, validation: false };
+    }
     throw error;
   }
 }

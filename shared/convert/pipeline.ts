@@ -6,6 +6,7 @@ import { ColumnMapError, resolveColumns } from './columns.ts';
 import { convertRecord } from './convert-record.ts';
 import type { RecordResult } from './types.ts';
 import { readDelimited } from './readers/delimited.ts';
+import { describeBinaryInput } from './binary-formats.ts';
 import { UnusableInputError } from './readers/errors.ts';
 import { readJsonArray } from './readers/json-array.ts';
 import { readJsonLines } from './readers/jsonl.ts';
@@ -97,7 +98,9 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   const counted = countBytes(options.input, options.onProgress);
   const { stream: sniffed, head } = await peek(counted.stream);
   if (head.length === 0) throw new UnusableInputError('the file is empty');
-  if (head.includes(0)) throw new UnusableInputError('the file is not text (it contains NUL bytes)');
+  const binary = describeBinaryInput(head, options.fileName);
+  if (binary) throw new UnusableInputError(binary);
+  if (head.includes(0)) throw new UnusableInputError('the file is not text (it contains NUL bytes) and is no format this tool recognises: export it as UTF-8 JSONL or CSV');
 
   const byExtension = detectFormat(options.fileName, undefined);
   const requested = options.format === 'auto' ? byExtension : options.format;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,4 +153,56 @@ test('garbage never crashes the CLI: truncated files and invalid UTF-8 end in ex
     assert.ok(status === 1 || status === 2, `${name}: exit ${status} ${stderr}`);
     assert.doesNotMatch(stderr, /at .*\.ts:\d+/, `${name}: no stack trace`);
   }
+});
+
+test('--out never destroys the user\'s files: not the input, not a stranger\'s file; a file or unwritable --out is one line, exit 2, nothing left behind', () => {
+  const own = mkdtempSync(join(tmpdir(), 'sft-own-'));
+  const line = (i: number) => JSON.stringify({ instruction: `Add ${i} and ${i}`, output: String(2 * i) });
+  const inputText = [1, 2, 3].map(line).join('\n');
+  writeFileSync(join(own, 'train.jsonl'), inputText);
+  writeFileSync(join(own, 'validation.jsonl'), 'the team\'s own held-out set\n');
+  const list = () => readdirSync(own).sort();
+
+  const intoInputsFolder = cli('convert', join(own, 'train.jsonl'), '--out', own);
+  assert.equal(intoInputsFolder.status, 2);
+  assert.match(intoInputsFolder.stderr, /would write over the input train\.jsonl/);
+  assert.equal(intoInputsFolder.stderr.trim().split('\n').length, 1, 'one line');
+  assert.equal(readFileSync(join(own, 'train.jsonl'), 'utf8'), inputText, 'the input is intact');
+
+  writeFileSync(join(own, 'data.jsonl'), inputText);
+  for (const force of [[], ['--force']]) {
+    const clash = cli('convert', join(own, 'data.jsonl'), '--out', own, ...force);
+    assert.equal(clash.status, 2);
+    assert.match(clash.stderr, /holds a train\.jsonl this tool did not write/, 'not even with --force');
+    assert.deepEqual(list(), ['data.jsonl', 'train.jsonl', 'validation.jsonl'], 'nothing written, nothing deleted');
+    assert.equal(readFileSync(join(own, 'validation.jsonl'), 'utf8'), 'the team\'s own held-out set\n');
+  }
+  const beside = mkdtempSync(join(tmpdir(), 'sft-beside-'));
+  writeFileSync(join(beside, 'notes.txt'), 'keep me');
+  const refused = cli('convert', join(own, 'data.jsonl'), '--out', beside);
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /holds files this tool did not write \(notes\.txt\).*--force/);
+
+  const asFile = cli('convert', join(own, 'data.jsonl'), '--out', join(own, 'data.jsonl'));
+  assert.equal(asFile.status, 2);
+  assert.match(asFile.stderr, /is a file, not a folder/);
+  const locked = join(own, 'locked');
+  mkdirSync(locked, { mode: 0o500 });
+  const unwritable = cli('convert', join(own, 'data.jsonl'), '--out', join(locked, 'out'));
+  if (process.getuid?.() !== 0) {
+    assert.equal(unwritable.status, 2);
+    assert.match(unwritable.stderr, /cannot write there \(EACCES\)/);
+    assert.doesNotMatch(unwritable.stderr, /\n.+\n/, 'no stack');
+  }
+  assert.ok(!readdirSync(own).some((name) => name.includes('.partial-')), 'no .partial- folder left');
+
+  // An earlier output of ours is written over; --force writes beside a stranger's files, deleting none of them.
+  const out = join(own, 'converted');
+  assert.equal(cli('convert', join(own, 'data.jsonl'), '--out', out).status, 0);
+  assert.equal(cli('convert', join(own, 'data.jsonl'), '--out', out, '--validation-split', '0').status, 0);
+  assert.deepEqual(readdirSync(out).sort(), ['report.json', 'train.jsonl'], 'its own earlier validation file went with it');
+  const forced = cli('convert', join(own, 'data.jsonl'), '--out', beside, '--force');
+  assert.equal(forced.status, 0, forced.stderr);
+  assert.deepEqual(readdirSync(beside).sort(), ['notes.txt', 'report.json', 'train.jsonl', 'validation.jsonl']);
+  assert.equal(readFileSync(join(beside, 'notes.txt'), 'utf8'), 'keep me', '--force touches nothing of theirs');
 });

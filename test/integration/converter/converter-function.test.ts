@@ -361,3 +361,25 @@ test('a delivery that dies between claiming the launch and publishing it: redeli
   assert.equal((await deps.datasets.get(datasetId))?.launch.state, 'PUBLISHED');
   assert.deepEqual((await pullLaunches()).map((m) => launchMessageSchema.parse(m).experiment), ['crash']);
 });
+
+test('two versions of one name: each event reads exactly its own generation, and an overwritten one is recorded gone, never converted from the newer bytes', async () => {
+  const line = (text: string) => JSON.stringify({ contents: [{ role: 'user', parts: [{ text }] }, { role: 'model', parts: [{ text: `${text}: answered` }] }] });
+  for (let round = 0; round < 5; round++) {
+    const name = `incoming/versions-${round}.jsonl`;
+    const eventA = await upload(name, [line(`A${round} one`), line(`A${round} two`)].join('\n'));
+    const eventB = await upload(name, [line(`B${round} one`), line(`B${round} two`), line(`B${round} three`)].join('\n'));
+    assert.notEqual(eventA.generation, eventB.generation);
+    // A's event arrives after B overwrote it (Eventarc delivers late and out of order).
+    const outcomeA = await handleObjectFinalized(eventA, randomUUID(), deps);
+    assert.equal(outcomeA.status, 'rejected', `round ${round}: A is gone, not converted from B`);
+    const docA = await deps.datasets.get((outcomeA as { datasetId: string }).datasetId);
+    assert.equal(docA?.source.generation, eventA.generation);
+    assert.match(docA?.rejection ?? '', new RegExp(`generation ${eventA.generation} .* no longer exists`));
+    const outcomeB = await handleObjectFinalized(eventB, randomUUID(), deps);
+    assert.equal(outcomeB.status, 'converted');
+    const docB = await deps.datasets.get((outcomeB as { datasetId: string }).datasetId);
+    assert.equal(docB?.report?.examples.total, 3, 'B converted from its own bytes');
+    const train = await readText(docB!.outputs.train!);
+    assert.ok(!train.includes(`A${round}`), 'none of A in B');
+  }
+});
