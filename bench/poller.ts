@@ -16,7 +16,7 @@ import { newRun } from '../shared/launch/decide.ts';
 import { launchMessageSchema } from '../shared/launch/schema.ts';
 import { createLogger } from '../shared/log.ts';
 import { RUN_ID_LABEL } from '../shared/runs/labels.ts';
-import type { RunDocument } from '../shared/runs/schema.ts';
+import { newAttempt, type RunDocument } from '../shared/runs/schema.ts';
 import { applyTransition } from '../shared/runs/transitions.ts';
 import { startVertexSimulator } from '../simulator/vertex/server.ts';
 
@@ -53,7 +53,7 @@ try {
   for (let i = 0; i < active; i++) {
     const runId = `active-${i}`;
     const job = await tuning.create({ baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://bench-datasets/t.jsonl', hyperParameters: {}, displayName: runId, labels: { [RUN_ID_LABEL]: runId } });
-    const attempt = { number: 1, jobName: job.name, submittedAt: now, startedAt: null, endedAt: null, endState: null, error: null, reason: 'bench' };
+    const attempt = newAttempt({ number: 1, jobName: job.name, submittedAt: now, reason: 'bench' });
     activeRuns.push(applyTransition(base(runId), 'SUBMITTED', 'bench', now, { attempts: [attempt], currentJobName: job.name }));
   }
   await write(activeRuns);

@@ -8,13 +8,18 @@ import { z } from 'zod';
 import { listRuns, readRun } from '../adapters/firestore/run-reader.ts';
 import { createFirestore } from '../adapters/firestore/run-store.ts';
 import { createRunEventPublisher } from '../adapters/pubsub/run-events.ts';
+import { createAdmissionStore } from '../adapters/firestore/admission-store.ts';
+import { createLaunchPublisher } from '../adapters/pubsub/launch-publisher.ts';
 import { createBatchService } from '../adapters/vertex/batch.ts';
 import { createTuningService } from '../adapters/vertex/tuning.ts';
 import { classifyError } from '../shared/errors/classify.ts';
 import { datasetIdFor } from '../shared/datasets/schema.ts';
+import { isBatchDone } from '../shared/evaluation/schema.ts';
 import { launchMessageSchema, runIdFor } from '../shared/launch/schema.ts';
 import { PIPELINE_USAGE } from './pipeline-usage.ts';
 import { withEvent } from '../shared/runs/outbox.ts';
+import { queueNote } from '../shared/runs/admission.ts';
+import { isRunId } from '../shared/status/api.ts';
 import { runDocumentSchema, TERMINAL_STATES, type RunDocument } from '../shared/runs/schema.ts';
 import { applyTransition, canTransition } from '../shared/runs/transitions.ts';
 
@@ -86,6 +91,7 @@ export async function pipelineCommand(command: string, argv: string[], io: Io): 
     if (command === 'launch') return await launch(positionals, target.data, say, io);
     if (command === 'status') return await status(positionals, values, target.data, say, io);
     if (command === 'cancel') return await cancel(positionals, values, target.data, say, io);
+    if (command === 'retry') return await retry(positionals, target.data, say, io);
   } catch (error) {
     io.stderr.write(`sft-pipeline ${command}: ${classifyError(error).message}\n`);
     return 1;
@@ -157,6 +163,7 @@ async function status(positionals: string[], values: { watch?: boolean; json?: b
       }
       return 0;
     }
+    if (typeof runIdArgument('status', runId, io) === 'number') return 1;
     let last = '';
     for (;;) {
       const run = await readRun(db, runId);
@@ -178,8 +185,10 @@ async function status(positionals: string[], values: { watch?: boolean; json?: b
 function describe(run: RunDocument): string {
   const lines = [`${run.runId}  ${run.state}  (${run.experiment}, ${run.baseModel})`];
   for (const attempt of run.attempts) lines.push(`  attempt ${attempt.number}: ${attempt.jobName ?? '-'} ${attempt.endState ?? 'current'} — ${attempt.reason}`);
+  if (run.state === 'QUEUED' && run.queue) lines.push(`  ${queueNote(run.queue)}`);
   if (run.tuningJobState) lines.push(`  Vertex: ${run.tuningJobState}`);
   if (run.warning) lines.push(`  warning: ${run.warning}`);
+  for (const warning of run.tuningDataStats?.warnings ?? []) lines.push(`  data: ${warning}`);
   if (run.rejection) lines.push(`  rejected: ${run.rejection}`);
   if (run.error) lines.push(`  error: ${run.error.message}`);
   const loss = run.metrics?.summary['/train_total_loss'];
@@ -194,16 +203,55 @@ function describe(run: RunDocument): string {
   return lines.join('\n');
 }
 
+/** The RUN_ID argument, or the exit code after one clear line: 2 when it is missing, 1 when it cannot name a run. */
+function runIdArgument(command: string, runId: string | undefined, io: Io): string | number {
+  if (!runId) {
+    io.stderr.write(`sft-pipeline ${command}: expected RUN_ID\n`);
+    return 2;
+  }
+  if (!isRunId(runId)) {
+    io.stderr.write(`sft-pipeline ${command}: no run ${JSON.stringify(runId.slice(0, 100))}: a run id is letters, digits, _ and -\n`);
+    return 1;
+  }
+  return runId;
+}
+
+/**
+ * A launch with no job yet (stranded after its message was dead-lettered, or orphaned in the
+ * queue) is published again now; the launcher's claim and job labels keep it to one job. Runs
+ * that have a job, or have ended, are left alone with a clear line.
+ */
+async function retry(positionals: string[], target: Target, say: (line: string) => void, io: Io): Promise<number> {
+  const runId = runIdArgument('retry', positionals[0], io);
+  if (typeof runId === 'number') return runId;
+  const db = createFirestore(target.project);
+  const pubsub = new PubSub({ projectId: target.project });
+  try {
+    const run = await readRun(db, runId);
+    if (!run) {
+      io.stderr.write(`sft-pipeline retry: no run ${runId}\n`);
+      return 1;
+    }
+    if (!['ACCEPTED', 'QUEUED'].includes(run.state) || !run.request) {
+      io.stderr.write(`sft-pipeline retry: run ${runId} is ${run.state}: only a launch with no job yet (ACCEPTED or QUEUED) can be sent again\n`);
+      return 1;
+    }
+    const messageId = await createLaunchPublisher(pubsub, target.launchTopic).publish(run.request);
+    say(`launch of ${runId} published again (message ${messageId}); \`sft-pipeline status ${runId} --watch\` follows it`);
+    return 0;
+  } finally {
+    await db.terminate();
+    await pubsub.close();
+  }
+}
+
 /**
  * The run is marked CANCELLED first (in a transaction, with its event), so that no poller
  * resubmits what is about to be cancelled; then its Vertex jobs are cancelled.
  */
 async function cancel(positionals: string[], values: { reason?: string }, target: Target, say: (line: string) => void, io: Io): Promise<number> {
-  const [runId] = positionals;
-  if (!runId) {
-    io.stderr.write('sft-pipeline cancel: expected RUN_ID\n');
-    return 2;
-  }
+  const runId = runIdArgument('cancel', positionals[0], io);
+  if (typeof runId === 'number') return runId;
   const db = createFirestore(target.project);
   const pubsub = new PubSub({ projectId: target.project });
   try {
@@ -226,7 +274,7 @@ async function cancel(positionals: string[], values: { reason?: string }, target
     const vertex = { project: target.project, location: target.location, ...(target.vertexBaseUrl ? { baseUrl: target.vertexBaseUrl } : {}) };
     const jobs = [run.currentJobName && run.attempts.at(-1)?.endState === null ? { kind: 'tuning', name: run.currentJobName } : null, ...['tuned', 'base'].map((which) => {
       const track = run.evaluation?.jobs[which as 'tuned' | 'base'];
-      return track && track.state !== 'JOB_STATE_SUCCEEDED' ? { kind: 'batch', name: track.currentJobName } : null;
+      return track && !isBatchDone(track.state) ? { kind: 'batch', name: track.currentJobName } : null;
     })].filter((job): job is { kind: string; name: string } => job !== null);
     const tuning = createTuningService(vertex);
     const batch = createBatchService(vertex);
@@ -243,6 +291,17 @@ async function cancel(positionals: string[], values: { reason?: string }, target
     for (const event of run.pendingEvents ?? []) await events.publish(event);
     await ref.update({ pendingEvents: [] });
     say(`run ${runId} CANCELLED: ${reason}`);
+    // Its tuning slot is free: the next queued run goes to the launcher now, not at the poller's next tick.
+    const admission = createAdmissionStore(db);
+    const { maxConcurrent } = await admission.read();
+    if (maxConcurrent) {
+      const launches = createLaunchPublisher(pubsub, target.launchTopic);
+      for (const next of await admission.admissible(maxConcurrent, new Date().toISOString())) {
+        const queued = await readRun(db, next.runId);
+        if (queued?.request) await launches.publish(queued.request);
+        say(`run ${next.runId} takes the free tuning slot`);
+      }
+    }
     return 0;
   } finally {
     await pubsub.close();

@@ -46,6 +46,7 @@ resource "google_cloudfunctions2_function" "converter" {
       GOOGLE_CLOUD_PROJECT        = var.project
       GOOGLE_CLOUD_LOCATION       = var.region
       LOG_LEVEL                   = "INFO"
+      NODE_ENV                    = "production"
       RAW_BUCKET                  = google_storage_bucket.raw.name
       DATASETS_BUCKET             = google_storage_bucket.datasets.name
       INPUT_PREFIX                = "incoming/"
@@ -97,12 +98,16 @@ resource "google_cloudfunctions2_function" "launcher" {
       GOOGLE_CLOUD_PROJECT  = var.project
       GOOGLE_CLOUD_LOCATION = var.region
       LOG_LEVEL             = "INFO"
+      NODE_ENV              = "production"
       RUNS_COLLECTION       = "runs"
       LAUNCH_LEASE_SECONDS  = "300"
       VERTEX_RETRIES        = "4"
       LAUNCH_MAX_DELIVERIES = tostring(var.max_delivery_attempts)
       DATASETS_BUCKET       = google_storage_bucket.datasets.name
       MERGE_MEMORY_MB       = "64"
+      ALLOWED_DATASET_PREFIXES = join(",", var.allowed_dataset_prefixes)
+      MAX_CONCURRENT_TUNING_JOBS = tostring(var.max_concurrent_tuning_jobs)
+      ADMISSION_COLLECTION       = "admission"
     }
   }
   event_trigger {
@@ -139,6 +144,7 @@ resource "google_cloudfunctions2_function" "poller" {
       GOOGLE_CLOUD_PROJECT    = var.project
       GOOGLE_CLOUD_LOCATION   = var.region
       LOG_LEVEL               = "INFO"
+      NODE_ENV                = "production"
       RUNS_COLLECTION         = "runs"
       RUN_EVENTS_TOPIC        = google_pubsub_topic.run_events.name
       STUCK_AFTER_SECONDS     = tostring(var.stuck_after_seconds)
@@ -150,6 +156,12 @@ resource "google_cloudfunctions2_function" "poller" {
       STAGE_RESEND_SECONDS    = "900"
       DUPLICATE_CHECK_SECONDS = "900"
       LIVE_METRICS            = "true"
+      LAUNCH_RECOVERY_FIRST_SECONDS     = "300"
+      LAUNCH_RECOVERY_MAX_DELAY_SECONDS = "21600"
+      LAUNCH_RECOVERY_HOURS             = "48"
+      LAUNCH_TOPIC            = google_pubsub_topic.launch.name
+      MAX_CONCURRENT_TUNING_JOBS = tostring(var.max_concurrent_tuning_jobs)
+      ADMISSION_COLLECTION       = "admission"
     }
   }
   depends_on = [google_project_iam_member.roles]
@@ -179,6 +191,7 @@ resource "google_cloudfunctions2_function" "completion" {
       GOOGLE_CLOUD_PROJECT     = var.project
       GOOGLE_CLOUD_LOCATION    = var.region
       LOG_LEVEL                = "INFO"
+      NODE_ENV                 = "production"
       RUNS_COLLECTION          = "runs"
       RUN_EVENTS_TOPIC         = google_pubsub_topic.run_events.name
       OUTPUTS_BUCKET           = google_storage_bucket.outputs.name
@@ -229,6 +242,7 @@ resource "google_cloudfunctions2_function" "status" {
       GOOGLE_CLOUD_PROJECT  = var.project
       GOOGLE_CLOUD_LOCATION = var.region
       LOG_LEVEL             = "INFO"
+      NODE_ENV              = "production"
       RUNS_COLLECTION       = "runs"
       DATASETS_COLLECTION   = "datasets"
     }

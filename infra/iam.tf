@@ -54,6 +54,7 @@ locals {
   topic_bindings = {
     converter-launch      = { topic = google_pubsub_topic.launch.id, member = local.sa.converter }
     poller-run-events     = { topic = google_pubsub_topic.run_events.id, member = local.sa.poller }
+    poller-launch         = { topic = google_pubsub_topic.launch.id, member = local.sa.poller } # admits queued runs
     completion-run-events = { topic = google_pubsub_topic.run_events.id, member = local.sa.completion }
   }
 }

@@ -39,6 +39,26 @@ variable "max_attempts" {
   default     = 3
 }
 
+variable "allowed_dataset_prefixes" {
+  description = "gs:// prefixes (gs://BUCKET/PATH/) launches may read besides the datasets bucket; the launcher's identity also needs read access there. Anything else is refused."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for prefix in var.allowed_dataset_prefixes : can(regex("^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]/", prefix))])
+    error_message = "Each prefix is gs://BUCKET/ or gs://BUCKET/PATH/."
+  }
+}
+
+variable "max_concurrent_tuning_jobs" {
+  description = "Runs holding a Vertex tuning job at once; the rest wait in the pipeline's queue. Vertex's default quota is 1 per project: raise both together. 0 turns the queue off."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.max_concurrent_tuning_jobs >= 0 && var.max_concurrent_tuning_jobs <= 100
+    error_message = "max_concurrent_tuning_jobs is 0 (off) to 100."
+  }
+}
+
 variable "max_invalid_share" {
   description = "A dropped file starts a run only when at most this share of its examples was rejected."
   type        = number

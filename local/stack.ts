@@ -8,6 +8,7 @@ import { startFirestoreEmulator } from '../emulators/firestore.ts';
 import { freePort, portIsFree, waitForPort } from '../emulators/process.ts';
 import { startPubSubEmulator } from '../emulators/pubsub.ts';
 import { startStorageEmulator } from '../emulators/storage/server.ts';
+import type { Timing } from '../simulator/vertex/jobs.ts';
 import { startVertexSimulator } from '../simulator/vertex/server.ts';
 import { relayToFunction } from './eventarc-relay.ts';
 
@@ -21,7 +22,9 @@ import { relayToFunction } from './eventarc-relay.ts';
 export interface StackOptions {
   projectId?: string;
   /** Simulator timings: seconds, not the hours Vertex takes. */
-  timing?: { validationMs: number; queueMs: number; runMs: number };
+  timing?: Partial<Timing>;
+  /** The simulated project's concurrent tuning job quota: 1, Google's default, unless a test says otherwise. */
+  concurrentTuningJobs?: number;
   pollEveryMs?: number;
   /** Extra environment for the functions (e.g. a shorter STUCK_AFTER_SECONDS in tests). */
   functionEnv?: Record<string, string>;
@@ -94,7 +97,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const objects = createObjectStore(storage);
     const simulator = await startVertexSimulator({
       ...(fixed ? { port: fixed['vertex-simulator']! } : {}),
-      timing: options.timing ?? { validationMs: 1000, queueMs: 3000, runMs: 5000 },
+      timing: { pendingMs: 200, validationMs: 1000, queueMs: 3000, runMs: 5000, postProcessingMs: 500, cancelMs: 500, ...options.timing },
+      concurrentTuningJobs: options.concurrentTuningJobs ?? 1,
       readDataset: (uri) => objects.read(uri),
       writeObject: (uri, content) => objects.write(uri, content),
       tokens: loadGemmaTokenizer(),
@@ -132,6 +136,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       STUCK_AFTER_SECONDS: '60',
       STAGE_RESEND_SECONDS: '20',
       LOG_LEVEL: 'WARNING',
+      NODE_ENV: 'production',
       // Off Google Cloud there is no metadata server; do not let the clients look for one.
       METADATA_SERVER_DETECTION: 'none',
       ...options.functionEnv,

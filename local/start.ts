@@ -86,7 +86,7 @@ while (Date.now() < deadline) {
   const run = dataset?.launch?.runId ? (await db.doc(`runs/${dataset.launch.runId}`).get()).data() : undefined;
   if (run) {
     if (run.currentJobName) once(`submitted-${run.attempts.length}`, `tuning job submitted (attempt ${run.attempts.length}): ${run.currentJobName}`);
-    if (run.state === 'PENDING') once('pending', `queued in Vertex (${run.tuningJobState ?? 'pending'})`);
+    if (run.state === 'PENDING') once('pending', `waiting in Vertex, no training yet (${run.tuningJobState ?? 'pending'})`);
     if (run.state === 'RUNNING') {
       once('running', 'training (simulated)');
       const loss = (await db.collection(`runs/${run.runId}/metrics`).where('metric', '==', '/train_total_loss').get()).docs[0]?.data();

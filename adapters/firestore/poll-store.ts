@@ -7,7 +7,7 @@ import { isTerminal } from '../../shared/runs/transitions.ts';
  * (EVALUATING), and the two that wait for the completion handler (SUCCEEDED, SCORING), whose
  * queued events the tick publishes if the handler could not.
  */
-export const ACTIVE_STATES = ['SUBMITTED', 'PENDING', 'RUNNING', 'SUCCEEDED', 'EVALUATING', 'SCORING'] as const;
+export const ACTIVE_STATES = ['ACCEPTED', 'QUEUED', 'SUBMITTED', 'PENDING', 'RUNNING', 'SUCCEEDED', 'EVALUATING', 'SCORING'] as const;
 
 /**
  * The poller's view of the run store. Reads only active runs (an indexed `state` query, paged),
@@ -15,9 +15,10 @@ export const ACTIVE_STATES = ['SUBMITTED', 'PENDING', 'RUNNING', 'SUCCEEDED', 'E
  * tick saw (same current job, no live lease), so overlapping ticks cannot both act.
  */
 export interface PollStore {
+  get(runId: string): Promise<RunDocument | null>;
   /** Active runs, a page at a time, in document-id order. */
   activePage(pageSize: number, afterRunId?: string): Promise<RunDocument[]>;
-  /** Applies `change` if the run still has `jobName` as its current job and nobody holds it. */
+  /** Applies `change` if the run still has `jobName` as its current job ('' for none yet) and nobody holds it. */
   update(runId: string, jobName: string, nowMs: number, change: (run: RunDocument) => RunDocument | null): Promise<{ before: RunDocument; after: RunDocument } | null>;
   /** Takes the run for a resubmission: returns the fencing token, or null when another poller has it. */
   claim(runId: string, jobName: string, holder: string, nowMs: number, leaseMs: number): Promise<number | null>;
@@ -31,6 +32,10 @@ export function createPollStore(db: Firestore, collection = 'runs'): PollStore {
   const ref = (runId: string) => db.collection(collection).doc(runId);
   const leaseLive = (run: RunDocument, nowMs: number) => run.lease !== null && Date.parse(run.lease.expiresAt) > nowMs;
   return {
+    async get(runId) {
+      const snapshot = await ref(runId).get();
+      return snapshot.exists ? runDocumentSchema.parse(snapshot.data()) : null;
+    },
     async activePage(pageSize, afterRunId) {
       let query = db.collection(collection).where('state', 'in', [...ACTIVE_STATES]).orderBy('runId').limit(pageSize);
       if (afterRunId) query = query.startAfter(afterRunId);
@@ -42,7 +47,7 @@ export function createPollStore(db: Firestore, collection = 'runs'): PollStore {
         const snapshot = await tx.get(ref(runId));
         if (!snapshot.exists) return null;
         const before = runDocumentSchema.parse(snapshot.data());
-        if (before.currentJobName !== jobName || isTerminal(before.state) || leaseLive(before, nowMs)) return null;
+        if ((before.currentJobName ?? '') !== jobName || isTerminal(before.state) || leaseLive(before, nowMs)) return null;
         const after = change(before);
         if (!after) return null;
         tx.set(ref(runId), runDocumentSchema.parse(after));

@@ -17,8 +17,8 @@ export async function listRuns(
   filter: { state?: RunState; experiment?: string; limit?: number } = {},
   collection = 'runs',
 ): Promise<RunDocument[]> {
-  const { runs } = await listRunPage(db, { ...filter, pageSize: filter.limit ?? 50 }, collection);
-  return runs;
+  const page = await listRunPage(db, { ...filter, pageSize: filter.limit ?? 50 }, collection);
+  return page === 'bad-page-token' ? [] : page.runs;
 }
 
 /**
@@ -26,7 +26,11 @@ export async function listRuns(
  * of this page); null when there is no more. Equality filters and the createTime range use the
  * composite indexes in infra/firestore.tf.
  */
-export async function listRunPage(db: Firestore, query: Partial<ListQuery> & { pageSize: number }, collection = 'runs'): Promise<{ runs: RunDocument[]; nextPageToken: string | null }> {
+export async function listRunPage(
+  db: Firestore,
+  query: Partial<ListQuery> & { pageSize: number },
+  collection = 'runs',
+): Promise<{ runs: RunDocument[]; nextPageToken: string | null } | 'bad-page-token'> {
   const runs = db.collection(collection);
   let q = runs.orderBy('createTime', 'desc').limit(query.pageSize + 1);
   if (query.state) q = q.where('state', '==', query.state);
@@ -35,7 +39,9 @@ export async function listRunPage(db: Firestore, query: Partial<ListQuery> & { p
   if (query.until) q = q.where('createTime', '<', query.until);
   if (query.pageToken) {
     const last = await runs.doc(query.pageToken).get();
-    if (last.exists) q = q.startAfter(last);
+    // A token naming no run is not page 1: the caller is told, not silently sent back to the start.
+    if (!last.exists) return 'bad-page-token';
+    q = q.startAfter(last);
   }
   const snapshot = await q.get();
   const docs = snapshot.docs.slice(0, query.pageSize);

@@ -15,6 +15,8 @@ export interface RunStore {
   claim(runId: string, fresh: () => RunDocument, holder: string, nowMs: number, leaseMs: number): Promise<ClaimDecision>;
   /** ACCEPTED → SUBMITTED with the first attempt (and, for a merged run, its training file), if `token` still holds the lease. */
   recordSubmission(runId: string, token: number, attempt: Attempt, nowIso: string, merge?: MergeSummary): Promise<boolean>;
+  /** ACCEPTED → QUEUED: every tuning slot is taken; the run waits in the pipeline's queue at `queue.position`. */
+  recordQueued(runId: string, token: number, queue: NonNullable<RunDocument['queue']>, nowIso: string): Promise<boolean>;
   /** ACCEPTED → REJECTED when the request turns out unusable after the claim (a training dataset missing or malformed). */
   recordRejection(runId: string, token: number, reason: string, nowIso: string): Promise<boolean>;
   /** ACCEPTED → FAILED with a permanent error, if `token` still holds the lease. */
@@ -77,11 +79,16 @@ export function createRunStore(db: Firestore, collection = 'runs'): RunStore {
           attempts: [...run.attempts, attempt],
           currentJobName: attempt.jobName,
           lease: null,
+          queue: null,
           error: null,
           ...(run.launchDeliveries?.deadLettered ? { warning: null } : {}),
           ...(merge ? { merge, trainingDatasetUri: merge.uri } : {}),
         }),
       );
+    },
+    recordQueued(runId, token, queue, nowIso) {
+      const reason = `every tuning slot is taken (${queue.maxConcurrent}): waiting in the pipeline's queue, position ${queue.position} of ${queue.of}`;
+      return withLease(runId, token, (run) => applyTransition(run, 'QUEUED', reason, nowIso, { queue, lease: null }));
     },
     recordRejection(runId, token, reason, nowIso) {
       return withLease(runId, token, (run) => applyTransition(run, 'REJECTED', reason, nowIso, { rejection: reason, lease: null }));
@@ -97,7 +104,7 @@ export function createRunStore(db: Firestore, collection = 'runs'): RunStore {
         return {
           ...run,
           error,
-          launchDeliveries: { failed, lastAttempt: delivery.attempt, deadLettered },
+          launchDeliveries: { recoveries: 0, nextRecoveryAt: null, strandedSince: null, ...run.launchDeliveries, failed, lastAttempt: delivery.attempt, deadLettered },
           // This delivery stops acting: the next one (a redelivery or a re-publish) may claim at once and adopts any job by its label.
           lease: null,
           ...(deadLettered

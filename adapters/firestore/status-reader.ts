@@ -8,7 +8,8 @@ import { listRunPage, readRun } from './run-reader.ts';
 
 /** What the status API reads, validated by the same schemas the writers use. */
 export interface StatusReader {
-  listRuns(query: ListQuery): Promise<{ runs: RunDocument[]; nextPageToken: string | null }>;
+  /** One page; 'bad-page-token' when the page token names no run. */
+  listRuns(query: ListQuery): Promise<{ runs: RunDocument[]; nextPageToken: string | null } | 'bad-page-token'>;
   getRun(runId: string): Promise<RunDocument | null>;
   getMetrics(runId: string): Promise<MetricDocument[]>;
   getDataset(datasetId: string): Promise<DatasetDocument | null>;

@@ -11,8 +11,10 @@ export interface BatchJobSummary {
   startTime: string | null;
   endTime: string | null;
   error: { code?: number; message?: string } | null;
-  /** Where Vertex wrote `predictions.jsonl` (outputInfo.gcsOutputDirectory), once it succeeded. */
+  /** Where Vertex wrote its `predictions_*.jsonl` and `errors_*.jsonl` (outputInfo.gcsOutputDirectory), once it ended. */
   outputDirectory: string | null;
+  /** completionStats: how many lines were predicted and how many failed. */
+  completionStats: { successful: number; failed: number } | null;
 }
 
 export interface BatchSpec {
@@ -59,6 +61,7 @@ export function createBatchService(options: VertexClientOptions): BatchService {
 
 function summarise(job: BatchJob): BatchJobSummary {
   const output = (job as BatchJob & { outputInfo?: { gcsOutputDirectory?: string } }).outputInfo;
+  const stats = job.completionStats;
   return {
     name: job.name ?? '',
     displayName: job.displayName ?? '',
@@ -68,6 +71,7 @@ function summarise(job: BatchJob): BatchJobSummary {
     endTime: job.endTime ?? null,
     error: job.error ? { ...(job.error.code !== undefined ? { code: job.error.code } : {}), ...(job.error.message ? { message: job.error.message } : {}) } : null,
     outputDirectory: output?.gcsOutputDirectory ?? null,
+    completionStats: stats ? { successful: Number(stats.successfulCount ?? 0), failed: Number(stats.failedCount ?? 0) } : null,
   };
 }
 

@@ -41,7 +41,8 @@ export function createMetricsReader(options: { location: string; baseUrl?: strin
             if (point.scalar?.value === undefined || point.scalar.value === null) continue;
             points.push({ step: Number(point.step ?? 0), value: Number(point.scalar.value), wallTime: timestampIso(point.wallTime) });
           }
-          series.push({ metric, points });
+          // Exported points come in no promised order (exportTensorboardTimeSeriesData); every reader downstream wants steps ascending.
+          series.push({ metric, points: points.sort((a, b) => a.step - b.step) });
         }
       }
       return series;

@@ -83,7 +83,12 @@ export function createTuningService(options: VertexClientOptions): TuningService
         found.length = 0;
         for await (const job of await ai.tunings.list({ config: { filter, pageSize: 100 } })) found.push(summarise(job));
       });
-      return found.sort((a, b) => (a.createTime ?? '').localeCompare(b.createTime ?? ''));
+      // Google documents tuningJobs.list's filter only as "the standard list filter", not that it
+      // matches labels: every job is checked here, so a filter Vertex ignored can never make the
+      // pipeline adopt or cancel another run's job.
+      return found
+        .filter((job) => Object.entries(labels).every(([key, value]) => job.labels[key] === value))
+        .sort((a, b) => (a.createTime ?? '').localeCompare(b.createTime ?? ''));
     },
     async cancel(name) {
       await retry(() => ai.tunings.cancel({ name }));

@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import type { AdmissionStore } from '../../adapters/firestore/admission-store.ts';
 import type { RunStore } from '../../adapters/firestore/run-store.ts';
 import { parseGsUri, type ObjectStore } from '../../adapters/storage/object-store.ts';
 import { cancelDuplicateJobs } from '../../adapters/vertex/duplicates.ts';
 import type { TuningService } from '../../adapters/vertex/tuning.ts';
 import { MergeInputError, mergedDatasetUri, type MergeSummary } from '../../shared/datasets/merge.ts';
 import { classifyError } from '../../shared/errors/classify.ts';
-import { launchRefusal, newRun, rejectedRun } from '../../shared/launch/decide.ts';
+import { launchRefusal, newRun, rawRequestOf, rejectedRun } from '../../shared/launch/decide.ts';
+import { datasetLocationRefusal } from '../../shared/launch/dataset-locations.ts';
 import { decodeMessageData, type PubsubMessagePublished } from '../../shared/launch/envelope.ts';
 import { launchMessageSchema, runIdFor, trainingDatasets } from '../../shared/launch/schema.ts';
+import { newAttempt, type RawRequest } from '../../shared/runs/schema.ts';
 import { ATTEMPT_LABEL, RUN_ID_LABEL } from '../../shared/runs/labels.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
@@ -25,10 +28,14 @@ export interface LauncherDeps {
   merge: { bucket?: string | undefined; memoryBytes: number };
   /** The launch subscription's dead-letter limit (see LAUNCH_MAX_DELIVERIES). */
   maxDeliveries: number;
+  /** gs:// prefixes launches may read (the datasets bucket and the operator's list); null: anywhere (tests). */
+  allowedDatasetPrefixes?: readonly string[] | null;
+  /** Admission control (MAX_CONCURRENT_TUNING_JOBS): without it every run submits at once. */
+  admission?: { store: AdmissionStore; maxConcurrent: number };
 }
 
 export type LaunchOutcome =
-  | { status: 'submitted' | 'adopted' | 'duplicate' | 'in-hand' | 'failed'; runId: string; jobName?: string }
+  | { status: 'submitted' | 'adopted' | 'duplicate' | 'in-hand' | 'failed' | 'queued'; runId: string; jobName?: string }
   | { status: 'rejected'; runId: string; reason: string };
 
 /** A transient failure: the delivery must fail so that Pub/Sub delivers the message again. */
@@ -48,24 +55,31 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
   const messageId = envelope.message.messageId;
   const nowIso = () => new Date(deps.now()).toISOString();
   const decoded = decodeMessageData(envelope);
-  if ('problem' in decoded) return reject(`msg-${hash(messageId)}`, decoded.problem, null, decoded.raw);
+  const raw = rawRequestOf(decoded.raw, messageId);
+  if ('problem' in decoded) return reject(`msg-${hash(messageId)}`, decoded.problem, null, raw);
   const parsed = launchMessageSchema.safeParse(decoded.json);
   if (!parsed.success) {
     const requestId = z.object({ requestId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/) }).safeParse(decoded.json);
-    const reason = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(message)'}: ${issue.message}`).join('; ');
-    return reject(requestId.success ? requestId.data.requestId : `msg-${hash(messageId)}`, `invalid launch message: ${reason}`, null, decoded.json);
+    const issues = parsed.error.issues;
+    const said = issues.slice(0, 10).map((issue) => `${issue.path.map(String).join('.').slice(0, 200) || '(message)'}: ${issue.message}`);
+    const reason = `${said.join('; ')}${issues.length > said.length ? `; and ${issues.length - said.length} more` : ''}`;
+    return reject(requestId.success ? requestId.data.requestId : `msg-${hash(messageId)}`, `invalid launch message: ${reason}`, null, raw);
   }
   const message = parsed.data;
   const runId = runIdFor(message);
   const log = deps.log.child({ runId, messageId });
   log.info(LogEvent.launchReceived, `launch request from ${message.source}`, { experiment: message.experiment });
-  const refusal = launchRefusal(message);
-  if (refusal) return reject(runId, refusal, message, decoded.json);
+  const refusal = launchRefusal(message) ?? datasetLocationRefusal(message, deps.allowedDatasetPrefixes ?? null);
+  if (refusal) return reject(runId, refusal, message, raw);
 
   const claim = await deps.runs.claim(runId, () => newRun(message, nowIso()), messageId, deps.now(), deps.leaseMs);
   if (claim.action === 'done') {
     log.info(LogEvent.runDuplicate, `run already ${claim.run.state}: nothing to do`);
     return { status: 'duplicate', runId };
+  }
+  if (claim.action === 'busy') {
+    log.info(LogEvent.runDuplicate, 'a delivery of this same message is acting on the run right now; this one comes back later');
+    throw new RetryableLaunchError(`run ${runId} is being launched by another delivery of the same message; deliver again later`);
   }
   if (claim.action === 'in-hand') {
     log.info(LogEvent.runDuplicate, 'another delivery holds this run; it will finish it');
@@ -74,6 +88,17 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
   log.info(LogEvent.runClaimed, 'run claimed', { token: claim.token });
 
   try {
+    if (deps.admission) {
+      // Quota is not capacity: a run over the tuning quota waits here, not in Vertex (where it would wait WAITING_FOR_QUOTA).
+      const entry = { runId, priority: message.priority ?? 0, enqueuedAt: claim.run.createTime };
+      const slot = await deps.admission.store.acquire(entry, deps.admission.maxConcurrent, nowIso());
+      if (slot.status === 'queued') {
+        const queue = { position: slot.position, of: slot.admission.queue.length, priority: entry.priority, enqueuedAt: entry.enqueuedAt, maxConcurrent: deps.admission.maxConcurrent, seenAt: nowIso() };
+        await deps.runs.recordQueued(runId, claim.token, queue, nowIso());
+        log.info(LogEvent.runQueued, `every tuning slot is taken: queued at position ${slot.position}`, { position: slot.position });
+        return { status: 'queued', runId };
+      }
+    }
     const sources = trainingDatasets(message);
     let merge: MergeSummary | undefined;
     if (sources.length > 1) {
@@ -110,7 +135,7 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
       log.info(LogEvent.tuningJobCreated, `created tuning job ${job.name}`);
       await cancelDuplicateJobs(deps.tuning, { [RUN_ID_LABEL]: runId, [ATTEMPT_LABEL]: '1' }, job.name, log);
     }
-    const attempt = { number: 1, jobName: job.name, submittedAt: job.createTime ?? nowIso(), startedAt: null, endedAt: null, endState: null, error: null, reason: 'first submission' };
+    const attempt = newAttempt({ number: 1, jobName: job.name, submittedAt: job.createTime ?? nowIso(), reason: 'first submission' });
     const recorded = await deps.runs.recordSubmission(runId, claim.token, attempt, nowIso(), merge);
     if (!recorded) log.warn(LogEvent.runDuplicate, 'lost the lease before recording; the new holder adopts the same job');
     return { status, runId, jobName: job.name };
@@ -134,7 +159,7 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
     return { status: 'failed', runId };
   }
 
-  async function reject(runId: string, reason: string, request: z.infer<typeof launchMessageSchema> | null, raw: unknown): Promise<LaunchOutcome> {
+  async function reject(runId: string, reason: string, request: z.infer<typeof launchMessageSchema> | null, raw: RawRequest): Promise<LaunchOutcome> {
     const outcome = await deps.runs.recordRejected(rejectedRun(runId, reason, nowIso(), request, raw));
     deps.log.warn(LogEvent.launchRejected, `launch rejected: ${reason}`, { runId, messageId, outcome });
     return { status: 'rejected', runId, reason };

@@ -1,10 +1,12 @@
 import * as functions from '@google-cloud/functions-framework';
 import { Storage } from '@google-cloud/storage';
 import { createObjectStore } from '../../adapters/storage/object-store.ts';
+import { createAdmissionStore } from '../../adapters/firestore/admission-store.ts';
 import { createFirestore, createRunStore } from '../../adapters/firestore/run-store.ts';
 import { tuningServiceFromConfig } from '../../adapters/vertex/tuning.ts';
 import { loadConfig } from '../../shared/config/load.ts';
 import { launcherConfigSchema } from '../../shared/config/launcher.ts';
+import { allowedDatasetPrefixes } from '../../shared/launch/dataset-locations.ts';
 import { pubsubMessagePublishedSchema } from '../../shared/launch/envelope.ts';
 import { createLogger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
@@ -21,8 +23,9 @@ let deps: LauncherDeps | undefined;
 function dependencies(): LauncherDeps {
   if (!deps) {
     const config = loadConfig('launcher', launcherConfigSchema);
+    const db = createFirestore(config.GOOGLE_CLOUD_PROJECT);
     deps = {
-      runs: createRunStore(createFirestore(config.GOOGLE_CLOUD_PROJECT), config.RUNS_COLLECTION),
+      runs: createRunStore(db, config.RUNS_COLLECTION),
       tuning: tuningServiceFromConfig(config, log),
       log,
       now: Date.now,
@@ -30,6 +33,10 @@ function dependencies(): LauncherDeps {
       objects: createObjectStore(new Storage({ projectId: config.GOOGLE_CLOUD_PROJECT })),
       merge: { bucket: config.DATASETS_BUCKET, memoryBytes: config.MERGE_MEMORY_MB * 1024 * 1024 },
       maxDeliveries: config.LAUNCH_MAX_DELIVERIES,
+      allowedDatasetPrefixes: allowedDatasetPrefixes(config),
+      ...(config.MAX_CONCURRENT_TUNING_JOBS > 0
+        ? { admission: { store: createAdmissionStore(db, { collection: config.ADMISSION_COLLECTION, runsCollection: config.RUNS_COLLECTION }), maxConcurrent: config.MAX_CONCURRENT_TUNING_JOBS } }
+        : {}),
     };
   }
   return deps;

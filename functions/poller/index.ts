@@ -2,6 +2,8 @@ import * as functions from '@google-cloud/functions-framework';
 import { PubSub } from '@google-cloud/pubsub';
 import { createFirestore } from '../../adapters/firestore/run-store.ts';
 import { createPollStore } from '../../adapters/firestore/poll-store.ts';
+import { createAdmissionStore } from '../../adapters/firestore/admission-store.ts';
+import { createLaunchPublisher } from '../../adapters/pubsub/launch-publisher.ts';
 import { createRunEventPublisher } from '../../adapters/pubsub/run-events.ts';
 import { createCompletionStore } from '../../adapters/firestore/completion-store.ts';
 import { createBatchService } from '../../adapters/vertex/batch.ts';
@@ -25,6 +27,7 @@ function dependencies(): PollerDeps {
   if (!deps) {
     const config = loadConfig('poller', pollerConfigSchema);
     const db = createFirestore(config.GOOGLE_CLOUD_PROJECT);
+    const pubsub = new PubSub({ projectId: config.GOOGLE_CLOUD_PROJECT });
     deps = {
       store: createPollStore(db, config.RUNS_COLLECTION),
       tuning: tuningServiceFromConfig(config, log),
@@ -34,7 +37,7 @@ function dependencies(): PollerDeps {
         ...(config.VERTEX_BASE_URL ? { baseUrl: config.VERTEX_BASE_URL } : {}),
         retries: config.VERTEX_RETRIES,
       }),
-      events: createRunEventPublisher(new PubSub({ projectId: config.GOOGLE_CLOUD_PROJECT }), config.RUN_EVENTS_TOPIC),
+      events: createRunEventPublisher(pubsub, config.RUN_EVENTS_TOPIC),
       log,
       now: Date.now,
       policy: { stuckAfterMs: config.STUCK_AFTER_SECONDS * 1000, maxAttempts: config.MAX_ATTEMPTS, runningWarningMs: config.RUNNING_WARNING_SECONDS * 1000 },
@@ -45,6 +48,20 @@ function dependencies(): PollerDeps {
         ? { liveMetrics: { reader: createMetricsReader({ location: config.GOOGLE_CLOUD_LOCATION, ...(config.VERTEX_BASE_URL ? { baseUrl: config.VERTEX_BASE_URL } : {}) }), store: createCompletionStore(db, config.RUNS_COLLECTION) } }
         : {}),
       duplicateWindowMs: config.DUPLICATE_CHECK_SECONDS * 1000,
+      launches: createLaunchPublisher(pubsub, config.LAUNCH_TOPIC),
+      launchRecovery: {
+        firstDelayMs: config.LAUNCH_RECOVERY_FIRST_SECONDS * 1000,
+        maxDelayMs: config.LAUNCH_RECOVERY_MAX_DELAY_SECONDS * 1000,
+        giveUpAfterMs: config.LAUNCH_RECOVERY_HOURS * 3600 * 1000,
+      },
+      ...(config.MAX_CONCURRENT_TUNING_JOBS > 0
+        ? {
+            admission: {
+              store: createAdmissionStore(db, { collection: config.ADMISSION_COLLECTION, runsCollection: config.RUNS_COLLECTION }),
+              maxConcurrent: config.MAX_CONCURRENT_TUNING_JOBS,
+            },
+          }
+        : {}),
     };
   }
   return deps;

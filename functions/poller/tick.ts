@@ -6,10 +6,14 @@ import type { BatchService } from '../../adapters/vertex/batch.ts';
 import { cancelDuplicateJobs } from '../../adapters/vertex/duplicates.ts';
 import type { MetricsReader } from '../../adapters/vertex/metrics.ts';
 import type { TuningService } from '../../adapters/vertex/tuning.ts';
+import type { AdmissionStore } from '../../adapters/firestore/admission-store.ts';
+import type { LaunchPublisher } from '../../adapters/pubsub/launch-publisher.ts';
+import { queuePosition, type Admission } from '../../shared/runs/admission.ts';
+import { decideLaunchRecovery, type LaunchRecoveryDecision } from '../../shared/runs/launch-recovery.ts';
 import { decideBatchTrack, resubmittedTrack, type BatchDecision } from '../../shared/evaluation/batch-poll.ts';
 import { continuationEvent, onlineNeedsContinuation, withEvaluationJobs } from '../../shared/evaluation/online.ts';
 import { batchDisplayName } from '../../shared/evaluation/plan.ts';
-import type { Evaluation } from '../../shared/evaluation/schema.ts';
+import { isBatchDone, type Evaluation } from '../../shared/evaluation/schema.ts';
 import { classifyError } from '../../shared/errors/classify.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
@@ -17,7 +21,7 @@ import { ATTEMPT_LABEL, RUN_ID_LABEL } from '../../shared/runs/labels.ts';
 import { decidePoll, type StuckPolicy } from '../../shared/runs/poll.ts';
 import { summarizeSeries } from '../../shared/metrics/series.ts';
 import { withEvent } from '../../shared/runs/outbox.ts';
-import type { RunDocument } from '../../shared/runs/schema.ts';
+import { newAttempt, type RunDocument } from '../../shared/runs/schema.ts';
 import { applyTransition } from '../../shared/runs/transitions.ts';
 import { mapConcurrently } from '../../shared/concurrency.ts';
 
@@ -39,6 +43,12 @@ export interface PollerDeps {
   stageResendMs?: number;
   /** How long after an attempt's submission the tick looks for a duplicate job (a late create from a dead delivery). */
   duplicateWindowMs?: number;
+  /** Admission control: queued runs are admitted (their launch request published again) as tuning slots free up. */
+  admission?: { store: AdmissionStore; maxConcurrent: number };
+  /** The launch topic: a queued run admitted, or a stranded launch retried, goes to the launcher through it. */
+  launches?: LaunchPublisher;
+  /** Stranded launches (dead-lettered, or claimed by a delivery that died) are published again with backoff, for this long. */
+  launchRecovery?: { firstDelayMs: number; maxDelayMs: number; giveUpAfterMs: number };
 }
 
 export interface TickStats {
@@ -49,6 +59,8 @@ export interface TickStats {
   failed: number;
   vertexErrors: number;
   eventsPublished: number;
+  /** Queued runs whose launch was published again because a tuning slot was free. */
+  admitted: number;
 }
 
 /**
@@ -57,16 +69,22 @@ export interface TickStats {
  * is counted and logged and the tick goes on with the others.
  */
 export async function runTick(deps: PollerDeps): Promise<TickStats> {
-  const stats: TickStats = { runsRead: 0, vertexCalls: 0, updated: 0, resubmitted: 0, failed: 0, vertexErrors: 0, eventsPublished: 0 };
+  const stats: TickStats = { runsRead: 0, vertexCalls: 0, updated: 0, resubmitted: 0, failed: 0, vertexErrors: 0, eventsPublished: 0, admitted: 0 };
   const holder = `poller-${randomUUID()}`;
+  await admitQueuedRuns(deps, stats);
+  const admission = deps.admission ? await deps.admission.store.read() : null;
   let after: string | undefined;
   for (;;) {
     const page = await deps.store.activePage(deps.pageSize ?? 200, after);
     stats.runsRead += page.length;
-    await mapConcurrently(page, deps.concurrency, (run) => pollRun(run, holder, deps, stats));
+    await mapConcurrently(page, deps.concurrency, (run) =>
+      run.state === 'QUEUED' ? keepQueuedRun(run, admission, deps) : run.state === 'ACCEPTED' ? recoverStrandedLaunch(run, deps, stats) : pollRun(run, holder, deps, stats),
+    );
     if (page.length < (deps.pageSize ?? 200)) break;
     after = page.at(-1)!.runId;
   }
+  // Slots this tick freed (a job that ended) go to the next runs in line now, not a tick later.
+  await admitQueuedRuns(deps, stats);
   deps.log.info(LogEvent.pollTickFinished, `tick: ${stats.runsRead} active runs`, { ...stats });
   return stats;
 }
@@ -81,6 +99,10 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
   // SUCCEEDED and SCORING wait for the completion handler; the tick only flushed their events,
   // and resends the event if no handler has taken the run for a long while (it went to the dead-letter topic, say).
   if (run.state === 'SUCCEEDED' || run.state === 'SCORING') return resendStaleStageEvent(run, deps, stats);
+  if (run.attempts.slice(0, -1).some((attempt) => attempt.endState === 'JOB_STATE_CANCELLING')) {
+    const settled = await settleCancelledAttempts(run, holder, deps, stats);
+    if (settled !== run) return settled ? pollRun(settled, holder, deps, stats) : undefined;
+  }
   let job;
   try {
     stats.vertexCalls += 1;
@@ -152,8 +174,9 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
     const result = await deps.store.release(run.runId, token, (current) =>
       withEvent(current, applyTransition(current, 'SUBMITTED', decision.reason, nowIso, {
         attempts: [
-          ...endAttempt(current, decision.cancelFirst ? 'JOB_STATE_CANCELLED' : job.state, nowIso, null).attempts,
-          { number: attemptNumber, jobName: newJob.name, submittedAt: newJob.createTime ?? nowIso, startedAt: null, endedAt: null, endState: null, error: null, reason: decision.reason },
+          // A cancel is asynchronous and best effort: the attempt ends CANCELLING until its job is seen to end.
+          ...endAttempt(current, decision.cancelFirst ? 'JOB_STATE_CANCELLING' : job.state, nowIso, null).attempts,
+          newAttempt({ number: attemptNumber, jobName: newJob.name, submittedAt: newJob.createTime ?? nowIso, reason: decision.reason }),
         ],
         currentJobName: newJob.name,
         tuningJobState: undefined,
@@ -171,6 +194,133 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
   }
 }
 
+/**
+ * The runs first in line for the tuning slots free now get their launch request published again:
+ * the launcher takes the slot and submits, exactly once per run (its claim and job labels). A
+ * failure is logged and left to the next tick.
+ */
+async function admitQueuedRuns(deps: PollerDeps, stats: TickStats): Promise<void> {
+  const admission = deps.admission;
+  if (!admission || !deps.launches) return;
+  try {
+    const nowIso = new Date(deps.now()).toISOString();
+    for (const entry of await admission.store.admissible(admission.maxConcurrent, nowIso)) {
+      const run = await deps.store.get(entry.runId);
+      if (!run?.request) continue;
+      await deps.launches.publish(run.request);
+      stats.admitted += 1;
+      deps.log.info(LogEvent.queuedRunAdmitted, `a tuning slot is free: ${entry.runId} goes to the launcher`, { runId: entry.runId });
+    }
+  } catch (error) {
+    deps.log.warn(LogEvent.pollVertexError, 'could not admit queued runs; the next tick tries again', { error: classifyError(error) });
+  }
+}
+
+/** A launch stranded without a job is published again with backoff, then failed with the reason (shared/runs/launch-recovery.ts). */
+async function recoverStrandedLaunch(run: RunDocument, deps: PollerDeps, stats: TickStats): Promise<void> {
+  if (!deps.launches || !deps.launchRecovery || !run.request) return;
+  const policy = deps.launchRecovery;
+  const nowMs = deps.now();
+  const nowIso = new Date(nowMs).toISOString();
+  if (decideLaunchRecovery(run, nowMs, policy).action === 'none') return;
+  let decided: LaunchRecoveryDecision = { action: 'none' };
+  const result = await deps.store.update(run.runId, '', nowMs, (current) => {
+    decided = decideLaunchRecovery(current, nowMs, policy);
+    if (decided.action === 'republish') return { ...current, ...decided.changes, updateTime: nowIso };
+    if (decided.action === 'fail') return withEvent(current, applyTransition(current, 'FAILED', decided.reason, nowIso, { error: decided.error, warning: null }), decided.reason);
+    return null;
+  });
+  if (!result) return;
+  const done = decided as LaunchRecoveryDecision;
+  if (done.action === 'fail') {
+    stats.failed += 1;
+    deps.log.warn(LogEvent.pollRunFailed, done.reason, { runId: run.runId });
+    await flushEvents(result.after, deps, stats);
+    return;
+  }
+  try {
+    await deps.launches.publish(run.request);
+    stats.admitted += 1;
+    deps.log.warn(LogEvent.launchRecovered, done.action === 'republish' ? done.reason : 'published again', { runId: run.runId });
+  } catch (error) {
+    deps.log.warn(LogEvent.pollVertexError, `could not publish ${run.runId}'s launch again; the next due tick tries again`, { error: classifyError(error) });
+  }
+}
+
+/**
+ * A QUEUED run's place in line, kept on its document for other apps. A queued run the queue does
+ * not know (its launch delivery died between the two writes) is sent to the launcher again, which
+ * puts it back in line.
+ */
+async function keepQueuedRun(run: RunDocument, admission: Admission | null, deps: PollerDeps): Promise<void> {
+  if (!admission || !run.queue || !deps.launches) return;
+  const place = queuePosition(admission, run.runId);
+  if (!place) {
+    if (!admission.holders.some((holder) => holder.runId === run.runId) && run.request) await deps.launches.publish(run.request).catch(() => undefined);
+    return;
+  }
+  if (place.position === run.queue.position && place.of === run.queue.of) return;
+  const nowMs = deps.now();
+  const seenAt = new Date(nowMs).toISOString();
+  await deps.store.update(run.runId, '', nowMs, (current) =>
+    current.state === 'QUEUED' && current.queue ? { ...current, queue: { ...current.queue, ...place, seenAt }, updateTime: seenAt } : null,
+  );
+}
+
+/**
+ * Attempts the poller cancelled end CANCELLING: Vertex's cancel is asynchronous and best effort
+ * ("the server makes a best effort to cancel the job, but success is not guaranteed",
+ * CancelTuningJob), so their jobs are read until they end. CANCELLED or FAILED is recorded. A job
+ * that SUCCEEDED anyway lost the race to its cancel and holds a finished model: the run adopts it
+ * as a new attempt and cancels the newer job, which has not finished (a finished model now beats
+ * one hours away). Returns the run to go on with: the same object when nothing changed, null when
+ * this tick should leave the run alone.
+ */
+async function settleCancelledAttempts(run: RunDocument, holder: string, deps: PollerDeps, stats: TickStats): Promise<RunDocument | null> {
+  const log = deps.log.child({ runId: run.runId });
+  for (const [index, attempt] of run.attempts.slice(0, -1).entries()) {
+    if (attempt.endState !== 'JOB_STATE_CANCELLING' || !attempt.jobName) continue;
+    let job;
+    try {
+      stats.vertexCalls += 1;
+      job = await deps.tuning.get(attempt.jobName);
+    } catch (error) {
+      stats.vertexErrors += 1;
+      log.warn(LogEvent.pollVertexError, `could not read cancelled job ${attempt.jobName}; next tick will try again`, { error: classifyError(error) });
+      continue;
+    }
+    if (!['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED'].includes(job.state)) continue;
+    const nowMs = deps.now();
+    const nowIso = new Date(nowMs).toISOString();
+    const settle = (current: RunDocument): RunDocument['attempts'] =>
+      current.attempts.map((a, i) => (i === index ? { ...a, endState: job.state, endedAt: job.endTime ?? a.endedAt } : a));
+    if (job.state !== 'JOB_STATE_SUCCEEDED') {
+      const result = await deps.store.update(run.runId, run.currentJobName!, nowMs, (current) => ({ ...current, attempts: settle(current), updateTime: nowIso }));
+      if (result) log.info(LogEvent.pollCancelledJobSettled, `attempt ${attempt.number}'s job ended ${job.state} after its cancel`);
+      return result?.after ?? null;
+    }
+    const token = await deps.store.claim(run.runId, run.currentJobName!, holder, nowMs, deps.leaseMs);
+    if (token === null) return null;
+    try {
+      await deps.tuning.cancel(run.currentJobName!).catch(ignoreFinished);
+      const reason = `attempt ${attempt.number}'s job succeeded after it was cancelled: its model is adopted and the newer job cancelled`;
+      const result = await deps.store.release(run.runId, token, (current) => {
+        const attempts = settle(current).map((a, i, all) => (i === all.length - 1 ? { ...a, endState: 'JOB_STATE_CANCELLING', endedAt: a.endedAt ?? nowIso } : a));
+        const adopted = newAttempt({ number: attempts.length + 1, jobName: job.name, submittedAt: attempt.submittedAt, reason });
+        return { ...current, attempts: [...attempts, adopted], currentJobName: job.name, tuningJobState: undefined, updateTime: nowIso };
+      });
+      if (!result) return null;
+      log.warn(LogEvent.pollCancelledJobAdopted, reason, { adopted: job.name, cancelled: run.currentJobName });
+      return result.after;
+    } catch (error) {
+      stats.vertexErrors += 1;
+      log.warn(LogEvent.pollVertexError, `adopting ${job.name} for ${run.runId} was interrupted; the next tick goes on`, { error: classifyError(error) });
+      return null;
+    }
+  }
+  return run;
+}
+
 /** The run's two batch prediction jobs: states brought up to date, failed or stuck ones resubmitted, SCORING once both are done. */
 async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: string, deps: PollerDeps, stats: TickStats): Promise<void> {
   const evaluation = run.evaluation;
@@ -181,7 +331,7 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
   if (Object.values(evaluation.jobs).some((track) => track.mode === 'online')) await resendOnlineContinuation(run, tuningJobName, deps, stats);
   for (const which of ['tuned', 'base'] as const) {
     const track = evaluation.jobs[which];
-    if (track.state === 'JOB_STATE_SUCCEEDED' || track.mode === 'online') continue;
+    if (isBatchDone(track.state) || track.mode === 'online') continue;
     try {
       stats.vertexCalls += 1;
       decisions[which] = decideBatchTrack(which, track, await deps.batch.get(track.currentJobName), deps.now(), deps.policy);

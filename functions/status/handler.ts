@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { StatusReader } from '../../adapters/firestore/status-reader.ts';
-import { etagOf, listQuerySchema, runListSchema, summarizeRun } from '../../shared/status/api.ts';
+import { etagOf, isRunId, listQuerySchema, runListSchema, summarizeRun } from '../../shared/status/api.ts';
 
 export interface StatusRequest {
   method: string;
@@ -51,13 +51,15 @@ export async function handleStatus(request: StatusRequest, reader: StatusReader,
     const query = listQuerySchema.safeParse(request.query);
     if (!query.success) return json(400, { error: 'bad query', issues: query.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) });
     const page = await reader.listRuns(query.data);
+    if (page === 'bad-page-token') return json(400, { error: 'bad query', issues: ['pageToken: not a token this API gave (the run it names does not exist)'] });
     const nowIso = new Date(now()).toISOString();
     const body = runListSchema.parse({ runs: page.runs.map((run) => summarizeRun(run, nowIso)), nextPageToken: page.nextPageToken });
     // Live runs' durations change every second; the ETag follows the documents, which is what pollers care about.
     return conditional(body, [JSON.stringify(request.query), ...page.runs.map((run) => `${run.runId}@${run.updateTime}`)]);
   }
-  const match = /^\/api\/runs\/([A-Za-z0-9_-]{1,100})(?:\/(metrics|dataset|evaluation))?$/.exec(path);
-  if (!match) return json(404, { error: `no such resource ${path}` });
+  const match = /^\/api\/runs\/([^/]+)(?:\/(metrics|dataset|evaluation))?$/.exec(path);
+  if (!match) return json(404, { error: `no such resource ${path.slice(0, 200)}` });
+  if (!isRunId(match[1]!)) return json(404, { error: `no run ${JSON.stringify(match[1]!.slice(0, 100))}: not a run id (letters, digits, _ and -)` });
   const run = await reader.getRun(match[1]!);
   if (!run) return json(404, { error: `no run ${match[1]}` });
   const part = match[2];

@@ -17,6 +17,11 @@ export const commonConfigSchema = z.object({
   /** Base URL of the Vertex AI simulator; unset in production, where the real endpoint is used. */
   VERTEX_BASE_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']).default('INFO'),
+  /**
+   * `production` when deployed: the functions-framework's own error pages (a request its router
+   * refuses before our code runs, such as a malformed %-encoding) then carry no stack trace.
+   */
+  NODE_ENV: z.enum(['production', 'development', 'test']).optional(),
 });
 
 export type CommonConfig = z.infer<typeof commonConfigSchema>;
@@ -25,3 +30,13 @@ export type CommonConfig = z.infer<typeof commonConfigSchema>;
 export const envBoolean = z
   .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/**
+ * Admission control, shared by the launcher (takes a slot or queues the run) and the poller
+ * (admits the next queued run when a slot frees). Vertex's default quota is one concurrent tuning
+ * job per project; 0 turns admission off (every run submits at once and Vertex queues them).
+ */
+export const admissionConfigShape = {
+  MAX_CONCURRENT_TUNING_JOBS: z.coerce.number().int().min(0).max(100).default(1),
+  ADMISSION_COLLECTION: z.string().min(1).default('admission'),
+};

@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { commonConfigSchema } from './common.ts';
+import { admissionConfigShape, commonConfigSchema } from './common.ts';
 
 /** The launcher's environment (set by Terraform when deployed, by the local stack locally). */
 export const launcherConfigSchema = commonConfigSchema.extend({
+  ...admissionConfigShape,
   RUNS_COLLECTION: z.string().min(1).default('runs'),
   /** How long a delivery holds a run while it talks to Vertex; longer than the retry budget below. */
   LAUNCH_LEASE_SECONDS: z.coerce.number().int().min(30).max(3600).default(300),
@@ -18,6 +19,14 @@ export const launcherConfigSchema = commonConfigSchema.extend({
    * (`gs://DATASETS_BUCKET/merged/{runId}/train.jsonl`); unset, the first dataset's bucket is used.
    */
   DATASETS_BUCKET: z.string().min(3).optional(),
+  /**
+   * Comma-separated gs:// prefixes launches may read besides the datasets bucket
+   * (`gs://team-bucket/curated/`). Datasets anywhere else are refused.
+   */
+  ALLOWED_DATASET_PREFIXES: z
+    .string()
+    .regex(/^$|^(\s*gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/[^,]*\s*)(,\s*gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/[^,]*\s*)*$/, 'comma-separated gs://BUCKET/ prefixes (each ending in / after the bucket)')
+    .optional(),
   /** Examples a merge holds in memory at once; larger merges take more passes over the sources, not more memory. */
   MERGE_MEMORY_MB: z.coerce.number().int().min(1).max(4096).default(64),
 });

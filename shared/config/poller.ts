@@ -1,9 +1,20 @@
 import { z } from 'zod';
-import { commonConfigSchema, envBoolean } from './common.ts';
+import { admissionConfigShape, commonConfigSchema, envBoolean } from './common.ts';
 
 /** The poller's environment. Defaults are the stuck policy stated in the README. */
 export const pollerConfigSchema = commonConfigSchema.extend({
+  ...admissionConfigShape,
+  /** Where a queued run's launch request is published again when a tuning slot frees up. */
+  LAUNCH_TOPIC: z.string().min(1).default('launch'),
   RUNS_COLLECTION: z.string().min(1).default('runs'),
+  /**
+   * A launch stranded without a job (its message dead-lettered after a long Vertex outage, or its
+   * delivery died holding it) is published again: first after this long, then with doubling waits
+   * up to the maximum, for LAUNCH_RECOVERY_HOURS; then the run is FAILED and says how to retry.
+   */
+  LAUNCH_RECOVERY_FIRST_SECONDS: z.coerce.number().int().min(1).default(300),
+  LAUNCH_RECOVERY_MAX_DELAY_SECONDS: z.coerce.number().int().min(1).default(6 * 3600),
+  LAUNCH_RECOVERY_HOURS: z.coerce.number().min(0.01).default(48),
   RUN_EVENTS_TOPIC: z.string().min(1).default('run-events'),
   /** A first attempt still queued after this long is cancelled and resubmitted; later attempts wait twice as long as the one before. */
   STUCK_AFTER_SECONDS: z.coerce.number().int().min(1).default(6 * 3600),

@@ -1,5 +1,5 @@
 import { stuckThresholdMs, type StuckPolicy } from '../runs/poll.ts';
-import { BATCH_DONE, BATCH_FINAL_FAILURES, type BatchTrack, type Evaluation } from './schema.ts';
+import { BATCH_FINAL_FAILURES, isBatchDone, type BatchTrack, type Evaluation } from './schema.ts';
 
 /**
  * What a poller tick does with one of a run's batch prediction jobs, given what Vertex says about
@@ -12,6 +12,7 @@ export interface BatchJobView {
   createTime: string | null;
   error: { code?: number; message?: string } | null;
   outputDirectory: string | null;
+  completionStats?: { successful: number; failed: number } | null;
 }
 
 export type BatchDecision =
@@ -26,8 +27,9 @@ export function decideBatchTrack(which: 'tuned' | 'base', track: BatchTrack, job
   const attempt = track.attempts.length;
   const exhausted = attempt >= policy.maxAttempts;
   const nowIso = new Date(nowMs).toISOString();
-  if (job.state === BATCH_DONE) {
-    return { action: 'update', track: { ...track, state: job.state, outputDirectory: job.outputDirectory, attempts: endLastAttempt(track, job.state, null, nowIso) } };
+  if (isBatchDone(job.state)) {
+    const completionStats = job.completionStats ?? null;
+    return { action: 'update', track: { ...track, state: job.state, outputDirectory: job.outputDirectory, completionStats, attempts: endLastAttempt(track, job.state, null, nowIso) } };
   }
   if (BATCH_FINAL_FAILURES.includes(job.state)) {
     const why = `the ${which} model's batch job ${job.name} ended ${job.state}${job.error?.message ? `: ${job.error.message}` : ''}`;
@@ -60,7 +62,7 @@ export function resubmittedTrack(track: BatchTrack, endState: string, job: { nam
 }
 
 export function bothDone(evaluation: Evaluation): boolean {
-  return evaluation.jobs.tuned.state === BATCH_DONE && evaluation.jobs.base.state === BATCH_DONE;
+  return isBatchDone(evaluation.jobs.tuned.state) && isBatchDone(evaluation.jobs.base.state);
 }
 
 /** The attempts with the last one ended (kept as it was if it had ended already). */

@@ -2,7 +2,7 @@ import type { ErrorInfo, RunDocument, RunEvent } from '../runs/schema.ts';
 import { withEvent } from '../runs/outbox.ts';
 import { applyTransition } from '../runs/transitions.ts';
 import { bothDone, endLastAttempt } from './batch-poll.ts';
-import { BATCH_DONE, type BatchTrack, type Evaluation } from './schema.ts';
+import { BATCH_DONE, isBatchDone, type BatchTrack, type Evaluation } from './schema.ts';
 
 /**
  * The online fallback's rules, pure. Batch prediction on tuned Gemini models was refused in late
@@ -48,7 +48,7 @@ export type OnlineClaim = { claimed: BatchTrack } | { skip: string };
 export function claimOnlineTrack(track: BatchTrack, holder: string, nowMs: number, leaseMs: number): OnlineClaim {
   const online = track.online;
   if (track.mode !== 'online' || !online) return { skip: 'not an online track' };
-  if (track.state === BATCH_DONE) return { skip: 'every part is written' };
+  if (isBatchDone(track.state)) return { skip: 'every part is written' };
   if (online.holder && online.holder !== holder && online.leaseUntil && Date.parse(online.leaseUntil) > nowMs) return { skip: `${online.holder} is working on it` };
   const nowIso = new Date(nowMs).toISOString();
   return { claimed: { ...track, online: { ...online, holder, leaseUntil: new Date(nowMs + leaseMs).toISOString(), heartbeatAt: nowIso } } };
@@ -82,7 +82,7 @@ export function withOnlineReleased(run: RunDocument, holder: string, nowIso: str
 /** Whether an online track waits for someone to carry it on: unfinished, nobody holding it, quiet for `quietMs`. */
 export function onlineNeedsContinuation(track: BatchTrack, nowMs: number, quietMs: number): boolean {
   const online = track.online;
-  if (track.mode !== 'online' || !online || track.state === BATCH_DONE) return false;
+  if (track.mode !== 'online' || !online || isBatchDone(track.state)) return false;
   const held = online.leaseUntil !== null && Date.parse(online.leaseUntil) > nowMs;
   return !held && nowMs - Date.parse(online.heartbeatAt) >= quietMs;
 }

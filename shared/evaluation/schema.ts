@@ -46,6 +46,8 @@ export const batchTrackSchema = z.object({
   /** Vertex's state of the current job (JOB_STATE_…); in online mode RUNNING until every part is written. */
   state: z.string(),
   outputDirectory: z.string().nullable(),
+  /** Vertex's completionStats of the finished job: a partly succeeded job's failed lines are scored as missing. */
+  completionStats: z.object({ successful: z.number().int().nonnegative(), failed: z.number().int().nonnegative() }).nullable().optional(),
   mode: z.enum(['batch', 'online']).default('batch'),
   online: onlineProgressSchema.optional(),
 });
@@ -90,4 +92,10 @@ export type Evaluation = z.infer<typeof evaluationSchema>;
 
 /** The state of the two batch jobs a run waits for. */
 export const BATCH_DONE = 'JOB_STATE_SUCCEEDED';
+/**
+ * Final states with predictions to score: JOB_STATE_PARTIALLY_SUCCEEDED is final too ("the job is
+ * partially succeeded, some results may be missing due to errors", job_state.proto).
+ */
+export const BATCH_DONE_STATES: readonly string[] = [BATCH_DONE, 'JOB_STATE_PARTIALLY_SUCCEEDED'];
+export const isBatchDone = (state: string): boolean => BATCH_DONE_STATES.includes(state);
 export const BATCH_FINAL_FAILURES = ['JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED'];

@@ -11,6 +11,7 @@ export type PredictionOutcome = { kind: 'text'; text: string } | { kind: 'blocke
 
 interface PredictionLine {
   status?: unknown;
+  error?: { code?: number; message?: string };
   request?: { contents?: []; systemInstruction?: unknown };
   response?: {
     promptFeedback?: { blockReason?: string };
@@ -23,6 +24,8 @@ export function readPrediction(line: unknown): { key: string | null; outcome: Pr
   const value = (line ?? {}) as PredictionLine;
   const key = value.request ? requestKey(value.request) : null;
   if (typeof value.status === 'string' && value.status !== '' && !value.response) return { key, outcome: { kind: 'failed', reason: value.status } };
+  // An `errors_*.jsonl` line: the failed instance "followed by an additional `error` field" (google.rpc.Status; batch_prediction_job.proto).
+  if (value.error && !value.response) return { key, outcome: { kind: 'failed', reason: value.error.message ?? `error ${value.error.code ?? ''}`.trim() } };
   const response = value.response;
   if (!response) return { key, outcome: { kind: 'failed', reason: 'no response' } };
   if (response.promptFeedback?.blockReason) return { key, outcome: { kind: 'blocked', reason: response.promptFeedback.blockReason } };

@@ -1,5 +1,6 @@
 import { getModelSpec } from '../gemini/models.ts';
-import type { RunDocument } from '../runs/schema.ts';
+import { createHash } from 'node:crypto';
+import { RAW_PREVIEW_CHARS, type RawRequest, type RunDocument } from '../runs/schema.ts';
 import { runIdFor, trainingDatasets, type LaunchMessage } from './schema.ts';
 
 /**
@@ -50,8 +51,23 @@ export function newRun(message: LaunchMessage, nowIso: string): RunDocument {
   };
 }
 
+/** A refusal reason short enough for a document and a dashboard line. */
+const MAX_REASON_CHARS = 2000;
+
+/** What a refused message's run keeps of it: its hash, size and the start of its text. */
+export function rawRequestOf(text: string, messageId: string): RawRequest {
+  return {
+    messageId,
+    bytes: Buffer.byteLength(text),
+    sha256: createHash('sha256').update(text).digest('hex'),
+    preview: text.slice(0, RAW_PREVIEW_CHARS),
+    truncated: text.length > RAW_PREVIEW_CHARS,
+  };
+}
+
 /** The run document of a refused request (valid or not), so the refusal is visible to apps. */
-export function rejectedRun(runId: string, reason: string, nowIso: string, request: LaunchMessage | null, raw: unknown): RunDocument {
+export function rejectedRun(runId: string, fullReason: string, nowIso: string, request: LaunchMessage | null, raw: RawRequest): RunDocument {
+  const reason = fullReason.length > MAX_REASON_CHARS ? `${fullReason.slice(0, MAX_REASON_CHARS - 1)}…` : fullReason;
   return {
     schemaVersion: 1,
     runId,

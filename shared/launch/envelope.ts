@@ -21,12 +21,12 @@ export const pubsubMessagePublishedSchema = z.object({
 });
 export type PubsubMessagePublished = z.infer<typeof pubsubMessagePublishedSchema>;
 
-/** The message's JSON payload, or why it has none. */
-export function decodeMessageData(envelope: PubsubMessagePublished): { json: unknown } | { problem: string; raw: string } {
+/** The message's JSON payload (with the text it came as), or why it has none. */
+export function decodeMessageData(envelope: PubsubMessagePublished): { json: unknown; raw: string } | { problem: string; raw: string } {
   const raw = envelope.message.data === undefined ? '' : Buffer.from(envelope.message.data, 'base64').toString('utf8');
   if (raw.trim() === '') return { problem: 'the message has no data', raw };
   try {
-    return { json: JSON.parse(raw) };
+    return { json: JSON.parse(raw), raw };
   } catch (error) {
     return { problem: `the message data is not JSON: ${error instanceof Error ? error.message : String(error)}`, raw };
   }

@@ -5,11 +5,21 @@ import { z } from 'zod';
  * The launch message: what upstream systems and the converter publish to ask for a tuning run.
  * Versioned; upstream teams import this schema (or read docs/run-schema.md) to build messages.
  */
-const gcsUri = z.string().regex(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/.+/, 'must be gs://bucket/object');
+// A bucket name is at most 222 characters and an object name at most 1,024 bytes (Cloud Storage's naming rules).
+const gcsUri = z
+  .string()
+  .max(1300, 'a gs:// URI is at most 1,300 characters (bucket 222, object 1,024 bytes)')
+  .regex(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/.+/, 'must be gs://bucket/object');
 
-/** GCP label rules: lowercase letters, digits, `_` and `-`, at most 63 characters. */
-const labelKey = z.string().regex(/^[a-z][a-z0-9_-]{0,62}$/, 'label keys: lowercase letter first, then a-z 0-9 _ -, at most 63');
-const labelValue = z.string().regex(/^[a-z0-9_-]{0,63}$/, 'label values: a-z 0-9 _ -, at most 63');
+/**
+ * Google's label rules (TuningJob.labels in tuning_job.proto; Resource Manager's labels page):
+ * keys and values at most 63 characters of lowercase letters, digits, `_` and `-`, international
+ * characters allowed; a key starts with a lowercase letter; at most 64 labels a resource.
+ */
+const labelKey = z.string().regex(/^\p{Ll}[\p{Ll}\p{Lo}\p{N}_-]{0,62}$/u, 'label keys: a lowercase letter first, then lowercase letters, digits, _ and -, at most 63');
+const labelValue = z.string().regex(/^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$/u, 'label values: lowercase letters, digits, _ and -, at most 63');
+/** 64 per resource, less the two the pipeline adds (run id and attempt). */
+export const MAX_USER_LABELS = 62;
 
 export const ADAPTER_SIZES = [1, 2, 4, 8, 16] as const;
 
@@ -38,14 +48,22 @@ export const launchMessageSchema = z
     trainingDatasetUri: z.union([gcsUri, z.array(gcsUri).min(1).max(50)]),
     validationDatasetUri: gcsUri.optional(),
     hyperParameters: hyperParametersSchema.default({}),
-    labels: z.record(labelKey, labelValue).optional(),
+    labels: z
+      .record(labelKey, labelValue)
+      .refine((labels) => Object.keys(labels).length <= MAX_USER_LABELS, `at most ${MAX_USER_LABELS} labels (Vertex takes 64; the pipeline adds 2)`)
+      .optional(),
     evaluation: evaluationSpecSchema.optional(),
     /** A budget guard: the run is rejected when the dataset's estimated cost is above it. */
     maxEstimatedCostUsd: z.number().positive().optional(),
     /** The converter's estimate for this dataset, when the converter sent the message. */
     estimatedCostUsd: z.number().nonnegative().nullable().optional(),
     /** The converter's dataset id, linking the run to its dataset document. */
-    datasetId: z.string().min(1).optional(),
+    datasetId: z.string().min(1).max(200).optional(),
+    /**
+     * Place in the pipeline's queue for a tuning slot when MAX_CONCURRENT_TUNING_JOBS are busy:
+     * higher first, then first come. Not part of the run's identity.
+     */
+    priority: z.number().int().min(-1000).max(1000).optional(),
     /** Who asked: a system name, a user, "converter". */
     source: z.string().min(1).max(256),
   })

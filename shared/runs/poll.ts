@@ -1,5 +1,6 @@
 import type { Attempt, ErrorInfo, RunDocument, RunState } from './schema.ts';
 import { formatDuration } from '../duration.ts';
+import { summarizeTuningDataStats } from './data-stats.ts';
 
 /**
  * What one poller tick does with one active run, given what Vertex says about its current job:
@@ -29,7 +30,29 @@ export type PollDecision =
   | { action: 'resubmit'; reason: string; why: 'STUCK_IN_QUEUE' | 'TRANSIENT_FAILURE'; cancelFirst: boolean }
   | { action: 'fail'; reason: string; error: ErrorInfo; cancelFirst: boolean };
 
-const QUEUED = new Set(['JOB_STATE_QUEUED', 'JOB_STATE_PENDING']);
+/**
+ * Where a job is on its way to a model. Vertex reports a tuning job that waits as
+ * `JOB_STATE_RUNNING` with a `tuningJobState` detail ("the detail state of the tuning job (while
+ * the overall JobState is running)", @google/genai's TuningJob), so the coarse state alone says
+ * nothing about training: the detail decides. QUEUED and PENDING (job_state.proto) are waits too.
+ * A RUNNING job with no detail (an API version without the field) is taken as training.
+ */
+export type JobProgress = 'waiting-for-quota' | 'processing-dataset' | 'waiting-for-capacity' | 'training' | 'other';
+
+export function jobProgress(job: Pick<JobView, 'state' | 'tuningJobState'>): JobProgress {
+  if (job.state === 'JOB_STATE_QUEUED' || job.state === 'JOB_STATE_PENDING') return 'waiting-for-capacity';
+  if (job.state !== 'JOB_STATE_RUNNING') return 'other';
+  switch (job.tuningJobState) {
+    case 'TUNING_JOB_STATE_WAITING_FOR_QUOTA':
+      return 'waiting-for-quota';
+    case 'TUNING_JOB_STATE_PROCESSING_DATASET':
+      return 'processing-dataset';
+    case 'TUNING_JOB_STATE_WAITING_FOR_CAPACITY':
+      return 'waiting-for-capacity';
+    default:
+      return 'training';
+  }
+}
 
 /** How long attempt `n` (1-based) may wait in the queue: the waits grow, 1×, 2×, 4× ... */
 export function stuckThresholdMs(policy: StuckPolicy, attempt: number): number {
@@ -51,33 +74,52 @@ export function classifyJobFailure(error: JobView['error']): ErrorInfo {
 export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy: StuckPolicy): PollDecision {
   const attempt = run.attempts.length;
   const current = run.attempts.at(-1);
+  const nowIso = new Date(nowMs).toISOString();
   const attemptChanges = (patch: Partial<Attempt>): Partial<RunDocument> => ({
     attempts: run.attempts.map((a, i) => (i === run.attempts.length - 1 ? { ...a, ...patch } : a)),
   });
   const detail = job.tuningJobState ? { tuningJobState: job.tuningJobState } : {};
+  const progress = jobProgress(job);
+  const stats = job.tuningDataStats ? { tuningDataStats: summarizeTuningDataStats(job.tuningDataStats) } : {};
 
-  if (QUEUED.has(job.state)) {
-    const since = Date.parse(job.createTime ?? current?.submittedAt ?? run.updateTime);
-    const waited = nowMs - since;
+  if (progress === 'waiting-for-quota' || progress === 'processing-dataset') {
+    // Quota is not capacity: a job waiting for the project's tuning quota gains nothing by being
+    // cancelled and resubmitted (the pipeline's own admission queue keeps it from happening).
+    const what = progress === 'waiting-for-quota' ? "waiting for the project's tuning job quota" : 'Vertex is processing the dataset';
+    const stale = run.state === 'PENDING' && sameDetail(run, job) && (current?.waitingSince ?? null) === null;
+    return stale ? { action: 'none' } : { action: 'update', to: 'PENDING', reason: `${what} (${job.tuningJobState})`, changes: { ...detail, ...stats, ...attemptChanges({ waitingSince: null }) } };
+  }
+  if (progress === 'waiting-for-capacity') {
+    // The stuck clock runs from when the attempt began to wait for capacity, so a quota wait or a
+    // dataset check seen before never counts: from now if a tick saw it doing either; else from the
+    // job's start (QUEUED and PENDING: its creation), the earliest the wait can have begun.
+    const sawOtherPhase = run.state !== 'SUBMITTED' && run.tuningJobState !== undefined && jobProgress({ state: 'JOB_STATE_RUNNING', tuningJobState: run.tuningJobState }) !== 'waiting-for-capacity';
+    const since = job.state === 'JOB_STATE_RUNNING' ? (job.startTime ?? job.createTime) : job.createTime;
+    const firstSeen = current?.waitingSince ?? (sawOtherPhase ? nowIso : (since ?? current?.submittedAt ?? run.updateTime));
+    const waited = nowMs - Date.parse(firstSeen);
     if (waited > stuckThresholdMs(policy, attempt)) {
       const wait = formatDuration(waited);
       if (attempt >= policy.maxAttempts) {
         return {
           action: 'fail',
-          reason: `STUCK_IN_QUEUE: attempt ${attempt} of ${policy.maxAttempts} waited ${wait} in Vertex's queue`,
-          error: { kind: 'transient', code: 'STUCK_IN_QUEUE', message: `queued for ${wait} on the last allowed attempt` },
+          reason: `STUCK_IN_QUEUE: attempt ${attempt} of ${policy.maxAttempts} waited ${wait} for Vertex's capacity`,
+          error: { kind: 'transient', code: 'STUCK_IN_QUEUE', message: `waited ${wait} for capacity on the last allowed attempt` },
           cancelFirst: true,
         };
       }
       return { action: 'resubmit', why: 'STUCK_IN_QUEUE', reason: `stuck in Vertex's queue for ${wait} (${job.tuningJobState ?? job.state}): cancelled and resubmitted`, cancelFirst: true };
     }
-    return run.state === 'PENDING' && sameDetail(run, job) ? { action: 'none' } : { action: 'update', to: 'PENDING', reason: `queued in Vertex (${job.tuningJobState ?? job.state})`, changes: { ...detail } };
+    if (run.state === 'PENDING' && sameDetail(run, job) && current?.waitingSince === firstSeen) return { action: 'none' };
+    return { action: 'update', to: 'PENDING', reason: `waiting for Vertex's capacity (${job.tuningJobState ?? job.state})`, changes: { ...detail, ...stats, ...attemptChanges({ waitingSince: firstSeen }) } };
   }
-  if (job.state === 'JOB_STATE_RUNNING') {
-    const started = Date.parse(job.startTime ?? '') || nowMs;
-    const warning = nowMs - started > policy.runningWarningMs ? `running for ${formatDuration(nowMs - started)}, longer than expected` : null;
-    if (run.state === 'RUNNING' && (run.warning ?? null) === warning && sameDetail(run, job)) return { action: 'none' };
-    return { action: 'update', to: 'RUNNING', reason: 'training started', changes: { ...detail, ...attemptChanges({ startedAt: job.startTime ?? null }), warning } };
+  if (progress === 'training') {
+    // Training began when the poller first saw it train: Vertex's startTime is when the job
+    // first entered RUNNING, which includes every wait.
+    const started = current?.startedAt ?? nowIso;
+    const runFor = nowMs - Date.parse(started);
+    const warning = runFor > policy.runningWarningMs ? `training for ${formatDuration(runFor)}, longer than expected` : null;
+    if (run.state === 'RUNNING' && (run.warning ?? null) === warning && sameDetail(run, job) && current?.startedAt) return { action: 'none' };
+    return { action: 'update', to: 'RUNNING', reason: 'training started', changes: { ...detail, ...stats, ...attemptChanges({ startedAt: started }), warning } };
   }
   if (job.state === 'JOB_STATE_SUCCEEDED') {
     return {
@@ -86,9 +128,9 @@ export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy
       reason: 'tuning succeeded',
       changes: {
         ...detail,
-        ...attemptChanges({ startedAt: job.startTime ?? current?.startedAt ?? null, endedAt: job.endTime ?? null, endState: job.state }),
+        ...attemptChanges({ startedAt: current?.startedAt ?? null, endedAt: job.endTime ?? null, endState: job.state }),
         tunedModel: job.tunedModel ?? null,
-        tuningDataStats: job.tuningDataStats ?? run.tuningDataStats,
+        tuningDataStats: job.tuningDataStats ? summarizeTuningDataStats(job.tuningDataStats) : run.tuningDataStats,
         error: null,
       },
     };
@@ -107,7 +149,11 @@ export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy
     }
     return { action: 'resubmit', why: 'STUCK_IN_QUEUE', reason: 'finishing a resubmission a poller started and did not record', cancelFirst: false };
   }
-  if (job.state === 'JOB_STATE_CANCELLED' || job.state === 'JOB_STATE_CANCELLING') {
+  if (job.state === 'JOB_STATE_CANCELLING') {
+    // Cancelling is asynchronous and best effort (CancelTuningJob): the job may still succeed, so wait for its end.
+    return { action: 'none' };
+  }
+  if (job.state === 'JOB_STATE_CANCELLED') {
     return { action: 'update', to: 'CANCELLED', reason: 'the tuning job was cancelled outside the pipeline', changes: { ...attemptChanges({ endedAt: job.endTime ?? null, endState: job.state }) } };
   }
   return { action: 'none' };

@@ -3,6 +3,7 @@ import { mergeSummarySchema } from '../datasets/merge.ts';
 import { evaluationSchema } from '../evaluation/schema.ts';
 import { metricSummarySchema } from '../metrics/series.ts';
 import { launchMessageSchema } from '../launch/schema.ts';
+import { tuningDataStatsSummarySchema } from './data-stats.ts';
 
 /**
  * The run document, `runs/{runId}` in Firestore: the contract other apps read (documented in
@@ -11,6 +12,7 @@ import { launchMessageSchema } from '../launch/schema.ts';
  */
 export const runStateSchema = z.enum([
   'ACCEPTED', // claimed by a launcher delivery, no Vertex job yet
+  'QUEUED', // waiting in the pipeline's own queue for a tuning slot (MAX_CONCURRENT_TUNING_JOBS); no Vertex job yet
   'SUBMITTED', // a Vertex tuning job exists
   'PENDING', // Vertex has it queued
   'RUNNING',
@@ -43,10 +45,17 @@ export const attemptSchema = z.object({
   endedAt: z.string().nullable().default(null),
   endState: z.string().nullable().default(null),
   error: errorInfoSchema.nullable().default(null),
+  /** When the poller first saw this attempt wait for Vertex's capacity (the stuck clock's start). */
+  waitingSince: z.string().nullable().default(null),
   /** Why this attempt was made (first submission, resubmitted after being stuck, ...). */
   reason: z.string(),
 });
 export type Attempt = z.infer<typeof attemptSchema>;
+
+/** A new attempt: a job submitted (or adopted) for a run, nothing known of it yet. */
+export function newAttempt(fields: Pick<Attempt, 'number' | 'jobName' | 'submittedAt' | 'reason'>): Attempt {
+  return { ...fields, startedAt: null, endedAt: null, endState: null, error: null, waitingSince: null };
+}
 
 export const historyEntrySchema = z.object({
   at: z.string(),
@@ -70,6 +79,19 @@ export const runEventSchema = z.object({
 });
 export type RunEvent = z.infer<typeof runEventSchema>;
 
+export const RAW_PREVIEW_CHARS = 4096;
+
+export const rawRequestSchema = z.object({
+  /** The Pub/Sub message id: with the dead-letter topic's copy, the whole message can be found. */
+  messageId: z.string(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string(),
+  /** The start of the message text, as text (at most RAW_PREVIEW_CHARS characters). */
+  preview: z.string().max(RAW_PREVIEW_CHARS),
+  truncated: z.boolean(),
+});
+export type RawRequest = z.infer<typeof rawRequestSchema>;
+
 export const runDocumentSchema = z.object({
   schemaVersion: z.literal(1),
   runId: z.string(),
@@ -78,8 +100,12 @@ export const runDocumentSchema = z.object({
   baseModel: z.string(),
   /** The launch request; null when the message itself was invalid (see rawRequest). */
   request: launchMessageSchema.nullable(),
-  /** What arrived, kept as received when it could not be parsed as a launch message. */
-  rawRequest: z.unknown().optional(),
+  /**
+   * What arrived, when it was not a valid launch message: a bounded copy of its text and its
+   * hash, never the parsed value (Firestore refuses arrays of arrays, `__name__` or empty keys,
+   * deep nesting and large documents, and a poison message must still become a REJECTED run).
+   */
+  rawRequest: rawRequestSchema.optional(),
   /** The training file the job uses (the merged file when the request named several). */
   trainingDatasetUri: z.string(),
   sourceDatasets: z.array(z.string()),
@@ -91,12 +117,21 @@ export const runDocumentSchema = z.object({
    * topic: the run stays ACCEPTED, and re-publishing the same request picks it up again.
    */
   launchDeliveries: z
-    .object({ failed: z.number().int().nonnegative(), lastAttempt: z.number().int().positive().nullable(), deadLettered: z.boolean() })
+    .object({
+      failed: z.number().int().nonnegative(),
+      lastAttempt: z.number().int().positive().nullable(),
+      deadLettered: z.boolean(),
+      /** Times the poller (or `sft-pipeline retry`) published a stranded launch again, the next time it will, and since when it is stranded. */
+      recoveries: z.number().int().nonnegative().default(0),
+      nextRecoveryAt: z.string().nullable().default(null),
+      strandedSince: z.string().nullable().default(null),
+    })
     .optional(),
   attempts: z.array(attemptSchema),
   currentJobName: z.string().nullable(),
   tunedModel: z.object({ model: z.string(), endpoint: z.string().nullable() }).nullable(),
-  tuningDataStats: z.record(z.string(), z.unknown()).nullable(),
+  /** A bounded summary of Vertex's tuningDataStats: counts and warnings, never training examples. */
+  tuningDataStats: tuningDataStatsSummarySchema.nullable(),
   error: errorInfoSchema.nullable(),
   rejection: z.string().nullable(),
   history: z.array(historyEntrySchema),
@@ -116,6 +151,11 @@ export const runDocumentSchema = z.object({
     .optional(),
   /** Batch inference and the tuned-vs-base scores; null when there was no held-out data to measure on. */
   evaluation: evaluationSchema.nullable().optional(),
+  /** While QUEUED: its place in the pipeline's queue for a tuning slot (1 = next), kept up to date by the poller. */
+  queue: z
+    .object({ position: z.number().int().positive(), of: z.number().int().positive(), priority: z.number().int(), enqueuedAt: z.string(), maxConcurrent: z.number().int().positive(), seenAt: z.string() })
+    .nullable()
+    .optional(),
   /** Vertex's detailed state of the current job (WAITING_FOR_CAPACITY, TUNING, ...): why it waits. */
   tuningJobState: z.string().optional(),
   /** Something people should look at, without a state change (e.g. running far longer than expected). */

@@ -6,7 +6,8 @@ import { TERMINAL_STATES } from './schema.ts';
  * refused rather than written: a late delivery must never move a finished run backwards.
  */
 const ALLOWED: Record<RunState, readonly RunState[]> = {
-  ACCEPTED: ['SUBMITTED', 'FAILED', 'REJECTED', 'CANCELLED'],
+  ACCEPTED: ['QUEUED', 'SUBMITTED', 'FAILED', 'REJECTED', 'CANCELLED'],
+  QUEUED: ['SUBMITTED', 'FAILED', 'REJECTED', 'CANCELLED'],
   SUBMITTED: ['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'],
   PENDING: ['SUBMITTED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'],
   RUNNING: ['SUBMITTED', 'SUCCEEDED', 'FAILED', 'CANCELLED'],

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { evaluationResultSchema } from '../evaluation/schema.ts';
+import { queueNote } from '../runs/admission.ts';
 import { runStateSchema, type RunDocument } from '../runs/schema.ts';
 
 /**
@@ -8,7 +9,19 @@ import { runStateSchema, type RunDocument } from '../runs/schema.ts';
  * document by `summarizeRun`; a single run is the run document itself (runDocumentSchema), so
  * the typed Firestore reader and the API return the same shapes.
  */
-export const listQuerySchema = z.object({
+/**
+ * What a run id can look like: the ids the launcher makes (`run-…`, `ds-…`, `msg-…`, a requestId)
+ * are letters, digits, `_` and `-`. Firestore reserves ids of the form `__…__`, so those are never
+ * looked up (asking for one is an error there, not a miss).
+ */
+export function isRunId(text: string): boolean {
+  return /^[A-Za-z0-9_-]{1,100}$/.test(text) && !/^__.*__$/.test(text);
+}
+
+const runIdText = z.string().refine(isRunId, 'not a run id (letters, digits, _ and -, at most 100)');
+
+/** Each filter once, as text: repeated (`?a=1&a=2`) or bracketed (`?a[$ne]=x`) parameters are refused, not ignored. */
+export const listQuerySchema = z.strictObject({
   experiment: z.string().min(1).optional(),
   state: runStateSchema.optional(),
   /** ISO-8601: runs created at or after. */
@@ -17,7 +30,7 @@ export const listQuerySchema = z.object({
   until: z.iso.datetime().optional(),
   pageSize: z.coerce.number().int().min(1).max(200).default(50),
   /** The last run id of the previous page. */
-  pageToken: z.string().min(1).optional(),
+  pageToken: runIdText.optional(),
 });
 export type ListQuery = z.infer<typeof listQuerySchema>;
 
@@ -34,8 +47,10 @@ export const runSummarySchema = z.object({
   estimatedCostUsd: z.number().nullable(),
   createTime: z.string(),
   updateTime: z.string(),
-  /** Why it failed or was refused, or a warning. */
+  /** Why it failed or was refused, where it waits in the pipeline's queue, or a warning. */
   note: z.string().nullable(),
+  /** While QUEUED: its place in the pipeline's queue for a tuning slot (1 = next). */
+  queuePosition: z.number().int().positive().nullable(),
   headline: evaluationResultSchema.shape.headline.extend({ metric: z.string() }).nullable(),
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;
@@ -49,6 +64,7 @@ export function summarizeRun(run: RunDocument, nowIso: string): RunSummary {
   const first = run.attempts[0];
   const finished = ['COMPLETED', 'FAILED', 'CANCELLED', 'REJECTED'].includes(run.state);
   const result = run.evaluation?.result;
+  const queued = run.state === 'QUEUED' ? run.queue : null;
   return {
     runId: run.runId,
     state: run.state,
@@ -60,7 +76,12 @@ export function summarizeRun(run: RunDocument, nowIso: string): RunSummary {
     estimatedCostUsd: run.request?.estimatedCostUsd ?? null,
     createTime: run.createTime,
     updateTime: run.updateTime,
-    note: run.rejection ?? (run.state === 'FAILED' ? (run.history.at(-1)?.reason ?? run.error?.message ?? null) : (run.warning ?? null)),
+    note:
+      run.rejection ??
+      (run.state === 'FAILED'
+        ? (run.history.at(-1)?.reason ?? run.error?.message ?? null)
+        : (queued ? queueNote(queued) : (run.warning ?? run.tuningDataStats?.warnings[0] ?? null))),
+    queuePosition: queued?.position ?? null,
     headline: result ? { metric: result.metric, ...result.headline } : null,
   };
 }

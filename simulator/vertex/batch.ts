@@ -23,7 +23,8 @@ export interface SimulatedBatchJob {
   createMs: number;
   body: BatchCreateBody;
   timing: BatchTiming;
-  fault: { stuck?: boolean; fail?: { code: number; message: string } };
+  /** failEvery: every n-th instance fails, and the job ends PARTIALLY_SUCCEEDED. */
+  fault: { stuck?: boolean; fail?: { code: number; message: string }; failEvery?: number };
   cancelledAtMs: number | null;
   /** Set when the prediction files have been written (the job reads SUCCEEDED only after that). */
   output: { directory: string; successful: number; failed: number } | null;
@@ -64,10 +65,13 @@ export function batchPhase(job: SimulatedBatchJob, nowMs: number): 'QUEUED' | 'P
 export function renderBatchJob(job: SimulatedBatchJob, nowMs: number): Record<string, unknown> {
   const phase = batchPhase(job, nowMs);
   const startAt = job.createMs + job.timing.queueMs;
+  const partly = job.fault.failEvery !== undefined && (job.output?.failed ?? 0) > 0;
   const state =
     phase === 'DONE'
       ? job.output
-        ? 'JOB_STATE_SUCCEEDED'
+        ? partly
+          ? 'JOB_STATE_PARTIALLY_SUCCEEDED'
+          : 'JOB_STATE_SUCCEEDED'
         : 'JOB_STATE_RUNNING'
       : phase === 'CANCELLED'
         ? 'JOB_STATE_CANCELLED'
@@ -92,10 +96,12 @@ export function renderBatchJob(job: SimulatedBatchJob, nowMs: number): Record<st
     resource.error = { code: 1, message: 'CANCELED' };
     resource.endTime = iso(job.cancelledAtMs!);
   }
-  if (state === 'JOB_STATE_SUCCEEDED' && job.output) {
+  if (job.output && (state === 'JOB_STATE_SUCCEEDED' || state === 'JOB_STATE_PARTIALLY_SUCCEEDED')) {
     resource.endTime = iso(startAt + job.timing.runMs);
     resource.outputInfo = { gcsOutputDirectory: job.output.directory };
     resource.completionStats = { successfulCount: String(job.output.successful), failedCount: String(job.output.failed) };
+    // partialFailures: "Partial failures encountered … Single errors … (up to 20)" (batch_prediction_job.proto).
+    if (partly) resource.partialFailures = [{ code: 8, message: `${job.output.failed} instance(s) failed; see errors_0001.jsonl (simulated)` }];
   }
   return resource;
 }

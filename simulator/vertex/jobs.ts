@@ -2,88 +2,187 @@ import { getModelSpec } from '../../shared/gemini/models.ts';
 
 /**
  * The Vertex AI SIMULATOR's tuning jobs: a state machine driven by a clock, shaped like the
- * REST TuningJob resource (https://cloud.google.com/vertex-ai/docs/reference/rest/v1beta1/projects.locations.tuningJobs).
- * It never trains anything: a job walks QUEUED → PENDING → RUNNING → SUCCEEDED on timers, or
- * sticks or fails when a test asks it to.
+ * TuningJob resource. It never trains anything. Sources, and where they are silent:
+ *
+ *  - `state` is a google.cloud.aiplatform.v1.JobState (job_state.proto). A new job is
+ *    `JOB_STATE_PENDING` ("the service is preparing to run the job") for `pendingMs`.
+ *  - Every later phase is `JOB_STATE_RUNNING` with a `tuningJobState` detail, as @google/genai's
+ *    TuningJob documents it: "the detail state of the tuning job (while the overall JobState is
+ *    running)": WAITING_FOR_QUOTA, PROCESSING_DATASET, WAITING_FOR_CAPACITY, TUNING,
+ *    POST_PROCESSING. No source gives their order; the simulator walks them in the enum's order.
+ *  - `startTime`: "the first time [the job] entered the JOB_STATE_RUNNING state" (tuning_job.proto),
+ *    so it is set while the job still waits: it does not mean training started.
+ *  - The quota: "every project has a default quota to run at least one tuning job" (Vertex's
+ *    preference-tuning page). Jobs over `concurrentJobs` wait WAITING_FOR_QUOTA in creation order.
+ *  - Cancel: "Starts asynchronous cancellation … The server makes a best effort to cancel the job,
+ *    but success is not guaranteed … if cancellation succeeds, the job is not deleted; instead it
+ *    becomes a job with a TuningJob.error value with a google.rpc.Status.code of 1, corresponding
+ *    to Code.CANCELLED, and TuningJob.state is set to CANCELLED" (CancelTuningJob in
+ *    genai_tuning_service.proto); JOB_STATE_CANCELLING "may only go to either JOB_STATE_SUCCEEDED,
+ *    JOB_STATE_FAILED or JOB_STATE_CANCELLED" (job_state.proto). How long CANCELLING lasts is not
+ *    published: `cancelMs`. A knob makes a cancelled job succeed instead (the race).
+ *  - Names carry the project NUMBER (`projects/123…/locations/…`), and the tuned model and its
+ *    endpoint get ids of their own (`models/{model}@{version_id}`, "when tuning from a base
+ *    model, the version_id will be 1", TunedModel in tuning_job.proto).
  */
 export interface Timing {
-  /** Dataset validation (JOB_STATE_QUEUED, tuningJobState PROCESSING_DATASET). */
+  /** JOB_STATE_PENDING after creation. */
+  pendingMs: number;
+  /** RUNNING / PROCESSING_DATASET (the dataset is validated). */
   validationMs: number;
-  /** Waiting for capacity (JOB_STATE_PENDING, WAITING_FOR_CAPACITY). */
+  /** RUNNING / WAITING_FOR_CAPACITY. */
   queueMs: number;
-  /** "Training" (JOB_STATE_RUNNING, TUNING). */
+  /** RUNNING / TUNING. */
   runMs: number;
+  /** RUNNING / POST_PROCESSING. */
+  postProcessingMs: number;
+  /** JOB_STATE_CANCELLING after a cancel request. */
+  cancelMs: number;
 }
 
+export const DEFAULT_TIMING: Timing = { pendingMs: 100, validationMs: 200, queueMs: 500, runMs: 1000, postProcessingMs: 0, cancelMs: 100 };
+
 export interface JobFault {
-  /** Never leaves the queue (the seed team saw jobs wait over two days). */
+  /** Never gets capacity (the seed team saw jobs wait over two days). */
   stuck?: boolean;
-  /** Ends FAILED when it would start running, with this error. */
+  /** Ends FAILED when it would start tuning, with this error. */
   fail?: { code: number; message: string };
   /** Fails validation of the dataset, with this message. */
   invalidDataset?: string;
+  /** A cancel request loses the race: the job SUCCEEDS once it leaves CANCELLING. */
+  succeedsDespiteCancel?: boolean;
 }
 
 export interface SimulatedJob {
   id: string;
   name: string;
+  /** Ids of the tuned model and endpoint, made at creation, independent of the job's id. */
+  modelId: string;
+  endpointId: string;
+  location: string;
   createMs: number;
   body: Record<string, unknown>;
   labels: Record<string, string>;
   timing: Timing;
   fault: JobFault;
   cancelledAtMs: number | null;
+  /** Made when the dataset has been read (SupervisedTuningDataStats in tuning_job.proto). */
   datasetStats: Record<string, unknown> | null;
+  /** Until the dataset has been read, the job stays in PROCESSING_DATASET whatever the clock says. */
+  validationDone: boolean;
 }
+
+/** When the job got the quota it needed to start, or null while it waits (or if it never will). */
+export type QuotaSchedule = Map<string, number | null>;
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** The REST resource of a job at time `nowMs`. */
-export function renderJob(job: SimulatedJob, nowMs: number, project: string, location: string): Record<string, unknown> {
-  const { validationMs, queueMs, runMs } = job.timing;
-  const validatedAt = job.createMs + validationMs;
-  const startAt = validatedAt + queueMs;
-  const endAt = startAt + runMs;
-  let state: string;
-  let detail: string;
-  let startTime: string | undefined;
-  let endTime: string | undefined;
-  let error: { code: number; message: string } | undefined;
-  const cancelled = job.cancelledAtMs !== null && job.cancelledAtMs <= nowMs;
+interface Phases {
+  runningAt: number;
+  validatedAt: number;
+  startAt: number;
+  tunedAt: number;
+  endAt: number;
+}
 
-  if (nowMs < validatedAt) {
-    state = 'JOB_STATE_QUEUED';
-    detail = 'TUNING_JOB_STATE_PROCESSING_DATASET';
-  } else if (job.fault.invalidDataset) {
-    state = 'JOB_STATE_FAILED';
-    detail = 'TUNING_JOB_STATE_UNSPECIFIED';
-    endTime = iso(validatedAt);
-    error = { code: 3, message: `Dataset validation failed: ${job.fault.invalidDataset}` };
-  } else if (job.fault.stuck || nowMs < startAt) {
-    state = 'JOB_STATE_PENDING';
-    detail = 'TUNING_JOB_STATE_WAITING_FOR_CAPACITY';
-  } else if (job.fault.fail) {
-    state = 'JOB_STATE_FAILED';
-    detail = 'TUNING_JOB_STATE_UNSPECIFIED';
-    endTime = iso(startAt);
-    error = job.fault.fail;
-  } else if (nowMs < endAt) {
-    state = 'JOB_STATE_RUNNING';
-    detail = 'TUNING_JOB_STATE_TUNING';
-    startTime = iso(startAt);
-  } else {
-    state = 'JOB_STATE_SUCCEEDED';
-    detail = 'TUNING_JOB_STATE_UNSPECIFIED';
-    startTime = iso(startAt);
-    endTime = iso(endAt);
+function phases(job: SimulatedJob, acquiredAt: number): Phases {
+  const { pendingMs, validationMs, queueMs, runMs, postProcessingMs } = job.timing;
+  const runningAt = job.createMs + pendingMs;
+  const validatedAt = Math.max(acquiredAt, runningAt) + validationMs;
+  const startAt = validatedAt + queueMs;
+  const tunedAt = startAt + runMs;
+  return { runningAt, validatedAt, startAt, tunedAt, endAt: tunedAt + postProcessingMs };
+}
+
+/** When a job that got quota at `acquiredAt` lets it go again (null: never, on its own). */
+function releaseAt(job: SimulatedJob, acquiredAt: number): number | null {
+  const at = phases(job, acquiredAt);
+  const natural = job.fault.invalidDataset ? at.validatedAt : job.fault.fail ? at.startAt : job.fault.stuck ? null : at.endAt;
+  if (job.cancelledAtMs === null) return natural;
+  const cancelled = job.cancelledAtMs + job.timing.cancelMs;
+  return natural === null ? cancelled : Math.min(natural, cancelled);
+}
+
+/**
+ * Who holds the project's tuning quota at `nowMs`: jobs take it in creation order as it frees up.
+ * A job cancelled while it waits never takes it.
+ */
+export function scheduleQuota(jobs: SimulatedJob[], concurrentJobs: number, nowMs: number): QuotaSchedule {
+  const schedule: QuotaSchedule = new Map();
+  // One entry per slot taken: when its holder lets it go (null: not before `nowMs` can tell).
+  const releases: (number | null)[] = [];
+  for (const job of [...jobs].sort((a, b) => a.createMs - b.createMs || a.id.localeCompare(b.id))) {
+    schedule.set(job.id, null);
+    let slot = releases.length;
+    let acquiredAt = job.createMs;
+    if (releases.length >= concurrentJobs) {
+      const earliest = releases.reduce<number | null>((min, at) => (at !== null && (min === null || at < min) ? at : min), null);
+      if (earliest === null) continue;
+      slot = releases.indexOf(earliest);
+      acquiredAt = Math.max(job.createMs, earliest);
+    }
+    if (job.cancelledAtMs !== null && job.cancelledAtMs <= acquiredAt) continue;
+    if (acquiredAt > nowMs) {
+      releases[slot] = null;
+      continue;
+    }
+    schedule.set(job.id, acquiredAt);
+    releases[slot] = releaseAt(job, acquiredAt);
   }
-  if (cancelled && (state === 'JOB_STATE_QUEUED' || state === 'JOB_STATE_PENDING' || state === 'JOB_STATE_RUNNING')) {
-    state = 'JOB_STATE_CANCELLED';
-    detail = 'TUNING_JOB_STATE_UNSPECIFIED';
-    endTime = iso(job.cancelledAtMs!);
-    error = { code: 1, message: 'CANCELED' };
+  return schedule;
+}
+
+interface RenderedState {
+  state: string;
+  detail: string;
+  startTime?: string;
+  endTime?: string;
+  error?: { code: number; message: string };
+}
+
+function stateAt(job: SimulatedJob, acquiredAt: number | null, nowMs: number): RenderedState {
+  const at = phases(job, acquiredAt ?? Number.POSITIVE_INFINITY);
+  const running = iso(at.runningAt);
+  const cancelEnd = job.cancelledAtMs === null ? null : job.cancelledAtMs + job.timing.cancelMs;
+  const natural = ((): RenderedState => {
+    if (nowMs < at.runningAt) return { state: 'JOB_STATE_PENDING', detail: 'TUNING_JOB_STATE_UNSPECIFIED' };
+    if (acquiredAt === null || nowMs < acquiredAt) return { state: 'JOB_STATE_RUNNING', detail: 'TUNING_JOB_STATE_WAITING_FOR_QUOTA', startTime: running };
+    if (nowMs < at.validatedAt) return { state: 'JOB_STATE_RUNNING', detail: 'TUNING_JOB_STATE_PROCESSING_DATASET', startTime: running };
+    if (job.fault.invalidDataset) {
+      const error = { code: 3, message: `Dataset validation failed: ${job.fault.invalidDataset}` };
+      return { state: 'JOB_STATE_FAILED', detail: 'TUNING_JOB_STATE_UNSPECIFIED', startTime: running, endTime: iso(at.validatedAt), error };
+    }
+    if (job.fault.stuck || nowMs < at.startAt) return { state: 'JOB_STATE_RUNNING', detail: 'TUNING_JOB_STATE_WAITING_FOR_CAPACITY', startTime: running };
+    if (job.fault.fail) return { state: 'JOB_STATE_FAILED', detail: 'TUNING_JOB_STATE_UNSPECIFIED', startTime: running, endTime: iso(at.startAt), error: job.fault.fail };
+    if (nowMs < at.tunedAt) return { state: 'JOB_STATE_RUNNING', detail: 'TUNING_JOB_STATE_TUNING', startTime: running };
+    if (nowMs < at.endAt) return { state: 'JOB_STATE_RUNNING', detail: 'TUNING_JOB_STATE_POST_PROCESSING', startTime: running };
+    return { state: 'JOB_STATE_SUCCEEDED', detail: 'TUNING_JOB_STATE_UNSPECIFIED', startTime: running, endTime: iso(at.endAt) };
+  })();
+  const finished = natural.endTime !== undefined;
+  if (job.cancelledAtMs === null || nowMs < job.cancelledAtMs || (finished && Date.parse(natural.endTime!) <= job.cancelledAtMs)) return natural;
+  // A cancel request was made while the job was live.
+  const startTime = nowMs >= at.runningAt && job.cancelledAtMs >= at.runningAt ? running : undefined;
+  if (nowMs < cancelEnd!) return { state: 'JOB_STATE_CANCELLING', detail: 'TUNING_JOB_STATE_UNSPECIFIED', ...(startTime ? { startTime } : {}) };
+  if (job.fault.succeedsDespiteCancel) {
+    return { state: 'JOB_STATE_SUCCEEDED', detail: 'TUNING_JOB_STATE_UNSPECIFIED', startTime: running, endTime: iso(cancelEnd!) };
   }
-  const parent = `projects/${project}/locations/${location}`;
+  return {
+    state: 'JOB_STATE_CANCELLED',
+    detail: 'TUNING_JOB_STATE_UNSPECIFIED',
+    ...(startTime ? { startTime } : {}),
+    endTime: iso(cancelEnd!),
+    error: { code: 1, message: 'CANCELED' },
+  };
+}
+
+export const FINAL_STATES = ['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED'];
+
+/** The REST resource of a job at time `nowMs`; `parent` is `projects/{number}/locations/{location}`. */
+export function renderJob(job: SimulatedJob, acquiredAt: number | null, nowMs: number, parent: string): Record<string, unknown> {
+  // Until the dataset has been read, the job stays in validation whatever the clock says.
+  const validationEnd = acquiredAt === null ? null : phases(job, acquiredAt).validatedAt;
+  const at = !job.validationDone && validationEnd !== null ? Math.min(nowMs, validationEnd - 1) : nowMs;
+  const { state, detail, startTime, endTime, error } = stateAt(job, acquiredAt, at);
   const resource: Record<string, unknown> = {
     name: job.name,
     tunedModelDisplayName: job.body.tunedModelDisplayName ?? `tuned-${job.id}`,
@@ -93,23 +192,36 @@ export function renderJob(job: SimulatedJob, nowMs: number, project: string, loc
     state,
     tuningJobState: detail,
     createTime: iso(job.createMs),
-    updateTime: iso(Math.min(nowMs, endTime ? Date.parse(endTime) : nowMs)),
+    updateTime: iso(Math.min(at, endTime ? Date.parse(endTime) : at)),
     description: 'Vertex AI simulator job: nothing is trained',
   };
   if (startTime) resource.startTime = startTime;
   if (endTime) resource.endTime = endTime;
   if (error) resource.error = error;
-  if (startTime || state === 'JOB_STATE_SUCCEEDED') {
+  const tuning = ['TUNING_JOB_STATE_TUNING', 'TUNING_JOB_STATE_POST_PROCESSING'].includes(detail);
+  const trained = state === 'JOB_STATE_SUCCEEDED';
+  if (tuning || trained || (job.cancelledAtMs !== null && validationEnd !== null && job.cancelledAtMs > validationEnd + job.timing.queueMs)) {
     resource.experiment = `${parent}/metadataStores/default/contexts/tuning-experiment-${job.id}`;
   }
-  if (job.datasetStats && nowMs >= validatedAt) resource.tuningDataStats = { supervisedTuningDataStats: job.datasetStats };
-  if (state === 'JOB_STATE_SUCCEEDED') {
-    resource.tunedModel = { model: `${parent}/models/${job.id}@1`, endpoint: `${parent}/endpoints/${job.id}` };
+  if (job.datasetStats && validationEnd !== null && at >= validationEnd) resource.tuningDataStats = { supervisedTuningDataStats: job.datasetStats };
+  if (trained) {
+    resource.tunedModel = { model: `${parent}/models/${job.modelId}@1`, endpoint: `${parent}/endpoints/${job.endpointId}` };
   }
   return resource;
 }
 
-/** Why Vertex would refuse this create request outright (400), or null. */
+/** When training began (TUNING), for the metric curves, or null before it. */
+export function trainingWindow(job: SimulatedJob, acquiredAt: number | null): { startMs: number; runMs: number } | null {
+  if (acquiredAt === null || job.fault.stuck || job.fault.fail || job.fault.invalidDataset) return null;
+  return { startMs: phases(job, acquiredAt).startAt, runMs: job.timing.runMs };
+}
+
+/** Whether the job is still live (a cancel is accepted) at `nowMs`. */
+export function isLive(rendered: Record<string, unknown>): boolean {
+  return !FINAL_STATES.includes(String(rendered.state));
+}
+
+/** Why Vertex would refuse this create request outright (400), beyond the message's shape, or null. */
 export function createRequestProblem(body: Record<string, unknown>): string | null {
   const baseModel = body.baseModel;
   if (typeof baseModel !== 'string' || baseModel === '') return 'baseModel is required';
@@ -118,13 +230,16 @@ export function createRequestProblem(body: Record<string, unknown>): string | nu
   const training = spec?.trainingDatasetUri;
   if (typeof training !== 'string' || !training.startsWith('gs://')) return 'supervisedTuningSpec.trainingDatasetUri must be a gs:// URI';
   const validation = spec?.validationDatasetUri;
-  if (validation !== undefined && (typeof validation !== 'string' || !validation.startsWith('gs://'))) return 'supervisedTuningSpec.validationDatasetUri must be a gs:// URI';
+  if (validation !== undefined && (typeof validation !== 'string' || !validation.startsWith('gs://'))) {
+    return 'supervisedTuningSpec.validationDatasetUri must be a gs:// URI';
+  }
   return null;
 }
 
 /**
- * The `filter` of tuningJobs.list, in the subset the pipeline uses: `labels.KEY="VALUE"` terms
- * joined by AND. Anything else is refused (400), never silently ignored.
+ * The `filter` of tuningJobs.list in the subset the pipeline sends: `labels.KEY="VALUE"` terms
+ * joined by AND. Google documents the parameter only as "the standard list filter" (AIP-160); a
+ * simulator knob can make it ignored, so callers must not trust it (they re-check labels).
  */
 export function parseLabelFilter(filter: string | null): Record<string, string> | Error {
   if (!filter || filter.trim() === '') return {};

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readJsonLines } from '../../shared/convert/readers/jsonl.ts';
@@ -17,8 +18,22 @@ import {
   type SimulatedBatchJob,
   type SimulatedModel,
 } from './batch.ts';
-import { createRequestProblem, parseLabelFilter, renderJob, type JobFault, type SimulatedJob, type Timing } from './jobs.ts';
+import {
+  DEFAULT_TIMING,
+  createRequestProblem,
+  isLive,
+  parseLabelFilter,
+  renderJob,
+  scheduleQuota,
+  trainingWindow,
+  type JobFault,
+  type SimulatedJob,
+  type Timing,
+} from './jobs.ts';
+import { projectNumberOf } from './names.ts';
+import { supervisedDataStats, type ExampleStats } from './data-stats.ts';
 import { TENSORBOARD_ID, seriesFor, seriesPoints, totalSteps } from './metrics.ts';
+import { checkRequest, vertexContract, type FieldViolation } from './contract.ts';
 
 /**
  * The Vertex AI SIMULATOR: an HTTP server speaking the REST resources of Vertex AI's tuning
@@ -35,6 +50,11 @@ export interface VertexSimulatorOptions {
   /** Writes batch prediction output files; without it (or readDataset) batch jobs fail as Vertex would without bucket access. */
   writeObject?: (gsUri: string, content: AsyncIterable<Uint8Array>) => Promise<unknown>;
   tokens?: TokenCounter;
+  /**
+   * The project's concurrent tuning job quota (Google: "every project has a default quota to run
+   * at least one tuning job"); jobs over it wait RUNNING / WAITING_FOR_QUOTA. Unlimited if unset.
+   */
+  concurrentTuningJobs?: number;
 }
 
 export interface CallFault {
@@ -48,6 +68,8 @@ export interface SimulatorControl {
   setTiming(timing: Partial<Timing>): void;
   /** The next `count` matching API calls answer with `status` instead. */
   failNextCalls(count: number, status: CallFault['status'], match?: { method?: string; pathIncludes?: string }): void;
+  /** Ends every call fault still pending (an outage is over). */
+  clearCallFaults(): void;
   /** The next `count` matching API calls are answered only after `ms` (a slow Vertex, to catch a caller mid-call). */
   delayNextCalls(count: number, ms: number, match?: { method?: string; pathIncludes?: string }): void;
   /** The next `count` created jobs stay in the queue forever. */
@@ -60,37 +82,56 @@ export interface SimulatorControl {
   jobs(): { name: string; labels: Record<string, string>; body: Record<string, unknown> }[];
   /** How many create calls were answered with a new job. */
   createdCount(): number;
+  /** The project's concurrent tuning job quota (Infinity: none). */
+  setTuningQuota(concurrentJobs: number): void;
+  /** tuningJobs.list answers every job whatever its `filter` (the filter's semantics are not published for tuning jobs). */
+  ignoreListFilters(ignore: boolean): void;
+  /** The next `count` cancelled tuning jobs lose the race and SUCCEED once CANCELLING is over. */
+  succeedNextCancelledJobs(count: number): void;
+  /** Training examples over this many tokens are reported truncated in tuningDataStats (null: none). */
+  truncateExamplesOver(tokens: number | null): void;
   /** The next `count` batch prediction jobs (whose model name includes `modelIncludes`, if given) stay PENDING forever. */
   stickNextBatchJobs(count: number, match?: { modelIncludes?: string }): void;
   /** The next `count` batch prediction jobs (whose model name includes `modelIncludes`, if given) end FAILED when they would start. */
   failNextBatchJobs(count: number, match?: { modelIncludes?: string; error?: { code: number; message: string } }): void;
+  /** The next `count` batch jobs fail every `every`-th instance (an errors file) and end JOB_STATE_PARTIALLY_SUCCEEDED. */
+  partlyFailNextBatchJobs(count: number, match: { every: number; modelIncludes?: string }): void;
   /** Every batch prediction job created so far, with the request body. */
   batchJobs(): { name: string; displayName: string; model: string; body: BatchCreateBody }[];
   /** Batch prediction for models whose name includes `modelIncludes` is refused with 400, as Vertex refused it for tuned models. */
   refuseBatchFor(modelIncludes: string | null): void;
   /** How many online generateContent calls each target (endpoint or model) answered. */
   onlineCalls(): Record<string, number>;
+  /** Every call that kept Google's contract, by its proto method (`…GenAiTuningService.CreateTuningJob`). */
+  contractCalls(): { method: string; verb: string; path: string }[];
+  /** Every call refused for breaking it (unknown path, unknown field, bad enum, missing required field). */
+  contractRefusals(): { verb: string; path: string; status: number; message: string }[];
 }
 
 interface BatchFaultRule {
   remaining: number;
-  kind: 'stuck' | 'fail';
+  kind: 'stuck' | 'fail' | 'partial';
+  every?: number;
   modelIncludes?: string;
   error?: { code: number; message: string };
 }
 
 const STATUS_NAMES: Record<number, string> = {
   400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND',
-  409: 'ALREADY_EXISTS', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE',
+  409: 'ALREADY_EXISTS', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 501: 'UNIMPLEMENTED', 503: 'UNAVAILABLE',
 };
 
 export async function startVertexSimulator(options: VertexSimulatorOptions = {}): Promise<{ url: string; control: SimulatorControl; stop(): Promise<void> }> {
   // Quiet by default: tests and the local stack start many simulators; SIMULATOR_LOG_LEVEL=INFO shows every call.
   const log = createLogger('vertex-simulator', { level: (process.env.SIMULATOR_LOG_LEVEL as 'INFO' | undefined) ?? 'WARNING' });
-  let timing: Timing = { validationMs: 200, queueMs: 500, runMs: 1000, ...options.timing };
+  let timing: Timing = { ...DEFAULT_TIMING, ...options.timing };
+  let tuningQuota = options.concurrentTuningJobs ?? Number.POSITIVE_INFINITY;
+  let listFiltersIgnored = false;
+  let cancelRaces = 0;
+  let truncateOverTokens: number | null = null;
   let clockOffset = 0;
   const now = () => Date.now() + clockOffset;
-  const jobs = new Map<string, SimulatedJob & { validationDone: boolean }>();
+  const jobs = new Map<string, SimulatedJob>();
   const callFaults: CallFault[] = [];
   const callDelays: { remaining: number; ms: number; method?: string; pathIncludes?: string }[] = [];
   let stickCount = 0;
@@ -102,6 +143,10 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   const tunedModels = new Map<string, Promise<SimulatedModel>>();
   let batchRefusedFor: string | null = null;
   const onlineCalls: Record<string, number> = {};
+  const contractCalls: { method: string; verb: string; path: string }[] = [];
+  const contractRefusals: { verb: string; path: string; status: number; message: string }[] = [];
+  // Loaded before the first request, so that request is not the one that waits for it.
+  vertexContract();
 
   const control: SimulatorControl = {
     setTiming: (t) => {
@@ -109,6 +154,9 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     },
     failNextCalls: (count, status, match = {}) => {
       callFaults.push({ remaining: count, status, ...match });
+    },
+    clearCallFaults: () => {
+      callFaults.length = 0;
     },
     delayNextCalls: (count, ms, match = {}) => {
       callDelays.push({ remaining: count, ms, ...match });
@@ -125,17 +173,34 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     },
     jobs: () => [...jobs.values()].map((job) => ({ name: job.name, labels: job.labels, body: job.body })),
     createdCount: () => jobs.size,
+    setTuningQuota: (concurrentJobs) => {
+      tuningQuota = concurrentJobs;
+    },
+    ignoreListFilters: (ignore) => {
+      listFiltersIgnored = ignore;
+    },
+    succeedNextCancelledJobs: (count) => {
+      cancelRaces += count;
+    },
+    truncateExamplesOver: (tokens) => {
+      truncateOverTokens = tokens;
+    },
     stickNextBatchJobs: (count, match = {}) => {
       batchFaults.push({ remaining: count, kind: 'stuck', ...match });
     },
     failNextBatchJobs: (count, match = {}) => {
       batchFaults.push({ remaining: count, kind: 'fail', ...match });
     },
+    partlyFailNextBatchJobs: (count, match) => {
+      batchFaults.push({ remaining: count, kind: 'partial', ...match });
+    },
     batchJobs: () => [...batchJobs.values()].map((job) => ({ name: job.name, displayName: job.body.displayName ?? '', model: job.body.model ?? '', body: job.body })),
     refuseBatchFor: (modelIncludes) => {
       batchRefusedFor = modelIncludes;
     },
     onlineCalls: () => ({ ...onlineCalls }),
+    contractCalls: () => [...contractCalls],
+    contractRefusals: () => [...contractRefusals],
   };
 
   const server = createServer((request, response) => {
@@ -149,10 +214,19 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     const url = new URL(request.url ?? '/', 'http://simulator');
     const method = request.method ?? 'GET';
     response.setHeader('x-vertex-ai-simulator', 'true');
-    const body = method === 'POST' || method === 'PATCH' ? await readJson(request) : {};
-    if (url.pathname.startsWith('/simulator/v1/')) return handleControl(url, method, body, response);
+    const parsed = await readJson(request);
+    if (url.pathname.startsWith('/simulator/v1/')) return handleControl(url, method, 'value' in parsed ? asRecord(parsed.value) : {}, response);
     log.debug(LogEvent.simulatorRequest, `${method} ${url.pathname}`, {});
     if (!request.headers.authorization) return sendError(response, 401, 'Request is missing required authentication credential.');
+    if ('invalid' in parsed) return sendError(response, 400, `Invalid JSON payload received. ${parsed.invalid}`);
+    // Google's contract first: a request Vertex would refuse is refused here too, naming the field.
+    const contract = checkRequest(method, url, parsed.value);
+    if (!contract.ok) {
+      contractRefusals.push({ verb: method, path: url.pathname, status: contract.status, message: contract.message });
+      return contract.status === 404 ? sendError(response, 404, contract.message) : sendError(response, 400, contract.message, badRequest(contract.violations));
+    }
+    contractCalls.push({ method: contract.route.method, verb: method, path: url.pathname });
+    const body = asRecord(contract.body);
     const delay = callDelays.find((d) => d.remaining > 0 && (!d.method || d.method === method) && (!d.pathIncludes || url.pathname.includes(d.pathIncludes)));
     if (delay) {
       delay.remaining -= 1;
@@ -168,38 +242,58 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     const online = /^\/(?:v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/(endpoints\/\d+|publishers\/google\/models\/[\w.-]+):generateContent$/.exec(url.pathname);
     if (online && method === 'POST') return serveGenerateContent(online[1]!, online[2]!, online[3]!, body, response);
     const batch = /^\/(?:v1|v1beta1)\/(projects\/([^/]+)\/locations\/([^/]+))\/batchPredictionJobs(?:\/([^/:]+))?(?::(cancel))?$/.exec(url.pathname);
-    if (batch) return serveBatch(url, method, body, batch[1]!, batch[4], batch[5], response);
-    const match = /^\/(v1|v1beta1)\/(projects\/([^/]+)\/locations\/([^/]+))\/tuningJobs(?:\/([^/:]+))?(?::(cancel))?$/.exec(url.pathname);
-    if (!match) return sendError(response, 404, `the Vertex AI simulator does not serve ${method} ${url.pathname}`);
-    const [, , parent, project, location, id, verb] = match as unknown as [string, string, string, string, string, string | undefined, string | undefined];
-    if (!id && method === 'POST') return createJob(parent, project, location, body, response);
-    if (!id && method === 'GET') return listJobs(url, project, location, response);
+    if (batch) return serveBatch(url, method, body, parentOf(batch[2]!, batch[3]!), batch[4], batch[5], response);
+    const match = /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/tuningJobs(?:\/([^/:]+))?(?::(cancel))?$/.exec(url.pathname);
+    if (!match) return sendError(response, 501, `the Vertex AI simulator does not serve ${contract.route.method}`);
+    const [, , project, location, id, verb] = match as unknown as [string, string, string, string, string | undefined, string | undefined];
+    const parent = parentOf(project, location);
+    if (!id && method === 'POST') return createJob(parent, location, body, response);
+    if (!id && method === 'GET') return listJobs(url, parent, response);
     const job = id ? jobs.get(`${parent}/tuningJobs/${id}`) : undefined;
     if (!job) return sendError(response, 404, `TuningJob ${parent}/tuningJobs/${id} not found`);
     if (verb === 'cancel' && method === 'POST') {
-      const state = renderJob(job, now(), project, location).state as string;
-      if (['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED'].includes(state)) {
-        return sendError(response, 400, `TuningJob ${job.name} is already in a final state ${state}`);
+      const state = String(render(job).state);
+      if (!isLive({ state })) return sendError(response, 400, `TuningJob ${job.name} is already in a final state ${state}`);
+      if (job.cancelledAtMs === null) {
+        job.cancelledAtMs = now();
+        if (cancelRaces > 0) {
+          cancelRaces -= 1;
+          job.fault.succeedsDespiteCancel = true;
+        }
       }
-      job.cancelledAtMs ??= now();
-      log.info(LogEvent.simulatorJobTransition, `simulator: cancelled ${job.name}`, { job: job.name });
+      log.info(LogEvent.simulatorJobTransition, `simulator: cancel requested for ${job.name}`, { job: job.name });
       return sendJson(response, 200, {});
     }
-    if (method === 'GET') return sendJson(response, 200, render(job, project, location));
-    return sendError(response, 404, `the Vertex AI simulator does not serve ${method} ${url.pathname}`);
+    if (method === 'GET') return sendJson(response, 200, render(job));
+    return sendError(response, 501, `the Vertex AI simulator does not serve ${contract.route.method}`);
   }
 
-  function render(job: SimulatedJob & { validationDone: boolean }, project: string, location: string) {
-    // Until the dataset has been read, the job stays in validation whatever the clock says.
-    const at = job.validationDone ? now() : Math.min(now(), job.createMs + job.timing.validationMs - 1);
-    return renderJob(job, at, project, location);
+  /** `projects/{number}/locations/{location}`: Vertex names resources by project number, whichever form the caller used. */
+  function parentOf(project: string, location: string): string {
+    return `projects/${projectNumberOf(project)}/locations/${location}`;
   }
 
-  function createJob(parent: string, project: string, location: string, body: Record<string, unknown>, response: ServerResponse) {
+  function render(job: SimulatedJob) {
+    return renderJob(job, acquiredAt(job), now(), parentOfJob(job));
+  }
+
+  function parentOfJob(job: SimulatedJob): string {
+    return job.name.slice(0, job.name.indexOf('/tuningJobs/'));
+  }
+
+  /** When the job got the project's tuning quota (null: still waiting for it). */
+  function acquiredAt(job: SimulatedJob): number | null {
+    return Number.isFinite(tuningQuota) ? scheduleQuota([...jobs.values()], tuningQuota, now()).get(job.id)! : job.createMs;
+  }
+
+  function createJob(parent: string, location: string, body: Record<string, unknown>, response: ServerResponse) {
     const problem = createRequestProblem(body);
     if (problem) return sendError(response, 400, problem);
     nextId += 1n;
     const id = nextId.toString();
+    // The model and endpoint get ids of their own, as Vertex's do (not derived from the job's).
+    const modelId = (3_000_000_000_000_000_000n + BigInt(jobs.size + 1)).toString();
+    const endpointId = (7_000_000_000_000_000_000n + BigInt(jobs.size + 1)).toString();
     const fault: JobFault = {};
     if (stickCount > 0) {
       stickCount -= 1;
@@ -208,9 +302,12 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       failCount -= 1;
       fault.fail = failError;
     }
-    const job = {
+    const job: SimulatedJob = {
       id,
       name: `${parent}/tuningJobs/${id}`,
+      modelId,
+      endpointId,
+      location,
       createMs: now(),
       body,
       labels: (body.labels as Record<string, string> | undefined) ?? {},
@@ -223,13 +320,12 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     jobs.set(job.name, job);
     log.info(LogEvent.simulatorJobTransition, `simulator: created ${job.name}`, { job: job.name, labels: job.labels, fault });
     if (options.readDataset) void validateDataset(job);
-    sendJson(response, 200, render(job, project, location));
+    sendJson(response, 200, render(job));
   }
 
-  async function validateDataset(job: SimulatedJob & { validationDone: boolean }) {
+  async function validateDataset(job: SimulatedJob) {
     const spec = job.body.supervisedTuningSpec as { trainingDatasetUri: string; validationDatasetUri?: string };
-    let examples = 0;
-    let tokens = 0;
+    const examples: ExampleStats[] = [];
     try {
       for (const uri of [spec.trainingDatasetUri, spec.validationDatasetUri].filter((u): u is string => !!u)) {
         for await (const record of readJsonLines(options.readDataset!(uri))) {
@@ -243,13 +339,11 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
             job.fault.invalidDataset = `${uri} line ${first.line} ${first.path}: ${first.message}`;
             return;
           }
-          if (uri === spec.trainingDatasetUri) {
-            examples += 1;
-            tokens += result.tokens;
-          }
+          if (uri === spec.trainingDatasetUri) examples.push({ value: record.value, tokens: result.tokens });
         }
       }
-      job.datasetStats = { tuningDatasetExampleCount: String(examples), totalBillableTokenCount: String(tokens) };
+      const epochs = Number((spec as { hyperParameters?: { epochCount?: unknown } }).hyperParameters?.epochCount ?? 3);
+      job.datasetStats = supervisedDataStats(examples, { epochs, truncateOverTokens });
     } catch (error) {
       job.fault.invalidDataset = `cannot read the dataset: ${error instanceof Error ? error.message : String(error)}`;
     } finally {
@@ -257,17 +351,18 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     }
   }
 
-  function listJobs(url: URL, project: string, location: string, response: ServerResponse) {
-    const wanted = parseLabelFilter(url.searchParams.get('filter'));
-    if (wanted instanceof Error) return sendError(response, 400, wanted.message);
+  function listJobs(url: URL, parent: string, response: ServerResponse) {
+    const parsedFilter = parseLabelFilter(url.searchParams.get('filter'));
+    if (parsedFilter instanceof Error) return sendError(response, 400, parsedFilter.message);
+    const wanted = listFiltersIgnored ? {} : parsedFilter;
     const pageSize = Math.min(Number(url.searchParams.get('pageSize') ?? 100) || 100, 1000);
     const offset = Number(url.searchParams.get('pageToken') ?? 0) || 0;
     const all = [...jobs.values()]
-      .filter((job) => job.name.startsWith(`projects/${project}/locations/${location}/`))
+      .filter((job) => job.name.startsWith(`${parent}/`))
       .filter((job) => Object.entries(wanted).every(([key, value]) => job.labels[key] === value))
       .sort((a, b) => b.createMs - a.createMs || b.id.localeCompare(a.id));
     const page = all.slice(offset, offset + pageSize);
-    const result: Record<string, unknown> = { tuningJobs: page.map((job) => render(job, project, location)) };
+    const result: Record<string, unknown> = { tuningJobs: page.map((job) => render(job)) };
     // The last page has no nextPageToken at all: an empty string makes the SDK's pager loop.
     if (offset + pageSize < all.length) result.nextPageToken = String(offset + pageSize);
     sendJson(response, 200, result);
@@ -279,7 +374,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   }
 
   function serveMetrics(method: string, body: Record<string, unknown>, project: string, location: string, path: string, response: ServerResponse) {
-    const parent = `projects/${project}/locations/${location}`;
+    const parent = parentOf(project, location);
     const context = /^metadataStores\/default\/contexts\/tuning-experiment-(\d+)$/.exec(path);
     if (context && method === 'GET') {
       const job = tuningJobById(context[1]!);
@@ -298,11 +393,14 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     const runName = `${experiment}/runs/run-${job.id}`;
     if (!tb[3] && method === 'GET') return sendJson(response, 200, { tensorboardRuns: [{ name: runName, displayName: `run-${job.id}` }] });
     if (tb[3] !== `run-${job.id}`) return sendError(response, 404, `TensorboardRun ${experiment}/runs/${tb[3]} not found`);
-    const rendered = render(job, project, location);
     const spec = job.body.supervisedTuningSpec as { validationDatasetUri?: string; hyperParameters?: { epochCount?: number | string } } | undefined;
     const steps = totalSteps(spec?.hyperParameters?.epochCount === undefined ? undefined : Number(spec.hyperParameters.epochCount));
-    const startMs = rendered.startTime ? Date.parse(String(rendered.startTime)) : null;
-    const progress = rendered.state === 'JOB_STATE_SUCCEEDED' ? 1 : rendered.state === 'JOB_STATE_RUNNING' && startMs !== null ? (now() - startMs) / job.timing.runMs : 0;
+    // Points exist from the moment training (TUNING) began, up to now or to the job's end.
+    const window = trainingWindow(job, acquiredAt(job));
+    const rendered = render(job);
+    const endMs = rendered.endTime ? Date.parse(String(rendered.endTime)) : now();
+    const startMs = window && window.startMs <= now() ? window.startMs : null;
+    const progress = rendered.state === 'JOB_STATE_SUCCEEDED' ? 1 : startMs !== null ? (Math.min(now(), endMs) - startMs) / window!.runMs : 0;
     const series = startMs === null ? [] : seriesFor(!!spec?.validationDatasetUri);
     if (!tb[4] && method === 'GET') {
       return sendJson(response, 200, {
@@ -311,7 +409,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     }
     const wanted = series.find((s) => s.id === tb[4]);
     if (!wanted || method !== 'POST') return sendError(response, 404, `TensorboardTimeSeries ${runName}/timeSeries/${tb[4]} not found`);
-    const points = seriesPoints(wanted, job.id, steps, progress, startMs!, job.timing.runMs);
+    // "exportTensorboardTimeSeriesData" promises no order (tensorboard_service.proto): serve them shuffled, deterministically.
+    const points = shuffled(seriesPoints(wanted, job.id, steps, progress, startMs!, job.timing.runMs), job.id);
     const pageSize = Math.min(Number(body.pageSize ?? 1000) || 1000, 10_000);
     const offset = Number(body.pageToken ?? 0) || 0;
     const result: Record<string, unknown> = { timeSeriesDataPoints: points.slice(offset, offset + pageSize) };
@@ -332,6 +431,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       if (rule) {
         rule.remaining -= 1;
         if (rule.kind === 'stuck') fault.stuck = true;
+        else if (rule.kind === 'partial') fault.failEvery = Math.max(1, rule.every ?? 2);
         else fault.fail = rule.error ?? { code: 13, message: 'Internal error during batch prediction (simulated).' };
       }
       const job: SimulatedBatchJob = {
@@ -394,8 +494,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       tunedModels.set(
         id,
         (async () => {
-          const source = tuningJobById(id);
-          if (!source || render(source, 'p', 'l').state !== 'JOB_STATE_SUCCEEDED') throw new Error(`Model ${name} not found (no succeeded tuning job ${id})`);
+          const source = [...jobs.values()].find((job) => job.modelId === id);
+          if (!source || render(source).state !== 'JOB_STATE_SUCCEEDED') throw new Error(`Model ${name} not found (no succeeded tuning job made it)`);
           const training = (source.body.supervisedTuningSpec as { trainingDatasetUri: string }).trainingDatasetUri;
           return nearestExampleModel(await trainingPairs(options.readDataset!(training)));
         })(),
@@ -405,10 +505,19 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     return tunedModels.get(id)!;
   }
 
-  /** Online prediction: a tuned model's endpoint (the endpoint id is its tuning job's id) or a base model, the same toy models as batch. */
+  /** The display name a batch output folder carries: the tuned model's (its job's tunedModelDisplayName), or a base model's id. */
+  function modelDisplayName(model: string): string {
+    const tuned = /\/models\/(\d+)(?:@\d+)?$/.exec(model);
+    const source = tuned ? [...jobs.values()].find((job) => job.modelId === tuned[1]) : undefined;
+    return source ? String(source.body.tunedModelDisplayName ?? `tuned-${source.id}`) : model.split('/').at(-1)!;
+  }
+
+  /** Online prediction: a tuned model's endpoint or a base model, answered by the same toy models as batch. */
   async function serveGenerateContent(project: string, location: string, target: string, body: Record<string, unknown>, response: ServerResponse) {
     const endpoint = /^endpoints\/(\d+)$/.exec(target);
-    const modelName = endpoint ? `projects/${project}/locations/${location}/models/${endpoint[1]}@1` : target;
+    const owner = endpoint ? [...jobs.values()].find((job) => job.endpointId === endpoint[1]) : undefined;
+    if (endpoint && !owner) return sendError(response, 404, `Endpoint ${parentOf(project, location)}/${target} not found`);
+    const modelName = owner ? `${parentOfJob(owner)}/models/${owner.modelId}@1` : target;
     let model: SimulatedModel;
     try {
       model = await modelFor(modelName);
@@ -425,9 +534,12 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     try {
       if (!options.readDataset || !options.writeObject) throw new Error('the simulator was started without storage access, so batch jobs cannot read or write files');
       const model = await modelFor(job.body.model!);
-      const stamp = new Date(job.createMs).toISOString().replace(/[-:.]/g, '').replace('T', '').slice(0, 17);
-      const directory = `${job.body.outputConfig!.gcsDestination!.outputUriPrefix!.replace(/\/$/, '')}/prediction-model-${stamp}`;
+      // "prediction-<model-display-name>-<job-create-time>" holding predictions_0001… and, if any
+      // instance failed, errors_0001… (GcsDestination in batch_prediction_job.proto).
+      const directory = `${job.body.outputConfig!.gcsDestination!.outputUriPrefix!.replace(/\/$/, '')}/prediction-${modelDisplayName(job.body.model!)}-${new Date(job.createMs).toISOString()}`;
       const counts = { successful: 0, failed: 0 };
+      const errors: string[] = [];
+      let instance = 0;
       const encoder = new TextEncoder();
       const at = now();
       const reader = options.readDataset;
@@ -445,12 +557,21 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
               yield encoder.encode(JSON.stringify({ status: 'INVALID_ARGUMENT: the line has no "request"', processed_time: new Date(at).toISOString(), ...(record.value as object) }) + '\n');
               continue;
             }
+            instance += 1;
+            if (job.fault.failEvery && instance % job.fault.failEvery === 0) {
+              counts.failed += 1;
+              errors.push(JSON.stringify({ request, error: { code: 8, message: 'Resource exhausted while predicting this instance (simulated)' } }));
+              continue;
+            }
             counts.successful += 1;
             yield encoder.encode(predictionLine(request, model(request), job.body.model!, at) + '\n');
           }
         }
       }
-      await options.writeObject(`${directory}/predictions.jsonl`, lines());
+      await options.writeObject(`${directory}/predictions_0001.jsonl`, lines());
+      if (errors.length > 0) await options.writeObject(`${directory}/errors_0001.jsonl`, (async function* () {
+        yield encoder.encode(errors.join('\n') + '\n');
+      })());
       job.output = { directory, ...counts };
       log.info(LogEvent.simulatorJobTransition, `simulator: batch job ${job.name} wrote ${counts.successful} predictions`, { job: job.name });
     } catch (error) {
@@ -468,8 +589,13 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       else if (action === 'stickNextJobs') control.stickNextJobs(Number(body.count));
       else if (action === 'failNextJobs') control.failNextJobs(Number(body.count), body.error as { code: number; message: string } | undefined);
       else if (action === 'advance') control.advance(Number(body.ms));
+      else if (action === 'setTuningQuota') control.setTuningQuota(body.concurrentJobs === null ? Number.POSITIVE_INFINITY : Number(body.concurrentJobs));
+      else if (action === 'ignoreListFilters') control.ignoreListFilters(body.ignore === true);
+      else if (action === 'succeedNextCancelledJobs') control.succeedNextCancelledJobs(Number(body.count));
+      else if (action === 'truncateExamplesOver') control.truncateExamplesOver(typeof body.tokens === 'number' ? body.tokens : null);
       else if (action === 'stickNextBatchJobs') control.stickNextBatchJobs(Number(body.count), body.match as { modelIncludes?: string });
       else if (action === 'failNextBatchJobs') control.failNextBatchJobs(Number(body.count), body.match as { modelIncludes?: string });
+      else if (action === 'partlyFailNextBatchJobs') control.partlyFailNextBatchJobs(Number(body.count), body.match as { every: number; modelIncludes?: string });
       else if (action === 'refuseBatchFor') control.refuseBatchFor(typeof body.modelIncludes === 'string' ? body.modelIncludes : null);
       else return sendError(response, 400, `unknown simulator action ${JSON.stringify(action)}`);
       return sendJson(response, 200, { ok: true });
@@ -492,17 +618,31 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   };
 }
 
-async function readJson(request: IncomingMessage): Promise<Record<string, unknown>> {
+async function readJson(request: IncomingMessage): Promise<{ value: unknown } | { invalid: string }> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {};
+  if (text.trim() === '') return { value: undefined };
   try {
-    const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : {};
-  } catch {
-    return {};
+    return { value: JSON.parse(text) as unknown };
+  } catch (error) {
+    return { invalid: error instanceof Error ? error.message : String(error) };
   }
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/** google.rpc.BadRequest, as Google puts it in an INVALID_ARGUMENT error's details. */
+function badRequest(violations: FieldViolation[]): unknown[] {
+  return [{ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: violations }];
+}
+
+/** The same items in an order that is fixed for `seed` but not theirs. */
+function shuffled<T>(items: T[], seed: string): T[] {
+  const key = (index: number) => createHash('sha256').update(`${seed}/${index}`).digest().readUInt32BE(0);
+  return items.map((item, index) => ({ item, key: key(index) })).sort((a, b) => a.key - b.key).map(({ item }) => item);
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
@@ -510,6 +650,6 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.end(JSON.stringify(body));
 }
 
-function sendError(response: ServerResponse, status: number, message: string): void {
-  sendJson(response, status, { error: { code: status, message, status: STATUS_NAMES[status] ?? 'UNKNOWN' } });
+function sendError(response: ServerResponse, status: number, message: string, details?: unknown[]): void {
+  sendJson(response, status, { error: { code: status, message, status: STATUS_NAMES[status] ?? 'UNKNOWN', ...(details ? { details } : {}) } });
 }

@@ -85,7 +85,9 @@ async function showRun(runId) {
     <h1 id="run-title">${esc(run.runId)} ${stateBadge(run.state)}</h1>
     <p>${esc(run.experiment)} · ${esc(run.baseModel)}${run.tunedModel ? ` · tuned model <code>${esc(run.tunedModel.model)}</code>` : ''}</p>
     ${failed ? `<p class="reason" id="failure">${esc(run.rejection || (last && last.reason) || (run.error && run.error.message))}</p>` : ''}
+    ${run.state === 'QUEUED' && run.queue ? `<p class="queued" id="queue-position">waiting for a tuning slot: position ${run.queue.position} of ${run.queue.of} in the pipeline's queue (${run.queue.maxConcurrent} at a time)</p>` : ''}
     ${run.warning ? `<p class="reason">${esc(run.warning)}</p>` : ''}
+    ${((run.tuningDataStats && run.tuningDataStats.warnings) || []).map((w) => `<p class="reason data-warning">${esc(w)}</p>`).join('')}
     <section><h2>Training curves</h2><div class="charts" id="charts"></div></section>
     <section><h2>Attempts</h2><ol class="timeline" id="timeline">${run.attempts
       .map(

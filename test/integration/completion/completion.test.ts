@@ -169,6 +169,13 @@ test('a succeeded job: metrics copied to Firestore, two batch jobs, scores compu
   await tickUntil(env, runId, 'SUCCEEDED');
   const succeeded = lastEvent(env.events.published, 'SUCCEEDED');
 
+  // Vertex's tuningDataStats carry sample training conversations: the run keeps counts only.
+  const tuned = await env.launcher.runs.get(runId);
+  assert.equal(tuned?.tuningDataStats?.exampleCount, TRAINING.length);
+  assert.ok((await env.tuning.get(tuned!.currentJobName!)).tuningDataStats, 'Vertex (the simulator) did send its stats, examples included');
+  const stored = JSON.stringify((await env.db.collection('runs').doc(runId).get()).data());
+  for (const line of ['charged twice for my order', 'change my password', 'ship to Canada']) assert.ok(!stored.includes(line), `"${line}" is training data: not in Firestore`);
+
   const outcome = await handleRunEvent(envelope(succeeded), env.completion);
   assert.equal(outcome.status, 'evaluating');
   const evaluating = await env.launcher.runs.get(runId);
@@ -178,14 +185,14 @@ test('a succeeded job: metrics copied to Firestore, two batch jobs, scores compu
   const job = await env.tuning.get(evaluating!.currentJobName!);
   const served = await env.completion.metrics.read(job.experiment!);
   assert.deepEqual(served.map((s) => s.metric).sort(), ['/eval_fraction_of_correct_next_step_preds', '/eval_num_predictions', '/eval_total_loss', '/train_fraction_of_correct_next_step_preds', '/train_num_predictions', '/train_total_loss']);
-  const stored = await env.completion.store.readMetrics(runId);
+  const storedMetrics = await env.completion.store.readMetrics(runId);
   for (const series of served) {
-    const doc = stored.find((d) => d.metric === series.metric);
+    const doc = storedMetrics.find((d) => d.metric === series.metric);
     assert.ok(doc, `${series.metric} stored`);
     assert.deepEqual(Object.keys(doc.points).map(Number).sort((a, b) => a - b), series.points.map((p) => p.step));
     for (const point of series.points) assert.equal(doc.points[String(point.step)]!.value, point.value);
   }
-  assert.equal(stored.length, 6);
+  assert.equal(storedMetrics.length, 6);
   const loss = evaluating!.metrics!.summary['/train_total_loss']!;
   assert.equal(loss.points, 40, '2 epochs × 20 simulated steps');
   assert.ok(loss.final! < served.find((s) => s.metric === '/train_total_loss')!.points[0]!.value, 'loss fell');
@@ -203,7 +210,9 @@ test('a succeeded job: metrics copied to Firestore, two batch jobs, scores compu
   assert.equal(env.sim.control.batchJobs().length, 2);
 
   const scoring = await tickUntil(env, runId, 'SCORING');
-  assert.ok(scoring.evaluation!.jobs.tuned.outputDirectory?.startsWith(`gs://sft-outputs/runs/${runId}/evaluation/tuned/a1/prediction-model-`));
+  // "prediction-<model-display-name>-<job-create-time>" (batch_prediction_job.proto): the tuned model's display name is the job's.
+  assert.match(scoring.evaluation!.jobs.tuned.outputDirectory ?? '', new RegExp(`^gs://sft-outputs/runs/${runId}/evaluation/tuned/a1/prediction-ticket-triage-${runId}-\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z$`));
+  assert.match(scoring.evaluation!.jobs.base.outputDirectory ?? '', /\/base\/a1\/prediction-gemini-2\.5-flash-\d{4}-/);
   const done = await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
   assert.equal(done.status, 'completed');
   const completed = await env.launcher.runs.get(runId);
@@ -245,6 +254,27 @@ test('a failed batch job is recorded and resubmitted under the poller policy; th
   assert.equal(scoring.evaluation!.jobs.tuned.attempts.length, 1);
   await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
   assert.equal((await env.launcher.runs.get(runId))?.state, 'COMPLETED');
+});
+
+test('a PARTIALLY_SUCCEEDED batch job is final: what succeeded is scored, the failed lines (its errors file) are counted missing', async () => {
+  const env = await setup();
+  env.sim.control.partlyFailNextBatchJobs(1, { every: 2, modelIncludes: 'publishers/' });
+  const { runId } = await handleLaunch(envelope(launch({ experiment: 'partial-batch' })), env.launcher);
+  await tickUntil(env, runId, 'SUCCEEDED');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  const scoring = await tickUntil(env, runId, 'SCORING');
+  const base = scoring.evaluation!.jobs.base;
+  assert.equal(base.state, 'JOB_STATE_PARTIALLY_SUCCEEDED');
+  assert.equal(base.attempts.length, 1, 'not resubmitted: it is a final state with results');
+  assert.deepEqual(base.completionStats, { successful: 2, failed: 2 });
+  const files: string[] = [];
+  for await (const uri of objects.list(`${base.outputDirectory}/`)) files.push(uri.split('/').at(-1)!);
+  assert.deepEqual(files.sort(), ['errors_0001.jsonl', 'predictions_0001.jsonl']);
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
+  const completed = await env.launcher.runs.get(runId);
+  assert.equal(completed?.state, 'COMPLETED');
+  assert.equal(completed!.evaluation!.result!.base.missing, 2, 'the two failed lines count as missing, not as wrong answers');
+  assert.equal(completed!.evaluation!.result!.tuned.missing, 0);
 });
 
 test('a batch job stuck in the queue is cancelled and resubmitted; one that fails every attempt fails the run with the reason', async () => {

@@ -78,8 +78,8 @@ describe('faults across stages', () => {
     assert.equal(typeof result.delta.exactMatch, 'number');
     // The scores are computed from prediction files that exist in the outputs bucket.
     const [files] = await stack.storage.bucket(stack.outputsBucket).getFiles({ prefix: `runs/${run.runId}/evaluation/` });
-    assert.ok(files.some((file) => /tuned\/a1\/prediction-model-[^/]+\/predictions\.jsonl$/.test(file.name)));
-    assert.ok(files.some((file) => /base\/a1\/prediction-model-[^/]+\/predictions\.jsonl$/.test(file.name)));
+    assert.ok(files.some((file) => /tuned\/a1\/prediction-[^/]+\/predictions_0001\.jsonl$/.test(file.name)));
+    assert.ok(files.some((file) => /base\/a1\/prediction-[^/]+\/predictions_0001\.jsonl$/.test(file.name)));
   });
 
   test('Vertex refuses batch prediction for the tuned model: the completion function asks its endpoint online, over Pub/Sub continuation events, and the run completes', async () => {
@@ -121,7 +121,8 @@ describe('faults across stages', () => {
     stack.simulator.control.delayNextCalls(1, 3000, { method: 'POST', pathIncludes: '/tuningJobs' });
     const message = { schemaVersion: 1, requestId: 'killed-e2e', experiment: 'killed', baseModel: 'gemini-2.5-flash', trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`, source: 'e2e' };
     await stack.pubsub.topic('launch').publishMessage({ json: message });
-    await waitFor('the delivery to claim the run', async () => ((await db.doc('runs/killed-e2e').get()).data()?.state === 'ACCEPTED' ? true : undefined));
+    // Claimed: a delivery holds its lease (ACCEPTED, or QUEUED when it waited for a tuning slot first).
+    await waitFor('the delivery to claim the run', async () => ((await db.doc('runs/killed-e2e').get()).data()?.lease ? true : undefined));
     const killedAt = Date.now();
     await stack.crashAndRestart('launcher', 500);
     const run = await waitFor('the redelivery to record the job', async () => {
@@ -194,7 +195,8 @@ describe('faults across stages', () => {
     const after = (await db.doc('runs/cli-cancel').get()).data()!;
     assert.equal(after.state, 'CANCELLED');
     assert.equal(after.history.at(-1).reason, 'wrong dataset');
-    assert.equal(await jobState(submitted.currentJobName as string), 'JOB_STATE_CANCELLED');
+    // Vertex's cancel is asynchronous (CancelTuningJob): CANCELLING, then CANCELLED.
+    await waitFor('the job to be cancelled', async () => ((await jobState(submitted.currentJobName as string)) === 'JOB_STATE_CANCELLED' ? true : undefined), 30_000);
     await new Promise((resolve) => setTimeout(resolve, 4000)); // past the 3 s stuck threshold: the poller must not resubmit a cancelled run
     assert.equal((await db.doc('runs/cli-cancel').get()).data()!.attempts.length, 1);
     assert.equal((await cli('cancel', 'cli-cancel')).status, 1, 'a finished run cannot be cancelled again');

@@ -6,6 +6,7 @@ import { createFirestore, createRunStore } from '../../../adapters/firestore/run
 import { createTuningService, type TuningService } from '../../../adapters/vertex/tuning.ts';
 import { handleLaunch, RetryableLaunchError, type LauncherDeps } from '../../../functions/launcher/handler.ts';
 import { RUN_ID_LABEL } from '../../../shared/runs/labels.ts';
+import { SAME_MESSAGE_GRACE_MS } from '../../../shared/runs/lease.ts';
 import { launchMessageSchema, runIdFor, type LaunchMessageInput } from '../../../shared/launch/schema.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { runDocumentSchema } from '../../../shared/runs/schema.ts';
@@ -173,10 +174,51 @@ test('a delivery that dies after creating the job: the redelivery adopts that jo
   const event = envelope(message());
   void handleLaunch(event, { ...deps, tuning: dying });
   while (sim.control.createdCount() === 0) await new Promise((resolve) => setTimeout(resolve, 20));
-  const outcome = await handleLaunch(event, deps);
+  // Pub/Sub sends the same message again after its retry backoff: at once it would be told to come back later.
+  await assert.rejects(handleLaunch(event, deps), RetryableLaunchError);
+  const outcome = await handleLaunch(event, { ...deps, now: () => Date.now() + SAME_MESSAGE_GRACE_MS });
   assert.equal(outcome.status, 'adopted');
   assert.equal(sim.control.createdCount(), 1);
   const run = await deps.runs.get(outcome.runId);
   assert.equal(run?.state, 'SUBMITTED');
   assert.equal(run?.currentJobName, sim.control.jobs()[0]?.name);
+});
+
+test('poison messages Firestore could not store as sent become REJECTED runs on the first delivery, with a bounded copy', async () => {
+  const { deps, db, sim } = await setup();
+  let deep: unknown = 'bottom';
+  for (let i = 0; i < 25; i++) deep = { nested: deep };
+  const poisons: [string, string][] = [
+    ['arrays of arrays', JSON.stringify([[1, 2], [3]])],
+    ['a __name__ key', JSON.stringify({ __name__: 'x', schemaVersion: 1 })],
+    ['an empty key', JSON.stringify({ '': 1, experiment: 'e' })],
+    ['nesting 25 levels deep', JSON.stringify({ schemaVersion: 1, labels: deep })],
+    ['a 1.5 MB body', JSON.stringify({ schemaVersion: 1, experiment: 'big', source: 'x'.repeat(1_500_000) })],
+    ['a 1.5 MB dataset URI', JSON.stringify(message({ trainingDatasetUri: `gs://bucket/${'a'.repeat(1_500_000)}` }))],
+    ['10,000 bad labels', JSON.stringify(message({ labels: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`Bad Key ${i}`, 'v'])) }))],
+  ];
+  for (const [what, body] of poisons) {
+    const event = envelope(body);
+    const outcome = await handleLaunch(event, deps);
+    assert.equal(outcome.status, 'rejected', what);
+    const run = await readRun(db, outcome.runId);
+    assert.equal(run?.state, 'REJECTED', `${what}: a run document exists`);
+    assert.ok(run?.rejection && run.rejection.length <= 2000, `${what}: a bounded reason`);
+    assert.equal(run?.rawRequest?.messageId, event.message.messageId, `${what}: points at the raw message`);
+    assert.equal(run?.rawRequest?.bytes, Buffer.byteLength(body), what);
+    assert.ok((run?.rawRequest?.preview.length ?? Infinity) <= 4096, `${what}: a bounded copy`);
+  }
+  assert.equal(sim.control.createdCount(), 0, 'nothing reached Vertex');
+});
+
+test('a launch naming a dataset outside the allowed locations is REJECTED before anything runs, evaluation data included', async () => {
+  const { deps, db, sim } = await setup({ allowedDatasetPrefixes: ['gs://sft-datasets/'] });
+  const elsewhere = await handleLaunch(envelope(message({ trainingDatasetUri: 'gs://another-team/private.jsonl' })), deps);
+  assert.equal(elsewhere.status, 'rejected');
+  assert.match((await readRun(db, elsewhere.runId))?.rejection ?? '', /outside the locations this pipeline may read/);
+  const evaluation = await handleLaunch(envelope(message({ evaluation: { datasetUri: 'gs://sft-raw/incoming/held-out.jsonl', metric: 'exact_match' } })), deps);
+  assert.equal(evaluation.status, 'rejected');
+  assert.match((await readRun(db, evaluation.runId))?.rejection ?? '', /evaluation dataset gs:\/\/sft-raw/);
+  assert.equal(sim.control.createdCount(), 0, 'no job for either');
+  assert.equal((await handleLaunch(envelope(message()), deps)).status, 'submitted', 'the datasets bucket is fine');
 });

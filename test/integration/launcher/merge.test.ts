@@ -136,7 +136,7 @@ test('failed deliveries are counted on the run; the one that reaches the dead-le
   const run = await deps.runs.get(runId);
   assert.equal(outcome && (outcome as { status?: string }).status, 'submitted', 'the re-published request (after the dead letter) launches');
   assert.equal(run?.state, 'SUBMITTED');
-  assert.deepEqual(run?.launchDeliveries, { failed: 5, lastAttempt: 5, deadLettered: true });
+  assert.deepEqual(run?.launchDeliveries, { failed: 5, lastAttempt: 5, deadLettered: true, recoveries: 0, nextRecoveryAt: null, strandedSince: null });
   assert.equal(run?.warning ?? null, null, 'the dead-letter warning is cleared once the job exists');
   assert.equal(sim.control.createdCount(), 1);
 });

@@ -4,10 +4,14 @@ import { randomUUID } from 'node:crypto';
 import { PubSub } from '@google-cloud/pubsub';
 import { createFirestore, createRunStore } from '../../../adapters/firestore/run-store.ts';
 import { createPollStore } from '../../../adapters/firestore/poll-store.ts';
+import { createAdmissionStore } from '../../../adapters/firestore/admission-store.ts';
+import { createLaunchPublisher } from '../../../adapters/pubsub/launch-publisher.ts';
 import { createRunEventPublisher } from '../../../adapters/pubsub/run-events.ts';
 import { createBatchService } from '../../../adapters/vertex/batch.ts';
 import { createTuningService } from '../../../adapters/vertex/tuning.ts';
 import { handleLaunch } from '../../../functions/launcher/handler.ts';
+import { newRun } from '../../../shared/launch/decide.ts';
+import { launchMessageSchema } from '../../../shared/launch/schema.ts';
 import { runTick, type PollerDeps } from '../../../functions/poller/tick.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { runEventSchema, type RunEvent } from '../../../shared/runs/events.ts';
@@ -78,7 +82,7 @@ async function setup() {
     await subscription.close();
     return received.sort((a, b) => a.at.localeCompare(b.at));
   };
-  return { sim, db, clock, launch, deps, runs: createRunStore(db), events };
+  return { sim, db, clock, launch, deps, runs: createRunStore(db), events, pubsub };
 }
 
 test('queued → running → succeeded is recorded in order, with the tuned model, and each change is published', async () => {
@@ -104,6 +108,7 @@ test('a job stuck in the queue past the threshold is cancelled and resubmitted; 
   const { sim, launch, deps, clock, runs } = await setup();
   sim.control.stickNextJobs(1);
   const { runId } = await launch();
+  clock.advance(2 * MINUTE); // past the dataset check: waiting for capacity from here
   await runTick(deps);
   clock.advance(11 * MINUTE);
   const tick = await runTick(deps);
@@ -111,7 +116,7 @@ test('a job stuck in the queue past the threshold is cancelled and resubmitted; 
   const resubmitted = await runs.get(runId);
   assert.equal(resubmitted?.state, 'SUBMITTED');
   assert.equal(resubmitted?.attempts.length, 2);
-  assert.equal(resubmitted?.attempts[0]?.endState, 'JOB_STATE_CANCELLED');
+  assert.equal(resubmitted?.attempts[0]?.endState, 'JOB_STATE_CANCELLING', 'a cancel is asynchronous: its end is not known yet');
   assert.match(resubmitted?.attempts[1]?.reason ?? '', /stuck in Vertex's queue for 1\d min \(TUNING_JOB_STATE_WAITING_FOR_CAPACITY\)/);
   const [first, second] = sim.control.jobs();
   assert.equal(second?.labels.sft_attempt, '2');
@@ -119,7 +124,47 @@ test('a job stuck in the queue past the threshold is cancelled and resubmitted; 
   assert.equal(firstNow.state, 'JOB_STATE_CANCELLED');
   clock.advance(10 * MINUTE);
   await runTick(deps);
-  assert.equal((await runs.get(runId))?.state, 'SUCCEEDED');
+  const done = await runs.get(runId);
+  assert.equal(done?.state, 'SUCCEEDED');
+  assert.equal(done?.attempts[0]?.endState, 'JOB_STATE_CANCELLED', 'the cancelled job was followed to its end');
+});
+
+test('a cancel that loses the race: the cancelled job succeeds anyway, its model is adopted and the newer job cancelled', async () => {
+  const { sim, launch, deps, clock, runs } = await setup();
+  sim.control.stickNextJobs(1);
+  const { runId } = await launch();
+  clock.advance(2 * MINUTE);
+  await runTick(deps);
+  clock.advance(11 * MINUTE);
+  sim.control.succeedNextCancelledJobs(1);
+  await runTick(deps);
+  const [first, second] = sim.control.jobs();
+  assert.equal((await runs.get(runId))?.currentJobName, second!.name);
+  clock.advance(MINUTE); // the first job leaves CANCELLING: SUCCEEDED
+  await runTick(deps);
+  const run = await runs.get(runId);
+  assert.equal(run?.state, 'SUCCEEDED');
+  assert.equal(run?.currentJobName, first!.name, 'the finished model wins');
+  assert.equal(run?.tunedModel?.model, (await deps.tuning.get(first!.name)).tunedModel?.model);
+  assert.deepEqual(run?.attempts.map((a) => a.endState), ['JOB_STATE_SUCCEEDED', 'JOB_STATE_CANCELLING', 'JOB_STATE_SUCCEEDED']);
+  assert.match(run?.attempts[2]?.reason ?? '', /attempt 1's job succeeded after it was cancelled/);
+  clock.advance(MINUTE);
+  assert.equal((await deps.tuning.get(second!.name)).state, 'JOB_STATE_CANCELLED', 'the newer job was cancelled');
+});
+
+test("a Vertex that ignores list filters changes nothing: no other run's job is adopted or cancelled", async () => {
+  const { sim, launch, deps, clock, runs } = await setup();
+  sim.control.ignoreListFilters(true);
+  const a = await launch('filters-a');
+  const b = await launch('filters-b');
+  assert.ok('jobName' in a && 'jobName' in b && a.jobName !== b.jobName, "the second launch made its own job, not adopting the first run's");
+  await runTick(deps);
+  clock.advance(4 * MINUTE);
+  await runTick(deps);
+  for (const job of sim.control.jobs()) assert.notEqual((await deps.tuning.get(job.name)).state, 'JOB_STATE_CANCELLED', `${job.name} was not cancelled as a "duplicate"`);
+  clock.advance(10 * MINUTE);
+  await runTick(deps);
+  assert.deepEqual([(await runs.get(a.runId))?.state, (await runs.get(b.runId))?.state], ['SUCCEEDED', 'SUCCEEDED']);
 });
 
 test('stuck on every attempt: FAILED with STUCK_IN_QUEUE after MAX_ATTEMPTS, with growing waits', async () => {
@@ -220,4 +265,134 @@ test('a state change whose event could not be published is published by the next
   const published = await events(2);
   assert.deepEqual(published.map((e) => e.to), ['PENDING', 'RUNNING']);
   assert.deepEqual((await runs.get(runId))?.pendingEvents, []);
+});
+
+test('admission: three launches with one tuning slot run one after another, the waiting ones told their place, none resubmitted for quota', async () => {
+  const { sim, db, clock, deps, runs, pubsub } = await setup();
+  sim.control.setTuningQuota(1);
+  const [topic] = await pubsub.createTopic('launch');
+  const [subscription] = await topic.createSubscription('launcher');
+  const admission = { store: createAdmissionStore(db), maxConcurrent: 1 };
+  const launcher = { runs: createRunStore(db), tuning: deps.tuning, log: quiet, now: clock.now, leaseMs: MINUTE, ...singleDatasetDeps, admission };
+  const poller: PollerDeps = { ...deps, admission, launches: createLaunchPublisher(pubsub, 'launch') };
+  const message = (experiment: string, priority?: number) => ({
+    message: {
+      messageId: randomUUID(),
+      data: Buffer.from(JSON.stringify({ schemaVersion: 1, experiment, baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test', ...(priority === undefined ? {} : { priority }) })).toString('base64'),
+    },
+  });
+  // What the launch subscription delivers goes to the launcher, as Eventarc would hand it over.
+  subscription.on('message', (received) => {
+    received.ack();
+    void handleLaunch({ message: { messageId: received.id, data: received.data.toString('base64') } }, launcher);
+  });
+
+  const first = await handleLaunch(message('q-first'), launcher);
+  const second = await handleLaunch(message('q-second'), launcher);
+  const urgent = await handleLaunch(message('q-urgent', 5), launcher);
+  assert.deepEqual([first.status, second.status, urgent.status], ['submitted', 'queued', 'queued']);
+  await runTick(poller);
+  const [secondRun, urgentRun] = [await runs.get(second.runId), await runs.get(urgent.runId)];
+  assert.deepEqual([secondRun?.state, secondRun?.queue?.position, urgentRun?.queue?.position], ['QUEUED', 2, 1], 'priority 5 is next');
+  assert.equal(sim.control.createdCount(), 1, 'one Vertex job while one slot exists');
+
+  // The first run's job succeeds: the same tick that sees it frees the slot and sends the next run to the launcher.
+  clock.advance(10 * MINUTE);
+  const freeing = await runTick(poller);
+  assert.equal((await runs.get(first.runId))?.state, 'SUCCEEDED');
+  assert.equal(freeing.admitted, 1);
+  const admitted = await waitForState(runs, urgent.runId, 'SUBMITTED');
+  assert.equal(admitted.queue, null);
+  assert.equal(sim.control.createdCount(), 2);
+  await runTick(poller);
+  assert.equal((await runs.get(second.runId))?.queue?.position, 1, 'the last one moved up');
+
+  clock.advance(10 * MINUTE);
+  await runTick(poller);
+  await waitForState(runs, second.runId, 'SUBMITTED');
+  clock.advance(10 * MINUTE);
+  await runTick(poller);
+  for (const run of [first, second, urgent]) {
+    const done = await runs.get(run.runId);
+    assert.equal(done?.state, 'SUCCEEDED', run.runId);
+    assert.equal(done?.attempts.length, 1, `${run.runId}: never resubmitted`);
+  }
+  assert.equal(sim.control.createdCount(), 3);
+  // Each job ran alone: no job of ours ever waited for Vertex's quota.
+  for (const job of sim.control.jobs()) assert.notEqual((await runs.get(job.labels.sft_run_id!))?.history.some((h) => /WAITING_FOR_QUOTA/.test(h.reason)), true);
+  await subscription.close();
+});
+
+async function waitForState(runs: ReturnType<typeof createRunStore>, runId: string, state: string) {
+  for (let i = 0; i < 200; i++) {
+    const run = await runs.get(runId);
+    if (run?.state === state) return run;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${runId} never reached ${state}: ${(await runs.get(runId))?.state}`);
+}
+
+test('a launch stranded by a Vertex outage longer than the redelivery window is retried by the poller with backoff, and submitted once Vertex is back', async () => {
+  const { sim, db, clock, deps, runs, pubsub } = await setup();
+  const [topic] = await pubsub.createTopic('launch-recovery');
+  const [subscription] = await topic.createSubscription('launcher-recovery');
+  const launcher = { runs: createRunStore(db), tuning: deps.tuning, log: quiet, now: clock.now, leaseMs: MINUTE, ...singleDatasetDeps, maxDeliveries: 5 };
+  const poller: PollerDeps = { ...deps, launches: createLaunchPublisher(pubsub, 'launch-recovery'), launchRecovery: { firstDelayMs: 5 * MINUTE, maxDelayMs: 60 * MINUTE, giveUpAfterMs: 48 * 60 * MINUTE } };
+  const republished: string[] = [];
+  subscription.on('message', (received) => {
+    received.ack();
+    republished.push(received.id);
+    void handleLaunch({ message: { messageId: received.id, data: received.data.toString('base64') } }, launcher).catch(() => undefined);
+  });
+  const payload = { schemaVersion: 1, requestId: 'outage-run', experiment: 'outage', baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test' };
+  const event = (attempt: number) => ({ message: { messageId: 'the-one-message', data: Buffer.from(JSON.stringify(payload)).toString('base64') }, deliveryAttempt: attempt });
+  // Vertex is down for every delivery the subscription allows: the message ends on the dead-letter topic.
+  sim.control.failNextCalls(1000, 503);
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    clock.advance(11_000); // past the same-message window: each is a real redelivery
+    await assert.rejects(handleLaunch(event(attempt), launcher));
+  }
+  const stranded = await runs.get('outage-run');
+  assert.deepEqual([stranded?.state, stranded?.launchDeliveries?.deadLettered], ['ACCEPTED', true]);
+
+  // Still down: the poller publishes it again, and the next try waits longer.
+  await runTick(poller);
+  const once = await runs.get('outage-run');
+  assert.equal(once?.launchDeliveries?.recoveries, 1);
+  assert.match(once?.warning ?? '', /published again \(retry 1; next in 5 min/);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await runTick(poller);
+  assert.equal((await runs.get('outage-run'))?.launchDeliveries?.recoveries, 1, 'not again before its time');
+
+  // Vertex comes back; the next due retry submits the run, exactly once.
+  sim.control.clearCallFaults();
+  clock.advance(6 * MINUTE);
+  while (sim.control.createdCount() === 0) {
+    await runTick(poller);
+    clock.advance(11 * MINUTE);
+    if ((await runs.get('outage-run'))?.state === 'FAILED') break;
+  }
+  const submitted = await waitForState(runs, 'outage-run', 'SUBMITTED');
+  assert.equal(submitted.attempts.length, 1);
+  assert.equal(submitted.warning, null, 'the stranded warning is cleared');
+  assert.equal(sim.control.createdCount(), 1);
+  assert.ok(republished.length >= 2);
+  await subscription.close();
+});
+
+test('a launch that never finds a working delivery is FAILED after the recovery window, saying how to retry', async () => {
+  const { db, clock, deps, runs } = await setup();
+  const poller: PollerDeps = { ...deps, launches: { publish: async () => 'unused' }, launchRecovery: { firstDelayMs: MINUTE, maxDelayMs: MINUTE, giveUpAfterMs: 10 * MINUTE } };
+  const launcher = { runs: createRunStore(db), tuning: deps.tuning, log: quiet, now: clock.now, leaseMs: MINUTE, ...singleDatasetDeps };
+  // A delivery claimed the run and died: no lease renewal, no message coming back.
+  const payload = { schemaVersion: 1, requestId: 'orphan-run', experiment: 'orphan', baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test' };
+  await launcher.runs.claim('orphan-run', () => newRun(launchMessageSchema.parse(payload), new Date(clock.now()).toISOString()), 'dead-delivery', clock.now(), MINUTE);
+  for (let i = 0; i < 12 && (await runs.get('orphan-run'))?.state !== 'FAILED'; i++) {
+    clock.advance(2 * MINUTE);
+    await runTick(poller);
+  }
+  const failed = await runs.get('orphan-run');
+  assert.equal(failed?.state, 'FAILED');
+  assert.equal(failed?.error?.code, 'LAUNCH_UNDELIVERABLE');
+  assert.match(failed?.error?.message ?? '', /sft-pipeline retry orphan-run/);
 });

@@ -10,27 +10,86 @@ const tuneParams = (labels: Record<string, string> = {}) => ({
   config: { tunedModelDisplayName: 'tickets', epochCount: 3, labels },
 });
 
-test('the real genai client tunes, gets and cancels jobs on the simulator; states walk queued → pending → running → succeeded', async () => {
-  const sim = await startVertexSimulator({ timing: { validationMs: 1000, queueMs: 1000, runMs: 1000 } });
+test('the real genai client tunes, gets and cancels jobs; a job waits RUNNING with a detail state, as the SDK documents', async () => {
+  const timing = { pendingMs: 100, validationMs: 1000, queueMs: 1000, runMs: 1000, postProcessingMs: 1000, cancelMs: 500 };
+  const sim = await startVertexSimulator({ timing });
   try {
     const ai = genaiForSimulator(sim.url);
     const job = await ai.tunings.tune(tuneParams({ run_id: 'run-a' }));
-    assert.match(job.name ?? '', /^projects\/sim-project\/locations\/us-central1\/tuningJobs\/\d+$/);
-    assert.equal(job.state, JobState.JOB_STATE_QUEUED);
-    const states: string[] = [];
-    for (let i = 0; i < 4; i++) {
-      states.push(String((await ai.tunings.get({ name: job.name! })).state));
+    // Vertex names resources by project number, whatever the caller said.
+    assert.match(job.name ?? '', /^projects\/\d{12}\/locations\/us-central1\/tuningJobs\/\d+$/);
+    assert.equal(job.state, JobState.JOB_STATE_PENDING);
+    sim.control.advance(100);
+    const seen: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const now = await ai.tunings.get({ name: job.name! });
+      seen.push(`${now.state}/${now.tuningJobState}`);
       sim.control.advance(1000);
     }
-    assert.deepEqual(states, ['JOB_STATE_QUEUED', 'JOB_STATE_PENDING', 'JOB_STATE_RUNNING', 'JOB_STATE_SUCCEEDED']);
+    assert.deepEqual(seen, [
+      'JOB_STATE_RUNNING/TUNING_JOB_STATE_PROCESSING_DATASET',
+      'JOB_STATE_RUNNING/TUNING_JOB_STATE_WAITING_FOR_CAPACITY',
+      'JOB_STATE_RUNNING/TUNING_JOB_STATE_TUNING',
+      'JOB_STATE_RUNNING/TUNING_JOB_STATE_POST_PROCESSING',
+      'JOB_STATE_SUCCEEDED/TUNING_JOB_STATE_UNSPECIFIED',
+    ]);
     const done = await ai.tunings.get({ name: job.name! });
-    assert.match(done.tunedModel?.model ?? '', /\/models\/\d+@1$/);
+    const parent = job.name!.split('/tuningJobs/')[0];
+    assert.match(done.tunedModel?.model ?? '', new RegExp(`^${parent}/models/\\d+@1$`));
+    const jobId = job.name!.split('/').at(-1)!;
+    assert.notEqual(done.tunedModel!.model!.split('/').at(-1)!.split('@')[0], jobId, 'the model id is its own, not the job id');
+    assert.notEqual(done.tunedModel!.endpoint!.split('/').at(-1), jobId, 'the endpoint id is its own too');
     assert.ok(done.startTime && done.endTime && done.experiment);
+    assert.equal(done.startTime, new Date(Date.parse(done.createTime!) + 100).toISOString(), 'startTime is when it first entered RUNNING, waits included');
     assert.deepEqual(sim.control.jobs()[0]?.body.supervisedTuningSpec, { trainingDatasetUri: 'gs://sim-datasets/d1/train.jsonl', hyperParameters: { epochCount: 3 } });
 
     const second = await ai.tunings.tune(tuneParams());
     await ai.tunings.cancel({ name: second.name! });
-    assert.equal((await ai.tunings.get({ name: second.name! })).state, JobState.JOB_STATE_CANCELLED);
+    const cancelling = await ai.tunings.get({ name: second.name! });
+    assert.equal(cancelling.state, JobState.JOB_STATE_CANCELLING, 'cancel is asynchronous');
+    sim.control.advance(500);
+    const cancelled = await ai.tunings.get({ name: second.name! });
+    assert.equal(cancelled.state, JobState.JOB_STATE_CANCELLED);
+    assert.equal(cancelled.error?.code, 1, 'google.rpc.Code.CANCELLED, as CancelTuningJob says');
+  } finally {
+    await sim.stop();
+  }
+});
+
+test('the project quota: jobs over it wait RUNNING / WAITING_FOR_QUOTA in creation order, a cancelled waiter never takes it', async () => {
+  // Long phases, so the real milliseconds a loaded machine adds between calls cannot move a job across one.
+  const timing = { pendingMs: 0, validationMs: 100_000, queueMs: 100, runMs: 1000, postProcessingMs: 0, cancelMs: 50 };
+  const sim = await startVertexSimulator({ timing, concurrentTuningJobs: 1 });
+  try {
+    const ai = genaiForSimulator(sim.url);
+    const [a, b, c] = [await ai.tunings.tune(tuneParams()), await ai.tunings.tune(tuneParams()), await ai.tunings.tune(tuneParams())];
+    const details = async () => Promise.all([a, b, c].map(async (job) => (await ai.tunings.get({ name: job.name! })).tuningJobState ?? (await ai.tunings.get({ name: job.name! })).state));
+    sim.control.advance(100_300);
+    assert.deepEqual(await details(), ['TUNING_JOB_STATE_TUNING', 'TUNING_JOB_STATE_WAITING_FOR_QUOTA', 'TUNING_JOB_STATE_WAITING_FOR_QUOTA']);
+    await ai.tunings.cancel({ name: b.name! });
+    // a ends at 101.1 s; c (not b) takes the quota then and is checking its dataset until 201.1 s.
+    sim.control.advance(50_000);
+    const [aNow, bNow, cNow] = await Promise.all([a, b, c].map((job) => ai.tunings.get({ name: job.name! })));
+    assert.deepEqual([aNow?.state, bNow?.state, cNow?.tuningJobState], ['JOB_STATE_SUCCEEDED', 'JOB_STATE_CANCELLED', 'TUNING_JOB_STATE_PROCESSING_DATASET']);
+  } finally {
+    await sim.stop();
+  }
+});
+
+test('a cancel can lose the race: the job goes CANCELLING, then SUCCEEDED with its model', async () => {
+  const sim = await startVertexSimulator({ timing: { pendingMs: 0, validationMs: 10, queueMs: 10, runMs: 1000, cancelMs: 200 } });
+  try {
+    const ai = genaiForSimulator(sim.url);
+    const job = await ai.tunings.tune(tuneParams());
+    sim.control.advance(500);
+    sim.control.succeedNextCancelledJobs(1);
+    await ai.tunings.cancel({ name: job.name! });
+    assert.equal((await ai.tunings.get({ name: job.name! })).state, JobState.JOB_STATE_CANCELLING);
+    sim.control.advance(200);
+    const ended = await ai.tunings.get({ name: job.name! });
+    assert.equal(ended.state, JobState.JOB_STATE_SUCCEEDED);
+    assert.ok(ended.tunedModel?.model);
+    await assert.rejects(ai.tunings.cancel({ name: job.name! }), (error: Error & { status?: number }) => error.status === 400, 'a finished job cannot be cancelled');
   } finally {
     await sim.stop();
   }
@@ -48,6 +107,10 @@ test('list pages through every job and filters by label, as the launcher finds a
     for await (const job of await ai.tunings.list({ config: { filter: 'labels.run_id="run-1"' } })) labelled.push(job.labels?.run_id ?? '');
     assert.deepEqual(labelled, ['run-1', 'run-1']);
     await assert.rejects(ai.tunings.list({ config: { filter: 'display_name="x"' } }), /unsupported filter/);
+    sim.control.ignoreListFilters(true);
+    const unfiltered: string[] = [];
+    for await (const job of await ai.tunings.list({ config: { filter: 'labels.run_id="run-1"' } })) unfiltered.push(job.labels?.run_id ?? '');
+    assert.equal(unfiltered.length, 7, 'with the knob, the filter is ignored (callers must re-check labels)');
   } finally {
     await sim.stop();
   }
@@ -63,7 +126,7 @@ test('knobs: a stuck job never leaves the queue, a failing job ends FAILED with 
     const failing = await ai.tunings.tune(tuneParams());
     sim.control.advance(3 * 24 * 3600 * 1000);
     const stuckNow = await ai.tunings.get({ name: stuck.name! });
-    assert.equal(stuckNow.state, JobState.JOB_STATE_PENDING);
+    assert.equal(stuckNow.state, JobState.JOB_STATE_RUNNING, 'a job waiting for capacity is RUNNING to Vertex');
     const raw = await fetch(`${sim.url}/v1beta1/${stuck.name}`, { headers: { authorization: 'Bearer t' } });
     assert.equal(((await raw.json()) as { tuningJobState?: string }).tuningJobState, 'TUNING_JOB_STATE_WAITING_FOR_CAPACITY', 'why it waits, as the detailed state says');
     const failed = await ai.tunings.get({ name: failing.name! });
@@ -100,10 +163,11 @@ test('the real aiplatform client (REST transport) gets, lists by label and cance
     const job = await genaiForSimulator(sim.url).tunings.tune(tuneParams({ run_id: 'run-z' }));
     sim.control.advance(100);
     const [got] = await client.getTuningJob({ name: job.name! });
-    assert.equal(got.state, 'JOB_STATE_PENDING');
+    assert.equal(got.state, 'JOB_STATE_RUNNING');
     const [listed] = await client.listTuningJobs({ parent: 'projects/sim-project/locations/us-central1', filter: 'labels.run_id="run-z"' }, { autoPaginate: true });
     assert.deepEqual(listed.map((j) => j.name), [job.name]);
     await client.cancelTuningJob({ name: job.name! });
+    sim.control.advance(1000);
     const [cancelled] = await client.getTuningJob({ name: job.name! });
     assert.equal(cancelled.state, 'JOB_STATE_CANCELLED');
   } finally {

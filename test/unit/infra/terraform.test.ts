@@ -151,7 +151,8 @@ const BUCKET_ROLE_ALLOW_LIST: Record<string, Record<string, string[]>> = {
   completion: { datasets: ['roles/storage.objectViewer'], outputs: ['roles/storage.objectViewer', 'roles/storage.objectCreator'] },
   vertex_agent: { raw: ['roles/storage.objectViewer'], datasets: ['roles/storage.objectViewer'], outputs: ['roles/storage.objectUser'] },
 };
-const TOPIC_ALLOW_LIST: Record<string, string[]> = { converter: ['launch'], poller: ['run_events'], completion: ['run_events'] };
+// The poller publishes a queued run's launch request again when a tuning slot frees up (admission control).
+const TOPIC_ALLOW_LIST: Record<string, string[]> = { converter: ['launch'], poller: ['run_events', 'launch'], completion: ['run_events'] };
 
 test('no service account holds a role outside its allow-list: the converter cannot start jobs, the launcher cannot read raw data', async () => {
   const config = await configPromise;

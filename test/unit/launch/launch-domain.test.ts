@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backoffDelays, classifyError, withRetries } from '../../../shared/errors/classify.ts';
 import { launchRefusal, newRun } from '../../../shared/launch/decide.ts';
+import { allowedDatasetPrefixes, datasetLocationRefusal } from '../../../shared/launch/dataset-locations.ts';
 import { decodeMessageData } from '../../../shared/launch/envelope.ts';
 import { launchMessageSchema, runIdFor, type LaunchMessageInput } from '../../../shared/launch/schema.ts';
-import { decideClaim, holdsLease } from '../../../shared/runs/lease.ts';
+import { SAME_MESSAGE_GRACE_MS, decideClaim, holdsLease } from '../../../shared/runs/lease.ts';
 import { applyTransition, TransitionError } from '../../../shared/runs/transitions.ts';
 
 const input: LaunchMessageInput = {
@@ -42,16 +43,19 @@ test('refusals: unknown model, adapter size, budget (several datasets are merged
 
 test('claims: the first delivery acts, a duplicate sees the run in hand, a redelivery of the same message takes it back, an expired lease is taken over', () => {
   const fresh = () => newRun(parse(), '2026-01-01T00:00:00.000Z');
-  const first = decideClaim(null, fresh, 'msg-1', 0, 1000);
+  const lease = 60_000;
+  const first = decideClaim(null, fresh, 'msg-1', 0, lease);
   assert.equal(first.action, 'act');
-  assert.equal(decideClaim(first.run, fresh, 'msg-2', 500, 1000).action, 'in-hand');
-  const again = decideClaim(first.run, fresh, 'msg-1', 500, 1000);
-  assert.deepEqual([again.action, again.action === 'act' && again.token], ['act', 2]);
-  const takeover = decideClaim(first.run, fresh, 'msg-2', 1500, 1000);
+  assert.equal(decideClaim(first.run, fresh, 'msg-2', 500, lease).action, 'in-hand');
+  // The same message within Pub/Sub's minimum ack deadline is a concurrent duplicate: it comes back later.
+  assert.equal(decideClaim(first.run, fresh, 'msg-1', 500, lease).action, 'busy');
+  const again = decideClaim(first.run, fresh, 'msg-1', SAME_MESSAGE_GRACE_MS + 1, lease);
+  assert.deepEqual([again.action, again.action === 'act' && again.token], ['act', 2], 'a redelivery after a crash takes its lease back');
+  const takeover = decideClaim(first.run, fresh, 'msg-2', lease + 1, lease);
   assert.equal(takeover.action, 'act');
   assert.equal(holdsLease(takeover.run, 1), false, 'the old holder is fenced off');
   const submitted = applyTransition(first.run, 'SUBMITTED', 'first submission', 'now');
-  assert.equal(decideClaim(submitted, fresh, 'msg-3', 0, 1000).action, 'done');
+  assert.equal(decideClaim(submitted, fresh, 'msg-3', 0, lease).action, 'done');
 });
 
 test('transitions append history only on a real change and never move a finished run', () => {
@@ -85,7 +89,32 @@ test('backoff grows exponentially with full jitter under a cap; retries stop at 
 
 test('Pub/Sub message data decodes to JSON, or says why not', () => {
   const envelope = (data?: string) => ({ message: { messageId: '1', ...(data === undefined ? {} : { data: Buffer.from(data).toString('base64') }) } });
-  assert.deepEqual(decodeMessageData(envelope('{"a":1}')), { json: { a: 1 } });
+  assert.deepEqual(decodeMessageData(envelope('{"a":1}')), { json: { a: 1 }, raw: '{"a":1}' });
   assert.match((decodeMessageData(envelope()) as { problem: string }).problem, /no data/);
   assert.match((decodeMessageData(envelope('{oops')) as { problem: string }).problem, /not JSON/);
+});
+
+test('a launch may read only datasets the converter wrote or an operator allowed, checked for training, validation and evaluation', () => {
+  const allowed = allowedDatasetPrefixes({ DATASETS_BUCKET: 'acme-sft-datasets', ALLOWED_DATASET_PREFIXES: 'gs://acme-curated/sft/' })!;
+  assert.deepEqual(allowed, ['gs://acme-sft-datasets/', 'gs://acme-curated/sft/']);
+  const ok = parse({ trainingDatasetUri: 'gs://acme-sft-datasets/datasets/d1/train.jsonl', validationDatasetUri: 'gs://acme-curated/sft/v.jsonl' });
+  assert.equal(datasetLocationRefusal(ok, allowed), null);
+  const refusals: [Record<string, unknown>, RegExp][] = [
+    [{ trainingDatasetUri: 'gs://other-team/secrets.jsonl' }, /training dataset gs:\/\/other-team\/secrets\.jsonl is outside/],
+    [{ trainingDatasetUri: 'gs://acme-raw/incoming/upload.jsonl' }, /outside the locations/],
+    [{ trainingDatasetUri: 'gs://acme-sft-datasets/incoming/../x.jsonl' }, /relative or empty path segments/],
+    [{ trainingDatasetUri: ['gs://acme-sft-datasets/a.jsonl', 'gs://elsewhere/b.jsonl'] }, /training dataset gs:\/\/elsewhere/],
+    [{ trainingDatasetUri: 'gs://acme-sft-datasets/a.jsonl', evaluation: { datasetUri: 'gs://elsewhere/held-out.jsonl' } }, /evaluation dataset gs:\/\/elsewhere/],
+    [{ trainingDatasetUri: 'gs://acme-sft-datasets/a.jsonl', validationDatasetUri: 'gs://acme-curated/other/v.jsonl' }, /validation dataset/],
+  ];
+  for (const [fields, expected] of refusals) assert.match(datasetLocationRefusal(parse(fields as Partial<LaunchMessageInput>), allowed) ?? '(allowed)', expected);
+  assert.equal(allowedDatasetPrefixes({}), null, 'no bucket and no list: no restriction (tests, the CLI against a bare project)');
+});
+
+test('labels follow Google\'s rules: international lowercase allowed, at most 62 of the user\'s (Vertex takes 64)', () => {
+  assert.ok(launchMessageSchema.safeParse({ ...parse(), labels: { team: 'données', 'équipe': 'nlp' } }).success);
+  assert.ok(!launchMessageSchema.safeParse({ ...parse(), labels: { Team: 'x' } }).success, 'no uppercase');
+  assert.ok(!launchMessageSchema.safeParse({ ...parse(), labels: { '1team': 'x' } }).success, 'a letter first');
+  assert.ok(launchMessageSchema.safeParse({ ...parse(), labels: Object.fromEntries(Array.from({ length: 62 }, (_, i) => [`k${i}`, 'v'])) }).success);
+  assert.ok(!launchMessageSchema.safeParse({ ...parse(), labels: Object.fromEntries(Array.from({ length: 63 }, (_, i) => [`k${i}`, 'v'])) }).success);
 });

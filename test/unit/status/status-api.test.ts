@@ -4,7 +4,7 @@ import type { StatusReader } from '../../../adapters/firestore/status-reader.ts'
 import { handleStatus, type StatusRequest } from '../../../functions/status/handler.ts';
 import { newRun } from '../../../shared/launch/decide.ts';
 import { launchMessageSchema } from '../../../shared/launch/schema.ts';
-import type { RunDocument } from '../../../shared/runs/schema.ts';
+import { newAttempt, type RunDocument } from '../../../shared/runs/schema.ts';
 import { applyTransition } from '../../../shared/runs/transitions.ts';
 import { runListSchema, summarizeRun } from '../../../shared/status/api.ts';
 
@@ -12,7 +12,7 @@ const T0 = Date.parse('2026-11-24T00:00:00Z');
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
 const submitted = (): RunDocument => {
   const message = launchMessageSchema.parse({ schemaVersion: 1, experiment: 'tickets', baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://bkt/t.jsonl', source: 'test', estimatedCostUsd: 0.42 });
-  const attempt = { number: 1, jobName: 'jobs/1', submittedAt: at(0), startedAt: null, endedAt: null, endState: null, error: null, reason: 'first submission' };
+  const attempt = newAttempt({ number: 1, jobName: 'jobs/1', submittedAt: at(0), reason: 'first submission' });
   return applyTransition(newRun(message, at(0)), 'SUBMITTED', 'submitted', at(0), { attempts: [attempt], currentJobName: 'jobs/1' });
 };
 
