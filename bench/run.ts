@@ -9,6 +9,7 @@ const args = process.argv.slice(2);
 const sizes = args.includes('--sizes') ? ['--sizes', args[args.indexOf('--sizes') + 1]!] : [];
 const benches: [string, string[]][] = [
   ['tokenizer.ts', []],
+  ['split.ts', []],
   ['convert.ts', sizes],
   ['converter-function.ts', sizes],
   ['poller.ts', []],

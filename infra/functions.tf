@@ -54,6 +54,7 @@ resource "google_cloudfunctions2_function" "converter" {
       LAUNCH_TOPIC                = google_pubsub_topic.launch.name
       DATASETS_COLLECTION         = "datasets"
       MAX_INVALID_SHARE           = tostring(var.max_invalid_share)
+      DUPLICATE_UPLOAD_WINDOW_HOURS = tostring(var.duplicate_upload_window_hours)
       DEFAULT_BASE_MODEL          = var.default_base_model
       CONVERSION_LEASE_SECONDS    = "600"
       HTTPS_MEDIA                 = var.https_media

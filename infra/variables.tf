@@ -39,6 +39,12 @@ variable "max_attempts" {
   default     = 3
 }
 
+variable "duplicate_upload_window_hours" {
+  description = "The same bytes with the same launch spec uploaded again within this many hours start no second tuning run (the dataset points at the first run). 0 launches every upload."
+  type        = number
+  default     = 24
+}
+
 variable "allowed_dataset_prefixes" {
   description = "gs:// prefixes (gs://BUCKET/PATH/) launches may read besides the datasets bucket; the launcher's identity also needs read access there. Anything else is refused."
   type        = list(string)

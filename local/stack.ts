@@ -87,7 +87,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const [firestore, pubsubEmulator, storageEmulator] = await Promise.all([
       startFirestoreEmulator(fixed ? { port: fixed.firestore! } : {}),
       startPubSubEmulator(fixed ? { port: fixed.pubsub! } : {}),
-      startStorageEmulator(fixed ? { port: fixed.storage! } : {}),
+      // Eventarc's retry policy, compressed: from 1 s doubling to 10 s, kept for a day.
+      startStorageEmulator({ ...(fixed ? { port: fixed.storage! } : {}), deliveryRetry: { minMs: 1000, maxMs: 10_000, retentionMs: 24 * 3600_000 } }),
     ]);
     cleanups.push(() => firestore.stop(), () => pubsubEmulator.stop(), () => storageEmulator.stop());
     process.env.STORAGE_EMULATOR_HOST = storageEmulator.url;
@@ -148,9 +149,23 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       'vertex-simulator': simulator.url,
     };
     const children = new Map<string, ChildProcess>();
+    let stopping = false;
     cleanups.push(() => {
+      stopping = true;
       for (const child of children.values()) child.kill('SIGTERM');
     });
+    // A function that dies is started again, as Cloud Run starts a new instance; events sent
+    // meanwhile are retried by their senders (the storage emulator, the Pub/Sub relays).
+    const restartDelays = new Map<string, number>();
+    const restarts = new Map<string, Promise<void>>();
+    const supervise = (name: (typeof FUNCTIONS)[number], child: ChildProcess) =>
+      child.once('exit', (code, signal) => {
+        if (stopping || children.get(name) !== child) return;
+        const delay = restartDelays.get(name) ?? 1000;
+        restartDelays.delete(name);
+        log(`[${name}] exited (${signal ?? `code ${code}`}); starting it again in ${delay} ms`);
+        restarts.set(name, new Promise((resolve) => setTimeout(resolve, delay)).then(() => (stopping ? undefined : launch(name))));
+      });
     const ports: Record<string, number> = {};
     const launch = async (name: (typeof FUNCTIONS)[number]) => {
       ports[name] ??= fixed?.[name] ?? (await freePort());
@@ -161,18 +176,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       );
       child.stderr?.on('data', (chunk: Buffer) => log(`[${name}] ${chunk.toString().trim()}`));
       children.set(name, child);
+      supervise(name, child);
       await waitForPort(ports[name], `the ${name} function`);
       urls[name] = `http://127.0.0.1:${ports[name]}/`;
     };
     await Promise.all(FUNCTIONS.map(launch));
-    /** Kills a function's process outright (as a crashed instance would die) and starts it again on the same port. */
+    /** Kills a function's process outright (as a crashed instance would die); the supervisor starts it again on the same port after `downMs`. */
     const crashAndRestart = async (name: (typeof FUNCTIONS)[number], downMs = 0) => {
       const child = children.get(name)!;
+      restartDelays.set(name, downMs);
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGKILL');
       await exited;
-      await new Promise((resolve) => setTimeout(resolve, downMs));
-      await launch(name);
+      await restarts.get(name);
     };
     storageEmulator.addNotificationTarget(urls.converter!, rawBucket);
     const relay = await relayToFunction(pubsub, 'launcher', 'launch', urls.launcher!, projectId);

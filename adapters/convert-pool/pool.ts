@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
-import type { BatchConverter, ConvertedRecord } from '../../shared/convert/pipeline.ts';
-import { gemmaTokenizerTables } from '../tokenizer/index.ts';
+import { convertBatch, type BatchConverter, type ConvertedRecord, type RecordBatchOptions } from '../../shared/convert/pipeline.ts';
+import type { RawRecord, RecordParseFailure } from '../../shared/convert/types.ts';
+import { gemmaTokenizerTables, loadGemmaTokenizer } from '../tokenizer/index.ts';
 
 /**
  * Converts record batches on worker threads, one per core by default. The pipeline keeps the
@@ -9,15 +10,21 @@ import { gemmaTokenizerTables } from '../tokenizer/index.ts';
 export function createConverterPool(options: { threads: number }): BatchConverter & { close(): Promise<void> } {
   const tables = gemmaTokenizerTables();
   const workers = Array.from({ length: Math.max(1, options.threads) }, () => new Worker(new URL('./worker.ts', import.meta.url), { workerData: { tables } }));
-  const pending = new Map<number, { resolve: (value: ConvertedRecord[]) => void; reject: (error: Error) => void }>();
+  type Batch = (RawRecord | RecordParseFailure)[];
+  const pending = new Map<number, { resolve: (value: ConvertedRecord[]) => void; reject: (error: Error) => void; batch: Batch; options: RecordBatchOptions }>();
+  // A batch structured cloning cannot carry (a line nested thousands deep overflows its stack)
+  // is converted here instead: the same code, so the same located error as in one thread.
+  const inMainThread = (batch: Batch, batchOptions: RecordBatchOptions) => convertBatch(batch, batchOptions, loadGemmaTokenizer());
   let nextId = 0;
   let failure: Error | undefined;
   for (const worker of workers) {
-    worker.on('message', (message: { id: number; converted?: ConvertedRecord[]; error?: string }) => {
+    worker.on('message', (message: { id: number; converted?: ConvertedRecord[]; error?: string; uncloneable?: boolean }) => {
       const waiting = pending.get(message.id);
       pending.delete(message.id);
-      if (message.error !== undefined) waiting?.reject(new Error(`converter worker failed: ${message.error}`));
-      else waiting?.resolve(message.converted!);
+      if (!waiting) return;
+      if (message.uncloneable) waiting.resolve(inMainThread(waiting.batch, waiting.options));
+      else if (message.error !== undefined) waiting.reject(new Error(`converter worker failed: ${message.error}`));
+      else waiting.resolve(message.converted!);
     });
     worker.on('error', (error) => {
       failure = error;
@@ -30,8 +37,13 @@ export function createConverterPool(options: { threads: number }): BatchConverte
       if (failure) return Promise.reject(failure);
       const id = nextId++;
       return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        workers[id % workers.length]!.postMessage({ id, batch, options: batchOptions });
+        pending.set(id, { resolve, reject, batch, options: batchOptions });
+        try {
+          workers[id % workers.length]!.postMessage({ id, batch, options: batchOptions });
+        } catch {
+          pending.delete(id);
+          resolve(inMainThread(batch, batchOptions));
+        }
       });
     },
     async close() {

@@ -7,9 +7,17 @@ import { BpeTokenizer, type BpeTables } from '../../shared/tokenizer/bpe.ts';
 const tokenizer = new BpeTokenizer((workerData as { tables: BpeTables }).tables);
 
 parentPort!.on('message', (message: { id: number; batch: (RawRecord | RecordParseFailure)[]; options: RecordBatchOptions }) => {
+  let converted;
   try {
-    parentPort!.postMessage({ id: message.id, converted: convertBatch(message.batch, message.options, tokenizer) });
+    converted = convertBatch(message.batch, message.options, tokenizer);
   } catch (error) {
     parentPort!.postMessage({ id: message.id, error: error instanceof Error ? error.message : String(error) });
+    return;
+  }
+  try {
+    parentPort!.postMessage({ id: message.id, converted });
+  } catch {
+    // The result cannot be cloned back (too deeply nested): the main thread converts this batch itself.
+    parentPort!.postMessage({ id: message.id, uncloneable: true });
   }
 });

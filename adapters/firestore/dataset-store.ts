@@ -11,6 +11,18 @@ export interface DatasetStore {
   /** Claims the one launch of a dataset for `holder` when mayClaimLaunch allows it; false otherwise. */
   claimLaunch(datasetId: string, holder: string, nowMs: number): Promise<boolean>;
   recordLaunch(datasetId: string, launch: DatasetDocument['launch'], nowIso: string): Promise<void>;
+  /**
+   * Records this upload's content key (`uploads/{key}`) unless another dataset recorded it within
+   * `windowMs`: then returns that one (its run is this upload's run). One transaction: of two
+   * identical uploads at once, exactly one launches.
+   */
+  claimUpload(key: string, entry: UploadEntry, windowMs: number): Promise<UploadEntry | null>;
+}
+
+export interface UploadEntry {
+  datasetId: string;
+  runId: string;
+  at: string;
 }
 
 /** Why `holder` may not convert: the conversion is finished, or another live delivery has it; null when it may. */
@@ -20,10 +32,20 @@ function elsewhere(doc: DatasetDocument, holder: string, nowMs: number): 'done' 
   return null;
 }
 
-export function createDatasetStore(db: Firestore, collection = 'datasets'): DatasetStore {
+export function createDatasetStore(db: Firestore, collection = 'datasets', uploadsCollection = 'uploads'): DatasetStore {
   const ref = (id: string) => db.collection(collection).doc(id);
   const parse = (data: unknown) => datasetDocumentSchema.parse(data);
   return {
+    claimUpload(key, entry, windowMs) {
+      const upload = db.collection(uploadsCollection).doc(key);
+      return db.runTransaction(async (tx) => {
+        const snapshot = await tx.get(upload);
+        const seen = snapshot.exists ? (snapshot.data() as UploadEntry) : null;
+        if (seen && seen.datasetId !== entry.datasetId && Date.parse(entry.at) - Date.parse(seen.at) < windowMs) return seen;
+        if (!seen || seen.datasetId !== entry.datasetId) tx.set(upload, entry);
+        return null;
+      });
+    },
     async get(id) {
       const snapshot = await ref(id).get();
       return snapshot.exists ? parse(snapshot.data()) : null;

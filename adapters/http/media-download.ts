@@ -1,4 +1,7 @@
 import type { ObjectStore } from '../storage/object-store.ts';
+import { addressRefusal, PUBLIC_ONLY, type AddressPolicy } from './address-policy.ts';
+
+const MAX_REDIRECTS = 5;
 
 export type DownloadResult = { size: number; head: Uint8Array } | { failure: string } | { tooLarge: number };
 
@@ -7,12 +10,31 @@ export type DownloadResult = { size: number; head: Uint8Array } | { failure: str
  * `maxBytes` (the object is not written) and after `timeoutMs`. Returns its size and first
  * bytes, for the same checks a gs:// file gets.
  */
-export async function downloadToStorage(url: string, target: string, options: { objects: ObjectStore; contentType: string; maxBytes: number; timeoutMs: number; fetch?: typeof fetch }): Promise<DownloadResult> {
+export async function downloadToStorage(
+  url: string,
+  target: string,
+  options: { objects: ObjectStore; contentType: string; maxBytes: number; timeoutMs: number; fetch?: typeof fetch; addresses?: AddressPolicy },
+): Promise<DownloadResult> {
   let response: Response;
-  try {
-    response = await (options.fetch ?? fetch)(url, { signal: AbortSignal.timeout(options.timeoutMs), redirect: 'follow' });
-  } catch (error) {
-    return { failure: `could not fetch it: ${error instanceof Error ? error.message : String(error)}` };
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  // Redirects are followed by hand, so every hop is checked before anything connects to it:
+  // https only, and no private, loopback or link-local address (a data file must not be able to
+  // make the pipeline read its own network, such as the metadata server).
+  let hop = new URL(url);
+  for (let hops = 0; ; hops++) {
+    if (hop.protocol !== 'https:') return { failure: `${hops === 0 ? 'it is' : 'it redirects to'} ${hop.protocol} URL: only https media are fetched` };
+    const refusal = await addressRefusal(hop, options.addresses ?? PUBLIC_ONLY);
+    if (refusal) return { failure: hops === 0 ? refusal : `it redirects to ${hop.href}: ${refusal}` };
+    try {
+      response = await (options.fetch ?? fetch)(hop.href, { signal, redirect: 'manual' });
+    } catch (error) {
+      return { failure: `could not fetch it: ${error instanceof Error ? error.message : String(error)}` };
+    }
+    const location = response.status >= 300 && response.status < 400 ? response.headers.get('location') : null;
+    if (!location) break;
+    await response.body?.cancel();
+    if (hops >= MAX_REDIRECTS) return { failure: `more than ${MAX_REDIRECTS} redirects` };
+    hop = new URL(location, hop);
   }
   if (!response.ok || !response.body) return { failure: `the host answered HTTP ${response.status}` };
   const declared = Number(response.headers.get('content-length'));

@@ -62,7 +62,21 @@ export interface StorageEmulator {
   stop(): Promise<void>;
 }
 
-export async function startStorageEmulator(options: { port?: number; dataDir?: string } = {}): Promise<StorageEmulator> {
+/**
+ * How finalize events are retried. Eventarc's own policy: "the default delay starts at a minimum
+ * of 10 seconds and increases with each subsequent failure, up to a maximum of 600 seconds", and
+ * undelivered events are kept 24 hours (Eventarc's retry-events page). The defaults here are
+ * compressed for tests; the local stack passes longer ones.
+ */
+export interface DeliveryRetry {
+  minMs: number;
+  maxMs: number;
+  retentionMs: number;
+}
+
+export async function startStorageEmulator(options: { port?: number; dataDir?: string; deliveryRetry?: Partial<DeliveryRetry> } = {}): Promise<StorageEmulator> {
+  const retry: DeliveryRetry = { minMs: 100, maxMs: 5000, retentionMs: 10 * 60_000, ...options.deliveryRetry };
+  let stopping = false;
   const ownDir = !options.dataDir;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'gcs-emulator-'));
   mkdirSync(join(dataDir, 'objects'), { recursive: true });
@@ -172,7 +186,8 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
     if (uploadType === 'resumable') {
       const meta = await readJson(request);
       const name = String(meta.name ?? query.get('name') ?? '');
-      if (!name) return sendError(response, 400, 'Required object name');
+      const badName = objectNameProblem(name);
+      if (badName) return sendError(response, 400, badName);
       const id = randomUUID();
       uploads.set(id, {
         bucket,
@@ -189,6 +204,8 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
     }
     if (uploadType === 'media') {
       const name = query.get('name') ?? '';
+      const badName = objectNameProblem(name);
+      if (badName) return sendError(response, 400, badName);
       const result = await storeFile(bucket, name, String(request.headers['content-type'] ?? 'application/octet-stream'), {}, preconditions, (file) => pipeline(request, createWriteStream(file)));
       return typeof result === 'string' ? sendError(response, 412, result) : sendJson(response, 200, resourceOf(result));
     }
@@ -200,6 +217,8 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
       if (parts.length < 2) return sendError(response, 400, 'multipart upload needs metadata and media parts');
       const meta = JSON.parse(parts[0]!.body.toString('utf8')) as Record<string, unknown>;
       const name = String(meta.name ?? query.get('name') ?? '');
+      const badName = objectNameProblem(name);
+      if (badName) return sendError(response, 400, badName);
       const contentType = String(meta.contentType ?? parts[1]!.headers['content-type'] ?? 'application/octet-stream');
       const result = await storeFile(bucket, name, contentType, stringRecord(meta.metadata), preconditions, async (file) => {
         await pipeline(async function* () {
@@ -360,7 +379,7 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
     for (const listener of listeners) listener(resource);
     for (const target of targets) {
       if (target.bucket && target.bucket !== object.bucket) continue;
-      const delivery = deliverCloudEvent(target.url, resource).finally(() => deliveries.delete(delivery));
+      const delivery = deliverCloudEvent(target.url, resource, retry, () => stopping).finally(() => deliveries.delete(delivery));
       deliveries.add(delivery);
     }
   }
@@ -372,6 +391,7 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
     onObjectFinalized: (listener) => void listeners.push(listener),
     addNotificationTarget: (target, bucket) => void targets.push({ url: target, ...(bucket ? { bucket } : {}) }),
     async stop() {
+      stopping = true;
       await Promise.allSettled([...deliveries]);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -400,30 +420,56 @@ function resourceOf(object: StoredObject) {
   };
 }
 
-/** At-least-once delivery of a finalize event as Eventarc sends it (binary content mode), retried with backoff. */
-async function deliverCloudEvent(target: string, resource: ReturnType<typeof resourceOf>): Promise<void> {
+/**
+ * At-least-once delivery of a finalize event as Eventarc sends it (binary content mode), retried
+ * with doubling waits until it is acknowledged or its retention ends. Header values are
+ * percent-encoded as the CloudEvents HTTP binding requires (space, '"', '%' and everything outside
+ * printable ASCII), so any name Cloud Storage allows (Unicode included) reaches the function.
+ */
+async function deliverCloudEvent(target: string, resource: ReturnType<typeof resourceOf>, retry: DeliveryRetry, stopped: () => boolean): Promise<void> {
   const id = `${resource.bucket}/${resource.name}/${resource.generation}`;
-  for (let attempt = 0; attempt < 8; attempt++) {
+  const giveUpAt = Date.now() + retry.retentionMs;
+  for (let attempt = 0; !stopped() && Date.now() < giveUpAt; attempt++) {
     try {
       const response = await fetch(target, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'ce-id': id,
+          'ce-id': cloudEventHeader(id),
           'ce-specversion': '1.0',
           'ce-type': 'google.cloud.storage.object.v1.finalized',
-          'ce-source': `//storage.googleapis.com/projects/_/buckets/${resource.bucket}`,
-          'ce-subject': `objects/${resource.name}`,
+          'ce-source': cloudEventHeader(`//storage.googleapis.com/projects/_/buckets/${resource.bucket}`),
+          'ce-subject': cloudEventHeader(`objects/${resource.name}`),
           'ce-time': resource.updated,
         },
         body: JSON.stringify(resource),
       });
       if (response.ok) return;
     } catch {
-      // the function is not up yet, or failed: retry
+      // the function is not up (a crashed instance restarting), or failed: retry
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** attempt)));
+    const wait = Math.min(retry.maxMs, retry.minMs * 2 ** attempt);
+    for (const end = Date.now() + wait; Date.now() < end && !stopped(); ) await new Promise((resolve) => setTimeout(resolve, Math.min(250, end - Date.now())));
   }
+}
+
+/** CloudEvents HTTP binding 1.0, 3.1.3.2: percent-encode space, '"', '%' and anything outside U+0021–U+007E (as UTF-8). */
+export function cloudEventHeader(value: string): string {
+  return Array.from(new TextEncoder().encode(value), (byte) => (byte > 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+}
+
+/**
+ * Why Cloud Storage would refuse an object name, or null (its naming rules: 1–1,024 bytes of
+ * UTF-8, no carriage return or line feed, not "." or "..", not under .well-known/acme-challenge/).
+ */
+export function objectNameProblem(name: string): string | null {
+  if (name === '') return 'Required object name';
+  if (Buffer.byteLength(name) > 1024) return 'The object name is longer than 1024 bytes';
+  if (/[\r\n]/.test(name)) return 'Object names cannot contain carriage return or line feed characters';
+  if (name === '.' || name === '..') return 'Object names cannot be "." or ".."';
+  if (name.startsWith('.well-known/acme-challenge/')) return 'Object names cannot start with .well-known/acme-challenge/';
+  if (!name.isWellFormed()) return 'The object name is not valid UTF-8';
+  return null;
 }
 
 function preconditionsOf(query: URLSearchParams): Preconditions {

@@ -1,11 +1,13 @@
 import type { DatasetStore } from '../../adapters/firestore/dataset-store.ts';
 import type { LaunchPublisher } from '../../adapters/pubsub/launch-publisher.ts';
+import type { AddressPolicy } from '../../adapters/http/address-policy.ts';
 import type { ObjectStore, ObjectWriter } from '../../adapters/storage/object-store.ts';
 import type { ConverterConfig } from '../../shared/config/converter.ts';
 import { convertStream } from '../../shared/convert/pipeline.ts';
 import { UnusableInputError } from '../../shared/convert/readers/errors.ts';
 import type { ConversionReport, TokenCounter } from '../../shared/convert/types.ts';
 import { datasetIdFor, defaultSidecarFor, isOversize, mayClaimLaunch, routeObject, SIDECAR_METADATA_KEY, SIDECAR_SUFFIX, sidecarSchema, type DatasetDocument, type Sidecar, type StorageObjectEvent } from '../../shared/datasets/schema.ts';
+import { uploadKey } from '../../shared/datasets/upload-key.ts';
 import { launchRefusal } from '../../shared/launch/decide.ts';
 import { launchMessageSchema } from '../../shared/launch/schema.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -19,9 +21,12 @@ export interface ConverterDeps {
   tokens: TokenCounter;
   log: Logger;
   now: () => number;
-  config: Pick<ConverterConfig, 'DATASETS_BUCKET' | 'INPUT_PREFIX' | 'MAX_OBJECT_BYTES' | 'MAX_INVALID_SHARE' | 'DEFAULT_BASE_MODEL' | 'CONVERSION_LEASE_SECONDS' | 'HTTPS_MEDIA' | 'MEDIA_FETCH_TIMEOUT_SECONDS' | 'PREFIX_DEFAULTS'>;
+  config: Pick<ConverterConfig, 'DATASETS_BUCKET' | 'INPUT_PREFIX' | 'MAX_OBJECT_BYTES' | 'MAX_INVALID_SHARE' | 'DEFAULT_BASE_MODEL' | 'CONVERSION_LEASE_SECONDS' | 'HTTPS_MEDIA' | 'MEDIA_FETCH_TIMEOUT_SECONDS' | 'PREFIX_DEFAULTS'> &
+    Partial<Pick<ConverterConfig, 'DUPLICATE_UPLOAD_WINDOW_HOURS'>>;
   /** How https media is fetched when copied (the global fetch unless given). */
   fetch?: typeof fetch;
+  /** Which hosts https media may come from (public addresses only unless given). */
+  mediaAddresses?: AddressPolicy;
 }
 
 export type ConverterOutcome =
@@ -50,7 +55,14 @@ export async function handleObjectFinalized(object: StorageObjectEvent, eventId:
     schemaVersion: 1,
     datasetId,
     state: 'CONVERTING',
-    source: { bucket: object.bucket, name: object.name, generation: object.generation, size: object.size ?? 0 },
+    source: {
+      bucket: object.bucket,
+      name: object.name,
+      generation: object.generation,
+      size: object.size ?? 0,
+      ...(object.md5Hash ? { md5Hash: object.md5Hash } : {}),
+      ...(object.crc32c ? { crc32c: object.crc32c } : {}),
+    },
     rejection: null,
     report: null,
     outputs: { train: null, validation: null, report: `${base}/report.json` },
@@ -126,6 +138,7 @@ async function convert(object: StorageObjectEvent, sidecar: Sidecar | null, base
         mediaBucket: deps.config.DATASETS_BUCKET,
         fetchTimeoutMs: deps.config.MEDIA_FETCH_TIMEOUT_SECONDS * 1000,
         ...(deps.fetch ? { fetch: deps.fetch } : {}),
+        ...(deps.mediaAddresses ? { addresses: deps.mediaAddresses } : {}),
       }),
     });
     // 'exists' means an earlier delivery wrote it: the same bytes, since conversion is deterministic.
@@ -206,7 +219,7 @@ export class LaunchInProgressError extends Error {
 async function maybeLaunch(datasetId: string, holder: string, deps: ConverterDeps, log: Logger, sidecarOverride?: Sidecar): Promise<string | undefined> {
   const doc = await deps.datasets.get(datasetId);
   const sidecar = sidecarOverride ?? doc?.sidecar;
-  if (!doc || !doc.report || !sidecar?.launch || doc.launch.state === 'PUBLISHED' || doc.launch.state === 'SKIPPED') return undefined;
+  if (!doc || !doc.report || !sidecar?.launch || ['PUBLISHED', 'SKIPPED', 'DUPLICATE'].includes(doc.launch.state)) return undefined;
   if (!mayClaimLaunch(doc.launch, deps.now())) throw new LaunchInProgressError(datasetId);
   const nowIso = new Date(deps.now()).toISOString();
   const skip = async (reason: string) => {
@@ -237,6 +250,16 @@ async function maybeLaunch(datasetId: string, holder: string, deps: ConverterDep
   if (!message.success) return skip(`the launch spec is invalid: ${message.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const refusal = launchRefusal(message.data);
   if (refusal) return skip(refusal);
+  // The same bytes with the same launch spec, launched moments ago (a double upload): one paid job, not two.
+  const windowMs = (deps.config.DUPLICATE_UPLOAD_WINDOW_HOURS ?? 0) * 3600_000;
+  const key = windowMs > 0 ? uploadKey(doc.source, message.data) : null;
+  const first = key ? await deps.datasets.claimUpload(key, { datasetId, runId: datasetId, at: nowIso }, windowMs) : null;
+  if (first) {
+    const reason = `the same bytes with the same launch spec as dataset ${first.datasetId} (uploaded ${first.at}): its run ${first.runId} is this upload's run (DUPLICATE_UPLOAD_WINDOW_HOURS=0 launches every upload)`;
+    if (await deps.datasets.claimLaunch(datasetId, holder, deps.now())) await deps.datasets.recordLaunch(datasetId, { state: 'DUPLICATE', reason, runId: first.runId, messageId: null }, nowIso);
+    log.warn(LogEvent.launchSkipped, reason);
+    return undefined;
+  }
   if (!(await deps.datasets.claimLaunch(datasetId, holder, deps.now()))) {
     // Another delivery claimed it a moment ago: done, or still publishing (then this delivery fails and comes back).
     if ((await deps.datasets.get(datasetId))?.launch.state === 'CLAIMED') throw new LaunchInProgressError(datasetId);

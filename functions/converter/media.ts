@@ -1,4 +1,5 @@
 import { downloadToStorage } from '../../adapters/http/media-download.ts';
+import type { AddressPolicy } from '../../adapters/http/address-policy.ts';
 import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import type { PreparedExample } from '../../shared/convert/pipeline.ts';
 import type { GeminiExample, Issue } from '../../shared/convert/types.ts';
@@ -12,6 +13,8 @@ export interface MediaOptions {
   mediaBucket: string;
   fetchTimeoutMs: number;
   fetch?: typeof fetch;
+  /** Which hosts media may come from (public addresses only, unless a test says otherwise). */
+  addresses?: AddressPolicy;
 }
 
 type Found = { size: number; head: Uint8Array } | null | 'unreadable';
@@ -53,7 +56,7 @@ export function mediaPreparer(options: MediaOptions): (example: GeminiExample, l
     if (existing && existing !== 'unreadable') return { uri: target, found: existing };
     const kind = mediaKindOf(ref.mimeType);
     const maxBytes = kind ? MEDIA_KINDS[kind].maxBytes : 100 * 1024 * 1024;
-    const result = await downloadToStorage(ref.uri, target, { objects: options.objects, contentType: ref.mimeType, maxBytes, timeoutMs: options.fetchTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}) });
+    const result = await downloadToStorage(ref.uri, target, { objects: options.objects, contentType: ref.mimeType, maxBytes, timeoutMs: options.fetchTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}), ...(options.addresses ? { addresses: options.addresses } : {}) });
     if ('failure' in result) {
       return { error: (r: MediaReference, line: number): Issue => ({ line, code: 'media_copy_failed', message: `${r.uri} could not be copied to Cloud Storage: ${result.failure}`, path: `${r.path}.fileUri` }) };
     }

@@ -12,6 +12,7 @@ import { datasetLocationRefusal } from '../../shared/launch/dataset-locations.ts
 import { decodeMessageData, type PubsubMessagePublished } from '../../shared/launch/envelope.ts';
 import { launchMessageSchema, runIdFor, trainingDatasets } from '../../shared/launch/schema.ts';
 import { newAttempt, type RawRequest } from '../../shared/runs/schema.ts';
+import { SAME_MESSAGE_GRACE_MS } from '../../shared/runs/lease.ts';
 import { ATTEMPT_LABEL, RUN_ID_LABEL } from '../../shared/runs/labels.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
@@ -30,6 +31,8 @@ export interface LauncherDeps {
   maxDeliveries: number;
   /** gs:// prefixes launches may read (the datasets bucket and the operator's list); null: anywhere (tests). */
   allowedDatasetPrefixes?: readonly string[] | null;
+  /** How a delivery waits (tests pass one that moves their clock). */
+  sleep?: (ms: number) => Promise<void>;
   /** Admission control (MAX_CONCURRENT_TUNING_JOBS): without it every run submits at once. */
   admission?: { store: AdmissionStore; maxConcurrent: number };
 }
@@ -72,15 +75,22 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
   const refusal = launchRefusal(message) ?? datasetLocationRefusal(message, deps.allowedDatasetPrefixes ?? null);
   if (refusal) return reject(runId, refusal, message, raw);
 
-  const claim = await deps.runs.claim(runId, () => newRun(message, nowIso()), messageId, deps.now(), deps.leaseMs);
+  const claimRun = () => deps.runs.claim(runId, () => newRun(message, nowIso()), messageId, deps.now(), deps.leaseMs);
+  let claim = await claimRun();
+  // The same message moments after a delivery of it took the run: wait out the window rather
+  // than fail (a subscription without a retry policy would redeliver at once, again and again):
+  // by then the other delivery has finished (done), or it died and this one takes over.
+  for (let waits = 0; claim.action === 'busy' && waits < 3; waits++) {
+    const grantedAt = Date.parse(claim.run.lease!.expiresAt) - deps.leaseMs;
+    log.info(LogEvent.runDuplicate, 'a delivery of this same message took the run moments ago; waiting for it');
+    await (deps.sleep ?? delay)(Math.max(100, grantedAt + SAME_MESSAGE_GRACE_MS - deps.now()));
+    claim = await claimRun();
+  }
   if (claim.action === 'done') {
     log.info(LogEvent.runDuplicate, `run already ${claim.run.state}: nothing to do`);
     return { status: 'duplicate', runId };
   }
-  if (claim.action === 'busy') {
-    log.info(LogEvent.runDuplicate, 'a delivery of this same message is acting on the run right now; this one comes back later');
-    throw new RetryableLaunchError(`run ${runId} is being launched by another delivery of the same message; deliver again later`);
-  }
+  if (claim.action === 'busy') throw new RetryableLaunchError(`run ${runId} is being launched by another delivery of the same message; deliver again later`);
   if (claim.action === 'in-hand') {
     log.info(LogEvent.runDuplicate, 'another delivery holds this run; it will finish it');
     return { status: 'in-hand', runId };
@@ -177,6 +187,8 @@ function mergeRefusal(error: unknown): string | null {
   if (status === 403) return 'a training dataset cannot be read by the launcher (permission denied)';
   return null;
 }
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 function hash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 24);

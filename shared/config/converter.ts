@@ -13,6 +13,11 @@ export const converterConfigSchema = commonConfigSchema.extend({
   DATASETS_COLLECTION: z.string().min(1).default('datasets'),
   /** A launch is published only when at most this share of the examples was rejected. */
   MAX_INVALID_SHARE: z.coerce.number().min(0).max(1).default(0.1),
+  /**
+   * Two uploads of the same bytes with the same launch spec within this many hours start one
+   * tuning run, not two (the second dataset points at the first's run). 0 launches every upload.
+   */
+  DUPLICATE_UPLOAD_WINDOW_HOURS: z.coerce.number().min(0).max(24 * 365).default(24),
   DEFAULT_BASE_MODEL: z.string().min(1).default('gemini-2.5-flash'),
   /** https fileData: `warn` leaves it (with a warning), `copy` copies it into the datasets bucket under media/ and points the example there. */
   HTTPS_MEDIA: z.enum(['warn', 'copy']).default('warn'),

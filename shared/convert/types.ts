@@ -41,6 +41,11 @@ export interface RecordParseFailure {
 /** Counts Gemini tokens in a text exactly; implementations may be shared across calls. */
 export interface TokenCounter {
   count(text: string): number;
+  /**
+   * Where each token of `text` ends (UTF-16 offsets, ascending; byte-fallback tokens of one
+   * character share its end): what lets a long text be split in one pass instead of a search.
+   */
+  tokenEnds?(text: string): ArrayLike<number>;
 }
 
 /** Which raw column (CSV/TSV) or field feeds which role; `--map user=question,model=answer`. */

@@ -60,14 +60,23 @@ export const datasetDocumentSchema = z.object({
   schemaVersion: z.literal(1),
   datasetId: z.string(),
   state: datasetStateSchema,
-  source: z.object({ bucket: z.string(), name: z.string(), generation: z.string(), size: z.number().int().nonnegative() }),
+  source: z.object({
+    bucket: z.string(),
+    name: z.string(),
+    generation: z.string(),
+    size: z.number().int().nonnegative(),
+    /** The object's hashes from the finalize event: what makes two uploads "the same bytes". */
+    md5Hash: z.string().optional(),
+    crc32c: z.string().optional(),
+  }),
   /** Why an unusable input was rejected. */
   rejection: z.string().nullable(),
   report: reportSchema.nullable(),
   outputs: z.object({ train: z.string().nullable(), validation: z.string().nullable(), report: z.string() }),
   sidecar: sidecarSchema.nullable(),
   launch: z.object({
-    state: z.enum(['NONE', 'CLAIMED', 'PUBLISHED', 'SKIPPED']),
+    /** DUPLICATE: the same bytes with the same launch spec were launched moments before; runId is that run. */
+    state: z.enum(['NONE', 'CLAIMED', 'PUBLISHED', 'SKIPPED', 'DUPLICATE']),
     reason: z.string().nullable(),
     runId: z.string().nullable(),
     messageId: z.string().nullable(),
@@ -88,6 +97,9 @@ export const storageObjectEventSchema = z.object({
   generation: z.union([z.string(), z.number()]).transform(String),
   size: z.union([z.string(), z.number()]).transform(Number).optional(),
   contentType: z.string().optional(),
+  /** The object's hashes (base64), as the object resource carries them. */
+  md5Hash: z.string().optional(),
+  crc32c: z.string().optional(),
   /** Custom metadata (Eventarc passes the object resource's `metadata`). */
   metadata: z.record(z.string(), z.string()).nullish(),
 });

@@ -146,6 +146,19 @@ export class BpeTokenizer implements TokenCounter {
     return total;
   }
 
+  tokenEnds(text: string): Int32Array {
+    const ends: number[] = [];
+    this.forEachPiece(
+      text,
+      () => undefined,
+      (piece, offset, added) => {
+        if (added) ends.push(offset + piece.length);
+        else for (const end of this.bpeEnds(piece)) ends.push(offset + end);
+      },
+    );
+    return Int32Array.from(ends);
+  }
+
   encode(text: string): number[] {
     const out: number[] = [];
     this.forEachPiece(text, (ids) => {
@@ -178,8 +191,11 @@ export class BpeTokenizer implements TokenCounter {
     return text;
   }
 
-  /** Calls `emit` with the ids of each piece of `text`, in order. */
-  private forEachPiece(text: string, emit: (ids: Int32Array | readonly number[]) => void): void {
+  /**
+   * Calls `emit` with the ids of each piece of `text`, in order; with `visit`, calls it instead
+   * with each piece's (normalised) text and its offset in `text`, and encodes nothing.
+   */
+  private forEachPiece(text: string, emit: (ids: Int32Array | readonly number[]) => void, visit?: (piece: string, offset: number, added: boolean) => void): void {
     let sectionStart = 0;
     for (let i = 0; i < text.length; ) {
       const first = this.addedTrie.get(text.charCodeAt(i));
@@ -200,8 +216,9 @@ export class BpeTokenizer implements TokenCounter {
           j++;
         }
         if (matchId >= 0) {
-          if (i > sectionStart) this.encodeSection(text.slice(sectionStart, i), emit);
-          emit([matchId]);
+          if (i > sectionStart) this.encodeSection(text.slice(sectionStart, i), emit, visit && ((piece, at) => visit(piece, sectionStart + at, false)));
+          if (visit) visit(text.slice(i, matchEnd), i, true);
+          else emit([matchId]);
           i = matchEnd;
           sectionStart = i;
           continue;
@@ -209,23 +226,47 @@ export class BpeTokenizer implements TokenCounter {
       }
       i++;
     }
-    if (sectionStart < text.length) this.encodeSection(text.slice(sectionStart), emit);
+    if (sectionStart < text.length) this.encodeSection(text.slice(sectionStart), emit, visit && ((piece, at) => visit(piece, sectionStart + at, false)));
   }
 
   /** A section between added tokens: normalise, cut before each word's '▁', encode the pieces. */
-  private encodeSection(section: string, emit: (ids: Int32Array) => void): void {
+  private encodeSection(section: string, emit: (ids: Int32Array) => void, visit?: (piece: string, offset: number) => void): void {
     const normalised = section.replaceAll(' ', SPACE_MARK);
+    const take = (start: number, end: number) => (visit ? visit(normalised.slice(start, end), start) : emit(this.encodePiece(normalised.slice(start, end))));
     let start = 0;
     for (let i = 1; i < normalised.length; i++) {
       if (normalised[i] === SPACE_MARK) {
         const before = normalised[i - 1]!;
         if (before !== SPACE_MARK && !this.unsafeBeforeMark.has(before)) {
-          emit(this.encodePiece(normalised.slice(start, i)));
+          take(start, i);
           start = i;
         }
       }
     }
-    emit(this.encodePiece(normalised.slice(start)));
+    take(start, normalised.length);
+  }
+
+  /** Where each token of one piece ends (UTF-16 offsets in the piece), from the same merges as `bpe`. */
+  private bpeEnds(piece: string): number[] {
+    const starts: number[] = [];
+    const symbols: number[] = [];
+    const unknown: number[] = [];
+    for (let offset = 0; offset < piece.length; ) {
+      const code = piece.codePointAt(offset)!;
+      const id = this.charIds.get(code);
+      starts.push(offset);
+      symbols.push(id ?? -1);
+      offset += code > 0xffff ? 2 : 1;
+      unknown.push(id === undefined ? new TextEncoder().encode(String.fromCodePoint(code)).length : 0);
+    }
+    const { ids, next } = this.merge(symbols);
+    const ends: number[] = [];
+    for (let i = 0; i >= 0; i = next[i]!) {
+      const end = next[i]! >= 0 ? starts[next[i]!]! : piece.length;
+      // A character outside the vocabulary is one token per UTF-8 byte, all ending with it.
+      for (let k = 0; k < (ids[i]! >= 0 ? 1 : unknown[i]!); k++) ends.push(end);
+    }
+    return ends;
   }
 
   private encodePiece(piece: string): Int32Array {
@@ -249,6 +290,18 @@ export class BpeTokenizer implements TokenCounter {
       symbols.push(id ?? -1);
       unknown.push(id === undefined ? char : '');
     }
+    const { ids, next } = this.merge(symbols);
+    const out: number[] = [];
+    for (let i = 0; i >= 0; i = next[i]!) {
+      const id = ids[i]!;
+      if (id >= 0) out.push(id);
+      else this.pushBytes(unknown[i]!, out);
+    }
+    return Int32Array.from(out);
+  }
+
+  /** Applies the merges to one piece's symbols: the final ids, linked by `next` (-1 ends the list). */
+  private merge(symbols: number[]): { ids: Int32Array; next: Int32Array } {
     const n = symbols.length;
     const ids = Int32Array.from(symbols);
     const next = new Int32Array(n);
@@ -261,13 +314,7 @@ export class BpeTokenizer implements TokenCounter {
       if (n <= 48) this.mergeByScan(ids, next, prev);
       else this.mergeByHeap(ids, next, prev);
     }
-    const out: number[] = [];
-    for (let i = 0; i >= 0; i = next[i]!) {
-      const id = ids[i]!;
-      if (id >= 0) out.push(id);
-      else this.pushBytes(unknown[i]!, out);
-    }
-    return Int32Array.from(out);
+    return { ids, next };
   }
 
   private mergeByScan(ids: Int32Array, next: Int32Array, prev: Int32Array): void {

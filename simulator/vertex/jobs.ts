@@ -49,6 +49,8 @@ export interface JobFault {
   fail?: { code: number; message: string };
   /** Fails validation of the dataset, with this message. */
   invalidDataset?: string;
+  /** Never gets the project's quota (jobs outside the pipeline hold it): WAITING_FOR_QUOTA until cancelled. */
+  quotaHeldElsewhere?: boolean;
   /** A cancel request loses the race: the job SUCCEEDS once it leaves CANCELLING. */
   succeedsDespiteCancel?: boolean;
 }
@@ -113,6 +115,7 @@ export function scheduleQuota(jobs: SimulatedJob[], concurrentJobs: number, nowM
   const releases: (number | null)[] = [];
   for (const job of [...jobs].sort((a, b) => a.createMs - b.createMs || a.id.localeCompare(b.id))) {
     schedule.set(job.id, null);
+    if (job.fault.quotaHeldElsewhere) continue;
     let slot = releases.length;
     let acquiredAt = job.createMs;
     if (releases.length >= concurrentJobs) {

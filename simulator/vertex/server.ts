@@ -86,6 +86,8 @@ export interface SimulatorControl {
   setTuningQuota(concurrentJobs: number): void;
   /** tuningJobs.list answers every job whatever its `filter` (the filter's semantics are not published for tuning jobs). */
   ignoreListFilters(ignore: boolean): void;
+  /** The next `count` tuning jobs wait RUNNING / WAITING_FOR_QUOTA until cancelled, as if jobs outside the pipeline held the quota. */
+  holdNextJobsForQuota(count: number): void;
   /** The next `count` cancelled tuning jobs lose the race and SUCCEED once CANCELLING is over. */
   succeedNextCancelledJobs(count: number): void;
   /** Training examples over this many tokens are reported truncated in tuningDataStats (null: none). */
@@ -128,6 +130,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   let tuningQuota = options.concurrentTuningJobs ?? Number.POSITIVE_INFINITY;
   let listFiltersIgnored = false;
   let cancelRaces = 0;
+  let quotaHolds = 0;
   let truncateOverTokens: number | null = null;
   let clockOffset = 0;
   const now = () => Date.now() + clockOffset;
@@ -178,6 +181,9 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     },
     ignoreListFilters: (ignore) => {
       listFiltersIgnored = ignore;
+    },
+    holdNextJobsForQuota: (count) => {
+      quotaHolds += count;
     },
     succeedNextCancelledJobs: (count) => {
       cancelRaces += count;
@@ -295,7 +301,10 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     const modelId = (3_000_000_000_000_000_000n + BigInt(jobs.size + 1)).toString();
     const endpointId = (7_000_000_000_000_000_000n + BigInt(jobs.size + 1)).toString();
     const fault: JobFault = {};
-    if (stickCount > 0) {
+    if (quotaHolds > 0) {
+      quotaHolds -= 1;
+      fault.quotaHeldElsewhere = true;
+    } else if (stickCount > 0) {
       stickCount -= 1;
       fault.stuck = true;
     } else if (failCount > 0) {
@@ -592,6 +601,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       else if (action === 'setTuningQuota') control.setTuningQuota(body.concurrentJobs === null ? Number.POSITIVE_INFINITY : Number(body.concurrentJobs));
       else if (action === 'ignoreListFilters') control.ignoreListFilters(body.ignore === true);
       else if (action === 'succeedNextCancelledJobs') control.succeedNextCancelledJobs(Number(body.count));
+      else if (action === 'holdNextJobsForQuota') control.holdNextJobsForQuota(Number(body.count));
       else if (action === 'truncateExamplesOver') control.truncateExamplesOver(typeof body.tokens === 'number' ? body.tokens : null);
       else if (action === 'stickNextBatchJobs') control.stickNextBatchJobs(Number(body.count), body.match as { modelIncludes?: string });
       else if (action === 'failNextBatchJobs') control.failNextBatchJobs(Number(body.count), body.match as { modelIncludes?: string });

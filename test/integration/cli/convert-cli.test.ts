@@ -206,3 +206,18 @@ test('--out never destroys the user\'s files: not the input, not a stranger\'s f
   assert.deepEqual(readdirSync(beside).sort(), ['notes.txt', 'report.json', 'train.jsonl', 'validation.jsonl']);
   assert.equal(readFileSync(join(beside, 'notes.txt'), 'utf8'), 'keep me', '--force touches nothing of theirs');
 });
+
+test('one line nested 200,000 deep converts on worker threads exactly as on one thread (no crash in structured cloning)', () => {
+  const good = (i: number) => JSON.stringify({ instruction: `Add ${i} and ${i}`, output: String(2 * i) });
+  const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+  const input = write('deep.jsonl', [good(1), good(2), `{"instruction":"deep","output":"x","extra":${deep}}`, good(3), `{"instruction":${deep},"output":"y"}`].join('\n'));
+  const outputs = [0, 2].map((threads) => {
+    const out = join(work, `deep-${threads}`);
+    const { status, stdout, stderr } = cli('convert', input, '--out', out, '--threads', String(threads), '--json');
+    assert.ok(status === 0 || status === 1, `threads ${threads}: ${stderr}`);
+    const report = JSON.parse(stdout) as { examples: unknown; errors: { line: number; code: string }[] };
+    return { status, examples: report.examples, errors: report.errors.map((e) => `${e.line}:${e.code}`), train: readFileSync(join(out, 'train.jsonl'), 'utf8') };
+  });
+  assert.deepEqual(outputs[1], outputs[0], 'the same exit, report and output on two threads as on one');
+  assert.ok(outputs[0]!.errors.some((error) => error.startsWith('5:')), 'the nested instruction is a located error on its line');
+});

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { createLaunchPublisher } from '../../../adapters/pubsub/launch-publisher
 import { createObjectStore } from '../../../adapters/storage/object-store.ts';
 import { loadGemmaTokenizer } from '../../../adapters/tokenizer/index.ts';
 import { startStorageEmulator, type ObjectResource, type StorageEmulator } from '../../../emulators/storage/server.ts';
+import { isPublicAddress } from '../../../adapters/http/address-policy.ts';
 import { handleObjectFinalized, LaunchInProgressError, type ConverterDeps } from '../../../functions/converter/handler.ts';
 import { converterConfigSchema } from '../../../shared/config/converter.ts';
 import { reportSchema } from '../../../shared/convert/types.ts';
@@ -125,7 +126,8 @@ test('a CSV with a launch sidecar becomes the same dataset the CLI makes, a repo
   assert.deepEqual(report.errors.map((e) => `${e.line}:${e.code}`), ['7:missing_field']);
   const doc = await deps.datasets.get(id);
   assert.equal(doc?.state, 'CONVERTED');
-  assert.deepEqual(doc?.source, { bucket: 'raw-data', name: 'incoming/support-tickets.csv', generation: event.generation, size: raw.length });
+  assert.deepEqual(doc?.source, { bucket: 'raw-data', name: 'incoming/support-tickets.csv', generation: event.generation, size: raw.length, md5Hash: event.md5Hash, crc32c: event.crc32c });
+  assert.equal(event.md5Hash, createHash('md5').update(raw).digest('base64'), 'the hash the event carries is the bytes\' own');
   assert.equal(doc?.launch.state, 'PUBLISHED');
   const launches = await pullLaunches();
   assert.equal(launches.length, 1);
@@ -253,6 +255,8 @@ test('https media: left with a warning by default; with HTTPS_MEDIA=copy copied 
   const base = `http://127.0.0.1:${(host.address() as AddressInfo).port}`;
   // Vertex and the validator want https URLs; the test's fetch maps them onto the local server.
   const localFetch: typeof fetch = (url, init) => fetch(String(url).replace('https://media.example.com', base), init);
+  // media.example.com stands for a public host; the address rule itself is the production one.
+  const mediaAddresses = { allows: isPublicAddress, resolve: async (host: string) => (host === 'media.example.com' ? ['93.184.215.14'] : ['10.0.0.7']) };
   try {
     const row = (image: string) => JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: image } }] }, { role: 'assistant', content: 'a cat' }] });
     const lines = [row('https://media.example.com/cat.png'), row('https://media.example.com/gone.png'), row('https://media.example.com/huge.png'), row('https://media.example.com/cat.png')].join('\n');
@@ -263,7 +267,7 @@ test('https media: left with a warning by default; with HTTPS_MEDIA=copy copied 
     assert.ok(warnedReport?.warnings.every((w) => w.code === 'https_file_uri') && warnedReport.warnings.length === 4);
     assert.equal(requests.length, 0, 'nothing fetched when warning');
 
-    const copyDeps = { ...deps, fetch: localFetch, config: { ...deps.config, HTTPS_MEDIA: 'copy' as const } };
+    const copyDeps = { ...deps, fetch: localFetch, mediaAddresses, config: { ...deps.config, HTTPS_MEDIA: 'copy' as const } };
     const outcome = await handleObjectFinalized(await upload('incoming/remote-copy.jsonl', lines), randomUUID(), copyDeps);
     const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
     assert.deepEqual(doc?.report?.examples, { total: 4, valid: 2, invalid: 2 });
@@ -382,4 +386,74 @@ test('two versions of one name: each event reads exactly its own generation, and
     const train = await readText(docB!.outputs.train!);
     assert.ok(!train.includes(`A${round}`), 'none of A in B');
   }
+});
+
+test('HTTPS_MEDIA=copy never reaches a private, loopback or link-local address, at any redirect hop, and never follows a downgrade to http', async () => {
+  const requests: string[] = [];
+  const redirects: Record<string, string> = {
+    '/metadata.png': 'https://169.254.169.254/computeMetadata/v1/token.png',
+    '/internal.png': 'https://internal.corp.example/secret.png',
+    '/loopback.png': 'https://[::1]/x.png',
+    '/mapped.png': 'https://[::ffff:127.0.0.1]/x.png',
+    '/downgrade.png': 'http://media.example.com/cat.png',
+  };
+  const host = createServer((request, response) => {
+    requests.push(request.url!);
+    const loop = /^\/loop(\d+)\.png$/.exec(request.url!);
+    if (loop) return void response.writeHead(302, { location: `https://media.example.com/loop${Number(loop[1]) + 1}.png` }).end();
+    const target = redirects[request.url!];
+    if (target) return void response.writeHead(302, { location: target }).end();
+    response.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => host.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(host.address() as AddressInfo).port}`;
+  const connected: string[] = [];
+  const localFetch: typeof fetch = (url, init) => {
+    connected.push(String(url));
+    return fetch(String(url).replace('https://media.example.com', base), init);
+  };
+  const mediaAddresses = { allows: isPublicAddress, resolve: async (name: string) => (name === 'media.example.com' ? ['93.184.215.14'] : ['10.0.0.7']) };
+  try {
+    const row = (image: string) => JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: image } }] }, { role: 'assistant', content: 'a cat' }] });
+    const names = ['/metadata.png', '/internal.png', '/loopback.png', '/mapped.png', '/downgrade.png', '/loop0.png'];
+    const lines = [...names.map((name) => row(`https://media.example.com${name}`)), row('https://10.1.2.3/direct.png')].join('\n');
+    const copyDeps = { ...deps, fetch: localFetch, mediaAddresses, config: { ...deps.config, HTTPS_MEDIA: 'copy' as const } };
+    const outcome = await handleObjectFinalized(await upload('incoming/ssrf.jsonl', lines), randomUUID(), copyDeps);
+    const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
+    const errors = doc?.report?.errors.map((e) => `${e.line}: ${e.message}`) ?? [];
+    assert.equal(errors.length, 7, errors.join('\n'));
+    assert.match(errors[0]!, /redirects to https:\/\/169\.254\.169\.254\/.*private, loopback or link-local/);
+    assert.match(errors[1]!, /internal\.corp\.example .*\(10\.0\.0\.7\)/);
+    assert.match(errors[2]!, /\[::1\].*private, loopback or link-local/);
+    assert.match(errors[3]!, /::ffff:7f00:1.*private, loopback or link-local/, "the URL parser writes ::ffff:127.0.0.1 so: still refused");
+    assert.match(errors[4]!, /redirects to http: URL: only https media are fetched/);
+    assert.match(errors[5]!, /more than 5 redirects/);
+    assert.match(errors[6]!, /10\.1\.2\.3 is a private/);
+    assert.ok(connected.every((url) => url.startsWith('https://media.example.com/')), `only the public host was ever asked: ${connected.join(', ')}`);
+  } finally {
+    host.close();
+  }
+});
+
+test('the same bytes with the same launch spec uploaded twice start one run: the second dataset points at the first run', async () => {
+  const dedupe = { ...deps, config: { ...deps.config, DUPLICATE_UPLOAD_WINDOW_HOURS: 24 } };
+  const bytes = Array.from({ length: 12 }, (_, i) => JSON.stringify({ instruction: `Classify ticket ${i}`, output: i % 2 ? 'bug' : 'billing' })).join('\n');
+  const drop = async (name: string, experiment: string) => {
+    await upload(`${name}.launch.json`, JSON.stringify({ launch: { experiment } }));
+    const outcome = await handleObjectFinalized(await upload(name, bytes), randomUUID(), dedupe);
+    return (await deps.datasets.get((outcome as { datasetId: string }).datasetId))!;
+  };
+  const first = await drop('incoming/double-a.jsonl', 'double-upload');
+  const second = await drop('incoming/double-b.jsonl', 'double-upload');
+  assert.equal(first.launch.state, 'PUBLISHED');
+  assert.notEqual(second.datasetId, first.datasetId, 'each upload keeps its own dataset');
+  assert.equal(second.launch.state, 'DUPLICATE');
+  assert.equal(second.launch.runId, first.launch.runId, 'the second points at the first run');
+  assert.match(second.launch.reason ?? '', /same bytes with the same launch spec as dataset/);
+  const otherSpec = await drop('incoming/double-c.jsonl', 'another-experiment');
+  assert.equal(otherSpec.launch.state, 'PUBLISHED', 'another launch spec is another run');
+  const off = { ...deps, config: { ...deps.config, DUPLICATE_UPLOAD_WINDOW_HOURS: 0 } };
+  await upload('incoming/double-d.jsonl.launch.json', JSON.stringify({ launch: { experiment: 'double-upload' } }));
+  const again = await handleObjectFinalized(await upload('incoming/double-d.jsonl', bytes), randomUUID(), off);
+  assert.equal((await deps.datasets.get((again as { datasetId: string }).datasetId))?.launch.state, 'PUBLISHED', 'with the window at 0 every upload launches');
 });

@@ -113,3 +113,29 @@ test('every finished upload fires one finalize event: in-process and as a CloudE
   assert.equal(received[1]!.headers['ce-id'], received[0]!.headers['ce-id'], 'a retry is the same event');
   assert.deepEqual([received[1]!.body.bucket, received[1]!.body.name], ['raw-data', 'incoming/event.jsonl']);
 });
+
+test('any name Cloud Storage allows reaches the function (CloudEvent headers percent-encoded); names it refuses are refused', async () => {
+  const received: { subject: string; name: string }[] = [];
+  const target = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (c: Buffer) => chunks.push(c));
+    request.on('end', () => {
+      received.push({ subject: String(request.headers['ce-subject']), name: (JSON.parse(Buffer.concat(chunks).toString()) as { name: string }).name });
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+  await storage.createBucket('unicode-names');
+  emulator.addNotificationTarget(`http://127.0.0.1:${(target.address() as AddressInfo).port}/`, 'unicode-names');
+  const name = 'incoming/données d\'été — 質問 😀 "quoted" 100%.jsonl';
+  await storage.bucket('unicode-names').file(name).save('{"x":1}\n');
+  for (let i = 0; i < 100 && received.length < 1; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  target.close();
+  assert.equal(received.length, 1, 'delivered');
+  assert.equal(received[0]!.name, name, 'the body carries the name as it is');
+  assert.equal(decodeURIComponent(received[0]!.subject), `objects/${name}`, 'the header carries it percent-encoded');
+  assert.match(received[0]!.subject, /^[\x21-\x7e]+$/, 'printable ASCII only');
+  for (const bad of ['incoming/two\nlines.jsonl', 'incoming/carriage\rreturn.jsonl', '..']) {
+    await assert.rejects(storage.bucket('unicode-names').file(bad).save('x', { resumable: false }), (error: { code?: number }) => error.code === 400, JSON.stringify(bad));
+  }
+});

@@ -96,3 +96,31 @@ test('the report counts, keeps the first issues, computes p95 and billable token
   assert.equal(unknown.estimatedCost.usd, null);
   assert.match(unknown.estimatedCost.note ?? '', /not in the model table/);
 });
+
+test('token ends agree with the encoder: one end per token, ascending, on every kind of text', () => {
+  fc.assert(
+    fc.property(fc.string({ unit: 'grapheme', maxLength: 300 }), (text) => {
+      const ends = gemma.tokenEnds(text);
+      assert.equal(ends.length, gemma.encode(text).length);
+      for (let i = 1; i < ends.length; i++) assert.ok(ends[i]! >= ends[i - 1]!);
+      if (ends.length > 0) assert.equal(ends[ends.length - 1], text.length);
+    }),
+    { numRuns: 300 },
+  );
+  assert.equal(gemma.tokenEnds('<start_of_turn>user hello').length, gemma.count('<start_of_turn>user hello'), 'added tokens too');
+});
+
+test('the shapes that made splitting superlinear split exactly: one repeated character, a two-character pattern, base64, emoji', () => {
+  const shapes: [string, string][] = [
+    ['one character repeated', 'a'.repeat(100_000)],
+    ['=- repeated', '=-'.repeat(50_000)],
+    ['base64', Buffer.from(Array.from({ length: 75_000 }, (_, i) => (i * 2654435761) % 251)).toString('base64')],
+    ['emoji and CJK', '😀漢字'.repeat(15_000)],
+  ];
+  for (const [what, text] of shapes) {
+    const pieces = splitTextByTokens(text, 8192, gemma);
+    assert.equal(pieces.join(''), text, `${what}: joins back exactly`);
+    assert.ok(pieces.length > 1, `${what}: split`);
+    for (const piece of pieces) assert.ok(gemma.count(piece) <= 8192, `${what}: every piece within 8,192 tokens`);
+  }
+});
