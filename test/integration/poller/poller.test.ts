@@ -120,9 +120,10 @@ test('a job stuck in the queue past the threshold is cancelled and resubmitted; 
   assert.match(resubmitted?.attempts[1]?.reason ?? '', /stuck in Vertex's queue for 1\d min \(TUNING_JOB_STATE_WAITING_FOR_CAPACITY\)/);
   const [first, second] = sim.control.jobs();
   assert.equal(second?.labels.sft_attempt, '2');
+  clock.advance(MINUTE); // past the simulator's CANCELLING
   const firstNow = await deps.tuning.get(first!.name);
   assert.equal(firstNow.state, 'JOB_STATE_CANCELLED');
-  clock.advance(10 * MINUTE);
+  clock.advance(9 * MINUTE);
   await runTick(deps);
   const done = await runs.get(runId);
   assert.equal(done?.state, 'SUCCEEDED');

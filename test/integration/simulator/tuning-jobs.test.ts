@@ -11,7 +11,8 @@ const tuneParams = (labels: Record<string, string> = {}) => ({
 });
 
 test('the real genai client tunes, gets and cancels jobs; a job waits RUNNING with a detail state, as the SDK documents', async () => {
-  const timing = { pendingMs: 100, validationMs: 1000, queueMs: 1000, runMs: 1000, postProcessingMs: 1000, cancelMs: 500 };
+  // Phases far longer than a loaded machine's pauses between calls: only advance() moves a job.
+  const timing = { pendingMs: 100, validationMs: 1000, queueMs: 1000, runMs: 1000, postProcessingMs: 1000, cancelMs: 60_000 };
   const sim = await startVertexSimulator({ timing });
   try {
     const ai = genaiForSimulator(sim.url);
@@ -47,7 +48,7 @@ test('the real genai client tunes, gets and cancels jobs; a job waits RUNNING wi
     await ai.tunings.cancel({ name: second.name! });
     const cancelling = await ai.tunings.get({ name: second.name! });
     assert.equal(cancelling.state, JobState.JOB_STATE_CANCELLING, 'cancel is asynchronous');
-    sim.control.advance(500);
+    sim.control.advance(60_000);
     const cancelled = await ai.tunings.get({ name: second.name! });
     assert.equal(cancelled.state, JobState.JOB_STATE_CANCELLED);
     assert.equal(cancelled.error?.code, 1, 'google.rpc.Code.CANCELLED, as CancelTuningJob says');
@@ -77,7 +78,7 @@ test('the project quota: jobs over it wait RUNNING / WAITING_FOR_QUOTA in creati
 });
 
 test('a cancel can lose the race: the job goes CANCELLING, then SUCCEEDED with its model', async () => {
-  const sim = await startVertexSimulator({ timing: { pendingMs: 0, validationMs: 10, queueMs: 10, runMs: 1000, cancelMs: 200 } });
+  const sim = await startVertexSimulator({ timing: { pendingMs: 0, validationMs: 10, queueMs: 10, runMs: 600_000, cancelMs: 60_000 } });
   try {
     const ai = genaiForSimulator(sim.url);
     const job = await ai.tunings.tune(tuneParams());
@@ -85,7 +86,7 @@ test('a cancel can lose the race: the job goes CANCELLING, then SUCCEEDED with i
     sim.control.succeedNextCancelledJobs(1);
     await ai.tunings.cancel({ name: job.name! });
     assert.equal((await ai.tunings.get({ name: job.name! })).state, JobState.JOB_STATE_CANCELLING);
-    sim.control.advance(200);
+    sim.control.advance(60_000);
     const ended = await ai.tunings.get({ name: job.name! });
     assert.equal(ended.state, JobState.JOB_STATE_SUCCEEDED);
     assert.ok(ended.tunedModel?.model);
