@@ -130,19 +130,49 @@ function withMarkers(answer: (question: string) => string): SimulatedModel {
 /** The base model's fixed rule: it repeats the question. */
 export const echoModel: SimulatedModel = withMarkers((question) => question.trim());
 
-/** A "tuned" model: the answer of the training example most like the request (word overlap, ties to the earliest). */
-export function nearestExampleModel(training: { question: string; answer: string }[]): SimulatedModel {
-  const indexed = training.map((example) => ({ words: words(example.question), answer: example.answer }));
+/** How many training examples the toy "tuned" model looks at. */
+export const MAX_INDEXED_EXAMPLES = 20_000;
+
+/**
+ * A "tuned" model: the answer of the training example most like the request (word overlap,
+ * Jaccard; ties to the earliest). The training set is indexed once (word → examples), so a
+ * request costs the examples sharing its words, not the whole set: a 100 MB dataset no longer
+ * stalls the process that also serves storage.
+ */
+export function nearestExampleModel(all: { question: string; answer: string }[]): SimulatedModel {
+  // A toy needs no more: the first examples stand for the rest of a large training set.
+  const training = all.slice(0, MAX_INDEXED_EXAMPLES);
+  const sizes = new Int32Array(training.length);
+  const postings = new Map<string, number[]>();
+  training.forEach((example, index) => {
+    const set = words(example.question);
+    sizes[index] = set.size;
+    for (const word of set) {
+      const list = postings.get(word);
+      if (list) list.push(index);
+      else postings.set(word, [index]);
+    }
+  });
+  // Shared-word counts per example, reused across requests (reset through `touched`).
+  const counts = new Int32Array(training.length);
   return withMarkers((question) => {
     const asked = words(question);
-    let best = { score: -1, answer: '' };
-    for (const example of indexed) {
-      let shared = 0;
-      for (const word of asked) if (example.words.has(word)) shared += 1;
-      const score = shared / Math.max(1, asked.size + example.words.size - shared);
-      if (score > best.score) best = { score, answer: example.answer };
+    const touched: number[] = [];
+    for (const word of asked) {
+      for (const index of postings.get(word) ?? []) {
+        if (counts[index] === 0) touched.push(index);
+        counts[index] = counts[index]! + 1;
+      }
     }
-    return best.answer;
+    // No example shares a word: every score is 0, and the earliest wins, as a full scan would say.
+    let best = { score: 0, index: 0 };
+    for (const index of touched) {
+      const count = counts[index]!;
+      counts[index] = 0;
+      const score = count / Math.max(1, asked.size + sizes[index]! - count);
+      if (score > best.score || (score === best.score && index < best.index)) best = { score, index };
+    }
+    return training[best.index]?.answer ?? '';
   });
 }
 

@@ -574,6 +574,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
             }
             counts.successful += 1;
             yield encoder.encode(predictionLine(request, model(request), job.body.model!, at) + '\n');
+            // Let the storage emulator and the API (the same process in the local stack) answer meanwhile.
+            if (counts.successful % 200 === 0) await new Promise((resolve) => setImmediate(resolve));
           }
         }
       }
