@@ -230,4 +230,31 @@ describe('faults across stages', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.equal(stack.simulator.control.createdCount(), before);
   });
+
+  test('three launches with one tuning slot run one after another: the waiting ones show their place, none is resubmitted for quota', async () => {
+    await stack.storage.bucket(stack.datasetsBucket).file('queue/train.jsonl').save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
+    const ids = ['queue-e2e-1', 'queue-e2e-2', 'queue-e2e-3'];
+    for (const requestId of ids) {
+      const message = { schemaVersion: 1, requestId, experiment: 'queue', baseModel: 'gemini-2.5-flash', trainingDatasetUri: `gs://${stack.datasetsBucket}/queue/train.jsonl`, source: 'e2e' };
+      await stack.pubsub.topic('launch').publishMessage({ json: message });
+    }
+    // While the first holds the slot, the others wait in the pipeline's queue, told where they stand
+    // (a run that arrives later can sort earlier, by its creation time: the poller's next tick corrects the places).
+    const positions = await waitFor('two runs queued with their places', async () => {
+      const docs = await Promise.all(ids.map(async (id) => (await db.doc(`runs/${id}`).get()).data()));
+      const queued = docs.filter((doc) => doc?.state === 'QUEUED' && doc.queue?.position);
+      const places = queued.map((doc) => doc!.queue.position as number).sort();
+      return places.length === 2 && places[0] !== places[1] ? places : undefined;
+    });
+    assert.deepEqual(positions, [1, 2]);
+    const done = await waitFor('all three tuned', async () => {
+      const docs = await Promise.all(ids.map(async (id) => (await db.doc(`runs/${id}`).get()).data()));
+      return docs.every((doc) => doc && ['SUCCEEDED', 'EVALUATING', 'SCORING', 'COMPLETED'].includes(doc.state)) ? docs : undefined;
+    }, 120_000);
+    for (const run of done) {
+      assert.equal(run!.attempts.length, 1, `${run!.runId}: never resubmitted`);
+      assert.ok(!run!.history.some((entry: { reason: string }) => /WAITING_FOR_QUOTA/.test(entry.reason)), `${run!.runId}: never waited for Vertex's quota`);
+    }
+    assert.equal(done.filter((run) => run!.history.some((entry: { to: string }) => entry.to === 'QUEUED')).length, 2, 'two of them waited in the queue');
+  });
 });
