@@ -377,6 +377,11 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     sendJson(response, 200, result);
   }
 
+  /** The tuning job whose tuned model has this id. */
+  function jobMakingModel(modelId: string) {
+    return [...jobs.values()].find((job) => job.modelId === modelId);
+  }
+
   /** A tuning job by its numeric id (the experiment context and the tuned model carry it). */
   function tuningJobById(id: string) {
     return [...jobs.values()].find((job) => job.id === id);
@@ -405,8 +410,10 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     const spec = job.body.supervisedTuningSpec as { validationDatasetUri?: string; hyperParameters?: { epochCount?: number | string } } | undefined;
     const steps = totalSteps(spec?.hyperParameters?.epochCount === undefined ? undefined : Number(spec.hyperParameters.epochCount));
     // Points exist from the moment training (TUNING) began, up to now or to the job's end.
-    const window = trainingWindow(job, acquiredAt(job));
-    const rendered = render(job);
+    // One quota schedule for both: each computation walks every job.
+    const acquired = acquiredAt(job);
+    const window = trainingWindow(job, acquired);
+    const rendered = renderJob(job, acquired, now(), parentOfJob(job));
     const endMs = rendered.endTime ? Date.parse(String(rendered.endTime)) : now();
     const startMs = window && window.startMs <= now() ? window.startMs : null;
     const progress = rendered.state === 'JOB_STATE_SUCCEEDED' ? 1 : startMs !== null ? (Math.min(now(), endMs) - startMs) / window!.runMs : 0;
@@ -503,7 +510,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       tunedModels.set(
         id,
         (async () => {
-          const source = [...jobs.values()].find((job) => job.modelId === id);
+          const source = jobMakingModel(id);
           if (!source || render(source).state !== 'JOB_STATE_SUCCEEDED') throw new Error(`Model ${name} not found (no succeeded tuning job made it)`);
           const training = (source.body.supervisedTuningSpec as { trainingDatasetUri: string }).trainingDatasetUri;
           return nearestExampleModel(await trainingPairs(options.readDataset!(training)));
@@ -517,7 +524,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   /** The display name a batch output folder carries: the tuned model's (its job's tunedModelDisplayName), or a base model's id. */
   function modelDisplayName(model: string): string {
     const tuned = /\/models\/(\d+)(?:@\d+)?$/.exec(model);
-    const source = tuned ? [...jobs.values()].find((job) => job.modelId === tuned[1]) : undefined;
+    const source = tuned ? jobMakingModel(tuned[1]!) : undefined;
     return source ? String(source.body.tunedModelDisplayName ?? `tuned-${source.id}`) : model.split('/').at(-1)!;
   }
 
