@@ -156,6 +156,7 @@ resource "google_cloudfunctions2_function" "poller" {
       VERTEX_RETRIES          = "2"
       STAGE_RESEND_SECONDS    = "900"
       DUPLICATE_CHECK_SECONDS = "900"
+      FALLBACK_REGIONS        = join(",", var.fallback_regions)
       LIVE_METRICS            = "true"
       LAUNCH_RECOVERY_FIRST_SECONDS     = "300"
       LAUNCH_RECOVERY_MAX_DELAY_SECONDS = "21600"

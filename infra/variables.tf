@@ -33,6 +33,16 @@ variable "stuck_after_seconds" {
   default     = 21600
 }
 
+variable "fallback_regions" {
+  description = "Opt-in: a job stuck waiting for capacity is resubmitted in the next of these tuning regions (after var.region, in order). Its tuned model, metrics and evaluation then live there: list only regions your data may go to."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for r in var.fallback_regions : can(regex("^[a-z]+-[a-z]+[0-9]+$", r))])
+    error_message = "fallback_regions holds region ids such as europe-west4."
+  }
+}
+
 variable "max_attempts" {
   description = "Vertex jobs per run at most, the first submission included (tuning and each batch prediction)."
   type        = number

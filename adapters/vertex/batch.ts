@@ -1,6 +1,7 @@
 import type { BatchJob } from '@google/genai';
 import { backoffDelays, withRetries } from '../../shared/errors/classify.ts';
-import { createGenAiClient, type VertexClientOptions } from './tuning.ts';
+import { regionalGenAiClients, type VertexClientOptions } from './clients.ts';
+import { locationOf } from '../../shared/runs/regions.ts';
 
 /** A batch prediction job as the pipeline needs it. */
 export interface BatchJobSummary {
@@ -26,35 +27,40 @@ export interface BatchSpec {
   displayName: string;
 }
 
-/** Vertex AI batch prediction (Gemini), behind the smallest interface the stages need. */
+/**
+ * Vertex AI batch prediction (Gemini), behind the smallest interface the stages need. A job runs
+ * in its model's region (a tuned model lives where its tuning job ran; a base model is called in
+ * the default region), and calls about a job go to the region in its name.
+ */
 export interface BatchService {
   create(spec: BatchSpec): Promise<BatchJobSummary>;
   get(name: string): Promise<BatchJobSummary>;
-  findByDisplayName(displayName: string): Promise<BatchJobSummary | null>;
+  /** The oldest job of that display name in `location` (default: the service's region). */
+  findByDisplayName(displayName: string, location?: string | null): Promise<BatchJobSummary | null>;
   cancel(name: string): Promise<void>;
 }
 
 export function createBatchService(options: VertexClientOptions): BatchService {
-  const ai = createGenAiClient(options);
+  const ai = regionalGenAiClients(options);
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const retry = <T>(call: () => Promise<T>) => withRetries(call, backoffDelays(options.retries ?? 4), sleep, options.onRetry);
   return {
     async create(spec) {
-      return summarise(await retry(() => ai.batches.create({ model: spec.model, src: spec.inputUri, config: { displayName: spec.displayName, dest: spec.outputPrefix } })));
+      return summarise(await retry(() => ai(locationOf(spec.model)).batches.create({ model: spec.model, src: spec.inputUri, config: { displayName: spec.displayName, dest: spec.outputPrefix } })));
     },
     async get(name) {
-      return summarise(await retry(() => ai.batches.get({ name })));
+      return summarise(await retry(() => ai(locationOf(name)).batches.get({ name })));
     },
-    async findByDisplayName(displayName) {
+    async findByDisplayName(displayName, location) {
       const found: BatchJobSummary[] = [];
       await retry(async () => {
         found.length = 0;
-        for await (const job of await ai.batches.list({ config: { filter: `display_name="${displayName}"`, pageSize: 100 } })) found.push(summarise(job));
+        for await (const job of await ai(location).batches.list({ config: { filter: `display_name="${displayName}"`, pageSize: 100 } })) found.push(summarise(job));
       });
       return found.sort((a, b) => (a.createTime ?? '').localeCompare(b.createTime ?? ''))[0] ?? null;
     },
     async cancel(name) {
-      await retry(() => ai.batches.cancel({ name }));
+      await retry(() => ai(locationOf(name)).batches.cancel({ name }));
     },
   };
 }

@@ -1,4 +1,54 @@
+import { GoogleGenAI } from '@google/genai';
 import { OAuth2Client } from 'google-auth-library';
+import type { ErrorInfo } from '../../shared/runs/schema.ts';
+
+export interface VertexClientOptions {
+  project: string;
+  /** The default region: where new jobs go unless a call names another, and where base models are called. */
+  location: string;
+  /** The Vertex AI simulator's URL; unset in production, where the real endpoint and ADC are used. */
+  baseUrl?: string | undefined;
+  /** Transient errors are retried this many times inside a call, with backoff, before it fails. */
+  retries?: number;
+  sleep?: (ms: number) => Promise<void>;
+  onRetry?: (info: ErrorInfo, attempt: number) => void;
+}
+
+/**
+ * Against the simulator every region shares one URL, so a client says which regional endpoint
+ * (`{location}-aiplatform.googleapis.com`) it stands for in this header; the simulator refuses a
+ * call about a resource of another region, as Vertex does. Never sent to Google.
+ */
+export const SIMULATOR_ENDPOINT_HEADER = 'x-vertex-simulator-endpoint-location';
+
+function simulatorAuth(): OAuth2Client {
+  const authClient = new OAuth2Client();
+  authClient.setCredentials({ access_token: 'vertex-simulator', expiry_date: Date.now() + 365 * 24 * 3600 * 1000 });
+  return authClient;
+}
+
+/** The genai client in Vertex mode for one region: ADC in production, a static token against the simulator. */
+export function createGenAiClient(options: VertexClientOptions, location = options.location): GoogleGenAI {
+  if (!options.baseUrl) return new GoogleGenAI({ vertexai: true, project: options.project, location });
+  return new GoogleGenAI({
+    vertexai: true,
+    project: options.project,
+    location,
+    httpOptions: { baseUrl: options.baseUrl, headers: { [SIMULATOR_ENDPOINT_HEADER]: location } },
+    googleAuthOptions: { authClient: simulatorAuth() },
+  });
+}
+
+/** One genai client per region, made on first use: a call about a resource goes to the endpoint of the region in its name. */
+export function regionalGenAiClients(options: VertexClientOptions): (location?: string | null) => GoogleGenAI {
+  const clients = new Map<string, GoogleGenAI>();
+  return (location) => {
+    const region = location ?? options.location;
+    let client = clients.get(region);
+    if (!client) clients.set(region, (client = createGenAiClient(options, region)));
+    return client;
+  };
+}
 
 /**
  * Options for the @google-cloud/aiplatform clients. They use the REST transport (`fallback`)
@@ -7,9 +57,12 @@ import { OAuth2Client } from 'google-auth-library';
  */
 export function aiplatformClientOptions(location: string, baseUrl?: string): Record<string, unknown> {
   if (!baseUrl) return { apiEndpoint: `${location}-aiplatform.googleapis.com`, fallback: true };
-  const authClient = new OAuth2Client();
-  authClient.setCredentials({ access_token: 'vertex-simulator', expiry_date: Date.now() + 365 * 24 * 3600 * 1000 });
   const { hostname, port, protocol } = new URL(baseUrl);
   // `protocol` and `port` are read by google-gax's REST transport though absent from its typed options.
-  return { apiEndpoint: hostname, port: Number(port), protocol: protocol.replace(':', ''), fallback: true, authClient };
+  return { apiEndpoint: hostname, port: Number(port), protocol: protocol.replace(':', ''), fallback: true, authClient: simulatorAuth() };
+}
+
+/** Per-call options for an aiplatform client of `location`: against the simulator, the endpoint header. */
+export function aiplatformCallOptions(location: string, baseUrl?: string): { otherArgs?: { headers: Record<string, string> } } {
+  return baseUrl ? { otherArgs: { headers: { [SIMULATOR_ENDPOINT_HEADER]: location } } } : {};
 }

@@ -1,6 +1,7 @@
 import { classifyError } from '../../shared/errors/classify.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
+import { locationOf } from '../../shared/runs/regions.ts';
 import type { TuningService } from './tuning.ts';
 
 /**
@@ -10,7 +11,7 @@ import type { TuningService } from './tuning.ts';
  * returns how many were cancelled.
  */
 export async function cancelDuplicateJobs(tuning: TuningService, labels: Record<string, string>, keepName: string, log: Logger): Promise<number> {
-  const jobs = await tuning.findByLabels(labels);
+  const jobs = await tuning.findByLabels(labels, locationOf(keepName));
   let cancelled = 0;
   for (const job of jobs) {
     if (job.name === keepName || ['JOB_STATE_CANCELLED', 'JOB_STATE_CANCELLING', 'JOB_STATE_FAILED'].includes(job.state)) continue;

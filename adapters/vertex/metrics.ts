@@ -1,6 +1,7 @@
 import aiplatform from '@google-cloud/aiplatform';
 import { KNOWN_METRICS, type MetricSeries } from '../../shared/metrics/series.ts';
-import { aiplatformClientOptions } from './clients.ts';
+import { locationOf } from '../../shared/runs/regions.ts';
+import { aiplatformCallOptions, aiplatformClientOptions } from './clients.ts';
 
 /**
  * Reads a tuning job's metric time series the way Vertex stores them: the job's `experiment`
@@ -21,23 +22,35 @@ const NO_AUTOPAGINATE = { autoPaginate: false };
 
 type ClientOptions = ConstructorParameters<typeof aiplatform.v1.MetadataServiceClient>[0];
 
-export function createMetricsReader(options: { location: string; baseUrl?: string }): MetricsReader {
-  const clientOptions = aiplatformClientOptions(options.location, options.baseUrl) as ClientOptions;
-  const metadata = new aiplatform.v1.MetadataServiceClient(clientOptions);
-  const tensorboards = new aiplatform.v1.TensorboardServiceClient(clientOptions);
+export function createMetricsReader(options: { location: string; baseUrl?: string | undefined }): MetricsReader {
+  // The experiment, its TensorBoard and their series live in the tuning job's region: read them there.
+  const regional = new Map<string, { metadata: aiplatform.v1.MetadataServiceClient; tensorboards: aiplatform.v1.TensorboardServiceClient }>();
+  const clientsFor = (location: string) => {
+    let clients = regional.get(location);
+    if (!clients) {
+      const clientOptions = aiplatformClientOptions(location, options.baseUrl) as ClientOptions;
+      clients = { metadata: new aiplatform.v1.MetadataServiceClient(clientOptions), tensorboards: new aiplatform.v1.TensorboardServiceClient(clientOptions) };
+      regional.set(location, clients);
+    }
+    return clients;
+  };
   return {
     async read(experimentContext) {
-      const [context] = await metadata.getContext({ name: experimentContext });
+      const location = locationOf(experimentContext) ?? options.location;
+      const { metadata, tensorboards } = clientsFor(location);
+      const call = aiplatformCallOptions(location, options.baseUrl);
+      const paged = { ...NO_AUTOPAGINATE, ...call };
+      const [context] = await metadata.getContext({ name: experimentContext }, call);
       const tensorboard = structString(context.metadata, 'backing_tensorboard_resource');
       if (!tensorboard) throw new Error(`experiment ${experimentContext} names no backing TensorBoard`);
       const experiment = `${tensorboard}/experiments/${experimentContext.split('/').at(-1)}`;
       const series: MetricSeries[] = [];
-      for await (const run of tensorboards.listTensorboardRunsAsync({ parent: experiment }, NO_AUTOPAGINATE)) {
-        for await (const timeSeries of tensorboards.listTensorboardTimeSeriesAsync({ parent: run.name! }, NO_AUTOPAGINATE)) {
+      for await (const run of tensorboards.listTensorboardRunsAsync({ parent: experiment }, paged)) {
+        for await (const timeSeries of tensorboards.listTensorboardTimeSeriesAsync({ parent: run.name! }, paged)) {
           const metric = timeSeries.displayName ?? '';
           if (!(KNOWN_METRICS as readonly string[]).includes(metric)) continue;
           const points: MetricSeries['points'] = [];
-          for await (const point of tensorboards.exportTensorboardTimeSeriesDataAsync({ tensorboardTimeSeries: timeSeries.name!, pageSize: 1000 }, NO_AUTOPAGINATE)) {
+          for await (const point of tensorboards.exportTensorboardTimeSeriesDataAsync({ tensorboardTimeSeries: timeSeries.name!, pageSize: 1000 }, paged)) {
             if (point.scalar?.value === undefined || point.scalar.value === null) continue;
             points.push({ step: Number(point.step ?? 0), value: Number(point.scalar.value), wallTime: timestampIso(point.wallTime) });
           }

@@ -1,5 +1,6 @@
 import { backoffDelays, classifyError, withRetries } from '../../shared/errors/classify.ts';
-import { createGenAiClient, type VertexClientOptions } from './tuning.ts';
+import { regionalGenAiClients, type VertexClientOptions } from './clients.ts';
+import { locationOf } from '../../shared/runs/regions.ts';
 
 /** One held-out request as the batch input holds it (`{"request": {...}}`). */
 export interface OnlineRequest {
@@ -25,7 +26,7 @@ export interface OnlinePredictor {
 }
 
 export function createOnlinePredictor(options: VertexClientOptions): OnlinePredictor {
-  const ai = createGenAiClient(options);
+  const ai = regionalGenAiClients(options);
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const retry = <T>(call: () => Promise<T>) => withRetries(call, backoffDelays(options.retries ?? 6, { baseMs: 1000, capMs: 30_000 }), sleep, options.onRetry);
   return {
@@ -33,7 +34,7 @@ export function createOnlinePredictor(options: VertexClientOptions): OnlinePredi
       const processed = () => new Date().toISOString();
       try {
         const response = await retry(() =>
-          ai.models.generateContent({
+          ai(locationOf(target)).models.generateContent({
             model: target,
             contents: request.contents as never,
             ...(request.systemInstruction !== undefined ? { config: { systemInstruction: request.systemInstruction as never } } : {}),

@@ -1,10 +1,10 @@
-import { GoogleGenAI, type TuningJob } from '@google/genai';
-import { OAuth2Client } from 'google-auth-library';
+import type { TuningJob } from '@google/genai';
 import { backoffDelays, withRetries } from '../../shared/errors/classify.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
 import type { JobView } from '../../shared/runs/poll.ts';
-import type { ErrorInfo } from '../../shared/runs/schema.ts';
+import { locationOf } from '../../shared/runs/regions.ts';
+import { regionalGenAiClients, type VertexClientOptions } from './clients.ts';
 
 /** A tuning job as the pipeline needs it, whichever client fetched it (the poller's JobView, plus labels). */
 export interface TuningJobSummary extends JobView {
@@ -19,46 +19,32 @@ export interface TuningJobSpec {
   hyperParameters: { epochCount?: number; learningRateMultiplier?: number; adapterSize?: number };
   displayName: string;
   labels: Record<string, string>;
+  /** The region to create the job in (a fallback region); the service's default region if unset. */
+  location?: string;
 }
 
-/** Vertex AI tuning jobs, behind the smallest interface the stages need. */
+/**
+ * Vertex AI tuning jobs, behind the smallest interface the stages need. Calls about a job go to
+ * the region in its name; creates and lists go to the region given, else the default one.
+ */
 export interface TuningService {
   create(spec: TuningJobSpec): Promise<TuningJobSummary>;
   get(name: string): Promise<TuningJobSummary>;
-  /** Jobs carrying every one of these labels, oldest first. */
-  findByLabels(labels: Record<string, string>): Promise<TuningJobSummary[]>;
+  /** Jobs in `location` (default: the service's region) carrying every one of these labels, oldest first. */
+  findByLabels(labels: Record<string, string>, location?: string | null): Promise<TuningJobSummary[]>;
   cancel(name: string): Promise<void>;
 }
 
 const ADAPTER_SIZE_NAMES: Record<number, string> = { 1: 'ADAPTER_SIZE_ONE', 2: 'ADAPTER_SIZE_TWO', 4: 'ADAPTER_SIZE_FOUR', 8: 'ADAPTER_SIZE_EIGHT', 16: 'ADAPTER_SIZE_SIXTEEN' };
 
-export interface VertexClientOptions {
-  project: string;
-  location: string;
-  /** The Vertex AI simulator's URL; unset in production, where the real endpoint and ADC are used. */
-  baseUrl?: string;
-  /** Transient errors are retried this many times inside a call, with backoff, before it fails. */
-  retries?: number;
-  sleep?: (ms: number) => Promise<void>;
-  onRetry?: (info: ErrorInfo, attempt: number) => void;
-}
-
-/** The genai client in Vertex mode: ADC in production, a static token against the simulator. */
-export function createGenAiClient(options: VertexClientOptions): GoogleGenAI {
-  if (!options.baseUrl) return new GoogleGenAI({ vertexai: true, project: options.project, location: options.location });
-  const authClient = new OAuth2Client();
-  authClient.setCredentials({ access_token: 'vertex-simulator', expiry_date: Date.now() + 365 * 24 * 3600 * 1000 });
-  return new GoogleGenAI({ vertexai: true, project: options.project, location: options.location, httpOptions: { baseUrl: options.baseUrl }, googleAuthOptions: { authClient } });
-}
-
 export function createTuningService(options: VertexClientOptions): TuningService {
-  const ai = createGenAiClient(options);
+  const ai = regionalGenAiClients(options);
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const retry = <T>(call: () => Promise<T>) => withRetries(call, backoffDelays(options.retries ?? 4), sleep, options.onRetry);
   return {
     async create(spec) {
       const job = await retry(() =>
-        ai.tunings.tune({
+        ai(spec.location).tunings.tune({
           baseModel: spec.baseModel,
           trainingDataset: { gcsUri: spec.trainingDatasetUri },
           config: {
@@ -74,14 +60,14 @@ export function createTuningService(options: VertexClientOptions): TuningService
       return summarise(job);
     },
     async get(name) {
-      return summarise(await retry(() => ai.tunings.get({ name })));
+      return summarise(await retry(() => ai(locationOf(name)).tunings.get({ name })));
     },
-    async findByLabels(labels) {
+    async findByLabels(labels, location) {
       const filter = Object.entries(labels).map(([key, value]) => `labels.${key}="${value}"`).join(' AND ');
       const found: TuningJobSummary[] = [];
       await retry(async () => {
         found.length = 0;
-        for await (const job of await ai.tunings.list({ config: { filter, pageSize: 100 } })) found.push(summarise(job));
+        for await (const job of await ai(location).tunings.list({ config: { filter, pageSize: 100 } })) found.push(summarise(job));
       });
       // Google documents tuningJobs.list's filter only as "the standard list filter", not that it
       // matches labels: every job is checked here, so a filter Vertex ignored can never make the
@@ -91,7 +77,7 @@ export function createTuningService(options: VertexClientOptions): TuningService
         .sort((a, b) => (a.createTime ?? '').localeCompare(b.createTime ?? ''));
     },
     async cancel(name) {
-      await retry(() => ai.tunings.cancel({ name }));
+      await retry(() => ai(locationOf(name)).tunings.cancel({ name }));
     },
   };
 }

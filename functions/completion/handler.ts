@@ -16,6 +16,7 @@ import { runEventSchema } from '../../shared/runs/events.ts';
 import { withEvent } from '../../shared/runs/outbox.ts';
 import type { RunDocument } from '../../shared/runs/schema.ts';
 import { applyTransition } from '../../shared/runs/transitions.ts';
+import { locationOf } from '../../shared/runs/regions.ts';
 import type { OnlinePredictor } from '../../adapters/vertex/online.ts';
 import { isBatchRefusal, onlineTrack, withOnlineReleased } from '../../shared/evaluation/online.ts';
 import { buildInferenceInput } from './evaluation-input.ts';
@@ -110,7 +111,7 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
     // A delivery that died after creating the job left it under this name: adopt it.
     let job;
     try {
-      job = (await deps.batch.findByDisplayName(displayName)) ?? (await deps.batch.create({ model: models[which], inputUri: files.inputUri, outputPrefix, displayName }));
+      job = (await deps.batch.findByDisplayName(displayName, locationOf(models[which]))) ?? (await deps.batch.create({ model: models[which], inputUri: files.inputUri, outputPrefix, displayName }));
     } catch (error) {
       const info = classifyError(error);
       if (!isBatchRefusal(info)) throw error;

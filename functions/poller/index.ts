@@ -48,6 +48,7 @@ function dependencies(): PollerDeps {
         ? { liveMetrics: { reader: createMetricsReader({ location: config.GOOGLE_CLOUD_LOCATION, ...(config.VERTEX_BASE_URL ? { baseUrl: config.VERTEX_BASE_URL } : {}) }), store: createCompletionStore(db, config.RUNS_COLLECTION) } }
         : {}),
       duplicateWindowMs: config.DUPLICATE_CHECK_SECONDS * 1000,
+      ...(config.FALLBACK_REGIONS.length > 0 ? { regions: { primary: config.GOOGLE_CLOUD_LOCATION, fallbacks: config.FALLBACK_REGIONS } } : {}),
       launches: createLaunchPublisher(pubsub, config.LAUNCH_TOPIC),
       launchRecovery: {
         firstDelayMs: config.LAUNCH_RECOVERY_FIRST_SECONDS * 1000,

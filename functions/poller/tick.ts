@@ -23,6 +23,7 @@ import { summarizeSeries } from '../../shared/metrics/series.ts';
 import { withEvent } from '../../shared/runs/outbox.ts';
 import { newAttempt, type RunDocument } from '../../shared/runs/schema.ts';
 import { applyTransition } from '../../shared/runs/transitions.ts';
+import { locationOf, nextAttemptRegion } from '../../shared/runs/regions.ts';
 import { mapConcurrently } from '../../shared/concurrency.ts';
 
 export interface PollerDeps {
@@ -49,6 +50,8 @@ export interface PollerDeps {
   launches?: LaunchPublisher;
   /** Stranded launches (dead-lettered, or claimed by a delivery that died) are published again with backoff, for this long. */
   launchRecovery?: { firstDelayMs: number; maxDelayMs: number; giveUpAfterMs: number };
+  /** FALLBACK_REGIONS: a job stuck waiting for capacity is resubmitted in the next region (unset: where it was). */
+  regions?: { primary: string; fallbacks: readonly string[] };
 }
 
 export interface TickStats {
@@ -159,11 +162,15 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
     const attemptNumber = run.attempts.length + 1;
     const request = run.request!;
     const labels = { ...request.labels, [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(attemptNumber) };
+    const from = locationOf(jobName);
+    const region = deps.regions ? nextAttemptRegion(deps.regions, from, decision.why) : from;
+    const reason = region && from && region !== from ? `${decision.reason} in ${region} (FALLBACK_REGIONS; ${from} had no capacity)` : decision.reason;
     // A poller that died after creating this attempt's job left it labelled: adopt it.
-    const existing = await deps.tuning.findByLabels({ [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(attemptNumber) });
+    const existing = await deps.tuning.findByLabels({ [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(attemptNumber) }, region);
     const newJob =
       existing[0] ??
       (await deps.tuning.create({
+        ...(region ? { location: region } : {}),
         baseModel: run.baseModel,
         trainingDatasetUri: run.trainingDatasetUri,
         ...(request.validationDatasetUri ? { validationDatasetUri: request.validationDatasetUri } : {}),
@@ -172,19 +179,19 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
         labels,
       }));
     const result = await deps.store.release(run.runId, token, (current) =>
-      withEvent(current, applyTransition(current, 'SUBMITTED', decision.reason, nowIso, {
+      withEvent(current, applyTransition(current, 'SUBMITTED', reason, nowIso, {
         attempts: [
           // A cancel is asynchronous and best effort: the attempt ends CANCELLING until its job is seen to end.
           ...endAttempt(current, decision.cancelFirst ? 'JOB_STATE_CANCELLING' : job.state, nowIso, null).attempts,
-          newAttempt({ number: attemptNumber, jobName: newJob.name, submittedAt: newJob.createTime ?? nowIso, reason: decision.reason }),
+          newAttempt({ number: attemptNumber, jobName: newJob.name, submittedAt: newJob.createTime ?? nowIso, reason }),
         ],
         currentJobName: newJob.name,
         tuningJobState: undefined,
-      }), decision.reason, true),
+      }), reason, true),
     );
     if (result) {
       stats.resubmitted += 1;
-      log.info(LogEvent.pollRunResubmitted, decision.reason, { oldJob: jobName, newJob: newJob.name, attempt: attemptNumber });
+      log.info(LogEvent.pollRunResubmitted, reason, { oldJob: jobName, newJob: newJob.name, attempt: attemptNumber, region });
       await flushEvents(result.after, deps, stats);
     }
   } catch (error) {
@@ -396,7 +403,7 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
       const displayName = batchDisplayName(run.runId, which, attempt);
       // The evaluation files sit beside the batch outputs: the same bucket and run folder.
       const outputPrefix = evaluation.inputUri.replace(/requests\.jsonl$/, `${which}/a${attempt}`);
-      const job = (await deps.batch.findByDisplayName(displayName)) ?? (await deps.batch.create({ model: track.model, inputUri: evaluation.inputUri, outputPrefix, displayName }));
+      const job = (await deps.batch.findByDisplayName(displayName, locationOf(track.model))) ?? (await deps.batch.create({ model: track.model, inputUri: evaluation.inputUri, outputPrefix, displayName }));
       jobs[which] = resubmittedTrack(track, decision.endState, job, decision.reason, nowIso);
       stats.resubmitted += 1;
       log.info(LogEvent.pollBatchResubmitted, decision.reason, { oldJob: track.currentJobName, newJob: job.name, attempt });

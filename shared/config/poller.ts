@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fallbackRegionsSchema } from '../runs/regions.ts';
 import { admissionConfigShape, commonConfigSchema, envBoolean } from './common.ts';
 
 /** The poller's environment. Defaults are the stuck policy stated in the README. */
@@ -31,6 +32,12 @@ export const pollerConfigSchema = commonConfigSchema.extend({
   LIVE_METRICS: envBoolean.default(true),
   /** A run left this long in SUCCEEDED or SCORING with no handler acting on it gets its run event published again. */
   STAGE_RESEND_SECONDS: z.coerce.number().int().min(1).default(15 * 60),
+  /**
+   * Opt-in: a job stuck waiting for capacity past the threshold is resubmitted in the next of these
+   * regions (comma-separated, tried in order after GOOGLE_CLOUD_LOCATION, round the list), not where
+   * it waited. Its tuned model, metrics and evaluation then live in that region. Empty: off.
+   */
+  FALLBACK_REGIONS: fallbackRegionsSchema,
   /** For this long after a submission, each tick checks for a twin job (a late create from a dead delivery) and cancels it. */
   DUPLICATE_CHECK_SECONDS: z.coerce.number().int().min(0).default(15 * 60),
 });

@@ -4,6 +4,7 @@ import { evaluationSchema } from '../evaluation/schema.ts';
 import { metricSummarySchema } from '../metrics/series.ts';
 import { launchMessageSchema } from '../launch/schema.ts';
 import { tuningDataStatsSummarySchema } from './data-stats.ts';
+import { locationOf } from './regions.ts';
 
 /**
  * The run document, `runs/{runId}` in Firestore: the contract other apps read (documented in
@@ -49,12 +50,14 @@ export const attemptSchema = z.object({
   waitingSince: z.string().nullable().default(null),
   /** Why this attempt was made (first submission, resubmitted after being stuck, ...). */
   reason: z.string(),
+  /** The Vertex region its job ran in (FALLBACK_REGIONS may move a stuck run); its tuned model lives there. */
+  region: z.string().nullable().default(null),
 });
 export type Attempt = z.infer<typeof attemptSchema>;
 
 /** A new attempt: a job submitted (or adopted) for a run, nothing known of it yet. */
 export function newAttempt(fields: Pick<Attempt, 'number' | 'jobName' | 'submittedAt' | 'reason'>): Attempt {
-  return { ...fields, startedAt: null, endedAt: null, endState: null, error: null, waitingSince: null };
+  return { ...fields, startedAt: null, endedAt: null, endState: null, error: null, waitingSince: null, region: locationOf(fields.jobName) };
 }
 
 export const historyEntrySchema = z.object({

@@ -34,6 +34,8 @@ import { projectNumberOf } from './names.ts';
 import { supervisedDataStats, type ExampleStats } from './data-stats.ts';
 import { TENSORBOARD_ID, seriesFor, seriesPoints, totalSteps } from './metrics.ts';
 import { checkRequest, vertexContract, type FieldViolation } from './contract.ts';
+import { regionalEndpointProblem } from './regions.ts';
+import { SIMULATOR_ENDPOINT_HEADER } from '../../adapters/vertex/clients.ts';
 
 /**
  * The Vertex AI SIMULATOR: an HTTP server speaking the REST resources of Vertex AI's tuning
@@ -74,6 +76,8 @@ export interface SimulatorControl {
   delayNextCalls(count: number, ms: number, match?: { method?: string; pathIncludes?: string }): void;
   /** The next `count` created jobs stay in the queue forever. */
   stickNextJobs(count: number): void;
+  /** Tuning jobs created in these regions wait RUNNING / WAITING_FOR_CAPACITY forever (a region short of accelerators); [] lifts it for new jobs. */
+  outOfCapacityIn(locations: string[]): void;
   /** The next `count` created jobs fail when they would start running. */
   failNextJobs(count: number, error?: { code: number; message: string }): void;
   /** Moves the simulator's clock forward (tests use it instead of waiting). */
@@ -138,6 +142,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   const callFaults: CallFault[] = [];
   const callDelays: { remaining: number; ms: number; method?: string; pathIncludes?: string }[] = [];
   let stickCount = 0;
+  let regionsOutOfCapacity = new Set<string>();
   let failCount = 0;
   let failError = { code: 13, message: 'Internal error encountered during tuning (simulated).' };
   let nextId = 1_000_000_000_000_000_000n;
@@ -166,6 +171,9 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     },
     stickNextJobs: (count) => {
       stickCount += count;
+    },
+    outOfCapacityIn: (locations) => {
+      regionsOutOfCapacity = new Set(locations);
     },
     failNextJobs: (count, error) => {
       failCount += count;
@@ -231,8 +239,13 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       contractRefusals.push({ verb: method, path: url.pathname, status: contract.status, message: contract.message });
       return contract.status === 404 ? sendError(response, 404, contract.message) : sendError(response, 400, contract.message, badRequest(contract.violations));
     }
-    contractCalls.push({ method: contract.route.method, verb: method, path: url.pathname });
     const body = asRecord(contract.body);
+    const misrouted = regionalEndpointProblem(request.headers[SIMULATOR_ENDPOINT_HEADER], url.pathname, body);
+    if (misrouted) {
+      contractRefusals.push({ verb: method, path: url.pathname, status: 400, message: misrouted });
+      return sendError(response, 400, misrouted);
+    }
+    contractCalls.push({ method: contract.route.method, verb: method, path: url.pathname });
     const delay = callDelays.find((d) => d.remaining > 0 && (!d.method || d.method === method) && (!d.pathIncludes || url.pathname.includes(d.pathIncludes)));
     if (delay) {
       delay.remaining -= 1;
@@ -304,6 +317,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     if (quotaHolds > 0) {
       quotaHolds -= 1;
       fault.quotaHeldElsewhere = true;
+    } else if (regionsOutOfCapacity.has(location)) {
+      fault.stuck = true;
     } else if (stickCount > 0) {
       stickCount -= 1;
       fault.stuck = true;
@@ -605,6 +620,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       else if (action === 'failNextCalls') control.failNextCalls(Number(body.count), Number(body.status) as CallFault['status'], body.match as { method?: string; pathIncludes?: string });
       else if (action === 'delayNextCalls') control.delayNextCalls(Number(body.count), Number(body.ms), body.match as { method?: string; pathIncludes?: string });
       else if (action === 'stickNextJobs') control.stickNextJobs(Number(body.count));
+      else if (action === 'outOfCapacityIn') control.outOfCapacityIn(Array.isArray(body.locations) ? body.locations.map(String) : []);
       else if (action === 'failNextJobs') control.failNextJobs(Number(body.count), body.error as { code: number; message: string } | undefined);
       else if (action === 'advance') control.advance(Number(body.ms));
       else if (action === 'setTuningQuota') control.setTuningQuota(body.concurrentJobs === null ? Number.POSITIVE_INFINITY : Number(body.concurrentJobs));

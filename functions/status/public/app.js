@@ -91,7 +91,7 @@ async function showRun(runId) {
     <section><h2>Training curves</h2><div class="charts" id="charts"></div></section>
     <section><h2>Attempts</h2><ol class="timeline" id="timeline">${run.attempts
       .map(
-        (a) => `<li>attempt ${a.number}: <code>${esc(a.jobName)}</code> submitted ${esc(a.submittedAt)}${a.startedAt ? `, started ${esc(a.startedAt)}` : ''}${a.endedAt ? `, ended ${esc(a.endedAt)} (${esc(a.endState)})` : ', current'} — ${esc(a.reason)}</li>`,
+        (a) => `<li>attempt ${a.number}${a.region ? ` in ${esc(a.region)}` : ''}: <code>${esc(a.jobName)}</code> submitted ${esc(a.submittedAt)}${a.startedAt ? `, started ${esc(a.startedAt)}` : ''}${a.endedAt ? `, ended ${esc(a.endedAt)} (${esc(a.endState)})` : ', current'} — ${esc(a.reason)}</li>`,
       )
       .join('')}</ol>
       <details><summary>history</summary><ol>${run.history.map((h) => `<li>${esc(h.at)} ${esc(h.from || '·')} → ${esc(h.to)}: ${esc(h.reason)}</li>`).join('')}</ol></details></section>

@@ -12,6 +12,7 @@ import { loadGemmaTokenizer } from '../../../adapters/tokenizer/index.ts';
 import { createBatchService } from '../../../adapters/vertex/batch.ts';
 import { createMetricsReader } from '../../../adapters/vertex/metrics.ts';
 import { createOnlinePredictor } from '../../../adapters/vertex/online.ts';
+import { createGenAiClient } from '../../../adapters/vertex/clients.ts';
 import { createTuningService } from '../../../adapters/vertex/tuning.ts';
 import { handleRunEvent, RetryableCompletionError, type CompletionDeps } from '../../../functions/completion/handler.ts';
 import { createMlflowSink } from '../../../functions/completion/mlflow.ts';
@@ -79,7 +80,7 @@ function recordingEvents() {
   return { published, publisher: { publish: async (event: RunEvent) => void published.push(event) } };
 }
 
-async function setup(options: { mlflowUri?: string; onlineBudgetMs?: number } = {}) {
+async function setup(options: { mlflowUri?: string; onlineBudgetMs?: number; fallbackRegions?: string[] } = {}) {
   await emulators.ready;
   const sim = await startVertexSimulator({
     timing: { validationMs: 10, queueMs: 2 * MINUTE, runMs: 10 * MINUTE },
@@ -113,6 +114,7 @@ async function setup(options: { mlflowUri?: string; onlineBudgetMs?: number } = 
     concurrency: 4,
     leaseMs: MINUTE,
     liveMetrics: { reader: createMetricsReader(vertex), store: createCompletionStore(db) },
+    ...(options.fallbackRegions ? { regions: { primary: vertex.location, fallbacks: options.fallbackRegions } } : {}),
   };
   const completion: CompletionDeps = {
     store: createCompletionStore(db),
@@ -129,7 +131,7 @@ async function setup(options: { mlflowUri?: string; onlineBudgetMs?: number } = 
     maxExamples: 1000,
     online: { predictor: createOnlinePredictor(vertex), concurrency: 3, partSize: 1, budgetMs: options.onlineBudgetMs ?? 60_000 },
   };
-  return { sim, db, clock, launcher, poller, completion, events, tuning };
+  return { sim, db, clock, launcher, poller, completion, events, tuning, vertex };
 }
 
 const launch = (overrides: Partial<LaunchMessageInput> = {}): LaunchMessageInput => ({
@@ -238,6 +240,39 @@ test('a succeeded job: metrics copied to Firestore, two batch jobs, scores compu
   // A redelivered SCORING event changes nothing.
   assert.equal((await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion)).status, 'skipped');
   assert.equal(metricDocumentId('/train_total_loss', 1), 'a1_train_total_loss');
+});
+
+test('FALLBACK_REGIONS: a job stuck for capacity in us-central1 is resubmitted in europe-west4, and the run is tuned, read and measured there', async () => {
+  const env = await setup({ fallbackRegions: ['europe-west4'] });
+  env.sim.control.outOfCapacityIn(['us-central1']);
+  const { runId } = await handleLaunch(envelope(launch({ experiment: 'fallback-region' })), env.launcher);
+  const first = await env.launcher.runs.get(runId);
+  assert.equal(first?.attempts[0]?.region, 'us-central1');
+
+  const tuned = await tickUntil(env, runId, 'SUCCEEDED');
+  assert.deepEqual(tuned.attempts.map((a) => a.region), ['us-central1', 'europe-west4']);
+  assert.match(tuned.attempts[1]!.reason, /stuck in Vertex's queue .* in europe-west4 \(FALLBACK_REGIONS; us-central1 had no capacity\)/);
+  assert.match(tuned.currentJobName!, /\/locations\/europe-west4\/tuningJobs\//);
+  assert.match(tuned.tunedModel!.model, /\/locations\/europe-west4\/models\//, 'the tuned model lives where its job ran');
+  // The first job was cancelled in its own region; nothing else is left there.
+  const stuckJob = await env.tuning.get(tuned.attempts[0]!.jobName!);
+  assert.match(stuckJob.state, /CANCELL/);
+
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  const evaluating = await env.launcher.runs.get(runId);
+  assert.equal(evaluating?.metrics?.error, null, 'the metrics were read from europe-west4');
+  assert.ok(Object.keys(evaluating!.metrics!.summary).length > 0);
+  const batches = env.sim.control.batchJobs();
+  assert.match(batches.find((b) => b.model === tuned.tunedModel!.model)!.name, /\/locations\/europe-west4\//, "the tuned model's batch job runs in its region");
+  assert.match(batches.find((b) => b.model.startsWith('publishers/'))!.name, /\/locations\/us-central1\//);
+  await tickUntil(env, runId, 'SCORING');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
+  assert.equal((await env.launcher.runs.get(runId))?.state, 'COMPLETED');
+  assert.deepEqual(env.sim.control.contractRefusals(), [], 'every call went to the endpoint of its resource');
+
+  // What the simulator would have caught: a client of us-central1 asking about the europe-west4 job.
+  const misrouted = createGenAiClient(env.vertex, 'us-central1').tunings.get({ name: tuned.currentJobName! });
+  await assert.rejects(misrouted, /is in europe-west4 but the call went to the us-central1 endpoint/);
 });
 
 test('a failed batch job is recorded and resubmitted under the poller policy; the run still completes', async () => {
