@@ -57,7 +57,8 @@ export function createBatchService(options: VertexClientOptions): BatchService {
         found.length = 0;
         for await (const job of await ai(location).batches.list({ config: { filter: `display_name="${displayName}"`, pageSize: 100 } })) found.push(summarise(job));
       });
-      return found.sort((a, b) => (a.createTime ?? '').localeCompare(b.createTime ?? ''))[0] ?? null;
+      // Checked here too: a list whose filter was ignored must never hand over another run's job.
+      return found.filter((job) => job.displayName === displayName).sort((a, b) => (a.createTime ?? '').localeCompare(b.createTime ?? ''))[0] ?? null;
     },
     async cancel(name) {
       await retry(() => ai(locationOf(name)).batches.cancel({ name }));

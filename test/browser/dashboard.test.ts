@@ -89,7 +89,7 @@ test('a run page draws its loss and accuracy curves from the stored metric point
   assert.ok(chart.loss[1]!.at(-1)! < chart.loss[1]![0]!, 'the loss fell');
   assert.equal(chart.accuracy[0]!.length, steps.length);
   assert.match(await page.locator('#evaluation').innerText(), /held-out examples; headline exact_match/);
-  assert.match(await page.locator('#timeline').innerText(), /attempt 1: .*tuningJobs\/\d+ submitted/);
+  assert.match(await page.locator('#timeline').innerText(), /attempt 1 in us-central1: .*\/locations\/us-central1\/tuningJobs\/\d+ submitted/);
   assert.match(await page.locator('#dataset').innerText(), /25 valid, 1 rejected/);
   await page.screenshot({ path: `${artifacts}dashboard-run.png`, fullPage: true });
   await page.close();

@@ -52,6 +52,9 @@ describe('faults across stages', () => {
       functionEnv: { STUCK_AFTER_SECONDS: '3', ONLINE_PART_SIZE: '2', ONLINE_BUDGET_SECONDS: '1' },
     });
     db = new Firestore({ projectId: stack.projectId });
+    // Google documents tuningJobs.list's filter only as "the standard list filter": every fault
+    // below runs with a Vertex that ignores it and answers every job, and nothing may change.
+    stack.simulator.control.ignoreListFilters(true);
   });
   after(async () => {
     await db?.terminate();
@@ -60,7 +63,8 @@ describe('faults across stages', () => {
 
   const datasetOf = (name: string) => waitFor(`the dataset of ${name}`, async () => (await db.collection('datasets').where('source.name', '==', name).get()).docs[0]?.data());
 
-  test('the happy path through every stage, no stage called directly: a file dropped in the bucket ends COMPLETED with metrics and an evaluation', async () => {
+  test('the happy path through every stage, no stage called directly: a file dropped in the bucket ends COMPLETED with metrics and an evaluation (its base batch job PARTIALLY_SUCCEEDED)', async () => {
+    stack.simulator.control.partlyFailNextBatchJobs(1, { every: 2, modelIncludes: 'publishers/' });
     const bucket = stack.storage.bucket(stack.rawBucket);
     await bucket.file('incoming/happy.csv.launch.json').save(JSON.stringify({ launch: { experiment: 'happy' } }));
     await bucket.file('incoming/happy.csv').save(readFileSync(`${root}samples/support-tickets.csv`));
@@ -75,6 +79,11 @@ describe('faults across stages', () => {
     const result = run.evaluation.result;
     assert.equal(result.n, run.evaluation.examples);
     assert.equal(result.tuned.n, result.base.n);
+    // Its base model's batch job ended PARTIALLY_SUCCEEDED (a final state): scored, its failed lines counted missing.
+    assert.equal(run.evaluation.jobs.base.state, 'JOB_STATE_PARTIALLY_SUCCEEDED');
+    assert.ok(result.base.missing > 0 && result.base.missing < result.n);
+    assert.equal(result.tuned.missing, 0);
+
     assert.equal(typeof result.delta.exactMatch, 'number');
     // The scores are computed from prediction files that exist in the outputs bucket.
     const [files] = await stack.storage.bucket(stack.outputsBucket).getFiles({ prefix: `runs/${run.runId}/evaluation/` });
@@ -174,6 +183,33 @@ describe('faults across stages', () => {
     }, 120_000);
     assert.equal(run.attempts.length, 2);
     assert.match(run.attempts[1].reason, /stuck in Vertex's queue/);
+    // Vertex's tuningDataStats carry sample training conversations: only counts reach Firestore.
+    assert.ok(run.tuningDataStats.exampleCount > 0);
+    const dataset = await datasetOf('incoming/stuck.jsonl');
+    const [, trainBucket, trainPath] = /^gs:\/\/([^/]+)\/(.+)$/.exec(dataset.outputs.train as string)!;
+    const [training] = await stack.storage.bucket(trainBucket!).file(trainPath!).download();
+    const texts = training.toString().trim().split('\n').map((line) => (JSON.parse(line) as { contents: { parts: { text?: string }[] }[] }).contents[0]!.parts[0]!.text ?? '');
+    const stored = JSON.stringify((await db.doc(`runs/${run.runId}`).get()).data());
+    for (const text of texts.filter((t) => t.length >= 12)) assert.ok(!stored.includes(text), `training text in the run document: ${text}`);
+  });
+
+  test('a cancel that races a success: the stuck job succeeds after the poller cancelled it; its model is adopted, the newer job cancelled, and the run completes', async () => {
+    stack.simulator.control.stickNextJobs(1);
+    stack.simulator.control.succeedNextCancelledJobs(1);
+    const message = { schemaVersion: 1, requestId: 'race-e2e', experiment: 'race', baseModel: 'gemini-2.5-flash', trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`, source: 'e2e' };
+    await stack.pubsub.topic('launch').publishMessage({ json: message });
+    const run = await waitFor('the raced run to complete', async () => {
+      const doc = (await db.doc('runs/race-e2e').get()).data();
+      return doc?.state === 'COMPLETED' ? doc : undefined;
+    }, 120_000);
+    const [stuck, resubmitted, adopted] = run.attempts;
+    assert.equal(run.attempts.length, 3);
+    assert.match(resubmitted.reason, /stuck in Vertex's queue/);
+    assert.equal(adopted.jobName, stuck.jobName, "the job that won the race is the run's job again");
+    assert.match(adopted.reason, /succeeded after it was cancelled: its model is adopted/);
+    assert.equal(run.currentJobName, stuck.jobName);
+    assert.match(run.tunedModel.model, /\/models\//);
+    assert.equal(await waitFor('the newer job to be cancelled', async () => ((await jobState(resubmitted.jobName)) === 'JOB_STATE_CANCELLED' ? 'JOB_STATE_CANCELLED' : undefined), 30_000), 'JOB_STATE_CANCELLED');
   });
 
   /** The CLI as a person runs it against the local stack, with the environment `npm start` prints. */
