@@ -12,6 +12,7 @@ const benches: [string, string[]][] = [
   ['split.ts', []],
   ['convert.ts', sizes],
   ['converter-function.ts', sizes],
+  ['record-limit.ts', []],
   ['poller.ts', []],
   ['scoring.ts', []],
 ];

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { loadGemmaTokenizer } from '../adapters/tokenizer/index.ts';
 import { ColumnMapError, parseColumnMap } from '../shared/convert/columns.ts';
 import { convertStream, type LineSink } from '../shared/convert/pipeline.ts';
-import { UnusableInputError } from '../shared/convert/readers/errors.ts';
+import { DEFAULT_MAX_RECORD_BYTES, UnusableInputError } from '../shared/convert/readers/errors.ts';
+import { byteSizeSchema } from '../shared/byte-size.ts';
 import { formatOptionSchema, type ConversionReport } from '../shared/convert/types.ts';
 import { DEFAULT_BASE_MODEL } from '../shared/gemini/models.ts';
 import { availableParallelism } from 'node:os';
@@ -23,6 +24,8 @@ export const convertArgsSchema = z.object({
   baseModel: z.string().min(1).default(DEFAULT_BASE_MODEL),
   epochs: z.coerce.number().int().min(1).max(100).optional(),
   maxPartTokens: z.coerce.number().int().min(16).default(8192),
+  /** A record over this many bytes is reported and skipped, never held: what bounds memory. */
+  maxRecordBytes: byteSizeSchema(1024).default(DEFAULT_MAX_RECORD_BYTES),
   json: z.boolean().default(false),
   /** Worker threads for conversion; 'auto' uses every core for inputs over 32 MB. */
   threads: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(64)]).default('auto'),
@@ -87,6 +90,7 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
       format: args.format,
       columnMap,
       maxPartTokens: args.maxPartTokens,
+      maxRecordBytes: args.maxRecordBytes,
       baseModel: args.baseModel,
       validationFraction: args.validationSplit,
       seed: args.seed,

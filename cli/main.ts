@@ -15,6 +15,7 @@ options:
   --base-model NAME            whose limits and price apply (default gemini-2.5-flash)
   --epochs N                   for the billable-token and cost estimate
   --max-part-tokens N          split longer text parts (default 8192)
+  --max-record-bytes SIZE      a record (line, row, item) over this is reported, not read (default 8MiB)
   --json                       print the report as JSON instead of a summary
   --threads N|auto             worker threads (default auto: every core for inputs over 32 MB)
   --force                      write into a folder holding other files (none of them is ever written over)
@@ -52,6 +53,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
         'base-model': { type: 'string' },
         epochs: { type: 'string' },
         'max-part-tokens': { type: 'string' },
+        'max-record-bytes': { type: 'string' },
         json: { type: 'boolean' },
         threads: { type: 'string' },
         force: { type: 'boolean' },
@@ -76,6 +78,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     baseModel: values['base-model'],
     epochs: values.epochs,
     maxPartTokens: values['max-part-tokens'],
+    maxRecordBytes: values['max-record-bytes'],
     json: values.json ?? false,
     threads: values.threads,
     force: values.force ?? false,

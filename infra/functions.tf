@@ -51,6 +51,7 @@ resource "google_cloudfunctions2_function" "converter" {
       DATASETS_BUCKET             = google_storage_bucket.datasets.name
       INPUT_PREFIX                = "incoming/"
       MAX_OBJECT_BYTES            = "2147483648"
+      MAX_RECORD_BYTES            = "8MiB"
       LAUNCH_TOPIC                = google_pubsub_topic.launch.name
       DATASETS_COLLECTION         = "datasets"
       MAX_INVALID_SHARE           = tostring(var.max_invalid_share)

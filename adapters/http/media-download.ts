@@ -1,5 +1,6 @@
 import type { ObjectStore } from '../storage/object-store.ts';
 import { addressRefusal, PUBLIC_ONLY, type AddressPolicy } from './address-policy.ts';
+import { pinnedFetch } from './pinned-fetch.ts';
 
 const MAX_REDIRECTS = 5;
 
@@ -26,7 +27,8 @@ export async function downloadToStorage(
     const refusal = await addressRefusal(hop, options.addresses ?? PUBLIC_ONLY);
     if (refusal) return { failure: hops === 0 ? refusal : `it redirects to ${hop.href}: ${refusal}` };
     try {
-      response = await (options.fetch ?? fetch)(hop.href, { signal, redirect: 'manual' });
+      // The check above names the refusal; the pinned fetch enforces it again where the socket connects.
+      response = await (options.fetch ?? pinnedFetch(options.addresses ?? PUBLIC_ONLY))(hop.href, { signal, redirect: 'manual' });
     } catch (error) {
       return { failure: `could not fetch it: ${error instanceof Error ? error.message : String(error)}` };
     }

@@ -22,7 +22,7 @@ export interface ConverterDeps {
   log: Logger;
   now: () => number;
   config: Pick<ConverterConfig, 'DATASETS_BUCKET' | 'INPUT_PREFIX' | 'MAX_OBJECT_BYTES' | 'MAX_INVALID_SHARE' | 'DEFAULT_BASE_MODEL' | 'CONVERSION_LEASE_SECONDS' | 'HTTPS_MEDIA' | 'MEDIA_FETCH_TIMEOUT_SECONDS' | 'PREFIX_DEFAULTS'> &
-    Partial<Pick<ConverterConfig, 'DUPLICATE_UPLOAD_WINDOW_HOURS'>>;
+    Partial<Pick<ConverterConfig, 'DUPLICATE_UPLOAD_WINDOW_HOURS' | 'MAX_RECORD_BYTES'>>;
   /** How https media is fetched when copied (the global fetch unless given). */
   fetch?: typeof fetch;
   /** Which hosts https media may come from (public addresses only unless given). */
@@ -126,6 +126,7 @@ async function convert(object: StorageObjectEvent, sidecar: Sidecar | null, base
       format: sidecar?.format ?? 'auto',
       columnMap: sidecar?.columnMap,
       maxPartTokens: sidecar?.maxPartTokens ?? 8192,
+      ...(deps.config.MAX_RECORD_BYTES ? { maxRecordBytes: deps.config.MAX_RECORD_BYTES } : {}),
       baseModel: sidecar?.baseModel ?? deps.config.DEFAULT_BASE_MODEL,
       validationFraction,
       seed: sidecar?.seed ?? 42,

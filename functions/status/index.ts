@@ -6,12 +6,14 @@ import { statusConfigSchema } from '../../shared/config/status.ts';
 import { createLogger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
 import { handleStatus } from './handler.ts';
+import { answerMalformedPathsAsJson } from './malformed-path-guard.ts';
 
 /**
  * The status function: the read API (`/api/runs`, `/api/runs/{id}[/metrics|/dataset|/evaluation]`)
  * and the dashboard (`/`). Deployed without unauthenticated access: callers need run.invoker.
  */
 const log = createLogger('status');
+answerMalformedPathsAsJson();
 let reader: StatusReader | undefined;
 
 functions.http('status', async (request, response) => {

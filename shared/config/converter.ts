@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { sidecarSchema } from '../datasets/schema.ts';
+import { byteSizeSchema } from '../byte-size.ts';
+import { DEFAULT_MAX_RECORD_BYTES } from '../convert/readers/errors.ts';
 import { commonConfigSchema } from './common.ts';
 
 /** The converter function's environment. */
@@ -9,6 +11,12 @@ export const converterConfigSchema = commonConfigSchema.extend({
   /** Only objects under this prefix are converted; everything else in the bucket is left alone. */
   INPUT_PREFIX: z.string().default('incoming/'),
   MAX_OBJECT_BYTES: z.coerce.number().int().positive().default(2 * 1024 * 1024 * 1024),
+  /**
+   * A record (JSONL line, CSV/TSV row, JSON array item) over this is reported as a located error
+   * and skipped without being held: peak memory grows with the largest record read (see the
+   * README's memory figures). `8MiB`, `16MB` or a number of bytes.
+   */
+  MAX_RECORD_BYTES: byteSizeSchema(1024).default(DEFAULT_MAX_RECORD_BYTES),
   LAUNCH_TOPIC: z.string().min(1).default('launch'),
   DATASETS_COLLECTION: z.string().min(1).default('datasets'),
   /** A launch is published only when at most this share of the examples was rejected. */

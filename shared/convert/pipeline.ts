@@ -108,7 +108,7 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   let format: RawFormat;
   let columnMap: ColumnMap | undefined;
   if (requested === 'csv' || requested === 'tsv') {
-    const delimited = await readDelimited(sniffed, requested === 'csv' ? ',' : '\t');
+    const delimited = await readDelimited(sniffed, requested === 'csv' ? ',' : '\t', options);
     try {
       columnMap = resolveColumns(delimited.header, options.columnMap);
     } catch (error) {

@@ -9,8 +9,9 @@ export const IssueCode = {
   // --- reading the file (errors)
   invalid_json: 'The line is not valid JSON.',
   invalid_utf8: 'The record is not valid UTF-8 text.',
-  line_too_long: 'The line is longer than the per-record byte limit, so it was not read.',
-  csv_parse_error: 'The CSV/TSV record could not be parsed (e.g. an unclosed quote).',
+  record_too_large: 'The record is larger than the per-record byte limit (MAX_RECORD_BYTES, --max-record-bytes), so it was not read.',
+  csv_parse_error: 'The CSV/TSV record could not be parsed (e.g. a quote inside an unquoted field).',
+  unclosed_quote: 'A CSV/TSV quote never closes: the record is reported at the line where the quote opened.',
   not_an_object: 'The record is not a JSON object.',
   // --- structure (errors)
   missing_contents_list: 'The example has no `contents` array (notebook).',

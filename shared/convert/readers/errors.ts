@@ -6,4 +6,10 @@ export class UnusableInputError extends Error {
   }
 }
 
-export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024 * 1024;
+/**
+ * The per-record limit unless configured. The largest example Gemini tuning takes is 131,072
+ * tokens (models.ts): about 0.5 MB of text, a few MB at most JSON-escaped. 8 MiB leaves room for
+ * that many times over, and keeps a conversion's peak memory within the converter function's
+ * 1 GiB (README, "Memory"; bench/record-limit.ts).
+ */
+export const DEFAULT_MAX_RECORD_BYTES = 8 * 1024 * 1024;

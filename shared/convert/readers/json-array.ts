@@ -38,7 +38,7 @@ export async function* readJsonArray(
     index += 1;
     if (overflowing) {
       overflowing = false;
-      return { line: index, code: 'line_too_long', message: `the item is over ${maxBytes} bytes and was not read` };
+      return { line: index, code: 'record_too_large', message: `the item is over the per-record limit of ${maxBytes} bytes and was not read (MAX_RECORD_BYTES, or --max-record-bytes, raises it)` };
     }
     const bytes = concat(item, itemBytes);
     item = [];

@@ -6,7 +6,7 @@ const NEWLINE = 0x0a;
 /**
  * JSON Lines from a byte stream, one record per non-blank line, with 1-based line numbers.
  * Memory stays bounded whatever the input: a line longer than `maxRecordBytes` is skipped up to
- * its newline and reported as `line_too_long`, never buffered whole. Invalid UTF-8 and invalid
+ * its newline and reported as `record_too_large`, never buffered whole. Invalid UTF-8 and invalid
  * JSON are located failures; the reading goes on with the next line.
  */
 export async function* readJsonLines(
@@ -25,7 +25,7 @@ export async function* readJsonLines(
     line += 1;
     if (overflowing) {
       overflowing = false;
-      return { line: current, code: 'line_too_long', message: `the line is over ${maxBytes} bytes and was not read` };
+      return { line: current, code: 'record_too_large', message: `the line is over the per-record limit of ${maxBytes} bytes and was not read (MAX_RECORD_BYTES, or --max-record-bytes, raises it)` };
     }
     const bytes = pending.length === 1 ? pending[0]! : concat(pending, pendingBytes);
     pending = [];

@@ -107,6 +107,24 @@ test('worker threads give byte-identical outputs to one thread', () => {
   assert.equal(JSON.parse(outputs[0]![2]!).errorCount, 8);
 });
 
+test('--max-record-bytes: a CSV row over it is named with its lines and skipped; a stray quote is named where it opened; the other rows convert', () => {
+  const field = 'The parcel left the depot, and the page says "label created".\n'.repeat(2000).replaceAll('"', '""');
+  const rows = ['prompt,response', 'Where is my order?,It ships tomorrow.', `Summarise this thread,"${field}"`, 'Can I return it?,Yes within 30 days.', '"Is it fragile,Yes', 'Do you ship abroad?,To 40 countries.'];
+  const input = join(work, 'big-field.csv');
+  writeFileSync(input, rows.join('\n') + '\n');
+  const out = join(work, 'big-field');
+  const result = cli('convert', input, '--out', out, '--max-record-bytes', '64KiB', '--validation-split', '0');
+  assert.equal(result.status, 1, result.stderr);
+  const report = reportSchema.parse(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')));
+  assert.deepEqual(report.errors.map((e) => `${e.line}:${e.code}`), ['3:record_too_large', '2005:unclosed_quote']);
+  assert.match(report.errors[0]!.message, /lines 3–2003 is over the per-record limit of 65536 bytes/);
+  assert.match(report.errors[1]!.message, /a quote opened on line 2005 never closes/);
+  assert.equal(report.examples.valid, 3);
+  const bad = cli('convert', input, '--out', join(work, 'bad-limit'), '--max-record-bytes', 'huge');
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--max-record-bytes: huge is not a size such as 8MiB/);
+});
+
 test('a 200 MB single line is a located error, read with bounded memory, and the other lines still convert', async () => {
   const lineMegabytes = 200;
   const path = join(work, 'huge-line.jsonl');
@@ -132,7 +150,7 @@ test('a 200 MB single line is a located error, read with bounded memory, and the
   const huge = peakRss(path, 'huge');
   assert.equal(huge.status, 1, huge.stderr);
   const report = reportSchema.parse(JSON.parse(readFileSync(join(work, 'huge', 'report.json'), 'utf8')));
-  assert.deepEqual(report.errors.map((e) => `${e.line}:${e.code}`), ['2:line_too_long']);
+  assert.deepEqual(report.errors.map((e) => `${e.line}:${e.code}`), ['2:record_too_large']);
   assert.equal(report.examples.valid, 2);
   // The CLI's own footprint (runtime, tokenizer tables) is the baseline; what the line adds must stay
   // well under the line's size, i.e. it was never held whole (buffering it would add at least its 200 MB).

@@ -283,9 +283,12 @@ test('admission: three launches with one tuning slot run one after another, the 
     },
   });
   // What the launch subscription delivers goes to the launcher, as Eventarc would hand it over.
+  // Each delivery is awaited before the test ends: one still at work must not outlive the database client.
+  const deliveries: Promise<unknown>[] = [];
   subscription.on('message', (received) => {
     received.ack();
-    void handleLaunch({ message: { messageId: received.id, data: received.data.toString('base64') } }, launcher);
+    // A late redelivery may fail once the test's clients are closed: caught here, awaited at the end.
+    deliveries.push(handleLaunch({ message: { messageId: received.id, data: received.data.toString('base64') } }, launcher).catch(() => null));
   });
 
   const first = await handleLaunch(message('q-first'), launcher);
@@ -322,6 +325,8 @@ test('admission: three launches with one tuning slot run one after another, the 
   // Each job ran alone: no job of ours ever waited for Vertex's quota.
   for (const job of sim.control.jobs()) assert.notEqual((await runs.get(job.labels.sft_run_id!))?.history.some((h) => /WAITING_FOR_QUOTA/.test(h.reason)), true);
   await subscription.close();
+  const outcomes = await Promise.all(deliveries);
+  assert.ok(outcomes.filter(Boolean).length >= 2, 'the launcher got the two admitted runs through Pub/Sub');
 });
 
 async function waitForState(runs: ReturnType<typeof createRunStore>, runId: string, state: string) {
@@ -340,10 +345,12 @@ test('a launch stranded by a Vertex outage longer than the redelivery window is 
   const launcher = { runs: createRunStore(db), tuning: deps.tuning, log: quiet, now: clock.now, leaseMs: MINUTE, ...singleDatasetDeps, maxDeliveries: 5 };
   const poller: PollerDeps = { ...deps, launches: createLaunchPublisher(pubsub, 'launch-recovery'), launchRecovery: { firstDelayMs: 5 * MINUTE, maxDelayMs: 60 * MINUTE, giveUpAfterMs: 48 * 60 * MINUTE } };
   const republished: string[] = [];
+  const deliveries: Promise<unknown>[] = [];
   subscription.on('message', (received) => {
     received.ack();
     republished.push(received.id);
-    void handleLaunch({ message: { messageId: received.id, data: received.data.toString('base64') } }, launcher).catch(() => undefined);
+    // Awaited before the test ends, so no delivery outlives the database client.
+    deliveries.push(handleLaunch({ message: { messageId: received.id, data: received.data.toString('base64') } }, launcher).catch(() => undefined));
   });
   const payload = { schemaVersion: 1, requestId: 'outage-run', experiment: 'outage', baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test' };
   const event = (attempt: number) => ({ message: { messageId: 'the-one-message', data: Buffer.from(JSON.stringify(payload)).toString('base64') }, deliveryAttempt: attempt });
@@ -379,6 +386,7 @@ test('a launch stranded by a Vertex outage longer than the redelivery window is 
   assert.equal(sim.control.createdCount(), 1);
   assert.ok(republished.length >= 2);
   await subscription.close();
+  await Promise.all(deliveries);
 });
 
 test('a launch that never finds a working delivery is FAILED after the recovery window, saying how to retry', async () => {

@@ -75,8 +75,13 @@ test('repeated, bracketed and unknown filters, and a page token this API never g
   assert.deepEqual(all.runs.map((run) => run.runId), ['run-a'], 'a proper filter still filters');
 });
 
-test('a malformed percent-encoding is refused by the framework before our code runs: 400, and no stack trace', async () => {
-  const answer = await get('/api/runs/%ZZ');
-  assert.equal(answer.status, 400);
-  assert.doesNotMatch(answer.text, /URIError|node_modules|at decode/, 'nothing about the server leaks');
+test('a malformed percent-encoding, which the framework would refuse with its own HTML page, is a JSON 400 with the reason and no stack trace', async () => {
+  for (const path of ['/api/runs/%ZZ', '/api/runs/%E0%A4%A', '/%']) {
+    const answer = await get(path);
+    assert.equal(answer.status, 400, path);
+    assert.match(answer.type, /application\/json/, path);
+    assert.match(JSON.parse(answer.text).error, /not valid percent-encoding/, path);
+    assert.doesNotMatch(answer.text, /URIError|node_modules|at decode/, 'nothing about the server leaks');
+  }
+  assert.equal((await get('/api/runs/run-a')).status, 200, 'a proper path still reaches the function');
 });

@@ -43,3 +43,13 @@ test('PREFIX_DEFAULTS: JSON of sidecars by prefix, each checked like a sidecar f
   assert.match(issues('{not json').join(), /PREFIX_DEFAULTS: PREFIX_DEFAULTS is not JSON/);
   assert.match(issues('{"incoming/": {"launch": {"experiment": 3}}}').join(), /PREFIX_DEFAULTS\.incoming\/\.launch\.experiment/);
 });
+
+test('MAX_RECORD_BYTES: 8 MiB unless set; sizes as people write them; nonsense or a tiny limit fails at start-up', () => {
+  const env = { RAW_BUCKET: 'raw-data', DATASETS_BUCKET: 'datasets' };
+  assert.equal(parseConfig('converter', converterConfigSchema, env).MAX_RECORD_BYTES, 8 * 1024 * 1024);
+  assert.equal(parseConfig('converter', converterConfigSchema, { ...env, MAX_RECORD_BYTES: '16MiB' }).MAX_RECORD_BYTES, 16 * 1024 * 1024);
+  assert.equal(parseConfig('converter', converterConfigSchema, { ...env, MAX_RECORD_BYTES: '2 MB' }).MAX_RECORD_BYTES, 2_000_000);
+  assert.equal(parseConfig('converter', converterConfigSchema, { ...env, MAX_RECORD_BYTES: '65536' }).MAX_RECORD_BYTES, 65536);
+  assert.throws(() => parseConfig('converter', converterConfigSchema, { ...env, MAX_RECORD_BYTES: 'lots' }), /MAX_RECORD_BYTES: lots is not a size such as 8MiB/);
+  assert.throws(() => parseConfig('converter', converterConfigSchema, { ...env, MAX_RECORD_BYTES: '10' }), /under the minimum of 1024 bytes/);
+});
