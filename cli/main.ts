@@ -39,6 +39,10 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     io.stderr.write(`sft-pipeline: unknown command "${command}"\n${USAGE}\n`);
     return EXIT_UNUSABLE;
   }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.stdout.write(USAGE + '\n');
+    return 0;
+  }
   let parsed;
   try {
     parsed = parseArgs({

@@ -64,14 +64,25 @@ export interface GeminiPart {
   text?: string;
   fileData?: { mimeType: string; fileUri: string };
   inlineData?: { mimeType: string; data: string };
+  functionCall?: { id?: string; name: string; args?: Record<string, unknown> };
+  functionResponse?: { id?: string; name: string; response: Record<string, unknown> };
 }
 export interface GeminiContent {
   role: string;
   parts: GeminiPart[];
 }
+export interface GeminiFunctionDeclaration {
+  name: string;
+  description?: string;
+  parameters?: Record<string, unknown>;
+  parametersJsonSchema?: Record<string, unknown>;
+  response?: Record<string, unknown>;
+  responseJsonSchema?: Record<string, unknown>;
+}
 export interface GeminiExample {
   systemInstruction?: { role?: string; parts: GeminiPart[] };
   contents: GeminiContent[];
+  tools?: { functionDeclarations: GeminiFunctionDeclaration[] }[];
 }
 
 export interface ConvertOptions {

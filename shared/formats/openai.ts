@@ -1,10 +1,14 @@
-import type { GeminiPart, RawRecord } from '../convert/types.ts';
+import type { GeminiExample, GeminiPart, RawRecord } from '../convert/types.ts';
 import { assembleExample, IssueCollector, isRecord, mediaPart, type MappingResult } from './mapping.ts';
+import { callPart, declarationsOf, responseOf } from './tools.ts';
 
 /**
- * OpenAI chat fine-tuning JSONL: {"messages":[{"role","content","weight"?}]}.
- * system → systemInstruction, user → user, assistant → model. Other roles (tool, function)
- * are passed through so that validation names them as unrecognized.
+ * OpenAI chat fine-tuning JSONL: {"messages":[{"role","content","weight"?}], "tools"?}.
+ * system → systemInstruction, user → user, assistant → model. Function calling (tools.ts): the
+ * record's `tools` (or legacy `functions`) become declarations, an assistant's `tool_calls` (or
+ * `function_call`) functionCall parts, and `tool` (or `function`) messages functionResponse parts
+ * of one user turn, each named after the call its `tool_call_id` answers. Other roles are passed
+ * through so that validation names them as unrecognized.
  *
  * `weight: 0` marks an assistant turn OpenAI does not train on. Gemini tuning has no per-turn
  * weight, so such a turn is kept as a model turn (dropping it would break the conversation's
@@ -23,12 +27,16 @@ export function mapOpenAiRecord(record: RawRecord): MappingResult {
     issues.error('missing_field', 'an OpenAI chat example needs a non-empty "messages" array', 'messages');
     return issues.result(null);
   }
-  return mapRoleContentMessages(value.messages, 'messages', issues);
+  const tools = declarationsOf(value.tools ?? value.functions, value.tools !== undefined ? 'tools' : 'functions', issues);
+  return mapRoleContentMessages(value.messages, 'messages', issues, tools);
 }
 
 /** Shared by OpenAI chat and ShareGPT's `messages` variant, which use the same message shape. */
-export function mapRoleContentMessages(messages: unknown[], field: string, issues: IssueCollector): MappingResult {
-  const turns: { role: string; parts: GeminiPart[]; path: string }[] = [];
+export function mapRoleContentMessages(messages: unknown[], field: string, issues: IssueCollector, tools?: GeminiExample['tools']): MappingResult {
+  const turns: { role: string; parts: GeminiPart[]; path: string; answers?: boolean }[] = [];
+  // Which function each call id named, and the last assistant turn's calls: what a tool message answers.
+  const calledById = new Map<string, string>();
+  let lastCalls: string[] = [];
   messages.forEach((message, index) => {
     const path = `${field}[${index}]`;
     if (!isRecord(message)) {
@@ -37,14 +45,61 @@ export function mapRoleContentMessages(messages: unknown[], field: string, issue
     }
     const rawRole = typeof message.role === 'string' ? message.role.toLowerCase() : String(message.role);
     const role = ROLE_MAP[rawRole] ?? rawRole;
+    if (rawRole === 'tool' || rawRole === 'function') {
+      const name = (typeof message.tool_call_id === 'string' ? calledById.get(message.tool_call_id) : undefined) ?? (typeof message.name === 'string' ? message.name : lastCalls.length === 1 ? lastCalls[0] : undefined);
+      if (!name) {
+        issues.error('invalid_function_response', `cannot tell which call this ${rawRole} message answers: its tool_call_id matches no earlier tool call`, `${path}.tool_call_id`);
+        return;
+      }
+      const part: GeminiPart = { functionResponse: { name, response: responseOf(message.content) } };
+      // Several tool answers in a row are one user turn, answering the calls of the model turn before.
+      const previous = turns.at(-1);
+      if (previous?.answers) previous.parts.push(part);
+      else turns.push({ role: 'user', parts: [part], path, answers: true });
+      return;
+    }
     if (message.weight === 0 && role === 'model') {
       issues.warn('weight_zero_turn', 'weight 0 cannot be honoured: Gemini tuning has no per-turn weight, the turn is kept and trained on', `${path}.weight`);
     }
-    const parts = contentParts(message.content, `${path}.content`, issues);
+    const calls = role === 'model' ? callsOf(message, path, issues) : null;
+    if (calls) {
+      lastCalls = [];
+      for (const call of calls) {
+        lastCalls.push(call.part.functionCall!.name);
+        if (call.id) calledById.set(call.id, call.part.functionCall!.name);
+      }
+    }
+    const hasContent = !(message.content === null || message.content === undefined || (calls && calls.length > 0 && message.content === ''));
+    const parts = hasContent ? contentParts(message.content, `${path}.content`, issues) : [];
+    parts.push(...(calls ?? []).map((call) => call.part));
     if (parts.length > 0) turns.push({ role, parts, path });
   });
   if (turns.length === 0) return issues.result(null);
-  return issues.result(assembleExample(turns, issues));
+  const example = assembleExample(turns, issues);
+  return issues.result(tools ? { ...example, tools } : example);
+}
+
+/** An assistant message's function calls: `tool_calls` (OpenAI's current shape) or the legacy `function_call`. */
+function callsOf(message: Record<string, unknown>, path: string, issues: IssueCollector): { id?: string; part: GeminiPart }[] | null {
+  const out: { id?: string; part: GeminiPart }[] = [];
+  if (Array.isArray(message.tool_calls)) {
+    message.tool_calls.forEach((call, index) => {
+      const at = `${path}.tool_calls[${index}]`;
+      const fn = isRecord(call) && isRecord(call.function) ? call.function : null;
+      if (!fn) {
+        issues.error('invalid_function_call', 'a tool call must be {"type": "function", "function": {"name", "arguments"}}', at);
+        return;
+      }
+      const part = callPart(fn.name, fn.arguments, `${at}.function`, issues);
+      if (part) out.push({ ...(isRecord(call) && typeof call.id === 'string' ? { id: call.id } : {}), part });
+    });
+    return out;
+  }
+  if (isRecord(message.function_call)) {
+    const part = callPart(message.function_call.name, message.function_call.arguments, `${path}.function_call`, issues);
+    return part ? [{ part }] : [];
+  }
+  return null;
 }
 
 function contentParts(content: unknown, path: string, issues: IssueCollector): GeminiPart[] {

@@ -4,7 +4,8 @@ import { z } from 'zod';
  * One line of a Gemini supervised tuning dataset, as Vertex AI documents it:
  * https://cloud.google.com/vertex-ai/generative-ai/docs/models/gemini-supervised-tuning-prepare
  * ("Dataset example for Gemini": `systemInstruction` + `contents[]`, each part a union of
- * `text` and `fileData`). This is the shape the converter writes; validate.ts checks arbitrary
+ * `text` and `fileData`; with function calling, `tools`, `functionCall` and `functionResponse`).
+ * This is the shape the converter writes; validate.ts checks arbitrary
  * input against the rules with located errors, which a zod parse alone cannot word well.
  */
 export const fileDataSchema = z.strictObject({
@@ -17,9 +18,26 @@ export const inlineDataSchema = z.strictObject({
   data: z.string().min(1),
 });
 
+const jsonObjectSchema = z.record(z.string(), z.unknown());
+
+/** Function calling parts and declarations ("Tune function calling"; field rules in function-calling.ts). */
+export const functionCallSchema = z.strictObject({ id: z.string().optional(), name: z.string().min(1), args: jsonObjectSchema.optional() });
+export const functionResponseSchema = z.strictObject({ id: z.string().optional(), name: z.string().min(1), response: jsonObjectSchema });
+export const functionDeclarationSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$/),
+  description: z.string().optional(),
+  parameters: jsonObjectSchema.optional(),
+  parametersJsonSchema: jsonObjectSchema.optional(),
+  response: jsonObjectSchema.optional(),
+  responseJsonSchema: jsonObjectSchema.optional(),
+});
+export const toolSchema = z.strictObject({ functionDeclarations: z.array(functionDeclarationSchema) });
+
 export const partSchema = z.union([
   z.strictObject({ text: z.string().min(1) }),
   z.strictObject({ fileData: fileDataSchema }),
+  z.strictObject({ functionCall: functionCallSchema }),
+  z.strictObject({ functionResponse: functionResponseSchema }),
 ]);
 
 export const contentSchema = z.strictObject({
@@ -35,6 +53,7 @@ export const systemInstructionSchema = z.strictObject({
 export const geminiExampleSchema = z.strictObject({
   systemInstruction: systemInstructionSchema.optional(),
   contents: z.array(contentSchema).min(2),
+  tools: z.array(toolSchema).optional(),
 });
 
 export type GeminiTuningExample = z.infer<typeof geminiExampleSchema>;

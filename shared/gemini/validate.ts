@@ -1,6 +1,7 @@
 import type { Issue, TokenCounter } from '../convert/types.ts';
 import type { IssueCodeName } from './issue-codes.ts';
 import { getModelSpec } from './models.ts';
+import { checkFunctionCall, checkFunctionResponse, declaredFunctions } from './function-calling.ts';
 import { MEDIA_KINDS, mediaKindOf, type MediaKind } from './schema.ts';
 
 /**
@@ -14,6 +15,9 @@ import { MEDIA_KINDS, mediaKindOf, type MediaKind } from './schema.ts';
  *  [lim]  https://cloud.google.com/vertex-ai/generative-ai/docs/models/gemini-tuning (limits)
  *  [nb]   Google's tuning-dataset validation notebook (GoogleCloudPlatform/generative-ai,
  *         gemini/tuning: validate_dataset), whose error kinds we reuse as codes.
+ *  [fc]   https://cloud.google.com/vertex-ai/generative-ai/docs/models/tune-function-calling
+ *         (example-level `tools`, `functionCall` in model turns, `functionResponse` answering them)
+ * Field names are JSON names here: field-names.ts renames proto names before validation.
  */
 
 export interface ValidationContext {
@@ -31,7 +35,8 @@ export interface ValidationResult {
 }
 
 const VALID_ROLES = new Set(['user', 'model']);
-const PART_DATA_KEYS = ['text', 'fileData', 'inlineData'] as const;
+const PART_DATA_KEYS = ['text', 'fileData', 'inlineData', 'functionCall', 'functionResponse'] as const;
+const EXAMPLE_KEYS = new Set(['contents', 'systemInstruction', 'tools']);
 
 export function validateExample(example: unknown, context: ValidationContext): ValidationResult {
   const errors: Issue[] = [];
@@ -51,12 +56,15 @@ export function validateExample(example: unknown, context: ValidationContext): V
     return { errors, warnings, tokens, multimodal };
   }
 
-  // [fmt] only `contents`, `systemInstruction` (and `tools`, unused in supervised tuning of text) are known.
+  // [fmt][fc] an example holds `contents`, and may hold `systemInstruction` and `tools`.
   for (const key of Object.keys(example)) {
-    if (key !== 'contents' && key !== 'systemInstruction') {
-      issue(errors, 'unknown_field', `unknown field "${key}": a Gemini tuning example has only contents and systemInstruction`, key);
+    if (!EXAMPLE_KEYS.has(key)) {
+      issue(errors, 'unknown_field', `unknown field "${key}": a Gemini tuning example has contents, systemInstruction and tools`, key);
     }
   }
+  // [fc] declarations are input the model reads with every example: counted as their JSON text.
+  const declared = declaredFunctions(example.tools, (code, message, path) => issue(errors, code, message, path));
+  if (example.tools !== undefined) countText(JSON.stringify(example.tools));
 
   const system = example.systemInstruction;
   if (system !== undefined) {
@@ -87,6 +95,8 @@ export function validateExample(example: unknown, context: ValidationContext): V
   }
 
   let previousRole: string | undefined;
+  // [fc] the functions the last model turn called: what the user turn after it may answer.
+  let calledByLastModelTurn = new Set<string>();
   contents.forEach((content, turn) => {
     const path = `contents[${turn}]`;
     if (!isObject(content) || !('role' in content) || !('parts' in content)) {
@@ -115,6 +125,8 @@ export function validateExample(example: unknown, context: ValidationContext): V
       issue(errors, 'empty_parts', 'a turn needs at least one part', `${path}.parts`);
       return;
     }
+    const answerable = calledByLastModelTurn;
+    if (role === 'model') calledByLastModelTurn = new Set();
     parts.forEach((part, index) => {
       const partPath = `${path}.parts[${index}]`;
       if (!isObject(part)) {
@@ -126,7 +138,7 @@ export function validateExample(example: unknown, context: ValidationContext): V
       // [fmt] "Union field data can be only one of the following: text, fileData".
       if (dataKeys.length !== 1 || otherKeys.length > 0) {
         const found = Object.keys(part).join(', ') || 'nothing';
-        issue(errors, 'invalid_part', `a part must hold exactly one of text or fileData (found: ${found})`, partPath);
+        issue(errors, 'invalid_part', `a part must hold exactly one of text, fileData, functionCall or functionResponse (found: ${found})`, partPath);
         return;
       }
       const key = dataKeys[0];
@@ -138,6 +150,15 @@ export function validateExample(example: unknown, context: ValidationContext): V
         } else {
           countText(part.text);
         }
+      } else if (key === 'functionCall') {
+        const report = (code: IssueCodeName, message: string, at: string) => issue(errors, code, message, at);
+        const called = checkFunctionCall(part.functionCall, role, declared, `${partPath}.functionCall`, report);
+        if (called !== null && role === 'model') calledByLastModelTurn.add(called);
+        countText(JSON.stringify(part.functionCall));
+      } else if (key === 'functionResponse') {
+        const report = (code: IssueCodeName, message: string, at: string) => issue(errors, code, message, at);
+        checkFunctionResponse(part.functionResponse, role, answerable, `${partPath}.functionResponse`, report);
+        countText(JSON.stringify(part.functionResponse));
       } else if (key === 'inlineData') {
         // [fmt] the tuning dataset union lists text and fileData only; inline bytes are not accepted.
         multimodal = true;

@@ -35,6 +35,22 @@ test('the bundled samples convert to the golden files, byte for byte', () => {
   }
 });
 
+test("public function-calling files (Google's documented example, LLaMA-Factory's glaive demo) convert to their golden files, byte for byte", () => {
+  for (const [fixture, golden] of [
+    ['test/fixtures/google/tune-function-calling.jsonl', 'google-tune-function-calling'],
+    ['test/fixtures/llama-factory/glaive_toolcall_en_demo.sample.json', 'llama-factory-glaive-toolcall'],
+  ] as const) {
+    const out = join(work, `golden-${golden}`);
+    const result = cli('convert', fixture, '--out', out, '--validation-split', '0');
+    assert.equal(result.status, 0, `${fixture}: every example is valid\n${result.stderr}`);
+    assert.equal(existsSync(join(out, 'validation.jsonl')), false, 'no validation split asked for: no validation file');
+    for (const file of ['train.jsonl', 'report.json']) {
+      if (process.env.UPDATE_GOLDEN === '1') writeFileSync(join(root, 'test/golden', golden, file), readFileSync(join(out, file)));
+      assert.equal(readFileSync(join(out, file), 'utf8'), readFileSync(join(root, 'test/golden', golden, file), 'utf8'), `${golden}: ${file}`);
+    }
+  }
+});
+
 test('exit 0 when every example is valid, with --json printing the report', () => {
   const input = write('ok.jsonl', [1, 2, 3].map((i) => JSON.stringify({ instruction: `Add ${i} and ${i}`, output: String(2 * i) })).join('\n'));
   const { status, stdout } = cli('convert', input, '--out', join(work, 'ok'), '--json', '--validation-split', '0');
@@ -59,6 +75,14 @@ test('exit 1 writes the valid examples and reports every rejected one with its l
   const report = reportSchema.parse(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')));
   assert.deepEqual(report.errors.map((e) => `${e.line}:${e.code}`), ['2:invalid_json', '3:last_turn_not_model']);
   assert.match(stdout, /line 3 contents\[0\]\.role: last_turn_not_model/);
+});
+
+test('convert --help (and -h) prints the usage and exits 0', () => {
+  for (const flag of ['--help', '-h']) {
+    const result = cli('convert', flag);
+    assert.equal(result.status, 0, result.stderr);
+    assert.match(result.stdout, /--max-record-bytes SIZE/);
+  }
 });
 
 test('exit 2 for unusable inputs, one clear line on stderr, and nothing left behind', () => {

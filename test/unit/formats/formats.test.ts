@@ -46,8 +46,11 @@ test('OpenAI chat: https images warn, data: URLs become inlineData and are rejec
   const weighted = convert('openai', { messages: [{ role: 'user', content: 'q' }, { role: 'assistant', content: 'draft', weight: 0 }, { role: 'user', content: 'again' }, { role: 'assistant', content: 'final', weight: 1 }] });
   assert.ok(weighted.example);
   assert.deepEqual(weighted.warnings.map((w) => `${w.code}@${w.path}`), ['weight_zero_turn@messages[1].weight']);
+  // A tool message with no call before it cannot be told which function it answers.
   const tool = convert('openai', { messages: [{ role: 'user', content: 'q' }, { role: 'tool', content: 'r' }] });
-  assert.equal(tool.errors[0]?.code, 'unrecognized_role');
+  assert.deepEqual(tool.errors.map((e) => `${e.code}@${e.path}`), ['invalid_function_response@messages[1].tool_call_id']);
+  const other = convert('openai', { messages: [{ role: 'user', content: 'q' }, { role: 'critic', content: 'r' }] });
+  assert.equal(other.errors[0]?.code, 'unrecognized_role');
 });
 
 test('ShareGPT: human/gpt/system, and the messages variant', () => {
