@@ -1,3 +1,4 @@
+import { splitBalanced } from './split-balanced.ts';
 import type { TokenCounter } from './types.ts';
 
 /**
@@ -14,6 +15,9 @@ export function splitTextByTokens(text: string, maxTokens: number, tokens: Token
   // Every token covers at least one UTF-8 byte (byte-fallback tokens exactly one), so a text
   // with no more bytes than the limit needs no count at all.
   if (utf8Length(text) <= maxTokens || tokens.count(text) <= maxTokens) return [text];
+  // With token ends (the Gemma tokenizer), the fewest, most even parts (split-balanced.ts);
+  // a counter without them packs segments greedily, coarsest boundary first.
+  if (tokens.tokenEnds) return splitBalanced(text, maxTokens, tokens, tokens.tokenEnds(text), BOUNDARIES);
   return splitAt(text, maxTokens, tokens, 0);
 }
 
@@ -73,41 +77,9 @@ function segmentsOf(text: string, separator: RegExp): string[] {
   return segments;
 }
 
-/**
- * Cuts at token boundaries. With the tokenizer's token ends, one pass: take `maxTokens` tokens,
- * confirm the piece's count alone (BPE may merge differently at a cut), back off a little if it
- * is over; time linear in the text whatever its content (a long run of one character, base64).
- * Without them, a binary search per piece.
- */
+/** Cuts at token boundaries (counters without token ends: a binary search per piece). */
 function splitByTokenBoundary(text: string, maxTokens: number, tokens: TokenCounter): string[] {
-  if (tokens.tokenEnds) return splitByTokenEnds(text, maxTokens, tokens, tokens.tokenEnds(text));
   return splitBySearch(text, maxTokens, tokens);
-}
-
-function splitByTokenEnds(text: string, maxTokens: number, tokens: TokenCounter, ends: ArrayLike<number>): string[] {
-  const pieces: string[] = [];
-  let start = 0;
-  let index = 0;
-  while (start < text.length) {
-    while (index < ends.length && ends[index]! <= start) index++;
-    if (index >= ends.length) {
-      pieces.push(text.slice(start));
-      break;
-    }
-    let take = Math.min(maxTokens, ends.length - index);
-    for (;;) {
-      const end = ends[index + take - 1]!;
-      const piece = text.slice(start, end);
-      if (take === 1 || tokens.count(piece) <= maxTokens) {
-        pieces.push(piece);
-        start = end;
-        index += take;
-        break;
-      }
-      take -= Math.max(1, take >> 5);
-    }
-  }
-  return pieces;
 }
 
 /** The longest prefix within the limit, found by binary search over code-point boundaries. */

@@ -30,6 +30,36 @@ test('with no paragraph or sentence boundary it falls back to words, then to tok
   assert.ok(pieces.length > 1 && pieces.every((p) => gemma.count(p) <= 50));
 });
 
+test('parts are balanced: as few as the token count needs (8,343 tokens at 1,000 make 9, not one per 600-token paragraph), natural boundaries kept where the budget allows', () => {
+  const sentence = 'The courier scanned the parcel at the depot and the tracking page updated an hour later. ';
+  const paragraph = (tokens: number) => {
+    let text = '';
+    while (gemma.count(text + sentence) <= tokens) text += sentence;
+    return text.trimEnd();
+  };
+  // Paragraphs of about 600 tokens: packing whole paragraphs gave one per part.
+  const long = Array.from({ length: 14 }, () => paragraph(600)).join('\n\n');
+  const total = gemma.count(long);
+  const pieces = splitTextByTokens(long, 1000, gemma);
+  assert.equal(pieces.join(''), long);
+  assert.equal(pieces.length, Math.ceil(total / 1000), `${total} tokens: ${pieces.map((p) => gemma.count(p)).join(', ')}`);
+  assert.ok(pieces.every((p) => gemma.count(p) <= 1000));
+  // No part fits two paragraphs: the cuts fall at sentences, and only when the budget forces it at a word.
+  const cuts = pieces.slice(0, -1);
+  assert.ok(cuts.every((p) => /\s$/.test(p)), 'every cut at least between words');
+  assert.ok(cuts.filter((p) => /[.!?]\s*$/.test(p)).length >= cuts.length - 1, `cuts: ${cuts.map((p) => JSON.stringify(p.slice(-12))).join(' ')}`);
+
+  // With room to spare, cuts fall between paragraphs, and the parts are even.
+  const roomy = Array.from({ length: 19 }, () => paragraph(230)).join('\n\n');
+  const roomyTotal = gemma.count(roomy);
+  const roomyPieces = splitTextByTokens(roomy, 1000, gemma);
+  assert.equal(roomyPieces.join(''), roomy);
+  assert.equal(roomyPieces.length, Math.ceil(roomyTotal / 1000));
+  assert.ok(roomyPieces.slice(0, -1).every((p) => p.endsWith('\n\n')), 'every cut between paragraphs');
+  const sizes = roomyPieces.map((p) => gemma.count(p));
+  assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 250, `even parts: ${sizes.join(', ')}`);
+});
+
 test('property: any text split by real Gemini tokens joins back exactly, each piece within the limit, surrogates intact', () => {
   fc.assert(
     fc.property(fc.string({ unit: 'grapheme', maxLength: 400 }), fc.integer({ min: 4, max: 40 }), (text, max) => {
