@@ -121,7 +121,8 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
     const earlierOutput = await isOurOutput(outDir);
     await mkdir(outDir, { recursive: true });
     await rename(trainPath, join(outDir, 'train.jsonl'));
-    if (args.validationSplit > 0) await rename(validationPath, join(outDir, 'validation.jsonl'));
+    // No empty validation file: with no validation examples there is none.
+    if (report.split.validation > 0) await rename(validationPath, join(outDir, 'validation.jsonl'));
     // A validation file left by an earlier conversion of ours would not belong with this one; anyone else's stays.
     else if (earlierOutput) await rm(join(outDir, 'validation.jsonl'), { force: true });
     await rename(join(staging, 'report.json'), join(outDir, 'report.json'));

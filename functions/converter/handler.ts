@@ -143,8 +143,11 @@ async function convert(object: StorageObjectEvent, sidecar: Sidecar | null, base
       }),
     });
     // 'exists' means an earlier delivery wrote it: the same bytes, since conversion is deterministic.
-    await Promise.all(writers.map((writer) => writer.close()));
-    return { report: { ...report, input: `gs://${object.bucket}/${object.name}` }, rejection: null, validation: validationFraction > 0 };
+    // No validation example: no validation object (an empty one would only fail a job that used it).
+    const hasValidation = report.split.validation > 0;
+    if (!hasValidation) validation.abort();
+    await Promise.all((hasValidation ? writers : [train]).map((writer) => writer.close()));
+    return { report: { ...report, input: `gs://${object.bucket}/${object.name}` }, rejection: null, validation: hasValidation };
   } catch (error) {
     for (const writer of writers) writer.abort();
     if (error instanceof UnusableInputError) return { report: null, rejection: error.message, validation: false };

@@ -141,6 +141,23 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   const converter = options.converter ?? { convert: async (batch, o) => convertBatch(batch, o, options.tokens) };
   let lastLine = 0;
   let recordCount = 0;
+  // Validation-bound examples wait until training has one: a small file's only examples must
+  // never all land in validation (Vertex needs a training file; the split is a hash, so with a
+  // handful of examples it can put every one aside). Bounded: past the cap they go on as hashed.
+  let trainWritten = 0;
+  const heldForValidation: { written: string; result: RecordResult; line: number }[] = [];
+  let heldBytes = 0;
+  const place = async (written: string, result: RecordResult, line: number, split: 'train' | 'validation') => {
+    const placed = limits.place(split);
+    for (const issue of limits.add(placed, Buffer.byteLength(written) + 1, result.multimodal, line)) report.addError(issue);
+    await options.sinks[placed].write(written + '\n');
+    report.addResult(result, placed);
+    if (placed === 'train') trainWritten += 1;
+  };
+  const releaseHeld = async (split: 'train' | 'validation') => {
+    for (const held of heldForValidation.splice(0)) await place(held.written, held.result, held.line, split);
+    heldBytes = 0;
+  };
   const write = async (converted: ConvertedRecord[]) => {
     for (const item of converted) {
       const { record, line, split } = item;
@@ -166,10 +183,13 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
         result = { ...result, example: prepared.example ?? result.example, warnings };
         if (prepared.example) written = JSON.stringify(prepared.example);
       }
-      const placed = limits.place(split);
-      for (const issue of limits.add(placed, Buffer.byteLength(written) + 1, result.multimodal, record.line)) report.addError(issue);
-      await options.sinks[placed].write(written + '\n');
-      report.addResult(result, placed);
+      if (split === 'validation' && trainWritten === 0 && heldForValidation.length < HOLD_MAX_EXAMPLES && heldBytes < HOLD_MAX_BYTES) {
+        heldForValidation.push({ written, result, line: record.line });
+        heldBytes += written.length;
+        continue;
+      }
+      await place(written, result, record.line, split);
+      if (trainWritten > 0 && heldForValidation.length > 0) await releaseHeld('validation');
     }
   };
   // Batches go out in order and come back in order; at most `inFlight` are pending, so memory
@@ -190,7 +210,27 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   if (batch.length > 0) inFlight.push(converter.convert(batch, batchOptions));
   while (inFlight.length > 0) await write(await inFlight.shift()!);
   counted.report(recordCount);
+  if (heldForValidation.length > 0) {
+    // Nothing went to training: every valid example does, and there is no validation set.
+    report.addWarning({
+      line: 0,
+      code: 'validation_split_skipped',
+      message: `all ${heldForValidation.length} valid example(s) fell in the validation share: they went to training instead, and there is no validation set`,
+      path: '',
+    });
+    await releaseHeld('train');
+  }
   if (report.validExamples + report.invalidExamples === 0) throw new UnusableInputError('the file holds no examples');
+  if (trainWritten === 0) {
+    report.addError({ line: 0, code: 'no_training_examples', message: 'no example is valid: the training file would be empty, so nothing can be tuned from this file', path: '' });
+  } else if (trainWritten < RECOMMENDED_TRAINING_EXAMPLES) {
+    report.addWarning({
+      line: 0,
+      code: 'few_training_examples',
+      message: `${trainWritten} training example(s); Google recommends starting with ${RECOMMENDED_TRAINING_EXAMPLES} ("Prepare supervised fine-tuning data for Gemini models")`,
+      path: '',
+    });
+  }
   const overflow = limits.overflowWarning(lastLine);
   if (overflow) report.addWarning(overflow);
   if (getModelSpec(options.baseModel) === undefined) {
@@ -198,6 +238,11 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   }
   return report.finish({ input: options.fileName, format, baseModel: options.baseModel, epochs: options.epochs });
 }
+
+/** Google: "For best results, we recommend that you start with 100 examples" (Prepare supervised fine-tuning data for Gemini models). */
+const RECOMMENDED_TRAINING_EXAMPLES = 100;
+const HOLD_MAX_EXAMPLES = 10_000;
+const HOLD_MAX_BYTES = 64 * 1024 * 1024;
 
 /** Detects a JSON format from the first records that parse; keeps every record for the caller. */
 async function detectFromFirstRecords(

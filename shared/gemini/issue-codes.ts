@@ -53,6 +53,7 @@ export const IssueCode = {
   too_many_validation_examples: 'More validation examples than the base model accepts; the extra ones were moved to training.',
   too_many_examples: 'More training examples than the base model accepts.',
   file_too_large: 'The output JSONL would exceed the maximum dataset file size.',
+  no_training_examples: 'No example is valid: the training file would be empty, so nothing can be tuned from the file.',
   // --- mapping from a raw format (errors)
   missing_field: 'A field the format needs is missing or empty (e.g. Alpaca `output`, a CSV column).',
   invalid_field_type: 'A field has the wrong type (e.g. a number where text is needed).',
@@ -64,6 +65,8 @@ export const IssueCode = {
   weight_zero_turn: 'An assistant turn with weight 0 was kept as context (Vertex trains on every model turn).',
   trailing_user_turn_dropped: 'A trailing user turn with no answer was dropped.',
   empty_row: 'A CSV/TSV row with no values was skipped.',
+  validation_split_skipped: 'Every valid example fell in the validation share, so all went to training and there is no validation set.',
+  few_training_examples: 'Fewer training examples than the 100 Google recommends starting with.',
 } as const;
 
 export type IssueCodeName = keyof typeof IssueCode;

@@ -285,7 +285,9 @@ test('https media: left with a warning by default; with HTTPS_MEDIA=copy copied 
     const warned = await handleObjectFinalized(await upload('incoming/remote-warn.jsonl', lines), randomUUID(), { ...deps, fetch: localFetch });
     const warnedReport = (await deps.datasets.get((warned as { datasetId: string }).datasetId))?.report;
     assert.deepEqual(warnedReport?.examples, { total: 4, valid: 4, invalid: 0 });
-    assert.ok(warnedReport?.warnings.every((w) => w.code === 'https_file_uri') && warnedReport.warnings.length === 4);
+    const perExample = warnedReport?.warnings.filter((w) => w.line > 0) ?? [];
+    assert.ok(perExample.every((w) => w.code === 'https_file_uri') && perExample.length === 4);
+    assert.ok(warnedReport?.warnings.some((w) => w.line === 0 && w.code === 'few_training_examples'), 'and the file as a whole is small');
     assert.equal(requests.length, 0, 'nothing fetched when warning');
 
     const copyDeps = { ...deps, fetch: localFetch, mediaAddresses, config: { ...deps.config, HTTPS_MEDIA: 'copy' as const } };
@@ -441,8 +443,9 @@ test('HTTPS_MEDIA=copy never reaches a private, loopback or link-local address, 
     const copyDeps = { ...deps, fetch: localFetch, mediaAddresses, config: { ...deps.config, HTTPS_MEDIA: 'copy' as const } };
     const outcome = await handleObjectFinalized(await upload('incoming/ssrf.jsonl', lines), randomUUID(), copyDeps);
     const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
-    const errors = doc?.report?.errors.map((e) => `${e.line}: ${e.message}`) ?? [];
+    const errors = doc?.report?.errors.filter((e) => e.line > 0).map((e) => `${e.line}: ${e.message}`) ?? [];
     assert.equal(errors.length, 7, errors.join('\n'));
+    assert.ok(doc?.report?.errors.some((e) => e.code === 'no_training_examples'), 'every record refused: nothing to train on, said once for the file');
     assert.match(errors[0]!, /redirects to https:\/\/169\.254\.169\.254\/.*private, loopback or link-local/);
     assert.match(errors[1]!, /internal\.corp\.example .*\(10\.0\.0\.7\)/);
     assert.match(errors[2]!, /\[::1\].*private, loopback or link-local/);

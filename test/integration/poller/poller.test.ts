@@ -147,7 +147,10 @@ test('a cancel that loses the race: the cancelled job succeeds anyway, its model
   assert.equal(run?.state, 'SUCCEEDED');
   assert.equal(run?.currentJobName, first!.name, 'the finished model wins');
   assert.equal(run?.tunedModel?.model, (await deps.tuning.get(first!.name)).tunedModel?.model);
-  assert.deepEqual(run?.attempts.map((a) => a.endState), ['JOB_STATE_SUCCEEDED', 'JOB_STATE_CANCELLING', 'JOB_STATE_SUCCEEDED']);
+  const [firstEnd, secondEnd, adoptedEnd] = run?.attempts.map((a) => a.endState) ?? [];
+  assert.deepEqual([firstEnd, adoptedEnd], ['JOB_STATE_SUCCEEDED', 'JOB_STATE_SUCCEEDED']);
+  // The newer job's cancel is under way; a slow tick may already have seen it end.
+  assert.ok(secondEnd === 'JOB_STATE_CANCELLING' || secondEnd === 'JOB_STATE_CANCELLED', String(secondEnd));
   assert.match(run?.attempts[2]?.reason ?? '', /attempt 1's job succeeded after it was cancelled/);
   clock.advance(MINUTE);
   assert.equal((await deps.tuning.get(second!.name)).state, 'JOB_STATE_CANCELLED', 'the newer job was cancelled');
