@@ -7,6 +7,7 @@ import { convertRecord } from './convert-record.ts';
 import type { RecordResult } from './types.ts';
 import { readDelimited } from './readers/delimited.ts';
 import { describeBinaryInput } from './binary-formats.ts';
+import { decodeInput, inputEncoding, type InputEncoding } from './decode-input.ts';
 import { UnusableInputError } from './readers/errors.ts';
 import { readJsonArray } from './readers/json-array.ts';
 import { readJsonLines } from './readers/jsonl.ts';
@@ -96,13 +97,21 @@ export interface ConvertStreamOptions {
  */
 export async function convertStream(options: ConvertStreamOptions): Promise<ConversionReport> {
   const counted = countBytes(options.input, options.onProgress);
-  const { stream: sniffed, head } = await peek(counted.stream);
+  let { stream: sniffed, head } = await peek(counted.stream);
   if (head.length === 0) throw new UnusableInputError('the file is empty');
-  const binary = describeBinaryInput(head, options.fileName);
+  // gzip and UTF-16 are read as the UTF-8 text they hold (gzip of UTF-16 too).
+  let fileName = options.fileName;
+  for (let layer = 0, encoding = inputEncoding(head); encoding && layer < 2; layer++, encoding = inputEncoding(head)) {
+    const decoded = decodeInput(sniffed, encoding, fileName);
+    fileName = decoded.fileName;
+    ({ stream: sniffed, head } = await peekDecoded(decoded.stream, encoding));
+    if (head.length === 0) throw new UnusableInputError(`the file is empty once ${encoding === 'gzip' ? 'decompressed' : 'decoded'}`);
+  }
+  const binary = describeBinaryInput(head, fileName);
   if (binary) throw new UnusableInputError(binary);
   if (head.includes(0)) throw new UnusableInputError('the file is not text (it contains NUL bytes) and is no format this tool recognises: export it as UTF-8 JSONL or CSV');
 
-  const byExtension = detectFormat(options.fileName, undefined);
+  const byExtension = detectFormat(fileName, undefined);
   const requested = options.format === 'auto' ? byExtension : options.format;
   let records: AsyncIterable<RawRecord | RecordParseFailure>;
   let format: RawFormat;
@@ -287,6 +296,16 @@ function countBytes(input: AsyncIterable<Uint8Array>, onProgress: ConvertStreamO
       onProgress?.({ bytes, records });
     },
   };
+}
+
+/** `peek` of a decoded stream, naming a broken gzip or UTF-16 file as such. */
+async function peekDecoded(stream: AsyncIterable<Uint8Array>, encoding: InputEncoding): ReturnType<typeof peek> {
+  try {
+    return await peek(stream);
+  } catch (error) {
+    const what = encoding === 'gzip' ? 'gzip data' : `${encoding.toUpperCase()} text`;
+    throw new UnusableInputError(`the file looks like ${what} but cannot be read as such (${error instanceof Error ? error.message : String(error)})`);
+  }
 }
 
 /** The first bytes of a stream (at least 4 KB unless it is shorter) and the whole stream again. */

@@ -1,16 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
+import { convertStream } from '../../../shared/convert/pipeline.ts';
+import { UnusableInputError } from '../../../shared/convert/readers/errors.ts';
+import { wordTokens } from '../../support/word-tokens.ts';
 import { describeBinaryInput } from '../../../shared/convert/binary-formats.ts';
 
 const text = '{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}\n';
 
 test('files that are not UTF-8 text are named for what they are, with what to do instead', () => {
   const cases: [string, Uint8Array, string, RegExp][] = [
-    ['gzip', gzipSync(text), 'train.jsonl.gz', /gzip-compressed: decompress it first/],
-    ['UTF-16 with a BOM', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]), 'train.jsonl', /UTF-16 text: save it as UTF-8/],
-    ['UTF-16 without a BOM', Buffer.from(text, 'utf16le'), 'train.jsonl', /UTF-16 text/],
-    ['UTF-16 big-endian', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]), 'train.csv', /UTF-16 text/],
     ['an Excel workbook', Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x06, 0x00, 0x08, 0x00]), 'faq.xlsx', /Excel workbook \(\.xlsx\): export the sheet as CSV/],
     ['a legacy .xls', Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]), 'faq.xls', /legacy Excel/],
     ['Parquet', Buffer.concat([Buffer.from('PAR1'), Buffer.alloc(64, 1)]), 'train-00000-of-00001.parquet', /Parquet .*export it as JSON Lines/],
@@ -22,4 +21,49 @@ test('UTF-8 text, with or without a BOM, in any language, is not mistaken for a 
   for (const sample of [text, '\ufeffquestion,answer\n왜요?,그냥요\n', 'PK is a column name,then\nvalue,other\n', '質問,回答\nこんにちは,どうも\n']) {
     assert.equal(describeBinaryInput(Buffer.from(sample, 'utf8'), 'data.csv'), null, sample.slice(0, 20));
   }
+});
+
+async function convertBytes(bytes: Uint8Array, fileName: string) {
+  const lines: string[] = [];
+  const report = await convertStream({
+    input: (async function* () {
+      // In small chunks, so a gzip member, a UTF-16 pair and a BOM all cross chunk edges.
+      for (let at = 0; at < bytes.length; at += 7) yield bytes.subarray(at, at + 7);
+    })(),
+    fileName,
+    format: 'auto',
+    maxPartTokens: 8192,
+    baseModel: 'gemini-2.5-flash',
+    validationFraction: 0,
+    seed: 1,
+    epochs: null,
+    tokens: wordTokens,
+    sinks: { train: { write: (line) => void lines.push(line) }, validation: { write: () => undefined } },
+  });
+  return { report, lines };
+}
+
+test('gzip and UTF-16 files are read as the text they hold: the same examples as from UTF-8, the format told by the name under .gz', async () => {
+  const csv = 'question,answer\n왜요?,그냥요\n"Hello, world","He said ""hi"""\n';
+  const expected = await convertBytes(Buffer.from(csv, 'utf8'), 'faq.csv');
+  assert.equal(expected.lines.length, 2);
+  const cases: [string, Uint8Array, string][] = [
+    ['gzip', gzipSync(csv), 'faq.csv.gz'],
+    ['UTF-16LE with a BOM', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(csv, 'utf16le')]), 'faq.csv'],
+    ['UTF-16LE without a BOM', Buffer.from(csv, 'utf16le'), 'faq.csv'],
+    ['UTF-16BE with a BOM', Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(csv, 'utf16le').swap16()]), 'faq.csv'],
+    ['gzip of UTF-16', gzipSync(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(csv, 'utf16le')])), 'faq.csv.gz'],
+  ];
+  for (const [what, bytes, name] of cases) {
+    const { lines, report } = await convertBytes(bytes, name);
+    assert.deepEqual(lines, expected.lines, what);
+    assert.equal(report.format, 'csv', what);
+  }
+  const jsonl = await convertBytes(gzipSync(text), 'train.jsonl.gz');
+  assert.equal(jsonl.lines.length, 1);
+});
+
+test('a gzip file cut short is an unusable input naming it, not a crash', async () => {
+  const whole = gzipSync(text.repeat(2000));
+  await assert.rejects(convertBytes(whole.subarray(0, whole.length - 40), 'train.jsonl.gz'), (error: unknown) => error instanceof UnusableInputError && /gzip data that breaks off/.test(error.message));
 });
