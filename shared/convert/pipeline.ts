@@ -177,6 +177,8 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
         continue;
       }
       if (!result) continue;
+      // In a JSON array the item's place leads each path: items can share a physical line.
+      if (record.item !== undefined) result = withItemPaths(result, record.item);
       if (!line || !split) {
         report.addResult(result);
         continue;
@@ -246,6 +248,11 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
     report.addWarning({ line: 0, code: 'unknown_base_model', message: `"${options.baseModel}" is not in the model table; its limits were not checked`, path: '' });
   }
   return report.finish({ input: options.fileName, format, baseModel: options.baseModel, epochs: options.epochs });
+}
+
+function withItemPaths(result: RecordResult, item: number): RecordResult {
+  const place = (issue: Issue): Issue => ({ ...issue, path: issue.path ? `[${item - 1}].${issue.path}` : `[${item - 1}]` });
+  return { ...result, errors: result.errors.map(place), warnings: result.warnings.map(place) };
 }
 
 /** Google: "For best results, we recommend that you start with 100 examples" (Prepare supervised fine-tuning data for Gemini models). */

@@ -67,7 +67,7 @@ export class ReportBuilder {
   addParseFailure(failure: RecordParseFailure): void {
     this.total += 1;
     this.invalid += 1;
-    this.addError({ line: failure.line, code: failure.code, message: failure.message, path: '' });
+    this.addError({ line: failure.line, code: failure.code, message: failure.message, path: failure.item === undefined ? '' : `[${failure.item - 1}]` });
   }
 
   addError(issue: Issue): void {

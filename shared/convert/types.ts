@@ -27,6 +27,8 @@ export type Issue = z.infer<typeof issueSchema>;
 /** One record as a reader yields it, before any format-specific interpretation. */
 export interface RawRecord {
   line: number;
+  /** In a JSON array: the item's 1-based index (several items can share a line). */
+  item?: number;
   /** Parsed JSON for JSON formats; for CSV/TSV an object of header → cell text. */
   value: unknown;
 }
@@ -34,6 +36,8 @@ export interface RawRecord {
 /** A record the reader could not even parse (bad JSON, a line over the byte limit, bad UTF-8). */
 export interface RecordParseFailure {
   line: number;
+  /** In a JSON array: the item's 1-based index. */
+  item?: number;
   code: string;
   message: string;
 }

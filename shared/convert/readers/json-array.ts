@@ -13,7 +13,10 @@ const COMMA = 0x2c;
 /**
  * The items of a top-level JSON array, streamed: a whole-file `JSON.parse` would need memory
  * in proportion to the file. A byte scanner finds each item's extent (tracking strings and
- * nesting), then each item alone is parsed. `line` is the 1-based item index.
+ * nesting), then each item alone is parsed. `line` is the physical line the item starts on and
+ * `item` its 1-based index (a minified array has every item on line 1: issue paths then begin
+ * with the item's place, `[2].contents…`); a JSON error is placed
+ * at its line and column in the file.
  */
 export async function* readJsonArray(
   chunks: AsyncIterable<Uint8Array>,
@@ -31,14 +34,20 @@ export async function* readJsonArray(
   let overflowing = false;
   let index = 0;
   let itemOpen = false;
+  // Where the scan is in the file, and where the current item began (1-based; column in bytes).
+  let fileLine = 1;
+  let fileColumn = 0;
+  let itemLine = 1;
+  let itemColumn = 1;
 
   const finishItem = (): RawRecord | RecordParseFailure | undefined => {
     if (!itemOpen) return undefined;
     itemOpen = false;
     index += 1;
+    const at = { line: itemLine, item: index };
     if (overflowing) {
       overflowing = false;
-      return { line: index, code: 'record_too_large', message: `the item is over the per-record limit of ${maxBytes} bytes and was not read (MAX_RECORD_BYTES, or --max-record-bytes, raises it)` };
+      return { ...at, code: 'record_too_large', message: `the item at [${index - 1}] is over the per-record limit of ${maxBytes} bytes and was not read (MAX_RECORD_BYTES, or --max-record-bytes, raises it)` };
     }
     const bytes = concat(item, itemBytes);
     item = [];
@@ -47,12 +56,12 @@ export async function* readJsonArray(
     try {
       text = decoder.decode(bytes);
     } catch {
-      return { line: index, code: 'invalid_utf8', message: 'the item is not valid UTF-8 text' };
+      return { ...at, code: 'invalid_utf8', message: `the item at [${index - 1}] is not valid UTF-8 text` };
     }
     try {
-      return { line: index, value: JSON.parse(text) };
+      return { ...at, value: JSON.parse(text) };
     } catch (error) {
-      return { line: index, code: 'invalid_json', message: `not valid JSON: ${error instanceof Error ? error.message : String(error)}` };
+      return { ...at, code: 'invalid_json', message: `the item at [${index - 1}] is not valid JSON: ${placeInFile(error instanceof Error ? error.message : String(error), itemLine, itemColumn)}` };
     }
   };
 
@@ -61,6 +70,12 @@ export async function* readJsonArray(
     let itemStart = itemOpen ? 0 : -1;
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i]!;
+      if (byte === 0x0a) {
+        fileLine += 1;
+        fileColumn = 0;
+      } else {
+        fileColumn += 1;
+      }
       if (ended) {
         if (!isSpace(byte)) throw new UnusableInputError('data after the end of the top-level JSON array');
         continue;
@@ -89,6 +104,8 @@ export async function* readJsonArray(
       if (!itemOpen) {
         itemOpen = true;
         itemStart = i;
+        itemLine = fileLine;
+        itemColumn = fileColumn;
       }
       if (byte === QUOTE) inString = true;
       else if (byte === OPEN_BRACE || byte === OPEN_BRACKET) depth += 1;
@@ -100,7 +117,12 @@ export async function* readJsonArray(
   if (!ended) {
     if (itemOpen) {
       index += 1;
-      yield { line: index, code: 'invalid_json', message: 'the file ends inside this item: the JSON array is truncated' };
+      yield {
+        line: itemLine,
+        item: index,
+        code: 'invalid_json',
+        message: `the file ends inside the item at [${index - 1}] (from line ${itemLine}): the JSON array is truncated, or a brace or quote in it never closes; the ${index - 1} item(s) before it were read, and anything after it was taken as part of it`,
+      };
     }
     return;
   }
@@ -120,4 +142,16 @@ export async function* readJsonArray(
 
 function isSpace(byte: number): boolean {
   return byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09;
+}
+
+/**
+ * JSON.parse places an error within the item's own text ("… in JSON at position 21 (line 1
+ * column 22)"); the user needs it in the file: the item's first line is at `line`, `column`.
+ */
+export function placeInFile(message: string, line: number, column: number): string {
+  return message.replace(/\s*\(line (\d+) column (\d+)\)/, (_, itemLine: string, itemColumn: string) => {
+    const atLine = line + Number(itemLine) - 1;
+    const atColumn = Number(itemLine) === 1 ? column + Number(itemColumn) - 1 : Number(itemColumn);
+    return ` (line ${atLine}, column ${atColumn} of the file)`;
+  });
 }

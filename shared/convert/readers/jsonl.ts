@@ -73,7 +73,8 @@ function parseLine(bytes: Uint8Array, line: number, decoder: { decode(input: Uin
     return { line, value: JSON.parse(text) };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    return { line, code: 'invalid_json', message: `not valid JSON: ${reason}` };
+    // JSON.parse counts lines within the text it was given: a JSON Lines record is one line, so only the column says anything.
+    return { line, code: 'invalid_json', message: `not valid JSON: ${reason.replace(/\s*\(line 1 column (\d+)\)/, ' (column $1)')}` };
   }
 }
 

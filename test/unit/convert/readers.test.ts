@@ -52,9 +52,17 @@ test('property: any chunking of a JSONL or JSON-array file gives the same record
     fc.asyncProperty(values, fc.array(fc.nat({ max: 2000 }), { maxLength: 12 }), async (items, cuts) => {
       const jsonl = utf8(items.map((i) => JSON.stringify(i)).join('\n'));
       assert.deepEqual(await collect(readJsonLines(chunked(jsonl, cuts))), await collect(readJsonLines(chunked(jsonl, []))));
-      const array = utf8(`[\n ${items.map((i) => JSON.stringify(i, null, 1)).join(' ,\n ')} ]\n`);
+      const texts = items.map((i) => JSON.stringify(i, null, 1));
+      const array = utf8(`[\n ${texts.join(' ,\n ')} ]\n`);
       const records = await collect(readJsonArray(chunked(array, cuts)));
-      assert.deepEqual(records, items.map((value, index) => ({ line: index + 1, value: JSON.parse(JSON.stringify(value)) })));
+      // Each item starts on the line after the one the item before it ended on.
+      let line = 2;
+      const expected = items.map((value, index) => {
+        const at = { line, item: index + 1, value: JSON.parse(JSON.stringify(value)) };
+        line += texts[index]!.split('\n').length;
+        return at;
+      });
+      assert.deepEqual(records, expected);
     }),
     { numRuns: 150, seed: 11 },
   );
@@ -62,7 +70,16 @@ test('property: any chunking of a JSONL or JSON-array file gives the same record
 
 test('JSON array: truncated file reports the unfinished item; a non-array file is unusable', async () => {
   const records = await collect(readJsonArray(chunked(utf8('[{"a":1}, {"b": [1, 2'), [])));
-  assert.deepEqual(records.map((r) => ('code' in r ? `${r.line}:${r.code}` : `${r.line}:ok`)), ['1:ok', '2:invalid_json']);
+  assert.deepEqual(records.map((r) => ('code' in r ? `${r.line}/${r.item}:${r.code}` : `${r.line}/${r.item}:ok`)), ['1/1:ok', '1/2:invalid_json']);
+  assert.match((records[1] as { message: string }).message, /ends inside the item at \[1\] \(from line 1\).* the 1 item\(s\) before it were read/);
+});
+
+test('JSON array: an item that is not valid JSON is placed at its line and column in the file, and the items after it are read', async () => {
+  const file = '[\n  {"contents": []},\n  {"contents": [\n    {"role": "user",, "parts": []}\n  ]},\n  {"contents": [1]}\n]\n';
+  const records = await collect(readJsonArray(chunked(utf8(file), [9, 30])));
+  assert.deepEqual(records.map((r) => ('code' in r ? `${r.line}/${r.item}:${r.code}` : `${r.line}/${r.item}:ok`)), ['2/1:ok', '3/2:invalid_json', '6/3:ok']);
+  // The second of the doubled commas is on line 4 of the file, column 21.
+  assert.match((records[1] as { message: string }).message, /the item at \[1\] is not valid JSON: .*\(line 4, column 21 of the file\)/);
   await assert.rejects(collect(readJsonArray(chunked(utf8('{"a":1}'), []))), UnusableInputError);
 });
 
