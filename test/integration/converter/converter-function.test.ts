@@ -137,6 +137,21 @@ test('a CSV with a launch sidecar becomes the same dataset the CLI makes, a repo
   assert.ok((await readText('gs://raw-data/incoming/support-tickets.csv')) === raw.toString('utf8'), 'the raw object is untouched');
 });
 
+test("public function-calling files (Google's example with proto field names, LLaMA-Factory's glaive demo) convert in the function to the CLI's golden files, with no validation object", async () => {
+  for (const [fixture, name, golden] of [
+    ['test/fixtures/google/tune-function-calling.jsonl', 'incoming/public/tune-function-calling.jsonl', 'google-tune-function-calling'],
+    ['test/fixtures/llama-factory/glaive_toolcall_en_demo.sample.json', 'incoming/public/glaive_toolcall.json', 'llama-factory-glaive-toolcall'],
+  ] as const) {
+    await upload(`${name}.launch.json`, JSON.stringify({ validationSplit: 0 }));
+    const outcome = await handleObjectFinalized(await upload(name, readFileSync(`${root}${fixture}`)), randomUUID(), deps);
+    assert.equal(outcome.status, 'converted', name);
+    const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
+    assert.equal(await readText(doc!.outputs.train!), readFileSync(`${root}test/golden/${golden}/train.jsonl`, 'utf8'), name);
+    assert.equal(doc!.outputs.validation, null, 'no validation examples: no validation object');
+    assert.deepEqual(doc!.report!.errors, [], name);
+  }
+});
+
 test('duplicate and concurrent deliveries of one event: one dataset, the same bytes, at most one launch message', async () => {
   await upload('incoming/dup.jsonl.launch.json', JSON.stringify({ launch: { experiment: 'dup' } }));
   const lines = Array.from({ length: 50 }, (_, i) => JSON.stringify({ instruction: `Say ${i}`, output: String(i) })).join('\n');
