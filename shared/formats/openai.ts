@@ -119,8 +119,11 @@ function contentParts(content: unknown, path: string, issues: IssueCollector): G
     const itemPath = `${path}[${index}]`;
     if (!isRecord(item)) {
       issues.error('invalid_part', 'a content part must be an object', itemPath);
-    } else if (item.type === 'text' && typeof item.text === 'string') {
-      if (item.text.trim() === '') issues.error('empty_text', 'the text part is empty', `${itemPath}.text`);
+    } else if (item.type === 'text') {
+      if (typeof item.text !== 'string') {
+        const found = Object.keys(item).filter((key) => key !== 'type');
+        issues.error('missing_text', `a "text" content part holds its text under "text"${found.length ? ` (found: ${found.join(', ')})` : ''}`, `${itemPath}.text`);
+      } else if (item.text.trim() === '') issues.error('empty_text', 'the text part is empty', `${itemPath}.text`);
       else parts.push({ text: item.text });
     } else if (item.type === 'image_url') {
       const url = isRecord(item.image_url) ? item.image_url.url : item.image_url;

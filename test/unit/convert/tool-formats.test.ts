@@ -94,3 +94,8 @@ test("LLaMA-Factory's glaive tool-call demo (ShareGPT): function_call and observ
   const orphan = convert('sharegpt', { conversations: [{ from: 'human', value: 'hi' }, { from: 'observation', value: '{}' }, { from: 'gpt', value: 'ok' }] });
   assert.deepEqual(orphan.errors.map((e) => `${e.code} @ ${e.path}`), ['invalid_function_response @ conversations[1]']);
 });
+
+test('a text content part with its text under another key says so, instead of "type text is not text"', () => {
+  const result = convert('openai', { messages: [{ role: 'user', content: [{ type: 'text', value: 'hi' }] }, { role: 'assistant', content: 'hello' }] });
+  assert.deepEqual(result.errors.map((e) => `${e.code} @ ${e.path}: ${e.message}`), ['missing_text @ messages[0].content[0].text: a "text" content part holds its text under "text" (found: value)']);
+});
