@@ -40,16 +40,24 @@ export const PUBLIC_ONLY: AddressPolicy = {
   resolve: async (hostname) => (await lookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address),
 };
 
+/**
+ * Every address a host stands for (an IP literal, bracketed or not, stands for itself), and the
+ * first the policy does not allow, if any. The download's check and the socket's lookup both use it.
+ */
+export async function checkedAddresses(hostname: string, policy: AddressPolicy): Promise<{ addresses: string[]; refused: string | null }> {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  const addresses = isIP(host) ? [host] : await policy.resolve(host);
+  return { addresses, refused: addresses.find((address) => !policy.allows(address)) ?? null };
+}
+
 /** Why `url` may not be fetched, or null: every address its host stands for must be allowed. */
 export async function addressRefusal(url: URL, policy: AddressPolicy): Promise<string | null> {
-  const host = url.hostname.replace(/^\[|\]$/g, '');
-  let addresses: string[];
+  let checked: Awaited<ReturnType<typeof checkedAddresses>>;
   try {
-    addresses = isIP(host) ? [host] : await policy.resolve(host);
+    checked = await checkedAddresses(url.hostname, policy);
   } catch (error) {
     return `${url.host} could not be resolved (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
   }
-  const refused = addresses.find((address) => !policy.allows(address));
-  if (addresses.length === 0) return `${url.host} resolves to no address`;
-  return refused ? `${url.host} is a private, loopback or link-local address (${refused}): media are fetched only from public hosts` : null;
+  if (checked.addresses.length === 0) return `${url.host} resolves to no address`;
+  return checked.refused ? `${url.host} is a private, loopback or link-local address (${checked.refused}): media are fetched only from public hosts` : null;
 }

@@ -21,14 +21,16 @@ export async function downloadToStorage(
   // Redirects are followed by hand, so every hop is checked before anything connects to it:
   // https only, and no private, loopback or link-local address (a data file must not be able to
   // make the pipeline read its own network, such as the metadata server).
+  const policy = options.addresses ?? PUBLIC_ONLY;
+  // The check below names a refusal; the pinned fetch enforces it again where the socket connects.
+  const fetchHop = options.fetch ?? pinnedFetch(policy);
   let hop = new URL(url);
   for (let hops = 0; ; hops++) {
     if (hop.protocol !== 'https:') return { failure: `${hops === 0 ? 'it is' : 'it redirects to'} ${hop.protocol} URL: only https media are fetched` };
-    const refusal = await addressRefusal(hop, options.addresses ?? PUBLIC_ONLY);
+    const refusal = await addressRefusal(hop, policy);
     if (refusal) return { failure: hops === 0 ? refusal : `it redirects to ${hop.href}: ${refusal}` };
     try {
-      // The check above names the refusal; the pinned fetch enforces it again where the socket connects.
-      response = await (options.fetch ?? pinnedFetch(options.addresses ?? PUBLIC_ONLY))(hop.href, { signal, redirect: 'manual' });
+      response = await fetchHop(hop.href, { signal, redirect: 'manual' });
     } catch (error) {
       return { failure: `could not fetch it: ${error instanceof Error ? error.message : String(error)}` };
     }

@@ -2,7 +2,7 @@ import { request } from 'node:https';
 import { isIP } from 'node:net';
 import type { LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
-import type { AddressPolicy } from './address-policy.ts';
+import { checkedAddresses, type AddressPolicy } from './address-policy.ts';
 
 /**
  * `fetch` for media downloads whose connection goes only where the address policy allows, checked
@@ -36,11 +36,8 @@ export function pinnedFetch(policy: AddressPolicy, tls: { ca?: string } = {}): t
 /** A `lookup` for sockets that resolves through the policy and refuses a name with any address it does not allow. */
 export function checkedLookup(policy: AddressPolicy): LookupFunction {
   return (hostname, options, callback) => {
-    const host = hostname.replace(/^\[|\]$/g, '');
-    const resolved = isIP(host) ? Promise.resolve([host]) : policy.resolve(host);
-    resolved.then(
-      (addresses) => {
-        const refused = addresses.find((address) => !policy.allows(address));
+    checkedAddresses(hostname, policy).then(
+      ({ addresses, refused }) => {
         if (addresses.length === 0 || refused) {
           const error = Object.assign(new Error(`${hostname} resolves to ${refused ?? 'no address'}: media are fetched only from public hosts`), { code: 'EADDRNOTALLOWED' });
           return callback(error, '', 4);

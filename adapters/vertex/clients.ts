@@ -39,15 +39,20 @@ export function createGenAiClient(options: VertexClientOptions, location = optio
   });
 }
 
-/** One genai client per region, made on first use: a call about a resource goes to the endpoint of the region in its name. */
-export function regionalGenAiClients(options: VertexClientOptions): (location?: string | null) => GoogleGenAI {
-  const clients = new Map<string, GoogleGenAI>();
+/** Clients made on first use for each region (`defaultRegion` when none is named), then reused. */
+export function perRegion<T>(defaultRegion: string, make: (location: string) => T): (location?: string | null) => T {
+  const clients = new Map<string, T>();
   return (location) => {
-    const region = location ?? options.location;
+    const region = location ?? defaultRegion;
     let client = clients.get(region);
-    if (!client) clients.set(region, (client = createGenAiClient(options, region)));
+    if (client === undefined) clients.set(region, (client = make(region)));
     return client;
   };
+}
+
+/** One genai client per region: a call about a resource goes to the endpoint of the region in its name. */
+export function regionalGenAiClients(options: VertexClientOptions): (location?: string | null) => GoogleGenAI {
+  return perRegion(options.location, (location) => createGenAiClient(options, location));
 }
 
 /**

@@ -1,7 +1,7 @@
 import aiplatform from '@google-cloud/aiplatform';
 import { KNOWN_METRICS, type MetricSeries } from '../../shared/metrics/series.ts';
 import { locationOf } from '../../shared/runs/regions.ts';
-import { aiplatformCallOptions, aiplatformClientOptions } from './clients.ts';
+import { aiplatformCallOptions, aiplatformClientOptions, perRegion } from './clients.ts';
 
 /**
  * Reads a tuning job's metric time series the way Vertex stores them: the job's `experiment`
@@ -24,16 +24,10 @@ type ClientOptions = ConstructorParameters<typeof aiplatform.v1.MetadataServiceC
 
 export function createMetricsReader(options: { location: string; baseUrl?: string | undefined }): MetricsReader {
   // The experiment, its TensorBoard and their series live in the tuning job's region: read them there.
-  const regional = new Map<string, { metadata: aiplatform.v1.MetadataServiceClient; tensorboards: aiplatform.v1.TensorboardServiceClient }>();
-  const clientsFor = (location: string) => {
-    let clients = regional.get(location);
-    if (!clients) {
-      const clientOptions = aiplatformClientOptions(location, options.baseUrl) as ClientOptions;
-      clients = { metadata: new aiplatform.v1.MetadataServiceClient(clientOptions), tensorboards: new aiplatform.v1.TensorboardServiceClient(clientOptions) };
-      regional.set(location, clients);
-    }
-    return clients;
-  };
+  const clientsFor = perRegion(options.location, (location) => {
+    const clientOptions = aiplatformClientOptions(location, options.baseUrl) as ClientOptions;
+    return { metadata: new aiplatform.v1.MetadataServiceClient(clientOptions), tensorboards: new aiplatform.v1.TensorboardServiceClient(clientOptions) };
+  });
   return {
     async read(experimentContext) {
       const location = locationOf(experimentContext) ?? options.location;

@@ -196,7 +196,7 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
       }
       if (split === 'validation' && trainWritten === 0 && heldForValidation.length < HOLD_MAX_EXAMPLES && heldBytes < HOLD_MAX_BYTES) {
         heldForValidation.push({ written, result, line: record.line });
-        heldBytes += written.length;
+        heldBytes += Buffer.byteLength(written);
         continue;
       }
       await place(written, result, record.line, split);

@@ -76,8 +76,8 @@ function naturalCut(levels: number[][], ends: ArrayLike<number>, start: number, 
   return null;
 }
 
-/** Where each separator match ends (the separator stays with the piece before it). */
-function boundaryOffsets(text: string, separator: RegExp): number[] {
+/** Where each separator match ends before the text does (the separator stays with the piece before it). */
+export function boundaryOffsets(text: string, separator: RegExp): number[] {
   const offsets: number[] = [];
   separator.lastIndex = 0;
   for (let match = separator.exec(text); match; match = separator.exec(text)) {

@@ -1,4 +1,4 @@
-import { splitBalanced } from './split-balanced.ts';
+import { boundaryOffsets, splitBalanced } from './split-balanced.ts';
 import type { TokenCounter } from './types.ts';
 
 /**
@@ -63,14 +63,8 @@ function splitAt(text: string, maxTokens: number, tokens: TokenCounter, level: n
 function segmentsOf(text: string, separator: RegExp): string[] {
   const segments: string[] = [];
   let start = 0;
-  separator.lastIndex = 0;
-  for (let match = separator.exec(text); match; match = separator.exec(text)) {
-    const end = match.index + match[0].length;
-    if (match[0].length === 0) {
-      separator.lastIndex += 1;
-      continue;
-    }
-    if (end > start) segments.push(text.slice(start, end));
+  for (const end of boundaryOffsets(text, separator)) {
+    segments.push(text.slice(start, end));
     start = end;
   }
   if (start < text.length) segments.push(text.slice(start));
