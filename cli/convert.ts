@@ -31,6 +31,13 @@ export const convertArgsSchema = z.object({
   threads: z.union([z.literal('auto'), z.coerce.number().int().min(0).max(64)]).default('auto'),
   /** Write into a folder that holds files this tool did not write (none of theirs is ever written over). */
   force: z.boolean().default(false),
+  /** Upload the local media files examples reference to gs://BUCKET/PREFIX, named by content hash. */
+  upload: z
+    .string()
+    .regex(/^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](\/.*)?$/, '--upload must be gs://BUCKET or gs://BUCKET/PREFIX')
+    .optional(),
+  /** Where local media paths are looked up (default: the input's folder); nothing outside it is read. */
+  mediaRoot: z.string().min(1).optional(),
 });
 
 /** The files a conversion writes into DIR; nothing else there is ever touched. */
@@ -68,6 +75,11 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
 
   const refusal = await outputRefusal(input, outDir, args.out, args.force);
   if (refusal) return fail(io, refusal);
+  if (args.mediaRoot && !args.upload) return fail(io, '--media-root is where --upload finds local media files: give --upload gs://BUCKET/PREFIX too');
+  const mediaRoot = resolve(args.mediaRoot ?? dirname(input));
+  if (args.upload && !(await stat(mediaRoot).then((info) => info.isDirectory(), () => false))) return fail(io, `--media-root ${args.mediaRoot}: not a folder`);
+  // Loaded only when asked for: the cloud client costs memory a plain conversion must not carry.
+  const prepareExample = args.upload ? await localMediaPreparer(mediaRoot, args.upload) : undefined;
   let staging: string;
   try {
     await mkdir(dirname(outDir), { recursive: true });
@@ -97,6 +109,7 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
       epochs: args.epochs ?? null,
       tokens: loadGemmaTokenizer(),
       converter: pool,
+      ...(prepareExample ? { prepareExample, localMedia: 'upload' as const } : {}),
       sinks: { train: fileSink(train), validation: fileSink(validation) },
       onProgress: ({ bytes, records }) => progress.update(bytes, records),
     });
@@ -135,6 +148,11 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
   const finalReport = { ...report, input: args.input };
   io.stdout.write(args.json ? JSON.stringify(finalReport, null, 2) + '\n' : summarise(finalReport, outDir));
   return report.examples.invalid > 0 || report.errorCount > 0 ? EXIT_SOME_INVALID : EXIT_OK;
+}
+
+async function localMediaPreparer(root: string, target: string) {
+  const [{ createObjectStore }, { localMediaUploader }] = await Promise.all([import('../adapters/storage/object-store.ts'), import('../adapters/storage/local-media.ts')]);
+  return localMediaUploader({ root, target, objects: createObjectStore() });
 }
 
 function fileSink(stream: WriteStream): LineSink {

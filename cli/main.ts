@@ -19,6 +19,11 @@ options:
   --json                       print the report as JSON instead of a summary
   --threads N|auto             worker threads (default auto: every core for inputs over 32 MB)
   --force                      write into a folder holding other files (none of them is ever written over)
+  --upload gs://BUCKET/PREFIX  upload the local media files examples name (LLaMA-Factory's images,
+                               videos, audios) there, once each by content hash, and point the
+                               examples at them
+  --media-root DIR             where those local paths are found (default: the input's folder);
+                               nothing outside it is read
 
 exit status: 0 all examples valid; 1 some rejected (valid ones written); 2 input unusable
 
@@ -61,6 +66,8 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
         json: { type: 'boolean' },
         threads: { type: 'string' },
         force: { type: 'boolean' },
+        upload: { type: 'string' },
+        'media-root': { type: 'string' },
       },
     });
   } catch (error) {
@@ -86,6 +93,8 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     json: values.json ?? false,
     threads: values.threads,
     force: values.force ?? false,
+    upload: values.upload,
+    mediaRoot: values['media-root'],
   });
   if (!args.success) {
     const problems = args.error.issues.map((issue) => `--${kebab(String(issue.path[0] ?? ''))}: ${issue.message}`);

@@ -140,7 +140,10 @@ async function convert(object: StorageObjectEvent, sidecar: Sidecar | null, base
         fetchTimeoutMs: deps.config.MEDIA_FETCH_TIMEOUT_SECONDS * 1000,
         ...(deps.fetch ? { fetch: deps.fetch } : {}),
         ...(deps.mediaAddresses ? { addresses: deps.mediaAddresses } : {}),
+        datasetUri: `gs://${object.bucket}/${object.name}`,
       }),
+      // Relative media paths are looked up beside the dataset object, by the preparer above.
+      localMedia: 'upload',
     });
     // 'exists' means an earlier delivery wrote it: the same bytes, since conversion is deterministic.
     // No validation example: no validation object (an empty one would only fail a job that used it).

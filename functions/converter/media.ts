@@ -3,7 +3,7 @@ import type { AddressPolicy } from '../../adapters/http/address-policy.ts';
 import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import type { PreparedExample } from '../../shared/convert/pipeline.ts';
 import type { GeminiExample, Issue } from '../../shared/convert/types.ts';
-import { copiedMediaUri, judgeMedia, mediaReferences, withMovedMedia, type MediaReference } from '../../shared/gemini/media.ts';
+import { copiedMediaUri, isLocalMediaPath, judgeMedia, mediaBesideDataset, mediaReferences, withMovedMedia, type MediaReference } from '../../shared/gemini/media.ts';
 import { MEDIA_KINDS, mediaKindOf } from '../../shared/gemini/schema.ts';
 
 export interface MediaOptions {
@@ -15,6 +15,8 @@ export interface MediaOptions {
   fetch?: typeof fetch;
   /** Which hosts media may come from (public addresses only, unless a test says otherwise). */
   addresses?: AddressPolicy;
+  /** The dataset object (gs://…): a relative media path names an object beside it. */
+  datasetUri?: string;
 }
 
 type Found = { size: number; head: Uint8Array } | null | 'unreadable';
@@ -72,6 +74,16 @@ export function mediaPreparer(options: MediaOptions): (example: GeminiExample, l
     // An example's files are checked together; the errors keep the order of its parts.
     const checked = await Promise.all(
       refs.map(async (ref): Promise<{ errors: Issue[]; movedTo?: string }> => {
+        if (isLocalMediaPath(ref.uri)) {
+          // Media uploaded beside the dataset (LLaMA-Factory's `mllm_demo_data/1.jpg`): the object that path names there.
+          const uri = options.datasetUri ? mediaBesideDataset(options.datasetUri, ref.uri) : null;
+          if (!uri) {
+            const message = `${ref.uri} cannot name an object beside the dataset: give a path relative to the dataset file (without leaving its bucket) or a gs:// URI`;
+            return { errors: [{ line, code: options.datasetUri ? 'media_outside_root' : 'local_media_path', message, path: `${ref.path}.fileUri` }] };
+          }
+          const errors = judgeMedia({ ...ref, uri }, line, await cached(inspected, uri, () => inspect(uri)));
+          return errors.length > 0 ? { errors } : { errors, movedTo: uri };
+        }
         if (ref.uri.startsWith('gs://')) return { errors: judgeMedia(ref, line, await cached(inspected, ref.uri, () => inspect(ref.uri))) };
         if (!copying(ref.uri)) return { errors: [] };
         const outcome = await cached(copied, ref.uri, () => copy(ref));
@@ -82,7 +94,8 @@ export function mediaPreparer(options: MediaOptions): (example: GeminiExample, l
     const moved = new Map(refs.flatMap((ref, i) => (checked[i]!.movedTo ? [[ref.uri, checked[i]!.movedTo!] as const] : [])));
     const httpsHandled = refs.some((ref) => copying(ref.uri));
     // In copy mode every https file was either copied or is an error: the https warning no longer applies.
-    const resolved = httpsHandled ? ['https_file_uri'] : [];
+    // Every local path was found beside the dataset or is an error: neither does the local-path one.
+    const resolved = [...(httpsHandled ? ['https_file_uri'] : []), 'local_media_path'];
     return moved.size === 0 ? { errors, resolved } : { errors, example: withMovedMedia(example, moved), resolved };
   };
 }

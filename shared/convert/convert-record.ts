@@ -24,7 +24,7 @@ export function convertRecord(record: RawRecord, options: ConvertOptions, tokens
   const counter = memoised(tokens);
   const warnings = [...mapped.warnings];
   const example = splitLongTexts(mapped.example, options.maxPartTokens, counter, record.line, warnings);
-  const validation = validateExample(example, { line: record.line, baseModel: options.baseModel, tokens: counter });
+  const validation = validateExample(example, { line: record.line, baseModel: options.baseModel, tokens: counter, localMedia: options.localMedia ?? 'refuse' });
   const errors = [...mapped.errors, ...validation.errors];
   return {
     line: record.line,

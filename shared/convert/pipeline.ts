@@ -38,6 +38,7 @@ export interface RecordBatchOptions {
   baseModel: string;
   seed: number;
   validationFraction: number;
+  localMedia?: 'refuse' | 'upload';
 }
 
 /**
@@ -84,6 +85,8 @@ export interface ConvertStreamOptions {
    * is rejected with them on its line, a returned example replaces the converted one.
    */
   prepareExample?: (example: GeminiExample, line: number) => Promise<PreparedExample>;
+  /** `upload` when `prepareExample` uploads local media files (and resolves `local_media_path`). */
+  localMedia?: 'refuse' | 'upload';
   sinks: { train: LineSink; validation: LineSink };
   maxRecordBytes?: number;
   onProgress?: (progress: { bytes: number; records: number }) => void;
@@ -146,6 +149,7 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
     baseModel: options.baseModel,
     seed: options.seed,
     validationFraction: options.validationFraction,
+    ...(options.localMedia ? { localMedia: options.localMedia } : {}),
   };
   const converter = options.converter ?? { convert: async (batch, o) => convertBatch(batch, o, options.tokens) };
   let lastLine = 0;
@@ -188,7 +192,9 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
         const prepared = await options.prepareExample(result.example, record.line);
         const warnings = result.warnings.filter((w) => !prepared.resolved?.includes(w.code));
         if (prepared.errors.length > 0) {
-          report.addResult({ ...result, example: null, errors: prepared.errors, warnings });
+          const rejected = { ...result, example: null, errors: prepared.errors, warnings: [] };
+          const placed = record.item !== undefined ? withItemPaths(rejected, record.item) : rejected;
+          report.addResult({ ...placed, warnings });
           continue;
         }
         result = { ...result, example: prepared.example ?? result.example, warnings };

@@ -96,6 +96,8 @@ export interface ConvertOptions {
   maxPartTokens: number;
   /** The base model whose limits apply, e.g. `gemini-2.5-flash`. */
   baseModel: string;
+  /** `upload`: local media paths are uploaded by the caller (a warning, not an error). */
+  localMedia?: 'refuse' | 'upload';
 }
 
 /** What converting one record gives. A rejected record has `example: null` and at least one error. */

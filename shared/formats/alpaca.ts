@@ -1,5 +1,6 @@
-import type { GeminiExample, RawRecord } from '../convert/types.ts';
-import { IssueCollector, isRecord, type MappingResult } from './mapping.ts';
+import type { RawRecord } from '../convert/types.ts';
+import { assembleExample, IssueCollector, isRecord, type MappingResult } from './mapping.ts';
+import { placeMedia } from './media-placeholders.ts';
 
 /**
  * Alpaca: {"instruction","input"?,"output","system"?}. The user turn is the instruction, then a
@@ -31,11 +32,12 @@ export function mapAlpacaRecord(record: RawRecord): MappingResult {
   const system = text('system', false);
   if (instruction === undefined || output === undefined) return issues.result(null);
   const userText = input && input.trim() !== '' ? `${instruction}\n\n${input}` : instruction;
-  const example: GeminiExample = {
-    contents: [
-      { role: 'user', parts: [{ text: userText }] },
-      { role: 'model', parts: [{ text: output }] },
-    ],
-  };
-  return issues.result(system ? { systemInstruction: { parts: [{ text: system }] }, ...example } : example);
+  const turns = [
+    ...(system ? [{ role: 'system', parts: [{ text: system }], path: 'system' }] : []),
+    { role: 'user', parts: [{ text: userText }], path: 'instruction' },
+    { role: 'model', parts: [{ text: output }], path: 'output' },
+  ];
+  // LLaMA-Factory's Alpaca layout takes `images`, `videos`, `audios` as its ShareGPT one does.
+  placeMedia(turns, value, issues);
+  return issues.result(assembleExample(turns, issues));
 }

@@ -1,5 +1,6 @@
 import type { GeminiExample, GeminiPart, RawRecord } from '../convert/types.ts';
 import { assembleExample, IssueCollector, isRecord, mediaPart, type MappingResult } from './mapping.ts';
+import { placeMedia } from './media-placeholders.ts';
 import { callPart, declarationsOf, responseOf } from './tools.ts';
 
 /**
@@ -28,11 +29,14 @@ export function mapOpenAiRecord(record: RawRecord): MappingResult {
     return issues.result(null);
   }
   const tools = declarationsOf(value.tools ?? value.functions, value.tools !== undefined ? 'tools' : 'functions', issues);
-  return mapRoleContentMessages(value.messages, 'messages', issues, tools);
+  return mapRoleContentMessages(value.messages, 'messages', issues, tools, value);
 }
 
-/** Shared by OpenAI chat and ShareGPT's `messages` variant, which use the same message shape. */
-export function mapRoleContentMessages(messages: unknown[], field: string, issues: IssueCollector, tools?: GeminiExample['tools']): MappingResult {
+/**
+ * Shared by OpenAI chat and ShareGPT's `messages` variant, which use the same message shape;
+ * `record` holds the media lists (`images`, ...) of LLaMA-Factory's multimodal layout.
+ */
+export function mapRoleContentMessages(messages: unknown[], field: string, issues: IssueCollector, tools: GeminiExample['tools'] | undefined, record: Record<string, unknown>): MappingResult {
   const turns: { role: string; parts: GeminiPart[]; path: string; answers?: boolean }[] = [];
   // Which function each call id named, and the last assistant turn's calls: what a tool message answers.
   const calledById = new Map<string, string>();
@@ -74,6 +78,7 @@ export function mapRoleContentMessages(messages: unknown[], field: string, issue
     parts.push(...(calls ?? []).map((call) => call.part));
     if (parts.length > 0) turns.push({ role, parts, path });
   });
+  placeMedia(turns, record, issues);
   if (turns.length === 0) return issues.result(null);
   const example = assembleExample(turns, issues);
   return issues.result(tools ? { ...example, tools } : example);

@@ -1,6 +1,7 @@
 import type { GeminiPart, RawRecord } from '../convert/types.ts';
 import { assembleExample, IssueCollector, isRecord, type MappingResult } from './mapping.ts';
 import { mapRoleContentMessages } from './openai.ts';
+import { placeMedia } from './media-placeholders.ts';
 import { callPart, declarationsOf, responseOf } from './tools.ts';
 
 /**
@@ -31,7 +32,7 @@ export function mapShareGptRecord(record: RawRecord): MappingResult {
   }
   const tools = declarationsOf(value.tools, 'tools', issues);
   if (Array.isArray(value.messages) && !Array.isArray(value.conversations)) {
-    return mapRoleContentMessages(value.messages, 'messages', issues, tools);
+    return mapRoleContentMessages(value.messages, 'messages', issues, tools, value);
   }
   if (!Array.isArray(value.conversations) || value.conversations.length === 0) {
     issues.error('missing_field', 'a ShareGPT example needs a non-empty "conversations" array', 'conversations');
@@ -72,6 +73,7 @@ export function mapShareGptRecord(record: RawRecord): MappingResult {
       turns.push({ role, parts: [{ text: message.value }], path });
     }
   });
+  placeMedia(turns, value, issues);
   if (turns.length === 0) return issues.result(null);
   const example = assembleExample(turns, issues);
   return issues.result(tools ? { ...example, tools } : example);

@@ -47,6 +47,9 @@ export const IssueCode = {
   media_too_large: 'A referenced file is over the size limit of its kind (20 MB images and PDFs, 100 MB audio and video).',
   media_type_mismatch: "A referenced file's first bytes show another type than its declared mimeType.",
   media_copy_failed: 'An https file could not be copied into Cloud Storage (HTTPS_MEDIA=copy): the host failed, timed out or broke off.',
+  local_media_path: 'fileUri is a local file path, which Vertex cannot read: give its gs:// URI, or convert with `--upload gs://BUCKET/PREFIX` (a warning then, and the file is uploaded).',
+  media_outside_root: 'A local media path leads outside the media folder (--media-root, or the dataset\'s own bucket), so it is not read.',
+  media_upload_failed: 'A local media file could not be read or uploaded to Cloud Storage.',
   // --- limits (errors)
   example_too_long: 'The example has more tokens than the base model accepts per example (input and output together).',
   unknown_base_model: 'The base model is not in the model table; its limits cannot be checked.',
@@ -58,6 +61,8 @@ export const IssueCode = {
   missing_field: 'A field the format needs is missing or empty (e.g. Alpaca `output`, a CSV column).',
   invalid_field_type: 'A field has the wrong type (e.g. a number where text is needed).',
   invalid_image_url: 'An image_url is not a gs://, https:// or data: URL.',
+  invalid_media_reference: 'An entry of `images`, `videos` or `audios` is not a file path or URI (or holds bytes with no path).',
+  media_placeholder_mismatch: 'The number of `<image>` (`<video>`, `<audio>`) placeholders differs from the files listed, so the files cannot be placed.',
   // --- warnings
   text_part_split: 'A text part over --max-part-tokens was split into consecutive parts.',
   https_file_uri: 'fileUri is https; GCS (gs://) is safer, since every file must open when the job starts.',
@@ -66,6 +71,7 @@ export const IssueCode = {
   trailing_user_turn_dropped: 'A trailing user turn with no answer was dropped.',
   empty_row: 'A CSV/TSV row with no values was skipped.',
   validation_split_skipped: 'Every valid example fell in the validation share, so all went to training and there is no validation set.',
+  media_placed_first: 'No `<image>` (`<video>`, `<audio>`) placeholder marks where the listed files go: they were put before the first user message\'s text.',
   few_training_examples: 'Fewer training examples than the 100 Google recommends starting with.',
 } as const;
 

@@ -73,6 +73,34 @@ export function copiedMediaUri(bucket: string, url: string, mimeType: string): s
   return `gs://${bucket}/media/${createHash('sha256').update(url).digest('hex').slice(0, 32)}${extension}`;
 }
 
+/** Where an uploaded local file goes under `prefixUri` (gs://bucket[/prefix]): named by its content's SHA-256, so a file is stored once however often it is listed. */
+export function contentAddressedUri(prefixUri: string, sha256Hex: string, mimeType: string): string {
+  return `${prefixUri.replace(/\/+$/, '')}/${sha256Hex}${EXTENSIONS[canonical(mimeType)] ?? ''}`;
+}
+
+/** A fileUri with no URL scheme (nor a Windows drive letter's lookalike) names a local file. */
+export function isLocalMediaPath(uri: string): boolean {
+  return !/^[a-z][a-z0-9+.-]+:/i.test(uri) || /^[a-z]:[\\/]/i.test(uri);
+}
+
+/**
+ * A relative media path of a dataset in Cloud Storage, as the object it names: relative to the
+ * dataset object's folder, as LLaMA-Factory resolves paths against its dataset folder. null when
+ * the path cannot be one (absolute, or leading out of the bucket with `..`).
+ */
+export function mediaBesideDataset(datasetUri: string, path: string): string | null {
+  const match = /^gs:\/\/([^/]+)\/(.*)$/.exec(datasetUri);
+  if (!match || path.startsWith('/') || /^[a-z]:[\\/]/i.test(path)) return null;
+  const segments = match[2]!.split('/').slice(0, -1);
+  for (const segment of path.replace(/\\/g, '/').split('/')) {
+    if (segment === '..') {
+      if (segments.length === 0) return null;
+      segments.pop();
+    } else if (segment !== '.' && segment !== '') segments.push(segment);
+  }
+  return `gs://${match[1]}/${segments.join('/')}`;
+}
+
 const EXTENSIONS: Record<string, string> = {
   'image/png': '.png', 'image/jpeg': '.jpg', 'image/webp': '.webp', 'image/heic': '.heic', 'application/pdf': '.pdf',
   'audio/mpeg': '.mp3', 'audio/wav': '.wav', 'audio/flac': '.flac', 'audio/ogg': '.ogg', 'audio/m4a': '.m4a',

@@ -2,6 +2,7 @@ import type { Issue, TokenCounter } from '../convert/types.ts';
 import type { IssueCodeName } from './issue-codes.ts';
 import { getModelSpec } from './models.ts';
 import { checkFunctionCall, checkFunctionResponse, declaredFunctions } from './function-calling.ts';
+import { isLocalMediaPath } from './media.ts';
 import { MEDIA_KINDS, mediaKindOf, type MediaKind } from './schema.ts';
 
 /**
@@ -24,6 +25,11 @@ export interface ValidationContext {
   line: number;
   baseModel: string;
   tokens?: TokenCounter;
+  /**
+   * `upload`: the caller uploads local media files and rewrites their URIs (the CLI's --upload),
+   * so a local path is a warning it then resolves; otherwise it is an error.
+   */
+  localMedia?: 'refuse' | 'upload';
 }
 
 export interface ValidationResult {
@@ -182,8 +188,12 @@ export function validateExample(example: unknown, context: ValidationContext): V
       // [fmt] media must live in Cloud Storage: gs://bucket/object.
     } else if (/^https:\/\/[^/\s]+\/\S*/.test(fileUri)) {
       issue(warnings, 'https_file_uri', 'the file is on https; copy it to Cloud Storage (gs://) so the job cannot fail when the host is slow or gone', `${path}.fileUri`);
+    } else if (isLocalMediaPath(fileUri)) {
+      const shown = JSON.stringify(truncate(fileUri, 80));
+      if (context.localMedia === 'upload') issue(warnings, 'local_media_path', `${shown} is a local file: it is uploaded to Cloud Storage and the URI rewritten`, `${path}.fileUri`);
+      else issue(errors, 'local_media_path', `${shown} is a local file, and Vertex reads media only from Cloud Storage: give its gs:// URI, or convert with \`sft-pipeline convert --upload gs://BUCKET/PREFIX\` (files are looked up under --media-root, default the input's folder), which uploads it and rewrites the URI`, `${path}.fileUri`);
     } else {
-      issue(errors, 'invalid_file_uri', `fileUri ${JSON.stringify(truncate(fileUri, 80))} is not gs://bucket/object (a local path cannot be read by Vertex)`, `${path}.fileUri`);
+      issue(errors, 'invalid_file_uri', `fileUri ${JSON.stringify(truncate(fileUri, 80))} is not gs://bucket/object`, `${path}.fileUri`);
     }
     if (typeof mimeType !== 'string' || mimeType === '') {
       issue(errors, 'missing_mime_type', 'fileData.mimeType is missing', `${path}.mimeType`);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PubSub, type Subscription } from '@google-cloud/pubsub';
 import { Storage } from '@google-cloud/storage';
@@ -222,6 +223,28 @@ test('every referenced image is opened: a missing one, a mislabelled one and an 
     '3:media_type_mismatch@contents[0].parts[1].fileData.mimeType',
     '4:media_too_large@contents[0].parts[1].fileData.fileUri',
   ]);
+});
+
+test("LLaMA-Factory's multimodal demo uploaded with its picture folder: relative paths name the objects beside the dataset, checked and rewritten to gs://", async () => {
+  const jpeg = (seed: string) => Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from(`stand-in ${seed}`)]);
+  for (const n of ['1', '2', '3']) await storage.bucket('raw-data').file(`incoming/team-a/mllm_demo_data/${n}.jpg`).save(jpeg(n));
+  const demo = readFileSync(join(root, 'test/fixtures/llama-factory/mllm_demo.sample.json'), 'utf8');
+  const outcome = await handleObjectFinalized(await upload('incoming/team-a/mllm_demo.json', demo), randomUUID(), deps);
+  const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
+  assert.deepEqual(doc?.report?.examples, { total: 4, valid: 4, invalid: 0 });
+  const written = [doc!.outputs.train!, ...(doc!.outputs.validation ? [doc!.outputs.validation] : [])];
+  const examples = (await Promise.all(written.map(readText))).join('').trim().split('\n').map((line) => JSON.parse(line) as { contents: { parts: unknown[] }[] });
+  assert.deepEqual(
+    examples.map((example) => JSON.stringify(example.contents[0]!.parts[0])).sort(),
+    ['1', '1', '2', '3'].map((n) => JSON.stringify({ fileData: { mimeType: 'image/jpeg', fileUri: `gs://raw-data/incoming/team-a/mllm_demo_data/${n}.jpg` } })),
+  );
+
+  // A picture that is not there, and a path out of the bucket, are errors on their records' lines.
+  const row = (image: string) => JSON.stringify({ conversations: [{ from: 'human', value: '<image>Who?' }, { from: 'gpt', value: 'Kane.' }], images: [image] });
+  const broken = await handleObjectFinalized(await upload('incoming/team-a/broken.jsonl', [row('mllm_demo_data/9.jpg'), row('../../../../etc/x.jpg'), row('/home/me/1.jpg')].join('\n')), randomUUID(), deps);
+  const report = (await deps.datasets.get((broken as { datasetId: string }).datasetId))?.report;
+  assert.deepEqual(report?.errors.map((e) => `${e.line}:${e.code}`), ['1:media_not_found', '2:media_outside_root', '3:media_outside_root', '0:no_training_examples']);
+  assert.match(report!.errors[0]!.message, /gs:\/\/raw-data\/incoming\/team-a\/mllm_demo_data\/9\.jpg does not exist/);
 });
 
 test('a 200 MB file streams from the raw bucket to a dataset without being held in memory', async () => {

@@ -51,7 +51,9 @@ test('media rules: gs:// URIs, https with a warning, local paths rejected, MIME 
   const https = validateExample(withFile('https://example.com/cat.png'), ctx);
   assert.deepEqual(https.errors, []);
   assert.deepEqual(https.warnings.map((w) => w.code), ['https_file_uri']);
-  assert.deepEqual(codes(withFile('/home/me/cat.png')), ['invalid_file_uri@contents[0].parts[0].fileData.fileUri']);
+  assert.deepEqual(codes(withFile('/home/me/cat.png')), ['local_media_path@contents[0].parts[0].fileData.fileUri']);
+  assert.deepEqual(codes(withFile('C:\\photos\\cat.png')), ['local_media_path@contents[0].parts[0].fileData.fileUri']);
+  assert.deepEqual(codes(withFile('ftp://host/cat.png')), ['invalid_file_uri@contents[0].parts[0].fileData.fileUri']);
   assert.deepEqual(codes(withFile('gs://bkt/o.txt', 'text/plain')), ['unsupported_mime_type@contents[0].parts[0].fileData.mimeType']);
   assert.deepEqual(codes(withFile('gs://bkt/o.pdf', 'application/pdf')), []);
   const twoVideos = { contents: [{ role: 'user', parts: [{ fileData: { mimeType: 'video/mp4', fileUri: 'gs://bkt/1.mp4' } }, { fileData: { mimeType: 'video/mp4', fileUri: 'gs://bkt/2.mp4' } }] }, model('x')] };
