@@ -8,7 +8,7 @@ import { ColumnMapError, parseColumnMap } from '../shared/convert/columns.ts';
 import { convertStream, type LineSink } from '../shared/convert/pipeline.ts';
 import { DEFAULT_MAX_RECORD_BYTES, UnusableInputError } from '../shared/convert/readers/errors.ts';
 import { byteSizeSchema } from '../shared/byte-size.ts';
-import { formatOptionSchema, type ConversionReport } from '../shared/convert/types.ts';
+import { formatOptionSchema, methodOptionSchema, type ConversionReport } from '../shared/convert/types.ts';
 import { DEFAULT_BASE_MODEL } from '../shared/gemini/models.ts';
 import { availableParallelism } from 'node:os';
 import { createConverterPool } from '../adapters/convert-pool/pool.ts';
@@ -18,6 +18,7 @@ export const convertArgsSchema = z.object({
   input: z.string().min(1),
   out: z.string().min(1, '--out DIR is required'),
   format: formatOptionSchema.default('auto'),
+  method: methodOptionSchema.default('auto'),
   map: z.string().optional(),
   validationSplit: z.coerce.number().min(0).max(0.5).default(0.1),
   seed: z.coerce.number().int().default(42),
@@ -100,6 +101,7 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
       input: createReadStream(input, { highWaterMark: 1024 * 1024 }),
       fileName: basename(input),
       format: args.format,
+      method: args.method,
       columnMap,
       maxPartTokens: args.maxPartTokens,
       maxRecordBytes: args.maxRecordBytes,
@@ -216,7 +218,7 @@ function fail(io: { stderr: NodeJS.WritableStream }, message: string): number {
 /** The human summary: counts, where the files are, the first errors with their lines. */
 export function summarise(report: ConversionReport, outDir: string): string {
   const lines = [
-    `${report.input} (${report.format}) → ${outDir}`,
+    `${report.input} (${report.format}) → ${outDir}, for ${report.method} tuning`,
     `  examples: ${report.examples.valid} valid, ${report.examples.invalid} rejected, of ${report.examples.total}`,
     `  split:    ${report.split.train} train, ${report.split.validation} validation`,
     `  tokens:   ${report.tokens.total} (mean ${report.tokens.perExample.mean}, p95 ${report.tokens.perExample.p95}, max ${report.tokens.perExample.max}); billable ${report.tokens.billable} for ${report.epochs} epoch(s)`,

@@ -10,6 +10,9 @@ Gemini tuning JSONL, with a report of every rejected example.
 options:
   --format auto|gemini|openai|sharegpt|alpaca|csv|tsv   (default: auto)
   --map ROLE=COLUMN,...        CSV/TSV columns for user, model, system, file
+  --method auto|supervised|preference
+                               what the output is for (default auto: preference tuning when the file
+                               holds preference data: DPO chosen/rejected pairs, KTO labels)
   --validation-split F         share of examples for validation, 0 to 0.5 (default 0.1)
   --seed N                     seed of the stable train/validation split (default 42)
   --base-model NAME            whose limits and price apply (default gemini-2.5-flash)
@@ -56,6 +59,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
       options: {
         out: { type: 'string' },
         format: { type: 'string' },
+        method: { type: 'string' },
         map: { type: 'string' },
         'validation-split': { type: 'string' },
         seed: { type: 'string' },
@@ -83,6 +87,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     input: parsed.positionals[0],
     out: values.out ?? '',
     format: values.format,
+    method: values.method,
     map: values.map,
     validationSplit: values['validation-split'],
     seed: values.seed,

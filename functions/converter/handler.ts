@@ -124,6 +124,7 @@ async function convert(object: StorageObjectEvent, sidecar: Sidecar | null, base
       input: deps.objects.read(`gs://${object.bucket}/${object.name}`, undefined, object.generation),
       fileName: object.name,
       format: sidecar?.format ?? 'auto',
+      method: sidecar?.method ?? 'auto',
       columnMap: sidecar?.columnMap,
       maxPartTokens: sidecar?.maxPartTokens ?? 8192,
       ...(deps.config.MAX_RECORD_BYTES ? { maxRecordBytes: deps.config.MAX_RECORD_BYTES } : {}),
@@ -236,6 +237,10 @@ async function maybeLaunch(datasetId: string, holder: string, deps: ConverterDep
   };
   const { examples } = doc.report;
   if (examples.valid === 0) return skip('no valid examples');
+  if (doc.report.method === 'preference') {
+    // The launcher starts supervised jobs only; a preference dataset sent to one would fail at Vertex.
+    return skip(`the dataset is for preference tuning, which the launcher does not start yet: ${doc.outputs.train} is ready for it; for a supervised run on the chosen answers, set "method": "supervised" in the sidecar`);
+  }
   if (examples.invalid / Math.max(1, examples.total) > deps.config.MAX_INVALID_SHARE) {
     return skip(`${examples.invalid} of ${examples.total} examples were rejected, over the ${deps.config.MAX_INVALID_SHARE} allowed`);
   }

@@ -4,6 +4,8 @@ import { mapGeminiRecord } from '../formats/gemini.ts';
 import type { MappingResult } from '../formats/mapping.ts';
 import { mapOpenAiRecord } from '../formats/openai.ts';
 import { mapShareGptRecord } from '../formats/sharegpt.ts';
+import { mapPreferenceRecord } from '../formats/preference.ts';
+import { preferenceExample, validatePreferenceExample } from '../gemini/preference.ts';
 import { validateExample } from '../gemini/validate.ts';
 import { splitTextByTokens } from './split-parts.ts';
 import type { ConvertOptions, GeminiExample, GeminiPart, Issue, RawRecord, RecordResult, TokenCounter } from './types.ts';
@@ -14,7 +16,11 @@ import type { ConvertOptions, GeminiExample, GeminiPart, Issue, RawRecord, Recor
  * located at the record's line and the field's path. Never throws on any input.
  */
 export function convertRecord(record: RawRecord, options: ConvertOptions, tokens: TokenCounter): RecordResult {
-  const mapped = mapRecord(record, options);
+  if (options.preferenceData) return convertPreferenceRecord(record, options, tokens);
+  return convertExample(record, mapRecord(record, options), options, tokens);
+}
+
+function convertExample(record: RawRecord, mapped: MappingResult & { skipped?: boolean }, options: ConvertOptions, tokens: TokenCounter): RecordResult {
   if ('skipped' in mapped && mapped.skipped) {
     return { line: record.line, example: null, errors: [], warnings: mapped.warnings, tokens: 0, multimodal: false, skipped: true };
   }
@@ -34,6 +40,52 @@ export function convertRecord(record: RawRecord, options: ConvertOptions, tokens
     tokens: validation.tokens,
     multimodal: validation.multimodal,
   };
+}
+
+/**
+ * A record of a preference file. For preference tuning a pair becomes Vertex's preference
+ * example and a KTO answer is handed back for the pipeline to pair; for supervised tuning a pair
+ * is its chosen answer and a KTO answer is one only when it was judged desirable.
+ */
+function convertPreferenceRecord(record: RawRecord, options: ConvertOptions, tokens: TokenCounter): RecordResult {
+  const rejected = (errors: Issue[], warnings: Issue[]): RecordResult => ({ line: record.line, example: null, errors, warnings, tokens: 0, multimodal: false });
+  let mapped: ReturnType<typeof mapPreferenceRecord>;
+  try {
+    mapped = mapPreferenceRecord(record, options.format);
+  } catch (error) {
+    return rejected([{ line: record.line, code: 'invalid_field_type', message: `could not map the record: ${error instanceof Error ? error.message : String(error)}`, path: '' }], []);
+  }
+  const { preference, errors, warnings } = mapped;
+  if (!preference) return rejected(errors, warnings);
+  const supervised = (options.method ?? 'supervised') === 'supervised';
+  if (preference.answer) {
+    if (!supervised) return { ...rejected([], warnings), judged: { prompt: preference.prompt, answer: preference.answer, desirable: preference.desirable! } };
+    if (!preference.desirable) {
+      const note = { line: record.line, code: 'kto_undesirable_left_out', message: 'an answer labelled false is never a supervised target: left out (convert with --method preference to pair it with a desirable answer to the same prompt)', path: '' };
+      return { ...rejected([], [...warnings, note]), skipped: true };
+    }
+    return convertExample(record, { example: withAnswer(preference.prompt, preference.answer), errors: [], warnings }, options, tokens);
+  }
+  if (supervised) return convertExample(record, { example: withAnswer(preference.prompt, preference.chosen!), errors: [], warnings }, options, tokens);
+  return checkPreferenceExample(record.line, preferenceExample(preference.prompt, preference.chosen!, preference.rejected!), warnings, options, tokens);
+}
+
+/** A preference example, with over-long texts split as in supervised examples, judged by Vertex's preference rules. */
+export function checkPreferenceExample(line: number, built: GeminiExample, warnings: Issue[], options: ConvertOptions, tokens: TokenCounter): RecordResult {
+  const counter = memoised(tokens);
+  const notes = [...warnings];
+  const split = splitLongTexts(built, options.maxPartTokens, counter, line, notes);
+  const completions = built.completions!.map((item, index) => ({
+    ...item,
+    completion: { ...item.completion, parts: splitLongTexts({ contents: [item.completion] }, options.maxPartTokens, counter, line, notes, `completions[${index}].completion`).contents[0]!.parts },
+  }));
+  const example = { ...split, completions };
+  const validation = validatePreferenceExample(example, { line, baseModel: options.baseModel, tokens: counter });
+  return { line, example: validation.errors.length === 0 ? example : null, errors: validation.errors, warnings: [...notes, ...validation.warnings], tokens: validation.tokens, multimodal: validation.multimodal };
+}
+
+function withAnswer(prompt: GeminiExample, answer: GeminiPart[]): GeminiExample {
+  return { ...prompt, contents: [...prompt.contents, { role: 'model', parts: answer }] };
 }
 
 function mapRecord(record: RawRecord, options: ConvertOptions): MappingResult & { skipped?: boolean } {
@@ -59,7 +111,7 @@ function mapRecord(record: RawRecord, options: ConvertOptions): MappingResult & 
 }
 
 /** Copies the example with every text part over the limit split into consecutive parts. */
-function splitLongTexts(example: GeminiExample, maxTokens: number, tokens: TokenCounter, line: number, warnings: Issue[]): GeminiExample {
+function splitLongTexts(example: GeminiExample, maxTokens: number, tokens: TokenCounter, line: number, warnings: Issue[], contentsPath = 'contents'): GeminiExample {
   if (!Array.isArray(example.contents)) return example;
   const splitParts = (parts: unknown, path: string): unknown => {
     if (!Array.isArray(parts)) return parts;
@@ -84,7 +136,7 @@ function splitLongTexts(example: GeminiExample, maxTokens: number, tokens: Token
   };
   const contents = example.contents.map((content, turn) =>
     content && typeof content === 'object' && 'parts' in content
-      ? { ...content, parts: splitParts(content.parts, `contents[${turn}].parts`) as GeminiPart[] }
+      ? { ...content, parts: splitParts(content.parts, contentsPath === 'contents' ? `contents[${turn}].parts` : `${contentsPath}.parts`) as GeminiPart[] }
       : content,
   );
   const system = example.systemInstruction;

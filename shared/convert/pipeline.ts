@@ -3,7 +3,9 @@ import { DatasetLimitsTracker } from '../gemini/dataset-limits.ts';
 import { detectFormat, detectJsonFormat } from '../formats/detect.ts';
 import { assignSplit } from './assign-split.ts';
 import { ColumnMapError, resolveColumns } from './columns.ts';
-import { convertRecord } from './convert-record.ts';
+import { checkPreferenceExample, convertRecord } from './convert-record.ts';
+import { JudgedPairer } from './pair-judged.ts';
+import { preferenceKindOf } from '../formats/preference.ts';
 import type { RecordResult } from './types.ts';
 import { readDelimited } from './readers/delimited.ts';
 import { describeBinaryInput } from './binary-formats.ts';
@@ -12,7 +14,7 @@ import { UnusableInputError } from './readers/errors.ts';
 import { readJsonArray } from './readers/json-array.ts';
 import { readJsonLines } from './readers/jsonl.ts';
 import { ReportBuilder } from './report.ts';
-import type { ColumnMap, ConversionReport, FormatOption, GeminiExample, Issue, RawFormat, RawRecord, RecordParseFailure, TokenCounter } from './types.ts';
+import type { ColumnMap, ConversionReport, FormatOption, GeminiExample, Issue, MethodOption, RawFormat, RawRecord, RecordParseFailure, TokenCounter, TuningMethod } from './types.ts';
 
 /** One record after conversion: the result and, for a valid example, its JSONL line and split. */
 export interface PreparedExample {
@@ -39,6 +41,8 @@ export interface RecordBatchOptions {
   seed: number;
   validationFraction: number;
   localMedia?: 'refuse' | 'upload';
+  method?: TuningMethod;
+  preferenceData?: boolean;
 }
 
 /**
@@ -87,6 +91,8 @@ export interface ConvertStreamOptions {
   prepareExample?: (example: GeminiExample, line: number) => Promise<PreparedExample>;
   /** `upload` when `prepareExample` uploads local media files (and resolves `local_media_path`). */
   localMedia?: 'refuse' | 'upload';
+  /** The tuning the output is for; `auto` (the default): preference when the file holds preference data. */
+  method?: MethodOption;
   sinks: { train: LineSink; validation: LineSink };
   maxRecordBytes?: number;
   onProgress?: (progress: { bytes: number; records: number }) => void;
@@ -119,6 +125,7 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   let records: AsyncIterable<RawRecord | RecordParseFailure>;
   let format: RawFormat;
   let columnMap: ColumnMap | undefined;
+  let preferenceData = false;
   if (requested === 'csv' || requested === 'tsv') {
     const delimited = await readDelimited(sniffed, requested === 'csv' ? ',' : '\t', options);
     try {
@@ -138,6 +145,11 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
     const detected = await detectFromFirstRecords(reader, requested);
     format = detected.format;
     records = detected.records;
+    preferenceData = detected.preference;
+  }
+  const method: TuningMethod = options.method === undefined || options.method === 'auto' ? (preferenceData ? 'preference' : 'supervised') : options.method;
+  if (method === 'preference' && !preferenceData) {
+    throw new UnusableInputError('preference tuning needs preference data (chosen/rejected answers, or KTO answers labelled true/false), and the first records of this file hold none');
   }
 
   const report = new ReportBuilder();
@@ -150,6 +162,8 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
     seed: options.seed,
     validationFraction: options.validationFraction,
     ...(options.localMedia ? { localMedia: options.localMedia } : {}),
+    method,
+    preferenceData,
   };
   const converter = options.converter ?? { convert: async (batch, o) => convertBatch(batch, o, options.tokens) };
   let lastLine = 0;
@@ -171,6 +185,31 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
     for (const held of heldForValidation.splice(0)) await place(held.written, held.result, held.line, split);
     heldBytes = 0;
   };
+  // A valid example on its way out: to its split, or held while training has none yet.
+  const accept = async (written: string, result: RecordResult, line: number, split: 'train' | 'validation') => {
+    if (split === 'validation' && trainWritten === 0 && heldForValidation.length < HOLD_MAX_EXAMPLES && heldBytes < HOLD_MAX_BYTES) {
+      heldForValidation.push({ written, result, line });
+      heldBytes += Buffer.byteLength(written);
+      return;
+    }
+    await place(written, result, line, split);
+    if (trainWritten > 0 && heldForValidation.length > 0) await releaseHeld('validation');
+  };
+  const pairer = new JudgedPairer();
+  let judgedCount = 0;
+  // A KTO answer for preference tuning waits for its other half; the pair is one example, on the later line.
+  const pairJudged = async (result: RecordResult, record: RawRecord) => {
+    judgedCount += 1;
+    for (const warning of result.warnings) report.addWarning(warning);
+    const paired = pairer.add(result.judged!, record.line, record.item);
+    if (!paired) return;
+    if ('leftOut' in paired) return report.addWarning(paired.leftOut);
+    let checked = checkPreferenceExample(record.line, paired.example, [], batchOptions, options.tokens);
+    if (record.item !== undefined) checked = withItemPaths(checked, record.item);
+    if (!checked.example) return report.addResult(checked);
+    const written = JSON.stringify(checked.example);
+    await accept(written, checked, record.line, assignSplit(written, options.seed, options.validationFraction));
+  };
   const write = async (converted: ConvertedRecord[]) => {
     for (const item of converted) {
       const { record, line, split } = item;
@@ -183,6 +222,10 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
       if (!result) continue;
       // In a JSON array the item's place leads each path: items can share a physical line.
       if (record.item !== undefined) result = withItemPaths(result, record.item);
+      if (result.judged) {
+        await pairJudged(result, record);
+        continue;
+      }
       if (!line || !split) {
         report.addResult(result);
         continue;
@@ -200,13 +243,7 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
         result = { ...result, example: prepared.example ?? result.example, warnings };
         if (prepared.example) written = JSON.stringify(prepared.example);
       }
-      if (split === 'validation' && trainWritten === 0 && heldForValidation.length < HOLD_MAX_EXAMPLES && heldBytes < HOLD_MAX_BYTES) {
-        heldForValidation.push({ written, result, line: record.line });
-        heldBytes += Buffer.byteLength(written);
-        continue;
-      }
-      await place(written, result, record.line, split);
-      if (trainWritten > 0 && heldForValidation.length > 0) await releaseHeld('validation');
+      await accept(written, result, record.line, split);
     }
   };
   // Batches go out in order and come back in order; at most `inFlight` are pending, so memory
@@ -227,6 +264,7 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   if (batch.length > 0) inFlight.push(converter.convert(batch, batchOptions));
   while (inFlight.length > 0) await write(await inFlight.shift()!);
   counted.report(recordCount);
+  for (const warning of pairer.finish()) report.addWarning(warning);
   if (heldForValidation.length > 0) {
     // Nothing went to training: every valid example does, and there is no validation set.
     report.addWarning({
@@ -237,7 +275,15 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
     });
     await releaseHeld('train');
   }
-  if (report.validExamples + report.invalidExamples === 0) throw new UnusableInputError('the file holds no examples');
+  if (report.validExamples + report.invalidExamples === 0 && judgedCount === 0) throw new UnusableInputError('the file holds no examples');
+  if (preferenceData && method === 'supervised') {
+    report.addWarning({
+      line: 0,
+      code: 'preference_chosen_only',
+      message: 'the file holds preference data, converted for supervised tuning: each pair became its chosen answer (the rejected one is unused), and a KTO answer only when labelled true; convert with --method preference (sidecar "method": "preference") for preference tuning',
+      path: '',
+    });
+  }
   if (trainWritten === 0) {
     report.addError({ line: 0, code: 'no_training_examples', message: 'no example is valid: the training file would be empty, so nothing can be tuned from this file', path: '' });
   } else if (trainWritten < RECOMMENDED_TRAINING_EXAMPLES) {
@@ -253,7 +299,7 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   if (getModelSpec(options.baseModel) === undefined) {
     report.addWarning({ line: 0, code: 'unknown_base_model', message: `"${options.baseModel}" is not in the model table; its limits were not checked`, path: '' });
   }
-  return report.finish({ input: options.fileName, format, baseModel: options.baseModel, epochs: options.epochs });
+  return report.finish({ input: options.fileName, format, method, baseModel: options.baseModel, epochs: options.epochs });
 }
 
 function withItemPaths(result: RecordResult, item: number): RecordResult {
@@ -270,14 +316,19 @@ const HOLD_MAX_BYTES = 64 * 1024 * 1024;
 async function detectFromFirstRecords(
   reader: AsyncGenerator<RawRecord | RecordParseFailure>,
   requested: RawFormat | null,
-): Promise<{ format: RawFormat; records: AsyncIterable<RawRecord | RecordParseFailure> }> {
+): Promise<{ format: RawFormat; preference: boolean; records: AsyncIterable<RawRecord | RecordParseFailure> }> {
   const buffered: (RawRecord | RecordParseFailure)[] = [];
   let format: RawFormat | null = requested;
-  while (format === null && buffered.length < 20) {
+  let firstParsed: RawRecord | undefined;
+  // The first record that parses decides the format (unless given) and whether it is preference data.
+  while ((format === null || firstParsed === undefined) && buffered.length < 20) {
     const next = await reader.next();
     if (next.done) break;
     buffered.push(next.value);
-    if (!('code' in next.value)) format = detectJsonFormat(next.value.value);
+    if (!('code' in next.value)) {
+      firstParsed ??= next.value;
+      format ??= detectJsonFormat(next.value.value);
+    }
   }
   if (format === null) {
     const parsed = buffered.some((r) => !('code' in r));
@@ -291,7 +342,7 @@ async function detectFromFirstRecords(
     yield* buffered;
     yield* reader;
   }
-  return { format, records: all() };
+  return { format, preference: firstParsed !== undefined && preferenceKindOf(firstParsed.value) !== null, records: all() };
 }
 
 function countBytes(input: AsyncIterable<Uint8Array>, onProgress: ConvertStreamOptions['onProgress']) {

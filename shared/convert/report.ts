@@ -1,5 +1,5 @@
 import { getModelSpec, MODEL_TABLE_SOURCE } from '../gemini/models.ts';
-import { reportSchema, type ConversionReport, type Issue, type RawFormat, type RecordParseFailure, type RecordResult } from './types.ts';
+import { reportSchema, type ConversionReport, type Issue, type RawFormat, type RecordParseFailure, type TuningMethod, type RecordResult } from './types.ts';
 
 /** Google's own tuning cost notebook adds 8 tokens of padding per example. */
 export const PER_EXAMPLE_BILLING_PADDING = 8;
@@ -7,6 +7,7 @@ export const PER_EXAMPLE_BILLING_PADDING = 8;
 export interface ReportMeta {
   input: string;
   format: RawFormat;
+  method: TuningMethod;
   baseModel: string;
   /** null when the user did not say; the estimate then assumes one epoch and says so. */
   epochs: number | null;
@@ -102,6 +103,7 @@ export class ReportBuilder {
     const report: ConversionReport = {
       input: meta.input,
       format: meta.format,
+      method: meta.method,
       baseModel: meta.baseModel,
       epochs,
       examples: { total: this.total, valid: this.valid, invalid: this.invalid },

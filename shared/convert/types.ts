@@ -87,7 +87,15 @@ export interface GeminiExample {
   systemInstruction?: { role?: string; parts: GeminiPart[] };
   contents: GeminiContent[];
   tools?: { functionDeclarations: GeminiFunctionDeclaration[] }[];
+  /** Preference tuning only: the preferred (score 1) and dispreferred (score 0) model turns. */
+  completions?: { score: number; completion: GeminiContent }[];
 }
+
+/** The tuning method a dataset is converted for: Vertex's supervised or preference tuning. */
+export const tuningMethodSchema = z.enum(['supervised', 'preference']);
+export type TuningMethod = z.infer<typeof tuningMethodSchema>;
+export const methodOptionSchema = z.union([tuningMethodSchema, z.literal('auto')]);
+export type MethodOption = z.infer<typeof methodOptionSchema>;
 
 export interface ConvertOptions {
   format: RawFormat;
@@ -98,6 +106,9 @@ export interface ConvertOptions {
   baseModel: string;
   /** `upload`: local media paths are uploaded by the caller (a warning, not an error). */
   localMedia?: 'refuse' | 'upload';
+  /** What the output is for (default supervised), and whether the file holds preference data. */
+  method?: TuningMethod;
+  preferenceData?: boolean;
 }
 
 /** What converting one record gives. A rejected record has `example: null` and at least one error. */
@@ -112,6 +123,11 @@ export interface RecordResult {
   multimodal: boolean;
   /** A record with nothing in it (an empty CSV row): neither an example nor an error. */
   skipped?: boolean;
+  /**
+   * A KTO answer bound for preference tuning: not an example by itself, but one half of a pair
+   * the pipeline makes with an answer to the same prompt judged the other way.
+   */
+  judged?: { prompt: GeminiExample; answer: GeminiPart[]; desirable: boolean };
 }
 
 export const tokenStatsSchema = z.object({
@@ -137,6 +153,8 @@ export const estimatedCostSchema = z.object({
 export const reportSchema = z.object({
   input: z.string(),
   format: rawFormatSchema,
+  /** Which tuning the output is for: supervised examples, or preference pairs. */
+  method: tuningMethodSchema,
   baseModel: z.string(),
   epochs: z.number().int().positive(),
   examples: z.object({

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { columnMapSchema, formatOptionSchema, reportSchema } from '../convert/types.ts';
+import { columnMapSchema, formatOptionSchema, methodOptionSchema, reportSchema } from '../convert/types.ts';
 import { evaluationSpecSchema, hyperParametersSchema } from '../launch/schema.ts';
 
 /**
@@ -16,6 +16,8 @@ export const sidecarSchema = z
     baseModel: z.string().min(1).optional(),
     epochs: z.number().int().min(1).max(100).optional(),
     maxPartTokens: z.number().int().min(16).optional(),
+    /** What the dataset is for; `auto` (the default): preference tuning when the file holds preference data. */
+    method: methodOptionSchema.optional(),
     launch: z
       .object({
         experiment: z.string().min(1).max(128),

@@ -18,7 +18,11 @@ export function detectJsonFormat(record: unknown): RawFormat | null {
   if (Array.isArray(record.contents)) return 'gemini';
   if (Array.isArray(record.conversations)) return 'sharegpt';
   if (Array.isArray(record.messages)) return 'openai';
-  if ('instruction' in record && 'output' in record) return 'alpaca';
+  if ('instruction' in record && ('output' in record || 'chosen' in record)) return 'alpaca';
+  // Preference layouts without a conversation field: TRL's prompt/chosen/rejected and
+  // prompt/completion/label, and OpenAI's preference fine-tuning (input.messages).
+  if ('prompt' in record && ('chosen' in record || 'completion' in record)) return 'openai';
+  if ('preferred_output' in record && isRecord(record.input)) return 'openai';
   return null;
 }
 

@@ -50,6 +50,12 @@ export const IssueCode = {
   local_media_path: 'fileUri is a local file path, which Vertex cannot read: give its gs:// URI, or convert with `--upload gs://BUCKET/PREFIX` (a warning then, and the file is uploaded).',
   media_outside_root: 'A local media path leads outside the media folder (--media-root, or the dataset\'s own bucket), so it is not read.',
   media_upload_failed: 'A local media file could not be read or uploaded to Cloud Storage.',
+  // --- preference data (errors)
+  not_preference_data: 'The file holds preference data, but this record has no chosen/rejected answers or KTO label.',
+  preference_answer_missing: 'A preference record lacks the answer it judges: `chosen`/`rejected` is not an answer, or a KTO conversation does not end with the model.',
+  invalid_completions: 'Vertex preference format: `completions` must be one completion scored 1 and one scored 0, each `{score, completion: {role: "model", parts}}`.',
+  preference_prompt_not_user: 'The prompt (`contents`) of a preference example must end with a user turn, which the completions answer.',
+  preference_not_text: 'Preference tuning takes text only: the example holds images or other media.',
   // --- limits (errors)
   example_too_long: 'The example has more tokens than the base model accepts per example (input and output together).',
   unknown_base_model: 'The base model is not in the model table; its limits cannot be checked.',
@@ -71,6 +77,9 @@ export const IssueCode = {
   trailing_user_turn_dropped: 'A trailing user turn with no answer was dropped.',
   empty_row: 'A CSV/TSV row with no values was skipped.',
   validation_split_skipped: 'Every valid example fell in the validation share, so all went to training and there is no validation set.',
+  preference_chosen_only: 'Preference pairs were converted for supervised tuning: each became its chosen answer, the rejected one unused.',
+  kto_undesirable_left_out: 'A KTO answer labelled false is never a supervised target: left out (convert with --method preference to pair it).',
+  kto_unpaired: 'A KTO answer with no answer to the same prompt judged the other way: it cannot make a preference pair, so it was left out.',
   media_placed_first: 'No `<image>` (`<video>`, `<audio>`) placeholder marks where the listed files go: they were put before the first user message\'s text.',
   few_training_examples: 'Fewer training examples than the 100 Google recommends starting with.',
 } as const;

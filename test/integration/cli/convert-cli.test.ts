@@ -53,6 +53,43 @@ test("public function-calling files (Google's documented example, LLaMA-Factory'
   }
 });
 
+test("LLaMA-Factory's DPO and KTO demos convert for preference tuning, and for supervised tuning when asked, to their golden files", () => {
+  for (const [fixture, golden, method, expectedStatus] of [
+    ['dpo_en_demo.sample.json', 'llama-factory-dpo', 'auto', 0],
+    ['kto_en_demo.sample.json', 'llama-factory-kto', 'auto', 0],
+    ['kto_en_demo.sample.json', 'llama-factory-kto-supervised', 'supervised', 0],
+  ] as const) {
+    const out = join(work, `golden-${golden}`);
+    const result = cli('convert', `test/fixtures/llama-factory/${fixture}`, '--out', out, '--validation-split', '0', '--method', method);
+    assert.equal(result.status, expectedStatus, `${fixture}: ${result.stdout}${result.stderr}`);
+    for (const file of ['train.jsonl', 'report.json']) {
+      if (process.env.UPDATE_GOLDEN === '1') {
+        mkdirSync(join(root, 'test/golden', golden), { recursive: true });
+        writeFileSync(join(root, 'test/golden', golden, file), readFileSync(join(out, file)));
+      }
+      assert.equal(readFileSync(join(out, file), 'utf8'), readFileSync(join(root, 'test/golden', golden, file), 'utf8'), `${fixture} --method ${method}: ${file}`);
+    }
+  }
+  const dpo = reportSchema.parse(JSON.parse(readFileSync(join(work, 'golden-llama-factory-dpo/report.json'), 'utf8')));
+  assert.equal(dpo.method, 'preference');
+  const pairs = readFileSync(join(work, 'golden-llama-factory-dpo/train.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { contents: { role: string }[]; completions: { score: number }[] });
+  assert.equal(pairs.length, 3);
+  assert.ok(pairs.every((pair) => pair.contents.at(-1)!.role === 'user' && pair.completions.map((c) => c.score).join() === '1,0'));
+  const kto = reportSchema.parse(JSON.parse(readFileSync(join(work, 'golden-llama-factory-kto/report.json'), 'utf8')));
+  assert.equal(kto.split.train, 1, 'records 65 and 196 answer the same prompt: one pair');
+  assert.deepEqual(kto.warnings.filter((w) => w.code === 'kto_unpaired').map((w) => w.path), ['[0]', '[1]', '[2]']);
+  const supervised = reportSchema.parse(JSON.parse(readFileSync(join(work, 'golden-llama-factory-kto-supervised/report.json'), 'utf8')));
+  assert.equal(supervised.method, 'supervised');
+  assert.equal(supervised.split.train, 2, 'the two answers labelled true');
+  assert.deepEqual(supervised.warnings.filter((w) => w.code === 'kto_undesirable_left_out').map((w) => w.path), ['[0]', '[2]', '[4]']);
+});
+
+test('--method preference on a file without preference data is one clear line, exit 2', () => {
+  const result = cli('convert', 'test/fixtures/minimal-train.jsonl', '--out', join(work, 'not-preference'), '--method', 'preference');
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /preference tuning needs preference data/);
+});
+
 test('exit 0 when every example is valid, with --json printing the report', () => {
   const input = write('ok.jsonl', [1, 2, 3].map((i) => JSON.stringify({ instruction: `Add ${i} and ${i}`, output: String(2 * i) })).join('\n'));
   const { status, stdout } = cli('convert', input, '--out', join(work, 'ok'), '--json', '--validation-split', '0');

@@ -95,6 +95,19 @@ test('--upload puts each picture in Cloud Storage once, named by its content has
   assert.deepEqual(new Map(after.map((file) => [file.name, file.metadata.generation])), generations, 'nothing was written again');
 });
 
+test("today's LLaMA-Factory demo, with <image> placeholders: each picture lands where its placeholder stood, mid-conversation too", async () => {
+  const dir = demoFolder();
+  copyFileSync(join(root, 'test/fixtures/llama-factory/mllm_demo.placeholders.sample.json'), join(dir, 'mllm_demo.json'));
+  const result = await cli(dir, 'convert', 'mllm_demo.json', '--out', 'out', '--json', '--validation-split', '0', '--upload', 'gs://team-media/llama');
+  assert.equal(result.status, 0, result.stdout + result.stderr);
+  const report = reportSchema.parse(JSON.parse(result.stdout));
+  assert.deepEqual(report.warnings.map((issue) => issue.code), ['few_training_examples'], 'every picture had its placeholder');
+  const [first] = lines(join(dir, 'out/train.jsonl'));
+  const picture = { fileData: { mimeType: 'image/jpeg', fileUri: `gs://team-media/llama/${sha(jpeg('1'))}.jpg` } };
+  assert.deepEqual(first!.contents[0]!.parts, [picture, { text: 'Who are they?' }]);
+  assert.deepEqual(first!.contents[2]!.parts, [{ text: 'What are they doing?' }, picture]);
+});
+
 test('hostile paths are refused and never read: ../ out of the media root, an absolute path elsewhere, a symbolic link out; a .jpg that is a PNG is not uploaded', async () => {
   const outside = mkdtempSync(join(tmpdir(), 'sft-secret-'));
   writeFileSync(join(outside, 'id_rsa.jpg'), jpeg('secret'));

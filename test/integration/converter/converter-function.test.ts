@@ -153,6 +153,19 @@ test("public function-calling files (Google's example with proto field names, LL
   }
 });
 
+test("LLaMA-Factory's DPO demo in the function: the CLI's preference golden file; a launch asked for is skipped with the reason, never sent as a supervised job", async () => {
+  const name = 'incoming/public/dpo_en_demo.json';
+  await upload(`${name}.launch.json`, JSON.stringify({ validationSplit: 0, launch: { experiment: 'dpo-demo' } }));
+  const outcome = await handleObjectFinalized(await upload(name, readFileSync(`${root}test/fixtures/llama-factory/dpo_en_demo.sample.json`)), randomUUID(), deps);
+  assert.equal(outcome.status, 'converted');
+  assert.equal((outcome as { launch?: string }).launch, undefined, 'no launch message');
+  const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
+  assert.equal(doc!.report!.method, 'preference');
+  assert.equal(await readText(doc!.outputs.train!), readFileSync(`${root}test/golden/llama-factory-dpo/train.jsonl`, 'utf8'));
+  assert.equal(doc!.launch.state, 'SKIPPED');
+  assert.match(doc!.launch.reason!, /preference tuning, which the launcher does not start yet.*"method": "supervised"/);
+});
+
 test('duplicate and concurrent deliveries of one event: one dataset, the same bytes, at most one launch message', async () => {
   await upload('incoming/dup.jsonl.launch.json', JSON.stringify({ launch: { experiment: 'dup' } }));
   const lines = Array.from({ length: 50 }, (_, i) => JSON.stringify({ instruction: `Say ${i}`, output: String(i) })).join('\n');

@@ -111,7 +111,7 @@ test('the report counts, keeps the first issues, computes p95 and billable token
   const valid = (tokens: number) => ({ line: 1, example: { contents: [] }, errors: [], warnings: [], tokens, multimodal: false });
   for (let i = 1; i <= 100; i++) report.addResult(valid(i), i % 10 === 0 ? 'validation' : 'train');
   for (let i = 0; i < 5; i++) report.addParseFailure({ line: 200 + i, code: 'invalid_json', message: 'bad' });
-  const result = report.finish({ input: 'x.jsonl', format: 'gemini', baseModel: 'gemini-2.5-flash', epochs: 3 });
+  const result = report.finish({ input: 'x.jsonl', format: 'gemini', method: 'supervised', baseModel: 'gemini-2.5-flash', epochs: 3 });
   assert.deepEqual(result.examples, { total: 105, valid: 100, invalid: 5 });
   assert.equal(result.errors.length, 2);
   assert.equal(result.errorCount, 5);
@@ -122,7 +122,7 @@ test('the report counts, keeps the first issues, computes p95 and billable token
   const trainTokens = 5050 - (10 + 20 + 30 + 40 + 50 + 60 + 70 + 80 + 90 + 100);
   assert.equal(result.tokens.billable, (trainTokens + 8 * 90) * 3);
   assert.equal(result.estimatedCost.usd, Math.round((result.tokens.billable / 1e6) * 5 * 1e4) / 1e4);
-  const unknown = new ReportBuilder().finish({ input: 'x', format: 'csv', baseModel: 'my-model', epochs: null });
+  const unknown = new ReportBuilder().finish({ input: 'x', format: 'csv', method: 'supervised', baseModel: 'my-model', epochs: null });
   assert.equal(unknown.estimatedCost.usd, null);
   assert.match(unknown.estimatedCost.note ?? '', /not in the model table/);
 });
