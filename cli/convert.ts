@@ -227,7 +227,8 @@ export function summarise(report: ConversionReport, outDir: string): string {
   if (report.errorCount > 0) {
     lines.push(`  errors:   ${report.errorCount} (first ones below; all in report.json)`);
     for (const error of report.errors.slice(0, 10)) {
-      lines.push(`    line ${error.line}${error.path ? ` ${error.path}` : ''}: ${error.code}: ${error.message}`);
+      const where = error.path ? ` ${error.path}${error.convertedPath ? ` (${error.convertedPath})` : ''}` : '';
+      lines.push(`    line ${error.line}${where}: ${error.code}: ${error.message}`);
     }
   }
   if (report.warningCount > 0) lines.push(`  warnings: ${report.warningCount} (see report.json)`);

@@ -7,6 +7,7 @@ import { mapShareGptRecord } from '../formats/sharegpt.ts';
 import { mapPreferenceRecord } from '../formats/preference.ts';
 import { preferenceExample, validatePreferenceExample } from '../gemini/preference.ts';
 import { validateExample } from '../gemini/validate.ts';
+import { locateInInput, type PartOrigins } from './locate-in-input.ts';
 import { splitTextByTokens } from './split-parts.ts';
 import type { ConvertOptions, GeminiExample, GeminiPart, Issue, RawRecord, RecordResult, TokenCounter } from './types.ts';
 
@@ -28,15 +29,20 @@ function convertExample(record: RawRecord, mapped: MappingResult & { skipped?: b
     return { line: record.line, example: null, errors: mapped.errors, warnings: mapped.warnings, tokens: 0, multimodal: false };
   }
   const counter = memoised(tokens);
-  const warnings = [...mapped.warnings];
-  const example = splitLongTexts(mapped.example, options.maxPartTokens, counter, record.line, warnings);
+  const splitNotes: Issue[] = [];
+  const origins: PartOrigins = { contents: (Array.isArray(mapped.example.contents) ? mapped.example.contents : []).map(() => []), system: [] };
+  const example = splitLongTexts(mapped.example, options.maxPartTokens, counter, record.line, splitNotes, 'contents', origins);
   const validation = validateExample(example, { line: record.line, baseModel: options.baseModel, tokens: counter, localMedia: options.localMedia ?? 'refuse' });
-  const errors = [...mapped.errors, ...validation.errors];
+  // Issues found on the built example name the input's own fields, the converted path beside them.
+  const sources = mapped.sources;
+  const located = (issues: Issue[], withOrigins: boolean) => (sources ? issues.map((issue) => locateInInput(issue, sources, withOrigins ? origins : undefined)) : issues);
+  const errors = [...mapped.errors, ...located(validation.errors, true)];
   return {
     line: record.line,
     example: errors.length === 0 ? example : null,
     errors,
-    warnings: [...warnings, ...validation.warnings],
+    warnings: [...mapped.warnings, ...located(splitNotes, false), ...located(validation.warnings, true)],
+    ...(sources && errors.length === 0 ? { located: { sources, origins } } : {}),
     tokens: validation.tokens,
     multimodal: validation.multimodal,
   };
@@ -111,11 +117,19 @@ function mapRecord(record: RawRecord, options: ConvertOptions): MappingResult & 
 }
 
 /** Copies the example with every text part over the limit split into consecutive parts. */
-function splitLongTexts(example: GeminiExample, maxTokens: number, tokens: TokenCounter, line: number, warnings: Issue[], contentsPath = 'contents'): GeminiExample {
+/**
+ * Copies the example with every text part over the limit split into consecutive parts; `origins`
+ * gets, for each part of the copy, the index of the part it came from.
+ */
+function splitLongTexts(example: GeminiExample, maxTokens: number, tokens: TokenCounter, line: number, warnings: Issue[], contentsPath = 'contents', origins?: PartOrigins): GeminiExample {
   if (!Array.isArray(example.contents)) return example;
-  const splitParts = (parts: unknown, path: string): unknown => {
+  const splitParts = (parts: unknown, path: string, from: number[] = []): unknown => {
     if (!Array.isArray(parts)) return parts;
     const out: unknown[] = [];
+    const push = (part: unknown, index: number) => {
+      out.push(part);
+      from.push(index);
+    };
     parts.forEach((part: GeminiPart, index) => {
       if (part && typeof part === 'object' && typeof part.text === 'string' && Object.keys(part).length === 1) {
         const pieces = splitTextByTokens(part.text, maxTokens, tokens);
@@ -127,21 +141,21 @@ function splitLongTexts(example: GeminiExample, maxTokens: number, tokens: Token
             path: `${path}[${index}].text`,
           });
         }
-        for (const text of pieces) out.push({ text });
+        for (const text of pieces) push({ text }, index);
       } else {
-        out.push(part);
+        push(part, index);
       }
     });
     return out;
   };
   const contents = example.contents.map((content, turn) =>
     content && typeof content === 'object' && 'parts' in content
-      ? { ...content, parts: splitParts(content.parts, contentsPath === 'contents' ? `contents[${turn}].parts` : `${contentsPath}.parts`) as GeminiPart[] }
+      ? { ...content, parts: splitParts(content.parts, contentsPath === 'contents' ? `contents[${turn}].parts` : `${contentsPath}.parts`, origins?.contents[turn]) as GeminiPart[] }
       : content,
   );
   const system = example.systemInstruction;
   if (system && typeof system === 'object' && Array.isArray(system.parts)) {
-    return { ...example, systemInstruction: { ...system, parts: splitParts(system.parts, 'systemInstruction.parts') as GeminiPart[] }, contents };
+    return { ...example, systemInstruction: { ...system, parts: splitParts(system.parts, 'systemInstruction.parts', origins?.system) as GeminiPart[] }, contents };
   }
   return { ...example, contents };
 }

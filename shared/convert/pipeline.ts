@@ -4,6 +4,7 @@ import { detectFormat, detectJsonFormat } from '../formats/detect.ts';
 import { assignSplit } from './assign-split.ts';
 import { ColumnMapError, resolveColumns } from './columns.ts';
 import { checkPreferenceExample, convertRecord } from './convert-record.ts';
+import { locateInInput } from './locate-in-input.ts';
 import { JudgedPairer } from './pair-judged.ts';
 import { preferenceKindOf } from '../formats/preference.ts';
 import type { RecordResult } from './types.ts';
@@ -235,7 +236,9 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
         const prepared = await options.prepareExample(result.example, record.line);
         const warnings = result.warnings.filter((w) => !prepared.resolved?.includes(w.code));
         if (prepared.errors.length > 0) {
-          const rejected = { ...result, example: null, errors: prepared.errors, warnings: [] };
+          const where = result.located;
+          const errors = where ? prepared.errors.map((issue) => locateInInput(issue, where.sources, where.origins)) : prepared.errors;
+          const rejected = { ...result, example: null, errors, warnings: [] };
           const placed = record.item !== undefined ? withItemPaths(rejected, record.item) : rejected;
           report.addResult({ ...placed, warnings });
           continue;
@@ -303,7 +306,8 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
 }
 
 function withItemPaths(result: RecordResult, item: number): RecordResult {
-  const place = (issue: Issue): Issue => ({ ...issue, path: issue.path ? `[${item - 1}].${issue.path}` : `[${item - 1}]` });
+  const at = (path: string) => (path ? `[${item - 1}].${path}` : `[${item - 1}]`);
+  const place = (issue: Issue): Issue => ({ ...issue, path: at(issue.path), ...(issue.convertedPath !== undefined ? { convertedPath: at(issue.convertedPath) } : {}) });
   return { ...result, errors: result.errors.map(place), warnings: result.warnings.map(place) };
 }
 

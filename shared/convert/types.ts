@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { ExampleSources } from '../formats/mapping.ts';
+import type { PartOrigins } from './locate-in-input.ts';
 
 /**
  * The types that join the converter's pieces: readers (which turn bytes into raw records),
@@ -19,8 +21,13 @@ export const issueSchema = z.object({
   line: z.number().int().nonnegative(),
   code: z.string().min(1),
   message: z.string().min(1),
-  /** Where in the record, as a JSON path like `contents[2].parts[0].text`; '' for the whole record. */
+  /**
+   * Where in the record, as a JSON path in the input's own terms (`conversations[2].from`, a CSV
+   * column, `contents[2].parts[0].text` for Gemini records); '' for the whole record.
+   */
   path: z.string(),
+  /** The same place in the converted Gemini example, when it differs (`contents[2].role`). */
+  convertedPath: z.string().optional(),
 });
 export type Issue = z.infer<typeof issueSchema>;
 
@@ -128,6 +135,8 @@ export interface RecordResult {
    * the pipeline makes with an answer to the same prompt judged the other way.
    */
   judged?: { prompt: GeminiExample; answer: GeminiPart[]; desirable: boolean };
+  /** Where the example's turns and parts came from in the input, for issues found after conversion (media checks). */
+  located?: { sources: ExampleSources; origins: PartOrigins };
 }
 
 export const tokenStatsSchema = z.object({

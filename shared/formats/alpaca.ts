@@ -1,5 +1,5 @@
 import type { RawRecord } from '../convert/types.ts';
-import { assembleExample, IssueCollector, isRecord, type MappingResult } from './mapping.ts';
+import { assembleExample, IssueCollector, isRecord, type MappingResult, type SourceTurn } from './mapping.ts';
 import { placeMedia } from './media-placeholders.ts';
 
 /**
@@ -32,7 +32,7 @@ export function mapAlpacaRecord(record: RawRecord): MappingResult {
   const system = text('system', false);
   if (instruction === undefined || output === undefined) return issues.result(null);
   const userText = input && input.trim() !== '' ? `${instruction}\n\n${input}` : instruction;
-  const turns = [
+  const turns: SourceTurn[] = [
     ...(system ? [{ role: 'system', parts: [{ text: system }], path: 'system' }] : []),
     { role: 'user', parts: [{ text: userText }], path: 'instruction' },
     { role: 'model', parts: [{ text: output }], path: 'output' },

@@ -28,12 +28,25 @@ export function mapCsvRecord(record: RawRecord, columns: ColumnMap): MappingResu
   if (user.trim() === '') issues.error('missing_field', `the "${columns.user}" column (user) is empty`, columns.user ?? '');
   if (model.trim() === '') issues.error('missing_field', `the "${columns.model}" column (model) is empty`, columns.model ?? '');
   const userParts: GeminiPart[] = [];
+  const userPaths: string[] = [];
   if (file.trim() !== '') {
     const part = mediaPart(file, issues, columns.file ?? '');
-    if (part) userParts.push(part);
+    if (part) {
+      userParts.push(part);
+      userPaths.push(columns.file ?? '');
+    }
   }
   if (issues.errors.length > 0) return { ...issues.result(null), skipped: false };
   userParts.push({ text: user });
+  userPaths.push(columns.user ?? '');
+  // Issues found later name the columns the parts came from.
+  issues.sources = {
+    contents: [
+      { path: columns.user ?? '', parts: userPaths },
+      { path: columns.model ?? '', parts: [columns.model ?? ''] },
+    ],
+    system: system.trim() !== '' ? [columns.system ?? ''] : [],
+  };
   const example: GeminiExample = {
     contents: [
       { role: 'user', parts: userParts },

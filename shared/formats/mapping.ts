@@ -11,12 +11,36 @@ export interface MappingResult {
   example: GeminiExample | null;
   errors: Issue[];
   warnings: Issue[];
+  /** Where in the input each turn and part came from, so later issues can name the input's own fields. */
+  sources?: ExampleSources;
+}
+
+/**
+ * The input's own paths of a built example: each turn's (and where its role was written), and each
+ * part's, in the order of `contents` and `systemInstruction.parts`.
+ */
+export interface ExampleSources {
+  contents: { path: string; role?: string; parts: string[] }[];
+  system: string[];
+}
+
+/** A turn as a mapper builds it: its role and parts, and the input paths they came from. */
+export interface SourceTurn {
+  role: string;
+  parts: GeminiPart[];
+  /** The turn in the input (`conversations[2]`). */
+  path: string;
+  /** The field holding the role, relative to `path` (`from`, `role`). */
+  roleField?: string;
+  /** Each part's input path (default: the turn's path). */
+  partPaths?: string[];
 }
 
 /** Collects issues for one record, located at its line. */
 export class IssueCollector {
   readonly errors: Issue[] = [];
   readonly warnings: Issue[] = [];
+  sources?: ExampleSources;
   private readonly line: number;
 
   constructor(line: number) {
@@ -32,7 +56,7 @@ export class IssueCollector {
   }
 
   result(example: GeminiExample | null): MappingResult {
-    return { example, errors: this.errors, warnings: this.warnings };
+    return { example, errors: this.errors, warnings: this.warnings, ...(example && this.sources ? { sources: this.sources } : {}) };
   }
 }
 
@@ -70,22 +94,24 @@ export function mediaPart(url: string, issues: IssueCollector, path: string, mim
  * Roles are passed through as mapped; validation reports unknown roles and broken alternation
  * on the built example, so the raw data's own mistakes are named in Vertex's terms.
  */
-export function assembleExample(
-  turns: { role: string; parts: GeminiPart[]; path: string }[],
-  issues: IssueCollector,
-): GeminiExample {
+export function assembleExample(turns: SourceTurn[], issues: IssueCollector): GeminiExample {
   const systemParts: GeminiPart[] = [];
   const contents: GeminiContent[] = [];
+  const sources: ExampleSources = { contents: [], system: [] };
   for (const turn of turns) {
+    const partPaths = turn.partPaths ?? turn.parts.map(() => turn.path);
     if (turn.role === 'system') {
       if (contents.length > 0) {
         issues.warn('system_role_in_contents', 'a system message inside the conversation was moved to systemInstruction', turn.path);
       }
       systemParts.push(...turn.parts);
+      sources.system.push(...partPaths);
     } else {
       contents.push({ role: turn.role, parts: turn.parts });
+      sources.contents.push({ path: turn.path, ...(turn.roleField ? { role: `${turn.path}.${turn.roleField}` } : {}), parts: partPaths });
     }
   }
+  issues.sources = sources;
   const example: GeminiExample = { contents };
   return systemParts.length > 0 ? { systemInstruction: { parts: systemParts }, ...example } : example;
 }

@@ -1,6 +1,6 @@
 import type { GeminiPart } from '../convert/types.ts';
 import { mimeTypeFromUri } from '../gemini/schema.ts';
-import { isRecord, mediaPart, type IssueCollector } from './mapping.ts';
+import { isRecord, mediaPart, type IssueCollector, type SourceTurn } from './mapping.ts';
 
 /**
  * Media lists of LLaMA-Factory's multimodal datasets (its data/README.md, "Multimodal Image /
@@ -18,14 +18,8 @@ const KINDS = [
   { field: 'audios', tag: '<audio>', noun: 'audio' },
 ] as const;
 
-interface Turn {
-  role: string;
-  parts: GeminiPart[];
-  path: string;
-}
-
-export function placeMedia(turns: Turn[], record: Record<string, unknown>, issues: IssueCollector): void {
-  const lists: { tag: string; field: string; noun: string; parts: (GeminiPart | null)[]; placeholders: number }[] = [];
+export function placeMedia(turns: SourceTurn[], record: Record<string, unknown>, issues: IssueCollector): void {
+  const lists: { tag: string; field: string; noun: string; parts: (GeminiPart | null)[]; paths: string[]; placeholders: number }[] = [];
   for (const kind of KINDS) {
     const raw = record[kind.field];
     if (raw === undefined || raw === null) continue;
@@ -35,8 +29,9 @@ export function placeMedia(turns: Turn[], record: Record<string, unknown>, issue
       continue;
     }
     if (items.length === 0) continue;
-    const parts = items.map((item, index) => mediaItemPart(item, typeof raw === 'string' ? kind.field : `${kind.field}[${index}]`, issues));
-    lists.push({ ...kind, parts, placeholders: 0 });
+    const paths = items.map((_, index) => (typeof raw === 'string' ? kind.field : `${kind.field}[${index}]`));
+    const parts = items.map((item, index) => mediaItemPart(item, paths[index]!, issues));
+    lists.push({ ...kind, parts, paths, placeholders: 0 });
   }
   if (lists.length === 0) return;
 
@@ -62,14 +57,32 @@ export function placeMedia(turns: Turn[], record: Record<string, unknown>, issue
   if (byTag.size > 0) {
     const tags = new RegExp(`(${[...byTag.keys()].join('|')})`);
     for (const turn of conversation) {
-      turn.parts = turn.parts.flatMap((part) => {
-        if (typeof part.text !== 'string' || !tags.test(part.text)) return [part];
-        return part.text.split(tags).flatMap((piece): GeminiPart[] => {
+      const parts: GeminiPart[] = [];
+      const partPaths: string[] = [];
+      turn.parts.forEach((part, index) => {
+        const path = turn.partPaths?.[index] ?? turn.path;
+        if (typeof part.text !== 'string' || !tags.test(part.text)) {
+          parts.push(part);
+          partPaths.push(path);
+          return;
+        }
+        for (const piece of part.text.split(tags)) {
           const slot = byTag.get(piece);
-          if (slot) return [slot.list.parts[slot.next++]].filter((media): media is GeminiPart => media !== null);
-          return piece.trim() === '' ? [] : [{ text: piece }];
-        });
+          if (slot) {
+            const at = slot.next++;
+            const media = slot.list.parts[at];
+            if (media) {
+              parts.push(media);
+              partPaths.push(slot.list.paths[at]!);
+            }
+          } else if (piece.trim() !== '') {
+            parts.push({ text: piece });
+            partPaths.push(path);
+          }
+        }
       });
+      turn.parts = parts;
+      turn.partPaths = partPaths;
     }
   }
 
@@ -83,8 +96,9 @@ export function placeMedia(turns: Turn[], record: Record<string, unknown>, issue
     issues.warn('media_placed_first', `no ${list.tag} placeholder marks where the ${list.parts.length} ${list.noun} file(s) go: they were put before the text of the first user message`, list.field);
   }
   if (firstUser) {
-    const first = unmarked.flatMap((list) => list.parts.filter((media): media is GeminiPart => media !== null));
-    firstUser.parts = [...first, ...firstUser.parts];
+    const first = unmarked.flatMap((list) => list.parts.flatMap((media, index) => (media ? [{ media, path: list.paths[index]! }] : [])));
+    firstUser.partPaths = [...first.map((item) => item.path), ...(firstUser.partPaths ?? firstUser.parts.map(() => firstUser.path))];
+    firstUser.parts = [...first.map((item) => item.media), ...firstUser.parts];
   }
 }
 

@@ -1,5 +1,5 @@
 import type { GeminiExample, GeminiPart, RawRecord } from '../convert/types.ts';
-import { assembleExample, IssueCollector, isRecord, mediaPart, type MappingResult } from './mapping.ts';
+import { assembleExample, IssueCollector, isRecord, mediaPart, type MappingResult, type SourceTurn } from './mapping.ts';
 import { placeMedia } from './media-placeholders.ts';
 import { callPart, declarationsOf, responseOf } from './tools.ts';
 
@@ -37,7 +37,7 @@ export function mapOpenAiRecord(record: RawRecord): MappingResult {
  * `record` holds the media lists (`images`, ...) of LLaMA-Factory's multimodal layout.
  */
 export function mapRoleContentMessages(messages: unknown[], field: string, issues: IssueCollector, tools: GeminiExample['tools'] | undefined, record: Record<string, unknown>): MappingResult {
-  const turns: { role: string; parts: GeminiPart[]; path: string; answers?: boolean }[] = [];
+  const turns: (SourceTurn & { partPaths: string[]; answers?: boolean })[] = [];
   // Which function each call id named, and the last assistant turn's calls: what a tool message answers.
   const calledById = new Map<string, string>();
   let lastCalls: string[] = [];
@@ -58,8 +58,10 @@ export function mapRoleContentMessages(messages: unknown[], field: string, issue
       const part: GeminiPart = { functionResponse: { name, response: responseOf(message.content) } };
       // Several tool answers in a row are one user turn, answering the calls of the model turn before.
       const previous = turns.at(-1);
-      if (previous?.answers) previous.parts.push(part);
-      else turns.push({ role: 'user', parts: [part], path, answers: true });
+      if (previous?.answers) {
+        previous.parts.push(part);
+        previous.partPaths.push(`${path}.content`);
+      } else turns.push({ role: 'user', parts: [part], path, roleField: 'role', partPaths: [`${path}.content`], answers: true });
       return;
     }
     if (message.weight === 0 && role === 'model') {
@@ -74,9 +76,11 @@ export function mapRoleContentMessages(messages: unknown[], field: string, issue
       }
     }
     const hasContent = !(message.content === null || message.content === undefined || (calls && calls.length > 0 && message.content === ''));
-    const parts = hasContent ? contentParts(message.content, `${path}.content`, issues) : [];
+    const partPaths: string[] = [];
+    const parts = hasContent ? contentParts(message.content, `${path}.content`, issues, partPaths) : [];
     parts.push(...(calls ?? []).map((call) => call.part));
-    if (parts.length > 0) turns.push({ role, parts, path });
+    partPaths.push(...(calls ?? []).map((call) => call.path));
+    if (parts.length > 0) turns.push({ role, parts, path, roleField: 'role', partPaths });
   });
   placeMedia(turns, record, issues);
   if (turns.length === 0) return issues.result(null);
@@ -85,8 +89,8 @@ export function mapRoleContentMessages(messages: unknown[], field: string, issue
 }
 
 /** An assistant message's function calls: `tool_calls` (OpenAI's current shape) or the legacy `function_call`. */
-function callsOf(message: Record<string, unknown>, path: string, issues: IssueCollector): { id?: string; part: GeminiPart }[] | null {
-  const out: { id?: string; part: GeminiPart }[] = [];
+function callsOf(message: Record<string, unknown>, path: string, issues: IssueCollector): { id?: string; part: GeminiPart; path: string }[] | null {
+  const out: { id?: string; part: GeminiPart; path: string }[] = [];
   if (Array.isArray(message.tool_calls)) {
     message.tool_calls.forEach((call, index) => {
       const at = `${path}.tool_calls[${index}]`;
@@ -96,23 +100,25 @@ function callsOf(message: Record<string, unknown>, path: string, issues: IssueCo
         return;
       }
       const part = callPart(fn.name, fn.arguments, `${at}.function`, issues);
-      if (part) out.push({ ...(isRecord(call) && typeof call.id === 'string' ? { id: call.id } : {}), part });
+      if (part) out.push({ ...(isRecord(call) && typeof call.id === 'string' ? { id: call.id } : {}), part, path: at });
     });
     return out;
   }
   if (isRecord(message.function_call)) {
     const part = callPart(message.function_call.name, message.function_call.arguments, `${path}.function_call`, issues);
-    return part ? [{ part }] : [];
+    return part ? [{ part, path: `${path}.function_call` }] : [];
   }
   return null;
 }
 
-function contentParts(content: unknown, path: string, issues: IssueCollector): GeminiPart[] {
+/** The parts of a message's content; `paths` gets each part's input path. */
+function contentParts(content: unknown, path: string, issues: IssueCollector, paths: string[]): GeminiPart[] {
   if (typeof content === 'string') {
     if (content.trim() === '') {
       issues.error('empty_text', 'the message content is empty', path);
       return [];
     }
+    paths.push(path);
     return [{ text: content }];
   }
   if (!Array.isArray(content)) {
@@ -129,14 +135,20 @@ function contentParts(content: unknown, path: string, issues: IssueCollector): G
         const found = Object.keys(item).filter((key) => key !== 'type');
         issues.error('missing_text', `a "text" content part holds its text under "text"${found.length ? ` (found: ${found.join(', ')})` : ''}`, `${itemPath}.text`);
       } else if (item.text.trim() === '') issues.error('empty_text', 'the text part is empty', `${itemPath}.text`);
-      else parts.push({ text: item.text });
+      else {
+        parts.push({ text: item.text });
+        paths.push(`${itemPath}.text`);
+      }
     } else if (item.type === 'image_url') {
       const url = isRecord(item.image_url) ? item.image_url.url : item.image_url;
       if (typeof url !== 'string') {
         issues.error('invalid_image_url', 'image_url.url must be a string', `${itemPath}.image_url`);
       } else {
         const part = mediaPart(url, issues, `${itemPath}.image_url.url`);
-        if (part) parts.push(part);
+        if (part) {
+          parts.push(part);
+          paths.push(isRecord(item.image_url) ? `${itemPath}.image_url.url` : `${itemPath}.image_url`);
+        }
       }
     } else {
       issues.error('invalid_part', `content part type ${JSON.stringify(item.type)} is not "text" or "image_url"`, itemPath);

@@ -1,5 +1,5 @@
 import type { GeminiPart, RawRecord } from '../convert/types.ts';
-import { assembleExample, IssueCollector, isRecord, type MappingResult } from './mapping.ts';
+import { assembleExample, IssueCollector, isRecord, type MappingResult, type SourceTurn } from './mapping.ts';
 import { mapRoleContentMessages } from './openai.ts';
 import { placeMedia } from './media-placeholders.ts';
 import { callPart, declarationsOf, responseOf } from './tools.ts';
@@ -38,7 +38,7 @@ export function mapShareGptRecord(record: RawRecord): MappingResult {
     issues.error('missing_field', 'a ShareGPT example needs a non-empty "conversations" array', 'conversations');
     return issues.result(null);
   }
-  const turns: { role: string; parts: GeminiPart[]; path: string }[] = [];
+  const turns: SourceTurn[] = [];
   let lastCalls: string[] = [];
   value.conversations.forEach((message, index) => {
     const path = `conversations[${index}]`;
@@ -51,7 +51,7 @@ export function mapShareGptRecord(record: RawRecord): MappingResult {
     if (from === 'function_call' && typeof message.value === 'string') {
       const parts = functionCallParts(message.value, `${path}.value`, issues);
       lastCalls = parts.map((part) => part.functionCall!.name);
-      if (parts.length > 0) turns.push({ role: 'model', parts, path });
+      if (parts.length > 0) turns.push({ role: 'model', parts, path, roleField: 'from', partPaths: parts.map(() => `${path}.value`) });
       return;
     }
     if (from === 'observation') {
@@ -62,7 +62,7 @@ export function mapShareGptRecord(record: RawRecord): MappingResult {
       // One observation answers the turn's calls; with several calls it is given to each by name when it is a list.
       const observed = typeof message.value === 'string' ? parseList(message.value) : null;
       const parts = lastCalls.map((name, at) => ({ functionResponse: { name, response: responseOf(observed && observed.length === lastCalls.length ? JSON.stringify(observed[at]) : message.value) } }));
-      turns.push({ role: 'user', parts, path });
+      turns.push({ role: 'user', parts, path, roleField: 'from', partPaths: parts.map(() => `${path}.value`) });
       return;
     }
     if (typeof message.value !== 'string') {
@@ -70,7 +70,7 @@ export function mapShareGptRecord(record: RawRecord): MappingResult {
     } else if (message.value.trim() === '') {
       issues.error('empty_text', 'the turn\'s "value" is empty', `${path}.value`);
     } else {
-      turns.push({ role, parts: [{ text: message.value }], path });
+      turns.push({ role, parts: [{ text: message.value }], path, roleField: 'from', partPaths: [`${path}.value`] });
     }
   });
   placeMedia(turns, value, issues);

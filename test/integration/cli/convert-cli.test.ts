@@ -113,7 +113,7 @@ test('exit 1 writes the valid examples and reports every rejected one with its l
   assert.equal(readFileSync(join(out, 'train.jsonl'), 'utf8').trim().split('\n').length, 2);
   const report = reportSchema.parse(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')));
   assert.deepEqual(report.errors.map((e) => `${e.line}:${e.code}`), ['2:invalid_json', '3:last_turn_not_model']);
-  assert.match(stdout, /line 3 contents\[0\]\.role: last_turn_not_model/);
+  assert.match(stdout, /line 3 messages\[0\]\.role \(contents\[0\]\.role\): last_turn_not_model/, 'the input\'s own field, the converted path beside it');
 });
 
 test('convert --help (and -h) prints the usage and exits 0', () => {

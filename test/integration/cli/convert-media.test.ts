@@ -60,7 +60,7 @@ test('multimodal LLaMA-Factory data without --upload: every local picture is a l
   assert.deepEqual(
     report.errors.map((issue) => `${issue.line} ${issue.code} ${issue.path}`),
     [
-      ...['2 [0]', '25 [1]', '48 [2]', '71 [3]'].map((at) => `${at.replace(' ', ' local_media_path ')}.contents[0].parts[0].fileData.fileUri`),
+      ...['2 [0]', '25 [1]', '48 [2]', '71 [3]'].map((at) => `${at.replace(' ', ' local_media_path ')}.images[0]`),
       '0 no_training_examples ',
     ],
   );

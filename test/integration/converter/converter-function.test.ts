@@ -231,10 +231,11 @@ test('every referenced image is opened: a missing one, a mislabelled one and an 
   const outcome = await handleObjectFinalized(await upload('incoming/images.jsonl', lines.join('\n')), randomUUID(), deps);
   const report = (await deps.datasets.get((outcome as { datasetId: string }).datasetId))?.report;
   assert.deepEqual(report?.examples, { total: 5, valid: 2, invalid: 3 });
-  assert.deepEqual(report?.errors.map((e) => `${e.line}:${e.code}@${e.path}`), [
-    '2:media_not_found@contents[0].parts[1].fileData.fileUri',
-    '3:media_type_mismatch@contents[0].parts[1].fileData.mimeType',
-    '4:media_too_large@contents[0].parts[1].fileData.fileUri',
+  // The input's own field, and the converted example's beside it.
+  assert.deepEqual(report?.errors.map((e) => `${e.line}:${e.code}@${e.path}<-${e.convertedPath}`), [
+    '2:media_not_found@messages[0].content[1].image_url.url<-contents[0].parts[1].fileData.fileUri',
+    '3:media_type_mismatch@messages[0].content[1].image_url.url<-contents[0].parts[1].fileData.mimeType',
+    '4:media_too_large@messages[0].content[1].image_url.url<-contents[0].parts[1].fileData.fileUri',
   ]);
 });
 

@@ -77,11 +77,11 @@ test('a local path is an error that says where the file must be, unless the call
   const record = { conversations: [{ from: 'human', value: '<image>Who?' }, { from: 'gpt', value: 'Kane.' }], images: ['mllm_demo_data/1.jpg'] };
   const refused = convert('sharegpt', record);
   assert.equal(refused.example, null);
-  assert.deepEqual(codes(refused.errors), ['local_media_path contents[0].parts[0].fileData.fileUri']);
+  assert.deepEqual(codes(refused.errors), ['local_media_path images[0]']);
   assert.match(refused.errors[0]!.message, /"mllm_demo_data\/1\.jpg" is a local file.*gs:\/\/.*--upload gs:\/\/BUCKET\/PREFIX/);
   const deferred = convert('sharegpt', record, 'upload');
   assert.deepEqual(deferred.errors, []);
-  assert.deepEqual(codes(deferred.warnings), ['local_media_path contents[0].parts[0].fileData.fileUri']);
+  assert.deepEqual(codes(deferred.warnings), ['local_media_path images[0]']);
   assert.deepEqual(deferred.example!.contents[0]!.parts[0], { fileData: { mimeType: 'image/jpeg', fileUri: 'mllm_demo_data/1.jpg' } });
   const fileUrl = convert('sharegpt', { ...record, images: ['file:///data/a%20b.png'] }, 'upload');
   assert.deepEqual(fileUrl.example!.contents[0]!.parts[0], { fileData: { mimeType: 'image/png', fileUri: '/data/a b.png' } });
