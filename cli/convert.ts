@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { z } from 'zod';
@@ -96,8 +96,18 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
   const threads = args.threads === 'auto' ? (size > 32 * 1024 * 1024 ? availableParallelism() : 0) : args.threads;
   const pool = threads > 0 ? createConverterPool({ threads }) : undefined;
   let report: ConversionReport;
+  // Parquet is read by byte range (its index is at the end of the file): the same file, opened once more.
+  const handle = await open(input, 'r');
   try {
     report = await convertStream({
+      randomAccess: {
+        byteLength: size,
+        async slice(start, end) {
+          const bytes = Buffer.alloc(end - start);
+          const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
+          return bytes.subarray(0, bytesRead);
+        },
+      },
       input: createReadStream(input, { highWaterMark: 1024 * 1024 }),
       fileName: basename(input),
       format: args.format,
@@ -122,6 +132,7 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
     validation.destroy();
     await rm(staging, { recursive: true, force: true });
     await pool?.close();
+    await handle.close();
     if (error instanceof UnusableInputError) return fail(io, `${args.input}: ${error.message}`);
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EISDIR' || code === 'EACCES' || code === 'ENOENT') return fail(io, `${args.input}: cannot be read (${code})`);
@@ -129,6 +140,7 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
   }
   progress.done();
   await pool?.close();
+  await handle.close();
 
   const { writeFile } = await import('node:fs/promises');
   try {

@@ -122,6 +122,8 @@ async function convert(object: StorageObjectEvent, sidecar: Sidecar | null, base
     const report = await convertStream({
       // The generation the event names, and only it: a newer upload of the same name is its own event.
       input: deps.objects.read(`gs://${object.bucket}/${object.name}`, undefined, object.generation),
+      // Parquet is read by byte range, from the same generation.
+      ...(object.size ? { randomAccess: rangeReader(deps.objects, `gs://${object.bucket}/${object.name}`, object.size, object.generation) } : {}),
       fileName: object.name,
       format: sidecar?.format ?? 'auto',
       method: sidecar?.method ?? 'auto',
@@ -161,6 +163,18 @@ async function convert(object: StorageObjectEvent, sidecar: Sidecar | null, base
     }
     throw error;
   }
+}
+
+function rangeReader(objects: ObjectStore, uri: string, size: number, generation: string) {
+  return {
+    byteLength: size,
+    async slice(start: number, end: number): Promise<Uint8Array> {
+      if (end <= start) return new Uint8Array(0);
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of objects.read(uri, { start, end: end - 1 }, generation)) chunks.push(chunk);
+      return Buffer.concat(chunks);
+    },
+  };
 }
 
 /**

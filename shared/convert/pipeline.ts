@@ -14,6 +14,7 @@ import { decodeInput, inputEncoding, type InputEncoding } from './decode-input.t
 import { UnusableInputError } from './readers/errors.ts';
 import { readJsonArray } from './readers/json-array.ts';
 import { readJsonLines } from './readers/jsonl.ts';
+import { openParquet, type RandomAccessInput } from './readers/parquet.ts';
 import { ReportBuilder } from './report.ts';
 import type { ColumnMap, ConversionReport, FormatOption, GeminiExample, Issue, MethodOption, RawFormat, RawRecord, RecordParseFailure, TokenCounter, TuningMethod } from './types.ts';
 
@@ -90,6 +91,8 @@ export interface ConvertStreamOptions {
    * is rejected with them on its line, a returned example replaces the converted one.
    */
   prepareExample?: (example: GeminiExample, line: number) => Promise<PreparedExample>;
+  /** The same input by byte range, when the caller can read it so: what Parquet files are read through. */
+  randomAccess?: RandomAccessInput;
   /** `upload` when `prepareExample` uploads local media files (and resolves `local_media_path`). */
   localMedia?: 'refuse' | 'upload';
   /** The tuning the output is for; `auto` (the default): preference when the file holds preference data. */
@@ -107,19 +110,23 @@ export interface ConvertStreamOptions {
  */
 export async function convertStream(options: ConvertStreamOptions): Promise<ConversionReport> {
   const counted = countBytes(options.input, options.onProgress);
-  let { stream: sniffed, head } = await peek(counted.stream);
+  const peeked = await peek(counted.stream);
+  let { stream: sniffed, head } = peeked;
   if (head.length === 0) throw new UnusableInputError('the file is empty');
   // gzip and UTF-16 are read as the UTF-8 text they hold (gzip of UTF-16 too).
   let fileName = options.fileName;
-  for (let layer = 0, encoding = inputEncoding(head); encoding && layer < 2; layer++, encoding = inputEncoding(head)) {
+  let layer = 0;
+  for (let encoding = inputEncoding(head); encoding && layer < 2; layer++, encoding = inputEncoding(head)) {
     const decoded = decodeInput(sniffed, encoding, fileName);
     fileName = decoded.fileName;
     ({ stream: sniffed, head } = await peekDecoded(decoded.stream, encoding));
     if (head.length === 0) throw new UnusableInputError(`the file is empty once ${encoding === 'gzip' ? 'decompressed' : 'decoded'}`);
   }
-  const binary = describeBinaryInput(head, fileName);
+  const parquet = isParquet(head) && options.randomAccess && layer === 0 ? await openParquet(options.randomAccess) : null;
+  if (parquet) await peeked.close();
+  const binary = parquet ? null : describeBinaryInput(head, fileName);
   if (binary) throw new UnusableInputError(binary);
-  if (head.includes(0)) throw new UnusableInputError('the file is not text (it contains NUL bytes) and is no format this tool recognises: export it as UTF-8 JSONL or CSV');
+  if (!parquet && head.includes(0)) throw new UnusableInputError('the file is not text (it contains NUL bytes) and is no format this tool recognises: export it as UTF-8 JSONL or CSV');
 
   const byExtension = detectFormat(fileName, undefined);
   const requested = options.format === 'auto' ? byExtension : options.format;
@@ -127,7 +134,22 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   let format: RawFormat;
   let columnMap: ColumnMap | undefined;
   let preferenceData = false;
-  if (requested === 'csv' || requested === 'tsv') {
+  if (parquet) {
+    // Rows of nested columns read as the JSON formats; rows of plain columns as CSV rows, by column name.
+    const detected = await detectFromFirstRecords(parquet.records, options.format === 'auto' ? null : options.format, true);
+    format = detected.format;
+    preferenceData = detected.preference;
+    records = detected.records;
+    if (format === 'csv' || format === 'tsv') {
+      try {
+        columnMap = resolveColumns(parquet.columns, options.columnMap);
+      } catch (error) {
+        if (error instanceof ColumnMapError) throw new UnusableInputError(error.message);
+        throw error;
+      }
+      records = cellsAsText(records);
+    }
+  } else if (requested === 'csv' || requested === 'tsv') {
     const delimited = await readDelimited(sniffed, requested === 'csv' ? ',' : '\t', options);
     try {
       columnMap = resolveColumns(delimited.header, options.columnMap);
@@ -320,6 +342,7 @@ const HOLD_MAX_BYTES = 64 * 1024 * 1024;
 async function detectFromFirstRecords(
   reader: AsyncGenerator<RawRecord | RecordParseFailure>,
   requested: RawFormat | null,
+  tabularFallback = false,
 ): Promise<{ format: RawFormat; preference: boolean; records: AsyncIterable<RawRecord | RecordParseFailure> }> {
   const buffered: (RawRecord | RecordParseFailure)[] = [];
   let format: RawFormat | null = requested;
@@ -334,6 +357,8 @@ async function detectFromFirstRecords(
       format ??= detectJsonFormat(next.value.value);
     }
   }
+  // A table of plain columns (Parquet) is read as CSV rows are, its columns found by name.
+  if (format === null && tabularFallback && firstParsed && isFlat(firstParsed.value)) format = 'csv';
   if (format === null) {
     const parsed = buffered.some((r) => !('code' in r));
     throw new UnusableInputError(
@@ -347,6 +372,22 @@ async function detectFromFirstRecords(
     yield* reader;
   }
   return { format, preference: firstParsed !== undefined && preferenceKindOf(firstParsed.value) !== null, records: all() };
+}
+
+function isParquet(head: Uint8Array): boolean {
+  return head[0] === 0x50 && head[1] === 0x41 && head[2] === 0x52 && head[3] === 0x31;
+}
+
+function isFlat(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && Object.values(value).every((cell) => cell === null || typeof cell !== 'object');
+}
+
+/** Parquet cells as the text a CSV row holds (numbers and booleans written out, nulls empty). */
+async function* cellsAsText(records: AsyncIterable<RawRecord | RecordParseFailure>): AsyncGenerator<RawRecord | RecordParseFailure> {
+  for await (const record of records) {
+    if ('code' in record) yield record;
+    else yield { ...record, value: Object.fromEntries(Object.entries(record.value as Record<string, unknown>).map(([key, cell]) => [key, cell === null || cell === undefined ? '' : String(cell)])) };
+  }
 }
 
 function countBytes(input: AsyncIterable<Uint8Array>, onProgress: ConvertStreamOptions['onProgress']) {
@@ -377,7 +418,7 @@ async function peekDecoded(stream: AsyncIterable<Uint8Array>, encoding: InputEnc
 }
 
 /** The first bytes of a stream (at least 4 KB unless it is shorter) and the whole stream again. */
-async function peek(input: AsyncIterable<Uint8Array>): Promise<{ stream: AsyncIterable<Uint8Array>; head: Uint8Array }> {
+async function peek(input: AsyncIterable<Uint8Array>): Promise<{ stream: AsyncIterable<Uint8Array>; head: Uint8Array; close: () => Promise<unknown> }> {
   const iterator = input[Symbol.asyncIterator]();
   const taken: Uint8Array[] = [];
   let size = 0;
@@ -390,6 +431,8 @@ async function peek(input: AsyncIterable<Uint8Array>): Promise<{ stream: AsyncIt
   const head = Buffer.concat(taken);
   return {
     head,
+    // A file read another way (Parquet, by range) lets go of its stream.
+    close: async () => iterator.return?.(),
     stream: (async function* () {
       yield* taken;
       for (let next = await iterator.next(); !next.done; next = await iterator.next()) yield next.value;

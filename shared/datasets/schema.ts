@@ -109,14 +109,14 @@ export type StorageObjectEvent = z.infer<typeof storageObjectEventSchema>;
 
 export type ObjectRouting = { kind: 'data' } | { kind: 'sidecar'; dataName: string } | { kind: 'ignore'; reason: string };
 
-const DATA_EXTENSIONS = /\.(jsonl|ndjson|json|csv|tsv)$/i;
+const DATA_EXTENSIONS = /\.(jsonl|ndjson|json|csv|tsv|tab)(\.gz)?$|\.parquet$/i;
 
 /** What to do with an object that appeared in the raw bucket. */
 export function routeObject(name: string, prefix: string): ObjectRouting {
   if (!name.startsWith(prefix)) return { kind: 'ignore', reason: `outside the input prefix ${prefix}` };
   if (name.endsWith(SIDECAR_SUFFIX)) return { kind: 'sidecar', dataName: name.slice(0, -SIDECAR_SUFFIX.length) };
   if (name.endsWith('/')) return { kind: 'ignore', reason: 'a folder placeholder' };
-  if (!DATA_EXTENSIONS.test(name)) return { kind: 'ignore', reason: 'not a data file (.jsonl, .ndjson, .json, .csv, .tsv)' };
+  if (!DATA_EXTENSIONS.test(name)) return { kind: 'ignore', reason: 'not a data file (.jsonl, .ndjson, .json, .csv, .tsv, any of them .gz, or .parquet)' };
   return { kind: 'data' };
 }
 

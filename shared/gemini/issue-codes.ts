@@ -11,6 +11,7 @@ export const IssueCode = {
   invalid_utf8: 'The record is not valid UTF-8 text.',
   record_too_large: 'The record is larger than the per-record byte limit (MAX_RECORD_BYTES, --max-record-bytes), so it was not read.',
   csv_parse_error: 'The CSV/TSV record could not be parsed (e.g. a quote inside an unquoted field).',
+  invalid_parquet: 'A Parquet row group could not be decoded (a damaged page, an unknown codec): each of its rows is reported, the other row groups convert.',
   unclosed_quote: 'A CSV/TSV quote never closes: the record is reported at the line where the quote opened.',
   not_an_object: 'The record is not a JSON object.',
   // --- structure (errors)

@@ -24,6 +24,7 @@ import { datasetIdFor, LAUNCH_CLAIM_STALE_MS, storageObjectEventSchema } from '.
 import { launchMessageSchema } from '../../../shared/launch/schema.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { useEmulators } from '../../support/emulators.ts';
+import { parquetFromRecords } from '../../support/parquet.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const emulators = useEmulators({ firestore: true, pubsub: true });
@@ -164,6 +165,17 @@ test("LLaMA-Factory's DPO demo in the function: the CLI's preference golden file
   assert.equal(await readText(doc!.outputs.train!), readFileSync(`${root}test/golden/llama-factory-dpo/train.jsonl`, 'utf8'));
   assert.equal(doc!.launch.state, 'SKIPPED');
   assert.match(doc!.launch.reason!, /preference tuning, which the launcher does not start yet.*"method": "supervised"/);
+});
+
+test('a Parquet dataset (nested, as Hugging Face stores it) is read from the bucket by range, to the same bytes as its JSON', async () => {
+  const records = JSON.parse(readFileSync(`${root}test/fixtures/llama-factory/glaive_toolcall_en_demo.sample.json`, 'utf8')) as Record<string, unknown>[];
+  const name = 'incoming/public/glaive_toolcall.parquet';
+  await upload(`${name}.launch.json`, JSON.stringify({ validationSplit: 0 }));
+  const outcome = await handleObjectFinalized(await upload(name, Buffer.from(parquetFromRecords(records, { rowGroupSize: 1 }))), randomUUID(), deps);
+  assert.equal(outcome.status, 'converted');
+  const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
+  assert.equal(doc!.report!.format, 'sharegpt');
+  assert.equal(await readText(doc!.outputs.train!), readFileSync(`${root}test/golden/llama-factory-glaive-toolcall/train.jsonl`, 'utf8'));
 });
 
 test('duplicate and concurrent deliveries of one event: one dataset, the same bytes, at most one launch message', async () => {
