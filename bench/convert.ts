@@ -73,7 +73,7 @@ async function measureInChild(mode: string, file: string): Promise<void> {
     await convertStream({
       converter: pool,
       input: createReadStream(file, { highWaterMark: 1024 * 1024 }),
-      fileName: file, format: 'auto', maxPartTokens: 8192, baseModel: 'gemini-2.5-flash',
+      fileName: file, format: 'auto', maxPartTokens: 8192, baseModel: 'gemini-3.5-flash-lite',
       validationFraction: 0.1, seed: 42, epochs: 1, tokens, sinks: { train: sink, validation: sink },
     });
     await pool?.close();

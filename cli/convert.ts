@@ -9,7 +9,7 @@ import { convertStream, type LineSink } from '../shared/convert/pipeline.ts';
 import { DEFAULT_MAX_RECORD_BYTES, UnusableInputError } from '../shared/convert/readers/errors.ts';
 import { byteSizeSchema } from '../shared/byte-size.ts';
 import { formatOptionSchema, methodOptionSchema, type ConversionReport } from '../shared/convert/types.ts';
-import { DEFAULT_BASE_MODEL } from '../shared/gemini/models.ts';
+import { DEFAULT_BASE_MODEL, modelStanding } from '../shared/gemini/models.ts';
 import { availableParallelism } from 'node:os';
 import { createConverterPool } from '../adapters/convert-pool/pool.ts';
 import { createProgressBar } from './progress.ts';
@@ -76,6 +76,9 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
 
   const refusal = await outputRefusal(input, outDir, args.out, args.force);
   if (refusal) return fail(io, refusal);
+  // A retired model is refused before anything is read or uploaded; an unknown one is warned in the report.
+  const model = modelStanding(args.baseModel, Date.now());
+  if (model.standing === 'retired') return fail(io, `--base-model ${model.message}`);
   if (args.mediaRoot && !args.upload) return fail(io, '--media-root is where --upload finds local media files: give --upload gs://BUCKET/PREFIX too');
   const mediaRoot = resolve(args.mediaRoot ?? dirname(input));
   if (args.upload && !(await stat(mediaRoot).then((info) => info.isDirectory(), () => false))) return fail(io, `--media-root ${args.mediaRoot}: not a folder`);

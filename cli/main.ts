@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { convertArgsSchema, EXIT_UNUSABLE, runConvert } from './convert.ts';
 import { PIPELINE_USAGE } from './pipeline-usage.ts';
+import { modelCatalogueSchema } from '../shared/config/common.ts';
+import { useModelOverrides } from '../shared/gemini/models.ts';
 
 const USAGE = `usage: sft-pipeline convert INPUT --out DIR [options]
 
@@ -15,7 +17,8 @@ options:
                                holds preference data: DPO chosen/rejected pairs, KTO labels)
   --validation-split F         share of examples for validation, 0 to 0.5 (default 0.1)
   --seed N                     seed of the stable train/validation split (default 42)
-  --base-model NAME            whose limits and price apply (default gemini-2.5-flash)
+  --base-model NAME            whose limits and price apply (default gemini-3.5-flash-lite; a retired
+                               model is refused naming its replacement, an unknown one warned)
   --epochs N                   for the billable-token and cost estimate
   --max-part-tokens N          split longer text parts (default 8192)
   --max-record-bytes SIZE      a record (line, row, item) over this is reported, not read (default 8MiB)
@@ -34,6 +37,15 @@ ${PIPELINE_USAGE}`;
 
 export async function main(argv: string[], io = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const [command, ...rest] = argv;
+  // The operator's model rows (MODEL_CATALOGUE) apply to the CLI as to the functions.
+  const models = modelCatalogueSchema.safeParse(process.env.MODEL_CATALOGUE);
+  try {
+    if (!models.success) throw new Error(`MODEL_CATALOGUE: ${models.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+    useModelOverrides(models.data);
+  } catch (error) {
+    io.stderr.write(`sft-pipeline: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_UNUSABLE;
+  }
   if (command === 'upload' || command === 'launch' || command === 'status' || command === 'cancel' || command === 'retry') {
     // Loaded on demand: the cloud clients cost ~100 MB of memory that `convert` must not carry.
     const { pipelineCommand } = await import('./pipeline.ts');

@@ -37,17 +37,17 @@ locals {
 
   # Bucket-level roles: who reads and who writes which bucket.
   bucket_bindings = {
-    converter-raw-read         = { bucket = google_storage_bucket.raw.name, role = "roles/storage.objectViewer", member = local.sa.converter }
-    converter-datasets-read    = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectViewer", member = local.sa.converter }
-    converter-datasets-create  = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectCreator", member = local.sa.converter }
-    launcher-datasets-read     = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectViewer", member = local.sa.launcher }
-    launcher-datasets-create   = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectCreator", member = local.sa.launcher }
-    completion-datasets-read   = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectViewer", member = local.sa.completion }
-    completion-outputs-read    = { bucket = google_storage_bucket.outputs.name, role = "roles/storage.objectViewer", member = local.sa.completion }
-    completion-outputs-create  = { bucket = google_storage_bucket.outputs.name, role = "roles/storage.objectCreator", member = local.sa.completion }
-    vertex-raw-read            = { bucket = google_storage_bucket.raw.name, role = "roles/storage.objectViewer", member = local.vertex_agent }
-    vertex-datasets-read       = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectViewer", member = local.vertex_agent }
-    vertex-outputs-readwrite   = { bucket = google_storage_bucket.outputs.name, role = "roles/storage.objectUser", member = local.vertex_agent }
+    converter-raw-read        = { bucket = google_storage_bucket.raw.name, role = "roles/storage.objectViewer", member = local.sa.converter }
+    converter-datasets-read   = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectViewer", member = local.sa.converter }
+    converter-datasets-create = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectCreator", member = local.sa.converter }
+    launcher-datasets-read    = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectViewer", member = local.sa.launcher }
+    launcher-datasets-create  = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectCreator", member = local.sa.launcher }
+    completion-datasets-read  = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectViewer", member = local.sa.completion }
+    completion-outputs-read   = { bucket = google_storage_bucket.outputs.name, role = "roles/storage.objectViewer", member = local.sa.completion }
+    completion-outputs-create = { bucket = google_storage_bucket.outputs.name, role = "roles/storage.objectCreator", member = local.sa.completion }
+    vertex-raw-read           = { bucket = google_storage_bucket.raw.name, role = "roles/storage.objectViewer", member = local.vertex_agent }
+    vertex-datasets-read      = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectViewer", member = local.vertex_agent }
+    vertex-outputs-readwrite  = { bucket = google_storage_bucket.outputs.name, role = "roles/storage.objectUser", member = local.vertex_agent }
   }
 
   # Topic-level roles: who may publish where.

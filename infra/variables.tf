@@ -33,6 +33,12 @@ variable "stuck_after_seconds" {
   default     = 21600
 }
 
+variable "model_catalogue" {
+  description = "Operator rows over the built-in model catalogue (shared/gemini/models.ts), passed to every function as MODEL_CATALOGUE: a model released after this release (every field), or corrections such as a training price (id and the fields). Checked by zod at start-up."
+  type        = any
+  default     = []
+}
+
 variable "fallback_regions" {
   description = "Opt-in: a job stuck waiting for capacity is resubmitted in the next of these tuning regions (after var.region, in order). Its tuned model, metrics and evaluation then live there: list only regions your data may go to."
   type        = list(string)
@@ -84,7 +90,7 @@ variable "max_invalid_share" {
 variable "default_base_model" {
   description = "Base model for launch sidecars that name none."
   type        = string
-  default     = "gemini-2.5-flash"
+  default     = "gemini-3.5-flash-lite"
 }
 
 variable "max_delivery_attempts" {

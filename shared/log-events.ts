@@ -15,6 +15,8 @@ export const LogEvent = {
   // launcher
   launchReceived: 'launch.received',
   launchRejected: 'launch.rejected',
+  modelNotInCatalogue: 'launch.model_not_in_catalogue',
+  modelRetiringSoon: 'launch.model_retiring_soon',
   runClaimed: 'launch.run_claimed',
   runDuplicate: 'launch.run_duplicate',
   tuningJobCreated: 'launch.tuning_job_created',

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { convertBatch, type BatchConverter, type ConvertedRecord, type RecordBatchOptions } from '../../shared/convert/pipeline.ts';
 import type { RawRecord, RecordParseFailure } from '../../shared/convert/types.ts';
+import { modelOverrides } from '../../shared/gemini/models.ts';
 import { gemmaTokenizerTables, loadGemmaTokenizer } from '../tokenizer/index.ts';
 
 /**
@@ -9,7 +10,7 @@ import { gemmaTokenizerTables, loadGemmaTokenizer } from '../tokenizer/index.ts'
  */
 export function createConverterPool(options: { threads: number }): BatchConverter & { close(): Promise<void> } {
   const tables = gemmaTokenizerTables();
-  const workers = Array.from({ length: Math.max(1, options.threads) }, () => new Worker(new URL('./worker.ts', import.meta.url), { workerData: { tables } }));
+  const workers = Array.from({ length: Math.max(1, options.threads) }, () => new Worker(new URL('./worker.ts', import.meta.url), { workerData: { tables, models: modelOverrides() } }));
   type Batch = (RawRecord | RecordParseFailure)[];
   const pending = new Map<number, { resolve: (value: ConvertedRecord[]) => void; reject: (error: Error) => void; batch: Batch; options: RecordBatchOptions }>();
   // A batch structured cloning cannot carry (a line nested thousands deep overflows its stack)

@@ -274,7 +274,7 @@ async function maybeLaunch(datasetId: string, holder: string, deps: ConverterDep
     source: 'converter',
   });
   if (!message.success) return skip(`the launch spec is invalid: ${message.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const refusal = launchRefusal(message.data);
+  const refusal = launchRefusal(message.data, deps.now());
   if (refusal) return skip(refusal);
   // The same bytes with the same launch spec, launched moments ago (a double upload): one paid job, not two.
   const windowMs = (deps.config.DUPLICATE_UPLOAD_WINDOW_HOURS ?? 0) * 3600_000;

@@ -8,6 +8,7 @@ import type { TuningService } from '../../adapters/vertex/tuning.ts';
 import { MergeInputError, mergedDatasetUri, type MergeSummary } from '../../shared/datasets/merge.ts';
 import { classifyError } from '../../shared/errors/classify.ts';
 import { launchRefusal, newRun, rawRequestOf, rejectedRun } from '../../shared/launch/decide.ts';
+import { modelStanding } from '../../shared/gemini/models.ts';
 import { datasetLocationRefusal } from '../../shared/launch/dataset-locations.ts';
 import { decodeMessageData, type PubsubMessagePublished } from '../../shared/launch/envelope.ts';
 import { launchMessageSchema, runIdFor, trainingDatasets } from '../../shared/launch/schema.ts';
@@ -72,8 +73,13 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
   const runId = runIdFor(message);
   const log = deps.log.child({ runId, messageId });
   log.info(LogEvent.launchReceived, `launch request from ${message.source}`, { experiment: message.experiment });
-  const refusal = launchRefusal(message) ?? datasetLocationRefusal(message, deps.allowedDatasetPrefixes ?? null);
+  const refusal = launchRefusal(message, deps.now()) ?? datasetLocationRefusal(message, deps.allowedDatasetPrefixes ?? null);
   if (refusal) return reject(runId, refusal, message, raw);
+  const model = modelStanding(message.baseModel, deps.now());
+  if (model.standing === 'unknown') log.warn(LogEvent.modelNotInCatalogue, model.message, { baseModel: message.baseModel });
+  else if (model.standing === 'available' && model.retiringSoon) {
+    log.warn(LogEvent.modelRetiringSoon, `${model.spec.id} retires on ${model.spec.retiresOn}: Google blocks new tuning access a month before`, { baseModel: message.baseModel });
+  }
 
   const claimRun = () => deps.runs.claim(runId, () => newRun(message, nowIso()), messageId, deps.now(), deps.leaseMs);
   let claim = await claimRun();

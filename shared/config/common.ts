@@ -1,4 +1,23 @@
 import { z } from 'zod';
+import { modelOverrideSchema } from '../gemini/models.ts';
+
+/**
+ * MODEL_CATALOGUE: the operator's model rows as JSON, an array of objects (a new model needs
+ * every field of shared/gemini/models.ts; a known one only those to correct). Empty: none.
+ */
+export const modelCatalogueSchema = z
+  .string()
+  .optional()
+  .transform((text, context) => {
+    if (text === undefined || text.trim() === '') return [];
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      context.addIssue({ code: 'custom', message: `not JSON: ${error instanceof Error ? error.message : String(error)}` });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(modelOverrideSchema));
 
 /**
  * Settings every deployed component shares. The emulator hosts are the standard variables the
@@ -17,6 +36,8 @@ export const commonConfigSchema = z.object({
   /** Base URL of the Vertex AI simulator; unset in production, where the real endpoint is used. */
   VERTEX_BASE_URL: z.string().url().optional(),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARNING', 'ERROR']).default('INFO'),
+  /** Operator rows over the built-in model catalogue (models.ts); applied by loadConfig. */
+  MODEL_CATALOGUE: modelCatalogueSchema,
   /**
    * `production` when deployed: the functions-framework's own error pages (a request its router
    * refuses before our code runs, such as a malformed %-encoding) then carry no stack trace.

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { sidecarSchema } from '../datasets/schema.ts';
 import { byteSizeSchema } from '../byte-size.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from '../convert/readers/errors.ts';
+import { DEFAULT_BASE_MODEL } from '../gemini/models.ts';
 import { commonConfigSchema } from './common.ts';
 
 /** The converter function's environment. */
@@ -26,7 +27,7 @@ export const converterConfigSchema = commonConfigSchema.extend({
    * tuning run, not two (the second dataset points at the first's run). 0 launches every upload.
    */
   DUPLICATE_UPLOAD_WINDOW_HOURS: z.coerce.number().min(0).max(24 * 365).default(24),
-  DEFAULT_BASE_MODEL: z.string().min(1).default('gemini-2.5-flash'),
+  DEFAULT_BASE_MODEL: z.string().min(1).default(DEFAULT_BASE_MODEL),
   /** https fileData: `warn` leaves it (with a warning), `copy` copies it into the datasets bucket under media/ and points the example there. */
   HTTPS_MEDIA: z.enum(['warn', 'copy']).default('warn'),
   MEDIA_FETCH_TIMEOUT_SECONDS: z.coerce.number().int().min(1).max(300).default(30),

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { useModelOverrides, type ModelOverride } from '../gemini/models.ts';
 
 /**
  * The one place environment variables become typed config. Each component declares its
@@ -28,6 +29,15 @@ export function parseConfig<S extends z.ZodType>(
       component,
       result.error.issues.map((issue) => `${issue.path.join('.') || '(env)'}: ${issue.message}`),
     );
+  }
+  // The operator's model rows apply to every check of this process, from start-up on.
+  const models = (result.data as { MODEL_CATALOGUE?: ModelOverride[] }).MODEL_CATALOGUE;
+  if (models) {
+    try {
+      useModelOverrides(models);
+    } catch (error) {
+      throw new ConfigError(component, [error instanceof Error ? error.message : String(error)]);
+    }
   }
   return result.data;
 }

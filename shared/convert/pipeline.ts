@@ -1,4 +1,4 @@
-import { getModelSpec } from '../gemini/models.ts';
+import { getModelSpec, limitsFor, unknownModelMessage } from '../gemini/models.ts';
 import { DatasetLimitsTracker } from '../gemini/dataset-limits.ts';
 import { detectFormat, detectJsonFormat } from '../formats/detect.ts';
 import { assignSplit } from './assign-split.ts';
@@ -176,7 +176,7 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   }
 
   const report = new ReportBuilder();
-  const limits = new DatasetLimitsTracker(getModelSpec(options.baseModel));
+  const limits = new DatasetLimitsTracker(limitsFor(options.baseModel));
   const batchOptions: RecordBatchOptions = {
     format,
     columnMap,
@@ -322,7 +322,7 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   const overflow = limits.overflowWarning(lastLine);
   if (overflow) report.addWarning(overflow);
   if (getModelSpec(options.baseModel) === undefined) {
-    report.addWarning({ line: 0, code: 'unknown_base_model', message: `"${options.baseModel}" is not in the model table; its limits were not checked`, path: '' });
+    report.addWarning({ line: 0, code: 'unknown_base_model', message: unknownModelMessage(options.baseModel), path: '' });
   }
   return report.finish({ input: options.fileName, format, method, baseModel: options.baseModel, epochs: options.epochs });
 }

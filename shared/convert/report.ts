@@ -96,8 +96,8 @@ export class ReportBuilder {
     const spec = getModelSpec(meta.baseModel);
     const price = spec?.trainingPricePerMillionUsd ?? null;
     const notes: string[] = [];
-    if (!spec) notes.push(`"${meta.baseModel}" is not in the model table: its training price is unknown, so no cost is estimated`);
-    else if (price === null) notes.push(`the training price of ${spec.id} is unknown, so no cost is estimated`);
+    if (!spec) notes.push(`"${meta.baseModel}" is not in the model catalogue: its training price is unknown, so no cost is estimated`);
+    else if (price === null) notes.push(`the training price of ${spec.id} is unknown (${spec.priceVerifiedOn ?? 'not listed'}), so no cost is estimated`);
     else notes.push(`price as listed on ${MODEL_TABLE_SOURCE.prices} (read ${spec.priceVerifiedOn}); text tokens only, media not counted`);
     if (meta.epochs === null) notes.push('epochs not given: one epoch assumed, multiply by your epoch count');
     const report: ConversionReport = {

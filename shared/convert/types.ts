@@ -109,7 +109,7 @@ export interface ConvertOptions {
   columnMap?: ColumnMap;
   /** Text parts longer than this many tokens are split into consecutive parts. Default 8192. */
   maxPartTokens: number;
-  /** The base model whose limits apply, e.g. `gemini-2.5-flash`. */
+  /** The base model whose limits apply, e.g. `gemini-3.5-flash-lite`. */
   baseModel: string;
   /** `upload`: local media paths are uploaded by the caller (a warning, not an error). */
   localMedia?: 'refuse' | 'upload';

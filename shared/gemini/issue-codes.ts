@@ -59,7 +59,7 @@ export const IssueCode = {
   preference_not_text: 'Preference tuning takes text only: the example holds images or other media.',
   // --- limits (errors)
   example_too_long: 'The example has more tokens than the base model accepts per example (input and output together).',
-  unknown_base_model: 'The base model is not in the model table; its limits cannot be checked.',
+  unknown_base_model: 'The base model is not in the model catalogue: it was checked against the strictest limits in it, no cost is estimated, and Vertex decides (add it with MODEL_CATALOGUE).',
   too_many_validation_examples: 'More validation examples than the base model accepts; the extra ones were moved to training.',
   too_many_examples: 'More training examples than the base model accepts.',
   file_too_large: 'The output JSONL would exceed the maximum dataset file size.',

@@ -1,6 +1,6 @@
 import type { Issue, TokenCounter } from '../convert/types.ts';
 import type { IssueCodeName } from './issue-codes.ts';
-import { getModelSpec } from './models.ts';
+import { getModelSpec, limitsFor } from './models.ts';
 import { checkFunctionCall, checkFunctionResponse, declaredFunctions } from './function-calling.ts';
 import { isLocalMediaPath } from './media.ts';
 import { MEDIA_KINDS, mediaKindOf, type MediaKind } from './schema.ts';
@@ -224,10 +224,12 @@ export function validateExample(example: unknown, context: ValidationContext): V
     }
   }
 
-  const spec = getModelSpec(context.baseModel);
-  if (spec && context.tokens && tokens > spec.maxTokensPerExample) {
+  // An id the catalogue does not hold is checked against the strictest limits in it.
+  const spec = limitsFor(context.baseModel);
+  if (context.tokens && tokens > spec.maxTokensPerExample) {
     // [lim] maximum input and output tokens per example, together.
-    issue(errors, 'example_too_long', `${tokens} tokens, over the ${spec.maxTokensPerExample} that ${spec.id} accepts per example`, '');
+    const whose = getModelSpec(context.baseModel) ? `that ${spec.id} accepts per example` : `of the strictest model in the catalogue (${spec.id} is not in it)`;
+    issue(errors, 'example_too_long', `${tokens} tokens, over the ${spec.maxTokensPerExample} ${whose}`, '');
   }
 
   return { errors, warnings, tokens, multimodal };

@@ -1,16 +1,19 @@
-import { getModelSpec } from '../gemini/models.ts';
+import { modelStanding } from '../gemini/models.ts';
 import { createHash } from 'node:crypto';
 import { RAW_PREVIEW_CHARS, type RawRequest, type RunDocument } from '../runs/schema.ts';
 import { runIdFor, trainingDatasets, type LaunchMessage } from './schema.ts';
 
 /**
- * Whether a valid launch message may start a run: a known base model, an adapter size that
- * model accepts, and the budget guard. A refusal is permanent: the run is recorded REJECTED
- * with the reason and the message acknowledged, so a poison message never loops.
+ * Whether a valid launch message may start a run at `nowMs`: a base model that has not retired
+ * (a retired one is refused naming its replacement; one the catalogue does not know is let
+ * through, Vertex decides), an adapter size that model accepts, and the budget guard. A refusal
+ * is permanent: the run is recorded REJECTED with the reason and the message acknowledged, so a
+ * poison message never loops.
  */
-export function launchRefusal(message: LaunchMessage): string | null {
-  const spec = getModelSpec(message.baseModel);
-  if (!spec) return `unknown base model "${message.baseModel}"`;
+export function launchRefusal(message: LaunchMessage, nowMs: number): string | null {
+  const model = modelStanding(message.baseModel, nowMs);
+  if (model.standing === 'retired') return model.message;
+  const spec = model.spec;
   const adapter = message.hyperParameters.adapterSize;
   if (adapter !== undefined && !spec.adapterSizes.includes(adapter)) {
     return `adapter size ${adapter} is not offered for ${spec.id} (${spec.adapterSizes.join(', ')})`;

@@ -1,4 +1,4 @@
-import { getModelSpec } from '../../shared/gemini/models.ts';
+import { modelStanding } from '../../shared/gemini/models.ts';
 
 /**
  * The Vertex AI SIMULATOR's tuning jobs: a state machine driven by a clock, shaped like the
@@ -224,11 +224,25 @@ export function isLive(rendered: Record<string, unknown>): boolean {
   return !FINAL_STATES.includes(String(rendered.state));
 }
 
-/** Why Vertex would refuse this create request outright (400), beyond the message's shape, or null. */
-export function createRequestProblem(body: Record<string, unknown>): string | null {
+/**
+ * Why Vertex would refuse this create request outright, beyond the message's shape, or null.
+ * A retired base model: "API requests referencing a retired model ID typically returns a 404
+ * error" ("Model versions and lifecycle"; the wording of the message is ours). A Gemini id the
+ * catalogue does not know is accepted: it stands for a model released after the catalogue was
+ * read (Google documents no answer for an id it does not know; one outside the gemini- family is
+ * refused as unsupported, as before).
+ */
+export function createRequestProblem(body: Record<string, unknown>, nowMs: number): { status: 400 | 404; message: string } | null {
   const baseModel = body.baseModel;
-  if (typeof baseModel !== 'string' || baseModel === '') return 'baseModel is required';
-  if (!getModelSpec(baseModel)) return `Base model ${baseModel} is not supported for tuning`;
+  if (typeof baseModel !== 'string' || baseModel === '') return { status: 400, message: 'baseModel is required' };
+  const model = modelStanding(baseModel, nowMs);
+  if (model.standing === 'retired') return { status: 404, message: `Publisher model \`${baseModel}\` was not found or your project does not have access to it (${model.spec.id} retired on ${model.spec.retiresOn})` };
+  if (model.standing === 'unknown' && !/^(publishers\/google\/models\/)?gemini-/.test(baseModel)) return { status: 400, message: `Base model ${baseModel} is not supported for tuning` };
+  const problem = specProblem(body);
+  return problem ? { status: 400, message: problem } : null;
+}
+
+function specProblem(body: Record<string, unknown>): string | null {
   const spec = body.supervisedTuningSpec as Record<string, unknown> | undefined;
   const training = spec?.trainingDatasetUri;
   if (typeof training !== 'string' || !training.startsWith('gs://')) return 'supervisedTuningSpec.trainingDatasetUri must be a gs:// URI';

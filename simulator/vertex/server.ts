@@ -306,8 +306,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   }
 
   function createJob(parent: string, location: string, body: Record<string, unknown>, response: ServerResponse) {
-    const problem = createRequestProblem(body);
-    if (problem) return sendError(response, 400, problem);
+    const problem = createRequestProblem(body, now());
+    if (problem) return sendError(response, problem.status, problem.message);
     nextId += 1n;
     const id = nextId.toString();
     // The model and endpoint get ids of their own, as Vertex's do (not derived from the job's).

@@ -62,7 +62,7 @@ test('the runs table lists the sample run with its state, attempts and evaluatio
   await page.waitForSelector('body[data-ready="true"]');
   const row = page.locator(`tr[data-run="${runs.completed}"]`);
   assert.equal(await row.locator('[data-state]').getAttribute('data-state'), 'COMPLETED');
-  assert.match(await row.innerText(), /dashboard\s+gemini-2\.5-flash\s+1/);
+  assert.match(await row.innerText(), /dashboard\s+gemini-3\.5-flash-lite\s+1/);
   assert.match(await row.innerText(), /exact_match [\d.]+% → [\d.]+%/);
   assert.equal(await page.locator(`tr[data-run="${runs.failed}"] [data-state]`).getAttribute('data-state'), 'FAILED');
   await page.screenshot({ path: `${artifacts}dashboard-runs.png`, fullPage: true });

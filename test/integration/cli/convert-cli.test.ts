@@ -84,6 +84,38 @@ test("LLaMA-Factory's DPO and KTO demos convert for preference tuning, and for s
   assert.deepEqual(supervised.warnings.filter((w) => w.code === 'kto_undesirable_left_out').map((w) => w.path), ['[0]', '[2]', '[4]']);
 });
 
+test("--base-model: a retired model is refused before anything is read, naming its replacement; today's models are checked; an unknown one converts with a warning", () => {
+  const input = 'test/fixtures/minimal-train.jsonl';
+  const retired = cli('convert', input, '--out', join(work, 'retired'), '--base-model', 'gemini-2.0-flash-001');
+  assert.equal(retired.status, 2);
+  assert.match(retired.stderr, /gemini-2\.0-flash-001 retired on 2026-06-01 and can no longer be tuned: use gemini-3\.5-flash-lite/);
+  assert.equal(existsSync(join(work, 'retired')), false, 'nothing written');
+  const current = cli('convert', input, '--out', join(work, 'current'), '--base-model', 'gemini-3.5-flash', '--json');
+  const report = reportSchema.parse(JSON.parse(current.stdout));
+  assert.equal(report.baseModel, 'gemini-3.5-flash');
+  assert.equal(report.warnings.some((w) => w.code === 'unknown_base_model'), false);
+  const unknown = cli('convert', input, '--out', join(work, 'unknown'), '--base-model', 'gemini-4-flash', '--json');
+  const warned = reportSchema.parse(JSON.parse(unknown.stdout));
+  assert.match(warned.warnings.find((w) => w.code === 'unknown_base_model')?.message ?? '', /"gemini-4-flash" is not in the model catalogue: .*Vertex decides/);
+  assert.equal(warned.estimatedCost.usd, null);
+});
+
+test('MODEL_CATALOGUE: an operator adds a model and its price without a release; a bad row is one clear line', () => {
+  const row = { id: 'gemini-4-flash', maxTokensPerExample: 262_144, maxValidationExamples: 5000, maxDatasetFileBytes: 1073741824, maxTextOnlyTrainingExamples: 1000000, maxMultimodalTrainingExamples: 300000, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: true, methods: { supervised: true, preference: null, continuous: null }, trainingPricePerMillionUsd: 4, priceVerifiedOn: '2026-11-30', retiresOn: null, replacement: null, thinking: 'level', source: 'our contract' };
+  const run = (catalogue: string, ...args: string[]) => spawnSync('node', [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, MODEL_CATALOGUE: catalogue, PATH: `/usr/bin:/usr/local/bin:${process.env.PATH}` } });
+  const added = run(JSON.stringify([row]), 'convert', 'test/fixtures/minimal-train.jsonl', '--out', join(work, 'operator'), '--base-model', 'gemini-4-flash', '--epochs', '2', '--json');
+  const report = reportSchema.parse(JSON.parse(added.stdout));
+  assert.equal(report.warnings.some((w) => w.code === 'unknown_base_model'), false);
+  assert.equal(report.estimatedCost.pricePerMillionTokensUsd, 4);
+  assert.equal(report.estimatedCost.usd, Math.round((report.tokens.billable / 1e6) * 4 * 1e4) / 1e4);
+  const bad = run(JSON.stringify([{ id: 'gemini-5', maxTokensPerExample: -1 }]), 'convert', 'test/fixtures/minimal-train.jsonl', '--out', join(work, 'bad-catalogue'));
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /MODEL_CATALOGUE: 0\.maxTokensPerExample: Too small/);
+  const partial = run(JSON.stringify([{ id: 'gemini-5', trainingPricePerMillionUsd: 1 }]), 'convert', 'test/fixtures/minimal-train.jsonl', '--out', join(work, 'partial-catalogue'));
+  assert.equal(partial.status, 2);
+  assert.match(partial.stderr, /MODEL_CATALOGUE: gemini-5: .*maxTokensPerExample.*\(a model not built in needs every field\)/);
+});
+
 test('--method preference on a file without preference data is one clear line, exit 2', () => {
   const result = cli('convert', 'test/fixtures/minimal-train.jsonl', '--out', join(work, 'not-preference'), '--method', 'preference');
   assert.equal(result.status, 2);

@@ -137,7 +137,7 @@ async function setup(options: { mlflowUri?: string; onlineBudgetMs?: number; fal
 const launch = (overrides: Partial<LaunchMessageInput> = {}): LaunchMessageInput => ({
   schemaVersion: 1,
   experiment: 'ticket-triage',
-  baseModel: 'gemini-2.5-flash',
+  baseModel: 'gemini-3.5-flash-lite',
   trainingDatasetUri: 'gs://sft-datasets/d1/train.jsonl',
   validationDatasetUri: 'gs://sft-datasets/d1/validation.jsonl',
   hyperParameters: { epochCount: 2 },
@@ -204,7 +204,7 @@ test('a succeeded job: metrics copied to Firestore, two batch jobs, scores compu
   assert.equal(evaluating!.evaluation!.examples, 4);
   assert.equal(evaluating!.evaluation!.skipped, 1);
   const models = env.sim.control.batchJobs().map((b) => b.model).sort();
-  assert.deepEqual(models, [`publishers/google/models/gemini-2.5-flash`, evaluating!.tunedModel!.model].sort());
+  assert.deepEqual(models, [`publishers/google/models/gemini-3.5-flash-lite`, evaluating!.tunedModel!.model].sort());
 
   // A redelivered SUCCEEDED event starts no second pair of batch jobs, and writes no new metric points.
   const again = await handleRunEvent(envelope(succeeded), env.completion);
@@ -448,7 +448,7 @@ test('Vertex refuses batch prediction for the tuned model: its requests go to th
   assert.equal(tuned.mode, 'online');
   assert.match(tuned.online!.refusal, /Do not support model/);
   assert.equal(tuned.online!.target, evaluating.tunedModel!.endpoint);
-  assert.deepEqual(env.sim.control.batchJobs().map((job) => job.model), ['publishers/google/models/gemini-2.5-flash'], 'only the base model runs as a batch job');
+  assert.deepEqual(env.sim.control.batchJobs().map((job) => job.model), ['publishers/google/models/gemini-3.5-flash-lite'], 'only the base model runs as a batch job');
   const tracked: number[] = [];
   env.sim.control.delayNextCalls(1, 1500, { method: 'POST', pathIncludes: 'batchPredictionJobs' });
 

@@ -54,7 +54,7 @@ before(async () => {
     tokens: loadGemmaTokenizer(),
     log: quiet,
     now: Date.now,
-    config: { DATASETS_BUCKET: 'sft-datasets', INPUT_PREFIX: 'incoming/', MAX_OBJECT_BYTES: 50 * 1024 * 1024, MAX_INVALID_SHARE: 0.1, DEFAULT_BASE_MODEL: 'gemini-2.5-flash', CONVERSION_LEASE_SECONDS: 600, HTTPS_MEDIA: 'warn', MEDIA_FETCH_TIMEOUT_SECONDS: 5, PREFIX_DEFAULTS: {} },
+    config: { DATASETS_BUCKET: 'sft-datasets', INPUT_PREFIX: 'incoming/', MAX_OBJECT_BYTES: 50 * 1024 * 1024, MAX_INVALID_SHARE: 0.1, DEFAULT_BASE_MODEL: 'gemini-3.5-flash-lite', CONVERSION_LEASE_SECONDS: 600, HTTPS_MEDIA: 'warn', MEDIA_FETCH_TIMEOUT_SECONDS: 5, PREFIX_DEFAULTS: {} },
   };
 });
 after(async () => {

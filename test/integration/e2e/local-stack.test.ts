@@ -117,7 +117,7 @@ describe('faults across stages', () => {
 
   test('a duplicate storm of launch messages through Pub/Sub gives one job', async () => {
     const before = stack.simulator.control.createdCount();
-    const message = { schemaVersion: 1, requestId: 'storm-e2e', experiment: 'storm', baseModel: 'gemini-2.5-flash', trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`, source: 'e2e' };
+    const message = { schemaVersion: 1, requestId: 'storm-e2e', experiment: 'storm', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`, source: 'e2e' };
     await stack.storage.bucket(stack.datasetsBucket).file('storm/train.jsonl').save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
     await Promise.all(Array.from({ length: 20 }, () => stack.pubsub.topic('launch').publishMessage({ json: message })));
     await waitFor('the storm run to be submitted', async () => ((await db.doc('runs/storm-e2e').get()).data()?.attempts?.length ? true : undefined));
@@ -128,7 +128,7 @@ describe('faults across stages', () => {
   test('the launcher killed mid-delivery and restarted loses nothing: the run gets one live job', async () => {
     // A slow Vertex holds the delivery inside the create call while the launcher process is killed.
     stack.simulator.control.delayNextCalls(1, 3000, { method: 'POST', pathIncludes: '/tuningJobs' });
-    const message = { schemaVersion: 1, requestId: 'killed-e2e', experiment: 'killed', baseModel: 'gemini-2.5-flash', trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`, source: 'e2e' };
+    const message = { schemaVersion: 1, requestId: 'killed-e2e', experiment: 'killed', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`, source: 'e2e' };
     await stack.pubsub.topic('launch').publishMessage({ json: message });
     // Claimed: a delivery holds its lease (ACCEPTED, or QUEUED when it waited for a tuning slot first).
     await waitFor('the delivery to claim the run', async () => ((await db.doc('runs/killed-e2e').get()).data()?.lease ? true : undefined));
@@ -198,7 +198,7 @@ describe('faults across stages', () => {
   test('a cancel that races a success: the stuck job succeeds after the poller cancelled it; its model is adopted, the newer job cancelled, and the run completes', async () => {
     stack.simulator.control.stickNextJobs(1);
     stack.simulator.control.succeedNextCancelledJobs(1);
-    const message = { schemaVersion: 1, requestId: 'race-e2e', experiment: 'race', baseModel: 'gemini-2.5-flash', trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`, source: 'e2e' };
+    const message = { schemaVersion: 1, requestId: 'race-e2e', experiment: 'race', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`, source: 'e2e' };
     await stack.pubsub.topic('launch').publishMessage({ json: message });
     const run = await waitFor('the raced run to complete', async () => {
       const doc = (await db.doc('runs/race-e2e').get()).data();
@@ -235,7 +235,7 @@ describe('faults across stages', () => {
     // Vertex keeps this job waiting for quota (jobs outside the pipeline hold it): live, and never resubmitted for it.
     stack.simulator.control.holdNextJobsForQuota(1);
     await stack.storage.bucket(stack.datasetsBucket).file('cli/train.jsonl').save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
-    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ requestId: 'cli-cancel', experiment: 'cli-cancel', baseModel: 'gemini-2.5-flash', trainingDatasetUri: `gs://${stack.datasetsBucket}/cli/train.jsonl` }));
+    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ requestId: 'cli-cancel', experiment: 'cli-cancel', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: `gs://${stack.datasetsBucket}/cli/train.jsonl` }));
     const launched = await cli('launch', join(dir, 'spec.json'));
     assert.equal(launched.status, 0, launched.stderr);
     assert.match(launched.stdout, /for run cli-cancel/);
@@ -273,7 +273,7 @@ describe('faults across stages', () => {
     await stack.storage.bucket(stack.datasetsBucket).file('queue/train.jsonl').save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
     const ids = ['queue-e2e-1', 'queue-e2e-2', 'queue-e2e-3'];
     for (const requestId of ids) {
-      const message = { schemaVersion: 1, requestId, experiment: 'queue', baseModel: 'gemini-2.5-flash', trainingDatasetUri: `gs://${stack.datasetsBucket}/queue/train.jsonl`, source: 'e2e' };
+      const message = { schemaVersion: 1, requestId, experiment: 'queue', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: `gs://${stack.datasetsBucket}/queue/train.jsonl`, source: 'e2e' };
       await stack.pubsub.topic('launch').publishMessage({ json: message });
     }
     // While the first holds the slot, the others wait in the pipeline's queue, told where they stand

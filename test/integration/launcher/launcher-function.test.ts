@@ -53,13 +53,13 @@ const deliver = (payload: unknown) =>
 test('the deployed shape: a CloudEvent over HTTP starts one job; a bad message is acknowledged; a Vertex outage is not', async () => {
   const db = createFirestore(projectId);
   try {
-    const request = { schemaVersion: 1, requestId: 'fn-ok', experiment: 'fn', baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://sft-datasets/t.jsonl', source: 'test' };
+    const request = { schemaVersion: 1, requestId: 'fn-ok', experiment: 'fn', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://sft-datasets/t.jsonl', source: 'test' };
     const ok = await deliver(request);
     assert.ok(ok.status >= 200 && ok.status < 300, `status ${ok.status}`);
     assert.equal((await readRun(db, 'fn-ok'))?.state, 'SUBMITTED');
     assert.equal(sim.control.createdCount(), 1);
 
-    const bad = await deliver({ ...request, requestId: 'fn-bad', baseModel: 'gemini-0' });
+    const bad = await deliver({ ...request, requestId: 'fn-bad', baseModel: 'gemini-2.5-flash' });
     assert.ok(bad.status >= 200 && bad.status < 300, 'acknowledged, so Pub/Sub does not redeliver a poison message');
     assert.equal((await readRun(db, 'fn-bad'))?.state, 'REJECTED');
 

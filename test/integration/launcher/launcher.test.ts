@@ -34,7 +34,7 @@ async function setup(overrides: Partial<LauncherDeps> = {}) {
 const message = (overrides: Partial<LaunchMessageInput> = {}): LaunchMessageInput => ({
   schemaVersion: 1,
   experiment: 'support-tickets',
-  baseModel: 'gemini-2.5-flash',
+  baseModel: 'gemini-3.5-flash-lite',
   trainingDatasetUri: 'gs://sft-datasets/datasets/d1/train.jsonl',
   validationDatasetUri: 'gs://sft-datasets/datasets/d1/validation.jsonl',
   hyperParameters: { epochCount: 3, adapterSize: 4 },
@@ -83,7 +83,7 @@ test('a valid message creates one Vertex job and a SUBMITTED run that records it
 test('other apps read runs with the typed reader, by id and by state', async () => {
   const { deps, db } = await setup();
   const submitted = await handleLaunch(envelope(message({ experiment: 'reader-a' })), deps);
-  const rejected = await handleLaunch(envelope(message({ experiment: 'reader-b', baseModel: 'nope' })), deps);
+  const rejected = await handleLaunch(envelope(message({ experiment: 'reader-b', baseModel: 'gemini-2.0-flash-001' })), deps);
   assert.equal((await readRun(db, submitted.runId))?.state, 'SUBMITTED');
   assert.equal(await readRun(db, 'no-such-run'), null);
   assert.deepEqual((await listRuns(db, { state: 'REJECTED' })).map((run) => run.runId), [rejected.runId]);
@@ -123,8 +123,8 @@ test('bad messages are recorded REJECTED with the reason and acknowledged, never
     ['not json at all', /not JSON/],
     [{ ...message(), trainingDatasetUri: '/home/me/data.jsonl' }, /trainingDatasetUri/],
     [{ ...message(), schemaVersion: 2 }, /schemaVersion/],
-    [message({ baseModel: 'gemini-9-ultra' }), /unknown base model/],
-    [message({ baseModel: 'gemini-2.5-pro', hyperParameters: { adapterSize: 16 } }), /adapter size 16/],
+    [message({ baseModel: 'gemini-2.5-pro' }), /gemini-2\.5-pro retired on 2026-10-16.*use gemini-3\.5-flash,/],
+    [message({ baseModel: 'gemini-9-ultra', hyperParameters: { adapterSize: 16 } }), /adapter size 16/],
     [message({ estimatedCostUsd: 120, maxEstimatedCostUsd: 50 }), /over the budget/],
   ];
   for (const [payload, reason] of cases) {
@@ -134,7 +134,7 @@ test('bad messages are recorded REJECTED with the reason and acknowledged, never
     assert.equal(run?.state, 'REJECTED');
     assert.match(run?.rejection ?? '', reason);
   }
-  const again = await handleLaunch(envelope(message({ baseModel: 'gemini-9-ultra' })), deps);
+  const again = await handleLaunch(envelope(message({ baseModel: 'gemini-2.5-pro' })), deps);
   assert.equal(again.status, 'rejected', 'a re-sent bad message is rejected again without error');
   assert.equal(sim.control.createdCount(), 0);
 });

@@ -60,7 +60,7 @@ async function setup(overrides: Partial<LauncherDeps> = {}) {
   return { sim, deps };
 }
 
-const launch = (overrides: Partial<LaunchMessageInput>): LaunchMessageInput => ({ schemaVersion: 1, experiment: 'support', baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://team-data/week1.jsonl', source: 'test', ...overrides });
+const launch = (overrides: Partial<LaunchMessageInput>): LaunchMessageInput => ({ schemaVersion: 1, experiment: 'support', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://team-data/week1.jsonl', source: 'test', ...overrides });
 const envelope = (payload: unknown, extra: Record<string, unknown> = {}) => ({
   message: { messageId: randomUUID(), data: Buffer.from(JSON.stringify(payload)).toString('base64') },
   subscription: 'projects/p/subscriptions/launcher',

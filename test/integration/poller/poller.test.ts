@@ -50,7 +50,7 @@ async function setup() {
       {
         message: {
           messageId: randomUUID(),
-          data: Buffer.from(JSON.stringify({ schemaVersion: 1, experiment, baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test' })).toString('base64'),
+          data: Buffer.from(JSON.stringify({ schemaVersion: 1, experiment, baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test' })).toString('base64'),
         },
       },
       { runs: createRunStore(db), tuning, log: quiet, now: clock.now, leaseMs: MINUTE, ...singleDatasetDeps },
@@ -282,7 +282,7 @@ test('admission: three launches with one tuning slot run one after another, the 
   const message = (experiment: string, priority?: number) => ({
     message: {
       messageId: randomUUID(),
-      data: Buffer.from(JSON.stringify({ schemaVersion: 1, experiment, baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test', ...(priority === undefined ? {} : { priority }) })).toString('base64'),
+      data: Buffer.from(JSON.stringify({ schemaVersion: 1, experiment, baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test', ...(priority === undefined ? {} : { priority }) })).toString('base64'),
     },
   });
   // What the launch subscription delivers goes to the launcher, as Eventarc would hand it over.
@@ -355,7 +355,7 @@ test('a launch stranded by a Vertex outage longer than the redelivery window is 
     // Awaited before the test ends, so no delivery outlives the database client.
     deliveries.push(handleLaunch({ message: { messageId: received.id, data: received.data.toString('base64') } }, launcher).catch(() => undefined));
   });
-  const payload = { schemaVersion: 1, requestId: 'outage-run', experiment: 'outage', baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test' };
+  const payload = { schemaVersion: 1, requestId: 'outage-run', experiment: 'outage', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test' };
   const event = (attempt: number) => ({ message: { messageId: 'the-one-message', data: Buffer.from(JSON.stringify(payload)).toString('base64') }, deliveryAttempt: attempt });
   // Vertex is down for every delivery the subscription allows: the message ends on the dead-letter topic.
   sim.control.failNextCalls(1000, 503);
@@ -397,7 +397,7 @@ test('a launch that never finds a working delivery is FAILED after the recovery 
   const poller: PollerDeps = { ...deps, launches: { publish: async () => 'unused' }, launchRecovery: { firstDelayMs: MINUTE, maxDelayMs: MINUTE, giveUpAfterMs: 10 * MINUTE } };
   const launcher = { runs: createRunStore(db), tuning: deps.tuning, log: quiet, now: clock.now, leaseMs: MINUTE, ...singleDatasetDeps };
   // A delivery claimed the run and died: no lease renewal, no message coming back.
-  const payload = { schemaVersion: 1, requestId: 'orphan-run', experiment: 'orphan', baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test' };
+  const payload = { schemaVersion: 1, requestId: 'orphan-run', experiment: 'orphan', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test' };
   await launcher.runs.claim('orphan-run', () => newRun(launchMessageSchema.parse(payload), new Date(clock.now()).toISOString()), 'dead-delivery', clock.now(), MINUTE);
   for (let i = 0; i < 12 && (await runs.get('orphan-run'))?.state !== 'FAILED'; i++) {
     clock.advance(2 * MINUTE);

@@ -22,7 +22,7 @@ test('every call the adapters make keeps Google\'s published contract (tuning, b
   try {
     const tuning = createTuningService(options(sim.url));
     const spec = {
-      baseModel: 'gemini-2.5-flash',
+      baseModel: 'gemini-3.5-flash-lite',
       trainingDatasetUri: 'gs://contract-datasets/train.jsonl',
       validationDatasetUri: 'gs://contract-datasets/validation.jsonl',
       hyperParameters: { epochCount: 2, learningRateMultiplier: 0.5, adapterSize: 4 as const },
@@ -41,13 +41,13 @@ test('every call the adapters make keeps Google\'s published contract (tuning, b
     await tuning.cancel(job.name);
 
     const batch = createBatchService(options(sim.url));
-    const batchJob = await batch.create({ model: 'gemini-2.5-flash', inputUri: 'gs://contract-datasets/eval/requests.jsonl', outputPrefix: 'gs://contract-datasets/eval/base', displayName: 'contract-base-a1' });
+    const batchJob = await batch.create({ model: 'gemini-3.5-flash-lite', inputUri: 'gs://contract-datasets/eval/requests.jsonl', outputPrefix: 'gs://contract-datasets/eval/base', displayName: 'contract-base-a1' });
     assert.equal((await batch.get(batchJob.name)).name, batchJob.name);
     assert.equal((await batch.findByDisplayName('contract-base-a1'))?.name, batchJob.name);
     await batch.cancel(batchJob.name);
 
     const predictor = createOnlinePredictor(options(sim.url));
-    const answer = await predictor.predict('gemini-2.5-flash', { contents: [{ role: 'user', parts: [{ text: 'hello' }] }], systemInstruction: { parts: [{ text: 'be brief' }] } });
+    const answer = await predictor.predict('gemini-3.5-flash-lite', { contents: [{ role: 'user', parts: [{ text: 'hello' }] }], systemInstruction: { parts: [{ text: 'be brief' }] } });
     assert.equal(answer.status, '');
 
     assert.deepEqual(sim.control.contractRefusals(), [], 'no request broke the contract');
@@ -80,7 +80,7 @@ test('a misspelled field sent through the real genai client is a 400 naming it, 
     const ai = genaiForSimulator(sim.url);
     const refused = await ai.tunings
       .tune({
-        baseModel: 'gemini-2.5-flash',
+        baseModel: 'gemini-3.5-flash-lite',
         trainingDataset: { gcsUri: 'gs://contract-datasets/train.jsonl' },
         config: { tunedModelDisplayName: 'x', httpOptions: { extraBody: { tunedModelDisplayname: 'typo' } } },
       })
@@ -105,24 +105,24 @@ test('the contract as Google\'s JSON parser reads it: proto names too, enums by 
   };
   const parent = '/v1beta1/projects/p/locations/us-central1';
   try {
-    const snake = await post(`${parent}/tuningJobs`, { base_model: 'gemini-2.5-flash', supervised_tuning_spec: { training_dataset_uri: 'gs://b/t.jsonl', hyper_parameters: { adapter_size: 'ADAPTER_SIZE_FOUR' } } });
+    const snake = await post(`${parent}/tuningJobs`, { base_model: 'gemini-3.5-flash-lite', supervised_tuning_spec: { training_dataset_uri: 'gs://b/t.jsonl', hyper_parameters: { adapter_size: 'ADAPTER_SIZE_FOUR' } } });
     assert.equal(snake.status, 200, JSON.stringify(snake.body));
     assert.deepEqual(sim.control.jobs()[0]?.body.supervisedTuningSpec, { trainingDatasetUri: 'gs://b/t.jsonl', hyperParameters: { adapterSize: 'ADAPTER_SIZE_FOUR' } });
 
-    const badEnum = await post(`${parent}/tuningJobs`, { baseModel: 'gemini-2.5-flash', supervisedTuningSpec: { trainingDatasetUri: 'gs://b/t.jsonl', hyperParameters: { adapterSize: 'ADAPTER_SIZE_THREE' } } });
+    const badEnum = await post(`${parent}/tuningJobs`, { baseModel: 'gemini-3.5-flash-lite', supervisedTuningSpec: { trainingDatasetUri: 'gs://b/t.jsonl', hyperParameters: { adapterSize: 'ADAPTER_SIZE_THREE' } } });
     assert.equal(badEnum.status, 400);
     assert.match(badEnum.body.error!.message, /supervised_tuning_spec\.hyper_parameters\.adapter_size.*"ADAPTER_SIZE_THREE"/);
     assert.equal(badEnum.body.error!.details?.[0]?.fieldViolations[0]?.field, 'tuning_job.supervised_tuning_spec.hyper_parameters.adapter_size');
 
-    const both = await post(`${parent}/tuningJobs`, { baseModel: 'gemini-2.5-flash', preTunedModel: { tunedModelName: 'projects/p/locations/us-central1/models/1@1' }, supervisedTuningSpec: { trainingDatasetUri: 'gs://b/t.jsonl' } });
+    const both = await post(`${parent}/tuningJobs`, { baseModel: 'gemini-3.5-flash-lite', preTunedModel: { tunedModelName: 'projects/p/locations/us-central1/models/1@1' }, supervisedTuningSpec: { trainingDatasetUri: 'gs://b/t.jsonl' } });
     assert.equal(both.status, 400);
     assert.match(both.body.error!.message, /Only one of 'base_model', 'pre_tuned_model'/);
 
-    const noTraining = await post(`${parent}/tuningJobs`, { baseModel: 'gemini-2.5-flash', supervisedTuningSpec: { validationDatasetUri: 'gs://b/v.jsonl' } });
+    const noTraining = await post(`${parent}/tuningJobs`, { baseModel: 'gemini-3.5-flash-lite', supervisedTuningSpec: { validationDatasetUri: 'gs://b/v.jsonl' } });
     assert.equal(noTraining.status, 400);
     assert.match(noTraining.body.error!.message, /supervised_tuning_spec\.training_dataset_uri.*Required/);
 
-    const batchNoName = await post(`/v1/projects/p/locations/us-central1/batchPredictionJobs`, { model: 'publishers/google/models/gemini-2.5-flash', inputConfig: { instancesFormat: 'jsonl', gcsSource: { uris: ['gs://b/r.jsonl'] } }, outputConfig: { predictionsFormat: 'jsonl', gcsDestination: { outputUriPrefix: 'gs://b/o' } } });
+    const batchNoName = await post(`/v1/projects/p/locations/us-central1/batchPredictionJobs`, { model: 'publishers/google/models/gemini-3.5-flash-lite', inputConfig: { instancesFormat: 'jsonl', gcsSource: { uris: ['gs://b/r.jsonl'] } }, outputConfig: { predictionsFormat: 'jsonl', gcsDestination: { outputUriPrefix: 'gs://b/o' } } });
     assert.equal(batchNoName.status, 400);
     assert.match(batchNoName.body.error!.message, /display_name/);
 
@@ -140,8 +140,8 @@ test('the contract as Google\'s JSON parser reads it: proto names too, enums by 
 test('the one place that says where the shipped protos lag: preference tuning is checked against @google/genai\'s definition', () => {
   assert.ok(PROTO_OVERLAYS.every((overlay) => overlay.source.includes('@google/genai')));
   const url = new URL('http://x/v1beta1/projects/p/locations/us-central1/tuningJobs');
-  const good = checkRequest('POST', url, { baseModel: 'gemini-2.5-flash', preferenceOptimizationSpec: { trainingDatasetUri: 'gs://b/p.jsonl', hyperParameters: { beta: 0.1, epochCount: '2' } } });
+  const good = checkRequest('POST', url, { baseModel: 'gemini-3.5-flash-lite', preferenceOptimizationSpec: { trainingDatasetUri: 'gs://b/p.jsonl', hyperParameters: { beta: 0.1, epochCount: '2' } } });
   assert.equal(good.ok, true);
-  const twoSpecs = checkRequest('POST', url, { baseModel: 'gemini-2.5-flash', supervisedTuningSpec: { trainingDatasetUri: 'gs://b/t.jsonl' }, preferenceOptimizationSpec: { trainingDatasetUri: 'gs://b/p.jsonl' } });
+  const twoSpecs = checkRequest('POST', url, { baseModel: 'gemini-3.5-flash-lite', supervisedTuningSpec: { trainingDatasetUri: 'gs://b/t.jsonl' }, preferenceOptimizationSpec: { trainingDatasetUri: 'gs://b/p.jsonl' } });
   assert.equal(twoSpecs.ok, false, 'one tuning spec at a time (oneof tuning_spec)');
 });

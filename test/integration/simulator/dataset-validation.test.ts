@@ -25,9 +25,9 @@ test('like Vertex, the simulator reads the dataset from storage and fails the jo
   const sim = await startVertexSimulator({ timing: { validationMs: 10, queueMs: 10, runMs: 10 }, readDataset: (uri) => store.read(uri), tokens: loadGemmaTokenizer() });
   try {
     const ai = genaiForSimulator(sim.url);
-    const good = await ai.tunings.tune({ baseModel: 'gemini-2.5-flash', trainingDataset: { gcsUri: 'gs://sim-datasets/good/train.jsonl' } });
-    const bad = await ai.tunings.tune({ baseModel: 'gemini-2.5-flash', trainingDataset: { gcsUri: 'gs://sim-datasets/bad/train.jsonl' } });
-    const missing = await ai.tunings.tune({ baseModel: 'gemini-2.5-flash', trainingDataset: { gcsUri: 'gs://sim-datasets/nope/train.jsonl' } });
+    const good = await ai.tunings.tune({ baseModel: 'gemini-3.5-flash-lite', trainingDataset: { gcsUri: 'gs://sim-datasets/good/train.jsonl' } });
+    const bad = await ai.tunings.tune({ baseModel: 'gemini-3.5-flash-lite', trainingDataset: { gcsUri: 'gs://sim-datasets/bad/train.jsonl' } });
+    const missing = await ai.tunings.tune({ baseModel: 'gemini-3.5-flash-lite', trainingDataset: { gcsUri: 'gs://sim-datasets/nope/train.jsonl' } });
     await new Promise((resolve) => setTimeout(resolve, 300));
     sim.control.advance(60_000);
     const goodNow = await ai.tunings.get({ name: good.name! });

@@ -5,7 +5,7 @@ import { startVertexSimulator } from '../../../simulator/vertex/server.ts';
 import { genaiForSimulator, tuningServiceForSimulator } from '../../support/vertex-clients.ts';
 
 const tuneParams = (labels: Record<string, string> = {}) => ({
-  baseModel: 'gemini-2.5-flash',
+  baseModel: 'gemini-3.5-flash-lite',
   trainingDataset: { gcsUri: 'gs://sim-datasets/d1/train.jsonl' },
   config: { tunedModelDisplayName: 'tickets', epochCount: 3, labels },
 });
@@ -147,7 +147,11 @@ test('requests Vertex would refuse are refused in Vertex\'s error shape', async 
   const sim = await startVertexSimulator();
   try {
     const ai = genaiForSimulator(sim.url);
-    await assert.rejects(ai.tunings.tune({ ...tuneParams(), baseModel: 'gemini-0.1-nonexistent' }), (error: Error & { status?: number }) => error.status === 400 && /not supported/.test(error.message));
+    await assert.rejects(ai.tunings.tune({ ...tuneParams(), baseModel: 'text-bison-001' }), (error: Error & { status?: number }) => error.status === 400 && /not supported/.test(error.message));
+    // "Model versions and lifecycle": a request naming a retired model typically returns 404.
+    await assert.rejects(ai.tunings.tune({ ...tuneParams(), baseModel: 'gemini-2.0-flash-001' }), (error: Error & { status?: number }) => error.status === 404 && /retired on 2026-06-01/.test(error.message));
+    // A Gemini id released after the catalogue was read is taken, as Vertex would take it.
+    assert.match((await ai.tunings.tune({ ...tuneParams(), baseModel: 'gemini-4-flash' })).name ?? '', /tuningJobs\/\d+$/);
     await assert.rejects(ai.tunings.get({ name: 'projects/sim-project/locations/us-central1/tuningJobs/42' }), (error: Error & { status?: number }) => error.status === 404);
     const raw = await fetch(`${sim.url}/v1beta1/projects/p/locations/l/tuningJobs`, { method: 'GET' });
     assert.equal(raw.status, 401);

@@ -23,7 +23,7 @@ before(async () => {
   const db = createFirestore(emulators.projectId);
   const runs = createRunStore(db);
   for (const experiment of ['a', 'b']) {
-    const message = launchMessageSchema.parse({ schemaVersion: 1, requestId: `run-${experiment}`, experiment, baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://bkt/t.jsonl', source: 'test' });
+    const message = launchMessageSchema.parse({ schemaVersion: 1, requestId: `run-${experiment}`, experiment, baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://bkt/t.jsonl', source: 'test' });
     await runs.claim(message.requestId!, () => newRun(message, new Date().toISOString()), 'seed', Date.now(), 1);
   }
   await db.terminate();

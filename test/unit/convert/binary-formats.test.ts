@@ -33,7 +33,7 @@ async function convertBytes(bytes: Uint8Array, fileName: string) {
     fileName,
     format: 'auto',
     maxPartTokens: 8192,
-    baseModel: 'gemini-2.5-flash',
+    baseModel: 'gemini-3.5-flash-lite',
     validationFraction: 0,
     seed: 1,
     epochs: null,

@@ -5,7 +5,7 @@ import type { ColumnMap, RawFormat } from '../../../shared/convert/types.ts';
 import { wordTokens } from '../../support/word-tokens.ts';
 
 const convert = (format: RawFormat, value: unknown, extra: { maxPartTokens?: number; columnMap?: ColumnMap } = {}) =>
-  convertRecord({ line: 2, value }, { format, maxPartTokens: extra.maxPartTokens ?? 8192, baseModel: 'gemini-2.5-flash', ...(extra.columnMap ? { columnMap: extra.columnMap } : {}) }, wordTokens);
+  convertRecord({ line: 2, value }, { format, maxPartTokens: extra.maxPartTokens ?? 8192, baseModel: 'gemini-3.5-flash-lite', ...(extra.columnMap ? { columnMap: extra.columnMap } : {}) }, wordTokens);
 const where = (issues: { code: string; path: string; convertedPath?: string }[]) => issues.map((issue) => `${issue.code} ${issue.path}${issue.convertedPath ? ` <- ${issue.convertedPath}` : ''}`);
 
 test("a ShareGPT record's problems name its own fields (conversations[2].from), the Gemini path beside them", () => {

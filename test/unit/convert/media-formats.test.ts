@@ -5,7 +5,7 @@ import type { RawFormat } from '../../../shared/convert/types.ts';
 import { wordTokens } from '../../support/word-tokens.ts';
 
 const convert = (format: RawFormat, value: unknown, localMedia?: 'upload') =>
-  convertRecord({ line: 7, value }, { format, maxPartTokens: 8192, baseModel: 'gemini-2.5-flash', ...(localMedia ? { localMedia } : {}) }, wordTokens);
+  convertRecord({ line: 7, value }, { format, maxPartTokens: 8192, baseModel: 'gemini-3.5-flash-lite', ...(localMedia ? { localMedia } : {}) }, wordTokens);
 const codes = (issues: { code: string; path: string }[]) => issues.map((issue) => `${issue.code} ${issue.path}`);
 
 test('LLaMA-Factory multimodal ShareGPT: each <image> becomes the fileData of the next listed image, in its place', () => {

@@ -8,7 +8,7 @@ import { preferenceKindOf } from '../../../shared/formats/preference.ts';
 import { wordTokens } from '../../support/word-tokens.ts';
 
 const convert = (value: unknown, method: TuningMethod = 'preference', format: RawFormat = detectJsonFormat(value)!) =>
-  convertRecord({ line: 4, value }, { format, maxPartTokens: 8192, baseModel: 'gemini-2.5-flash', method, preferenceData: true }, wordTokens);
+  convertRecord({ line: 4, value }, { format, maxPartTokens: 8192, baseModel: 'gemini-3.5-flash-lite', method, preferenceData: true }, wordTokens);
 const codes = (issues: { code: string; path: string }[]) => issues.map((issue) => `${issue.code} ${issue.path}`);
 const text = (value: string) => ({ role: 'model', parts: [{ text: value }] });
 const pair = (chosen: string, rejected: string) => [
@@ -104,7 +104,7 @@ test('an over-long completion is split into parts as supervised answers are, and
   const long = Array.from({ length: 30 }, (_, i) => `w${i}`).join(' ');
   const result = convertRecord(
     { line: 1, value: { prompt: 'Say thirty words.', chosen: long, rejected: 'No.' } },
-    { format: 'openai', maxPartTokens: 16, baseModel: 'gemini-2.5-flash', method: 'preference', preferenceData: true },
+    { format: 'openai', maxPartTokens: 16, baseModel: 'gemini-3.5-flash-lite', method: 'preference', preferenceData: true },
     wordTokens,
   );
   assert.deepEqual(result.errors, []);

@@ -6,6 +6,7 @@ import { assignSplit } from '../../../shared/convert/assign-split.ts';
 import { ColumnMapError, parseColumnMap, resolveColumns } from '../../../shared/convert/columns.ts';
 import { convertRecord } from '../../../shared/convert/convert-record.ts';
 import { ReportBuilder } from '../../../shared/convert/report.ts';
+import { useModelOverrides } from '../../../shared/gemini/models.ts';
 import { splitTextByTokens } from '../../../shared/convert/split-parts.ts';
 import { wordTokens } from '../../support/word-tokens.ts';
 
@@ -79,7 +80,7 @@ test('convertRecord splits an over-long part into consecutive parts with a warni
   const long = 'word '.repeat(25).trim();
   const result = convertRecord(
     { line: 9, value: { contents: [{ role: 'user', parts: [{ text: long }] }, { role: 'model', parts: [{ text: 'ok' }] }] } },
-    { format: 'gemini', maxPartTokens: 10, baseModel: 'gemini-2.5-flash' },
+    { format: 'gemini', maxPartTokens: 10, baseModel: 'gemini-3.5-flash-lite' },
     wordTokens,
   );
   assert.deepEqual(result.errors, []);
@@ -111,7 +112,7 @@ test('the report counts, keeps the first issues, computes p95 and billable token
   const valid = (tokens: number) => ({ line: 1, example: { contents: [] }, errors: [], warnings: [], tokens, multimodal: false });
   for (let i = 1; i <= 100; i++) report.addResult(valid(i), i % 10 === 0 ? 'validation' : 'train');
   for (let i = 0; i < 5; i++) report.addParseFailure({ line: 200 + i, code: 'invalid_json', message: 'bad' });
-  const result = report.finish({ input: 'x.jsonl', format: 'gemini', method: 'supervised', baseModel: 'gemini-2.5-flash', epochs: 3 });
+  const result = report.finish({ input: 'x.jsonl', format: 'gemini', method: 'supervised', baseModel: 'gemini-3.5-flash-lite', epochs: 3 });
   assert.deepEqual(result.examples, { total: 105, valid: 100, invalid: 5 });
   assert.equal(result.errors.length, 2);
   assert.equal(result.errorCount, 5);
@@ -121,10 +122,20 @@ test('the report counts, keeps the first issues, computes p95 and billable token
   assert.equal(result.tokens.perExample.max, 100);
   const trainTokens = 5050 - (10 + 20 + 30 + 40 + 50 + 60 + 70 + 80 + 90 + 100);
   assert.equal(result.tokens.billable, (trainTokens + 8 * 90) * 3);
-  assert.equal(result.estimatedCost.usd, Math.round((result.tokens.billable / 1e6) * 5 * 1e4) / 1e4);
+  // No stored copy of Google's pricing page lists a tuning price for Gemini 3.x: none is guessed.
+  assert.equal(result.estimatedCost.usd, null);
+  assert.match(result.estimatedCost.note ?? '', /training price of gemini-3\.5-flash-lite is unknown \(no tuning price .* set it with MODEL_CATALOGUE\)/);
+  // An operator's price makes the estimate.
+  useModelOverrides([{ id: 'gemini-3.5-flash-lite', trainingPricePerMillionUsd: 5, priceVerifiedOn: '2026-11-30 (operator)' }]);
+  try {
+    const priced = report.finish({ input: 'x.jsonl', format: 'gemini', method: 'supervised', baseModel: 'gemini-3.5-flash-lite', epochs: 3 });
+    assert.equal(priced.estimatedCost.usd, Math.round((priced.tokens.billable / 1e6) * 5 * 1e4) / 1e4);
+  } finally {
+    useModelOverrides([]);
+  }
   const unknown = new ReportBuilder().finish({ input: 'x', format: 'csv', method: 'supervised', baseModel: 'my-model', epochs: null });
   assert.equal(unknown.estimatedCost.usd, null);
-  assert.match(unknown.estimatedCost.note ?? '', /not in the model table/);
+  assert.match(unknown.estimatedCost.note ?? '', /not in the model catalogue/);
 });
 
 test('token ends agree with the encoder: one end per token, ascending, on every kind of text', () => {

@@ -16,7 +16,7 @@ async function convert(examples: unknown[], validationFraction = 0.1) {
     fileName: 'data.jsonl',
     format: 'auto',
     maxPartTokens: 8192,
-    baseModel: 'gemini-2.5-flash',
+    baseModel: 'gemini-3.5-flash-lite',
     validationFraction,
     seed: 42,
     epochs: null,

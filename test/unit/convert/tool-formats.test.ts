@@ -5,7 +5,7 @@ import { convertRecord } from '../../../shared/convert/convert-record.ts';
 import { geminiExampleSchema } from '../../../shared/gemini/schema.ts';
 import { wordTokens } from '../../support/word-tokens.ts';
 
-const convert = (format: 'openai' | 'sharegpt', value: unknown) => convertRecord({ line: 3, value }, { format, maxPartTokens: 8192, baseModel: 'gemini-2.5-flash' }, wordTokens);
+const convert = (format: 'openai' | 'sharegpt', value: unknown) => convertRecord({ line: 3, value }, { format, maxPartTokens: 8192, baseModel: 'gemini-3.5-flash-lite' }, wordTokens);
 
 // OpenAI's documented fine-tuning example for function calling ("Fine-tuning: tool calling").
 const weatherTools = [

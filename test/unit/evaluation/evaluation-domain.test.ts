@@ -62,7 +62,7 @@ test('scores: exact, normalised, JSON validity and field accuracy, blocked and m
 });
 
 const track = (state: string, attempts = 1): BatchTrack => ({
-  model: 'gemini-2.5-flash',
+  model: 'gemini-3.5-flash-lite',
   attempts: Array.from({ length: attempts }, (_, i) => ({ number: i + 1, jobName: `b${i + 1}`, submittedAt: '2026-01-01T00:00:00.000Z', endedAt: null, endState: null, error: null, reason: 'r' })),
   currentJobName: `b${attempts}`,
   state,

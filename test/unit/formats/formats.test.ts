@@ -5,7 +5,7 @@ import type { ConvertOptions, RawFormat } from '../../../shared/convert/types.ts
 import { detectFormat } from '../../../shared/formats/detect.ts';
 import { wordTokens } from '../../support/word-tokens.ts';
 
-const options = (format: RawFormat, extra: Partial<ConvertOptions> = {}): ConvertOptions => ({ format, maxPartTokens: 8192, baseModel: 'gemini-2.5-flash', ...extra });
+const options = (format: RawFormat, extra: Partial<ConvertOptions> = {}): ConvertOptions => ({ format, maxPartTokens: 8192, baseModel: 'gemini-3.5-flash-lite', ...extra });
 const convert = (format: RawFormat, value: unknown, extra: Partial<ConvertOptions> = {}) => convertRecord({ line: 3, value }, options(format, extra), wordTokens);
 
 test('formats are detected from the extension and the first record', () => {

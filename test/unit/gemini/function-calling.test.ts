@@ -5,7 +5,7 @@ import { convertRecord } from '../../../shared/convert/convert-record.ts';
 import { geminiExampleSchema } from '../../../shared/gemini/schema.ts';
 import { wordTokens } from '../../support/word-tokens.ts';
 
-const options = { format: 'gemini' as const, maxPartTokens: 8192, baseModel: 'gemini-2.5-flash' };
+const options = { format: 'gemini' as const, maxPartTokens: 8192, baseModel: 'gemini-3.5-flash-lite' };
 const convert = (value: unknown) => convertRecord({ line: 7, value }, options, wordTokens);
 const codes = (value: unknown) => convert(value).errors.map((e) => `${e.code} @ ${e.path}`);
 

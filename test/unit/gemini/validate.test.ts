@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { validateExample } from '../../../shared/gemini/validate.ts';
 import { wordTokens } from '../../support/word-tokens.ts';
 
-const ctx = { line: 7, baseModel: 'gemini-2.5-flash', tokens: wordTokens };
+const ctx = { line: 7, baseModel: 'gemini-3.5-flash-lite', tokens: wordTokens };
 const user = (text: string) => ({ role: 'user', parts: [{ text }] });
 const model = (text: string) => ({ role: 'model', parts: [{ text }] });
 const codes = (example: unknown) => validateExample(example, ctx).errors.map((e) => `${e.code}@${e.path}`);
@@ -62,8 +62,10 @@ test('media rules: gs:// URIs, https with a warning, local paths rejected, MIME 
   assert.deepEqual(codes({ contents: [{ role: 'user', parts: images }, model('x')] }), ['too_many_media@contents[0].parts[30].fileData']);
 });
 
-test('an example over the base model token limit is rejected; an unknown model skips the limit', () => {
+test('an example over the base model token limit is rejected; an unknown model is held to the strictest limit in the catalogue', () => {
   const long = { contents: [user('word '.repeat(131_073)), model('ok')] };
   assert.deepEqual(codes(long), ['example_too_long@']);
-  assert.deepEqual(validateExample(long, { ...ctx, baseModel: 'not-a-model' }).errors, []);
+  const unknown = validateExample(long, { ...ctx, baseModel: 'gemini-4-flash' }).errors;
+  assert.deepEqual(unknown.map((issue) => issue.code), ['example_too_long']);
+  assert.match(unknown[0]!.message, /over the 131072 of the strictest model in the catalogue \(gemini-4-flash is not in it\)/);
 });

@@ -11,7 +11,7 @@ import { applyTransition, TransitionError } from '../../../shared/runs/transitio
 const input: LaunchMessageInput = {
   schemaVersion: 1,
   experiment: 'exp',
-  baseModel: 'gemini-2.5-flash',
+  baseModel: 'gemini-3.5-flash-lite',
   trainingDatasetUri: 'gs://bucket/train.jsonl',
   hyperParameters: { epochCount: 2 },
   source: 'test',
@@ -31,14 +31,19 @@ test('the launch schema names the field at fault', () => {
   assert.deepEqual(result.error?.issues.map((i) => i.path.join('.')).sort(), ['labels.Team', 'trainingDatasetUri']);
 });
 
-test('refusals: unknown model, adapter size, budget (several datasets are merged, not refused)', () => {
-  assert.equal(launchRefusal(parse()), null);
-  assert.match(launchRefusal(parse({ baseModel: 'gpt-4' })) ?? '', /unknown base model/);
-  assert.match(launchRefusal(parse({ baseModel: 'gemini-2.5-pro', hyperParameters: { adapterSize: 16 } })) ?? '', /adapter size 16/);
-  assert.equal(launchRefusal(parse({ trainingDatasetUri: ['gs://bkt/a.jsonl', 'gs://bkt/b.jsonl'] })), null);
-  assert.match(launchRefusal(parse({ maxEstimatedCostUsd: 5 })) ?? '', /no estimatedCostUsd/);
-  assert.match(launchRefusal(parse({ maxEstimatedCostUsd: 5, estimatedCostUsd: 6 })) ?? '', /over the budget/);
-  assert.equal(launchRefusal(parse({ maxEstimatedCostUsd: 5, estimatedCostUsd: 4 })), null);
+test('refusals: a retired model (naming its replacement), adapter size, budget; an unknown model passes (several datasets are merged, not refused)', () => {
+  const now = Date.parse('2026-11-30T12:00:00Z');
+  assert.equal(launchRefusal(parse(), now), null);
+  assert.match(launchRefusal(parse({ baseModel: 'gemini-2.0-flash-001' }), now) ?? '', /gemini-2\.0-flash-001 retired on 2026-06-01 .*use gemini-3\.5-flash-lite/);
+  assert.match(launchRefusal(parse({ baseModel: 'gemini-2.5-pro' }), now) ?? '', /retired on 2026-10-16.*use gemini-3\.5-flash,/);
+  // The last day of a model is still a day it can be tuned on; the day after is not.
+  assert.equal(launchRefusal(parse({ baseModel: 'gemini-2.5-pro' }), Date.parse('2026-10-16T23:00:00Z')), null);
+  assert.equal(launchRefusal(parse({ baseModel: 'gemini-4-flash' }), now), null, 'a model released after the catalogue was read: Vertex decides');
+  assert.match(launchRefusal(parse({ baseModel: 'gemini-4-flash', hyperParameters: { adapterSize: 16 } }), now) ?? '', /adapter size 16 is not offered for gemini-4-flash \(1, 2, 4, 8\)/, 'an unknown model gets the strictest limits');
+  assert.equal(launchRefusal(parse({ trainingDatasetUri: ['gs://bkt/a.jsonl', 'gs://bkt/b.jsonl'] }), now), null);
+  assert.match(launchRefusal(parse({ maxEstimatedCostUsd: 5 }), now) ?? '', /no estimatedCostUsd/);
+  assert.match(launchRefusal(parse({ maxEstimatedCostUsd: 5, estimatedCostUsd: 6 }), now) ?? '', /over the budget/);
+  assert.equal(launchRefusal(parse({ maxEstimatedCostUsd: 5, estimatedCostUsd: 4 }), now), null);
 });
 
 test('claims: the first delivery acts, a duplicate sees the run in hand, a redelivery of the same message takes it back, an expired lease is taken over', () => {

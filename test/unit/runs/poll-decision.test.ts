@@ -11,7 +11,7 @@ const HOUR = 3_600_000;
 const policy = { stuckAfterMs: 6 * HOUR, maxAttempts: 3, runningWarningMs: 24 * HOUR };
 const T0 = Date.parse('2026-11-24T00:00:00Z');
 const submitted = (attempts = 1): RunDocument => {
-  const run = newRun(launchMessageSchema.parse({ schemaVersion: 1, experiment: 'e', baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://bkt/t.jsonl', source: 's' }), new Date(T0).toISOString());
+  const run = newRun(launchMessageSchema.parse({ schemaVersion: 1, experiment: 'e', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://bkt/t.jsonl', source: 's' }), new Date(T0).toISOString());
   const list = Array.from({ length: attempts }, (_, i) => newAttempt({ number: i + 1, jobName: `jobs/${i + 1}`, submittedAt: new Date(T0).toISOString(), reason: 'r' }));
   return applyTransition(run, 'SUBMITTED', 'submitted', new Date(T0).toISOString(), { attempts: list, currentJobName: `jobs/${attempts}` });
 };

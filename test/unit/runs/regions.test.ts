@@ -5,7 +5,7 @@ import { fallbackRegionsSchema, locationOf, nextAttemptRegion } from '../../../s
 test('the region of a Vertex resource is the one in its name', () => {
   assert.equal(locationOf('projects/123/locations/europe-west4/tuningJobs/9'), 'europe-west4');
   assert.equal(locationOf('projects/123/locations/us-central1/models/7@1'), 'us-central1');
-  assert.equal(locationOf('publishers/google/models/gemini-2.5-flash'), null, 'a base model has no region of its own');
+  assert.equal(locationOf('publishers/google/models/gemini-3.5-flash-lite'), null, 'a base model has no region of its own');
   assert.equal(locationOf(null), null);
 });
 

@@ -11,7 +11,7 @@ import { runListSchema, summarizeRun } from '../../../shared/status/api.ts';
 const T0 = Date.parse('2026-11-24T00:00:00Z');
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString();
 const submitted = (): RunDocument => {
-  const message = launchMessageSchema.parse({ schemaVersion: 1, experiment: 'tickets', baseModel: 'gemini-2.5-flash', trainingDatasetUri: 'gs://bkt/t.jsonl', source: 'test', estimatedCostUsd: 0.42 });
+  const message = launchMessageSchema.parse({ schemaVersion: 1, experiment: 'tickets', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://bkt/t.jsonl', source: 'test', estimatedCostUsd: 0.42 });
   const attempt = newAttempt({ number: 1, jobName: 'jobs/1', submittedAt: at(0), reason: 'first submission' });
   return applyTransition(newRun(message, at(0)), 'SUBMITTED', 'submitted', at(0), { attempts: [attempt], currentJobName: 'jobs/1' });
 };
