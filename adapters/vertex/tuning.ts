@@ -16,7 +16,9 @@ export interface TuningJobSpec {
   baseModel: string;
   trainingDatasetUri: string;
   validationDatasetUri?: string;
-  hyperParameters: { epochCount?: number; learningRateMultiplier?: number; adapterSize?: number };
+  hyperParameters: { epochCount?: number; learningRateMultiplier?: number; adapterSize?: number; beta?: number };
+  /** SUPERVISED unless given. */
+  method?: 'SUPERVISED' | 'PREFERENCE';
   displayName: string;
   labels: Record<string, string>;
   /** The region to create the job in (a fallback region); the service's default region if unset. */
@@ -48,11 +50,14 @@ export function createTuningService(options: VertexClientOptions): TuningService
           baseModel: spec.baseModel,
           trainingDataset: { gcsUri: spec.trainingDatasetUri },
           config: {
+            // @google/genai sends preferenceOptimizationSpec for PREFERENCE_TUNING, supervisedTuningSpec otherwise.
+            ...(spec.method === 'PREFERENCE' ? { method: 'PREFERENCE_TUNING' as never } : {}),
             tunedModelDisplayName: spec.displayName,
             ...(spec.validationDatasetUri ? { validationDataset: { gcsUri: spec.validationDatasetUri } } : {}),
             ...(spec.hyperParameters.epochCount !== undefined ? { epochCount: spec.hyperParameters.epochCount } : {}),
             ...(spec.hyperParameters.learningRateMultiplier !== undefined ? { learningRateMultiplier: spec.hyperParameters.learningRateMultiplier } : {}),
             ...(spec.hyperParameters.adapterSize !== undefined ? { adapterSize: ADAPTER_SIZE_NAMES[spec.hyperParameters.adapterSize] as never } : {}),
+            ...(spec.hyperParameters.beta !== undefined ? { beta: spec.hyperParameters.beta } : {}),
             labels: spec.labels,
           },
         }),

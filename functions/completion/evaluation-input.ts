@@ -13,6 +13,7 @@ export async function buildInferenceInput(
   datasetUri: string,
   target: { inputUri: string; referencesUri: string },
   maxExamples: number,
+  generationConfig?: Record<string, unknown>,
 ): Promise<{ examples: number; skipped: number; firstSkip: string | null }> {
   // Create-once (the same bytes every time): a retried delivery keeps what an earlier one wrote, and the function needs no delete permission.
   const requests = objects.openWriter(target.inputUri, { contentType: 'application/jsonl', ifAbsent: true });
@@ -23,7 +24,7 @@ export async function buildInferenceInput(
   try {
     for await (const record of readJsonLines(objects.read(datasetUri))) {
       if (examples >= maxExamples) break;
-      const input = 'code' in record ? { skip: record.message } : toInferenceCase(record.value);
+      const input = 'code' in record ? { skip: record.message } : toInferenceCase(record.value, generationConfig);
       if ('skip' in input) {
         skipped += 1;
         firstSkip ??= `${datasetUri} line ${record.line}: ${input.skip}`;

@@ -1,3 +1,4 @@
+import { leastThinkingConfig } from '../../shared/gemini/models.ts';
 import type { CompletionStore } from '../../adapters/firestore/completion-store.ts';
 import type { RunEventPublisher } from '../../adapters/pubsub/run-events.ts';
 import type { ObjectStore } from '../../adapters/storage/object-store.ts';
@@ -99,7 +100,8 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
   if (!run.tunedModel) throw Object.assign(new Error('the succeeded run has no tuned model recorded'), { code: 'NO_TUNED_MODEL' });
 
   const files = evaluationFiles(deps.outputsBucket, run.runId);
-  const input = await buildInferenceInput(deps.objects, datasetUri, files, deps.maxExamples);
+  // Tuned and base model are asked alike, with the least thinking the model allows (Google's advice for tuned tasks).
+  const input = await buildInferenceInput(deps.objects, datasetUri, files, deps.maxExamples, leastThinkingConfig(run.baseModel));
   log.info(LogEvent.evaluationInputBuilt, `${input.examples} evaluation requests from ${datasetUri}`, { skipped: input.skipped });
   if (input.examples === 0) return complete(run, token, deps, `tuned; no evaluation: no usable example in ${datasetUri}${input.firstSkip ? ` (${input.firstSkip})` : ''}`);
 

@@ -251,10 +251,6 @@ async function maybeLaunch(datasetId: string, holder: string, deps: ConverterDep
   };
   const { examples } = doc.report;
   if (examples.valid === 0) return skip('no valid examples');
-  if (doc.report.method === 'preference') {
-    // The launcher starts supervised jobs only; a preference dataset sent to one would fail at Vertex.
-    return skip(`the dataset is for preference tuning, which the launcher does not start yet: ${doc.outputs.train} is ready for it; for a supervised run on the chosen answers, set "method": "supervised" in the sidecar`);
-  }
   if (examples.invalid / Math.max(1, examples.total) > deps.config.MAX_INVALID_SHARE) {
     return skip(`${examples.invalid} of ${examples.total} examples were rejected, over the ${deps.config.MAX_INVALID_SHARE} allowed`);
   }
@@ -263,6 +259,8 @@ async function maybeLaunch(datasetId: string, holder: string, deps: ConverterDep
     requestId: datasetId,
     experiment: sidecar.launch.experiment,
     baseModel: sidecar.baseModel ?? deps.config.DEFAULT_BASE_MODEL,
+    // The dataset's own method: a preference dataset is only ever launched as preference tuning.
+    ...(doc.report.method === 'preference' ? { method: 'PREFERENCE' } : {}),
     trainingDatasetUri: doc.outputs.train,
     ...(doc.outputs.validation && doc.report.split.validation > 0 ? { validationDatasetUri: doc.outputs.validation } : {}),
     hyperParameters: sidecar.launch.hyperParameters,

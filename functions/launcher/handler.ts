@@ -141,6 +141,7 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
     } else {
       job = await deps.tuning.create({
         baseModel: message.baseModel,
+        ...(message.method ? { method: message.method } : {}),
         trainingDatasetUri,
         ...(message.validationDatasetUri ? { validationDatasetUri: message.validationDatasetUri } : {}),
         hyperParameters: message.hyperParameters,

@@ -172,6 +172,7 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
       (await deps.tuning.create({
         ...(region ? { location: region } : {}),
         baseModel: run.baseModel,
+        ...(request.method ? { method: request.method } : {}),
         trainingDatasetUri: run.trainingDatasetUri,
         ...(request.validationDatasetUri ? { validationDatasetUri: request.validationDatasetUri } : {}),
         hyperParameters: request.hyperParameters,

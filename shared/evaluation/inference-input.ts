@@ -17,7 +17,7 @@ interface Content {
 export interface InferenceCase {
   key: string;
   /** One line of the batch input file: `{"request": {...}}`. */
-  request: { contents: Content[]; systemInstruction?: unknown };
+  request: { contents: Content[]; systemInstruction?: unknown; generationConfig?: unknown };
   reference: string;
 }
 
@@ -33,7 +33,8 @@ export function requestKey(request: { contents?: Content[]; systemInstruction?: 
   return createHash('sha256').update(JSON.stringify([system, turns])).digest('hex').slice(0, 32);
 }
 
-export function toInferenceCase(example: unknown): InferenceInput {
+/** `generationConfig` goes into every request (the least thinking the model allows, for instance). */
+export function toInferenceCase(example: unknown, generationConfig?: Record<string, unknown>): InferenceInput {
   if (example === null || typeof example !== 'object') return { skip: 'not a JSON object' };
   const { contents, systemInstruction } = example as { contents?: unknown; systemInstruction?: unknown };
   if (!Array.isArray(contents)) return { skip: 'no "contents" array' };
@@ -45,6 +46,6 @@ export function toInferenceCase(example: unknown): InferenceInput {
   if (!prompt.some((turn) => turn.role === 'user')) return { skip: 'no user turn before the last model turn' };
   const reference = textOf(turns[last]);
   if (reference === '') return { skip: 'the last model turn has no text to compare against' };
-  const request = { contents: prompt, ...(systemInstruction !== undefined ? { systemInstruction } : {}) };
+  const request = { contents: prompt, ...(systemInstruction !== undefined ? { systemInstruction } : {}), ...(generationConfig ? { generationConfig } : {}) };
   return { key: requestKey(request), request, reference };
 }

@@ -23,6 +23,10 @@ import { z } from 'zod';
  *     2025-09: 131,072 tokens per example, 5,000 validation examples, 1 GB, 1M text-only or 300K
  *     multimodal examples, adapter sizes 1-16, Pro 1-8). The stored copy does not show the
  *     Gemini 3.x tables: those rows carry the 2.x values and `limitsVerified: false`.
+ *  [thinking] https://cloud.google.com/vertex-ai/generative-ai/docs/thinking (2.5 Flash and
+ *     Flash-Lite: a budget of 0 turns thinking off; 2.5 Pro cannot turn it off, 128 is its least;
+ *     3.x models take a thinking level, MINIMAL the least: GenerationConfig.ThinkingConfig in
+ *     google/cloud/aiplatform/v1/content.proto, and the Gemini 3.5 Flash-Lite page).
  *  [price] https://cloud.google.com/vertex-ai/generative-ai/pricing, "Tuning" (USD per 1M training
  *     tokens, read 2025-09 for 2.x). No stored copy lists a tuning price for Gemini 3.x models:
  *     their price is null, and the report says so rather than guess.
@@ -60,8 +64,12 @@ export const modelSpecSchema = z
     retiresOn: isoDate.nullable(),
     /** The model Google names to move to. */
     replacement: z.string().nullable(),
-    /** How a request switches thinking to its lowest ([lim]: advised for tuned tasks): a budget (2.5) or a level (3.x). */
-    thinking: z.enum(['budget', 'level']).nullable(),
+    /**
+     * The lowest thinking a request can ask of the model ([lim]: "For models that support
+     * thinking, we suggest setting the thinking budget to off or its lowest value" for tuned
+     * tasks): a level for 3.x models, a token budget for 2.5 ([thinking]); null: no thinking.
+     */
+    thinking: z.union([z.object({ level: z.enum(['MINIMAL', 'LOW']) }).strict(), z.object({ budget: z.number().int().min(0) }).strict()]).nullable(),
     /** Where this row's facts come from (`operator` for rows given in MODEL_CATALOGUE). */
     source: z.string(),
   })
@@ -89,32 +97,32 @@ const builtIn: readonly ModelSpec[] = [
   {
     id: 'gemini-3.5-flash', ...documentedLimits, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: false,
     methods: { supervised: true, preference: null, continuous: true }, trainingPricePerMillionUsd: null, priceVerifiedOn: NO_3X_PRICE,
-    retiresOn: '2027-05-19', replacement: null, thinking: 'level', source: '[versions] released 2026-05-19, retires 2027-05-19 or later; [sft]; [ct]',
+    retiresOn: '2027-05-19', replacement: null, thinking: { level: 'MINIMAL' }, source: '[versions] released 2026-05-19, retires 2027-05-19 or later; [sft]; [ct]',
   },
   {
     id: 'gemini-3.5-flash-lite', ...documentedLimits, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: false,
     methods: { supervised: true, preference: null, continuous: false }, trainingPricePerMillionUsd: null, priceVerifiedOn: NO_3X_PRICE,
-    retiresOn: '2027-07-21', replacement: null, thinking: 'level', source: '[versions] released 2026-07-21, retires 2027-07-21 or later; [sft]; not in [ct]',
+    retiresOn: '2027-07-21', replacement: null, thinking: { level: 'MINIMAL' }, source: '[versions] released 2026-07-21, retires 2027-07-21 or later; [sft]; not in [ct]',
   },
   {
     id: 'gemini-3.1-flash-lite', ...documentedLimits, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: false,
     methods: { supervised: true, preference: null, continuous: true }, trainingPricePerMillionUsd: null, priceVerifiedOn: NO_3X_PRICE,
-    retiresOn: '2027-05-07', replacement: null, thinking: 'level', source: '[versions] released 2026-05-07, retires 2027-05-07 or later; [sft]; [ct]',
+    retiresOn: '2027-05-07', replacement: null, thinking: { level: 'MINIMAL' }, source: '[versions] released 2026-05-07, retires 2027-05-07 or later; [sft]; [ct]',
   },
   {
     id: 'gemini-2.5-pro', ...documentedLimits, adapterSizes: [1, 2, 4, 8], limitsVerified: true,
     methods: { supervised: true, preference: null, continuous: true }, trainingPricePerMillionUsd: 25, priceVerifiedOn: '2025-09',
-    retiresOn: '2026-10-16', replacement: 'gemini-3.5-flash', thinking: 'budget', source: '[versions] retires 2026-10-16, replacement Gemini 3.5 Flash; [lim]; [price]',
+    retiresOn: '2026-10-16', replacement: 'gemini-3.5-flash', thinking: { budget: 128 }, source: '[versions] retires 2026-10-16, replacement Gemini 3.5 Flash; [lim]; [price]',
   },
   {
     id: 'gemini-2.5-flash', ...documentedLimits, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: true,
     methods: { supervised: true, preference: null, continuous: null }, trainingPricePerMillionUsd: 5, priceVerifiedOn: '2025-09',
-    retiresOn: '2026-10-16', replacement: 'gemini-3.5-flash-lite', thinking: 'budget', source: '[versions] retires 2026-10-16, replacement Gemini 3.5 Flash-Lite or 3.1 Flash-Lite; [lim]; [price]',
+    retiresOn: '2026-10-16', replacement: 'gemini-3.5-flash-lite', thinking: { budget: 0 }, source: '[versions] retires 2026-10-16, replacement Gemini 3.5 Flash-Lite or 3.1 Flash-Lite; [lim]; [price]',
   },
   {
     id: 'gemini-2.5-flash-lite', ...documentedLimits, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: true,
     methods: { supervised: true, preference: null, continuous: null }, trainingPricePerMillionUsd: 1.5, priceVerifiedOn: '2025-09',
-    retiresOn: '2026-10-16', replacement: 'gemini-3.1-flash-lite', thinking: 'budget', source: '[versions] retires 2026-10-16, replacement Gemini 3.1 Flash-Lite; [lim]; [price]',
+    retiresOn: '2026-10-16', replacement: 'gemini-3.1-flash-lite', thinking: { budget: 0 }, source: '[versions] retires 2026-10-16, replacement Gemini 3.1 Flash-Lite; [lim]; [price]',
   },
   {
     id: 'gemini-2.0-flash-001', ...documentedLimits, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: true,
@@ -214,6 +222,13 @@ export function unknownModelMessage(name: string): string {
 function isRetired(row: ModelSpec, nowMs: number): boolean {
   // [versions] the retirement date is "the last day that the model is available".
   return row.retiresOn !== null && nowMs >= Date.parse(`${row.retiresOn}T00:00:00Z`) + 24 * 3600_000;
+}
+
+/** The generation config that asks a model for its least thinking, for evaluation requests; none for a model that does not think or is unknown. */
+export function leastThinkingConfig(name: string): { thinkingConfig: { thinkingLevel: string } | { thinkingBudget: number } } | undefined {
+  const thinking = getModelSpec(name)?.thinking;
+  if (!thinking) return undefined;
+  return { thinkingConfig: 'level' in thinking ? { thinkingLevel: thinking.level } : { thinkingBudget: thinking.budget } };
 }
 
 export type ModelStanding =

@@ -70,6 +70,26 @@ export function validatePreferenceExample(example: GeminiExample, context: Valid
   return { errors: dedupe(errors), warnings: dedupe(warnings), tokens, multimodal };
 }
 
+/**
+ * One line of a dataset submitted for preference tuning, judged as Vertex would (the simulator's
+ * dataset check): an object with `contents` and a pair of `completions`, then the rules above.
+ */
+export function validatePreferenceRecord(value: unknown, context: ValidationContext): ValidationResult {
+  const record = value as Partial<GeminiExample> | null;
+  if (!record || typeof record !== 'object' || !Array.isArray(record.contents) || !Array.isArray(record.completions)) {
+    const error = { line: context.line, code: 'invalid_completions', message: 'a preference tuning example needs "contents" and a pair of "completions"', path: '' };
+    return { errors: [error], warnings: [], tokens: 0, multimodal: false };
+  }
+  const completions = record.completions.filter((item) => item && typeof item === 'object' && item.completion && Array.isArray(item.completion.parts));
+  const scores = completions.map((item) => item.score).sort().join();
+  if (completions.length !== 2 || scores !== '0,1') {
+    const error = { line: context.line, code: 'invalid_completions', message: 'completions must be one completion scored 1 and one scored 0, each {"score", "completion": {"role": "model", "parts"}}', path: 'completions' };
+    return { errors: [error], warnings: [], tokens: 0, multimodal: false };
+  }
+  const ordered = [...completions].sort((a, b) => b.score - a.score);
+  return validatePreferenceExample({ ...(record as GeminiExample), completions: ordered }, context);
+}
+
 function hasMedia(example: GeminiExample): boolean {
   const parts = [...example.contents.flatMap((content) => content.parts), ...(example.completions ?? []).flatMap((item) => item.completion.parts)];
   return parts.some((part) => part.fileData !== undefined || part.inlineData !== undefined);

@@ -14,6 +14,9 @@ export function launchRefusal(message: LaunchMessage, nowMs: number): string | n
   const model = modelStanding(message.baseModel, nowMs);
   if (model.standing === 'retired') return model.message;
   const spec = model.spec;
+  const preference = message.method === 'PREFERENCE';
+  if (preference && spec.methods.preference === false) return `${spec.id} does not take preference tuning (${spec.source})`;
+  if (!preference && message.hyperParameters.beta !== undefined) return 'hyperParameters.beta is a preference tuning setting: give "method": "PREFERENCE", or leave beta out';
   const adapter = message.hyperParameters.adapterSize;
   if (adapter !== undefined && !spec.adapterSizes.includes(adapter)) {
     return `adapter size ${adapter} is not offered for ${spec.id} (${spec.adapterSizes.join(', ')})`;

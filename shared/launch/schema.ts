@@ -28,8 +28,22 @@ export const hyperParametersSchema = z
     epochCount: z.number().int().min(1).max(100).optional(),
     learningRateMultiplier: z.number().positive().max(100).optional(),
     adapterSize: z.union([z.literal(1), z.literal(2), z.literal(4), z.literal(8), z.literal(16)]).optional(),
+    /**
+     * Preference tuning only: the weight of the KL-divergence regularisation, "how closely the
+     * tuned model aligns with its baseline" (PreferenceOptimizationHyperParameters.beta in
+     * @google/genai; "Tune Gemini models by using preference tuning").
+     */
+    beta: z.number().min(0).max(100).optional(),
   })
   .strict();
+
+/**
+ * The tuning method: supervised fine-tuning (the default, and what a message without `method`
+ * means), or preference tuning on a dataset of Vertex's preference format (`method: PREFERENCE`,
+ * @google/genai's PREFERENCE_TUNING, sent as TuningJob.preferenceOptimizationSpec).
+ */
+export const tuningMethodSchema = z.enum(['SUPERVISED', 'PREFERENCE']);
+export type LaunchTuningMethod = z.infer<typeof tuningMethodSchema>;
 
 export const evaluationSpecSchema = z.object({
   datasetUri: gcsUri,
@@ -44,6 +58,8 @@ export const launchMessageSchema = z
     /** The display name jobs and models are grouped under. */
     experiment: z.string().min(1).max(128),
     baseModel: z.string().min(1),
+    /** Absent: SUPERVISED (messages of before this field launch as they did, with the same run id). */
+    method: tuningMethodSchema.optional(),
     /** One dataset, or several: a tuned model cannot be trained further, so more data means a new run over all of it. */
     trainingDatasetUri: z.union([gcsUri, z.array(gcsUri).min(1).max(50)]),
     validationDatasetUri: gcsUri.optional(),
@@ -90,6 +106,8 @@ export function runIdFor(message: LaunchMessage): string {
     validation: message.validationDatasetUri ?? null,
     hyperParameters: sortKeys(message.hyperParameters),
     evaluation: message.evaluation ?? null,
+    // Only when given: a message from before the field keeps its run id.
+    ...(message.method && message.method !== 'SUPERVISED' ? { method: message.method } : {}),
   };
   return `run-${createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 24)}`;
 }

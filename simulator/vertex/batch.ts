@@ -182,6 +182,12 @@ export async function trainingPairs(lines: AsyncIterable<Uint8Array>): Promise<{
   for await (const record of readJsonLines(lines)) {
     if ('code' in record) continue;
     const contents = (record.value as { contents?: Content[] }).contents ?? [];
+    // A preference example: the prompt's last user turn, answered by the preferred completion.
+    const preferred = ((record.value as { completions?: { score?: number; completion?: Content }[] }).completions ?? []).find((item) => item.score === 1)?.completion;
+    if (preferred) {
+      pairs.push({ question: lastUserText(contents), answer: textOf(preferred) });
+      continue;
+    }
     const lastModel = contents.map((content, index) => ({ content, index })).reverse().find(({ content }) => content.role === 'model');
     if (!lastModel) continue;
     pairs.push({ question: lastUserText(contents.slice(0, lastModel.index)), answer: textOf(lastModel.content) });

@@ -45,3 +45,26 @@ function distribution(values: number[]): Record<string, unknown> {
   const sum = sorted.reduce((a, b) => a + b, 0);
   return { sum: String(sum), min: sorted[0], max: sorted.at(-1), mean: sum / sorted.length, median: at(0.5), p5: at(0.05), p95: at(0.95) };
 }
+
+/**
+ * `tuningDataStats.preferenceOptimizationDataStats` as the SIMULATOR reports it, in the shape of
+ * @google/genai's PreferenceOptimizationDataStats. Billable tokens follow "About preference
+ * tuning for Gemini models", Pricing: "the number of tokens in the prompt multiplied by 2, plus
+ * the number of completion tokens" per example. The step count is the same stand-in as above.
+ */
+export function preferenceDataStats(examples: ExampleStats[], options: { epochs: number; tokens?: { count(text: string): number } }): Record<string, unknown> {
+  const textTokens = (contents: Content[] | undefined) =>
+    (contents ?? []).reduce((sum, turn) => sum + (turn.parts ?? []).reduce((n, part) => n + (part.text && options.tokens ? options.tokens.count(part.text) : 0), 0), 0);
+  const billable = examples.reduce((sum, example) => {
+    const value = example.value as { systemInstruction?: Content; contents?: Content[]; completions?: { completion?: Content }[] };
+    const prompt = textTokens(value.contents) + textTokens(value.systemInstruction ? [value.systemInstruction] : []);
+    const completions = textTokens((value.completions ?? []).map((item) => item.completion ?? {}));
+    return sum + 2 * prompt + completions;
+  }, 0);
+  return {
+    tuningDatasetExampleCount: String(examples.length),
+    totalBillableTokenCount: String(billable),
+    tuningStepCount: String(Math.ceil((examples.length * options.epochs) / EXAMPLES_PER_STEP)),
+    userDatasetExamples: examples.slice(0, SAMPLE_EXAMPLES).map((example) => example.value),
+  };
+}

@@ -190,7 +190,7 @@ export function renderJob(job: SimulatedJob, acquiredAt: number | null, nowMs: n
     name: job.name,
     tunedModelDisplayName: job.body.tunedModelDisplayName ?? `tuned-${job.id}`,
     baseModel: job.body.baseModel,
-    supervisedTuningSpec: job.body.supervisedTuningSpec,
+    [tuningSpecOf(job.body).field]: tuningSpecOf(job.body).spec,
     labels: job.labels,
     state,
     tuningJobState: detail,
@@ -206,7 +206,10 @@ export function renderJob(job: SimulatedJob, acquiredAt: number | null, nowMs: n
   if (tuning || trained || (job.cancelledAtMs !== null && validationEnd !== null && job.cancelledAtMs > validationEnd + job.timing.queueMs)) {
     resource.experiment = `${parent}/metadataStores/default/contexts/tuning-experiment-${job.id}`;
   }
-  if (job.datasetStats && validationEnd !== null && at >= validationEnd) resource.tuningDataStats = { supervisedTuningDataStats: job.datasetStats };
+  if (job.datasetStats && validationEnd !== null && at >= validationEnd) {
+    const stats = tuningSpecOf(job.body).method === 'preference' ? 'preferenceOptimizationDataStats' : 'supervisedTuningDataStats';
+    resource.tuningDataStats = { [stats]: job.datasetStats };
+  }
   if (trained) {
     resource.tunedModel = { model: `${parent}/models/${job.modelId}@1`, endpoint: `${parent}/endpoints/${job.endpointId}` };
   }
@@ -243,14 +246,30 @@ export function createRequestProblem(body: Record<string, unknown>, nowMs: numbe
 }
 
 function specProblem(body: Record<string, unknown>): string | null {
-  const spec = body.supervisedTuningSpec as Record<string, unknown> | undefined;
+  const { field, spec } = tuningSpecOf(body);
   const training = spec?.trainingDatasetUri;
-  if (typeof training !== 'string' || !training.startsWith('gs://')) return 'supervisedTuningSpec.trainingDatasetUri must be a gs:// URI';
+  if (typeof training !== 'string' || !training.startsWith('gs://')) return `${field}.trainingDatasetUri must be a gs:// URI`;
   const validation = spec?.validationDatasetUri;
   if (validation !== undefined && (typeof validation !== 'string' || !validation.startsWith('gs://'))) {
-    return 'supervisedTuningSpec.validationDatasetUri must be a gs:// URI';
+    return `${field}.validationDatasetUri must be a gs:// URI`;
   }
   return null;
+}
+
+export interface TuningSpecView {
+  method: 'supervised' | 'preference';
+  field: 'supervisedTuningSpec' | 'preferenceOptimizationSpec';
+  spec: { trainingDatasetUri?: string; validationDatasetUri?: string; hyperParameters?: { epochCount?: number | string; beta?: number } } | undefined;
+}
+
+/**
+ * The job's tuning spec, whichever member of TuningJob's `tuning_spec` oneof it is: supervised
+ * (tuning_job.proto) or preference optimization (@google/genai's PREFERENCE_TUNING; the proto
+ * overlay in proto-overlays.ts). The contract check lets at most one member through.
+ */
+export function tuningSpecOf(body: Record<string, unknown>): TuningSpecView {
+  if (body.preferenceOptimizationSpec !== undefined) return { method: 'preference', field: 'preferenceOptimizationSpec', spec: body.preferenceOptimizationSpec as TuningSpecView['spec'] };
+  return { method: 'supervised', field: 'supervisedTuningSpec', spec: body.supervisedTuningSpec as TuningSpecView['spec'] };
 }
 
 /**

@@ -21,6 +21,7 @@ import {
 import {
   DEFAULT_TIMING,
   createRequestProblem,
+  tuningSpecOf,
   isLive,
   parseLabelFilter,
   renderJob,
@@ -31,7 +32,8 @@ import {
   type Timing,
 } from './jobs.ts';
 import { projectNumberOf } from './names.ts';
-import { supervisedDataStats, type ExampleStats } from './data-stats.ts';
+import { preferenceDataStats, supervisedDataStats, type ExampleStats } from './data-stats.ts';
+import { validatePreferenceRecord } from '../../shared/gemini/preference.ts';
 import { TENSORBOARD_ID, seriesFor, seriesPoints, totalSteps } from './metrics.ts';
 import { checkRequest, vertexContract, type FieldViolation } from './contract.ts';
 import { regionalEndpointProblem } from './regions.ts';
@@ -348,7 +350,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   }
 
   async function validateDataset(job: SimulatedJob) {
-    const spec = job.body.supervisedTuningSpec as { trainingDatasetUri: string; validationDatasetUri?: string };
+    const { method, spec: given } = tuningSpecOf(job.body);
+    const spec = given as { trainingDatasetUri: string; validationDatasetUri?: string };
     const examples: ExampleStats[] = [];
     try {
       for (const uri of [spec.trainingDatasetUri, spec.validationDatasetUri].filter((u): u is string => !!u)) {
@@ -357,7 +360,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
             job.fault.invalidDataset = `${uri} line ${record.line}: ${record.message}`;
             return;
           }
-          const result = validateExample(record.value, { line: record.line, baseModel: String(job.body.baseModel), tokens: options.tokens });
+          const context = { line: record.line, baseModel: String(job.body.baseModel), ...(options.tokens ? { tokens: options.tokens } : {}) };
+          const result = method === 'preference' ? validatePreferenceRecord(record.value, context) : validateExample(record.value, context);
           if (result.errors.length > 0) {
             const first = result.errors[0]!;
             job.fault.invalidDataset = `${uri} line ${first.line} ${first.path}: ${first.message}`;
@@ -367,7 +371,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
         }
       }
       const epochs = Number((spec as { hyperParameters?: { epochCount?: unknown } }).hyperParameters?.epochCount ?? 3);
-      job.datasetStats = supervisedDataStats(examples, { epochs, truncateOverTokens });
+      job.datasetStats = method === 'preference' ? preferenceDataStats(examples, { epochs, tokens: options.tokens }) : supervisedDataStats(examples, { epochs, truncateOverTokens });
     } catch (error) {
       job.fault.invalidDataset = `cannot read the dataset: ${error instanceof Error ? error.message : String(error)}`;
     } finally {
@@ -422,7 +426,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     const runName = `${experiment}/runs/run-${job.id}`;
     if (!tb[3] && method === 'GET') return sendJson(response, 200, { tensorboardRuns: [{ name: runName, displayName: `run-${job.id}` }] });
     if (tb[3] !== `run-${job.id}`) return sendError(response, 404, `TensorboardRun ${experiment}/runs/${tb[3]} not found`);
-    const spec = job.body.supervisedTuningSpec as { validationDatasetUri?: string; hyperParameters?: { epochCount?: number | string } } | undefined;
+    const spec = tuningSpecOf(job.body).spec;
     const steps = totalSteps(spec?.hyperParameters?.epochCount === undefined ? undefined : Number(spec.hyperParameters.epochCount));
     // Points exist from the moment training (TUNING) began, up to now or to the job's end.
     // One quota schedule for both: each computation walks every job.
@@ -527,7 +531,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
         (async () => {
           const source = jobMakingModel(id);
           if (!source || render(source).state !== 'JOB_STATE_SUCCEEDED') throw new Error(`Model ${name} not found (no succeeded tuning job made it)`);
-          const training = (source.body.supervisedTuningSpec as { trainingDatasetUri: string }).trainingDatasetUri;
+          const training = tuningSpecOf(source.body).spec!.trainingDatasetUri!;
           return nearestExampleModel(await trainingPairs(options.readDataset!(training)));
         })(),
       );

@@ -203,6 +203,11 @@ test('a succeeded job: metrics copied to Firestore, two batch jobs, scores compu
   // The batch input: contents up to the last user turn, the model turn kept aside.
   assert.equal(evaluating!.evaluation!.examples, 4);
   assert.equal(evaluating!.evaluation!.skipped, 1);
+  // Both models are asked with the least thinking the base model allows (Google's advice for tuned tasks).
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of objects.read(`gs://sft-outputs/runs/${runId}/evaluation/requests.jsonl`)) chunks.push(chunk);
+  const requests = Buffer.concat(chunks).toString('utf8').trim().split('\n').map((line) => JSON.parse(line) as { request: { generationConfig?: unknown } });
+  assert.ok(requests.every((line) => JSON.stringify(line.request.generationConfig) === JSON.stringify({ thinkingConfig: { thinkingLevel: 'MINIMAL' } })));
   const models = env.sim.control.batchJobs().map((b) => b.model).sort();
   assert.deepEqual(models, [`publishers/google/models/gemini-3.5-flash-lite`, evaluating!.tunedModel!.model].sort());
 
@@ -214,7 +219,7 @@ test('a succeeded job: metrics copied to Firestore, two batch jobs, scores compu
   const scoring = await tickUntil(env, runId, 'SCORING');
   // "prediction-<model-display-name>-<job-create-time>" (batch_prediction_job.proto): the tuned model's display name is the job's.
   assert.match(scoring.evaluation!.jobs.tuned.outputDirectory ?? '', new RegExp(`^gs://sft-outputs/runs/${runId}/evaluation/tuned/a1/prediction-ticket-triage-${runId}-\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z$`));
-  assert.match(scoring.evaluation!.jobs.base.outputDirectory ?? '', /\/base\/a1\/prediction-gemini-2\.5-flash-\d{4}-/);
+  assert.match(scoring.evaluation!.jobs.base.outputDirectory ?? '', /\/base\/a1\/prediction-gemini-3\.5-flash-lite-\d{4}-/);
   const done = await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
   assert.equal(done.status, 'completed');
   const completed = await env.launcher.runs.get(runId);

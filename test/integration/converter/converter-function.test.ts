@@ -154,17 +154,19 @@ test("public function-calling files (Google's example with proto field names, LL
   }
 });
 
-test("LLaMA-Factory's DPO demo in the function: the CLI's preference golden file; a launch asked for is skipped with the reason, never sent as a supervised job", async () => {
+test("LLaMA-Factory's DPO demo in the function: the CLI's preference golden file, launched as preference tuning (never as a supervised job)", async () => {
   const name = 'incoming/public/dpo_en_demo.json';
-  await upload(`${name}.launch.json`, JSON.stringify({ validationSplit: 0, launch: { experiment: 'dpo-demo' } }));
+  await upload(`${name}.launch.json`, JSON.stringify({ validationSplit: 0, launch: { experiment: 'dpo-demo', hyperParameters: { beta: 0.2 } } }));
   const outcome = await handleObjectFinalized(await upload(name, readFileSync(`${root}test/fixtures/llama-factory/dpo_en_demo.sample.json`)), randomUUID(), deps);
   assert.equal(outcome.status, 'converted');
-  assert.equal((outcome as { launch?: string }).launch, undefined, 'no launch message');
   const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
   assert.equal(doc!.report!.method, 'preference');
   assert.equal(await readText(doc!.outputs.train!), readFileSync(`${root}test/golden/llama-factory-dpo/train.jsonl`, 'utf8'));
-  assert.equal(doc!.launch.state, 'SKIPPED');
-  assert.match(doc!.launch.reason!, /preference tuning, which the launcher does not start yet.*"method": "supervised"/);
+  assert.equal(doc!.launch.state, 'PUBLISHED');
+  const launches = (await pullLaunches()) as { experiment: string; method?: string; hyperParameters: { beta?: number } }[];
+  const launch = launches.find((message) => message.experiment === 'dpo-demo');
+  assert.equal(launch?.method, 'PREFERENCE');
+  assert.equal(launch?.hyperParameters.beta, 0.2);
 });
 
 test('a Parquet dataset (nested, as Hugging Face stores it) is read from the bucket by range, to the same bytes as its JSON', async () => {

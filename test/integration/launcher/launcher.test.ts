@@ -80,6 +80,26 @@ test('a valid message creates one Vertex job and a SUBMITTED run that records it
   });
 });
 
+test('method PREFERENCE creates a preference tuning job (preferenceOptimizationSpec, beta); a message without method stays supervised with its old run id', async () => {
+  const { sim, deps } = await setup();
+  const outcome = await handleLaunch(envelope(message({ experiment: 'prefs', method: 'PREFERENCE', hyperParameters: { epochCount: 1, beta: 0.1 } })), deps);
+  assert.equal(outcome.status, 'submitted');
+  const [job] = sim.control.jobs();
+  assert.equal(job?.body.supervisedTuningSpec, undefined);
+  assert.deepEqual(job?.body.preferenceOptimizationSpec, {
+    trainingDatasetUri: 'gs://sft-datasets/datasets/d1/train.jsonl',
+    validationDatasetUri: 'gs://sft-datasets/datasets/d1/validation.jsonl',
+    hyperParameters: { epochCount: 1, beta: 0.1 },
+  });
+  // The field is new: a message written before it keeps the run id it always had.
+  const parsed = launchMessageSchema.parse(message());
+  assert.equal(runIdFor(parsed), runIdFor({ ...parsed, method: 'SUPERVISED' }));
+  assert.notEqual(runIdFor(parsed), runIdFor({ ...parsed, method: 'PREFERENCE' }));
+  const betaAlone = await handleLaunch(envelope(message({ experiment: 'beta-alone', hyperParameters: { beta: 0.1 } })), deps);
+  assert.equal(betaAlone.status, 'rejected');
+  assert.match((await deps.runs.get(betaAlone.runId))?.rejection ?? '', /beta is a preference tuning setting/);
+});
+
 test('other apps read runs with the typed reader, by id and by state', async () => {
   const { deps, db } = await setup();
   const submitted = await handleLaunch(envelope(message({ experiment: 'reader-a' })), deps);

@@ -45,12 +45,12 @@ async function setup() {
     },
   };
   const tuning = createTuningService({ project: 'sim-project', location: 'us-central1', baseUrl: sim.url, retries: 2, sleep: async () => {} });
-  const launch = (experiment = 'exp') =>
+  const launch = (experiment = 'exp', extra: Record<string, unknown> = {}) =>
     handleLaunch(
       {
         message: {
           messageId: randomUUID(),
-          data: Buffer.from(JSON.stringify({ schemaVersion: 1, experiment, baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test' })).toString('base64'),
+          data: Buffer.from(JSON.stringify({ schemaVersion: 1, experiment, baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test', ...extra })).toString('base64'),
         },
       },
       { runs: createRunStore(db), tuning, log: quiet, now: clock.now, leaseMs: MINUTE, ...singleDatasetDeps },
@@ -128,6 +128,21 @@ test('a job stuck in the queue past the threshold is cancelled and resubmitted; 
   const done = await runs.get(runId);
   assert.equal(done?.state, 'SUCCEEDED');
   assert.equal(done?.attempts[0]?.endState, 'JOB_STATE_CANCELLED', 'the cancelled job was followed to its end');
+});
+
+test('a stuck preference tuning job is resubmitted as preference tuning, with its beta', async () => {
+  const { sim, launch, deps, clock } = await setup();
+  sim.control.stickNextJobs(1);
+  await launch('prefs', { method: 'PREFERENCE', hyperParameters: { beta: 0.3 } });
+  clock.advance(2 * MINUTE);
+  await runTick(deps);
+  clock.advance(11 * MINUTE);
+  assert.equal((await runTick(deps)).resubmitted, 1);
+  const [first, second] = sim.control.jobs();
+  for (const job of [first, second]) {
+    assert.equal(job?.body.supervisedTuningSpec, undefined);
+    assert.deepEqual(job?.body.preferenceOptimizationSpec, { trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', hyperParameters: { beta: 0.3 } });
+  }
 });
 
 test('a cancel that loses the race: the cancelled job succeeds anyway, its model is adopted and the newer job cancelled', async () => {
