@@ -17,6 +17,7 @@ export const LogEvent = {
   launchRejected: 'launch.rejected',
   modelNotInCatalogue: 'launch.model_not_in_catalogue',
   modelRetiringSoon: 'launch.model_retiring_soon',
+  continuationUnchecked: 'launch.continuation_unchecked',
   runClaimed: 'launch.run_claimed',
   runDuplicate: 'launch.run_duplicate',
   tuningJobCreated: 'launch.tuning_job_created',

@@ -10,6 +10,8 @@ import { applyTransition } from '../../shared/runs/transitions.ts';
  */
 export interface RunStore {
   get(runId: string): Promise<RunDocument | null>;
+  /** The run that produced a tuned model (`…/models/ID@VERSION`; without a version, any of its versions), if one of ours did. */
+  findByTunedModel(modelName: string): Promise<RunDocument | null>;
   /** Creates the run as REJECTED unless it already exists (a re-sent bad message changes nothing). */
   recordRejected(run: RunDocument): Promise<'created' | 'exists'>;
   claim(runId: string, fresh: () => RunDocument, holder: string, nowMs: number, leaseMs: number): Promise<ClaimDecision>;
@@ -45,6 +47,14 @@ export function createRunStore(db: Firestore, collection = 'runs'): RunStore {
       return true;
     });
   return {
+    async findByTunedModel(modelName) {
+      const runs = db.collection(collection);
+      const exact = await runs.where('tunedModel.model', '==', modelName).limit(1).get();
+      if (!exact.empty) return parse(exact.docs[0]!.data());
+      if (modelName.includes('@')) return null;
+      const versions = await runs.where('tunedModel.model', '>=', `${modelName}@`).where('tunedModel.model', '<', `${modelName}@\uf8ff`).limit(1).get();
+      return versions.empty ? null : parse(versions.docs[0]!.data());
+    },
     async get(runId) {
       const snapshot = await ref(runId).get();
       return snapshot.exists ? parse(snapshot.data()) : null;

@@ -19,6 +19,9 @@ export interface TuningJobSpec {
   hyperParameters: { epochCount?: number; learningRateMultiplier?: number; adapterSize?: number; beta?: number };
   /** SUPERVISED unless given. */
   method?: 'SUPERVISED' | 'PREFERENCE';
+  /** Continuous tuning: start from this tuned model (and checkpoint) instead of baseModel. */
+  preTunedModel?: { tunedModelName: string; checkpointId?: string };
+  exportLastCheckpointOnly?: boolean;
   displayName: string;
   labels: Record<string, string>;
   /** The region to create the job in (a fallback region); the service's default region if unset. */
@@ -47,12 +50,15 @@ export function createTuningService(options: VertexClientOptions): TuningService
     async create(spec) {
       const job = await retry(() =>
         ai(spec.location).tunings.tune({
-          baseModel: spec.baseModel,
+          // @google/genai sends a `projects/…` baseModel as TuningJob.preTunedModel (continuous tuning).
+          baseModel: spec.preTunedModel?.tunedModelName ?? spec.baseModel,
           trainingDataset: { gcsUri: spec.trainingDatasetUri },
           config: {
             // @google/genai sends preferenceOptimizationSpec for PREFERENCE_TUNING, supervisedTuningSpec otherwise.
             ...(spec.method === 'PREFERENCE' ? { method: 'PREFERENCE_TUNING' as never } : {}),
             tunedModelDisplayName: spec.displayName,
+            ...(spec.preTunedModel?.checkpointId ? { preTunedModelCheckpointId: spec.preTunedModel.checkpointId } : {}),
+            ...(spec.exportLastCheckpointOnly ? { exportLastCheckpointOnly: true } : {}),
             ...(spec.validationDatasetUri ? { validationDataset: { gcsUri: spec.validationDatasetUri } } : {}),
             ...(spec.hyperParameters.epochCount !== undefined ? { epochCount: spec.hyperParameters.epochCount } : {}),
             ...(spec.hyperParameters.learningRateMultiplier !== undefined ? { learningRateMultiplier: spec.hyperParameters.learningRateMultiplier } : {}),
@@ -87,6 +93,20 @@ export function createTuningService(options: VertexClientOptions): TuningService
   };
 }
 
+/** TunedModel.checkpoints (tuning_job.proto), when the job kept intermediate checkpoints. */
+function checkpointsOf(job: TuningJob): { checkpoints?: NonNullable<JobView['tunedModel']>['checkpoints'] } {
+  const checkpoints = job.tunedModel?.checkpoints;
+  if (!checkpoints || checkpoints.length === 0) return {};
+  return {
+    checkpoints: checkpoints.map((item) => ({
+      checkpointId: String(item.checkpointId ?? ''),
+      epoch: item.epoch === undefined ? null : String(item.epoch),
+      step: item.step === undefined ? null : String(item.step),
+      endpoint: item.endpoint ?? null,
+    })),
+  };
+}
+
 function summarise(job: TuningJob): TuningJobSummary {
   const raw = job as TuningJob & { tuningJobState?: string };
   return {
@@ -97,7 +117,7 @@ function summarise(job: TuningJob): TuningJobSummary {
     ...(job.startTime ? { startTime: job.startTime } : {}),
     ...(job.endTime ? { endTime: job.endTime } : {}),
     ...(job.error ? { error: { code: job.error.code, message: job.error.message } } : {}),
-    ...(job.tunedModel?.model ? { tunedModel: { model: job.tunedModel.model, endpoint: job.tunedModel.endpoint ?? null } } : {}),
+    ...(job.tunedModel?.model ? { tunedModel: { model: job.tunedModel.model, endpoint: job.tunedModel.endpoint ?? null, ...checkpointsOf(job) } } : {}),
     ...(job.experiment ? { experiment: job.experiment } : {}),
     labels: job.labels ?? {},
     ...(job.tuningDataStats ? { tuningDataStats: job.tuningDataStats as Record<string, unknown> } : {}),

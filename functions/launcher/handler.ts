@@ -1,3 +1,4 @@
+import { locationOf } from '../../shared/runs/regions.ts';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { AdmissionStore } from '../../adapters/firestore/admission-store.ts';
@@ -7,7 +8,7 @@ import { cancelDuplicateJobs } from '../../adapters/vertex/duplicates.ts';
 import type { TuningService } from '../../adapters/vertex/tuning.ts';
 import { MergeInputError, mergedDatasetUri, type MergeSummary } from '../../shared/datasets/merge.ts';
 import { classifyError } from '../../shared/errors/classify.ts';
-import { launchRefusal, newRun, rawRequestOf, rejectedRun } from '../../shared/launch/decide.ts';
+import { continuationRefusal, launchRefusal, newRun, rawRequestOf, rejectedRun } from '../../shared/launch/decide.ts';
 import { modelStanding } from '../../shared/gemini/models.ts';
 import { datasetLocationRefusal } from '../../shared/launch/dataset-locations.ts';
 import { decodeMessageData, type PubsubMessagePublished } from '../../shared/launch/envelope.ts';
@@ -73,15 +74,21 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
   const runId = runIdFor(message);
   const log = deps.log.child({ runId, messageId });
   log.info(LogEvent.launchReceived, `launch request from ${message.source}`, { experiment: message.experiment });
-  const refusal = launchRefusal(message, deps.now()) ?? datasetLocationRefusal(message, deps.allowedDatasetPrefixes ?? null);
+  // Continuous tuning from a model one of our runs made: that run's rules and lineage apply.
+  const parent = message.preTunedModel ? await deps.runs.findByTunedModel(message.preTunedModel.tunedModelName) : null;
+  const refusal =
+    launchRefusal(message, deps.now()) ?? datasetLocationRefusal(message, deps.allowedDatasetPrefixes ?? null) ?? (parent ? continuationRefusal(message, parent) : null);
   if (refusal) return reject(runId, refusal, message, raw);
+  if (message.preTunedModel && !parent) {
+    log.warn(LogEvent.continuationUnchecked, `${message.preTunedModel.tunedModelName} was not made by a run of this pipeline: its method and date (supervised, tuned on or after 2025-07-11) are left to Vertex to check`);
+  }
   const model = modelStanding(message.baseModel, deps.now());
   if (model.standing === 'unknown') log.warn(LogEvent.modelNotInCatalogue, model.message, { baseModel: message.baseModel });
   else if (model.standing === 'available' && model.retiringSoon) {
     log.warn(LogEvent.modelRetiringSoon, `${model.spec.id} retires on ${model.spec.retiresOn}: Google blocks new tuning access a month before`, { baseModel: message.baseModel });
   }
 
-  const claimRun = () => deps.runs.claim(runId, () => newRun(message, nowIso()), messageId, deps.now(), deps.leaseMs);
+  const claimRun = () => deps.runs.claim(runId, () => newRun(message, nowIso(), parent?.runId ?? null), messageId, deps.now(), deps.leaseMs);
   let claim = await claimRun();
   // The same message moments after a delivery of it took the run: wait out the window rather
   // than fail (a subscription without a retry policy would redeliver at once, again and again):
@@ -133,7 +140,8 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
     }
     const trainingDatasetUri = merge?.uri ?? sources[0]!;
     // A delivery that crashed after creating the job left it labelled with the run id: adopt it.
-    const existing = await deps.tuning.findByLabels({ [RUN_ID_LABEL]: runId, [ATTEMPT_LABEL]: '1' });
+    const jobRegion = message.preTunedModel ? locationOf(message.preTunedModel.tunedModelName) : null;
+    const existing = await deps.tuning.findByLabels({ [RUN_ID_LABEL]: runId, [ATTEMPT_LABEL]: '1' }, jobRegion);
     let job = existing[0];
     let status: 'submitted' | 'adopted' = 'adopted';
     if (job) {
@@ -142,6 +150,9 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
       job = await deps.tuning.create({
         baseModel: message.baseModel,
         ...(message.method ? { method: message.method } : {}),
+        // A continuation is created where its tuned model lives.
+        ...(message.preTunedModel ? { preTunedModel: message.preTunedModel, ...(jobRegion ? { location: jobRegion } : {}) } : {}),
+        ...(message.exportLastCheckpointOnly ? { exportLastCheckpointOnly: true } : {}),
         trainingDatasetUri,
         ...(message.validationDatasetUri ? { validationDatasetUri: message.validationDatasetUri } : {}),
         hyperParameters: message.hyperParameters,

@@ -163,7 +163,8 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
     const request = run.request!;
     const labels = { ...request.labels, [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(attemptNumber) };
     const from = locationOf(jobName);
-    const region = deps.regions ? nextAttemptRegion(deps.regions, from, decision.why) : from;
+    // A continuation stays where its tuned model lives; other runs may move to a fallback region.
+    const region = request.preTunedModel ? locationOf(request.preTunedModel.tunedModelName) : deps.regions ? nextAttemptRegion(deps.regions, from, decision.why) : from;
     const reason = region && from && region !== from ? `${decision.reason} in ${region} (FALLBACK_REGIONS; ${from} had no capacity)` : decision.reason;
     // A poller that died after creating this attempt's job left it labelled: adopt it.
     const existing = await deps.tuning.findByLabels({ [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(attemptNumber) }, region);
@@ -173,6 +174,8 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
         ...(region ? { location: region } : {}),
         baseModel: run.baseModel,
         ...(request.method ? { method: request.method } : {}),
+        ...(request.preTunedModel ? { preTunedModel: request.preTunedModel } : {}),
+        ...(request.exportLastCheckpointOnly ? { exportLastCheckpointOnly: true } : {}),
         trainingDatasetUri: run.trainingDatasetUri,
         ...(request.validationDatasetUri ? { validationDatasetUri: request.validationDatasetUri } : {}),
         hyperParameters: request.hyperParameters,

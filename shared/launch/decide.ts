@@ -15,6 +15,8 @@ export function launchRefusal(message: LaunchMessage, nowMs: number): string | n
   if (model.standing === 'retired') return model.message;
   const spec = model.spec;
   const preference = message.method === 'PREFERENCE';
+  // "Use continuous tuning for Gemini models" lists the models that take it.
+  if (message.preTunedModel && spec.methods.continuous === false) return `${spec.id} does not take continuous tuning (${spec.source}): tune from the base model over all the data instead`;
   if (preference && spec.methods.preference === false) return `${spec.id} does not take preference tuning (${spec.source})`;
   if (!preference && message.hyperParameters.beta !== undefined) return 'hyperParameters.beta is a preference tuning setting: give "method": "PREFERENCE", or leave beta out';
   const adapter = message.hyperParameters.adapterSize;
@@ -32,8 +34,28 @@ export function launchRefusal(message: LaunchMessage, nowMs: number): string | n
   return null;
 }
 
+/** The date from which a supervised-tuned model can be continued ("Use continuous tuning for Gemini models"). */
+export const CONTINUOUS_TUNING_CUTOFF = '2025-07-11';
+
+/**
+ * Why a continuation cannot start from `parent`, the run of ours that made its tuned model:
+ * only supervised-tuned models tuned on or after 2025-07-11 can be continued (the continuous
+ * tuning page), and the request must name the Gemini model the parent descends from.
+ */
+export function continuationRefusal(message: LaunchMessage, parent: RunDocument): string | null {
+  const name = message.preTunedModel!.tunedModelName;
+  if (!parent.tunedModel) return `${name} is the tuned model of run ${parent.runId}, which has none recorded (${parent.state})`;
+  if (parent.request?.method === 'PREFERENCE') return `${name} was preference-tuned (run ${parent.runId}): continuous tuning starts from supervised-tuned models only`;
+  if (parent.createTime < CONTINUOUS_TUNING_CUTOFF) return `${name} was tuned on ${parent.createTime.slice(0, 10)}: only models tuned on or after ${CONTINUOUS_TUNING_CUTOFF} can be continued`;
+  if (parent.baseModel !== message.baseModel) return `${name} descends from ${parent.baseModel} (run ${parent.runId}), not ${message.baseModel}: name its base model`;
+  const checkpoint = message.preTunedModel!.checkpointId;
+  const known = parent.tunedModel.checkpoints?.map((item) => item.checkpointId);
+  if (checkpoint && known && !known.includes(checkpoint)) return `${name} has no checkpoint ${checkpoint} (run ${parent.runId} kept ${known.join(', ') || 'none'})`;
+  return null;
+}
+
 /** The run document a first delivery creates. */
-export function newRun(message: LaunchMessage, nowIso: string): RunDocument {
+export function newRun(message: LaunchMessage, nowIso: string, parentRunId: string | null = null): RunDocument {
   const datasets = trainingDatasets(message);
   return {
     schemaVersion: 1,
@@ -47,6 +69,7 @@ export function newRun(message: LaunchMessage, nowIso: string): RunDocument {
     attempts: [],
     currentJobName: null,
     tunedModel: null,
+    ...(message.preTunedModel ? { lineage: { parentRunId, preTunedModel: message.preTunedModel.tunedModelName, checkpointId: message.preTunedModel.checkpointId ?? null } } : {}),
     tuningDataStats: null,
     error: null,
     rejection: null,

@@ -43,6 +43,22 @@ export const hyperParametersSchema = z
  * @google/genai's PREFERENCE_TUNING, sent as TuningJob.preferenceOptimizationSpec).
  */
 export const tuningMethodSchema = z.enum(['SUPERVISED', 'PREFERENCE']);
+
+/**
+ * Continuous tuning ("Use continuous tuning for Gemini models"): the job starts from a tuned
+ * model (TuningJob.pre_tuned_model in tuning_job.proto, the `source_model` oneof with
+ * base_model), at its default checkpoint or the one named. The model's resource name is
+ * `projects/{project}/locations/{location}/models/{model}[@{version}]`.
+ */
+export const preTunedModelSchema = z
+  .object({
+    tunedModelName: z
+      .string()
+      .regex(/^projects\/[^/]+\/locations\/[a-z0-9-]+\/models\/[^/@\s]+(@[^/\s]+)?$/, 'a tuned model: projects/PROJECT/locations/REGION/models/ID[@VERSION]'),
+    checkpointId: z.string().min(1).max(128).optional(),
+  })
+  .strict();
+export type PreTunedModel = z.infer<typeof preTunedModelSchema>;
 export type LaunchTuningMethod = z.infer<typeof tuningMethodSchema>;
 
 export const evaluationSpecSchema = z.object({
@@ -60,6 +76,15 @@ export const launchMessageSchema = z
     baseModel: z.string().min(1),
     /** Absent: SUPERVISED (messages of before this field launch as they did, with the same run id). */
     method: tuningMethodSchema.optional(),
+    /**
+     * Continue from a tuned model instead of starting from `baseModel` (which then names the Gemini
+     * model it descends from, for limits, price and the base side of evaluation). New data is
+     * otherwise tuned from the base model over all of it (several trainingDatasetUri): continuing
+     * is an explicit choice.
+     */
+    preTunedModel: preTunedModelSchema.optional(),
+    /** SFT's and preference tuning's export_last_checkpoint_only: keep only the last checkpoint. */
+    exportLastCheckpointOnly: z.boolean().optional(),
     /** One dataset, or several: a tuned model cannot be trained further, so more data means a new run over all of it. */
     trainingDatasetUri: z.union([gcsUri, z.array(gcsUri).min(1).max(50)]),
     validationDatasetUri: gcsUri.optional(),
@@ -108,6 +133,8 @@ export function runIdFor(message: LaunchMessage): string {
     evaluation: message.evaluation ?? null,
     // Only when given: a message from before the field keeps its run id.
     ...(message.method && message.method !== 'SUPERVISED' ? { method: message.method } : {}),
+    ...(message.preTunedModel ? { preTunedModel: message.preTunedModel } : {}),
+    ...(message.exportLastCheckpointOnly ? { exportLastCheckpointOnly: true } : {}),
   };
   return `run-${createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 24)}`;
 }

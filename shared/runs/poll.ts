@@ -14,7 +14,7 @@ export interface JobView {
   startTime?: string;
   endTime?: string;
   error?: { code?: number; message?: string };
-  tunedModel?: { model: string; endpoint: string | null };
+  tunedModel?: { model: string; endpoint: string | null; checkpoints?: { checkpointId: string; epoch: string | null; step: string | null; endpoint: string | null }[] };
   tuningDataStats?: Record<string, unknown>;
 }
 

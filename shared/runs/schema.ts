@@ -132,7 +132,16 @@ export const runDocumentSchema = z.object({
     .optional(),
   attempts: z.array(attemptSchema),
   currentJobName: z.string().nullable(),
-  tunedModel: z.object({ model: z.string(), endpoint: z.string().nullable() }).nullable(),
+  tunedModel: z
+    .object({
+      model: z.string(),
+      endpoint: z.string().nullable(),
+      /** TunedModel.checkpoints (tuning_job.proto): the intermediate checkpoints, when the job kept them. */
+      checkpoints: z.array(z.object({ checkpointId: z.string(), epoch: z.string().nullable(), step: z.string().nullable(), endpoint: z.string().nullable() })).optional(),
+    })
+    .nullable(),
+  /** Continuous tuning: the tuned model this run started from, and the run of ours that made it (null when another made it). */
+  lineage: z.object({ parentRunId: z.string().nullable(), preTunedModel: z.string(), checkpointId: z.string().nullable() }).optional(),
   /** A bounded summary of Vertex's tuningDataStats: counts and warnings, never training examples. */
   tuningDataStats: tuningDataStatsSummarySchema.nullable(),
   error: errorInfoSchema.nullable(),

@@ -39,6 +39,10 @@ export const runSummarySchema = z.object({
   state: runStateSchema,
   experiment: z.string(),
   baseModel: z.string(),
+  /** SUPERVISED or PREFERENCE tuning. */
+  method: z.enum(['SUPERVISED', 'PREFERENCE']),
+  /** Continuous tuning: the tuned model it started from, and our run that made it (null: another made it). */
+  lineage: z.object({ parentRunId: z.string().nullable(), preTunedModel: z.string(), checkpointId: z.string().nullable() }).nullable(),
   attempts: z.number().int().nonnegative(),
   /** Seconds the current attempt waited in Vertex's queue (so far, while it still waits). */
   queueWaitSeconds: z.number().nullable(),
@@ -70,6 +74,8 @@ export function summarizeRun(run: RunDocument, nowIso: string): RunSummary {
     state: run.state,
     experiment: run.experiment,
     baseModel: run.baseModel,
+    method: run.request?.method ?? 'SUPERVISED',
+    lineage: run.lineage ?? null,
     attempts: run.attempts.length,
     queueWaitSeconds: current ? seconds(current.submittedAt, current.startedAt ?? current.endedAt ?? (finished ? null : nowIso)) : null,
     durationSeconds: first ? seconds(first.submittedAt, finished ? run.updateTime : nowIso) : null,

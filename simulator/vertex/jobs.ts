@@ -60,6 +60,14 @@ export interface SimulatedJob {
   name: string;
   /** Ids of the tuned model and endpoint, made at creation, independent of the job's id. */
   modelId: string;
+  /**
+   * The version of `modelId` the job makes. "Use continuous tuning for Gemini models": a
+   * continuation makes "a new model version … under the same parent model as the pre-tuned
+   * model", unless a display name is given, when "a new model is created".
+   */
+  modelVersion: number;
+  /** Continuous tuning: the base model of the tuned model it started from (PreTunedModel.base_model, output only). */
+  preTunedBaseModel?: string;
   endpointId: string;
   location: string;
   createMs: number;
@@ -189,7 +197,7 @@ export function renderJob(job: SimulatedJob, acquiredAt: number | null, nowMs: n
   const resource: Record<string, unknown> = {
     name: job.name,
     tunedModelDisplayName: job.body.tunedModelDisplayName ?? `tuned-${job.id}`,
-    baseModel: job.body.baseModel,
+    ...(job.body.preTunedModel ? { preTunedModel: { ...(job.body.preTunedModel as object), baseModel: job.preTunedBaseModel } } : { baseModel: job.body.baseModel }),
     [tuningSpecOf(job.body).field]: tuningSpecOf(job.body).spec,
     labels: job.labels,
     state,
@@ -211,7 +219,7 @@ export function renderJob(job: SimulatedJob, acquiredAt: number | null, nowMs: n
     resource.tuningDataStats = { [stats]: job.datasetStats };
   }
   if (trained) {
-    resource.tunedModel = { model: `${parent}/models/${job.modelId}@1`, endpoint: `${parent}/endpoints/${job.endpointId}` };
+    resource.tunedModel = { model: `${parent}/models/${job.modelId}@${job.modelVersion}`, endpoint: `${parent}/endpoints/${job.endpointId}`, ...checkpointsOf(job, parent) };
   }
   return resource;
 }
@@ -220,6 +228,27 @@ export function renderJob(job: SimulatedJob, acquiredAt: number | null, nowMs: n
 export function trainingWindow(job: SimulatedJob, acquiredAt: number | null): { startMs: number; runMs: number } | null {
   if (acquiredAt === null || job.fault.stuck || job.fault.fail || job.fault.invalidDataset) return null;
   return { startMs: phases(job, acquiredAt).startAt, runMs: job.timing.runMs };
+}
+
+/**
+ * TunedModel.checkpoints: "only populated for tuning jobs that enable intermediate checkpoints"
+ * (tuning_job.proto; export_last_checkpoint_only false, the default, enables them). The
+ * simulator keeps one per epoch; Google does not say how many Vertex keeps, how their ids read,
+ * or which endpoint each is on: ids are the epoch numbers and each names the job's endpoint.
+ */
+export function checkpointsOf(job: SimulatedJob, parent: string): { checkpoints?: { checkpointId: string; epoch: string; step: string; endpoint: string }[] } {
+  const spec = tuningSpecOf(job.body).spec as { exportLastCheckpointOnly?: boolean; hyperParameters?: { epochCount?: number | string } } | undefined;
+  if (spec?.exportLastCheckpointOnly) return {};
+  const epochs = Math.max(1, Number(spec?.hyperParameters?.epochCount ?? 1) || 1);
+  const stepsPerEpoch = 20;
+  return {
+    checkpoints: Array.from({ length: epochs }, (_, index) => ({
+      checkpointId: String(index + 1),
+      epoch: String(index + 1),
+      step: String((index + 1) * stepsPerEpoch),
+      endpoint: `${parent}/endpoints/${job.endpointId}`,
+    })),
+  };
 }
 
 /** Whether the job is still live (a cancel is accepted) at `nowMs`. */
@@ -237,6 +266,11 @@ export function isLive(rendered: Record<string, unknown>): boolean {
  */
 export function createRequestProblem(body: Record<string, unknown>, nowMs: number): { status: 400 | 404; message: string } | null {
   const baseModel = body.baseModel;
+  // A continuation names its source model instead; the server judges it against the jobs it holds.
+  if (body.preTunedModel !== undefined) {
+    const problem = specProblem(body);
+    return problem ? { status: 400, message: problem } : null;
+  }
   if (typeof baseModel !== 'string' || baseModel === '') return { status: 400, message: 'baseModel is required' };
   const model = modelStanding(baseModel, nowMs);
   if (model.standing === 'retired') return { status: 404, message: `Publisher model \`${baseModel}\` was not found or your project does not have access to it (${model.spec.id} retired on ${model.spec.retiresOn})` };

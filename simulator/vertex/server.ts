@@ -1,3 +1,4 @@
+import { getModelSpec } from '../../shared/gemini/models.ts';
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,6 +21,7 @@ import {
 } from './batch.ts';
 import {
   DEFAULT_TIMING,
+  checkpointsOf,
   createRequestProblem,
   tuningSpecOf,
   isLive,
@@ -310,10 +312,15 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   function createJob(parent: string, location: string, body: Record<string, unknown>, response: ServerResponse) {
     const problem = createRequestProblem(body, now());
     if (problem) return sendError(response, problem.status, problem.message);
+    const continued = body.preTunedModel ? continuationSource(body.preTunedModel as { tunedModelName?: string; checkpointId?: string }) : null;
+    if (continued && 'status' in continued) return sendError(response, continued.status, continued.message);
     nextId += 1n;
     const id = nextId.toString();
-    // The model and endpoint get ids of their own, as Vertex's do (not derived from the job's).
-    const modelId = (3_000_000_000_000_000_000n + BigInt(jobs.size + 1)).toString();
+    // The model and endpoint get ids of their own, as Vertex's do (not derived from the job's);
+    // a continuation without a display name is a new version of its source model.
+    const newVersion = continued && body.tunedModelDisplayName === undefined;
+    const modelId = newVersion ? continued.source.modelId : (3_000_000_000_000_000_000n + BigInt(jobs.size + 1)).toString();
+    const modelVersion = newVersion ? Math.max(...[...jobs.values()].filter((other) => other.modelId === modelId).map((other) => other.modelVersion)) + 1 : 1;
     const endpointId = (7_000_000_000_000_000_000n + BigInt(jobs.size + 1)).toString();
     const fault: JobFault = {};
     if (quotaHolds > 0) {
@@ -332,6 +339,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       id,
       name: `${parent}/tuningJobs/${id}`,
       modelId,
+      modelVersion,
+      ...(continued ? { preTunedBaseModel: continued.baseModel } : {}),
       endpointId,
       location,
       createMs: now(),
@@ -360,7 +369,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
             job.fault.invalidDataset = `${uri} line ${record.line}: ${record.message}`;
             return;
           }
-          const context = { line: record.line, baseModel: String(job.body.baseModel), ...(options.tokens ? { tokens: options.tokens } : {}) };
+          const context = { line: record.line, baseModel: job.preTunedBaseModel ?? String(job.body.baseModel), ...(options.tokens ? { tokens: options.tokens } : {}) };
           const result = method === 'preference' ? validatePreferenceRecord(record.value, context) : validateExample(record.value, context);
           if (result.errors.length > 0) {
             const first = result.errors[0]!;
@@ -397,8 +406,27 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   }
 
   /** The tuning job whose tuned model has this id. */
-  function jobMakingModel(modelId: string) {
-    return [...jobs.values()].find((job) => job.modelId === modelId);
+  /** The job that made a model version; a name without a version means version 1 (which version Vertex treats as default is not documented). */
+  function jobMakingModel(modelId: string, version = 1) {
+    return [...jobs.values()].find((job) => job.modelId === modelId && job.modelVersion === version);
+  }
+
+  /**
+   * Where a continuation starts ("Use continuous tuning for Gemini models"): a tuned model this
+   * simulator made, by a supervised job ("Only supervised tuning base models tuned on or after
+   * July 11, 2025 can be used"), at a checkpoint it kept, of a model that takes continuous tuning.
+   * The wording of the refusals is ours.
+   */
+  function continuationSource(pre: { tunedModelName?: string; checkpointId?: string }): { source: SimulatedJob; baseModel: string } | { status: 400 | 404; message: string } {
+    const name = /^projects\/[^/]+\/locations\/[^/]+\/models\/(\d+)(?:@(\d+))?$/.exec(pre.tunedModelName ?? '');
+    const source = name ? jobMakingModel(name[1]!, name[2] ? Number(name[2]) : 1) : undefined;
+    if (!source || render(source).state !== 'JOB_STATE_SUCCEEDED') return { status: 404, message: `Model ${pre.tunedModelName} not found` };
+    if (tuningSpecOf(source.body).method !== 'supervised') return { status: 400, message: `Model ${pre.tunedModelName} was not made by supervised tuning: only supervised-tuned models can be tuned further` };
+    const baseModel = source.preTunedBaseModel ?? String(source.body.baseModel);
+    if (getModelSpec(baseModel)?.methods.continuous === false) return { status: 400, message: `Base model ${baseModel} does not support continuous tuning` };
+    const checkpoints = checkpointsOf(source, parentOfJob(source)).checkpoints?.map((item) => item.checkpointId) ?? [];
+    if (pre.checkpointId !== undefined && !checkpoints.includes(pre.checkpointId)) return { status: 400, message: `Checkpoint ${pre.checkpointId} not found for model ${pre.tunedModelName}` };
+    return { source, baseModel };
   }
 
   /** A tuning job by its numeric id (the experiment context and the tuned model carry it). */
@@ -522,14 +550,14 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   }
 
   function modelFor(name: string): Promise<SimulatedModel> {
-    const tuned = /^projects\/[^/]+\/locations\/[^/]+\/models\/(\d+)(?:@\d+)?$/.exec(name);
+    const tuned = /^projects\/[^/]+\/locations\/[^/]+\/models\/(\d+)(?:@(\d+))?$/.exec(name);
     if (!tuned) return Promise.resolve(echoModel);
-    const id = tuned[1]!;
+    const id = `${tuned[1]!}@${tuned[2] ?? 1}`;
     if (!tunedModels.has(id)) {
       tunedModels.set(
         id,
         (async () => {
-          const source = jobMakingModel(id);
+          const source = jobMakingModel(tuned[1]!, Number(tuned[2] ?? 1));
           if (!source || render(source).state !== 'JOB_STATE_SUCCEEDED') throw new Error(`Model ${name} not found (no succeeded tuning job made it)`);
           const training = tuningSpecOf(source.body).spec!.trainingDatasetUri!;
           return nearestExampleModel(await trainingPairs(options.readDataset!(training)));
@@ -542,8 +570,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
 
   /** The display name a batch output folder carries: the tuned model's (its job's tunedModelDisplayName), or a base model's id. */
   function modelDisplayName(model: string): string {
-    const tuned = /\/models\/(\d+)(?:@\d+)?$/.exec(model);
-    const source = tuned ? jobMakingModel(tuned[1]!) : undefined;
+    const tuned = /\/models\/(\d+)(?:@(\d+))?$/.exec(model);
+    const source = tuned ? jobMakingModel(tuned[1]!, Number(tuned[2] ?? 1)) : undefined;
     return source ? String(source.body.tunedModelDisplayName ?? `tuned-${source.id}`) : model.split('/').at(-1)!;
   }
 
@@ -552,7 +580,7 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     const endpoint = /^endpoints\/(\d+)$/.exec(target);
     const owner = endpoint ? [...jobs.values()].find((job) => job.endpointId === endpoint[1]) : undefined;
     if (endpoint && !owner) return sendError(response, 404, `Endpoint ${parentOf(project, location)}/${target} not found`);
-    const modelName = owner ? `${parentOfJob(owner)}/models/${owner.modelId}@1` : target;
+    const modelName = owner ? `${parentOfJob(owner)}/models/${owner.modelId}@${owner.modelVersion}` : target;
     let model: SimulatedModel;
     try {
       model = await modelFor(modelName);

@@ -83,7 +83,9 @@ async function showRun(runId) {
   const failed = ['FAILED', 'REJECTED', 'CANCELLED'].includes(run.state);
   app.innerHTML = `
     <h1 id="run-title">${esc(run.runId)} ${stateBadge(run.state)}</h1>
-    <p>${esc(run.experiment)} · ${esc(run.baseModel)}${run.tunedModel ? ` · tuned model <code>${esc(run.tunedModel.model)}</code>` : ''}</p>
+    <p>${esc(run.experiment)} · ${esc(run.baseModel)}${run.request?.method === 'PREFERENCE' ? ' · preference tuning' : ''}${run.tunedModel ? ` · tuned model <code>${esc(run.tunedModel.model)}</code>` : ''}</p>
+    ${run.lineage ? `<p>continued from <code>${esc(run.lineage.preTunedModel)}</code>${run.lineage.checkpointId ? ` (checkpoint ${esc(run.lineage.checkpointId)})` : ''}${run.lineage.parentRunId ? `, made by run <a href="#/runs/${esc(run.lineage.parentRunId)}">${esc(run.lineage.parentRunId)}</a>` : ''}</p>` : ''}
+    ${run.tunedModel?.checkpoints?.length ? `<p>checkpoints: ${run.tunedModel.checkpoints.map((c) => `${esc(c.checkpointId)} (epoch ${esc(c.epoch ?? '?')}, step ${esc(c.step ?? '?')})`).join(', ')}</p>` : ''}
     ${failed ? `<p class="reason" id="failure">${esc(run.rejection || (last && last.reason) || (run.error && run.error.message))}</p>` : ''}
     ${run.state === 'QUEUED' && run.queue ? `<p class="queued" id="queue-position">waiting for a tuning slot: position ${run.queue.position} of ${run.queue.of} in the pipeline's queue (${run.queue.maxConcurrent} at a time)</p>` : ''}
     ${run.warning ? `<p class="reason">${esc(run.warning)}</p>` : ''}

@@ -101,7 +101,7 @@ test("--base-model: a retired model is refused before anything is read, naming i
 });
 
 test('MODEL_CATALOGUE: an operator adds a model and its price without a release; a bad row is one clear line', () => {
-  const row = { id: 'gemini-4-flash', maxTokensPerExample: 262_144, maxValidationExamples: 5000, maxDatasetFileBytes: 1073741824, maxTextOnlyTrainingExamples: 1000000, maxMultimodalTrainingExamples: 300000, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: true, methods: { supervised: true, preference: null, continuous: null }, trainingPricePerMillionUsd: 4, priceVerifiedOn: '2026-11-30', retiresOn: null, replacement: null, thinking: 'level', source: 'our contract' };
+  const row = { id: 'gemini-4-flash', maxTokensPerExample: 262_144, maxValidationExamples: 5000, maxDatasetFileBytes: 1073741824, maxTextOnlyTrainingExamples: 1000000, maxMultimodalTrainingExamples: 300000, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: true, methods: { supervised: true, preference: null, continuous: null }, trainingPricePerMillionUsd: 4, priceVerifiedOn: '2026-11-30', retiresOn: null, replacement: null, thinking: { level: 'MINIMAL' }, source: 'our contract' };
   const run = (catalogue: string, ...args: string[]) => spawnSync('node', [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, MODEL_CATALOGUE: catalogue, PATH: `/usr/bin:/usr/local/bin:${process.env.PATH}` } });
   const added = run(JSON.stringify([row]), 'convert', 'test/fixtures/minimal-train.jsonl', '--out', join(work, 'operator'), '--base-model', 'gemini-4-flash', '--epochs', '2', '--json');
   const report = reportSchema.parse(JSON.parse(added.stdout));

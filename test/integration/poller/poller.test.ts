@@ -1,3 +1,4 @@
+import { summarizeRun } from '../../../shared/status/api.ts';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -128,6 +129,54 @@ test('a job stuck in the queue past the threshold is cancelled and resubmitted; 
   const done = await runs.get(runId);
   assert.equal(done?.state, 'SUCCEEDED');
   assert.equal(done?.attempts[0]?.endState, 'JOB_STATE_CANCELLED', 'the cancelled job was followed to its end');
+});
+
+test('continuous tuning: a finished run keeps its checkpoints; a launch from its model (at a checkpoint) records the lineage and makes a new model; what cannot be continued is refused', async () => {
+  const { sim, launch, deps, clock, runs } = await setup();
+  const base = { baseModel: 'gemini-3.5-flash', hyperParameters: { epochCount: 2 } };
+  const first = await launch('parent', base);
+  clock.advance(4 * MINUTE);
+  await runTick(deps);
+  clock.advance(10 * MINUTE);
+  await runTick(deps);
+  const parent = await runs.get(first.runId);
+  assert.equal(parent?.state, 'SUCCEEDED');
+  assert.deepEqual(parent?.tunedModel?.checkpoints?.map((c) => `${c.checkpointId}:${c.epoch}:${c.step}`), ['1:1:20', '2:2:40']);
+  const model = parent!.tunedModel!.model;
+
+  const child = await launch('child', { ...base, preTunedModel: { tunedModelName: model, checkpointId: '1' } });
+  assert.equal(child.status, 'submitted');
+  const submitted = await runs.get(child.runId);
+  assert.deepEqual(submitted?.lineage, { parentRunId: first.runId, preTunedModel: model, checkpointId: '1' });
+  const job = sim.control.jobs().at(-1)!;
+  assert.equal(job.body.baseModel, undefined, 'TuningJob.source_model is a oneof: preTunedModel instead of baseModel');
+  assert.deepEqual(job.body.preTunedModel, { tunedModelName: model, checkpointId: '1' });
+  const vertexView = await deps.tuning.get(job.name);
+  assert.equal(vertexView.state === 'JOB_STATE_PENDING' || vertexView.state === 'JOB_STATE_RUNNING' || vertexView.state === 'JOB_STATE_QUEUED', true);
+  clock.advance(4 * MINUTE);
+  await runTick(deps);
+  clock.advance(10 * MINUTE);
+  await runTick(deps);
+  const done = await runs.get(child.runId);
+  assert.equal(done?.state, 'SUCCEEDED');
+  assert.notEqual(done?.tunedModel?.model, model, 'a display name is given: "a new model is created"');
+  // Other apps read the lineage from the status API's summary.
+  assert.deepEqual(summarizeRun(done!, new Date().toISOString()).lineage, { parentRunId: first.runId, preTunedModel: model, checkpointId: '1' });
+
+  const refusals: [Record<string, unknown>, RegExp][] = [
+    [{ ...base, preTunedModel: { tunedModelName: model, checkpointId: '9' } }, /has no checkpoint 9 \(run .* kept 1, 2\)/],
+    [{ baseModel: 'gemini-3.1-flash-lite', preTunedModel: { tunedModelName: model } }, /descends from gemini-3\.5-flash .* not gemini-3\.1-flash-lite/],
+    [{ baseModel: 'gemini-3.5-flash-lite', preTunedModel: { tunedModelName: model } }, /gemini-3\.5-flash-lite does not take continuous tuning/],
+  ];
+  for (const [extra, reason] of refusals) {
+    const outcome = await launch(`refused-${String(reason).length}`, extra);
+    assert.equal(outcome.status, 'rejected', String(reason));
+    assert.match((await runs.get(outcome.runId))?.rejection ?? '', reason);
+  }
+  // A model no run of ours made: left to Vertex, which finds no such model.
+  const stranger = await launch('stranger', { ...base, preTunedModel: { tunedModelName: 'projects/sim-project/locations/us-central1/models/123@1' } });
+  assert.equal(stranger.status, 'failed');
+  assert.match((await runs.get(stranger.runId))?.error?.message ?? '', /Model projects\/sim-project\/locations\/us-central1\/models\/123@1 not found/);
 });
 
 test('a stuck preference tuning job is resubmitted as preference tuning, with its beta', async () => {
