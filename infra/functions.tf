@@ -109,6 +109,9 @@ resource "google_cloudfunctions2_function" "launcher" {
       LAUNCH_MAX_DELIVERIES      = tostring(var.max_delivery_attempts)
       DATASETS_BUCKET            = google_storage_bucket.datasets.name
       MERGE_MEMORY_MB            = "64"
+      MAX_RUN_COST_USD           = var.max_run_cost_usd == null ? "" : tostring(var.max_run_cost_usd)
+      COST_BUDGET_USD            = var.cost_budget_usd == null ? "" : tostring(var.cost_budget_usd)
+      ALLOW_UNKNOWN_COST         = tostring(var.allow_unknown_cost)
       ALLOWED_DATASET_PREFIXES   = join(",", var.allowed_dataset_prefixes)
       MAX_CONCURRENT_TUNING_JOBS = tostring(var.max_concurrent_tuning_jobs)
       ADMISSION_COLLECTION       = "admission"

@@ -39,6 +39,24 @@ variable "model_catalogue" {
   default     = []
 }
 
+variable "max_run_cost_usd" {
+  description = "Per-run spending limit in USD on the converter's cost estimate (launches over it are REJECTED with the figures); null: none."
+  type        = number
+  default     = null
+}
+
+variable "cost_budget_usd" {
+  description = "Monthly (UTC) tuning budget in USD over the estimates of the month's runs; null: none."
+  type        = number
+  default     = null
+}
+
+variable "allow_unknown_cost" {
+  description = "With a limit set, whether a run without a cost estimate (its model's training price unknown) may start."
+  type        = bool
+  default     = false
+}
+
 variable "fallback_regions" {
   description = "Opt-in: a job stuck waiting for capacity is resubmitted in the next of these tuning regions (after var.region, in order). Its tuned model, metrics and evaluation then live there: list only regions your data may go to."
   type        = list(string)

@@ -10,6 +10,8 @@ import { applyTransition } from '../../shared/runs/transitions.ts';
  */
 export interface RunStore {
   get(runId: string): Promise<RunDocument | null>;
+  /** The converter's estimates of the runs created since `sinceIso` (refused ones left out), and how many had none. */
+  estimatedSpendSince(sinceIso: string): Promise<{ spentUsd: number; unknownRuns: number }>;
   /** The run that produced a tuned model (`…/models/ID@VERSION`; without a version, any of its versions), if one of ours did. */
   findByTunedModel(modelName: string): Promise<RunDocument | null>;
   /** Creates the run as REJECTED unless it already exists (a re-sent bad message changes nothing). */
@@ -47,6 +49,18 @@ export function createRunStore(db: Firestore, collection = 'runs'): RunStore {
       return true;
     });
   return {
+    async estimatedSpendSince(sinceIso) {
+      const month = await db.collection(collection).where('createTime', '>=', sinceIso).select('state', 'request.estimatedCostUsd').get();
+      let spentUsd = 0;
+      let unknownRuns = 0;
+      for (const doc of month.docs) {
+        if (doc.get('state') === 'REJECTED') continue;
+        const estimate: unknown = doc.get('request.estimatedCostUsd');
+        if (typeof estimate === 'number') spentUsd += estimate;
+        else unknownRuns += 1;
+      }
+      return { spentUsd, unknownRuns };
+    },
     async findByTunedModel(modelName) {
       const runs = db.collection(collection);
       const exact = await runs.where('tunedModel.model', '==', modelName).limit(1).get();

@@ -1,3 +1,4 @@
+import { costRefusal, monthStart, type CostLimits } from '../../shared/launch/cost-guard.ts';
 import { locationOf } from '../../shared/runs/regions.ts';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -35,6 +36,8 @@ export interface LauncherDeps {
   allowedDatasetPrefixes?: readonly string[] | null;
   /** How a delivery waits (tests pass one that moves their clock). */
   sleep?: (ms: number) => Promise<void>;
+  /** The operator's spending limits (MAX_RUN_COST_USD, COST_BUDGET_USD, ALLOW_UNKNOWN_COST); none when absent. */
+  costLimits?: CostLimits;
   /** Admission control (MAX_CONCURRENT_TUNING_JOBS): without it every run submits at once. */
   admission?: { store: AdmissionStore; maxConcurrent: number };
 }
@@ -79,6 +82,12 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
   const refusal =
     launchRefusal(message, deps.now()) ?? datasetLocationRefusal(message, deps.allowedDatasetPrefixes ?? null) ?? (parent ? continuationRefusal(message, parent) : null);
   if (refusal) return reject(runId, refusal, message, raw);
+  // Spending limits, before any job exists; a redelivery of a run already created is not judged again.
+  if (deps.costLimits && (deps.costLimits.maxRunUsd !== null || deps.costLimits.monthlyBudgetUsd !== null) && !(await deps.runs.get(runId))) {
+    const month = deps.costLimits.monthlyBudgetUsd !== null ? await deps.runs.estimatedSpendSince(monthStart(deps.now())) : { spentUsd: 0, unknownRuns: 0 };
+    const overspend = costRefusal(message.estimatedCostUsd, deps.costLimits, month);
+    if (overspend) return reject(runId, overspend, message, raw);
+  }
   if (message.preTunedModel && !parent) {
     log.warn(LogEvent.continuationUnchecked, `${message.preTunedModel.tunedModelName} was not made by a run of this pipeline: its method and date (supervised, tuned on or after 2025-07-11) are left to Vertex to check`);
   }

@@ -34,6 +34,7 @@ function dependencies(): LauncherDeps {
       merge: { bucket: config.DATASETS_BUCKET, memoryBytes: config.MERGE_MEMORY_MB * 1024 * 1024 },
       maxDeliveries: config.LAUNCH_MAX_DELIVERIES,
       allowedDatasetPrefixes: allowedDatasetPrefixes(config),
+      costLimits: { maxRunUsd: config.MAX_RUN_COST_USD ?? null, monthlyBudgetUsd: config.COST_BUDGET_USD ?? null, allowUnknown: config.ALLOW_UNKNOWN_COST },
       ...(config.MAX_CONCURRENT_TUNING_JOBS > 0
         ? { admission: { store: createAdmissionStore(db, { collection: config.ADMISSION_COLLECTION, runsCollection: config.RUNS_COLLECTION }), maxConcurrent: config.MAX_CONCURRENT_TUNING_JOBS } }
         : {}),

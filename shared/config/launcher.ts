@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { admissionConfigShape, commonConfigSchema } from './common.ts';
+import { admissionConfigShape, commonConfigSchema, envBoolean } from './common.ts';
 
 /** The launcher's environment (set by Terraform when deployed, by the local stack locally). */
 export const launcherConfigSchema = commonConfigSchema.extend({
@@ -27,6 +27,12 @@ export const launcherConfigSchema = commonConfigSchema.extend({
     .string()
     .regex(/^$|^(\s*gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/[^,]*\s*)(,\s*gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/[^,]*\s*)*$/, 'comma-separated gs://BUCKET/ prefixes (each ending in / after the bucket)')
     .optional(),
+  /** Per-run spending limit in USD on the converter's estimate; unset: none. */
+  MAX_RUN_COST_USD: z.preprocess((value) => (value === '' ? undefined : value), z.coerce.number().positive().optional()),
+  /** Monthly (UTC) spending budget in USD, over the estimates of the month's runs; unset: none. */
+  COST_BUDGET_USD: z.preprocess((value) => (value === '' ? undefined : value), z.coerce.number().positive().optional()),
+  /** With a limit set, whether a run without an estimate (unknown price) may start. */
+  ALLOW_UNKNOWN_COST: envBoolean.default(false),
   /** Examples a merge holds in memory at once; larger merges take more passes over the sources, not more memory. */
   MERGE_MEMORY_MB: z.coerce.number().int().min(1).max(4096).default(64),
 });

@@ -100,6 +100,24 @@ test('method PREFERENCE creates a preference tuning job (preferenceOptimizationS
   assert.match((await deps.runs.get(betaAlone.runId))?.rejection ?? '', /beta is a preference tuning setting/);
 });
 
+test('spending limits: over MAX_RUN_COST_USD, or past the monthly COST_BUDGET_USD summed from the month\'s runs, is REJECTED before any job; unknown cost only if allowed', async () => {
+  const { sim, deps } = await setup({ costLimits: { maxRunUsd: 50, monthlyBudgetUsd: 100, allowUnknown: false } });
+  const first = await handleLaunch(envelope(message({ experiment: 'cost-a', estimatedCostUsd: 45 })), deps);
+  assert.equal(first.status, 'submitted');
+  const second = await handleLaunch(envelope(message({ experiment: 'cost-b', estimatedCostUsd: 45 })), deps);
+  assert.equal(second.status, 'submitted');
+  const third = await handleLaunch(envelope(message({ experiment: 'cost-c', estimatedCostUsd: 20 })), deps);
+  assert.equal(third.status, 'rejected');
+  assert.match((await deps.runs.get(third.runId))?.rejection ?? '', /\$20\.00 on top of \$90\.00 estimated this month is over COST_BUDGET_USD \$100\.00/);
+  const big = await handleLaunch(envelope(message({ experiment: 'cost-d', estimatedCostUsd: 60 })), deps);
+  assert.match((await deps.runs.get(big.runId))?.rejection ?? '', /over MAX_RUN_COST_USD \$50\.00/);
+  const unknown = await handleLaunch(envelope(message({ experiment: 'cost-e' })), deps);
+  assert.match((await deps.runs.get(unknown.runId))?.rejection ?? '', /no cost estimate/);
+  assert.equal(sim.control.createdCount(), 2, 'no job for a refused run');
+  // A redelivery of an accepted run is not judged again, though the month now counts it.
+  assert.notEqual((await handleLaunch(envelope(message({ experiment: 'cost-a', estimatedCostUsd: 45 })), deps)).status, 'rejected');
+});
+
 test('other apps read runs with the typed reader, by id and by state', async () => {
   const { deps, db } = await setup();
   const submitted = await handleLaunch(envelope(message({ experiment: 'reader-a' })), deps);
