@@ -83,7 +83,8 @@ data "archive_file" "source" {
   source_dir  = var.source_dir
   output_path = "${path.module}/.build/source.zip"
   # What Cloud Build needs: package files, the TypeScript sources it builds, the tokenizer asset.
-  excludes = [".git", "node_modules", "dist", "infra", "test", "bench", "samples", ".ci", "docs"]
+  # Everything .gitignore names (test output, coverage, scratch) stays out too.
+  excludes = [".git", "node_modules", "dist", "infra", "test", "bench", "samples", ".ci", "docs", "test-artifacts", "coverage", ".tmp", "out"]
 }
 
 # Named by content hash: a code change is a new object, which redeploys the functions; no change, no redeploy.

@@ -47,6 +47,7 @@ resource "google_firebaserules_ruleset" "firestore" {
 }
 
 resource "google_firebaserules_release" "firestore" {
-  name         = "cloud.firestore"
-  ruleset_name = google_firebaserules_ruleset.firestore.name
+  name = "cloud.firestore"
+  # The release names the ruleset by its full resource name (every provider example does).
+  ruleset_name = "projects/${var.project}/rulesets/${google_firebaserules_ruleset.firestore.name}"
 }

@@ -4,13 +4,16 @@
 #    CPU-bound (tokenising): one file per instance gets the whole CPU. Memory stays bounded by
 #    streaming (a 1 GB JSONL peaked at 252 MB with the heap capped at 128 MB; the tokenizer
 #    vocabulary is ~180 MB resident), so 1 GiB leaves room for large lines and media checks.
-#  - launcher: 512 MiB, 300 s, concurrency 10. Mostly waiting on Firestore and Vertex; a merge of
-#    several datasets holds at most MERGE_MEMORY_MB (64) of examples.
+#  - launcher: 1 vCPU, 1 GiB, 300 s, concurrency 10. Mostly waiting on Firestore and Vertex; a
+#    merge of several datasets holds at most MERGE_MEMORY_MB (64) of examples, and ten at once
+#    (640 MB) must fit beside the runtime. Cloud Run refuses a concurrency over 1 below one vCPU
+#    ("Total cpu < 1 is not supported with concurrency > 1"), and 512 MiB alone gets less.
 #  - poller: 512 MiB, 540 s, concurrency 1, at most 2 instances. One tick at a time is the point;
 #    a tick over 1,000 young active runs took 21-28 s in the benchmark (2,000 Vertex calls).
 #  - completion: 1 GiB, 540 s, concurrency 1. Scoring streams predictions but holds the references
 #    (5,000 by default; 100,000 peaked at ~30 MB above baseline in the benchmark).
-#  - status: 512 MiB, 60 s, concurrency 40. Short Firestore reads; the dashboard is static files.
+#  - status: 1 vCPU, 512 MiB, 60 s, concurrency 40 (one vCPU: see the launcher). Short Firestore
+#    reads; the dashboard is static files.
 # Ingress is internal only for the pipeline's four (the status function is below): Eventarc and
 # Cloud Scheduler reach them from inside Google, and IAM (run.invoker) decides which identity may
 # call which function.
@@ -91,7 +94,8 @@ resource "google_cloudfunctions2_function" "launcher" {
     }
   }
   service_config {
-    available_memory                 = "512Mi"
+    available_cpu                    = "1"
+    available_memory                 = "1Gi"
     timeout_seconds                  = 300
     max_instance_count               = 10
     max_instance_request_concurrency = 10
@@ -242,6 +246,7 @@ resource "google_cloudfunctions2_function" "status" {
     }
   }
   service_config {
+    available_cpu                    = "1"
     available_memory                 = "512Mi"
     timeout_seconds                  = 60
     max_instance_count               = 5

@@ -223,3 +223,35 @@ test('Firestore has the composite indexes the queries need, and the rules file t
   const ruleset = first(first(config.resource.google_firebaserules_ruleset!.firestore!.source).files);
   assert.equal(ruleset.content, '${file("${path.module}/../firestore.rules")}');
 });
+
+/**
+ * Cloud Run: "Total cpu < 1 is not supported with concurrency > 1" (Cloud Run's CPU limits page:
+ * fewer than 1 vCPU requires a concurrency of 1), and a function without available_cpu gets a
+ * share set by its memory (under one vCPU at 512 MiB).
+ */
+test('a function serving several requests at once is given at least one whole vCPU', async () => {
+  const config = await configPromise;
+  for (const [name, fn] of Object.entries(config.resource.google_cloudfunctions2_function ?? {})) {
+    const service = first(fn.service_config);
+    const concurrency = Number(service.max_instance_request_concurrency ?? 1);
+    if (concurrency <= 1) continue;
+    assert.ok(Number(service.available_cpu ?? 0) >= 1, `${name}: concurrency ${concurrency} needs available_cpu >= 1`);
+  }
+});
+
+test('the Firestore rules release names its ruleset by its full resource name (projects/PROJECT/rulesets/ID)', async () => {
+  const config = await configPromise;
+  const release = config.resource.google_firebaserules_release?.firestore;
+  assert.match(String(release?.ruleset_name), /^projects\/\$\{var\.project\}\/rulesets\/\$\{google_firebaserules_ruleset\.firestore\.name\}$/);
+});
+
+test("the functions' source archive leaves out every folder .gitignore names (test artifacts, coverage, scratch)", async () => {
+  const config = await configPromise;
+  const archive = config.data.archive_file?.source;
+  const excludes = new Set((archive?.excludes as string[]) ?? []);
+  const ignored = readFileSync(fileURLToPath(new URL('../../../.gitignore', import.meta.url)), 'utf8')
+    .split('\n')
+    .map((line) => line.trim().replace(/^\//, '').replace(/\/$/, ''))
+    .filter((line) => line !== '' && !line.includes('*') && !line.includes('/'));
+  for (const folder of ignored) assert.ok(excludes.has(folder), `${folder} (in .gitignore) is not excluded from the source archive`);
+});
