@@ -28,7 +28,7 @@ resource "google_storage_bucket" "raw" {
       default_kms_key_name = encryption.value
     }
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [google_project_service.apis, google_kms_crypto_key_iam_member.gcs_agent_cmek]
 }
 
 # Validated JSONL, reports and merged training files: what Vertex AI reads.
@@ -43,7 +43,7 @@ resource "google_storage_bucket" "datasets" {
       default_kms_key_name = encryption.value
     }
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [google_project_service.apis, google_kms_crypto_key_iam_member.gcs_agent_cmek]
 }
 
 # Evaluation inputs and batch prediction outputs.
@@ -58,7 +58,7 @@ resource "google_storage_bucket" "outputs" {
       default_kms_key_name = encryption.value
     }
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [google_project_service.apis, google_kms_crypto_key_iam_member.gcs_agent_cmek]
 }
 
 # The functions' source archives (Cloud Build reads them; nothing else needs to).
@@ -75,7 +75,7 @@ resource "google_storage_bucket" "source" {
       type = "Delete"
     }
   }
-  depends_on = [google_project_service.apis]
+  depends_on = [google_project_service.apis, google_kms_crypto_key_iam_member.gcs_agent_cmek]
 }
 
 data "archive_file" "source" {

@@ -128,3 +128,13 @@ resource "google_cloud_run_service_iam_member" "status_viewers" {
   role     = "roles/run.invoker"
   member   = each.value
 }
+
+# CMEK: Cloud Storage encrypts with the key through its service agent, which must hold
+# cryptoKeyEncrypterDecrypter on it, or bucket creation fails ("Use customer-managed encryption
+# keys", Cloud Storage docs: assign the Cloud Storage service agent to the key).
+resource "google_kms_crypto_key_iam_member" "gcs_agent_cmek" {
+  count         = var.kms_key_name == null ? 0 : 1
+  crypto_key_id = var.kms_key_name
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = "serviceAccount:${data.google_storage_project_service_account.gcs.email_address}"
+}

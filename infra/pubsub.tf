@@ -13,11 +13,13 @@ resource "google_pubsub_topic" "run_events" {
 # Messages that failed var.max_delivery_attempts deliveries land here, each held by a
 # subscription (messages published to a topic without one are lost) for a week, to inspect and replay.
 resource "google_pubsub_topic" "launch_dead_letter" {
-  name = "${var.name_prefix}-launch-dead-letter"
+  name       = "${var.name_prefix}-launch-dead-letter"
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_pubsub_topic" "run_events_dead_letter" {
-  name = "${var.name_prefix}-run-events-dead-letter"
+  name       = "${var.name_prefix}-run-events-dead-letter"
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_pubsub_subscription" "launch_dead_letter" {
@@ -28,6 +30,7 @@ resource "google_pubsub_subscription" "launch_dead_letter" {
   expiration_policy {
     ttl = ""
   }
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_pubsub_subscription" "run_events_dead_letter" {
@@ -38,6 +41,7 @@ resource "google_pubsub_subscription" "run_events_dead_letter" {
   expiration_policy {
     ttl = ""
   }
+  depends_on = [google_project_service.apis]
 }
 
 # Eventarc creates and owns the subscriptions of the functions' Pub/Sub triggers; it offers no

@@ -255,3 +255,20 @@ test("the functions' source archive leaves out every folder .gitignore names (te
     .filter((line) => line !== '' && !line.includes('*') && !line.includes('/'));
   for (const folder of ignored) assert.ok(excludes.has(folder), `${folder} (in .gitignore) is not excluded from the source archive`);
 });
+
+test('topics and subscriptions wait for the APIs; the Resource Manager API is on; with CMEK the Cloud Storage agent may use the key', async () => {
+  const config = await configPromise;
+  for (const type of ['google_pubsub_topic', 'google_pubsub_subscription']) {
+    for (const [name, block] of Object.entries(config.resource[type] ?? {})) {
+      assert.ok(JSON.stringify(block.depends_on ?? []).includes('google_project_service.apis'), `${type}.${name} does not wait for the APIs to be enabled`);
+    }
+  }
+  assert.ok(JSON.stringify(config.locals.apis).includes('cloudresourcemanager.googleapis.com'));
+  const cmek = config.resource.google_kms_crypto_key_iam_member?.gcs_agent_cmek;
+  assert.equal(cmek?.role, 'roles/cloudkms.cryptoKeyEncrypterDecrypter');
+  assert.match(String(cmek?.member), /google_storage_project_service_account\.gcs\.email_address/);
+  for (const [name, bucket] of Object.entries(config.resource.google_storage_bucket ?? {})) {
+    if (!JSON.stringify(bucket).includes('kms_key_name')) continue;
+    assert.ok(JSON.stringify(bucket.depends_on ?? []).includes('google_kms_crypto_key_iam_member.gcs_agent_cmek'), `bucket ${name} is created before the agent may use its key`);
+  }
+});
