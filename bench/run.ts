@@ -13,6 +13,7 @@ const benches: [string, string[]][] = [
   ['convert.ts', sizes],
   ['converter-function.ts', sizes],
   ['record-limit.ts', []],
+  ['parquet.ts', []],
   ['poller.ts', []],
   ['scoring.ts', []],
 ];
