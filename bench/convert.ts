@@ -21,7 +21,9 @@ import { convertStream } from '../shared/convert/pipeline.ts';
 import { ensureDataset, parseSize, type DataKind } from './data.ts';
 
 const self = fileURLToPath(import.meta.url);
-const { values } = parseArgs({ options: { sizes: { type: 'string', default: '10MB,1GB' }, child: { type: 'string' }, file: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { sizes: { type: 'string', default: '10MB,1GB' }, child: { type: 'string' }, file: { type: 'string' } },
+});
 
 if (values.child) {
   await measureInChild(values.child, values.file!);
@@ -33,14 +35,21 @@ if (values.child) {
       const file = await ensureDataset(kind, size);
       const mb = statSync(file).size / 1e6;
       const rows: Record<string, { seconds: number; maxRssBytes: number }> = {};
-      const modes = kind === 'jsonl' ? ['convert', 'convert-2t', 'convert-256', 'no-tokens', 'floor'] : ['convert', 'convert-2t', 'convert-256', 'no-tokens', 'python-csv'];
+      const modes =
+        kind === 'jsonl'
+          ? ['convert', 'convert-2t', 'convert-256', 'no-tokens', 'floor']
+          : ['convert', 'convert-2t', 'convert-256', 'no-tokens', 'python-csv'];
       for (const mode of modes) rows[mode] = run(mode, file);
       console.log(`\n${kind.toUpperCase()} ${mb.toFixed(0)} MB`);
       for (const [mode, r] of Object.entries(rows)) {
-        console.log(`  ${mode.padEnd(11)} ${(mb / r.seconds).toFixed(1).padStart(7)} MB/s  ${r.seconds.toFixed(1).padStart(7)} s  peak RSS ${(r.maxRssBytes / 1e6).toFixed(0).padStart(5)} MB`);
+        console.log(
+          `  ${mode.padEnd(11)} ${(mb / r.seconds).toFixed(1).padStart(7)} MB/s  ${r.seconds.toFixed(1).padStart(7)} s  peak RSS ${(r.maxRssBytes / 1e6).toFixed(0).padStart(5)} MB`,
+        );
       }
       const baseline = rows.floor ?? rows['python-csv']!;
-      console.log(`  ratios: convert/no-tokens ${(rows['no-tokens']!.seconds / rows.convert!.seconds).toFixed(2)}×, convert/${rows.floor ? 'floor' : 'python-csv'} ${(baseline.seconds / rows.convert!.seconds).toFixed(2)}× (speed, >1 means faster)`);
+      console.log(
+        `  ratios: convert/no-tokens ${(rows['no-tokens']!.seconds / rows.convert!.seconds).toFixed(2)}×, convert/${rows.floor ? 'floor' : 'python-csv'} ${(baseline.seconds / rows.convert!.seconds).toFixed(2)}× (speed, >1 means faster)`,
+      );
     }
   }
 }
@@ -73,8 +82,15 @@ async function measureInChild(mode: string, file: string): Promise<void> {
     await convertStream({
       converter: pool,
       input: createReadStream(file, { highWaterMark: 1024 * 1024 }),
-      fileName: file, format: 'auto', maxPartTokens: 8192, baseModel: 'gemini-3.5-flash-lite',
-      validationFraction: 0.1, seed: 42, epochs: 1, tokens, sinks: { train: sink, validation: sink },
+      fileName: file,
+      format: 'auto',
+      maxPartTokens: 8192,
+      baseModel: 'gemini-3.5-flash-lite',
+      validationFraction: 0.1,
+      seed: 42,
+      epochs: 1,
+      tokens,
+      sinks: { train: sink, validation: sink },
     });
     await pool?.close();
   }

@@ -32,7 +32,9 @@ try {
   const storage = new Storage({ projectId: 'bench', apiEndpoint: storageEmulator.url });
   await storage.createBucket('bench-raw');
   await storage.createBucket('bench-datasets');
-  console.log(`converter function on ${pinned ? 'one CPU (taskset -c 0)' : 'an unpinned process (no taskset here)'}${values.heap ? `, V8 heap capped at ${values.heap} MB` : ', V8 heap uncapped'}; storage emulator in the parent process`);
+  console.log(
+    `converter function on ${pinned ? 'one CPU (taskset -c 0)' : 'an unpinned process (no taskset here)'}${values.heap ? `, V8 heap capped at ${values.heap} MB` : ', V8 heap uncapped'}; storage emulator in the parent process`,
+  );
   console.log('size       rows        wall s   cpu s   MB/s    peak RSS   (tokenizer load s)');
   let rate = 0;
   for (const size of sizes) {
@@ -52,14 +54,23 @@ try {
     const [code] = (await once(child, 'close')) as [number | null];
     const line = stdout.trim().split('\n').at(-1) ?? '';
     if (code !== 0 || !line.startsWith('{')) throw new Error(`the conversion of ${name} failed: ${stderr.slice(-2000)}`);
-    const figures = JSON.parse(line) as { status: string; seconds: number; cpuSeconds: number; loadSeconds: number; peakRss: number; examples: { total: number } | null };
+    const figures = JSON.parse(line) as {
+      status: string;
+      seconds: number;
+      cpuSeconds: number;
+      loadSeconds: number;
+      peakRss: number;
+      examples: { total: number } | null;
+    };
     const bytes = statSync(path).size;
     rate = bytes / 1e6 / figures.seconds;
     console.log(
       `${(bytes / 1e6).toFixed(0).padStart(5)} MB  ${String(figures.examples?.total ?? '?').padStart(9)}  ${figures.seconds.toFixed(1).padStart(8)}  ${figures.cpuSeconds.toFixed(1).padStart(6)}  ${rate.toFixed(1).padStart(5)}  ${(figures.peakRss / 1e6).toFixed(0).padStart(6)} MB   (${figures.loadSeconds.toFixed(2)})  ${figures.status}`,
     );
   }
-  console.log(`largest input within the ${TIMEOUT_SECONDS} s timeout at the last rate: about ${((rate * TIMEOUT_SECONDS) / 1000).toFixed(1)} GB (minus start-up; memory stays flat, see peak RSS)`);
+  console.log(
+    `largest input within the ${TIMEOUT_SECONDS} s timeout at the last rate: about ${((rate * TIMEOUT_SECONDS) / 1000).toFixed(1)} GB (minus start-up; memory stays flat, see peak RSS)`,
+  );
 } finally {
   await firestore.stop();
   await storageEmulator.stop();

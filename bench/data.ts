@@ -11,10 +11,57 @@ import { join } from 'node:path';
 export const DATA_DIR = new URL('./.data/', import.meta.url).pathname;
 
 const words = [
-  'the', 'invoice', 'was', 'charged', 'twice', 'please', 'refund', 'account', 'password', 'reset', 'expired', 'link',
-  'crash', 'camera', 'Android', 'sync', 'export', 'CSV', 'report', 'weekly', 'schedule', 'pricing', 'discount', 'team',
-  '주문', '내역이', '사라졌어요', '확인', '부탁드립니다', '결제', '환불', '계정', 'API', '500', 'error', '/v2/orders',
-  'const', 'x', '=', 'await', 'fetch(url);', '{"id":', '42}', 'SELECT', '*', 'FROM', 'runs;', '😀', '👍', 'naïve', 'café',
+  'the',
+  'invoice',
+  'was',
+  'charged',
+  'twice',
+  'please',
+  'refund',
+  'account',
+  'password',
+  'reset',
+  'expired',
+  'link',
+  'crash',
+  'camera',
+  'Android',
+  'sync',
+  'export',
+  'CSV',
+  'report',
+  'weekly',
+  'schedule',
+  'pricing',
+  'discount',
+  'team',
+  '주문',
+  '내역이',
+  '사라졌어요',
+  '확인',
+  '부탁드립니다',
+  '결제',
+  '환불',
+  '계정',
+  'API',
+  '500',
+  'error',
+  '/v2/orders',
+  'const',
+  'x',
+  '=',
+  'await',
+  'fetch(url);',
+  '{"id":',
+  '42}',
+  'SELECT',
+  '*',
+  'FROM',
+  'runs;',
+  '😀',
+  '👍',
+  'naïve',
+  'café',
 ];
 
 function* tickets(seed: number): Generator<[string, string]> {
@@ -48,7 +95,13 @@ export async function ensureDataset(kind: DataKind, bytes: number): Promise<stri
     const line =
       kind === 'csv'
         ? `${csvCell(question)},${csvCell(answer)}\n`
-        : JSON.stringify({ messages: [{ role: 'system', content: 'Classify the ticket; answer in JSON.' }, { role: 'user', content: question }, { role: 'assistant', content: answer }] }) + '\n';
+        : JSON.stringify({
+            messages: [
+              { role: 'system', content: 'Classify the ticket; answer in JSON.' },
+              { role: 'user', content: question },
+              { role: 'assistant', content: answer },
+            ],
+          }) + '\n';
     if (!out.write(line)) await once(out, 'drain');
     written += Buffer.byteLength(line);
   }

@@ -44,7 +44,13 @@ if (values.child) {
     sinks: { train: sink, validation: sink },
   });
   await handle.close();
-  console.log(JSON.stringify({ seconds: (performance.now() - started) / 1000, maxRssBytes: process.resourceUsage().maxRSS * 1024, valid: report.examples.valid }));
+  console.log(
+    JSON.stringify({
+      seconds: (performance.now() - started) / 1000,
+      maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      valid: report.examples.valid,
+    }),
+  );
 } else {
   const rows = Number(values.rows);
   const dir = fileURLToPath(new URL('./.data/', import.meta.url));
@@ -54,7 +60,10 @@ if (values.child) {
   if (!existsSync(parquet) || !existsSync(jsonl)) {
     const records = Array.from({ length: rows }, (_, i) => ({
       conversations: [
-        { from: 'human', value: `Ticket ${i}: the export button is grey and the tooltip says no permission. ${'Please help. '.repeat(10)}` },
+        {
+          from: 'human',
+          value: `Ticket ${i}: the export button is grey and the tooltip says no permission. ${'Please help. '.repeat(10)}`,
+        },
         { from: 'gpt', value: `Category: bug. Ticket ${i} goes to the permissions team; ask the admin to grant export rights.` },
       ],
     }));
@@ -71,6 +80,8 @@ if (values.child) {
     }
     const figures = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as { seconds: number; maxRssBytes: number; valid: number };
     const mb = statSync(file).size / 1e6;
-    console.log(`  ${basename(file).padEnd(28)} ${mb.toFixed(1).padStart(7)} MB on disk  ${(rows / figures.seconds).toFixed(0).padStart(7)} records/s  ${figures.seconds.toFixed(1).padStart(6)} s  peak RSS ${(figures.maxRssBytes / 1e6).toFixed(0).padStart(5)} MB  (${figures.valid} valid)`);
+    console.log(
+      `  ${basename(file).padEnd(28)} ${mb.toFixed(1).padStart(7)} MB on disk  ${(rows / figures.seconds).toFixed(0).padStart(7)} records/s  ${figures.seconds.toFixed(1).padStart(6)} s  peak RSS ${(figures.maxRssBytes / 1e6).toFixed(0).padStart(5)} MB  (${figures.valid} valid)`,
+    );
   }
 }

@@ -32,7 +32,13 @@ const sim = await startVertexSimulator({ timing: { validationMs: 1, queueMs: 10 
 const db = createFirestore(`bench-${randomUUID().slice(0, 8)}`);
 const tuning = createTuningService({ project: 'bench', location: 'us-central1', baseUrl: sim.url });
 try {
-  const message = launchMessageSchema.parse({ schemaVersion: 1, experiment: 'bench', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://bench-datasets/t.jsonl', source: 'bench' });
+  const message = launchMessageSchema.parse({
+    schemaVersion: 1,
+    experiment: 'bench',
+    baseModel: 'gemini-3.5-flash-lite',
+    trainingDatasetUri: 'gs://bench-datasets/t.jsonl',
+    source: 'bench',
+  });
   const now = new Date().toISOString();
   const seedStart = performance.now();
   const write = async (docs: RunDocument[]) => {
@@ -52,7 +58,13 @@ try {
   const activeRuns: RunDocument[] = [];
   for (let i = 0; i < active; i++) {
     const runId = `active-${i}`;
-    const job = await tuning.create({ baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://bench-datasets/t.jsonl', hyperParameters: {}, displayName: runId, labels: { [RUN_ID_LABEL]: runId } });
+    const job = await tuning.create({
+      baseModel: 'gemini-3.5-flash-lite',
+      trainingDatasetUri: 'gs://bench-datasets/t.jsonl',
+      hyperParameters: {},
+      displayName: runId,
+      labels: { [RUN_ID_LABEL]: runId },
+    });
     const attempt = newAttempt({ number: 1, jobName: job.name, submittedAt: now, reason: 'bench' });
     activeRuns.push(applyTransition(base(runId), 'SUBMITTED', 'bench', now, { attempts: [attempt], currentJobName: job.name }));
   }
@@ -74,7 +86,9 @@ try {
     const start = performance.now();
     const stats = await runTick(deps);
     const seconds = (performance.now() - start) / 1000;
-    console.log(`${label}: ${seconds.toFixed(2)} s, Firestore documents read: ${stats.runsRead} by the query + ${stats.updated} in update transactions, Vertex calls ${stats.vertexCalls} (a read per run, and a list for twin jobs while an attempt is under 15 min old), runs updated ${stats.updated} (of ${active + finished} runs in all)`);
+    console.log(
+      `${label}: ${seconds.toFixed(2)} s, Firestore documents read: ${stats.runsRead} by the query + ${stats.updated} in update transactions, Vertex calls ${stats.vertexCalls} (a read per run, and a list for twin jobs while an attempt is under 15 min old), runs updated ${stats.updated} (of ${active + finished} runs in all)`,
+    );
   }
 } finally {
   await db.terminate();

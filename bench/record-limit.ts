@@ -40,7 +40,13 @@ async function makeFile(format: 'jsonl' | 'csv' | 'json', bigBytes: number): Pro
   const path = join(dir, `big-${bigBytes}.${format}`);
   const out = createWriteStream(path);
   const jsonText = (text: string) => JSON.stringify(text).slice(1, -1);
-  const example = (i: number) => JSON.stringify({ contents: [{ role: 'user', parts: [{ text: `Where is order ${i}?` }] }, { role: 'model', parts: [{ text: `Order ${i} ships tomorrow.` }] }] });
+  const example = (i: number) =>
+    JSON.stringify({
+      contents: [
+        { role: 'user', parts: [{ text: `Where is order ${i}?` }] },
+        { role: 'model', parts: [{ text: `Order ${i} ships tomorrow.` }] },
+      ],
+    });
   if (format === 'csv') {
     out.write('prompt,response\n');
     for (let i = 0; i < ORDINARY / 2; i++) out.write(`Where is order ${i}?,Order ${i} ships tomorrow.\n`);
@@ -62,20 +68,29 @@ async function makeFile(format: 'jsonl' | 'csv' | 'json', bigBytes: number): Pro
   return path;
 }
 
-console.log(`per-record limit ${(limit / 2 ** 20).toFixed(1)} MiB; ${ORDINARY} ordinary records around one big one; CLI convert, one thread`);
+console.log(
+  `per-record limit ${(limit / 2 ** 20).toFixed(1)} MiB; ${ORDINARY} ordinary records around one big one; CLI convert, one thread`,
+);
 console.log('format  big record     peak RSS    wall s   converted  the big record in the report');
 for (const format of ['jsonl', 'csv', 'json'] as const) {
   for (const bigBytes of [limit - 256 * 1024, over]) {
     const path = await makeFile(format, bigBytes);
     const out = join(dir, `out-${format}-${bigBytes}`);
     const started = performance.now();
-    const run = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, cli, 'convert', path, '--out', out, '--threads', '0', '--max-record-bytes', String(limit), '--json'], { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+    const run = spawnSync(
+      '/usr/bin/time',
+      ['-f', '%M', process.execPath, cli, 'convert', path, '--out', out, '--threads', '0', '--max-record-bytes', String(limit), '--json'],
+      { encoding: 'utf8', maxBuffer: 64 * 2 ** 20 },
+    );
     const seconds = (performance.now() - started) / 1000;
     const peakKb = Number(run.stderr.trim().split('\n').at(-1));
     let outcome = `exit ${run.status}`;
     let converted = '?';
     try {
-      const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as { examples: { valid: number }; errors: { line: number; code: string }[] };
+      const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as {
+        examples: { valid: number };
+        errors: { line: number; code: string }[];
+      };
       converted = String(report.examples.valid);
       // The big record is the only one that can have an error; the ordinary ones are all valid.
       const big = report.errors[0];
@@ -83,7 +98,9 @@ for (const format of ['jsonl', 'csv', 'json'] as const) {
     } catch {
       outcome += `: ${run.stderr.slice(0, 200)}`;
     }
-    console.log(`${format.padEnd(6)}  ${(bigBytes / 1e6).toFixed(1).padStart(7)} MB  ${(peakKb / 1024).toFixed(0).padStart(7)} MiB  ${seconds.toFixed(1).padStart(7)}  ${converted.padStart(9)}  ${outcome}`);
+    console.log(
+      `${format.padEnd(6)}  ${(bigBytes / 1e6).toFixed(1).padStart(7)} MB  ${(peakKb / 1024).toFixed(0).padStart(7)} MiB  ${seconds.toFixed(1).padStart(7)}  ${converted.padStart(9)}  ${outcome}`,
+    );
     rmSync(path);
   }
 }

@@ -25,6 +25,8 @@ for (const [name, make] of shapes) {
     const counted = time(() => gemma.count(text));
     const split = time(() => splitTextByTokens(text, 8192, gemma));
     const parts = (split.value as string[]).length;
-    console.log(`${name.padEnd(24)} ${String(chars).padStart(9)} ${counted.ms.toFixed(0).padStart(10)} ${split.ms.toFixed(0).padStart(10)} ${(split.ms / counted.ms).toFixed(1).padStart(12)}x ${String(parts).padStart(7)}`);
+    console.log(
+      `${name.padEnd(24)} ${String(chars).padStart(9)} ${counted.ms.toFixed(0).padStart(10)} ${split.ms.toFixed(0).padStart(10)} ${(split.ms / counted.ms).toFixed(1).padStart(12)}x ${String(parts).padStart(7)}`,
+    );
   }
 }

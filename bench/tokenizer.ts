@@ -33,16 +33,32 @@ if (values.child) {
   let tokens = 0;
   for (const line of lines) tokens += count(line);
   const seconds = (performance.now() - start) / 1000;
-  console.log(JSON.stringify({ mb: Buffer.byteLength(corpus) / 1e6, seconds, tokens, loadSeconds, rssAfterLoad, maxRss: process.resourceUsage().maxRSS * 1024 }));
+  console.log(
+    JSON.stringify({
+      mb: Buffer.byteLength(corpus) / 1e6,
+      seconds,
+      tokens,
+      loadSeconds,
+      rssAfterLoad,
+      maxRss: process.resourceUsage().maxRSS * 1024,
+    }),
+  );
 } else {
   console.log(`tokenizer benchmark (mixed English/Korean/code/JSON/emoji corpus, counted line by line)`);
-  const results: Record<string, { mb: number; seconds: number; tokens: number; loadSeconds: number; rssAfterLoad: number; maxRss: number }> = {};
+  const results: Record<
+    string,
+    { mb: number; seconds: number; tokens: number; loadSeconds: number; rssAfterLoad: number; maxRss: number }
+  > = {};
   for (const which of ['ours', 'reference']) {
-    const result = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', which, '--mb', String(megabytes)], { encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', which, '--mb', String(megabytes)], {
+      encoding: 'utf8',
+    });
     if (result.status !== 0) throw new Error(result.stderr);
     results[which] = JSON.parse(result.stdout.trim().split('\n').at(-1)!);
     const r = results[which]!;
-    console.log(`  ${which.padEnd(10)} ${(r.mb / r.seconds).toFixed(2).padStart(7)} MB/s on ${r.mb.toFixed(1)} MB (${r.tokens} tokens)  load ${r.loadSeconds.toFixed(2)} s  RSS after load ${(r.rssAfterLoad / 1e6).toFixed(0)} MB  peak ${(r.maxRss / 1e6).toFixed(0)} MB`);
+    console.log(
+      `  ${which.padEnd(10)} ${(r.mb / r.seconds).toFixed(2).padStart(7)} MB/s on ${r.mb.toFixed(1)} MB (${r.tokens} tokens)  load ${r.loadSeconds.toFixed(2)} s  RSS after load ${(r.rssAfterLoad / 1e6).toFixed(0)} MB  peak ${(r.maxRss / 1e6).toFixed(0)} MB`,
+    );
   }
   const speedup = results.ours!.mb / results.ours!.seconds / (results.reference!.mb / results.reference!.seconds);
   console.log(`  speed-up over the reference: ${speedup.toFixed(0)}×`);

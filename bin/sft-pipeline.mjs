@@ -13,7 +13,9 @@ if (major > 22 || (major === 22 && minor >= 18)) {
 } else {
   const node22 = fileURLToPath(new URL('../node_modules/node/bin/node', import.meta.url));
   if (!existsSync(node22)) {
-    console.error(`sft-pipeline needs Node.js 22.18 or newer (found ${process.version}); run \`npm ci\` in the checkout or install Node 22.`);
+    console.error(
+      `sft-pipeline needs Node.js 22.18 or newer (found ${process.version}); run \`npm ci\` in the checkout or install Node 22.`,
+    );
     process.exit(2);
   }
   const result = spawnSync(node22, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });

@@ -79,9 +79,17 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
   // A retired model is refused before anything is read or uploaded; an unknown one is warned in the report.
   const model = modelStanding(args.baseModel, Date.now());
   if (model.standing === 'retired') return fail(io, `--base-model ${model.message}`);
-  if (args.mediaRoot && !args.upload) return fail(io, '--media-root is where --upload finds local media files: give --upload gs://BUCKET/PREFIX too');
+  if (args.mediaRoot && !args.upload)
+    return fail(io, '--media-root is where --upload finds local media files: give --upload gs://BUCKET/PREFIX too');
   const mediaRoot = resolve(args.mediaRoot ?? dirname(input));
-  if (args.upload && !(await stat(mediaRoot).then((info) => info.isDirectory(), () => false))) return fail(io, `--media-root ${args.mediaRoot}: not a folder`);
+  if (
+    args.upload &&
+    !(await stat(mediaRoot).then(
+      (info) => info.isDirectory(),
+      () => false,
+    ))
+  )
+    return fail(io, `--media-root ${args.mediaRoot}: not a folder`);
   // Loaded only when asked for: the cloud client costs memory a plain conversion must not carry.
   const prepareExample = args.upload ? await localMediaPreparer(mediaRoot, args.upload) : undefined;
   let staging: string;
@@ -168,7 +176,10 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
 }
 
 async function localMediaPreparer(root: string, target: string) {
-  const [{ createObjectStore }, { localMediaUploader }] = await Promise.all([import('../adapters/storage/object-store.ts'), import('../adapters/storage/local-media.ts')]);
+  const [{ createObjectStore }, { localMediaUploader }] = await Promise.all([
+    import('../adapters/storage/object-store.ts'),
+    import('../adapters/storage/local-media.ts'),
+  ]);
   return localMediaUploader({ root, target, objects: createObjectStore() });
 }
 

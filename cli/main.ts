@@ -40,7 +40,8 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
   // The operator's model rows (MODEL_CATALOGUE) apply to the CLI as to the functions.
   const models = modelCatalogueSchema.safeParse(process.env.MODEL_CATALOGUE);
   try {
-    if (!models.success) throw new Error(`MODEL_CATALOGUE: ${models.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+    if (!models.success)
+      throw new Error(`MODEL_CATALOGUE: ${models.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
     useModelOverrides(models.data);
   } catch (error) {
     io.stderr.write(`sft-pipeline: ${error instanceof Error ? error.message : String(error)}\n`);

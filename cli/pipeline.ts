@@ -100,7 +100,13 @@ export async function pipelineCommand(command: string, argv: string[], io: Io): 
   return 2;
 }
 
-async function upload(positionals: string[], values: { launch?: string; name?: string }, target: Target, say: (line: string) => void, io: Io): Promise<number> {
+async function upload(
+  positionals: string[],
+  values: { launch?: string; name?: string },
+  target: Target,
+  say: (line: string) => void,
+  io: Io,
+): Promise<number> {
   const [file] = positionals;
   if (!file || !target.rawBucket) {
     io.stderr.write(`sft-pipeline upload: ${!file ? 'expected FILE' : 'the raw bucket: --raw-bucket or RAW_BUCKET'}\n`);
@@ -118,7 +124,9 @@ async function upload(positionals: string[], values: { launch?: string; name?: s
   await file_.save(readFileSync(file));
   const [metadata] = await file_.getMetadata();
   say(`uploaded ${file} to gs://${target.rawBucket}/${name} (generation ${metadata.generation})`);
-  say(`dataset id ${datasetIdFor(target.rawBucket, name, String(metadata.generation))}: see datasets/{id} in Firestore${values.launch ? ', and its run with `sft-pipeline status`' : ''}`);
+  say(
+    `dataset id ${datasetIdFor(target.rawBucket, name, String(metadata.generation))}: see datasets/{id} in Firestore${values.launch ? ', and its run with `sft-pipeline status`' : ''}`,
+  );
   return 0;
 }
 
@@ -131,20 +139,30 @@ async function launch(positionals: string[], target: Target, say: (line: string)
   const raw = JSON.parse(readFileSync(specFile, 'utf8')) as Record<string, unknown>;
   const parsed = launchMessageSchema.safeParse({ schemaVersion: 1, source: `cli:${io.env.USER ?? 'unknown'}`, ...raw });
   if (!parsed.success) {
-    io.stderr.write(`sft-pipeline launch: ${specFile}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(message)'}: ${issue.message}`).join('; ')}\n`);
+    io.stderr.write(
+      `sft-pipeline launch: ${specFile}: ${parsed.error.issues.map((issue) => `${issue.path.join('.') || '(message)'}: ${issue.message}`).join('; ')}\n`,
+    );
     return 2;
   }
   const pubsub = new PubSub({ projectId: target.project });
   try {
     const messageId = await pubsub.topic(target.launchTopic).publishMessage({ json: parsed.data });
-    say(`published launch message ${messageId} for run ${runIdFor(parsed.data)} (follow it with: sft-pipeline status ${runIdFor(parsed.data)} --watch)`);
+    say(
+      `published launch message ${messageId} for run ${runIdFor(parsed.data)} (follow it with: sft-pipeline status ${runIdFor(parsed.data)} --watch)`,
+    );
   } finally {
     await pubsub.close();
   }
   return 0;
 }
 
-async function status(positionals: string[], values: { watch?: boolean; json?: boolean; experiment?: string; state?: string; interval?: string }, target: Target, say: (line: string) => void, io: Io): Promise<number> {
+async function status(
+  positionals: string[],
+  values: { watch?: boolean; json?: boolean; experiment?: string; state?: string; interval?: string },
+  target: Target,
+  say: (line: string) => void,
+  io: Io,
+): Promise<number> {
   const db = createFirestore(target.project);
   try {
     const [runId] = positionals;
@@ -154,11 +172,17 @@ async function status(positionals: string[], values: { watch?: boolean; json?: b
         io.stderr.write(`sft-pipeline status: unknown state "${values.state}"\n`);
         return 2;
       }
-      const runs = await listRuns(db, { ...(state?.success ? { state: state.data } : {}), ...(values.experiment ? { experiment: values.experiment } : {}) });
+      const runs = await listRuns(db, {
+        ...(state?.success ? { state: state.data } : {}),
+        ...(values.experiment ? { experiment: values.experiment } : {}),
+      });
       if (values.json) say(JSON.stringify(runs, null, 2));
       else {
         say(`${'run'.padEnd(30)} ${'state'.padEnd(11)} ${'experiment'.padEnd(20)} ${'attempts'.padStart(8)}  updated`);
-        for (const run of runs) say(`${run.runId.padEnd(30)} ${run.state.padEnd(11)} ${run.experiment.slice(0, 20).padEnd(20)} ${String(run.attempts.length).padStart(8)}  ${run.updateTime}`);
+        for (const run of runs)
+          say(
+            `${run.runId.padEnd(30)} ${run.state.padEnd(11)} ${run.experiment.slice(0, 20).padEnd(20)} ${String(run.attempts.length).padStart(8)}  ${run.updateTime}`,
+          );
         if (runs.length === 0) say('(no runs)');
       }
       return 0;
@@ -184,7 +208,8 @@ async function status(positionals: string[], values: { watch?: boolean; json?: b
 
 function describe(run: RunDocument): string {
   const lines = [`${run.runId}  ${run.state}  (${run.experiment}, ${run.baseModel})`];
-  for (const attempt of run.attempts) lines.push(`  attempt ${attempt.number}: ${attempt.jobName ?? '-'} ${attempt.endState ?? 'current'} — ${attempt.reason}`);
+  for (const attempt of run.attempts)
+    lines.push(`  attempt ${attempt.number}: ${attempt.jobName ?? '-'} ${attempt.endState ?? 'current'} — ${attempt.reason}`);
   if (run.state === 'QUEUED' && run.queue) lines.push(`  ${queueNote(run.queue)}`);
   if (run.tuningJobState) lines.push(`  Vertex: ${run.tuningJobState}`);
   if (run.warning) lines.push(`  warning: ${run.warning}`);
@@ -197,7 +222,10 @@ function describe(run: RunDocument): string {
   const evaluation = run.evaluation;
   if (evaluation) {
     lines.push(`  evaluation: ${evaluation.examples} examples; tuned ${evaluation.jobs.tuned.state}, base ${evaluation.jobs.base.state}`);
-    if (evaluation.result) lines.push(`  ${evaluation.result.metric}: base ${evaluation.result.headline.base} → tuned ${evaluation.result.headline.tuned} (delta ${evaluation.result.headline.delta})`);
+    if (evaluation.result)
+      lines.push(
+        `  ${evaluation.result.metric}: base ${evaluation.result.headline.base} → tuned ${evaluation.result.headline.tuned} (delta ${evaluation.result.headline.delta})`,
+      );
   }
   lines.push(`  history: ${run.history.map((entry) => entry.to).join(' → ')}`);
   return lines.join('\n');
@@ -233,7 +261,9 @@ async function retry(positionals: string[], target: Target, say: (line: string) 
       return 1;
     }
     if (!['ACCEPTED', 'QUEUED'].includes(run.state) || !run.request) {
-      io.stderr.write(`sft-pipeline retry: run ${runId} is ${run.state}: only a launch with no job yet (ACCEPTED or QUEUED) can be sent again\n`);
+      io.stderr.write(
+        `sft-pipeline retry: run ${runId} is ${run.state}: only a launch with no job yet (ACCEPTED or QUEUED) can be sent again\n`,
+      );
       return 1;
     }
     const messageId = await createLaunchPublisher(pubsub, target.launchTopic).publish(run.request);
@@ -249,7 +279,13 @@ async function retry(positionals: string[], target: Target, say: (line: string) 
  * The run is marked CANCELLED first (in a transaction, with its event), so that no poller
  * resubmits what is about to be cancelled; then its Vertex jobs are cancelled.
  */
-async function cancel(positionals: string[], values: { reason?: string }, target: Target, say: (line: string) => void, io: Io): Promise<number> {
+async function cancel(
+  positionals: string[],
+  values: { reason?: string },
+  target: Target,
+  say: (line: string) => void,
+  io: Io,
+): Promise<number> {
   const runId = runIdArgument('cancel', positionals[0], io);
   if (typeof runId === 'number') return runId;
   const db = createFirestore(target.project);
@@ -261,7 +297,8 @@ async function cancel(positionals: string[], values: { reason?: string }, target
       const snapshot = await tx.get(ref);
       if (!snapshot.exists) return { problem: `no run ${runId}` } as const;
       const run = runDocumentSchema.parse(snapshot.data());
-      if (TERMINAL_STATES.includes(run.state) || !canTransition(run.state, 'CANCELLED')) return { problem: `run ${runId} is ${run.state}: nothing to cancel` } as const;
+      if (TERMINAL_STATES.includes(run.state) || !canTransition(run.state, 'CANCELLED'))
+        return { problem: `run ${runId} is ${run.state}: nothing to cancel` } as const;
       const after = withEvent(run, applyTransition(run, 'CANCELLED', reason, new Date().toISOString(), { lease: null }), reason);
       tx.set(ref, after);
       return { run: after } as const;
@@ -271,11 +308,18 @@ async function cancel(positionals: string[], values: { reason?: string }, target
       return 1;
     }
     const run = outcome.run;
-    const vertex = { project: target.project, location: target.location, ...(target.vertexBaseUrl ? { baseUrl: target.vertexBaseUrl } : {}) };
-    const jobs = [run.currentJobName && run.attempts.at(-1)?.endState === null ? { kind: 'tuning', name: run.currentJobName } : null, ...['tuned', 'base'].map((which) => {
-      const track = run.evaluation?.jobs[which as 'tuned' | 'base'];
-      return track && !isBatchDone(track.state) ? { kind: 'batch', name: track.currentJobName } : null;
-    })].filter((job): job is { kind: string; name: string } => job !== null);
+    const vertex = {
+      project: target.project,
+      location: target.location,
+      ...(target.vertexBaseUrl ? { baseUrl: target.vertexBaseUrl } : {}),
+    };
+    const jobs = [
+      run.currentJobName && run.attempts.at(-1)?.endState === null ? { kind: 'tuning', name: run.currentJobName } : null,
+      ...['tuned', 'base'].map((which) => {
+        const track = run.evaluation?.jobs[which as 'tuned' | 'base'];
+        return track && !isBatchDone(track.state) ? { kind: 'batch', name: track.currentJobName } : null;
+      }),
+    ].filter((job): job is { kind: string; name: string } => job !== null);
     const tuning = createTuningService(vertex);
     const batch = createBatchService(vertex);
     for (const job of jobs) {

@@ -2,7 +2,9 @@ import { join } from 'node:path';
 import { cloudSdkRoot, freePort, startEmulatorProcess, type RunningEmulator } from './process.ts';
 
 /** The official Cloud Firestore emulator (google-cloud-cli component `cloud-firestore-emulator`). */
-export async function startFirestoreEmulator(options: { port?: number } = {}): Promise<RunningEmulator & { reset(projectId: string): Promise<void> }> {
+export async function startFirestoreEmulator(
+  options: { port?: number } = {},
+): Promise<RunningEmulator & { reset(projectId: string): Promise<void> }> {
   const port = options.port ?? (await freePort());
   const emulator = await startEmulatorProcess({
     name: 'Firestore',
@@ -15,7 +17,9 @@ export async function startFirestoreEmulator(options: { port?: number } = {}): P
     ...emulator,
     /** Deletes every document of a project (the emulator's own reset endpoint). */
     async reset(projectId: string) {
-      const response = await fetch(`http://${emulator.host}/emulator/v1/projects/${projectId}/databases/(default)/documents`, { method: 'DELETE' });
+      const response = await fetch(`http://${emulator.host}/emulator/v1/projects/${projectId}/databases/(default)/documents`, {
+        method: 'DELETE',
+      });
       if (!response.ok) throw new Error(`Firestore emulator reset failed: ${response.status}`);
     },
   };

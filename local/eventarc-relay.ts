@@ -5,7 +5,13 @@ import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
  * each message to a function as a `google.cloud.pubsub.topic.v1.messagePublished` CloudEvent
  * (binary content mode), and acknowledge only on 2xx, so a failed delivery comes again.
  */
-export async function relayToFunction(pubsub: PubSub, subscriptionName: string, topicName: string, functionUrl: string, projectId: string): Promise<Subscription> {
+export async function relayToFunction(
+  pubsub: PubSub,
+  subscriptionName: string,
+  topicName: string,
+  functionUrl: string,
+  projectId: string,
+): Promise<Subscription> {
   const subscription = pubsub.subscription(subscriptionName, { flowControl: { maxMessages: 20 } });
   subscription.on('message', (message: Message) => {
     void deliver(message);
@@ -24,7 +30,12 @@ export async function relayToFunction(pubsub: PubSub, subscriptionName: string, 
           'ce-time': message.publishTime.toISOString(),
         },
         body: JSON.stringify({
-          message: { data: message.data.toString('base64'), messageId: message.id, attributes: message.attributes, publishTime: message.publishTime.toISOString() },
+          message: {
+            data: message.data.toString('base64'),
+            messageId: message.id,
+            attributes: message.attributes,
+            publishTime: message.publishTime.toISOString(),
+          },
           subscription: `projects/${projectId}/subscriptions/${subscriptionName}`,
           // Pub/Sub numbers deliveries when the subscription has a dead-letter policy, as the push payload does.
           ...(message.deliveryAttempt ? { deliveryAttempt: message.deliveryAttempt } : {}),

@@ -38,12 +38,24 @@ export interface StackOptions {
 }
 
 /** Every service of the stack, in the order fixed ports are given out from `basePort`. */
-export const STACK_SERVICES = ['firestore', 'pubsub', 'storage', 'vertex-simulator', 'converter', 'launcher', 'poller', 'completion', 'status'] as const;
+export const STACK_SERVICES = [
+  'firestore',
+  'pubsub',
+  'storage',
+  'vertex-simulator',
+  'converter',
+  'launcher',
+  'poller',
+  'completion',
+  'status',
+] as const;
 
 /** A port the stack was asked to use is taken: said at once, before anything starts. */
 export class PortInUseError extends Error {
   constructor(taken: { service: string; port: number }[]) {
-    super(`port${taken.length > 1 ? 's' : ''} in use: ${taken.map((t) => `${t.port} (${t.service})`).join(', ')}; stop what holds ${taken.length > 1 ? 'them' : 'it'}, or choose another --port-base`);
+    super(
+      `port${taken.length > 1 ? 's' : ''} in use: ${taken.map((t) => `${t.port} (${t.service})`).join(', ')}; stop what holds ${taken.length > 1 ? 'them' : 'it'}, or choose another --port-base`,
+    );
     this.name = 'PortInUseError';
   }
 }
@@ -77,7 +89,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const stop = async () => {
     for (const cleanup of cleanups.reverse()) await Promise.resolve(cleanup()).catch(() => undefined);
   };
-  const fixed = options.basePort === undefined ? undefined : Object.fromEntries(STACK_SERVICES.map((service, i) => [service, options.basePort! + i]));
+  const fixed =
+    options.basePort === undefined ? undefined : Object.fromEntries(STACK_SERVICES.map((service, i) => [service, options.basePort! + i]));
   if (fixed) {
     const taken = [];
     for (const [service, port] of Object.entries(fixed)) if (!(await portIsFree(port))) taken.push({ service, port });
@@ -88,9 +101,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       startFirestoreEmulator(fixed ? { port: fixed.firestore! } : {}),
       startPubSubEmulator(fixed ? { port: fixed.pubsub! } : {}),
       // Eventarc's retry policy, compressed: from 1 s doubling to 10 s, kept for a day.
-      startStorageEmulator({ ...(fixed ? { port: fixed.storage! } : {}), deliveryRetry: { minMs: 1000, maxMs: 10_000, retentionMs: 24 * 3600_000 } }),
+      startStorageEmulator({
+        ...(fixed ? { port: fixed.storage! } : {}),
+        deliveryRetry: { minMs: 1000, maxMs: 10_000, retentionMs: 24 * 3600_000 },
+      }),
     ]);
-    cleanups.push(() => firestore.stop(), () => pubsubEmulator.stop(), () => storageEmulator.stop());
+    cleanups.push(
+      () => firestore.stop(),
+      () => pubsubEmulator.stop(),
+      () => storageEmulator.stop(),
+    );
     process.env.STORAGE_EMULATOR_HOST = storageEmulator.url;
     process.env.FIRESTORE_EMULATOR_HOST = firestore.host;
     process.env.PUBSUB_EMULATOR_HOST = pubsubEmulator.host;
@@ -164,14 +184,23 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         const delay = restartDelays.get(name) ?? 1000;
         restartDelays.delete(name);
         log(`[${name}] exited (${signal ?? `code ${code}`}); starting it again in ${delay} ms`);
-        restarts.set(name, new Promise((resolve) => setTimeout(resolve, delay)).then(() => (stopping ? undefined : launch(name))));
+        restarts.set(
+          name,
+          new Promise((resolve) => setTimeout(resolve, delay)).then(() => (stopping ? undefined : launch(name))),
+        );
       });
     const ports: Record<string, number> = {};
     const launch = async (name: (typeof FUNCTIONS)[number]) => {
       ports[name] ??= fixed?.[name] ?? (await freePort());
       const child = spawn(
         process.execPath,
-        [`${root}node_modules/@google-cloud/functions-framework/build/src/main.js`, `--target=${name}`, `--signature-type=${HTTP_FUNCTIONS.includes(name) ? 'http' : 'cloudevent'}`, `--source=${root}functions/${name}/index.ts`, `--port=${ports[name]}`],
+        [
+          `${root}node_modules/@google-cloud/functions-framework/build/src/main.js`,
+          `--target=${name}`,
+          `--signature-type=${HTTP_FUNCTIONS.includes(name) ? 'http' : 'cloudevent'}`,
+          `--source=${root}functions/${name}/index.ts`,
+          `--port=${ports[name]}`,
+        ],
         { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] },
       );
       child.stderr?.on('data', (chunk: Buffer) => log(`[${name}] ${chunk.toString().trim()}`));

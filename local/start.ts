@@ -12,7 +12,13 @@ import { parseArgs } from 'node:util';
 import { Firestore } from '@google-cloud/firestore';
 import { PortInUseError, STACK_SERVICES, startStack, type Stack } from './stack.ts';
 
-const { values } = parseArgs({ options: { once: { type: 'boolean', default: false }, timeout: { type: 'string', default: '180' }, 'port-base': { type: 'string', default: process.env.STACK_PORT_BASE } } });
+const { values } = parseArgs({
+  options: {
+    once: { type: 'boolean', default: false },
+    timeout: { type: 'string', default: '180' },
+    'port-base': { type: 'string', default: process.env.STACK_PORT_BASE },
+  },
+});
 const sample = new URL('../samples/support-tickets.csv', import.meta.url);
 const started = Date.now();
 const say = (line: string) => console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s  ${line}`);
@@ -43,10 +49,13 @@ process.once('SIGTERM', () => void shutdown(143));
 
 console.log('\nservices (a Vertex AI SIMULATOR stands in for Vertex: nothing is trained)');
 for (const [name, url] of Object.entries(stack.urls)) console.log(`  ${name.padEnd(17)} ${url}`);
-console.log(`  raw bucket        gs://${stack.rawBucket}/incoming/   datasets gs://${stack.datasetsBucket}   outputs gs://${stack.outputsBucket}`);
+console.log(
+  `  raw bucket        gs://${stack.rawBucket}/incoming/   datasets gs://${stack.datasetsBucket}   outputs gs://${stack.outputsBucket}`,
+);
 console.log(`  dashboard         ${stack.urls.status}  (runs, curves, evaluation; the read API under /api/runs)`);
 console.log('\nenvironment for other tools:');
-for (const key of ['GOOGLE_CLOUD_PROJECT', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'STORAGE_EMULATOR_HOST', 'VERTEX_BASE_URL']) console.log(`  export ${key}=${stack.env[key]}`);
+for (const key of ['GOOGLE_CLOUD_PROJECT', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EMULATOR_HOST', 'STORAGE_EMULATOR_HOST', 'VERTEX_BASE_URL'])
+  console.log(`  export ${key}=${stack.env[key]}`);
 console.log('');
 
 const name = 'incoming/support-tickets.csv';
@@ -75,7 +84,10 @@ while (Date.now() < deadline) {
   const dataset = datasets.docs[0]?.data();
   if (dataset?.state === 'CONVERTED') {
     const r = dataset.report;
-    once('converted', `converted: ${r.examples.valid} valid examples, ${r.examples.invalid} rejected (see the report), ${r.split.train} train / ${r.split.validation} validation, ${r.tokens.total} tokens, estimated $${r.estimatedCost.usd}`);
+    once(
+      'converted',
+      `converted: ${r.examples.valid} valid examples, ${r.examples.invalid} rejected (see the report), ${r.split.train} train / ${r.split.validation} validation, ${r.tokens.total} tokens, estimated $${r.estimatedCost.usd}`,
+    );
   }
   if (dataset?.state === 'REJECTED') {
     say(`the dataset was rejected: ${dataset.rejection}`);
@@ -85,7 +97,8 @@ while (Date.now() < deadline) {
   if (dataset?.launch?.state === 'PUBLISHED') once('launch', `launch message published for run ${dataset.launch.runId}`);
   const run = dataset?.launch?.runId ? (await db.doc(`runs/${dataset.launch.runId}`).get()).data() : undefined;
   if (run) {
-    if (run.currentJobName) once(`submitted-${run.attempts.length}`, `tuning job submitted (attempt ${run.attempts.length}): ${run.currentJobName}`);
+    if (run.currentJobName)
+      once(`submitted-${run.attempts.length}`, `tuning job submitted (attempt ${run.attempts.length}): ${run.currentJobName}`);
     if (run.state === 'PENDING') once('pending', `waiting in Vertex, no training yet (${run.tuningJobState ?? 'pending'})`);
     if (run.state === 'RUNNING') {
       once('running', 'training (simulated)');
@@ -96,15 +109,36 @@ while (Date.now() < deadline) {
     // While RUNNING the poller copies live points; the final copy is the completion handler's, after SUCCEEDED.
     if (run.metrics?.final && !run.metrics.error) {
       const loss = run.metrics.summary['/train_total_loss'];
-      if (loss) once('metrics', `metrics copied to Firestore: train loss ${loss.final} at step ${loss.finalStep} (best ${loss.best}), ${Object.keys(run.metrics.summary).length} series`);
+      if (loss)
+        once(
+          'metrics',
+          `metrics copied to Firestore: train loss ${loss.final} at step ${loss.finalStep} (best ${loss.best}), ${Object.keys(run.metrics.summary).length} series`,
+        );
     }
-    if (run.state === 'EVALUATING') once('evaluating', `batch inference on ${run.evaluation.examples} held-out examples: tuned ${run.evaluation.jobs.tuned.currentJobName.split('/').at(-1)}, base ${run.evaluation.jobs.base.currentJobName.split('/').at(-1)}`);
+    if (run.state === 'EVALUATING')
+      once(
+        'evaluating',
+        `batch inference on ${run.evaluation.examples} held-out examples: tuned ${run.evaluation.jobs.tuned.currentJobName.split('/').at(-1)}, base ${run.evaluation.jobs.base.currentJobName.split('/').at(-1)}`,
+      );
     if (run.state === 'SCORING') once('scoring', 'both batch jobs done: scoring the predictions');
     if (['COMPLETED', 'FAILED', 'REJECTED', 'CANCELLED'].includes(run.state)) {
       const result = run.evaluation?.result;
-      once('end', run.state === 'COMPLETED' ? (result ? `completed: ${result.metric} base ${result.headline.base} → tuned ${result.headline.tuned} on ${result.n} held-out examples` : `completed: ${run.history.at(-1).reason}`) : `run ${run.state}: ${run.error?.message ?? run.rejection ?? ''}`);
+      once(
+        'end',
+        run.state === 'COMPLETED'
+          ? result
+            ? `completed: ${result.metric} base ${result.headline.base} → tuned ${result.headline.tuned} on ${result.n} held-out examples`
+            : `completed: ${run.history.at(-1).reason}`
+          : `run ${run.state}: ${run.error?.message ?? run.rejection ?? ''}`,
+      );
       outcome = run.state === 'COMPLETED' ? 'COMPLETED' : 'FAILED';
-      summary = { run: run.runId, state: run.state, attempts: run.attempts.length, tunedModel: run.tunedModel?.model ?? '-', history: run.history.map((h: { to: string }) => h.to).join(' → ') };
+      summary = {
+        run: run.runId,
+        state: run.state,
+        attempts: run.attempts.length,
+        tunedModel: run.tunedModel?.model ?? '-',
+        history: run.history.map((h: { to: string }) => h.to).join(' → '),
+      };
       if (result) {
         const pct = (x: number | null) => (x === null ? '-' : `${(x * 100).toFixed(1)}%`);
         evaluationTable = [
@@ -112,7 +146,12 @@ while (Date.now() < deadline) {
           ['exact match', pct(result.base.exactMatch), pct(result.tuned.exactMatch), pct(result.delta.exactMatch)],
           ['normalised match', pct(result.base.normalizedMatch), pct(result.tuned.normalizedMatch), pct(result.delta.normalizedMatch)],
           ['valid JSON', pct(result.base.jsonValid), pct(result.tuned.jsonValid), pct(result.delta.jsonValid)],
-          ['JSON fields right', pct(result.base.jsonFieldAccuracy), pct(result.tuned.jsonFieldAccuracy), pct(result.delta.jsonFieldAccuracy)],
+          [
+            'JSON fields right',
+            pct(result.base.jsonFieldAccuracy),
+            pct(result.tuned.jsonFieldAccuracy),
+            pct(result.delta.jsonFieldAccuracy),
+          ],
           ['blocked / empty', `${result.base.blocked} / ${result.base.empty}`, `${result.tuned.blocked} / ${result.tuned.empty}`, ''],
         ];
       }
@@ -124,12 +163,26 @@ while (Date.now() < deadline) {
 
 const ms = (from: number | undefined, to: number | undefined) => (from && to ? `${((to - from) / 1000).toFixed(2)} s` : '-');
 console.log('\nsummary');
-for (const [key, value] of Object.entries({ ...summary, 'drop → dataset': ms(dropped, marks.converted), 'dataset → job submitted': ms(marks.converted, marks['submitted-1']), 'drop → tuned': ms(dropped, marks.succeeded), 'drop → completed': ms(dropped, marks.end) })) {
+for (const [key, value] of Object.entries({
+  ...summary,
+  'drop → dataset': ms(dropped, marks.converted),
+  'dataset → job submitted': ms(marks.converted, marks['submitted-1']),
+  'drop → tuned': ms(dropped, marks.succeeded),
+  'drop → completed': ms(dropped, marks.end),
+})) {
   console.log(`  ${key.padEnd(24)} ${value}`);
 }
 if (evaluationTable.length > 0) {
-  console.log('\nevaluation on held-out data (the SIMULATOR\'s deterministic "models": the tuned one answers from the nearest training example, the base one echoes)');
-  for (const row of evaluationTable) console.log(`  ${row[0]!.padEnd(20)} ${row.slice(1).map((cell) => cell.padStart(8)).join(' ')}`);
+  console.log(
+    '\nevaluation on held-out data (the SIMULATOR\'s deterministic "models": the tuned one answers from the nearest training example, the base one echoes)',
+  );
+  for (const row of evaluationTable)
+    console.log(
+      `  ${row[0]!.padEnd(20)} ${row
+        .slice(1)
+        .map((cell) => cell.padStart(8))
+        .join(' ')}`,
+    );
 }
 await db.terminate();
 
@@ -137,7 +190,11 @@ if (values.once || outcome !== 'COMPLETED') {
   if (outcome === 'TIMEOUT') console.error(`the sample run did not finish within ${values.timeout} s`);
   await shutdown(outcome === 'COMPLETED' ? 0 : 1);
 } else {
-  console.log(`\nthe stack keeps running: drop more files into gs://${stack.rawBucket}/incoming/ (a NAME.launch.json beside NAME starts a run), e.g.`);
-  console.log(`  STORAGE_EMULATOR_HOST=${stack.env.STORAGE_EMULATOR_HOST} node local/upload.ts my-data.jsonl gs://${stack.rawBucket}/incoming/my-data.jsonl`);
+  console.log(
+    `\nthe stack keeps running: drop more files into gs://${stack.rawBucket}/incoming/ (a NAME.launch.json beside NAME starts a run), e.g.`,
+  );
+  console.log(
+    `  STORAGE_EMULATOR_HOST=${stack.env.STORAGE_EMULATOR_HOST} node local/upload.ts my-data.jsonl gs://${stack.rawBucket}/incoming/my-data.jsonl`,
+  );
   console.log('Ctrl-C stops everything.');
 }

@@ -12,17 +12,15 @@ export function parseByteSize(text: string): number | null {
 
 /** A byte size from an environment variable or a flag, at least `min` bytes. */
 export const byteSizeSchema = (min: number) =>
-  z
-    .union([z.string(), z.number()])
-    .transform((value, context) => {
-      const bytes = typeof value === 'number' ? value : parseByteSize(value);
-      if (bytes === null || !Number.isSafeInteger(bytes)) {
-        context.addIssue({ code: 'custom', message: `${String(value)} is not a size such as 8MiB or 8388608` });
-        return z.NEVER;
-      }
-      if (bytes < min) {
-        context.addIssue({ code: 'custom', message: `${String(value)} is under the minimum of ${min} bytes` });
-        return z.NEVER;
-      }
-      return bytes;
-    });
+  z.union([z.string(), z.number()]).transform((value, context) => {
+    const bytes = typeof value === 'number' ? value : parseByteSize(value);
+    if (bytes === null || !Number.isSafeInteger(bytes)) {
+      context.addIssue({ code: 'custom', message: `${String(value)} is not a size such as 8MiB or 8388608` });
+      return z.NEVER;
+    }
+    if (bytes < min) {
+      context.addIssue({ code: 'custom', message: `${String(value)} is under the minimum of ${min} bytes` });
+      return z.NEVER;
+    }
+    return bytes;
+  });

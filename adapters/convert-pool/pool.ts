@@ -10,9 +10,15 @@ import { gemmaTokenizerTables, loadGemmaTokenizer } from '../tokenizer/index.ts'
  */
 export function createConverterPool(options: { threads: number }): BatchConverter & { close(): Promise<void> } {
   const tables = gemmaTokenizerTables();
-  const workers = Array.from({ length: Math.max(1, options.threads) }, () => new Worker(new URL('./worker.ts', import.meta.url), { workerData: { tables, models: modelOverrides() } }));
+  const workers = Array.from(
+    { length: Math.max(1, options.threads) },
+    () => new Worker(new URL('./worker.ts', import.meta.url), { workerData: { tables, models: modelOverrides() } }),
+  );
   type Batch = (RawRecord | RecordParseFailure)[];
-  const pending = new Map<number, { resolve: (value: ConvertedRecord[]) => void; reject: (error: Error) => void; batch: Batch; options: RecordBatchOptions }>();
+  const pending = new Map<
+    number,
+    { resolve: (value: ConvertedRecord[]) => void; reject: (error: Error) => void; batch: Batch; options: RecordBatchOptions }
+  >();
   // A batch structured cloning cannot carry (a line nested thousands deep overflows its stack)
   // is converted here instead: the same code, so the same located error as in one thread.
   const inMainThread = (batch: Batch, batchOptions: RecordBatchOptions) => convertBatch(batch, batchOptions, loadGemmaTokenizer());

@@ -34,7 +34,10 @@ export function createAdmissionStore(db: Firestore, options: { collection?: stri
   async function readPruned(tx: Transaction): Promise<{ admission: Admission; changed: boolean }> {
     const snapshot = await tx.get(ref);
     const admission = snapshot.exists ? admissionSchema.parse(snapshot.data()) : EMPTY_ADMISSION;
-    const states = await stateOf(tx, admission.holders.map((holder) => run(holder.runId)));
+    const states = await stateOf(
+      tx,
+      admission.holders.map((holder) => run(holder.runId)),
+    );
     const holders = admission.holders.filter((_, index) => SLOT_STATES.includes(states[index] ?? ''));
     return { admission: { ...admission, holders }, changed: !snapshot.exists || holders.length !== admission.holders.length };
   }
@@ -44,7 +47,8 @@ export function createAdmissionStore(db: Firestore, options: { collection?: stri
       return db.runTransaction(async (tx) => {
         const { admission, changed } = await readPruned(tx);
         const decision = decideAcquire(admission, entry, maxConcurrent, nowIso);
-        if (changed || decision.admission !== admission || admission.maxConcurrent !== maxConcurrent) tx.set(ref, { ...decision.admission, maxConcurrent, updateTime: nowIso });
+        if (changed || decision.admission !== admission || admission.maxConcurrent !== maxConcurrent)
+          tx.set(ref, { ...decision.admission, maxConcurrent, updateTime: nowIso });
         return decision;
       });
     },
@@ -61,7 +65,13 @@ export function createAdmissionStore(db: Firestore, options: { collection?: stri
           if (QUEUE_STATES.includes(state ?? '')) next.push(entry);
           else gone.add(entry.runId);
         }
-        if (changed || gone.size > 0) tx.set(ref, { ...admission, maxConcurrent, queue: admission.queue.filter((entry) => !gone.has(entry.runId)), updateTime: nowIso });
+        if (changed || gone.size > 0)
+          tx.set(ref, {
+            ...admission,
+            maxConcurrent,
+            queue: admission.queue.filter((entry) => !gone.has(entry.runId)),
+            updateTime: nowIso,
+          });
         return next;
       });
     },

@@ -9,7 +9,13 @@ import { runDocumentSchema, type RunDocument, type RunState } from '../../shared
  */
 export interface CompletionStore {
   get(runId: string): Promise<RunDocument | null>;
-  claim(runId: string, state: RunState, holder: string, nowMs: number, leaseMs: number): Promise<{ token: number; run: RunDocument } | { skip: string }>;
+  claim(
+    runId: string,
+    state: RunState,
+    holder: string,
+    nowMs: number,
+    leaseMs: number,
+  ): Promise<{ token: number; run: RunDocument } | { skip: string }>;
   /** Applies `change` and drops the lease, if `token` still holds it and the run is still in `state`. */
   finish(runId: string, token: number, state: RunState, change: (run: RunDocument) => RunDocument): Promise<RunDocument | null>;
   /** Drops the lease after a transient failure, so the redelivery may act at once. */
@@ -76,7 +82,14 @@ export function createCompletionStore(db: Firestore, collection = 'runs'): Compl
           written += fresh.length;
           // A merge of the points map: steps already stored stay, new ones are added; a concurrent writer writes the same values.
           await doc.set(
-            { schemaVersion: 1, runId, attempt, metric, points: Object.fromEntries(fresh.map((p) => [String(p.step), { value: p.value, wallTime: p.wallTime }])), updateTime: nowIso },
+            {
+              schemaVersion: 1,
+              runId,
+              attempt,
+              metric,
+              points: Object.fromEntries(fresh.map((p) => [String(p.step), { value: p.value, wallTime: p.wallTime }])),
+              updateTime: nowIso,
+            },
             { merge: true },
           );
         }),
@@ -85,7 +98,9 @@ export function createCompletionStore(db: Firestore, collection = 'runs'): Compl
     },
     async recordMetrics(runId, metrics) {
       // A late live copy (a tick that saw the job still RUNNING) must not replace the final one of the same attempt.
-      await update(runId, (run) => (run.metrics?.final && !metrics.final && run.metrics.attempt === metrics.attempt ? null : { ...run, metrics }));
+      await update(runId, (run) =>
+        run.metrics?.final && !metrics.final && run.metrics.attempt === metrics.attempt ? null : { ...run, metrics },
+      );
     },
     async readMetrics(runId) {
       const snapshot = await ref(runId).collection('metrics').get();
@@ -93,7 +108,10 @@ export function createCompletionStore(db: Firestore, collection = 'runs'): Compl
     },
     update,
     async removeEvents(runId, eventIds) {
-      await update(runId, (run) => ({ ...run, pendingEvents: (run.pendingEvents ?? []).filter((event) => !eventIds.includes(event.eventId)) }));
+      await update(runId, (run) => ({
+        ...run,
+        pendingEvents: (run.pendingEvents ?? []).filter((event) => !eventIds.includes(event.eventId)),
+      }));
     },
   };
 }

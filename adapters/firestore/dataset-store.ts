@@ -5,7 +5,13 @@ import { datasetDocumentSchema, mayClaimLaunch, type DatasetDocument } from '../
 export interface DatasetStore {
   get(datasetId: string): Promise<DatasetDocument | null>;
   /** Claims the conversion: 'convert' for the holder, 'in-hand' when another live holder has it, 'done' when finished. */
-  claim(datasetId: string, fresh: () => DatasetDocument, holder: string, nowMs: number, leaseMs: number): Promise<'convert' | 'in-hand' | 'done'>;
+  claim(
+    datasetId: string,
+    fresh: () => DatasetDocument,
+    holder: string,
+    nowMs: number,
+    leaseMs: number,
+  ): Promise<'convert' | 'in-hand' | 'done'>;
   /** Writes the finished document if `holder` still holds the conversion. */
   finish(datasetId: string, holder: string, doc: DatasetDocument): Promise<boolean>;
   /** Claims the one launch of a dataset for `holder` when mayClaimLaunch allows it; false otherwise. */

@@ -19,11 +19,20 @@ export interface PollStore {
   /** Active runs, a page at a time, in document-id order. */
   activePage(pageSize: number, afterRunId?: string): Promise<RunDocument[]>;
   /** Applies `change` if the run still has `jobName` as its current job ('' for none yet) and nobody holds it. */
-  update(runId: string, jobName: string, nowMs: number, change: (run: RunDocument) => RunDocument | null): Promise<{ before: RunDocument; after: RunDocument } | null>;
+  update(
+    runId: string,
+    jobName: string,
+    nowMs: number,
+    change: (run: RunDocument) => RunDocument | null,
+  ): Promise<{ before: RunDocument; after: RunDocument } | null>;
   /** Takes the run for a resubmission: returns the fencing token, or null when another poller has it. */
   claim(runId: string, jobName: string, holder: string, nowMs: number, leaseMs: number): Promise<number | null>;
   /** Finishes what `claim` started, if the token still holds the lease. */
-  release(runId: string, token: number, change: (run: RunDocument) => RunDocument): Promise<{ before: RunDocument; after: RunDocument } | null>;
+  release(
+    runId: string,
+    token: number,
+    change: (run: RunDocument) => RunDocument,
+  ): Promise<{ before: RunDocument; after: RunDocument } | null>;
   /** Removes published events from the run's outbox. */
   removeEvents(runId: string, eventIds: string[]): Promise<void>;
 }
@@ -37,7 +46,11 @@ export function createPollStore(db: Firestore, collection = 'runs'): PollStore {
       return snapshot.exists ? runDocumentSchema.parse(snapshot.data()) : null;
     },
     async activePage(pageSize, afterRunId) {
-      let query = db.collection(collection).where('state', 'in', [...ACTIVE_STATES]).orderBy('runId').limit(pageSize);
+      let query = db
+        .collection(collection)
+        .where('state', 'in', [...ACTIVE_STATES])
+        .orderBy('runId')
+        .limit(pageSize);
       if (afterRunId) query = query.startAfter(afterRunId);
       const snapshot = await query.get();
       return snapshot.docs.map((doc) => runDocumentSchema.parse(doc.data()));

@@ -29,7 +29,13 @@ export interface RunStore {
    * Notes a transient error on the run (no state change) so people can see why it waits, and
    * counts the failed delivery toward the subscription's dead-letter limit.
    */
-  recordTransientError(runId: string, token: number, error: ErrorInfo, nowIso: string, delivery: { attempt: number | null; maxAttempts: number }): Promise<void>;
+  recordTransientError(
+    runId: string,
+    token: number,
+    error: ErrorInfo,
+    nowIso: string,
+    delivery: { attempt: number | null; maxAttempts: number },
+  ): Promise<void>;
 }
 
 export function createFirestore(projectId: string): Firestore {
@@ -66,7 +72,11 @@ export function createRunStore(db: Firestore, collection = 'runs'): RunStore {
       const exact = await runs.where('tunedModel.model', '==', modelName).limit(1).get();
       if (!exact.empty) return parse(exact.docs[0]!.data());
       if (modelName.includes('@')) return null;
-      const versions = await runs.where('tunedModel.model', '>=', `${modelName}@`).where('tunedModel.model', '<', `${modelName}@\uf8ff`).limit(1).get();
+      const versions = await runs
+        .where('tunedModel.model', '>=', `${modelName}@`)
+        .where('tunedModel.model', '<', `${modelName}@\uf8ff`)
+        .limit(1)
+        .get();
       return versions.empty ? null : parse(versions.docs[0]!.data());
     },
     async get(runId) {
@@ -118,7 +128,9 @@ export function createRunStore(db: Firestore, collection = 'runs'): RunStore {
       return withLease(runId, token, (run) => applyTransition(run, 'REJECTED', reason, nowIso, { rejection: reason, lease: null }));
     },
     recordFailure(runId, token, error, nowIso) {
-      return withLease(runId, token, (run) => applyTransition(run, 'FAILED', `Vertex refused the job: ${error.message}`, nowIso, { error, lease: null }));
+      return withLease(runId, token, (run) =>
+        applyTransition(run, 'FAILED', `Vertex refused the job: ${error.message}`, nowIso, { error, lease: null }),
+      );
     },
     async recordTransientError(runId, token, error, nowIso, delivery) {
       await withLease(runId, token, (run) => {
@@ -128,11 +140,21 @@ export function createRunStore(db: Firestore, collection = 'runs'): RunStore {
         return {
           ...run,
           error,
-          launchDeliveries: { recoveries: 0, nextRecoveryAt: null, strandedSince: null, ...run.launchDeliveries, failed, lastAttempt: delivery.attempt, deadLettered },
+          launchDeliveries: {
+            recoveries: 0,
+            nextRecoveryAt: null,
+            strandedSince: null,
+            ...run.launchDeliveries,
+            failed,
+            lastAttempt: delivery.attempt,
+            deadLettered,
+          },
           // This delivery stops acting: the next one (a redelivery or a re-publish) may claim at once and adopts any job by its label.
           lease: null,
           ...(deadLettered
-            ? { warning: `the launch message failed ${delivery.attempt ?? failed} deliveries and went to the dead-letter topic; re-publish the same request to try again` }
+            ? {
+                warning: `the launch message failed ${delivery.attempt ?? failed} deliveries and went to the dead-letter topic; re-publish the same request to try again`,
+              }
             : {}),
           updateTime: nowIso,
         };

@@ -11,16 +11,38 @@ import { BlockList, isIP } from 'node:net';
 const blockedV4 = new BlockList();
 const blockedV6 = new BlockList();
 for (const [network, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15],
-  ['198.51.100.0', 24], ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) blockedV4.addSubnet(network, prefix, 'ipv4');
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  blockedV4.addSubnet(network, prefix, 'ipv4');
 for (const [network, prefix] of [
-  ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['2001:db8::', 32], ['100::', 64],
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+  ['2001:db8::', 32],
+  ['100::', 64],
   // IPv4 written inside IPv6 (mapped, NAT64, the deprecated compatible form): no public media host
   // is named so, and any of them can hide a private IPv4 address.
-  ['::ffff:0:0', 96], ['64:ff9b::', 96], ['::', 96],
-] as const) blockedV6.addSubnet(network, prefix, 'ipv6');
+  ['::ffff:0:0', 96],
+  ['64:ff9b::', 96],
+  ['::', 96],
+] as const)
+  blockedV6.addSubnet(network, prefix, 'ipv6');
 
 export function isPublicAddress(address: string): boolean {
   const family = isIP(address);
@@ -59,5 +81,7 @@ export async function addressRefusal(url: URL, policy: AddressPolicy): Promise<s
     return `${url.host} could not be resolved (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
   }
   if (checked.addresses.length === 0) return `${url.host} resolves to no address`;
-  return checked.refused ? `${url.host} is a private, loopback or link-local address (${checked.refused}): media are fetched only from public hosts` : null;
+  return checked.refused
+    ? `${url.host} is a private, loopback or link-local address (${checked.refused}): media are fetched only from public hosts`
+    : null;
 }

@@ -14,7 +14,14 @@ export type DownloadResult = { size: number; head: Uint8Array } | { failure: str
 export async function downloadToStorage(
   url: string,
   target: string,
-  options: { objects: ObjectStore; contentType: string; maxBytes: number; timeoutMs: number; fetch?: typeof fetch; addresses?: AddressPolicy },
+  options: {
+    objects: ObjectStore;
+    contentType: string;
+    maxBytes: number;
+    timeoutMs: number;
+    fetch?: typeof fetch;
+    addresses?: AddressPolicy;
+  },
 ): Promise<DownloadResult> {
   let response: Response;
   const signal = AbortSignal.timeout(options.timeoutMs);
@@ -26,7 +33,8 @@ export async function downloadToStorage(
   const fetchHop = options.fetch ?? pinnedFetch(policy);
   let hop = new URL(url);
   for (let hops = 0; ; hops++) {
-    if (hop.protocol !== 'https:') return { failure: `${hops === 0 ? 'it is' : 'it redirects to'} ${hop.protocol} URL: only https media are fetched` };
+    if (hop.protocol !== 'https:')
+      return { failure: `${hops === 0 ? 'it is' : 'it redirects to'} ${hop.protocol} URL: only https media are fetched` };
     const refusal = await addressRefusal(hop, policy);
     if (refusal) return { failure: hops === 0 ? refusal : `it redirects to ${hop.href}: ${refusal}` };
     try {

@@ -17,16 +17,32 @@ export function pinnedFetch(policy: AddressPolicy, tls: { ca?: string } = {}): t
     const url = new URL(String(input instanceof Request ? input.url : input));
     if (url.protocol !== 'https:') throw new TypeError(`only https is fetched, not ${url.protocol}`);
     return new Promise<Response>((resolve, reject) => {
-      const outgoing = request(url, { method: init?.method ?? 'GET', lookup, ...(tls.ca ? { ca: tls.ca } : {}), signal: init?.signal ?? undefined, headers: { 'user-agent': 'gemini-sft-pipeline media copy' } }, (incoming) => {
-        const status = incoming.statusCode ?? 502;
-        const headers = new Headers();
-        for (const [name, value] of Object.entries(incoming.headers)) {
-          for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, item);
-        }
-        const nullBody = [101, 204, 205, 304].includes(status);
-        if (nullBody) incoming.resume();
-        resolve(new Response(nullBody ? null : (Readable.toWeb(incoming) as ReadableStream<Uint8Array>), { status, statusText: incoming.statusMessage ?? '', headers }));
-      });
+      const outgoing = request(
+        url,
+        {
+          method: init?.method ?? 'GET',
+          lookup,
+          ...(tls.ca ? { ca: tls.ca } : {}),
+          signal: init?.signal ?? undefined,
+          headers: { 'user-agent': 'gemini-sft-pipeline media copy' },
+        },
+        (incoming) => {
+          const status = incoming.statusCode ?? 502;
+          const headers = new Headers();
+          for (const [name, value] of Object.entries(incoming.headers)) {
+            for (const item of Array.isArray(value) ? value : value === undefined ? [] : [value]) headers.append(name, item);
+          }
+          const nullBody = [101, 204, 205, 304].includes(status);
+          if (nullBody) incoming.resume();
+          resolve(
+            new Response(nullBody ? null : (Readable.toWeb(incoming) as ReadableStream<Uint8Array>), {
+              status,
+              statusText: incoming.statusMessage ?? '',
+              headers,
+            }),
+          );
+        },
+      );
       outgoing.on('error', reject);
       outgoing.end();
     });
@@ -39,11 +55,15 @@ export function checkedLookup(policy: AddressPolicy): LookupFunction {
     checkedAddresses(hostname, policy).then(
       ({ addresses, refused }) => {
         if (addresses.length === 0 || refused) {
-          const error = Object.assign(new Error(`${hostname} resolves to ${refused ?? 'no address'}: media are fetched only from public hosts`), { code: 'EADDRNOTALLOWED' });
+          const error = Object.assign(
+            new Error(`${hostname} resolves to ${refused ?? 'no address'}: media are fetched only from public hosts`),
+            { code: 'EADDRNOTALLOWED' },
+          );
           return callback(error, '', 4);
         }
         const entries = addresses.map((address) => ({ address, family: isIP(address) }));
-        if (options.all) return (callback as unknown as (error: null, entries: { address: string; family: number }[]) => void)(null, entries);
+        if (options.all)
+          return (callback as unknown as (error: null, entries: { address: string; family: number }[]) => void)(null, entries);
         return callback(null, entries[0]!.address, entries[0]!.family);
       },
       (error: unknown) => callback(error as NodeJS.ErrnoException, '', 4),

@@ -4,7 +4,14 @@ import { open, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import type { PreparedExample } from '../../shared/convert/pipeline.ts';
 import type { GeminiExample, Issue } from '../../shared/convert/types.ts';
-import { contentAddressedUri, isLocalMediaPath, judgeMedia, mediaReferences, withMovedMedia, type MediaReference } from '../../shared/gemini/media.ts';
+import {
+  contentAddressedUri,
+  isLocalMediaPath,
+  judgeMedia,
+  mediaReferences,
+  withMovedMedia,
+  type MediaReference,
+} from '../../shared/gemini/media.ts';
 import type { ObjectStore } from './object-store.ts';
 
 export interface LocalMediaOptions {
@@ -43,18 +50,23 @@ export function localMediaUploader(options: LocalMediaOptions): (example: Gemini
     }
     const inside = relative(root, real);
     if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) {
-      return refused('media_outside_root', (ref) => `${ref.uri} leads to ${real}, outside the media folder ${root} (--media-root): it is not read`);
+      return refused(
+        'media_outside_root',
+        (ref) => `${ref.uri} leads to ${real}, outside the media folder ${root} (--media-root): it is not read`,
+      );
     }
     try {
       const info = await stat(real);
       if (!info.isFile()) return refused('media_not_found', (ref) => `${ref.uri} is not a file (${real})`);
       const found = { size: info.size, head: await firstBytes(real, 64) };
       // Judged before anything is uploaded: a file Vertex would refuse is not sent.
-      if (judgeMedia({ uri: path, mimeType, path: '' }, 0, found).length > 0) return { issues: (ref, line) => judgeMedia(ref, line, found) };
+      if (judgeMedia({ uri: path, mimeType, path: '' }, 0, found).length > 0)
+        return { issues: (ref, line) => judgeMedia(ref, line, found) };
       const hash = createHash('sha256');
       for await (const chunk of createReadStream(real)) hash.update(chunk as Buffer);
       const uri = contentAddressedUri(options.target, hash.digest('hex'), mimeType);
-      if (!(await options.objects.stat(uri))) await options.objects.write(uri, createReadStream(real), { contentType: mimeType, ifAbsent: true });
+      if (!(await options.objects.stat(uri)))
+        await options.objects.write(uri, createReadStream(real), { contentType: mimeType, ifAbsent: true });
       return { uri };
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);

@@ -73,7 +73,11 @@ export function createObjectStore(storage: Storage = new Storage()): ObjectStore
     async stat(uri) {
       try {
         const [metadata] = await file(uri).getMetadata();
-        return { size: Number(metadata.size ?? 0), contentType: String(metadata.contentType ?? ''), generation: String(metadata.generation ?? '') };
+        return {
+          size: Number(metadata.size ?? 0),
+          contentType: String(metadata.contentType ?? ''),
+          generation: String(metadata.generation ?? ''),
+        };
       } catch (error) {
         if ((error as { code?: number }).code === 404) return null;
         throw error;
@@ -115,7 +119,8 @@ export function createObjectStore(storage: Storage = new Storage()): ObjectStore
     async *list(prefixUri) {
       const { bucket, name } = parseGsUri(prefixUri.endsWith('/') ? `${prefixUri}x` : prefixUri);
       const prefix = prefixUri.endsWith('/') ? name.slice(0, -1) : name;
-      for await (const entry of storage.bucket(bucket).getFilesStream({ prefix })) yield `gs://${bucket}/${(entry as { name: string }).name}`;
+      for await (const entry of storage.bucket(bucket).getFilesStream({ prefix }))
+        yield `gs://${bucket}/${(entry as { name: string }).name}`;
     },
   };
 }

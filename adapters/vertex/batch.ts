@@ -46,7 +46,15 @@ export function createBatchService(options: VertexClientOptions): BatchService {
   const retry = <T>(call: () => Promise<T>) => withRetries(call, backoffDelays(options.retries ?? 4), sleep, options.onRetry);
   return {
     async create(spec) {
-      return summarise(await retry(() => ai(locationOf(spec.model)).batches.create({ model: spec.model, src: spec.inputUri, config: { displayName: spec.displayName, dest: spec.outputPrefix } })));
+      return summarise(
+        await retry(() =>
+          ai(locationOf(spec.model)).batches.create({
+            model: spec.model,
+            src: spec.inputUri,
+            config: { displayName: spec.displayName, dest: spec.outputPrefix },
+          }),
+        ),
+      );
     },
     async get(name) {
       return summarise(await retry(() => ai(locationOf(name)).batches.get({ name })));
@@ -55,10 +63,14 @@ export function createBatchService(options: VertexClientOptions): BatchService {
       const found: BatchJobSummary[] = [];
       await retry(async () => {
         found.length = 0;
-        for await (const job of await ai(location).batches.list({ config: { filter: `display_name="${displayName}"`, pageSize: 100 } })) found.push(summarise(job));
+        for await (const job of await ai(location).batches.list({ config: { filter: `display_name="${displayName}"`, pageSize: 100 } }))
+          found.push(summarise(job));
       });
       // Checked here too: a list whose filter was ignored must never hand over another run's job.
-      return found.filter((job) => job.displayName === displayName).sort((a, b) => (a.createTime ?? '').localeCompare(b.createTime ?? ''))[0] ?? null;
+      return (
+        found.filter((job) => job.displayName === displayName).sort((a, b) => (a.createTime ?? '').localeCompare(b.createTime ?? ''))[0] ??
+        null
+      );
     },
     async cancel(name) {
       await retry(() => ai(locationOf(name)).batches.cancel({ name }));
@@ -76,9 +88,10 @@ function summarise(job: BatchJob): BatchJobSummary {
     createTime: job.createTime ?? null,
     startTime: job.startTime ?? null,
     endTime: job.endTime ?? null,
-    error: job.error ? { ...(job.error.code !== undefined ? { code: job.error.code } : {}), ...(job.error.message ? { message: job.error.message } : {}) } : null,
+    error: job.error
+      ? { ...(job.error.code !== undefined ? { code: job.error.code } : {}), ...(job.error.message ? { message: job.error.message } : {}) }
+      : null,
     outputDirectory: output?.gcsOutputDirectory ?? null,
     completionStats: stats ? { successful: Number(stats.successfulCount ?? 0), failed: Number(stats.failedCount ?? 0) } : null,
   };
 }
-

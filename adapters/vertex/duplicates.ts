@@ -10,7 +10,12 @@ import type { TuningService } from './tuning.ts';
  * run keeps `keepName` and cancels every other job carrying the same run and attempt labels;
  * returns how many were cancelled.
  */
-export async function cancelDuplicateJobs(tuning: TuningService, labels: Record<string, string>, keepName: string, log: Logger): Promise<number> {
+export async function cancelDuplicateJobs(
+  tuning: TuningService,
+  labels: Record<string, string>,
+  keepName: string,
+  log: Logger,
+): Promise<number> {
   const jobs = await tuning.findByLabels(labels, locationOf(keepName));
   let cancelled = 0;
   for (const job of jobs) {
@@ -18,7 +23,11 @@ export async function cancelDuplicateJobs(tuning: TuningService, labels: Record<
     try {
       await tuning.cancel(job.name);
       cancelled += 1;
-      log.warn(LogEvent.duplicateJobCancelled, `cancelled ${job.name}: a duplicate of ${keepName} (a create request from an earlier delivery landed late)`, { kept: keepName });
+      log.warn(
+        LogEvent.duplicateJobCancelled,
+        `cancelled ${job.name}: a duplicate of ${keepName} (a create request from an earlier delivery landed late)`,
+        { kept: keepName },
+      );
     } catch (error) {
       if (classifyError(error).kind === 'transient') throw error;
     }

@@ -26,7 +26,10 @@ export function createMetricsReader(options: { location: string; baseUrl?: strin
   // The experiment, its TensorBoard and their series live in the tuning job's region: read them there.
   const clientsFor = perRegion(options.location, (location) => {
     const clientOptions = aiplatformClientOptions(location, options.baseUrl) as ClientOptions;
-    return { metadata: new aiplatform.v1.MetadataServiceClient(clientOptions), tensorboards: new aiplatform.v1.TensorboardServiceClient(clientOptions) };
+    return {
+      metadata: new aiplatform.v1.MetadataServiceClient(clientOptions),
+      tensorboards: new aiplatform.v1.TensorboardServiceClient(clientOptions),
+    };
   });
   return {
     async read(experimentContext) {
@@ -44,7 +47,10 @@ export function createMetricsReader(options: { location: string; baseUrl?: strin
           const metric = timeSeries.displayName ?? '';
           if (!(KNOWN_METRICS as readonly string[]).includes(metric)) continue;
           const points: MetricSeries['points'] = [];
-          for await (const point of tensorboards.exportTensorboardTimeSeriesDataAsync({ tensorboardTimeSeries: timeSeries.name!, pageSize: 1000 }, paged)) {
+          for await (const point of tensorboards.exportTensorboardTimeSeriesDataAsync(
+            { tensorboardTimeSeries: timeSeries.name!, pageSize: 1000 },
+            paged,
+          )) {
             if (point.scalar?.value === undefined || point.scalar.value === null) continue;
             points.push({ step: Number(point.step ?? 0), value: Number(point.scalar.value), wallTime: timestampIso(point.wallTime) });
           }

@@ -28,7 +28,8 @@ export interface OnlinePredictor {
 export function createOnlinePredictor(options: VertexClientOptions): OnlinePredictor {
   const ai = regionalGenAiClients(options);
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const retry = <T>(call: () => Promise<T>) => withRetries(call, backoffDelays(options.retries ?? 6, { baseMs: 1000, capMs: 30_000 }), sleep, options.onRetry);
+  const retry = <T>(call: () => Promise<T>) =>
+    withRetries(call, backoffDelays(options.retries ?? 6, { baseMs: 1000, capMs: 30_000 }), sleep, options.onRetry);
   return {
     async predict(target, request) {
       const processed = () => new Date().toISOString();

@@ -40,7 +40,13 @@ export interface TuningService {
   cancel(name: string): Promise<void>;
 }
 
-const ADAPTER_SIZE_NAMES: Record<number, string> = { 1: 'ADAPTER_SIZE_ONE', 2: 'ADAPTER_SIZE_TWO', 4: 'ADAPTER_SIZE_FOUR', 8: 'ADAPTER_SIZE_EIGHT', 16: 'ADAPTER_SIZE_SIXTEEN' };
+const ADAPTER_SIZE_NAMES: Record<number, string> = {
+  1: 'ADAPTER_SIZE_ONE',
+  2: 'ADAPTER_SIZE_TWO',
+  4: 'ADAPTER_SIZE_FOUR',
+  8: 'ADAPTER_SIZE_EIGHT',
+  16: 'ADAPTER_SIZE_SIXTEEN',
+};
 
 export function createTuningService(options: VertexClientOptions): TuningService {
   const ai = regionalGenAiClients(options);
@@ -61,8 +67,12 @@ export function createTuningService(options: VertexClientOptions): TuningService
             ...(spec.exportLastCheckpointOnly ? { exportLastCheckpointOnly: true } : {}),
             ...(spec.validationDatasetUri ? { validationDataset: { gcsUri: spec.validationDatasetUri } } : {}),
             ...(spec.hyperParameters.epochCount !== undefined ? { epochCount: spec.hyperParameters.epochCount } : {}),
-            ...(spec.hyperParameters.learningRateMultiplier !== undefined ? { learningRateMultiplier: spec.hyperParameters.learningRateMultiplier } : {}),
-            ...(spec.hyperParameters.adapterSize !== undefined ? { adapterSize: ADAPTER_SIZE_NAMES[spec.hyperParameters.adapterSize] as never } : {}),
+            ...(spec.hyperParameters.learningRateMultiplier !== undefined
+              ? { learningRateMultiplier: spec.hyperParameters.learningRateMultiplier }
+              : {}),
+            ...(spec.hyperParameters.adapterSize !== undefined
+              ? { adapterSize: ADAPTER_SIZE_NAMES[spec.hyperParameters.adapterSize] as never }
+              : {}),
             ...(spec.hyperParameters.beta !== undefined ? { beta: spec.hyperParameters.beta } : {}),
             labels: spec.labels,
           },
@@ -74,7 +84,9 @@ export function createTuningService(options: VertexClientOptions): TuningService
       return summarise(await retry(() => ai(locationOf(name)).tunings.get({ name })));
     },
     async findByLabels(labels, location) {
-      const filter = Object.entries(labels).map(([key, value]) => `labels.${key}="${value}"`).join(' AND ');
+      const filter = Object.entries(labels)
+        .map(([key, value]) => `labels.${key}="${value}"`)
+        .join(' AND ');
       const found: TuningJobSummary[] = [];
       await retry(async () => {
         found.length = 0;
@@ -117,7 +129,9 @@ function summarise(job: TuningJob): TuningJobSummary {
     ...(job.startTime ? { startTime: job.startTime } : {}),
     ...(job.endTime ? { endTime: job.endTime } : {}),
     ...(job.error ? { error: { code: job.error.code, message: job.error.message } } : {}),
-    ...(job.tunedModel?.model ? { tunedModel: { model: job.tunedModel.model, endpoint: job.tunedModel.endpoint ?? null, ...checkpointsOf(job) } } : {}),
+    ...(job.tunedModel?.model
+      ? { tunedModel: { model: job.tunedModel.model, endpoint: job.tunedModel.endpoint ?? null, ...checkpointsOf(job) } }
+      : {}),
     ...(job.experiment ? { experiment: job.experiment } : {}),
     labels: job.labels ?? {},
     ...(job.tuningDataStats ? { tuningDataStats: job.tuningDataStats as Record<string, unknown> } : {}),

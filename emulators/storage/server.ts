@@ -74,7 +74,9 @@ export interface DeliveryRetry {
   retentionMs: number;
 }
 
-export async function startStorageEmulator(options: { port?: number; dataDir?: string; deliveryRetry?: Partial<DeliveryRetry> } = {}): Promise<StorageEmulator> {
+export async function startStorageEmulator(
+  options: { port?: number; dataDir?: string; deliveryRetry?: Partial<DeliveryRetry> } = {},
+): Promise<StorageEmulator> {
   const retry: DeliveryRetry = { minMs: 100, maxMs: 5000, retentionMs: 10 * 60_000, ...options.deliveryRetry };
   let stopping = false;
   const ownDir = !options.dataDir;
@@ -106,9 +108,11 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
     let match: RegExpExecArray | null;
 
     if ((match = /^\/resumable\/([\w-]+)$/.exec(path)) && method === 'PUT') return resumableChunk(match[1]!, request, response);
-    if ((match = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(path)) && method === 'POST') return startUpload(decodeURIComponent(match[1]!), query, request, response);
+    if ((match = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(path)) && method === 'POST')
+      return startUpload(decodeURIComponent(match[1]!), query, request, response);
     if (path === '/storage/v1/b' && method === 'POST') return createBucket(await readJson(request), response);
-    if (path === '/storage/v1/b' && method === 'GET') return sendJson(response, 200, { kind: 'storage#buckets', items: [...buckets.keys()].map((name) => bucketResource(name)) });
+    if (path === '/storage/v1/b' && method === 'GET')
+      return sendJson(response, 200, { kind: 'storage#buckets', items: [...buckets.keys()].map((name) => bucketResource(name)) });
     if ((match = /^\/storage\/v1\/b\/([^/]+)$/.exec(path))) {
       const name = decodeURIComponent(match[1]!);
       if (!buckets.has(name)) return sendError(response, 404, `The specified bucket does not exist: ${name}`);
@@ -119,7 +123,8 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
         return send(response, 204);
       }
     }
-    if ((match = /^\/storage\/v1\/b\/([^/]+)\/o$/.exec(path)) && method === 'GET') return listObjects(decodeURIComponent(match[1]!), query, response);
+    if ((match = /^\/storage\/v1\/b\/([^/]+)\/o$/.exec(path)) && method === 'GET')
+      return listObjects(decodeURIComponent(match[1]!), query, response);
     if ((match = /^\/(?:download\/)?storage\/v1\/b\/([^/]+)\/o\/(.+)$/.exec(path))) {
       const bucket = decodeURIComponent(match[1]!);
       const name = decodeURIComponent(match[2]!);
@@ -157,12 +162,25 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
     if ((match = /^\/storage\/v1\/b\/([^/]+)\/o\/(.+)\/(?:copyTo|rewriteTo)\/b\/([^/]+)\/o\/(.+)$/.exec(path)) && method === 'POST') {
       const source = buckets.get(decodeURIComponent(match[1]!))?.objects.get(decodeURIComponent(match[2]!));
       if (!source) return sendError(response, 404, 'No such object');
-      const copy = await storeFile(decodeURIComponent(match[3]!), decodeURIComponent(match[4]!), source.contentType, { ...source.metadata }, {}, async (file) => {
-        await pipeline(createReadStream(source.file), createWriteStream(file));
-      });
+      const copy = await storeFile(
+        decodeURIComponent(match[3]!),
+        decodeURIComponent(match[4]!),
+        source.contentType,
+        { ...source.metadata },
+        {},
+        async (file) => {
+          await pipeline(createReadStream(source.file), createWriteStream(file));
+        },
+      );
       if (typeof copy === 'string') return sendError(response, copy.startsWith('No such') ? 404 : 412, copy);
       const resource = resourceOf(copy);
-      return sendJson(response, 200, path.includes('/rewriteTo/') ? { kind: 'storage#rewriteResponse', done: true, totalBytesRewritten: resource.size, objectSize: resource.size, resource } : resource);
+      return sendJson(
+        response,
+        200,
+        path.includes('/rewriteTo/')
+          ? { kind: 'storage#rewriteResponse', done: true, totalBytesRewritten: resource.size, objectSize: resource.size, resource }
+          : resource,
+      );
     }
     return sendError(response, 404, `the storage emulator does not serve ${method} ${path}`);
   }
@@ -170,7 +188,8 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
   function createBucket(body: Record<string, unknown>, response: ServerResponse) {
     const name = String(body.name ?? '');
     if (!/^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$/.test(name)) return sendError(response, 400, `Invalid bucket name: '${name}'`);
-    if (buckets.has(name)) return sendError(response, 409, 'Your previous request to create the named bucket succeeded and you already own it.');
+    if (buckets.has(name))
+      return sendError(response, 409, 'Your previous request to create the named bucket succeeded and you already own it.');
     buckets.set(name, { created: new Date().toISOString(), objects: new Map() });
     return sendJson(response, 200, bucketResource(name));
   }
@@ -206,7 +225,14 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
       const name = query.get('name') ?? '';
       const badName = objectNameProblem(name);
       if (badName) return sendError(response, 400, badName);
-      const result = await storeFile(bucket, name, String(request.headers['content-type'] ?? 'application/octet-stream'), {}, preconditions, (file) => pipeline(request, createWriteStream(file)));
+      const result = await storeFile(
+        bucket,
+        name,
+        String(request.headers['content-type'] ?? 'application/octet-stream'),
+        {},
+        preconditions,
+        (file) => pipeline(request, createWriteStream(file)),
+      );
       return typeof result === 'string' ? sendError(response, 412, result) : sendJson(response, 200, resourceOf(result));
     }
     if (uploadType === 'multipart') {
@@ -254,7 +280,9 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
     const total = range[4] === '*' ? null : Number(range[4]);
     const last = range[3] === '*' || (total !== null && upload.received >= total);
     if (!last) return incomplete(response, upload.received);
-    const result = await storeFile(upload.bucket, upload.name, upload.contentType, upload.metadata, upload.preconditions, (file) => rename(upload.file, file));
+    const result = await storeFile(upload.bucket, upload.name, upload.contentType, upload.metadata, upload.preconditions, (file) =>
+      rename(upload.file, file),
+    );
     if (typeof result === 'string') {
       uploads.delete(id);
       await rm(upload.file, { force: true });
@@ -271,7 +299,14 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
   }
 
   /** Writes a new generation of an object through `fill`, checking preconditions first and last. */
-  async function storeFile(bucket: string, name: string, contentType: string, metadata: Record<string, string>, preconditions: Preconditions, fill: (file: string) => Promise<unknown>): Promise<StoredObject | string> {
+  async function storeFile(
+    bucket: string,
+    name: string,
+    contentType: string,
+    metadata: Record<string, string>,
+    preconditions: Preconditions,
+    fill: (file: string) => Promise<unknown>,
+  ): Promise<StoredObject | string> {
     const store = buckets.get(bucket);
     if (!store) return `No such bucket: ${bucket}`;
     if (!name) return 'Required object name';
@@ -295,7 +330,20 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
     }
     const now = new Date().toISOString();
     const previous = store.objects.get(name);
-    const object: StoredObject = { bucket, name, generation, metageneration: 1, size: statSync(file).size, contentType, md5Hash: md5.digest('base64'), crc32c: crc.base64(), metadata, timeCreated: now, updated: now, file };
+    const object: StoredObject = {
+      bucket,
+      name,
+      generation,
+      metageneration: 1,
+      size: statSync(file).size,
+      contentType,
+      md5Hash: md5.digest('base64'),
+      crc32c: crc.base64(),
+      metadata,
+      timeCreated: now,
+      updated: now,
+      file,
+    };
     store.objects.set(name, object);
     if (previous) rmSync(previous.file, { force: true });
     finalized(object);
@@ -304,9 +352,12 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
 
   function checkPreconditions(p: Preconditions, current: StoredObject | undefined): string | null {
     const generation = current?.generation ?? 0;
-    if (p.ifGenerationMatch !== undefined && p.ifGenerationMatch !== generation) return `At least one of the pre-conditions you specified did not hold. (ifGenerationMatch=${p.ifGenerationMatch}, generation=${generation})`;
-    if (p.ifGenerationNotMatch !== undefined && p.ifGenerationNotMatch === generation) return 'At least one of the pre-conditions you specified did not hold. (ifGenerationNotMatch)';
-    if (p.ifMetagenerationMatch !== undefined && p.ifMetagenerationMatch !== (current?.metageneration ?? 0)) return 'At least one of the pre-conditions you specified did not hold. (ifMetagenerationMatch)';
+    if (p.ifGenerationMatch !== undefined && p.ifGenerationMatch !== generation)
+      return `At least one of the pre-conditions you specified did not hold. (ifGenerationMatch=${p.ifGenerationMatch}, generation=${generation})`;
+    if (p.ifGenerationNotMatch !== undefined && p.ifGenerationNotMatch === generation)
+      return 'At least one of the pre-conditions you specified did not hold. (ifGenerationNotMatch)';
+    if (p.ifMetagenerationMatch !== undefined && p.ifMetagenerationMatch !== (current?.metageneration ?? 0))
+      return 'At least one of the pre-conditions you specified did not hold. (ifMetagenerationMatch)';
     return null;
   }
 
@@ -334,7 +385,11 @@ export async function startStorageEmulator(options: { port?: number; dataDir?: s
       end = Math.max(start, end);
       // A partial body cannot be checked against the whole object's hashes.
       delete headers['x-goog-hash'];
-      response.writeHead(206, { ...headers, 'content-range': `bytes ${start}-${end}/${object.size}`, 'content-length': String(end - start + 1) });
+      response.writeHead(206, {
+        ...headers,
+        'content-range': `bytes ${start}-${end}/${object.size}`,
+        'content-length': String(end - start + 1),
+      });
       await pipeline(createReadStream(object.file, { start, end }), response);
       return;
     }
@@ -426,7 +481,12 @@ function resourceOf(object: StoredObject) {
  * percent-encoded as the CloudEvents HTTP binding requires (space, '"', '%' and everything outside
  * printable ASCII), so any name Cloud Storage allows (Unicode included) reaches the function.
  */
-async function deliverCloudEvent(target: string, resource: ReturnType<typeof resourceOf>, retry: DeliveryRetry, stopped: () => boolean): Promise<void> {
+async function deliverCloudEvent(
+  target: string,
+  resource: ReturnType<typeof resourceOf>,
+  retry: DeliveryRetry,
+  stopped: () => boolean,
+): Promise<void> {
   const id = `${resource.bucket}/${resource.name}/${resource.generation}`;
   const giveUpAt = Date.now() + retry.retentionMs;
   for (let attempt = 0; !stopped() && Date.now() < giveUpAt; attempt++) {
@@ -449,13 +509,18 @@ async function deliverCloudEvent(target: string, resource: ReturnType<typeof res
       // the function is not up (a crashed instance restarting), or failed: retry
     }
     const wait = Math.min(retry.maxMs, retry.minMs * 2 ** attempt);
-    for (const end = Date.now() + wait; Date.now() < end && !stopped(); ) await new Promise((resolve) => setTimeout(resolve, Math.min(250, end - Date.now())));
+    for (const end = Date.now() + wait; Date.now() < end && !stopped();)
+      await new Promise((resolve) => setTimeout(resolve, Math.min(250, end - Date.now())));
   }
 }
 
 /** CloudEvents HTTP binding 1.0, 3.1.3.2: percent-encode space, '"', '%' and anything outside U+0021–U+007E (as UTF-8). */
 export function cloudEventHeader(value: string): string {
-  return Array.from(new TextEncoder().encode(value), (byte) => (byte > 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x25 ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  return Array.from(new TextEncoder().encode(value), (byte) =>
+    byte > 0x20 && byte < 0x7f && byte !== 0x22 && byte !== 0x25
+      ? String.fromCharCode(byte)
+      : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`,
+  ).join('');
 }
 
 /**
@@ -474,7 +539,11 @@ export function objectNameProblem(name: string): string | null {
 
 function preconditionsOf(query: URLSearchParams): Preconditions {
   const number = (key: string) => (query.has(key) ? Number(query.get(key)) : undefined);
-  return { ifGenerationMatch: number('ifGenerationMatch'), ifGenerationNotMatch: number('ifGenerationNotMatch'), ifMetagenerationMatch: number('ifMetagenerationMatch') };
+  return {
+    ifGenerationMatch: number('ifGenerationMatch'),
+    ifGenerationNotMatch: number('ifGenerationNotMatch'),
+    ifMetagenerationMatch: number('ifMetagenerationMatch'),
+  };
 }
 
 function stringRecord(value: unknown): Record<string, string> {
@@ -510,10 +579,15 @@ function splitMultipart(body: Buffer, boundary: string): { headers: Record<strin
     const headerEnd = raw.indexOf('\r\n\r\n');
     if (headerEnd >= 0) {
       const headers = Object.fromEntries(
-        raw.subarray(0, headerEnd).toString('utf8').split('\r\n').filter(Boolean).map((line) => {
-          const colon = line.indexOf(':');
-          return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()];
-        }),
+        raw
+          .subarray(0, headerEnd)
+          .toString('utf8')
+          .split('\r\n')
+          .filter(Boolean)
+          .map((line) => {
+            const colon = line.indexOf(':');
+            return [line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim()];
+          }),
       );
       let content = raw.subarray(headerEnd + 4);
       if (content.subarray(-2).toString() === '\r\n') content = content.subarray(0, -2);
@@ -535,5 +609,11 @@ function sendJson(response: ServerResponse, status: number, body: unknown) {
 }
 
 function sendError(response: ServerResponse, status: number, message: string) {
-  sendJson(response, status, { error: { code: status, message, errors: [{ message, reason: status === 412 ? 'conditionNotMet' : status === 404 ? 'notFound' : 'invalid' }] } });
+  sendJson(response, status, {
+    error: {
+      code: status,
+      message,
+      errors: [{ message, reason: status === 412 ? 'conditionNotMet' : status === 404 ? 'notFound' : 'invalid' }],
+    },
+  });
 }

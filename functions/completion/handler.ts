@@ -42,7 +42,11 @@ export interface CompletionDeps {
   online: { predictor: OnlinePredictor; concurrency: number; partSize: number; budgetMs: number };
 }
 
-export type CompletionOutcome = { status: 'ignored' | 'skipped' | 'evaluating' | 'scoring' | 'completed' | 'failed'; runId?: string; reason?: string };
+export type CompletionOutcome = {
+  status: 'ignored' | 'skipped' | 'evaluating' | 'scoring' | 'completed' | 'failed';
+  runId?: string;
+  reason?: string;
+};
 
 /** A transient failure: the delivery fails so that Pub/Sub delivers the event again. */
 export class RetryableCompletionError extends Error {
@@ -85,7 +89,9 @@ export async function handleRunEvent(envelope: PubsubMessagePublished, deps: Com
       throw new RetryableCompletionError(`transient error for ${runId}: ${info.message}`);
     }
     const reason = `${to === 'SUCCEEDED' ? 'evaluation could not start' : 'scoring failed'}: ${info.message}`;
-    const failed = await deps.store.finish(runId, claim.token, to, (run) => withEvent(run, applyTransition(run, 'FAILED', reason, iso(deps.now()), { error: info }), reason));
+    const failed = await deps.store.finish(runId, claim.token, to, (run) =>
+      withEvent(run, applyTransition(run, 'FAILED', reason, iso(deps.now()), { error: info }), reason),
+    );
     if (failed) await flush(failed, deps);
     log.error(LogEvent.completionFailed, reason, { error: info });
     return { status: 'failed', runId, reason };
@@ -96,14 +102,21 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
   await copyMetrics(run, deps, log);
   const request = run.request!;
   const datasetUri = request.evaluation?.datasetUri ?? request.validationDatasetUri;
-  if (!datasetUri) return complete(run, token, deps, 'tuned; no evaluation: the request has no evaluation or validation dataset to measure on');
+  if (!datasetUri)
+    return complete(run, token, deps, 'tuned; no evaluation: the request has no evaluation or validation dataset to measure on');
   if (!run.tunedModel) throw Object.assign(new Error('the succeeded run has no tuned model recorded'), { code: 'NO_TUNED_MODEL' });
 
   const files = evaluationFiles(deps.outputsBucket, run.runId);
   // Tuned and base model are asked alike, with the least thinking the model allows (Google's advice for tuned tasks).
   const input = await buildInferenceInput(deps.objects, datasetUri, files, deps.maxExamples, leastThinkingConfig(run.baseModel));
   log.info(LogEvent.evaluationInputBuilt, `${input.examples} evaluation requests from ${datasetUri}`, { skipped: input.skipped });
-  if (input.examples === 0) return complete(run, token, deps, `tuned; no evaluation: no usable example in ${datasetUri}${input.firstSkip ? ` (${input.firstSkip})` : ''}`);
+  if (input.examples === 0)
+    return complete(
+      run,
+      token,
+      deps,
+      `tuned; no evaluation: no usable example in ${datasetUri}${input.firstSkip ? ` (${input.firstSkip})` : ''}`,
+    );
 
   const models = { tuned: run.tunedModel.model, base: run.baseModel } as const;
   const jobs = {} as Evaluation['jobs'];
@@ -113,19 +126,43 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
     // A delivery that died after creating the job left it under this name: adopt it.
     let job;
     try {
-      job = (await deps.batch.findByDisplayName(displayName, locationOf(models[which]))) ?? (await deps.batch.create({ model: models[which], inputUri: files.inputUri, outputPrefix, displayName }));
+      job =
+        (await deps.batch.findByDisplayName(displayName, locationOf(models[which]))) ??
+        (await deps.batch.create({ model: models[which], inputUri: files.inputUri, outputPrefix, displayName }));
     } catch (error) {
       const info = classifyError(error);
       if (!isBatchRefusal(info)) throw error;
       // The tuned model is asked at its endpoint; the base model by its id.
       const target = which === 'tuned' ? (run.tunedModel.endpoint ?? run.tunedModel.model) : run.baseModel;
-      jobs[which] = onlineTrack(models[which], target, info.message, `${outputPrefix}/online`, input.examples, deps.online.partSize, iso(deps.now()));
-      log.warn(LogEvent.batchRefused, `Vertex refused batch prediction for the ${which} model (${info.message}): online requests to ${target} instead`, { error: info });
+      jobs[which] = onlineTrack(
+        models[which],
+        target,
+        info.message,
+        `${outputPrefix}/online`,
+        input.examples,
+        deps.online.partSize,
+        iso(deps.now()),
+      );
+      log.warn(
+        LogEvent.batchRefused,
+        `Vertex refused batch prediction for the ${which} model (${info.message}): online requests to ${target} instead`,
+        { error: info },
+      );
       continue;
     }
     jobs[which] = {
       model: models[which],
-      attempts: [{ number: 1, jobName: job.name, submittedAt: job.createTime ?? iso(deps.now()), endedAt: null, endState: null, error: null, reason: 'first submission' }],
+      attempts: [
+        {
+          number: 1,
+          jobName: job.name,
+          submittedAt: job.createTime ?? iso(deps.now()),
+          endedAt: null,
+          endState: null,
+          error: null,
+          reason: 'first submission',
+        },
+      ],
       currentJobName: job.name,
       state: job.state,
       outputDirectory: job.outputDirectory,
@@ -136,7 +173,9 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
   const evaluation: Evaluation = { datasetUri, ...files, examples: input.examples, skipped: input.skipped, jobs, result: null };
   const online = (['tuned', 'base'] as const).filter((which) => jobs[which].mode === 'online');
   const reason = `batch inference started on ${input.examples} held-out examples (tuned and base model)${online.length ? `; ${online.join(' and ')} online: batch refused` : ''}`;
-  const after = await deps.store.finish(run.runId, token, 'SUCCEEDED', (current) => withEvent(current, applyTransition(current, 'EVALUATING', reason, iso(deps.now()), { evaluation }), reason));
+  const after = await deps.store.finish(run.runId, token, 'SUCCEEDED', (current) =>
+    withEvent(current, applyTransition(current, 'EVALUATING', reason, iso(deps.now()), { evaluation }), reason),
+  );
   if (after) await flush(after, deps);
   return { status: 'evaluating', runId: run.runId };
 }
@@ -148,17 +187,25 @@ async function continueOnline(runId: string, holder: string, deps: CompletionDep
     const outcome = await continueOnlineEvaluation(runId, holder, { ...deps, ...deps.online, leaseMs: deps.leaseMs });
     if (outcome.status === 'skipped') return { status: 'skipped', runId, reason: outcome.reason };
     await flush(outcome.run, deps);
-    return { status: outcome.run.state === 'SCORING' ? 'scoring' : 'evaluating', runId, reason: `${outcome.partsWritten} parts written online (${outcome.status})` };
+    return {
+      status: outcome.run.state === 'SCORING' ? 'scoring' : 'evaluating',
+      runId,
+      reason: `${outcome.partsWritten} parts written online (${outcome.status})`,
+    };
   } catch (error) {
     const info = classifyError(error);
     if (info.kind === 'transient') {
       // Released at once, so the redelivery (or the poller's resend) carries on from the first missing part.
-      await deps.store.update(runId, (run) => (run.state === 'EVALUATING' && run.evaluation ? withOnlineReleased(run, holder, iso(deps.now())) : null)).catch(() => undefined);
+      await deps.store
+        .update(runId, (run) => (run.state === 'EVALUATING' && run.evaluation ? withOnlineReleased(run, holder, iso(deps.now())) : null))
+        .catch(() => undefined);
       log.warn(LogEvent.completionRetry, `online evaluation interrupted (${info.code}); the event will be redelivered`, { error: info });
       throw new RetryableCompletionError(`transient error for ${runId}: ${info.message}`);
     }
     const reason = `online evaluation failed: ${info.message}`;
-    const failed = await deps.store.update(runId, (run) => (run.state === 'EVALUATING' ? withEvent(run, applyTransition(run, 'FAILED', reason, iso(deps.now()), { error: info }), reason) : null));
+    const failed = await deps.store.update(runId, (run) =>
+      run.state === 'EVALUATING' ? withEvent(run, applyTransition(run, 'FAILED', reason, iso(deps.now()), { error: info }), reason) : null,
+    );
     if (failed) await flush(failed, deps);
     log.error(LogEvent.completionFailed, reason, { error: info });
     return { status: 'failed', runId, reason };
@@ -207,16 +254,31 @@ async function copyMetrics(run: RunDocument, deps: CompletionDeps, log: Logger):
     const summary = Object.fromEntries(series.map((s) => [s.metric, summarizeSeries(s)]));
     await deps.store.recordMetrics(run.runId, { attempt, summary, readAt: iso(deps.now()), final: true, error: null });
     log.info(LogEvent.metricsCopied, `${series.length} metric series, ${written} new points`);
-    if (deps.mlflow) await deps.mlflow.logRun(run, attempt, series).catch((error: unknown) => log.warn(LogEvent.metricsSinkFailed, 'the MLflow sink failed; metrics stay in Firestore', { error: classifyError(error) }));
+    if (deps.mlflow)
+      await deps.mlflow
+        .logRun(run, attempt, series)
+        .catch((error: unknown) =>
+          log.warn(LogEvent.metricsSinkFailed, 'the MLflow sink failed; metrics stay in Firestore', { error: classifyError(error) }),
+        );
   } catch (error) {
     const info = classifyError(error);
     log.warn(LogEvent.metricsReadFailed, `could not read training metrics: ${info.message}; evaluation goes on`, { error: info });
-    await deps.store.recordMetrics(run.runId, { attempt, summary: run.metrics?.summary ?? {}, readAt: iso(deps.now()), final: false, error: info.message }).catch(() => undefined);
+    await deps.store
+      .recordMetrics(run.runId, {
+        attempt,
+        summary: run.metrics?.summary ?? {},
+        readAt: iso(deps.now()),
+        final: false,
+        error: info.message,
+      })
+      .catch(() => undefined);
   }
 }
 
 async function complete(run: RunDocument, token: number, deps: CompletionDeps, reason: string): Promise<CompletionOutcome> {
-  const after = await deps.store.finish(run.runId, token, 'SUCCEEDED', (current) => withEvent(current, applyTransition(current, 'COMPLETED', reason, iso(deps.now()), { evaluation: null }), reason));
+  const after = await deps.store.finish(run.runId, token, 'SUCCEEDED', (current) =>
+    withEvent(current, applyTransition(current, 'COMPLETED', reason, iso(deps.now()), { evaluation: null }), reason),
+  );
   if (after) await flush(after, deps);
   return { status: 'completed', runId: run.runId, reason };
 }
@@ -229,7 +291,9 @@ async function flush(run: RunDocument, deps: CompletionDeps): Promise<void> {
       await deps.events.publish(event);
       published.push(event.eventId);
     } catch (error) {
-      deps.log.warn(LogEvent.runEventPublishFailed, `could not publish the ${event.to} event of ${event.runId}; the poller retries`, { error: classifyError(error) });
+      deps.log.warn(LogEvent.runEventPublishFailed, `could not publish the ${event.to} event of ${event.runId}; the poller retries`, {
+        error: classifyError(error),
+      });
       break;
     }
   }

@@ -33,7 +33,8 @@ function dependencies(): CompletionDeps {
       location: config.GOOGLE_CLOUD_LOCATION,
       ...(config.VERTEX_BASE_URL ? { baseUrl: config.VERTEX_BASE_URL } : {}),
       retries: config.VERTEX_RETRIES,
-      onRetry: (info: { code: string }, attempt: number) => log.warn(LogEvent.vertexRetry, `retrying Vertex after ${info.code} (attempt ${attempt})`, { error: info }),
+      onRetry: (info: { code: string }, attempt: number) =>
+        log.warn(LogEvent.vertexRetry, `retrying Vertex after ${info.code} (attempt ${attempt})`, { error: info }),
     };
     deps = {
       store: createCompletionStore(createFirestore(config.GOOGLE_CLOUD_PROJECT), config.RUNS_COLLECTION),
@@ -62,7 +63,10 @@ function dependencies(): CompletionDeps {
 functions.cloudEvent<unknown>('completion', async (event: functions.CloudEvent<unknown>) => {
   const envelope = pubsubMessagePublishedSchema.safeParse(event.data);
   if (!envelope.success) {
-    log.error(LogEvent.completionIgnored, 'the event is not a Pub/Sub messagePublished CloudEvent', { eventType: event.type, issues: envelope.error.issues });
+    log.error(LogEvent.completionIgnored, 'the event is not a Pub/Sub messagePublished CloudEvent', {
+      eventType: event.type,
+      issues: envelope.error.issues,
+    });
     return;
   }
   await handleRunEvent(envelope.data, dependencies());

@@ -23,11 +23,15 @@ export function createMlflowSink(trackingUri: string, fetchImpl: typeof fetch = 
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const json = (await response.json().catch(() => ({}))) as T;
-    if (!response.ok && response.status !== 404) throw Object.assign(new Error(`MLflow ${path}: HTTP ${response.status}`), { status: response.status });
+    if (!response.ok && response.status !== 404)
+      throw Object.assign(new Error(`MLflow ${path}: HTTP ${response.status}`), { status: response.status });
     return { status: response.status, json };
   }
   async function experimentId(name: string): Promise<string> {
-    const found = await call<{ experiment?: { experiment_id: string } }>('GET', `experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`);
+    const found = await call<{ experiment?: { experiment_id: string } }>(
+      'GET',
+      `experiments/get-by-name?experiment_name=${encodeURIComponent(name)}`,
+    );
     if (found.status === 200 && found.json.experiment) return found.json.experiment.experiment_id;
     const created = await call<{ experiment_id: string }>('POST', 'experiments/create', { name });
     return created.json.experiment_id;
@@ -36,7 +40,11 @@ export function createMlflowSink(trackingUri: string, fetchImpl: typeof fetch = 
     async logRun(run, attempt, series) {
       const experiment = await experimentId(run.experiment || run.runId);
       const tag = `${run.runId}:a${attempt}`;
-      const search = await call<{ runs?: { info: { run_id: string } }[] }>('POST', 'runs/search', { experiment_ids: [experiment], filter: `tags.sft_run_attempt = '${tag}'`, max_results: 1 });
+      const search = await call<{ runs?: { info: { run_id: string } }[] }>('POST', 'runs/search', {
+        experiment_ids: [experiment],
+        filter: `tags.sft_run_attempt = '${tag}'`,
+        max_results: 1,
+      });
       const runId =
         search.json.runs?.[0]?.info.run_id ??
         (
@@ -53,10 +61,20 @@ export function createMlflowSink(trackingUri: string, fetchImpl: typeof fetch = 
           })
         ).json.run.info.run_id;
       const metrics = series.flatMap((s) =>
-        s.points.map((p) => ({ key: s.metric.replace(/^\//, ''), value: p.value, step: p.step, timestamp: p.wallTime ? Date.parse(p.wallTime) : 0 })),
+        s.points.map((p) => ({
+          key: s.metric.replace(/^\//, ''),
+          value: p.value,
+          step: p.step,
+          timestamp: p.wallTime ? Date.parse(p.wallTime) : 0,
+        })),
       );
-      for (let i = 0; i < metrics.length; i += BATCH) await call('POST', 'runs/log-batch', { run_id: runId, metrics: metrics.slice(i, i + BATCH) });
-      await call('POST', 'runs/update', { run_id: runId, status: 'FINISHED', end_time: Date.parse(run.attempts[attempt - 1]?.endedAt ?? run.updateTime) });
+      for (let i = 0; i < metrics.length; i += BATCH)
+        await call('POST', 'runs/log-batch', { run_id: runId, metrics: metrics.slice(i, i + BATCH) });
+      await call('POST', 'runs/update', {
+        run_id: runId,
+        status: 'FINISHED',
+        end_time: Date.parse(run.attempts[attempt - 1]?.endedAt ?? run.updateTime),
+      });
     },
   };
 }

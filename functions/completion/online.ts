@@ -2,7 +2,15 @@ import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import type { OnlinePredictor, OnlineRequest } from '../../adapters/vertex/online.ts';
 import type { CompletionStore } from '../../adapters/firestore/completion-store.ts';
 import { readJsonLines } from '../../shared/convert/readers/jsonl.ts';
-import { claimOnlineTrack, continuationEvent, onlinePartCount, onlinePartUri, onlineProgressed, withEvaluationJobs, withOnlineReleased } from '../../shared/evaluation/online.ts';
+import {
+  claimOnlineTrack,
+  continuationEvent,
+  onlinePartCount,
+  onlinePartUri,
+  onlineProgressed,
+  withEvaluationJobs,
+  withOnlineReleased,
+} from '../../shared/evaluation/online.ts';
 import type { Evaluation } from '../../shared/evaluation/schema.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
@@ -22,7 +30,8 @@ export interface OnlineDeps {
   leaseMs: number;
 }
 
-export type OnlineOutcome = { status: 'skipped'; reason: string } | { status: 'done' | 'handed-over'; partsWritten: number; run: RunDocument };
+export type OnlineOutcome =
+  { status: 'skipped'; reason: string } | { status: 'done' | 'handed-over'; partsWritten: number; run: RunDocument };
 
 type Which = 'tuned' | 'base';
 
@@ -69,14 +78,24 @@ export async function continueOnlineEvaluation(runId: string, holder: string, de
         const slice = requests.slice(part * track.online!.partSize, (part + 1) * track.online!.partSize);
         const lines = await mapConcurrently(slice, deps.concurrency, (request) => deps.predictor.predict(track.online!.target, request));
         // Create-once: a part another delivery wrote first stays as it is.
-        await deps.objects.write(uri, lines.map((line) => JSON.stringify(line) + '\n').join(''), { contentType: 'application/jsonl', ifAbsent: true });
+        await deps.objects.write(uri, lines.map((line) => JSON.stringify(line) + '\n').join(''), {
+          contentType: 'application/jsonl',
+          ifAbsent: true,
+        });
         written += 1;
         log.info(LogEvent.onlinePartWritten, `${which} model: part ${part + 1} of ${parts} (${slice.length} requests) written`, { uri });
       }
       const after = await deps.store.update(runId, (current) => {
         const mine = current.evaluation?.jobs[which];
         if (current.state !== 'EVALUATING' || !mine || mine.online?.holder !== holder) return null;
-        return withEvaluationJobs(current, { ...current.evaluation!.jobs, [which]: onlineProgressed(mine, part + 1, holder, deps.now(), deps.leaseMs) } as Evaluation['jobs'], new Date(deps.now()).toISOString());
+        return withEvaluationJobs(
+          current,
+          {
+            ...current.evaluation!.jobs,
+            [which]: onlineProgressed(mine, part + 1, holder, deps.now(), deps.leaseMs),
+          } as Evaluation['jobs'],
+          new Date(deps.now()).toISOString(),
+        );
       });
       if (!after) return { status: 'skipped', reason: 'the run moved on, or another delivery took the track over' };
       latest = after;
@@ -90,7 +109,13 @@ async function handOver(runId: string, holder: string, written: number, deps: On
   const after = await deps.store.update(runId, (current) => {
     if (current.state !== 'EVALUATING' || !current.evaluation) return null;
     const released = withOnlineReleased(current, holder, nowIso);
-    return { ...released, pendingEvents: [...(released.pendingEvents ?? []), continuationEvent(released, 'online evaluation requests: carried on by the next delivery', nowIso)] };
+    return {
+      ...released,
+      pendingEvents: [
+        ...(released.pendingEvents ?? []),
+        continuationEvent(released, 'online evaluation requests: carried on by the next delivery', nowIso),
+      ],
+    };
   });
   log.info(LogEvent.onlineHandedOver, `time budget used after ${written} parts; the next delivery carries on`);
   if (!after) return { status: 'skipped', reason: 'the run moved on' };

@@ -20,7 +20,11 @@ export async function loadReferences(objects: ObjectStore, referencesUri: string
  * (every `.jsonl` under the output directory: Vertex may split them). A reference no prediction
  * answered counts as missing; a prediction for a request not in the input is ignored.
  */
-export async function scoreOutput(objects: ObjectStore, outputDirectory: string, references: Map<string, string[]>): Promise<ModelScores & { unmatched: number }> {
+export async function scoreOutput(
+  objects: ObjectStore,
+  outputDirectory: string,
+  references: Map<string, string[]>,
+): Promise<ModelScores & { unmatched: number }> {
   const remaining = new Map([...references].map(([key, list]) => [key, { list, next: 0 }]));
   const scores = new ScoreAccumulator();
   let unmatched = 0;

@@ -6,7 +6,19 @@ import type { ConverterConfig } from '../../shared/config/converter.ts';
 import { convertStream } from '../../shared/convert/pipeline.ts';
 import { UnusableInputError } from '../../shared/convert/readers/errors.ts';
 import type { ConversionReport, TokenCounter } from '../../shared/convert/types.ts';
-import { datasetIdFor, defaultSidecarFor, isOversize, mayClaimLaunch, routeObject, SIDECAR_METADATA_KEY, SIDECAR_SUFFIX, sidecarSchema, type DatasetDocument, type Sidecar, type StorageObjectEvent } from '../../shared/datasets/schema.ts';
+import {
+  datasetIdFor,
+  defaultSidecarFor,
+  isOversize,
+  mayClaimLaunch,
+  routeObject,
+  SIDECAR_METADATA_KEY,
+  SIDECAR_SUFFIX,
+  sidecarSchema,
+  type DatasetDocument,
+  type Sidecar,
+  type StorageObjectEvent,
+} from '../../shared/datasets/schema.ts';
 import { uploadKey } from '../../shared/datasets/upload-key.ts';
 import { launchRefusal } from '../../shared/launch/decide.ts';
 import { launchMessageSchema } from '../../shared/launch/schema.ts';
@@ -21,7 +33,18 @@ export interface ConverterDeps {
   tokens: TokenCounter;
   log: Logger;
   now: () => number;
-  config: Pick<ConverterConfig, 'DATASETS_BUCKET' | 'INPUT_PREFIX' | 'MAX_OBJECT_BYTES' | 'MAX_INVALID_SHARE' | 'DEFAULT_BASE_MODEL' | 'CONVERSION_LEASE_SECONDS' | 'HTTPS_MEDIA' | 'MEDIA_FETCH_TIMEOUT_SECONDS' | 'PREFIX_DEFAULTS'> &
+  config: Pick<
+    ConverterConfig,
+    | 'DATASETS_BUCKET'
+    | 'INPUT_PREFIX'
+    | 'MAX_OBJECT_BYTES'
+    | 'MAX_INVALID_SHARE'
+    | 'DEFAULT_BASE_MODEL'
+    | 'CONVERSION_LEASE_SECONDS'
+    | 'HTTPS_MEDIA'
+    | 'MEDIA_FETCH_TIMEOUT_SECONDS'
+    | 'PREFIX_DEFAULTS'
+  > &
     Partial<Pick<ConverterConfig, 'DUPLICATE_UPLOAD_WINDOW_HOURS' | 'MAX_RECORD_BYTES'>>;
   /** How https media is fetched when copied (the global fetch unless given). */
   fetch?: typeof fetch;
@@ -88,7 +111,12 @@ export async function handleObjectFinalized(object: StorageObjectEvent, eventId:
   const doc = fresh();
   let result: { report: ConversionReport | null; rejection: string | null; validation: boolean };
   if (typeof sidecarRead === 'string') result = { report: null, rejection: sidecarRead, validation: false };
-  else if (isOversize(object.size, deps.config.MAX_OBJECT_BYTES)) result = { report: null, rejection: `the object is ${object.size} bytes, over the ${deps.config.MAX_OBJECT_BYTES} this function converts`, validation: false };
+  else if (isOversize(object.size, deps.config.MAX_OBJECT_BYTES))
+    result = {
+      report: null,
+      rejection: `the object is ${object.size} bytes, over the ${deps.config.MAX_OBJECT_BYTES} this function converts`,
+      validation: false,
+    };
   else result = await convert(object, sidecarRead, base, deps);
 
   const report = result.report;
@@ -98,18 +126,28 @@ export async function handleObjectFinalized(object: StorageObjectEvent, eventId:
     rejection: result.rejection,
     report,
     sidecar: typeof sidecarRead === 'string' ? null : sidecarRead,
-    outputs: { train: report ? `${base}/train.jsonl` : null, validation: report && result.validation ? `${base}/validation.jsonl` : null, report: `${base}/report.json` },
+    outputs: {
+      train: report ? `${base}/train.jsonl` : null,
+      validation: report && result.validation ? `${base}/validation.jsonl` : null,
+      report: `${base}/report.json`,
+    },
     updateTime: nowIso(),
   };
   // The report lands in the datasets bucket whatever happened, the failure report included.
-  const reportBody = JSON.stringify(report ?? { input: `gs://${object.bucket}/${object.name}`, rejected: result.rejection }, null, 2) + '\n';
+  const reportBody =
+    JSON.stringify(report ?? { input: `gs://${object.bucket}/${object.name}`, rejected: result.rejection }, null, 2) + '\n';
   await deps.objects.write(`${base}/report.json`, reportBody, { contentType: 'application/json', ifAbsent: true });
   await deps.datasets.finish(datasetId, eventId, final);
-  if (report) log.info(LogEvent.conversionFinished, `converted: ${report.examples.valid} valid, ${report.examples.invalid} rejected`, { examples: report.examples });
+  if (report)
+    log.info(LogEvent.conversionFinished, `converted: ${report.examples.valid} valid, ${report.examples.invalid} rejected`, {
+      examples: report.examples,
+    });
   else log.warn(LogEvent.conversionRejected, `rejected: ${result.rejection}`);
   // A sidecar uploaded while this conversion ran was ignored by its own event: read it again now.
   const lateSidecar = report && sidecarRead === null ? await readSidecar(object, deps) : null;
-  const launch = report ? await maybeLaunch(datasetId, eventId, deps, log, lateSidecar && typeof lateSidecar !== 'string' ? lateSidecar : undefined) : undefined;
+  const launch = report
+    ? await maybeLaunch(datasetId, eventId, deps, log, lateSidecar && typeof lateSidecar !== 'string' ? lateSidecar : undefined)
+    : undefined;
   return { status: report ? 'converted' : 'rejected', datasetId, ...(launch ? { launch } : {}) };
 }
 
@@ -123,7 +161,9 @@ async function convert(object: StorageObjectEvent, sidecar: Sidecar | null, base
       // The generation the event names, and only it: a newer upload of the same name is its own event.
       input: deps.objects.read(`gs://${object.bucket}/${object.name}`, undefined, object.generation),
       // Parquet is read by byte range, from the same generation.
-      ...(object.size ? { randomAccess: rangeReader(deps.objects, `gs://${object.bucket}/${object.name}`, object.size, object.generation) } : {}),
+      ...(object.size
+        ? { randomAccess: rangeReader(deps.objects, `gs://${object.bucket}/${object.name}`, object.size, object.generation) }
+        : {}),
       fileName: object.name,
       format: sidecar?.format ?? 'auto',
       method: sidecar?.method ?? 'auto',
@@ -213,14 +253,21 @@ function parseSidecar(text: string, where: string): Sidecar | string {
 }
 
 /** A sidecar that arrives after its data was converted starts the launch then. */
-async function sidecarArrived(object: StorageObjectEvent, dataName: string, eventId: string, deps: ConverterDeps): Promise<ConverterOutcome> {
+async function sidecarArrived(
+  object: StorageObjectEvent,
+  dataName: string,
+  eventId: string,
+  deps: ConverterDeps,
+): Promise<ConverterOutcome> {
   const data = await deps.objects.stat(`gs://${object.bucket}/${dataName}`);
   if (!data) return { status: 'ignored', reason: 'a sidecar whose data file has not arrived yet: the data file will read it' };
   const datasetId = datasetIdFor(object.bucket, dataName, data.generation);
   const doc = await deps.datasets.get(datasetId);
-  if (!doc || doc.state !== 'CONVERTED' || doc.sidecar) return { status: 'ignored', reason: 'the data file is still converting or already read its sidecar' };
+  if (!doc || doc.state !== 'CONVERTED' || doc.sidecar)
+    return { status: 'ignored', reason: 'the data file is still converting or already read its sidecar' };
   const sidecar = await readSidecar({ ...object, name: dataName }, deps);
-  if (typeof sidecar === 'string' || sidecar === null) return { status: 'ignored', reason: typeof sidecar === 'string' ? sidecar : 'empty sidecar' };
+  if (typeof sidecar === 'string' || sidecar === null)
+    return { status: 'ignored', reason: typeof sidecar === 'string' ? sidecar : 'empty sidecar' };
   const launch = await maybeLaunch(datasetId, eventId, deps, deps.log.child({ datasetId }), sidecar);
   return { status: 'duplicate', datasetId, ...(launch ? { launch } : {}) };
 }
@@ -238,14 +285,21 @@ export class LaunchInProgressError extends Error {
 }
 
 /** Publishes the dataset's launch message once, when its sidecar asks for one and the data is good enough. */
-async function maybeLaunch(datasetId: string, holder: string, deps: ConverterDeps, log: Logger, sidecarOverride?: Sidecar): Promise<string | undefined> {
+async function maybeLaunch(
+  datasetId: string,
+  holder: string,
+  deps: ConverterDeps,
+  log: Logger,
+  sidecarOverride?: Sidecar,
+): Promise<string | undefined> {
   const doc = await deps.datasets.get(datasetId);
   const sidecar = sidecarOverride ?? doc?.sidecar;
   if (!doc || !doc.report || !sidecar?.launch || ['PUBLISHED', 'SKIPPED', 'DUPLICATE'].includes(doc.launch.state)) return undefined;
   if (!mayClaimLaunch(doc.launch, deps.now())) throw new LaunchInProgressError(datasetId);
   const nowIso = new Date(deps.now()).toISOString();
   const skip = async (reason: string) => {
-    if (await deps.datasets.claimLaunch(datasetId, holder, deps.now())) await deps.datasets.recordLaunch(datasetId, { state: 'SKIPPED', reason, runId: null, messageId: null }, nowIso);
+    if (await deps.datasets.claimLaunch(datasetId, holder, deps.now()))
+      await deps.datasets.recordLaunch(datasetId, { state: 'SKIPPED', reason, runId: null, messageId: null }, nowIso);
     log.warn(LogEvent.launchSkipped, `no launch: ${reason}`);
     return undefined;
   };
@@ -271,7 +325,8 @@ async function maybeLaunch(datasetId: string, holder: string, deps: ConverterDep
     datasetId,
     source: 'converter',
   });
-  if (!message.success) return skip(`the launch spec is invalid: ${message.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!message.success)
+    return skip(`the launch spec is invalid: ${message.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const refusal = launchRefusal(message.data, deps.now());
   if (refusal) return skip(refusal);
   // The same bytes with the same launch spec, launched moments ago (a double upload): one paid job, not two.
@@ -280,7 +335,8 @@ async function maybeLaunch(datasetId: string, holder: string, deps: ConverterDep
   const first = key ? await deps.datasets.claimUpload(key, { datasetId, runId: datasetId, at: nowIso }, windowMs) : null;
   if (first) {
     const reason = `the same bytes with the same launch spec as dataset ${first.datasetId} (uploaded ${first.at}): its run ${first.runId} is this upload's run (DUPLICATE_UPLOAD_WINDOW_HOURS=0 launches every upload)`;
-    if (await deps.datasets.claimLaunch(datasetId, holder, deps.now())) await deps.datasets.recordLaunch(datasetId, { state: 'DUPLICATE', reason, runId: first.runId, messageId: null }, nowIso);
+    if (await deps.datasets.claimLaunch(datasetId, holder, deps.now()))
+      await deps.datasets.recordLaunch(datasetId, { state: 'DUPLICATE', reason, runId: first.runId, messageId: null }, nowIso);
     log.warn(LogEvent.launchSkipped, reason);
     return undefined;
   }
@@ -294,4 +350,3 @@ async function maybeLaunch(datasetId: string, holder: string, deps: ConverterDep
   log.info(LogEvent.launchPublished, `launch message ${messageId} published for run ${datasetId}`);
   return messageId;
 }
-

@@ -40,7 +40,10 @@ function dependencies(): ConverterDeps {
 functions.cloudEvent<unknown>('converter', async (event: functions.CloudEvent<unknown>) => {
   const object = storageObjectEventSchema.safeParse(event.data);
   if (!object.success) {
-    log.error(LogEvent.objectIgnored, 'the event is not a Cloud Storage object CloudEvent', { eventType: event.type, issues: object.error.issues });
+    log.error(LogEvent.objectIgnored, 'the event is not a Cloud Storage object CloudEvent', {
+      eventType: event.type,
+      issues: object.error.issues,
+    });
     return;
   }
   await handleObjectFinalized(object.data, event.id, dependencies());

@@ -3,7 +3,15 @@ import type { AddressPolicy } from '../../adapters/http/address-policy.ts';
 import type { ObjectStore } from '../../adapters/storage/object-store.ts';
 import type { PreparedExample } from '../../shared/convert/pipeline.ts';
 import type { GeminiExample, Issue } from '../../shared/convert/types.ts';
-import { copiedMediaUri, isLocalMediaPath, judgeMedia, mediaBesideDataset, mediaReferences, withMovedMedia, type MediaReference } from '../../shared/gemini/media.ts';
+import {
+  copiedMediaUri,
+  isLocalMediaPath,
+  judgeMedia,
+  mediaBesideDataset,
+  mediaReferences,
+  withMovedMedia,
+  type MediaReference,
+} from '../../shared/gemini/media.ts';
 import { MEDIA_KINDS, mediaKindOf } from '../../shared/gemini/schema.ts';
 
 export interface MediaOptions {
@@ -58,12 +66,33 @@ export function mediaPreparer(options: MediaOptions): (example: GeminiExample, l
     if (existing && existing !== 'unreadable') return { uri: target, found: existing };
     const kind = mediaKindOf(ref.mimeType);
     const maxBytes = kind ? MEDIA_KINDS[kind].maxBytes : 100 * 1024 * 1024;
-    const result = await downloadToStorage(ref.uri, target, { objects: options.objects, contentType: ref.mimeType, maxBytes, timeoutMs: options.fetchTimeoutMs, ...(options.fetch ? { fetch: options.fetch } : {}), ...(options.addresses ? { addresses: options.addresses } : {}) });
+    const result = await downloadToStorage(ref.uri, target, {
+      objects: options.objects,
+      contentType: ref.mimeType,
+      maxBytes,
+      timeoutMs: options.fetchTimeoutMs,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+      ...(options.addresses ? { addresses: options.addresses } : {}),
+    });
     if ('failure' in result) {
-      return { error: (r: MediaReference, line: number): Issue => ({ line, code: 'media_copy_failed', message: `${r.uri} could not be copied to Cloud Storage: ${result.failure}`, path: `${r.path}.fileUri` }) };
+      return {
+        error: (r: MediaReference, line: number): Issue => ({
+          line,
+          code: 'media_copy_failed',
+          message: `${r.uri} could not be copied to Cloud Storage: ${result.failure}`,
+          path: `${r.path}.fileUri`,
+        }),
+      };
     }
     if ('tooLarge' in result) {
-      return { error: (r: MediaReference, line: number): Issue => ({ line, code: 'media_too_large', message: `${r.uri} is over ${maxBytes} bytes (${result.tooLarge} read), the limit for ${kind ?? 'media'} files`, path: `${r.path}.fileUri` }) };
+      return {
+        error: (r: MediaReference, line: number): Issue => ({
+          line,
+          code: 'media_too_large',
+          message: `${r.uri} is over ${maxBytes} bytes (${result.tooLarge} read), the limit for ${kind ?? 'media'} files`,
+          path: `${r.path}.fileUri`,
+        }),
+      };
     }
     return { uri: target, found: result };
   };
@@ -79,7 +108,11 @@ export function mediaPreparer(options: MediaOptions): (example: GeminiExample, l
           const uri = options.datasetUri ? mediaBesideDataset(options.datasetUri, ref.uri) : null;
           if (!uri) {
             const message = `${ref.uri} cannot name an object beside the dataset: give a path relative to the dataset file (without leaving its bucket) or a gs:// URI`;
-            return { errors: [{ line, code: options.datasetUri ? 'media_outside_root' : 'local_media_path', message, path: `${ref.path}.fileUri` }] };
+            return {
+              errors: [
+                { line, code: options.datasetUri ? 'media_outside_root' : 'local_media_path', message, path: `${ref.path}.fileUri` },
+              ],
+            };
           }
           const errors = judgeMedia({ ...ref, uri }, line, await cached(inspected, uri, () => inspect(uri)));
           return errors.length > 0 ? { errors } : { errors, movedTo: uri };
@@ -87,7 +120,9 @@ export function mediaPreparer(options: MediaOptions): (example: GeminiExample, l
         if (ref.uri.startsWith('gs://')) return { errors: judgeMedia(ref, line, await cached(inspected, ref.uri, () => inspect(ref.uri))) };
         if (!copying(ref.uri)) return { errors: [] };
         const outcome = await cached(copied, ref.uri, () => copy(ref));
-        return 'error' in outcome ? { errors: [outcome.error(ref, line)] } : { errors: judgeMedia(ref, line, outcome.found), movedTo: outcome.uri };
+        return 'error' in outcome
+          ? { errors: [outcome.error(ref, line)] }
+          : { errors: judgeMedia(ref, line, outcome.found), movedTo: outcome.uri };
       }),
     );
     const errors = checked.flatMap((check) => check.errors);

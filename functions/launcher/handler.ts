@@ -54,7 +54,6 @@ export class RetryableLaunchError extends Error {
   }
 }
 
-
 /**
  * One delivery of a launch message → at most one Vertex tuning job per run, however many times
  * and however concurrently the message (or a re-publish of the same request) arrives.
@@ -80,24 +79,41 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
   // Continuous tuning from a model one of our runs made: that run's rules and lineage apply.
   const parent = message.preTunedModel ? await deps.runs.findByTunedModel(message.preTunedModel.tunedModelName) : null;
   const refusal =
-    launchRefusal(message, deps.now()) ?? datasetLocationRefusal(message, deps.allowedDatasetPrefixes ?? null) ?? (parent ? continuationRefusal(message, parent) : null);
+    launchRefusal(message, deps.now()) ??
+    datasetLocationRefusal(message, deps.allowedDatasetPrefixes ?? null) ??
+    (parent ? continuationRefusal(message, parent) : null);
   if (refusal) return reject(runId, refusal, message, raw);
   // Spending limits, before any job exists; a redelivery of a run already created is not judged again.
-  if (deps.costLimits && (deps.costLimits.maxRunUsd !== null || deps.costLimits.monthlyBudgetUsd !== null) && !(await deps.runs.get(runId))) {
-    const month = deps.costLimits.monthlyBudgetUsd !== null ? await deps.runs.estimatedSpendSince(monthStart(deps.now())) : { spentUsd: 0, unknownRuns: 0 };
+  if (
+    deps.costLimits &&
+    (deps.costLimits.maxRunUsd !== null || deps.costLimits.monthlyBudgetUsd !== null) &&
+    !(await deps.runs.get(runId))
+  ) {
+    const month =
+      deps.costLimits.monthlyBudgetUsd !== null
+        ? await deps.runs.estimatedSpendSince(monthStart(deps.now()))
+        : { spentUsd: 0, unknownRuns: 0 };
     const overspend = costRefusal(message.estimatedCostUsd, deps.costLimits, month);
     if (overspend) return reject(runId, overspend, message, raw);
   }
   if (message.preTunedModel && !parent) {
-    log.warn(LogEvent.continuationUnchecked, `${message.preTunedModel.tunedModelName} was not made by a run of this pipeline: its method and date (supervised, tuned on or after 2025-07-11) are left to Vertex to check`);
+    log.warn(
+      LogEvent.continuationUnchecked,
+      `${message.preTunedModel.tunedModelName} was not made by a run of this pipeline: its method and date (supervised, tuned on or after 2025-07-11) are left to Vertex to check`,
+    );
   }
   const model = modelStanding(message.baseModel, deps.now());
   if (model.standing === 'unknown') log.warn(LogEvent.modelNotInCatalogue, model.message, { baseModel: message.baseModel });
   else if (model.standing === 'available' && model.retiringSoon) {
-    log.warn(LogEvent.modelRetiringSoon, `${model.spec.id} retires on ${model.spec.retiresOn}: Google blocks new tuning access a month before`, { baseModel: message.baseModel });
+    log.warn(
+      LogEvent.modelRetiringSoon,
+      `${model.spec.id} retires on ${model.spec.retiresOn}: Google blocks new tuning access a month before`,
+      { baseModel: message.baseModel },
+    );
   }
 
-  const claimRun = () => deps.runs.claim(runId, () => newRun(message, nowIso(), parent?.runId ?? null), messageId, deps.now(), deps.leaseMs);
+  const claimRun = () =>
+    deps.runs.claim(runId, () => newRun(message, nowIso(), parent?.runId ?? null), messageId, deps.now(), deps.leaseMs);
   let claim = await claimRun();
   // The same message moments after a delivery of it took the run: wait out the window rather
   // than fail (a subscription without a retry policy would redeliver at once, again and again):
@@ -112,7 +128,8 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
     log.info(LogEvent.runDuplicate, `run already ${claim.run.state}: nothing to do`);
     return { status: 'duplicate', runId };
   }
-  if (claim.action === 'busy') throw new RetryableLaunchError(`run ${runId} is being launched by another delivery of the same message; deliver again later`);
+  if (claim.action === 'busy')
+    throw new RetryableLaunchError(`run ${runId} is being launched by another delivery of the same message; deliver again later`);
   if (claim.action === 'in-hand') {
     log.info(LogEvent.runDuplicate, 'another delivery holds this run; it will finish it');
     return { status: 'in-hand', runId };
@@ -125,7 +142,14 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
       const entry = { runId, priority: message.priority ?? 0, enqueuedAt: claim.run.createTime };
       const slot = await deps.admission.store.acquire(entry, deps.admission.maxConcurrent, nowIso());
       if (slot.status === 'queued') {
-        const queue = { position: slot.position, of: slot.admission.queue.length, priority: entry.priority, enqueuedAt: entry.enqueuedAt, maxConcurrent: deps.admission.maxConcurrent, seenAt: nowIso() };
+        const queue = {
+          position: slot.position,
+          of: slot.admission.queue.length,
+          priority: entry.priority,
+          enqueuedAt: entry.enqueuedAt,
+          maxConcurrent: deps.admission.maxConcurrent,
+          seenAt: nowIso(),
+        };
         await deps.runs.recordQueued(runId, claim.token, queue, nowIso());
         log.info(LogEvent.runQueued, `every tuning slot is taken: queued at position ${slot.position}`, { position: slot.position });
         return { status: 'queued', runId };
@@ -145,7 +169,11 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
         log.warn(LogEvent.launchRejected, `launch rejected: ${unusable}`);
         return { status: 'rejected', runId, reason: unusable };
       }
-      log.info(LogEvent.datasetsMerged, `merged ${sources.length} training datasets into ${merge.uri}`, { examples: merge.examples, duplicatesDropped: merge.duplicatesDropped, passes: merge.passes });
+      log.info(LogEvent.datasetsMerged, `merged ${sources.length} training datasets into ${merge.uri}`, {
+        examples: merge.examples,
+        duplicatesDropped: merge.duplicatesDropped,
+        passes: merge.passes,
+      });
     }
     const trainingDatasetUri = merge?.uri ?? sources[0]!;
     // A delivery that crashed after creating the job left it labelled with the run id: adopt it.
@@ -196,7 +224,12 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
     return { status: 'failed', runId };
   }
 
-  async function reject(runId: string, reason: string, request: z.infer<typeof launchMessageSchema> | null, raw: RawRequest): Promise<LaunchOutcome> {
+  async function reject(
+    runId: string,
+    reason: string,
+    request: z.infer<typeof launchMessageSchema> | null,
+    raw: RawRequest,
+  ): Promise<LaunchOutcome> {
     const outcome = await deps.runs.recordRejected(rejectedRun(runId, reason, nowIso(), request, raw));
     deps.log.warn(LogEvent.launchRejected, `launch rejected: ${reason}`, { runId, messageId, outcome });
     return { status: 'rejected', runId, reason };

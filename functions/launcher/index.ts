@@ -34,9 +34,18 @@ function dependencies(): LauncherDeps {
       merge: { bucket: config.DATASETS_BUCKET, memoryBytes: config.MERGE_MEMORY_MB * 1024 * 1024 },
       maxDeliveries: config.LAUNCH_MAX_DELIVERIES,
       allowedDatasetPrefixes: allowedDatasetPrefixes(config),
-      costLimits: { maxRunUsd: config.MAX_RUN_COST_USD ?? null, monthlyBudgetUsd: config.COST_BUDGET_USD ?? null, allowUnknown: config.ALLOW_UNKNOWN_COST },
+      costLimits: {
+        maxRunUsd: config.MAX_RUN_COST_USD ?? null,
+        monthlyBudgetUsd: config.COST_BUDGET_USD ?? null,
+        allowUnknown: config.ALLOW_UNKNOWN_COST,
+      },
       ...(config.MAX_CONCURRENT_TUNING_JOBS > 0
-        ? { admission: { store: createAdmissionStore(db, { collection: config.ADMISSION_COLLECTION, runsCollection: config.RUNS_COLLECTION }), maxConcurrent: config.MAX_CONCURRENT_TUNING_JOBS } }
+        ? {
+            admission: {
+              store: createAdmissionStore(db, { collection: config.ADMISSION_COLLECTION, runsCollection: config.RUNS_COLLECTION }),
+              maxConcurrent: config.MAX_CONCURRENT_TUNING_JOBS,
+            },
+          }
         : {}),
     };
   }
@@ -47,7 +56,10 @@ functions.cloudEvent<unknown>('launcher', async (event: functions.CloudEvent<unk
   const envelope = pubsubMessagePublishedSchema.safeParse(event.data);
   if (!envelope.success) {
     // Not a Pub/Sub CloudEvent at all: nothing to record a run against, and retrying cannot help.
-    log.error(LogEvent.launchRejected, 'the event is not a Pub/Sub messagePublished CloudEvent', { eventType: event.type, issues: envelope.error.issues });
+    log.error(LogEvent.launchRejected, 'the event is not a Pub/Sub messagePublished CloudEvent', {
+      eventType: event.type,
+      issues: envelope.error.issues,
+    });
     return;
   }
   await handleLaunch(envelope.data, dependencies());

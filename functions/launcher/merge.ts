@@ -16,7 +16,12 @@ import {
  * sources and writes only its range of buckets, sorted, so memory holds at most `budgetBytes`
  * of examples plus one short hash per distinct example, whatever the sources weigh.
  */
-export async function mergeTrainingDatasets(objects: ObjectStore, sources: readonly string[], targetUri: string, budgetBytes: number): Promise<MergeSummary> {
+export async function mergeTrainingDatasets(
+  objects: ObjectStore,
+  sources: readonly string[],
+  targetUri: string,
+  budgetBytes: number,
+): Promise<MergeSummary> {
   const seen = new Set<string>();
   const bytesPerBucket = new Array<number>(HASH_BUCKETS).fill(0);
   const summaries: MergeSummary['sources'] = [];
@@ -69,7 +74,11 @@ async function* examplesOf(objects: ObjectStore, uri: string): AsyncGenerator<{ 
     if ('code' in record) throw new MergeInputError(uri, record.line, record.message);
     const value = record.value as { contents?: unknown } | null;
     if (value === null || typeof value !== 'object' || Array.isArray(value) || !Array.isArray(value.contents)) {
-      throw new MergeInputError(uri, record.line, 'not a Gemini tuning example (an object with a "contents" array); convert the file first');
+      throw new MergeInputError(
+        uri,
+        record.line,
+        'not a Gemini tuning example (an object with a "contents" array); convert the file first',
+      );
     }
     // The canonical form is what gets written, so the merged bytes do not depend on which source an example came from first.
     const text = canonicalJson(value);

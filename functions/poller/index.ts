@@ -40,15 +40,29 @@ function dependencies(): PollerDeps {
       events: createRunEventPublisher(pubsub, config.RUN_EVENTS_TOPIC),
       log,
       now: Date.now,
-      policy: { stuckAfterMs: config.STUCK_AFTER_SECONDS * 1000, maxAttempts: config.MAX_ATTEMPTS, runningWarningMs: config.RUNNING_WARNING_SECONDS * 1000 },
+      policy: {
+        stuckAfterMs: config.STUCK_AFTER_SECONDS * 1000,
+        maxAttempts: config.MAX_ATTEMPTS,
+        runningWarningMs: config.RUNNING_WARNING_SECONDS * 1000,
+      },
       concurrency: config.POLL_CONCURRENCY,
       leaseMs: config.RESUBMIT_LEASE_SECONDS * 1000,
       stageResendMs: config.STAGE_RESEND_SECONDS * 1000,
       ...(config.LIVE_METRICS
-        ? { liveMetrics: { reader: createMetricsReader({ location: config.GOOGLE_CLOUD_LOCATION, ...(config.VERTEX_BASE_URL ? { baseUrl: config.VERTEX_BASE_URL } : {}) }), store: createCompletionStore(db, config.RUNS_COLLECTION) } }
+        ? {
+            liveMetrics: {
+              reader: createMetricsReader({
+                location: config.GOOGLE_CLOUD_LOCATION,
+                ...(config.VERTEX_BASE_URL ? { baseUrl: config.VERTEX_BASE_URL } : {}),
+              }),
+              store: createCompletionStore(db, config.RUNS_COLLECTION),
+            },
+          }
         : {}),
       duplicateWindowMs: config.DUPLICATE_CHECK_SECONDS * 1000,
-      ...(config.FALLBACK_REGIONS.length > 0 ? { regions: { primary: config.GOOGLE_CLOUD_LOCATION, fallbacks: config.FALLBACK_REGIONS } } : {}),
+      ...(config.FALLBACK_REGIONS.length > 0
+        ? { regions: { primary: config.GOOGLE_CLOUD_LOCATION, fallbacks: config.FALLBACK_REGIONS } }
+        : {}),
       launches: createLaunchPublisher(pubsub, config.LAUNCH_TOPIC),
       launchRecovery: {
         firstDelayMs: config.LAUNCH_RECOVERY_FIRST_SECONDS * 1000,

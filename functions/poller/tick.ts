@@ -72,7 +72,16 @@ export interface TickStats {
  * is counted and logged and the tick goes on with the others.
  */
 export async function runTick(deps: PollerDeps): Promise<TickStats> {
-  const stats: TickStats = { runsRead: 0, vertexCalls: 0, updated: 0, resubmitted: 0, failed: 0, vertexErrors: 0, eventsPublished: 0, admitted: 0 };
+  const stats: TickStats = {
+    runsRead: 0,
+    vertexCalls: 0,
+    updated: 0,
+    resubmitted: 0,
+    failed: 0,
+    vertexErrors: 0,
+    eventsPublished: 0,
+    admitted: 0,
+  };
   const holder = `poller-${randomUUID()}`;
   await admitQueuedRuns(deps, stats);
   const admission = deps.admission ? await deps.admission.store.read() : null;
@@ -81,7 +90,11 @@ export async function runTick(deps: PollerDeps): Promise<TickStats> {
     const page = await deps.store.activePage(deps.pageSize ?? 200, after);
     stats.runsRead += page.length;
     await mapConcurrently(page, deps.concurrency, (run) =>
-      run.state === 'QUEUED' ? keepQueuedRun(run, admission, deps) : run.state === 'ACCEPTED' ? recoverStrandedLaunch(run, deps, stats) : pollRun(run, holder, deps, stats),
+      run.state === 'QUEUED'
+        ? keepQueuedRun(run, admission, deps)
+        : run.state === 'ACCEPTED'
+          ? recoverStrandedLaunch(run, deps, stats)
+          : pollRun(run, holder, deps, stats),
     );
     if (page.length < (deps.pageSize ?? 200)) break;
     after = page.at(-1)!.runId;
@@ -120,17 +133,21 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
   // A young attempt may still see a create request from a dead delivery land late: keep the recorded job, cancel any twin.
   const current = run.attempts.at(-1);
   if (current && nowMs - Date.parse(current.submittedAt) < (deps.duplicateWindowMs ?? 15 * 60_000)) {
-    await cancelDuplicateJobs(deps.tuning, { [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(current.number) }, jobName, log).catch((error: unknown) =>
-      log.warn(LogEvent.pollVertexError, 'could not check for duplicate jobs; the next tick will', { error: classifyError(error) }),
+    await cancelDuplicateJobs(deps.tuning, { [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(current.number) }, jobName, log).catch(
+      (error: unknown) =>
+        log.warn(LogEvent.pollVertexError, 'could not check for duplicate jobs; the next tick will', { error: classifyError(error) }),
     );
     stats.vertexCalls += 1;
   }
   const decision = decidePoll(run, job, nowMs, deps.policy);
-  if (job.state === 'JOB_STATE_RUNNING' && job.experiment && deps.liveMetrics) await copyLiveMetrics(run, job.experiment, deps.liveMetrics, deps, stats);
+  if (job.state === 'JOB_STATE_RUNNING' && job.experiment && deps.liveMetrics)
+    await copyLiveMetrics(run, job.experiment, deps.liveMetrics, deps, stats);
   if (decision.action === 'none') return;
 
   if (decision.action === 'update') {
-    const result = await deps.store.update(run.runId, jobName, nowMs, (current) => withEvent(current, applyTransition(current, decision.to, decision.reason, nowIso, decision.changes), decision.reason));
+    const result = await deps.store.update(run.runId, jobName, nowMs, (current) =>
+      withEvent(current, applyTransition(current, decision.to, decision.reason, nowIso, decision.changes), decision.reason),
+    );
     if (result) {
       stats.updated += 1;
       await flushEvents(result.after, deps, stats);
@@ -150,7 +167,14 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
     }
     if (decision.action === 'fail') {
       const result = await deps.store.release(run.runId, token, (current) =>
-        withEvent(current, applyTransition(current, 'FAILED', decision.reason, nowIso, { error: decision.error, ...endAttempt(current, job.state, nowIso, decision.error) }), decision.reason),
+        withEvent(
+          current,
+          applyTransition(current, 'FAILED', decision.reason, nowIso, {
+            error: decision.error,
+            ...endAttempt(current, job.state, nowIso, decision.error),
+          }),
+          decision.reason,
+        ),
       );
       if (result) {
         stats.failed += 1;
@@ -164,8 +188,13 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
     const labels = { ...request.labels, [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(attemptNumber) };
     const from = locationOf(jobName);
     // A continuation stays where its tuned model lives; other runs may move to a fallback region.
-    const region = request.preTunedModel ? locationOf(request.preTunedModel.tunedModelName) : deps.regions ? nextAttemptRegion(deps.regions, from, decision.why) : from;
-    const reason = region && from && region !== from ? `${decision.reason} in ${region} (FALLBACK_REGIONS; ${from} had no capacity)` : decision.reason;
+    const region = request.preTunedModel
+      ? locationOf(request.preTunedModel.tunedModelName)
+      : deps.regions
+        ? nextAttemptRegion(deps.regions, from, decision.why)
+        : from;
+    const reason =
+      region && from && region !== from ? `${decision.reason} in ${region} (FALLBACK_REGIONS; ${from} had no capacity)` : decision.reason;
     // A poller that died after creating this attempt's job left it labelled: adopt it.
     const existing = await deps.tuning.findByLabels({ [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(attemptNumber) }, region);
     const newJob =
@@ -183,15 +212,20 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
         labels,
       }));
     const result = await deps.store.release(run.runId, token, (current) =>
-      withEvent(current, applyTransition(current, 'SUBMITTED', reason, nowIso, {
-        attempts: [
-          // A cancel is asynchronous and best effort: the attempt ends CANCELLING until its job is seen to end.
-          ...endAttempt(current, decision.cancelFirst ? 'JOB_STATE_CANCELLING' : job.state, nowIso, null).attempts,
-          newAttempt({ number: attemptNumber, jobName: newJob.name, submittedAt: newJob.createTime ?? nowIso, reason }),
-        ],
-        currentJobName: newJob.name,
-        tuningJobState: undefined,
-      }), reason, true),
+      withEvent(
+        current,
+        applyTransition(current, 'SUBMITTED', reason, nowIso, {
+          attempts: [
+            // A cancel is asynchronous and best effort: the attempt ends CANCELLING until its job is seen to end.
+            ...endAttempt(current, decision.cancelFirst ? 'JOB_STATE_CANCELLING' : job.state, nowIso, null).attempts,
+            newAttempt({ number: attemptNumber, jobName: newJob.name, submittedAt: newJob.createTime ?? nowIso, reason }),
+          ],
+          currentJobName: newJob.name,
+          tuningJobState: undefined,
+        }),
+        reason,
+        true,
+      ),
     );
     if (result) {
       stats.resubmitted += 1;
@@ -238,7 +272,12 @@ async function recoverStrandedLaunch(run: RunDocument, deps: PollerDeps, stats: 
   const result = await deps.store.update(run.runId, '', nowMs, (current) => {
     decided = decideLaunchRecovery(current, nowMs, policy);
     if (decided.action === 'republish') return { ...current, ...decided.changes, updateTime: nowIso };
-    if (decided.action === 'fail') return withEvent(current, applyTransition(current, 'FAILED', decided.reason, nowIso, { error: decided.error, warning: null }), decided.reason);
+    if (decided.action === 'fail')
+      return withEvent(
+        current,
+        applyTransition(current, 'FAILED', decided.reason, nowIso, { error: decided.error, warning: null }),
+        decided.reason,
+      );
     return null;
   });
   if (!result) return;
@@ -254,7 +293,9 @@ async function recoverStrandedLaunch(run: RunDocument, deps: PollerDeps, stats: 
     stats.admitted += 1;
     deps.log.warn(LogEvent.launchRecovered, done.action === 'republish' ? done.reason : 'published again', { runId: run.runId });
   } catch (error) {
-    deps.log.warn(LogEvent.pollVertexError, `could not publish ${run.runId}'s launch again; the next due tick tries again`, { error: classifyError(error) });
+    deps.log.warn(LogEvent.pollVertexError, `could not publish ${run.runId}'s launch again; the next due tick tries again`, {
+      error: classifyError(error),
+    });
   }
 }
 
@@ -267,7 +308,8 @@ async function keepQueuedRun(run: RunDocument, admission: Admission | null, deps
   if (!admission || !run.queue || !deps.launches) return;
   const place = queuePosition(admission, run.runId);
   if (!place) {
-    if (!admission.holders.some((holder) => holder.runId === run.runId) && run.request) await deps.launches.publish(run.request).catch(() => undefined);
+    if (!admission.holders.some((holder) => holder.runId === run.runId) && run.request)
+      await deps.launches.publish(run.request).catch(() => undefined);
     return;
   }
   if (place.position === run.queue.position && place.of === run.queue.of) return;
@@ -297,7 +339,9 @@ async function settleCancelledAttempts(run: RunDocument, holder: string, deps: P
       job = await deps.tuning.get(attempt.jobName);
     } catch (error) {
       stats.vertexErrors += 1;
-      log.warn(LogEvent.pollVertexError, `could not read cancelled job ${attempt.jobName}; next tick will try again`, { error: classifyError(error) });
+      log.warn(LogEvent.pollVertexError, `could not read cancelled job ${attempt.jobName}; next tick will try again`, {
+        error: classifyError(error),
+      });
       continue;
     }
     if (!['JOB_STATE_SUCCEEDED', 'JOB_STATE_FAILED', 'JOB_STATE_CANCELLED', 'JOB_STATE_EXPIRED'].includes(job.state)) continue;
@@ -306,7 +350,11 @@ async function settleCancelledAttempts(run: RunDocument, holder: string, deps: P
     const settle = (current: RunDocument): RunDocument['attempts'] =>
       current.attempts.map((a, i) => (i === index ? { ...a, endState: job.state, endedAt: job.endTime ?? a.endedAt } : a));
     if (job.state !== 'JOB_STATE_SUCCEEDED') {
-      const result = await deps.store.update(run.runId, run.currentJobName!, nowMs, (current) => ({ ...current, attempts: settle(current), updateTime: nowIso }));
+      const result = await deps.store.update(run.runId, run.currentJobName!, nowMs, (current) => ({
+        ...current,
+        attempts: settle(current),
+        updateTime: nowIso,
+      }));
       if (result) log.info(LogEvent.pollCancelledJobSettled, `attempt ${attempt.number}'s job ended ${job.state} after its cancel`);
       return result?.after ?? null;
     }
@@ -316,7 +364,9 @@ async function settleCancelledAttempts(run: RunDocument, holder: string, deps: P
       await deps.tuning.cancel(run.currentJobName!).catch(ignoreFinished);
       const reason = `attempt ${attempt.number}'s job succeeded after it was cancelled: its model is adopted and the newer job cancelled`;
       const result = await deps.store.release(run.runId, token, (current) => {
-        const attempts = settle(current).map((a, i, all) => (i === all.length - 1 ? { ...a, endState: 'JOB_STATE_CANCELLING', endedAt: a.endedAt ?? nowIso } : a));
+        const attempts = settle(current).map((a, i, all) =>
+          i === all.length - 1 ? { ...a, endState: 'JOB_STATE_CANCELLING', endedAt: a.endedAt ?? nowIso } : a,
+        );
         const adopted = newAttempt({ number: attempts.length + 1, jobName: job.name, submittedAt: attempt.submittedAt, reason });
         return { ...current, attempts: [...attempts, adopted], currentJobName: job.name, tuningJobState: undefined, updateTime: nowIso };
       });
@@ -325,7 +375,9 @@ async function settleCancelledAttempts(run: RunDocument, holder: string, deps: P
       return result.after;
     } catch (error) {
       stats.vertexErrors += 1;
-      log.warn(LogEvent.pollVertexError, `adopting ${job.name} for ${run.runId} was interrupted; the next tick goes on`, { error: classifyError(error) });
+      log.warn(LogEvent.pollVertexError, `adopting ${job.name} for ${run.runId} was interrupted; the next tick goes on`, {
+        error: classifyError(error),
+      });
       return null;
     }
   }
@@ -339,7 +391,8 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
   const log = deps.log.child({ runId: run.runId });
   const decisions: Partial<Record<'tuned' | 'base', BatchDecision>> = {};
   // Online requests have no Vertex job to read: the completion handler writes their progress; the tick only makes sure someone does.
-  if (Object.values(evaluation.jobs).some((track) => track.mode === 'online')) await resendOnlineContinuation(run, tuningJobName, deps, stats);
+  if (Object.values(evaluation.jobs).some((track) => track.mode === 'online'))
+    await resendOnlineContinuation(run, tuningJobName, deps, stats);
   for (const which of ['tuned', 'base'] as const) {
     const track = evaluation.jobs[which];
     if (isBatchDone(track.state) || track.mode === 'online') continue;
@@ -348,7 +401,9 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
       decisions[which] = decideBatchTrack(which, track, await deps.batch.get(track.currentJobName), deps.now(), deps.policy);
     } catch (error) {
       stats.vertexErrors += 1;
-      log.warn(LogEvent.pollVertexError, `could not read ${track.currentJobName}; next tick will try again`, { error: classifyError(error) });
+      log.warn(LogEvent.pollVertexError, `could not read ${track.currentJobName}; next tick will try again`, {
+        error: classifyError(error),
+      });
       return;
     }
   }
@@ -362,7 +417,8 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
   const withUpdates = (current: RunDocument, jobs: Evaluation['jobs']): RunDocument => withEvaluationJobs(current, jobs, nowIso);
   // The tick acts only if the jobs are still the ones it read (another poller may have moved them).
   const sameJobs = (current: RunDocument) =>
-    current.state === 'EVALUATING' && entries.every(([which]) => current.evaluation?.jobs[which].currentJobName === evaluation.jobs[which].currentJobName);
+    current.state === 'EVALUATING' &&
+    entries.every(([which]) => current.evaluation?.jobs[which].currentJobName === evaluation.jobs[which].currentJobName);
 
   if (!fail && resubmits.length === 0) {
     if (updates.length === 0) return;
@@ -388,7 +444,13 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
       if (decision.cancelFirst) await deps.batch.cancel(evaluation.jobs[which].currentJobName).catch(ignoreFinished);
       const reason = `evaluation failed: ${decision.reason}`;
       const result = await deps.store.release(run.runId, token, (current) =>
-        withEvent(current, applyTransition(current, 'FAILED', reason, nowIso, { error: { kind: 'permanent', code: 'BATCH_PREDICTION_FAILED', message: decision.reason } }), reason),
+        withEvent(
+          current,
+          applyTransition(current, 'FAILED', reason, nowIso, {
+            error: { kind: 'permanent', code: 'BATCH_PREDICTION_FAILED', message: decision.reason },
+          }),
+          reason,
+        ),
       );
       if (result) {
         stats.failed += 1;
@@ -407,7 +469,9 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
       const displayName = batchDisplayName(run.runId, which, attempt);
       // The evaluation files sit beside the batch outputs: the same bucket and run folder.
       const outputPrefix = evaluation.inputUri.replace(/requests\.jsonl$/, `${which}/a${attempt}`);
-      const job = (await deps.batch.findByDisplayName(displayName, locationOf(track.model))) ?? (await deps.batch.create({ model: track.model, inputUri: evaluation.inputUri, outputPrefix, displayName }));
+      const job =
+        (await deps.batch.findByDisplayName(displayName, locationOf(track.model))) ??
+        (await deps.batch.create({ model: track.model, inputUri: evaluation.inputUri, outputPrefix, displayName }));
       jobs[which] = resubmittedTrack(track, decision.endState, job, decision.reason, nowIso);
       stats.resubmitted += 1;
       log.info(LogEvent.pollBatchResubmitted, decision.reason, { oldJob: track.currentJobName, newJob: job.name, attempt });
@@ -419,21 +483,38 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
     }
   } catch (error) {
     stats.vertexErrors += 1;
-    log.warn(LogEvent.pollVertexError, `batch resubmission of ${run.runId} interrupted; the next tick goes on`, { error: classifyError(error) });
+    log.warn(LogEvent.pollVertexError, `batch resubmission of ${run.runId} interrupted; the next tick goes on`, {
+      error: classifyError(error),
+    });
   }
 }
 
 /** Live points while the job trains; a failure only costs this tick's points (the completion handler reads them all at the end). */
-async function copyLiveMetrics(run: RunDocument, experiment: string, live: NonNullable<PollerDeps['liveMetrics']>, deps: PollerDeps, stats: TickStats): Promise<void> {
+async function copyLiveMetrics(
+  run: RunDocument,
+  experiment: string,
+  live: NonNullable<PollerDeps['liveMetrics']>,
+  deps: PollerDeps,
+  stats: TickStats,
+): Promise<void> {
   try {
     stats.vertexCalls += 1;
     const series = await live.reader.read(experiment);
     const attempt = run.attempts.length;
     const nowIso = new Date(deps.now()).toISOString();
     const written = await live.store.writeMetrics(run.runId, attempt, series, nowIso);
-    if (written > 0) await live.store.recordMetrics(run.runId, { attempt, summary: Object.fromEntries(series.map((s) => [s.metric, summarizeSeries(s)])), readAt: nowIso, final: false, error: null });
+    if (written > 0)
+      await live.store.recordMetrics(run.runId, {
+        attempt,
+        summary: Object.fromEntries(series.map((s) => [s.metric, summarizeSeries(s)])),
+        readAt: nowIso,
+        final: false,
+        error: null,
+      });
   } catch (error) {
-    deps.log.warn(LogEvent.metricsReadFailed, `could not read live metrics of ${run.runId}; the next tick tries again`, { error: classifyError(error) });
+    deps.log.warn(LogEvent.metricsReadFailed, `could not read live metrics of ${run.runId}; the next tick tries again`, {
+      error: classifyError(error),
+    });
   }
 }
 
@@ -449,14 +530,30 @@ async function resendOnlineContinuation(run: RunDocument, tuningJobName: string,
   if (run.pendingEvents?.length || !tracks.some((track) => onlineNeedsContinuation(track, nowMs, quietMs))) return;
   const nowIso = new Date(nowMs).toISOString();
   const result = await deps.store.update(run.runId, tuningJobName, nowMs, (current) => {
-    if (current.state !== 'EVALUATING' || !Object.values(current.evaluation!.jobs).some((track) => onlineNeedsContinuation(track, nowMs, quietMs))) return null;
+    if (
+      current.state !== 'EVALUATING' ||
+      !Object.values(current.evaluation!.jobs).some((track) => onlineNeedsContinuation(track, nowMs, quietMs))
+    )
+      return null;
     const event = continuationEvent(current, 'online evaluation requests stalled: carry them on', nowIso);
     // The heartbeat moves so the next tick does not send another before a handler had its chance.
-    const jobs = Object.fromEntries(Object.entries(current.evaluation!.jobs).map(([which, track]) => [which, track.online ? { ...track, online: { ...track.online, heartbeatAt: nowIso } } : track])) as Evaluation['jobs'];
-    return { ...current, evaluation: { ...current.evaluation!, jobs }, pendingEvents: [...(current.pendingEvents ?? []), event], updateTime: nowIso };
+    const jobs = Object.fromEntries(
+      Object.entries(current.evaluation!.jobs).map(([which, track]) => [
+        which,
+        track.online ? { ...track, online: { ...track.online, heartbeatAt: nowIso } } : track,
+      ]),
+    ) as Evaluation['jobs'];
+    return {
+      ...current,
+      evaluation: { ...current.evaluation!, jobs },
+      pendingEvents: [...(current.pendingEvents ?? []), event],
+      updateTime: nowIso,
+    };
   });
   if (result) {
-    deps.log.warn(LogEvent.stageEventResent, `online evaluation of ${run.runId} stalled; asked the completion handler to carry it on`, { runId: run.runId });
+    deps.log.warn(LogEvent.stageEventResent, `online evaluation of ${run.runId} stalled; asked the completion handler to carry it on`, {
+      runId: run.runId,
+    });
     await flushEvents(result.after, deps, stats);
   }
 }
@@ -468,9 +565,21 @@ async function resendStaleStageEvent(run: RunDocument, deps: PollerDeps, stats: 
   const entry = run.history.at(-1)!;
   const reason = `${entry.reason} (sent again: no handler took the run for ${Math.round((nowMs - Date.parse(run.updateTime)) / 1000)} s)`;
   // The same event id as the first time: it is the same event, delivered again.
-  const event = { schemaVersion: 1 as const, eventId: `${run.runId}:${run.history.length}:${run.attempts.length}`, runId: run.runId, experiment: run.experiment, from: entry.from, to: run.state, attempt: run.attempts.length, reason, at: entry.at };
+  const event = {
+    schemaVersion: 1 as const,
+    eventId: `${run.runId}:${run.history.length}:${run.attempts.length}`,
+    runId: run.runId,
+    experiment: run.experiment,
+    from: entry.from,
+    to: run.state,
+    attempt: run.attempts.length,
+    reason,
+    at: entry.at,
+  };
   const result = await deps.store.update(run.runId, run.currentJobName!, nowMs, (current) =>
-    current.state === run.state && current.updateTime === run.updateTime ? { ...current, pendingEvents: [...(current.pendingEvents ?? []), event], updateTime: new Date(nowMs).toISOString() } : null,
+    current.state === run.state && current.updateTime === run.updateTime
+      ? { ...current, pendingEvents: [...(current.pendingEvents ?? []), event], updateTime: new Date(nowMs).toISOString() }
+      : null,
   );
   if (result) {
     deps.log.warn(LogEvent.stageEventResent, reason, { runId: run.runId });
@@ -483,10 +592,17 @@ function ignoreFinished(error: unknown): void {
   if (classifyError(error).kind === 'transient') throw error;
 }
 
-function endAttempt(run: RunDocument, endState: string, nowIso: string, error: RunDocument['error']): { attempts: RunDocument['attempts'] } {
+function endAttempt(
+  run: RunDocument,
+  endState: string,
+  nowIso: string,
+  error: RunDocument['error'],
+): { attempts: RunDocument['attempts'] } {
   return {
     attempts: run.attempts.map((attempt, index) =>
-      index === run.attempts.length - 1 ? { ...attempt, endedAt: attempt.endedAt ?? nowIso, endState, error: error ?? attempt.error } : attempt,
+      index === run.attempts.length - 1
+        ? { ...attempt, endedAt: attempt.endedAt ?? nowIso, endState, error: error ?? attempt.error }
+        : attempt,
     ),
   };
 }
@@ -500,7 +616,9 @@ async function flushEvents(run: RunDocument, deps: PollerDeps, stats: TickStats)
       published.push(event.eventId);
       stats.eventsPublished += 1;
     } catch (error) {
-      deps.log.error(LogEvent.runEventPublishFailed, `could not publish the ${event.to} event of ${event.runId}; the next tick retries`, { error: classifyError(error) });
+      deps.log.error(LogEvent.runEventPublishFailed, `could not publish the ${event.to} event of ${event.runId}; the next tick retries`, {
+        error: classifyError(error),
+      });
       break;
     }
   }

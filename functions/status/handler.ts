@@ -23,7 +23,10 @@ const STATIC: Record<string, { type: string; body: Buffer }> = {
   '/': { type: 'text/html; charset=utf-8', body: publicFile('index.html') },
   '/app.js': { type: 'text/javascript; charset=utf-8', body: publicFile('app.js') },
   '/style.css': { type: 'text/css; charset=utf-8', body: publicFile('style.css') },
-  '/vendor/uPlot.iife.min.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js')) },
+  '/vendor/uPlot.iife.min.js': {
+    type: 'text/javascript; charset=utf-8',
+    body: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js')),
+  },
   '/vendor/uPlot.min.css': { type: 'text/css; charset=utf-8', body: readFileSync(require.resolve('uplot/dist/uPlot.min.css')) },
 };
 
@@ -49,9 +52,11 @@ export async function handleStatus(request: StatusRequest, reader: StatusReader,
   };
   if (path === '/api/runs') {
     const query = listQuerySchema.safeParse(request.query);
-    if (!query.success) return json(400, { error: 'bad query', issues: query.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) });
+    if (!query.success)
+      return json(400, { error: 'bad query', issues: query.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) });
     const page = await reader.listRuns(query.data);
-    if (page === 'bad-page-token') return json(400, { error: 'bad query', issues: ['pageToken: not a token this API gave (the run it names does not exist)'] });
+    if (page === 'bad-page-token')
+      return json(400, { error: 'bad query', issues: ['pageToken: not a token this API gave (the run it names does not exist)'] });
     const nowIso = new Date(now()).toISOString();
     const body = runListSchema.parse({ runs: page.runs.map((run) => summarizeRun(run, nowIso)), nextPageToken: page.nextPageToken });
     // Live runs' durations change every second; the ETag follows the documents, which is what pollers care about.
@@ -59,7 +64,8 @@ export async function handleStatus(request: StatusRequest, reader: StatusReader,
   }
   const match = /^\/api\/runs\/([^/]+)(?:\/(metrics|dataset|evaluation))?$/.exec(path);
   if (!match) return json(404, { error: `no such resource ${path.slice(0, 200)}` });
-  if (!isRunId(match[1]!)) return json(404, { error: `no run ${JSON.stringify(match[1]!.slice(0, 100))}: not a run id (letters, digits, _ and -)` });
+  if (!isRunId(match[1]!))
+    return json(404, { error: `no run ${JSON.stringify(match[1]!.slice(0, 100))}: not a run id (letters, digits, _ and -)` });
   const run = await reader.getRun(match[1]!);
   if (!run) return json(404, { error: `no run ${match[1]}` });
   const part = match[2];
@@ -67,7 +73,11 @@ export async function handleStatus(request: StatusRequest, reader: StatusReader,
   if (part === 'evaluation') return conditional({ evaluation: run.evaluation ?? null }, [run.runId, run.updateTime, 'evaluation']);
   if (part === 'metrics') {
     const metrics = await reader.getMetrics(run.runId);
-    return conditional({ metrics }, [run.runId, 'metrics', ...metrics.map((m) => `${m.metric}@${m.updateTime}@${Object.keys(m.points).length}`)]);
+    return conditional({ metrics }, [
+      run.runId,
+      'metrics',
+      ...metrics.map((m) => `${m.metric}@${m.updateTime}@${Object.keys(m.points).length}`),
+    ]);
   }
   const datasetId = run.request?.datasetId;
   const dataset = datasetId ? await reader.getDataset(datasetId) : null;

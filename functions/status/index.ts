@@ -20,12 +20,24 @@ functions.http('status', async (request, response) => {
   try {
     if (!reader) {
       const config = loadConfig('status', statusConfigSchema);
-      reader = createStatusReader(createFirestore(config.GOOGLE_CLOUD_PROJECT), { runs: config.RUNS_COLLECTION, datasets: config.DATASETS_COLLECTION });
+      reader = createStatusReader(createFirestore(config.GOOGLE_CLOUD_PROJECT), {
+        runs: config.RUNS_COLLECTION,
+        datasets: config.DATASETS_COLLECTION,
+      });
     }
     // Repeated or bracketed parameters arrive as arrays or objects: kept as they are, so the schema refuses them.
-    const query = Object.fromEntries(Object.entries(request.query).map(([key, value]) => [key, typeof value === 'string' ? value : (value as unknown as string)]));
-    const result = await handleStatus({ method: request.method, path: request.path, query, ifNoneMatch: request.get('if-none-match') }, reader, Date.now);
-    response.status(result.status).set(result.headers).send(request.method === 'HEAD' ? undefined : result.body);
+    const query = Object.fromEntries(
+      Object.entries(request.query).map(([key, value]) => [key, typeof value === 'string' ? value : (value as unknown as string)]),
+    );
+    const result = await handleStatus(
+      { method: request.method, path: request.path, query, ifNoneMatch: request.get('if-none-match') },
+      reader,
+      Date.now,
+    );
+    response
+      .status(result.status)
+      .set(result.headers)
+      .send(request.method === 'HEAD' ? undefined : result.body);
   } catch (error) {
     log.error(LogEvent.handlerError, 'status request failed', { error, path: request.path });
     response.status(500).json({ error: 'internal error' });

@@ -48,9 +48,7 @@ export const commonConfigSchema = z.object({
 export type CommonConfig = z.infer<typeof commonConfigSchema>;
 
 /** Env values are strings; this reads "true"/"1"/"yes" and "false"/"0"/"no" as booleans. */
-export const envBoolean = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+export const envBoolean = z.enum(['true', 'false', '1', '0', 'yes', 'no', '']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 /**
  * Admission control, shared by the launcher (takes a slot or queues the run) and the poller

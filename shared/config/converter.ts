@@ -11,7 +11,11 @@ export const converterConfigSchema = commonConfigSchema.extend({
   DATASETS_BUCKET: z.string().min(3),
   /** Only objects under this prefix are converted; everything else in the bucket is left alone. */
   INPUT_PREFIX: z.string().default('incoming/'),
-  MAX_OBJECT_BYTES: z.coerce.number().int().positive().default(2 * 1024 * 1024 * 1024),
+  MAX_OBJECT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(2 * 1024 * 1024 * 1024),
   /**
    * A record (JSONL line, CSV/TSV row, JSON array item) over this is reported as a located error
    * and skipped without being held: peak memory grows with the largest record read (see the
@@ -26,7 +30,11 @@ export const converterConfigSchema = commonConfigSchema.extend({
    * Two uploads of the same bytes with the same launch spec within this many hours start one
    * tuning run, not two (the second dataset points at the first's run). 0 launches every upload.
    */
-  DUPLICATE_UPLOAD_WINDOW_HOURS: z.coerce.number().min(0).max(24 * 365).default(24),
+  DUPLICATE_UPLOAD_WINDOW_HOURS: z.coerce
+    .number()
+    .min(0)
+    .max(24 * 365)
+    .default(24),
   DEFAULT_BASE_MODEL: z.string().min(1).default(DEFAULT_BASE_MODEL),
   /** https fileData: `warn` leaves it (with a warning), `copy` copies it into the datasets bucket under media/ and points the example there. */
   HTTPS_MEDIA: z.enum(['warn', 'copy']).default('warn'),

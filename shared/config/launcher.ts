@@ -25,7 +25,10 @@ export const launcherConfigSchema = commonConfigSchema.extend({
    */
   ALLOWED_DATASET_PREFIXES: z
     .string()
-    .regex(/^$|^(\s*gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/[^,]*\s*)(,\s*gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/[^,]*\s*)*$/, 'comma-separated gs://BUCKET/ prefixes (each ending in / after the bucket)')
+    .regex(
+      /^$|^(\s*gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/[^,]*\s*)(,\s*gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/[^,]*\s*)*$/,
+      'comma-separated gs://BUCKET/ prefixes (each ending in / after the bucket)',
+    )
     .optional(),
   /** Per-run spending limit in USD on the converter's estimate; unset: none. */
   MAX_RUN_COST_USD: z.preprocess((value) => (value === '' ? undefined : value), z.coerce.number().positive().optional()),

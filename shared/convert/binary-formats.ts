@@ -8,10 +8,13 @@ export function describeBinaryInput(head: Uint8Array, fileName: string): string 
   const starts = (...bytes: number[]) => bytes.every((byte, index) => head[index] === byte);
   const name = fileName.toLowerCase();
   if (starts(0x50, 0x4b, 0x03, 0x04)) {
-    if (name.endsWith('.xlsx') || name.endsWith('.xlsm')) return 'the file is an Excel workbook (.xlsx): export the sheet as CSV (File → Save As → CSV UTF-8) and convert that';
+    if (name.endsWith('.xlsx') || name.endsWith('.xlsm'))
+      return 'the file is an Excel workbook (.xlsx): export the sheet as CSV (File → Save As → CSV UTF-8) and convert that';
     return 'the file is a ZIP archive (or an Office document): unpack it, or export it as CSV or JSONL, and convert that';
   }
-  if (starts(0xd0, 0xcf, 0x11, 0xe0)) return 'the file is a legacy Excel/Office document (.xls): export the sheet as CSV UTF-8 and convert that';
-  if (starts(0x50, 0x41, 0x52, 0x31)) return 'the file is Parquet (Hugging Face\'s dataset format): export it as JSON Lines (e.g. pandas.read_parquet(f).to_json(out, orient="records", lines=True)) and convert that';
+  if (starts(0xd0, 0xcf, 0x11, 0xe0))
+    return 'the file is a legacy Excel/Office document (.xls): export the sheet as CSV UTF-8 and convert that';
+  if (starts(0x50, 0x41, 0x52, 0x31))
+    return 'the file is Parquet (Hugging Face\'s dataset format): export it as JSON Lines (e.g. pandas.read_parquet(f).to_json(out, orient="records", lines=True)) and convert that';
   return null;
 }

@@ -24,7 +24,10 @@ export class ColumnMapError extends Error {
 /** Parses `user=question,model=answer`; an unknown role or a malformed pair is an error. */
 export function parseColumnMap(spec: string): ColumnMap {
   const map: ColumnMap = {};
-  for (const pair of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const pair of spec
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const eq = pair.indexOf('=');
     if (eq <= 0 || eq === pair.length - 1) {
       throw new ColumnMapError(`--map: "${pair}" is not ROLE=COLUMN (roles: ${ROLES.join(', ')})`);
@@ -38,7 +41,11 @@ export function parseColumnMap(spec: string): ColumnMap {
   return map;
 }
 
-const normalise = (name: string) => name.trim().toLowerCase().replace(/[\s-]+/g, '_');
+const normalise = (name: string) =>
+  name
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
 
 /**
  * The columns to use for a header: explicit choices first, then recognised names. Throws when

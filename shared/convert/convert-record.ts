@@ -21,7 +21,12 @@ export function convertRecord(record: RawRecord, options: ConvertOptions, tokens
   return convertExample(record, mapRecord(record, options), options, tokens);
 }
 
-function convertExample(record: RawRecord, mapped: MappingResult & { skipped?: boolean }, options: ConvertOptions, tokens: TokenCounter): RecordResult {
+function convertExample(
+  record: RawRecord,
+  mapped: MappingResult & { skipped?: boolean },
+  options: ConvertOptions,
+  tokens: TokenCounter,
+): RecordResult {
   if ('skipped' in mapped && mapped.skipped) {
     return { line: record.line, example: null, errors: [], warnings: mapped.warnings, tokens: 0, multimodal: false, skipped: true };
   }
@@ -30,12 +35,21 @@ function convertExample(record: RawRecord, mapped: MappingResult & { skipped?: b
   }
   const counter = memoised(tokens);
   const splitNotes: Issue[] = [];
-  const origins: PartOrigins = { contents: (Array.isArray(mapped.example.contents) ? mapped.example.contents : []).map(() => []), system: [] };
+  const origins: PartOrigins = {
+    contents: (Array.isArray(mapped.example.contents) ? mapped.example.contents : []).map(() => []),
+    system: [],
+  };
   const example = splitLongTexts(mapped.example, options.maxPartTokens, counter, record.line, splitNotes, 'contents', origins);
-  const validation = validateExample(example, { line: record.line, baseModel: options.baseModel, tokens: counter, localMedia: options.localMedia ?? 'refuse' });
+  const validation = validateExample(example, {
+    line: record.line,
+    baseModel: options.baseModel,
+    tokens: counter,
+    localMedia: options.localMedia ?? 'refuse',
+  });
   // Issues found on the built example name the input's own fields, the converted path beside them.
   const sources = mapped.sources;
-  const located = (issues: Issue[], withOrigins: boolean) => (sources ? issues.map((issue) => locateInInput(issue, sources, withOrigins ? origins : undefined)) : issues);
+  const located = (issues: Issue[], withOrigins: boolean) =>
+    sources ? issues.map((issue) => locateInInput(issue, sources, withOrigins ? origins : undefined)) : issues;
   const errors = [...mapped.errors, ...located(validation.errors, true)];
   return {
     line: record.line,
@@ -54,40 +68,97 @@ function convertExample(record: RawRecord, mapped: MappingResult & { skipped?: b
  * is its chosen answer and a KTO answer is one only when it was judged desirable.
  */
 function convertPreferenceRecord(record: RawRecord, options: ConvertOptions, tokens: TokenCounter): RecordResult {
-  const rejected = (errors: Issue[], warnings: Issue[]): RecordResult => ({ line: record.line, example: null, errors, warnings, tokens: 0, multimodal: false });
+  const rejected = (errors: Issue[], warnings: Issue[]): RecordResult => ({
+    line: record.line,
+    example: null,
+    errors,
+    warnings,
+    tokens: 0,
+    multimodal: false,
+  });
   let mapped: ReturnType<typeof mapPreferenceRecord>;
   try {
     mapped = mapPreferenceRecord(record, options.format);
   } catch (error) {
-    return rejected([{ line: record.line, code: 'invalid_field_type', message: `could not map the record: ${error instanceof Error ? error.message : String(error)}`, path: '' }], []);
+    return rejected(
+      [
+        {
+          line: record.line,
+          code: 'invalid_field_type',
+          message: `could not map the record: ${error instanceof Error ? error.message : String(error)}`,
+          path: '',
+        },
+      ],
+      [],
+    );
   }
   const { preference, errors, warnings } = mapped;
   if (!preference) return rejected(errors, warnings);
   const supervised = (options.method ?? 'supervised') === 'supervised';
   if (preference.answer) {
-    if (!supervised) return { ...rejected([], warnings), judged: { prompt: preference.prompt, answer: preference.answer, desirable: preference.desirable! } };
+    if (!supervised)
+      return {
+        ...rejected([], warnings),
+        judged: { prompt: preference.prompt, answer: preference.answer, desirable: preference.desirable! },
+      };
     if (!preference.desirable) {
-      const note = { line: record.line, code: 'kto_undesirable_left_out', message: 'an answer labelled false is never a supervised target: left out (convert with --method preference to pair it with a desirable answer to the same prompt)', path: '' };
+      const note = {
+        line: record.line,
+        code: 'kto_undesirable_left_out',
+        message:
+          'an answer labelled false is never a supervised target: left out (convert with --method preference to pair it with a desirable answer to the same prompt)',
+        path: '',
+      };
       return { ...rejected([], [...warnings, note]), skipped: true };
     }
     return convertExample(record, { example: withAnswer(preference.prompt, preference.answer), errors: [], warnings }, options, tokens);
   }
-  if (supervised) return convertExample(record, { example: withAnswer(preference.prompt, preference.chosen!), errors: [], warnings }, options, tokens);
-  return checkPreferenceExample(record.line, preferenceExample(preference.prompt, preference.chosen!, preference.rejected!), warnings, options, tokens);
+  if (supervised)
+    return convertExample(record, { example: withAnswer(preference.prompt, preference.chosen!), errors: [], warnings }, options, tokens);
+  return checkPreferenceExample(
+    record.line,
+    preferenceExample(preference.prompt, preference.chosen!, preference.rejected!),
+    warnings,
+    options,
+    tokens,
+  );
 }
 
 /** A preference example, with over-long texts split as in supervised examples, judged by Vertex's preference rules. */
-export function checkPreferenceExample(line: number, built: GeminiExample, warnings: Issue[], options: ConvertOptions, tokens: TokenCounter): RecordResult {
+export function checkPreferenceExample(
+  line: number,
+  built: GeminiExample,
+  warnings: Issue[],
+  options: ConvertOptions,
+  tokens: TokenCounter,
+): RecordResult {
   const counter = memoised(tokens);
   const notes = [...warnings];
   const split = splitLongTexts(built, options.maxPartTokens, counter, line, notes);
   const completions = built.completions!.map((item, index) => ({
     ...item,
-    completion: { ...item.completion, parts: splitLongTexts({ contents: [item.completion] }, options.maxPartTokens, counter, line, notes, `completions[${index}].completion`).contents[0]!.parts },
+    completion: {
+      ...item.completion,
+      parts: splitLongTexts(
+        { contents: [item.completion] },
+        options.maxPartTokens,
+        counter,
+        line,
+        notes,
+        `completions[${index}].completion`,
+      ).contents[0]!.parts,
+    },
   }));
   const example = { ...split, completions };
   const validation = validatePreferenceExample(example, { line, baseModel: options.baseModel, tokens: counter });
-  return { line, example: validation.errors.length === 0 ? example : null, errors: validation.errors, warnings: [...notes, ...validation.warnings], tokens: validation.tokens, multimodal: validation.multimodal };
+  return {
+    line,
+    example: validation.errors.length === 0 ? example : null,
+    errors: validation.errors,
+    warnings: [...notes, ...validation.warnings],
+    tokens: validation.tokens,
+    multimodal: validation.multimodal,
+  };
 }
 
 function withAnswer(prompt: GeminiExample, answer: GeminiPart[]): GeminiExample {
@@ -112,7 +183,11 @@ function mapRecord(record: RawRecord, options: ConvertOptions): MappingResult & 
   } catch (error) {
     // A mapper bug must not take the whole file down: the record is reported, the rest goes on.
     const message = error instanceof Error ? error.message : String(error);
-    return { example: null, errors: [{ line: record.line, code: 'invalid_field_type', message: `could not map the record: ${message}`, path: '' }], warnings: [] };
+    return {
+      example: null,
+      errors: [{ line: record.line, code: 'invalid_field_type', message: `could not map the record: ${message}`, path: '' }],
+      warnings: [],
+    };
   }
 }
 
@@ -121,7 +196,15 @@ function mapRecord(record: RawRecord, options: ConvertOptions): MappingResult & 
  * Copies the example with every text part over the limit split into consecutive parts; `origins`
  * gets, for each part of the copy, the index of the part it came from.
  */
-function splitLongTexts(example: GeminiExample, maxTokens: number, tokens: TokenCounter, line: number, warnings: Issue[], contentsPath = 'contents', origins?: PartOrigins): GeminiExample {
+function splitLongTexts(
+  example: GeminiExample,
+  maxTokens: number,
+  tokens: TokenCounter,
+  line: number,
+  warnings: Issue[],
+  contentsPath = 'contents',
+  origins?: PartOrigins,
+): GeminiExample {
   if (!Array.isArray(example.contents)) return example;
   const splitParts = (parts: unknown, path: string, from: number[] = []): unknown => {
     if (!Array.isArray(parts)) return parts;
@@ -150,12 +233,23 @@ function splitLongTexts(example: GeminiExample, maxTokens: number, tokens: Token
   };
   const contents = example.contents.map((content, turn) =>
     content && typeof content === 'object' && 'parts' in content
-      ? { ...content, parts: splitParts(content.parts, contentsPath === 'contents' ? `contents[${turn}].parts` : `${contentsPath}.parts`, origins?.contents[turn]) as GeminiPart[] }
+      ? {
+          ...content,
+          parts: splitParts(
+            content.parts,
+            contentsPath === 'contents' ? `contents[${turn}].parts` : `${contentsPath}.parts`,
+            origins?.contents[turn],
+          ) as GeminiPart[],
+        }
       : content,
   );
   const system = example.systemInstruction;
   if (system && typeof system === 'object' && Array.isArray(system.parts)) {
-    return { ...example, systemInstruction: { ...system, parts: splitParts(system.parts, 'systemInstruction.parts', origins?.system) as GeminiPart[] }, contents };
+    return {
+      ...example,
+      systemInstruction: { ...system, parts: splitParts(system.parts, 'systemInstruction.parts', origins?.system) as GeminiPart[] },
+      contents,
+    };
   }
   return { ...example, contents };
 }

@@ -30,7 +30,11 @@ export function inputEncoding(head: Uint8Array): InputEncoding | null {
 }
 
 /** The input decoded to UTF-8 bytes, and the name its format is told by (`data.csv.gz` → `data.csv`). */
-export function decodeInput(input: AsyncIterable<Uint8Array>, encoding: InputEncoding, fileName: string): { stream: AsyncIterable<Uint8Array>; fileName: string } {
+export function decodeInput(
+  input: AsyncIterable<Uint8Array>,
+  encoding: InputEncoding,
+  fileName: string,
+): { stream: AsyncIterable<Uint8Array>; fileName: string } {
   if (encoding === 'gzip') {
     const gunzip = Readable.from(input, { objectMode: false }).pipe(createGunzip());
     return { stream: namingFailures(gunzip as AsyncIterable<Uint8Array>, 'gzip data'), fileName: fileName.replace(/\.gz$/i, '') };
@@ -48,7 +52,9 @@ async function* namingFailures(stream: AsyncIterable<Uint8Array>, what: string):
     }
   } catch (error) {
     if (error instanceof UnusableInputError) throw error;
-    throw new UnusableInputError(`the file is ${what} that breaks off after ${bytes} decoded bytes (${error instanceof Error ? error.message : String(error)}): nothing after that could be read`);
+    throw new UnusableInputError(
+      `the file is ${what} that breaks off after ${bytes} decoded bytes (${error instanceof Error ? error.message : String(error)}): nothing after that could be read`,
+    );
   }
 }
 

@@ -25,7 +25,11 @@ export class JudgedPairer {
     this.maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
   }
 
-  add(judged: { prompt: GeminiExample; answer: GeminiPart[]; desirable: boolean }, line: number, item?: number): { example: GeminiExample; lines: [number, number] } | { leftOut: Issue } | null {
+  add(
+    judged: { prompt: GeminiExample; answer: GeminiPart[]; desirable: boolean },
+    line: number,
+    item?: number,
+  ): { example: GeminiExample; lines: [number, number] } | { leftOut: Issue } | null {
     const promptJson = JSON.stringify(judged.prompt);
     const key = createHash('sha256').update(promptJson).digest('hex');
     const entry = this.waiting.get(key);
@@ -39,10 +43,21 @@ export class JudgedPairer {
       const [good, bad] = judged.desirable ? [judged.answer, other.answer] : [other.answer, judged.answer];
       return { example: preferenceExample(judged.prompt, good, bad), lines: [other.line, line] };
     }
-    const held: Held = { answer: judged.answer, line, ...(item !== undefined ? { item } : {}), bytes: Buffer.byteLength(JSON.stringify(judged.answer)) };
+    const held: Held = {
+      answer: judged.answer,
+      line,
+      ...(item !== undefined ? { item } : {}),
+      bytes: Buffer.byteLength(JSON.stringify(judged.answer)),
+    };
     const promptBytes = entry ? 0 : Buffer.byteLength(promptJson);
     if (this.bytes + held.bytes + promptBytes > this.maxBytes) {
-      return { leftOut: unpaired(line, item, `answers waiting for their other half passed ${this.maxBytes} bytes, so this one was left out (group each prompt's answers closer together in the file)`) };
+      return {
+        leftOut: unpaired(
+          line,
+          item,
+          `answers waiting for their other half passed ${this.maxBytes} bytes, so this one was left out (group each prompt's answers closer together in the file)`,
+        ),
+      };
     }
     this.bytes += held.bytes + promptBytes;
     const target = entry ?? { prompt: judged.prompt, desirable: [], undesirable: [] };
@@ -61,7 +76,13 @@ export class JudgedPairer {
     this.bytes = 0;
     return left
       .sort((a, b) => a.held.line - b.held.line || (a.held.item ?? 0) - (b.held.item ?? 0))
-      .map(({ held, judged, missing }) => unpaired(held.line, held.item, `this answer, judged ${judged}, has no answer to the same prompt labelled ${missing} to make a preference pair with: left out`));
+      .map(({ held, judged, missing }) =>
+        unpaired(
+          held.line,
+          held.item,
+          `this answer, judged ${judged}, has no answer to the same prompt labelled ${missing} to make a preference pair with: left out`,
+        ),
+      );
   }
 }
 

@@ -16,7 +16,19 @@ import { readJsonArray } from './readers/json-array.ts';
 import { readJsonLines } from './readers/jsonl.ts';
 import { openParquet, type RandomAccessInput } from './readers/parquet.ts';
 import { ReportBuilder } from './report.ts';
-import type { ColumnMap, ConversionReport, FormatOption, GeminiExample, Issue, MethodOption, RawFormat, RawRecord, RecordParseFailure, TokenCounter, TuningMethod } from './types.ts';
+import type {
+  ColumnMap,
+  ConversionReport,
+  FormatOption,
+  GeminiExample,
+  Issue,
+  MethodOption,
+  RawFormat,
+  RawRecord,
+  RecordParseFailure,
+  TokenCounter,
+  TuningMethod,
+} from './types.ts';
 
 /** One record after conversion: the result and, for a valid example, its JSONL line and split. */
 export interface PreparedExample {
@@ -56,7 +68,11 @@ export interface BatchConverter {
 }
 
 /** Converts one batch in this thread: also what each worker of a pool runs. */
-export function convertBatch(batch: (RawRecord | RecordParseFailure)[], options: RecordBatchOptions, tokens: TokenCounter): ConvertedRecord[] {
+export function convertBatch(
+  batch: (RawRecord | RecordParseFailure)[],
+  options: RecordBatchOptions,
+  tokens: TokenCounter,
+): ConvertedRecord[] {
   return batch.map((record) => {
     if ('code' in record) return { record };
     const result = convertRecord(record, options, tokens);
@@ -126,7 +142,10 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   if (parquet) await peeked.close();
   const binary = parquet ? null : describeBinaryInput(head, fileName);
   if (binary) throw new UnusableInputError(binary);
-  if (!parquet && head.includes(0)) throw new UnusableInputError('the file is not text (it contains NUL bytes) and is no format this tool recognises: export it as UTF-8 JSONL or CSV');
+  if (!parquet && head.includes(0))
+    throw new UnusableInputError(
+      'the file is not text (it contains NUL bytes) and is no format this tool recognises: export it as UTF-8 JSONL or CSV',
+    );
 
   const byExtension = detectFormat(fileName, undefined);
   const requested = options.format === 'auto' ? byExtension : options.format;
@@ -170,9 +189,12 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
     records = detected.records;
     preferenceData = detected.preference;
   }
-  const method: TuningMethod = options.method === undefined || options.method === 'auto' ? (preferenceData ? 'preference' : 'supervised') : options.method;
+  const method: TuningMethod =
+    options.method === undefined || options.method === 'auto' ? (preferenceData ? 'preference' : 'supervised') : options.method;
   if (method === 'preference' && !preferenceData) {
-    throw new UnusableInputError('preference tuning needs preference data (chosen/rejected answers, or KTO answers labelled true/false), and the first records of this file hold none');
+    throw new UnusableInputError(
+      'preference tuning needs preference data (chosen/rejected answers, or KTO answers labelled true/false), and the first records of this file hold none',
+    );
   }
 
   const report = new ReportBuilder();
@@ -305,12 +327,18 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
     report.addWarning({
       line: 0,
       code: 'preference_chosen_only',
-      message: 'the file holds preference data, converted for supervised tuning: each pair became its chosen answer (the rejected one is unused), and a KTO answer only when labelled true; convert with --method preference (sidecar "method": "preference") for preference tuning',
+      message:
+        'the file holds preference data, converted for supervised tuning: each pair became its chosen answer (the rejected one is unused), and a KTO answer only when labelled true; convert with --method preference (sidecar "method": "preference") for preference tuning',
       path: '',
     });
   }
   if (trainWritten === 0) {
-    report.addError({ line: 0, code: 'no_training_examples', message: 'no example is valid: the training file would be empty, so nothing can be tuned from this file', path: '' });
+    report.addError({
+      line: 0,
+      code: 'no_training_examples',
+      message: 'no example is valid: the training file would be empty, so nothing can be tuned from this file',
+      path: '',
+    });
   } else if (trainWritten < RECOMMENDED_TRAINING_EXAMPLES) {
     report.addWarning({
       line: 0,
@@ -329,7 +357,11 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
 
 function withItemPaths(result: RecordResult, item: number): RecordResult {
   const at = (path: string) => (path ? `[${item - 1}].${path}` : `[${item - 1}]`);
-  const place = (issue: Issue): Issue => ({ ...issue, path: at(issue.path), ...(issue.convertedPath !== undefined ? { convertedPath: at(issue.convertedPath) } : {}) });
+  const place = (issue: Issue): Issue => ({
+    ...issue,
+    path: at(issue.path),
+    ...(issue.convertedPath !== undefined ? { convertedPath: at(issue.convertedPath) } : {}),
+  });
   return { ...result, errors: result.errors.map(place), warnings: result.warnings.map(place) };
 }
 
@@ -386,7 +418,16 @@ function isFlat(value: unknown): boolean {
 async function* cellsAsText(records: AsyncIterable<RawRecord | RecordParseFailure>): AsyncGenerator<RawRecord | RecordParseFailure> {
   for await (const record of records) {
     if ('code' in record) yield record;
-    else yield { ...record, value: Object.fromEntries(Object.entries(record.value as Record<string, unknown>).map(([key, cell]) => [key, cell === null || cell === undefined ? '' : String(cell)])) };
+    else
+      yield {
+        ...record,
+        value: Object.fromEntries(
+          Object.entries(record.value as Record<string, unknown>).map(([key, cell]) => [
+            key,
+            cell === null || cell === undefined ? '' : String(cell),
+          ]),
+        ),
+      };
   }
 }
 
@@ -413,12 +454,16 @@ async function peekDecoded(stream: AsyncIterable<Uint8Array>, encoding: InputEnc
     return await peek(stream);
   } catch (error) {
     const what = encoding === 'gzip' ? 'gzip data' : `${encoding.toUpperCase()} text`;
-    throw new UnusableInputError(`the file looks like ${what} but cannot be read as such (${error instanceof Error ? error.message : String(error)})`);
+    throw new UnusableInputError(
+      `the file looks like ${what} but cannot be read as such (${error instanceof Error ? error.message : String(error)})`,
+    );
   }
 }
 
 /** The first bytes of a stream (at least 4 KB unless it is shorter) and the whole stream again. */
-async function peek(input: AsyncIterable<Uint8Array>): Promise<{ stream: AsyncIterable<Uint8Array>; head: Uint8Array; close: () => Promise<unknown> }> {
+async function peek(
+  input: AsyncIterable<Uint8Array>,
+): Promise<{ stream: AsyncIterable<Uint8Array>; head: Uint8Array; close: () => Promise<unknown> }> {
   const iterator = input[Symbol.asyncIterator]();
   const taken: Uint8Array[] = [];
   let size = 0;

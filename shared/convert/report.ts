@@ -1,5 +1,13 @@
 import { getModelSpec, MODEL_TABLE_SOURCE } from '../gemini/models.ts';
-import { reportSchema, type ConversionReport, type Issue, type RawFormat, type RecordParseFailure, type TuningMethod, type RecordResult } from './types.ts';
+import {
+  reportSchema,
+  type ConversionReport,
+  type Issue,
+  type RawFormat,
+  type RecordParseFailure,
+  type TuningMethod,
+  type RecordResult,
+} from './types.ts';
 
 /** Google's own tuning cost notebook adds 8 tokens of padding per example. */
 export const PER_EXAMPLE_BILLING_PADDING = 8;
@@ -68,7 +76,12 @@ export class ReportBuilder {
   addParseFailure(failure: RecordParseFailure): void {
     this.total += 1;
     this.invalid += 1;
-    this.addError({ line: failure.line, code: failure.code, message: failure.message, path: failure.item === undefined ? '' : `[${failure.item - 1}]` });
+    this.addError({
+      line: failure.line,
+      code: failure.code,
+      message: failure.message,
+      path: failure.item === undefined ? '' : `[${failure.item - 1}]`,
+    });
   }
 
   addError(issue: Issue): void {
@@ -97,7 +110,8 @@ export class ReportBuilder {
     const price = spec?.trainingPricePerMillionUsd ?? null;
     const notes: string[] = [];
     if (!spec) notes.push(`"${meta.baseModel}" is not in the model catalogue: its training price is unknown, so no cost is estimated`);
-    else if (price === null) notes.push(`the training price of ${spec.id} is unknown (${spec.priceVerifiedOn ?? 'not listed'}), so no cost is estimated`);
+    else if (price === null)
+      notes.push(`the training price of ${spec.id} is unknown (${spec.priceVerifiedOn ?? 'not listed'}), so no cost is estimated`);
     else notes.push(`price as listed on ${MODEL_TABLE_SOURCE.prices} (read ${spec.priceVerifiedOn}); text tokens only, media not counted`);
     if (meta.epochs === null) notes.push('epochs not given: one epoch assumed, multiply by your epoch count');
     const report: ConversionReport = {

@@ -18,7 +18,13 @@ import type { TokenCounter } from './types.ts';
 /** How far short of its aim a part may end to cut at a natural boundary, as a share of the limit. */
 const SLACK = 0.15;
 
-export function splitBalanced(text: string, maxTokens: number, tokens: TokenCounter, ends: ArrayLike<number>, boundaries: readonly RegExp[]): string[] {
+export function splitBalanced(
+  text: string,
+  maxTokens: number,
+  tokens: TokenCounter,
+  ends: ArrayLike<number>,
+  boundaries: readonly RegExp[],
+): string[] {
   const total = ends.length;
   const levels = boundaries.map((separator) => boundaryOffsets(text, separator));
   let parts = Math.ceil(total / maxTokens);
@@ -62,16 +68,27 @@ export function splitBalanced(text: string, maxTokens: number, tokens: TokenCoun
 }
 
 /** The char offset of the boundary nearest `aim` among those in [lowest, highest] tokens, coarsest level first; null if none. */
-function naturalCut(levels: number[][], ends: ArrayLike<number>, start: number, lowest: number, highest: number, aim: number): number | null {
+function naturalCut(
+  levels: number[][],
+  ends: ArrayLike<number>,
+  start: number,
+  lowest: number,
+  highest: number,
+  aim: number,
+): number | null {
   const from = Math.max(ends[lowest - 1]!, start + 1);
   const to = ends[highest - 1]!;
   const aimAt = ends[clamp(aim, lowest, highest) - 1]!;
   for (const offsets of levels) {
     // The boundaries either side of the aim are the only candidates nearest it.
     const after = lowerBound(offsets, aimAt);
-    const candidates = [offsets[after - 1], offsets[after]].filter((offset): offset is number => offset !== undefined && offset >= from && offset <= to);
+    const candidates = [offsets[after - 1], offsets[after]].filter(
+      (offset): offset is number => offset !== undefined && offset >= from && offset <= to,
+    );
     if (candidates.length === 0) continue;
-    return candidates.reduce((best, offset) => (Math.abs(tokensUpTo(ends, offset) - aim) < Math.abs(tokensUpTo(ends, best) - aim) ? offset : best));
+    return candidates.reduce((best, offset) =>
+      Math.abs(tokensUpTo(ends, offset) - aim) < Math.abs(tokensUpTo(ends, best) - aim) ? offset : best,
+    );
   }
   return null;
 }

@@ -116,7 +116,8 @@ export function routeObject(name: string, prefix: string): ObjectRouting {
   if (!name.startsWith(prefix)) return { kind: 'ignore', reason: `outside the input prefix ${prefix}` };
   if (name.endsWith(SIDECAR_SUFFIX)) return { kind: 'sidecar', dataName: name.slice(0, -SIDECAR_SUFFIX.length) };
   if (name.endsWith('/')) return { kind: 'ignore', reason: 'a folder placeholder' };
-  if (!DATA_EXTENSIONS.test(name)) return { kind: 'ignore', reason: 'not a data file (.jsonl, .ndjson, .json, .csv, .tsv, any of them .gz, or .parquet)' };
+  if (!DATA_EXTENSIONS.test(name))
+    return { kind: 'ignore', reason: 'not a data file (.jsonl, .ndjson, .json, .csv, .tsv, any of them .gz, or .parquet)' };
   return { kind: 'data' };
 }
 

@@ -20,13 +20,20 @@ export function uploadKey(source: DatasetDocument['source'], message: LaunchMess
     maxEstimatedCostUsd: message.maxEstimatedCostUsd ?? null,
     validation: message.validationDatasetUri !== undefined,
   };
-  return createHash('sha256').update(`${content}\n${canonical(spec)}`).digest('hex').slice(0, 40);
+  return createHash('sha256')
+    .update(`${content}\n${canonical(spec)}`)
+    .digest('hex')
+    .slice(0, 40);
 }
 
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+    return `{${Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }

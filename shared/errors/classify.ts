@@ -16,7 +16,8 @@ const TRANSIENT_NETWORK = /ECONNRESET|ECONNREFUSED|ETIMEDOUT|EAI_AGAIN|ENOTFOUND
 export function classifyError(error: unknown): ErrorInfo {
   const record = (typeof error === 'object' && error !== null ? error : {}) as { status?: unknown; code?: unknown; message?: unknown };
   const message = readableMessage(typeof record.message === 'string' ? record.message : String(error));
-  const httpStatus = typeof record.status === 'number' ? record.status : typeof record.code === 'number' && record.code >= 100 ? record.code : undefined;
+  const httpStatus =
+    typeof record.status === 'number' ? record.status : typeof record.code === 'number' && record.code >= 100 ? record.code : undefined;
   if (httpStatus !== undefined) {
     return { kind: TRANSIENT_HTTP.has(httpStatus) ? 'transient' : 'permanent', code: `HTTP_${httpStatus}`, message, httpStatus };
   }
@@ -60,7 +61,12 @@ export function backoffDelays(attempts: number, options: { baseMs?: number; capM
 }
 
 /** Runs `call`, retrying transient failures after each delay; the last error is rethrown. */
-export async function withRetries<T>(call: () => Promise<T>, delays: number[], sleep: (ms: number) => Promise<void>, onRetry?: (info: ErrorInfo, attempt: number) => void): Promise<T> {
+export async function withRetries<T>(
+  call: () => Promise<T>,
+  delays: number[],
+  sleep: (ms: number) => Promise<void>,
+  onRetry?: (info: ErrorInfo, attempt: number) => void,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await call();

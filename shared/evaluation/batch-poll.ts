@@ -23,17 +23,34 @@ export type BatchDecision =
 
 const QUEUED = new Set(['JOB_STATE_QUEUED', 'JOB_STATE_PENDING']);
 
-export function decideBatchTrack(which: 'tuned' | 'base', track: BatchTrack, job: BatchJobView, nowMs: number, policy: StuckPolicy): BatchDecision {
+export function decideBatchTrack(
+  which: 'tuned' | 'base',
+  track: BatchTrack,
+  job: BatchJobView,
+  nowMs: number,
+  policy: StuckPolicy,
+): BatchDecision {
   const attempt = track.attempts.length;
   const exhausted = attempt >= policy.maxAttempts;
   const nowIso = new Date(nowMs).toISOString();
   if (isBatchDone(job.state)) {
     const completionStats = job.completionStats ?? null;
-    return { action: 'update', track: { ...track, state: job.state, outputDirectory: job.outputDirectory, completionStats, attempts: endLastAttempt(track, job.state, null, nowIso) } };
+    return {
+      action: 'update',
+      track: {
+        ...track,
+        state: job.state,
+        outputDirectory: job.outputDirectory,
+        completionStats,
+        attempts: endLastAttempt(track, job.state, null, nowIso),
+      },
+    };
   }
   if (BATCH_FINAL_FAILURES.includes(job.state)) {
     const why = `the ${which} model's batch job ${job.name} ended ${job.state}${job.error?.message ? `: ${job.error.message}` : ''}`;
-    return exhausted ? { action: 'fail', reason: `${why} (attempt ${attempt} of ${policy.maxAttempts})`, cancelFirst: false } : { action: 'resubmit', reason: `${why}; resubmitted`, cancelFirst: false, endState: job.state };
+    return exhausted
+      ? { action: 'fail', reason: `${why} (attempt ${attempt} of ${policy.maxAttempts})`, cancelFirst: false }
+      : { action: 'resubmit', reason: `${why}; resubmitted`, cancelFirst: false, endState: job.state };
   }
   if (QUEUED.has(job.state)) {
     const waited = nowMs - Date.parse(job.createTime ?? track.attempts.at(-1)?.submittedAt ?? nowIso);
@@ -48,12 +65,26 @@ export function decideBatchTrack(which: 'tuned' | 'base', track: BatchTrack, job
 }
 
 /** The track after resubmission: the old attempt ended, the new one current. */
-export function resubmittedTrack(track: BatchTrack, endState: string, job: { name: string; createTime: string | null; state: string }, reason: string, nowIso: string): BatchTrack {
+export function resubmittedTrack(
+  track: BatchTrack,
+  endState: string,
+  job: { name: string; createTime: string | null; state: string },
+  reason: string,
+  nowIso: string,
+): BatchTrack {
   return {
     ...track,
     attempts: [
       ...endLastAttempt(track, endState, null, nowIso),
-      { number: track.attempts.length + 1, jobName: job.name, submittedAt: job.createTime ?? nowIso, endedAt: null, endState: null, error: null, reason },
+      {
+        number: track.attempts.length + 1,
+        jobName: job.name,
+        submittedAt: job.createTime ?? nowIso,
+        endedAt: null,
+        endState: null,
+        error: null,
+        reason,
+      },
     ],
     currentJobName: job.name,
     state: job.state,
@@ -67,5 +98,7 @@ export function bothDone(evaluation: Evaluation): boolean {
 
 /** The attempts with the last one ended (kept as it was if it had ended already). */
 export function endLastAttempt(track: BatchTrack, endState: string, error: string | null, nowIso: string): BatchTrack['attempts'] {
-  return track.attempts.map((a, i) => (i === track.attempts.length - 1 ? { ...a, endedAt: a.endedAt ?? nowIso, endState, error: error ?? a.error } : a));
+  return track.attempts.map((a, i) =>
+    i === track.attempts.length - 1 ? { ...a, endedAt: a.endedAt ?? nowIso, endState, error: error ?? a.error } : a,
+  );
 }

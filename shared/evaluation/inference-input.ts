@@ -30,7 +30,10 @@ const textOf = (content: Content | undefined) =>
 export function requestKey(request: { contents?: Content[]; systemInstruction?: unknown }): string {
   const turns = (request.contents ?? []).map((content) => [String(content.role ?? ''), textOf(content)]);
   const system = textOf(request.systemInstruction as Content | undefined);
-  return createHash('sha256').update(JSON.stringify([system, turns])).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(JSON.stringify([system, turns]))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 /** `generationConfig` goes into every request (the least thinking the model allows, for instance). */
@@ -46,6 +49,10 @@ export function toInferenceCase(example: unknown, generationConfig?: Record<stri
   if (!prompt.some((turn) => turn.role === 'user')) return { skip: 'no user turn before the last model turn' };
   const reference = textOf(turns[last]);
   if (reference === '') return { skip: 'the last model turn has no text to compare against' };
-  const request = { contents: prompt, ...(systemInstruction !== undefined ? { systemInstruction } : {}), ...(generationConfig ? { generationConfig } : {}) };
+  const request = {
+    contents: prompt,
+    ...(systemInstruction !== undefined ? { systemInstruction } : {}),
+    ...(generationConfig ? { generationConfig } : {}),
+  };
   return { key: requestKey(request), request, reference };
 }

@@ -30,10 +30,28 @@ export function onlinePartCount(progress: { requests: number; partSize: number }
 }
 
 /** The track of a model evaluated online, as recorded when batch was refused. */
-export function onlineTrack(model: string, target: string, refusal: string, outputDirectory: string, requests: number, partSize: number, nowIso: string): BatchTrack {
+export function onlineTrack(
+  model: string,
+  target: string,
+  refusal: string,
+  outputDirectory: string,
+  requests: number,
+  partSize: number,
+  nowIso: string,
+): BatchTrack {
   return {
     model,
-    attempts: [{ number: 1, jobName: `online:${target}`, submittedAt: nowIso, endedAt: null, endState: null, error: null, reason: `batch prediction refused (${refusal}): online requests instead` }],
+    attempts: [
+      {
+        number: 1,
+        jobName: `online:${target}`,
+        submittedAt: nowIso,
+        endedAt: null,
+        endState: null,
+        error: null,
+        reason: `batch prediction refused (${refusal}): online requests instead`,
+      },
+    ],
     currentJobName: target,
     state: 'JOB_STATE_RUNNING',
     outputDirectory,
@@ -49,7 +67,8 @@ export function claimOnlineTrack(track: BatchTrack, holder: string, nowMs: numbe
   const online = track.online;
   if (track.mode !== 'online' || !online) return { skip: 'not an online track' };
   if (isBatchDone(track.state)) return { skip: 'every part is written' };
-  if (online.holder && online.holder !== holder && online.leaseUntil && Date.parse(online.leaseUntil) > nowMs) return { skip: `${online.holder} is working on it` };
+  if (online.holder && online.holder !== holder && online.leaseUntil && Date.parse(online.leaseUntil) > nowMs)
+    return { skip: `${online.holder} is working on it` };
   const nowIso = new Date(nowMs).toISOString();
   return { claimed: { ...track, online: { ...online, holder, leaseUntil: new Date(nowMs + leaseMs).toISOString(), heartbeatAt: nowIso } } };
 }
@@ -63,20 +82,34 @@ export function onlineProgressed(track: BatchTrack, partsDone: number, holder: s
     ...track,
     state: done ? BATCH_DONE : track.state,
     attempts: done ? endLastAttempt(track, BATCH_DONE, null, nowIso) : track.attempts,
-    online: { ...online, partsDone: Math.max(online.partsDone, partsDone), holder: done ? null : holder, leaseUntil: done ? null : new Date(nowMs + leaseMs).toISOString(), heartbeatAt: nowIso },
+    online: {
+      ...online,
+      partsDone: Math.max(online.partsDone, partsDone),
+      holder: done ? null : holder,
+      leaseUntil: done ? null : new Date(nowMs + leaseMs).toISOString(),
+      heartbeatAt: nowIso,
+    },
   };
 }
 
 /** The track released by a delivery that stops before the end (its time budget), for the next one to carry on. */
 export function onlineReleased(track: BatchTrack, holder: string, nowIso: string): BatchTrack {
   const online = track.online;
-  return online && online.holder === holder ? { ...track, online: { ...online, holder: null, leaseUntil: null, heartbeatAt: nowIso } } : track;
+  return online && online.holder === holder
+    ? { ...track, online: { ...online, holder: null, leaseUntil: null, heartbeatAt: nowIso } }
+    : track;
 }
 
 /** The run with every online track `holder` works on released (it stops: its budget is used, or an error). */
 export function withOnlineReleased(run: RunDocument, holder: string, nowIso: string): RunDocument {
   const jobs = run.evaluation!.jobs;
-  return { ...run, evaluation: { ...run.evaluation!, jobs: { tuned: onlineReleased(jobs.tuned, holder, nowIso), base: onlineReleased(jobs.base, holder, nowIso) } } };
+  return {
+    ...run,
+    evaluation: {
+      ...run.evaluation!,
+      jobs: { tuned: onlineReleased(jobs.tuned, holder, nowIso), base: onlineReleased(jobs.base, holder, nowIso) },
+    },
+  };
 }
 
 /** Whether an online track waits for someone to carry it on: unfinished, nobody holding it, quiet for `quietMs`. */
@@ -89,7 +122,9 @@ export function onlineNeedsContinuation(track: BatchTrack, nowMs: number, quietM
 
 /** An EVALUATING event that asks the completion handler to carry the online requests on (an id of its own, so it is not taken for a redelivery). */
 export function continuationEvent(run: RunDocument, reason: string, nowIso: string): RunEvent {
-  const done = Object.values(run.evaluation?.jobs ?? {}).map((t) => t.online?.partsDone ?? 0).join('-');
+  const done = Object.values(run.evaluation?.jobs ?? {})
+    .map((t) => t.online?.partsDone ?? 0)
+    .join('-');
   return {
     schemaVersion: 1,
     eventId: `${run.runId}:${run.history.length}:${run.attempts.length}:online-${done}-${Date.parse(nowIso)}`,
@@ -107,6 +142,9 @@ export function continuationEvent(run: RunDocument, reason: string, nowIso: stri
 export function withEvaluationJobs(current: RunDocument, jobs: Evaluation['jobs'], nowIso: string): RunDocument {
   const next = { ...current.evaluation!, jobs };
   if (!bothDone(next)) return { ...current, evaluation: next, updateTime: nowIso };
-  const reason = jobs.tuned.mode === 'online' || jobs.base.mode === 'online' ? 'both models answered every held-out request (batch and online)' : 'both batch prediction jobs succeeded';
+  const reason =
+    jobs.tuned.mode === 'online' || jobs.base.mode === 'online'
+      ? 'both models answered every held-out request (batch and online)'
+      : 'both batch prediction jobs succeeded';
   return withEvent(current, applyTransition(current, 'SCORING', reason, nowIso, { evaluation: next }), reason);
 }

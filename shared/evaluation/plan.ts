@@ -18,7 +18,11 @@ export function batchDisplayName(runId: string, which: 'tuned' | 'base', attempt
 }
 
 /** The figure the launch request asked for (its `evaluation.metric`), base and tuned, and the gain. */
-export function headlineScore(metric: string, base: ModelScores, tuned: ModelScores): { base: number | null; tuned: number | null; delta: number | null } {
+export function headlineScore(
+  metric: string,
+  base: ModelScores,
+  tuned: ModelScores,
+): { base: number | null; tuned: number | null; delta: number | null } {
   const pick = (scores: ModelScores) =>
     metric === 'normalized_match' ? scores.normalizedMatch : metric === 'json_fields' ? scores.jsonFieldAccuracy : scores.exactMatch;
   const b = pick(base);

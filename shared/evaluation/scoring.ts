@@ -7,7 +7,8 @@ import { requestKey } from './inference-input.ts';
  * the prediction is valid JSON and the share of the reference's fields it gets right. Responses
  * blocked by safety filters or empty are counted apart, and scored as wrong.
  */
-export type PredictionOutcome = { kind: 'text'; text: string } | { kind: 'blocked'; reason: string } | { kind: 'empty' } | { kind: 'failed'; reason: string };
+export type PredictionOutcome =
+  { kind: 'text'; text: string } | { kind: 'blocked'; reason: string } | { kind: 'empty' } | { kind: 'failed'; reason: string };
 
 interface PredictionLine {
   status?: unknown;
@@ -23,9 +24,11 @@ interface PredictionLine {
 export function readPrediction(line: unknown): { key: string | null; outcome: PredictionOutcome } {
   const value = (line ?? {}) as PredictionLine;
   const key = value.request ? requestKey(value.request) : null;
-  if (typeof value.status === 'string' && value.status !== '' && !value.response) return { key, outcome: { kind: 'failed', reason: value.status } };
+  if (typeof value.status === 'string' && value.status !== '' && !value.response)
+    return { key, outcome: { kind: 'failed', reason: value.status } };
   // An `errors_*.jsonl` line: the failed instance "followed by an additional `error` field" (google.rpc.Status; batch_prediction_job.proto).
-  if (value.error && !value.response) return { key, outcome: { kind: 'failed', reason: value.error.message ?? `error ${value.error.code ?? ''}`.trim() } };
+  if (value.error && !value.response)
+    return { key, outcome: { kind: 'failed', reason: value.error.message ?? `error ${value.error.code ?? ''}`.trim() } };
   const response = value.response;
   if (!response) return { key, outcome: { kind: 'failed', reason: 'no response' } };
   if (response.promptFeedback?.blockReason) return { key, outcome: { kind: 'blocked', reason: response.promptFeedback.blockReason } };
@@ -33,7 +36,13 @@ export function readPrediction(line: unknown): { key: string | null; outcome: Pr
   if (!candidate) return { key, outcome: { kind: 'blocked', reason: 'no candidates' } };
   const text = (candidate.content?.parts ?? []).map((part) => (typeof part.text === 'string' ? part.text : '')).join('');
   if (text.trim() === '') {
-    return { key, outcome: candidate.finishReason && candidate.finishReason !== 'STOP' ? { kind: 'blocked', reason: candidate.finishReason } : { kind: 'empty' } };
+    return {
+      key,
+      outcome:
+        candidate.finishReason && candidate.finishReason !== 'STOP'
+          ? { kind: 'blocked', reason: candidate.finishReason }
+          : { kind: 'empty' },
+    };
   }
   return { key, outcome: { kind: 'text', text } };
 }
@@ -55,7 +64,8 @@ export function parseJsonAnswer(text: string): unknown {
 /** Leaf fields of a JSON value by path (`a.b[0].c`). */
 function leaves(value: unknown, path = '', out = new Map<string, unknown>()): Map<string, unknown> {
   if (Array.isArray(value)) value.forEach((item, index) => leaves(item, `${path}[${index}]`, out));
-  else if (value !== null && typeof value === 'object') for (const [key, inner] of Object.entries(value)) leaves(inner, path ? `${path}.${key}` : key, out);
+  else if (value !== null && typeof value === 'object')
+    for (const [key, inner] of Object.entries(value)) leaves(inner, path ? `${path}.${key}` : key, out);
   else out.set(path, value);
   return out;
 }
@@ -133,7 +143,10 @@ export class ScoreAccumulator {
 }
 
 /** Tuned minus base, for each share both have. */
-export function scoreDelta(base: ModelScores, tuned: ModelScores): Record<'exactMatch' | 'normalizedMatch' | 'jsonValid' | 'jsonFieldAccuracy', number | null> {
+export function scoreDelta(
+  base: ModelScores,
+  tuned: ModelScores,
+): Record<'exactMatch' | 'normalizedMatch' | 'jsonValid' | 'jsonFieldAccuracy', number | null> {
   const minus = (a: number | null, b: number | null) => (a === null || b === null ? null : Number((a - b).toFixed(6)));
   return {
     exactMatch: minus(tuned.exactMatch, base.exactMatch),

@@ -90,10 +90,18 @@ export function placeMedia(turns: SourceTurn[], record: Record<string, unknown>,
   const firstUser = conversation.find((turn) => turn.role === 'user');
   for (const list of unmarked) {
     if (!firstUser) {
-      issues.error('media_placeholder_mismatch', `"${list.field}" lists ${list.parts.length} file(s) but there is no user message to put them in`, list.field);
+      issues.error(
+        'media_placeholder_mismatch',
+        `"${list.field}" lists ${list.parts.length} file(s) but there is no user message to put them in`,
+        list.field,
+      );
       continue;
     }
-    issues.warn('media_placed_first', `no ${list.tag} placeholder marks where the ${list.parts.length} ${list.noun} file(s) go: they were put before the text of the first user message`, list.field);
+    issues.warn(
+      'media_placed_first',
+      `no ${list.tag} placeholder marks where the ${list.parts.length} ${list.noun} file(s) go: they were put before the text of the first user message`,
+      list.field,
+    );
   }
   if (firstUser) {
     const first = unmarked.flatMap((list) => list.parts.flatMap((media, index) => (media ? [{ media, path: list.paths[index]! }] : [])));
@@ -114,14 +122,17 @@ function mediaItemPart(item: unknown, path: string, issues: IssueCollector): Gem
     const embedded = isRecord(item) && item.bytes !== undefined && item.bytes !== null;
     issues.error(
       'invalid_media_reference',
-      embedded ? 'the file is embedded as bytes with no path: save it as a file and list its path or gs:// URI' : 'a media entry must be a file path or URI',
+      embedded
+        ? 'the file is embedded as bytes with no path: save it as a file and list its path or gs:// URI'
+        : 'a media entry must be a file path or URI',
       path,
     );
     return null;
   }
   const trimmed = reference.trim();
   // A scheme (not a Windows drive letter): gs://, https://, data: and the like are URIs to judge.
-  if ((/^[a-z][a-z0-9+.-]+:\/\//i.test(trimmed) || /^data:/i.test(trimmed)) && !/^file:/i.test(trimmed)) return mediaPart(trimmed, issues, path);
+  if ((/^[a-z][a-z0-9+.-]+:\/\//i.test(trimmed) || /^data:/i.test(trimmed)) && !/^file:/i.test(trimmed))
+    return mediaPart(trimmed, issues, path);
   const local = /^file:/i.test(trimmed) ? decodeURIComponent(trimmed.replace(/^file:(\/\/)?/i, '')) : trimmed;
   const mimeType = mimeTypeFromUri(local);
   if (!mimeType) {

@@ -36,7 +36,13 @@ export function mapOpenAiRecord(record: RawRecord): MappingResult {
  * Shared by OpenAI chat and ShareGPT's `messages` variant, which use the same message shape;
  * `record` holds the media lists (`images`, ...) of LLaMA-Factory's multimodal layout.
  */
-export function mapRoleContentMessages(messages: unknown[], field: string, issues: IssueCollector, tools: GeminiExample['tools'] | undefined, record: Record<string, unknown>): MappingResult {
+export function mapRoleContentMessages(
+  messages: unknown[],
+  field: string,
+  issues: IssueCollector,
+  tools: GeminiExample['tools'] | undefined,
+  record: Record<string, unknown>,
+): MappingResult {
   const turns: (SourceTurn & { partPaths: string[]; answers?: boolean })[] = [];
   // Which function each call id named, and the last assistant turn's calls: what a tool message answers.
   const calledById = new Map<string, string>();
@@ -50,9 +56,15 @@ export function mapRoleContentMessages(messages: unknown[], field: string, issue
     const rawRole = typeof message.role === 'string' ? message.role.toLowerCase() : String(message.role);
     const role = ROLE_MAP[rawRole] ?? rawRole;
     if (rawRole === 'tool' || rawRole === 'function') {
-      const name = (typeof message.tool_call_id === 'string' ? calledById.get(message.tool_call_id) : undefined) ?? (typeof message.name === 'string' ? message.name : lastCalls.length === 1 ? lastCalls[0] : undefined);
+      const name =
+        (typeof message.tool_call_id === 'string' ? calledById.get(message.tool_call_id) : undefined) ??
+        (typeof message.name === 'string' ? message.name : lastCalls.length === 1 ? lastCalls[0] : undefined);
       if (!name) {
-        issues.error('invalid_function_response', `cannot tell which call this ${rawRole} message answers: its tool_call_id matches no earlier tool call`, `${path}.tool_call_id`);
+        issues.error(
+          'invalid_function_response',
+          `cannot tell which call this ${rawRole} message answers: its tool_call_id matches no earlier tool call`,
+          `${path}.tool_call_id`,
+        );
         return;
       }
       const part: GeminiPart = { functionResponse: { name, response: responseOf(message.content) } };
@@ -65,7 +77,11 @@ export function mapRoleContentMessages(messages: unknown[], field: string, issue
       return;
     }
     if (message.weight === 0 && role === 'model') {
-      issues.warn('weight_zero_turn', 'weight 0 cannot be honoured: Gemini tuning has no per-turn weight, the turn is kept and trained on', `${path}.weight`);
+      issues.warn(
+        'weight_zero_turn',
+        'weight 0 cannot be honoured: Gemini tuning has no per-turn weight, the turn is kept and trained on',
+        `${path}.weight`,
+      );
     }
     const calls = role === 'model' ? callsOf(message, path, issues) : null;
     if (calls) {
@@ -75,7 +91,11 @@ export function mapRoleContentMessages(messages: unknown[], field: string, issue
         if (call.id) calledById.set(call.id, call.part.functionCall!.name);
       }
     }
-    const hasContent = !(message.content === null || message.content === undefined || (calls && calls.length > 0 && message.content === ''));
+    const hasContent = !(
+      message.content === null ||
+      message.content === undefined ||
+      (calls && calls.length > 0 && message.content === '')
+    );
     const partPaths: string[] = [];
     const parts = hasContent ? contentParts(message.content, `${path}.content`, issues, partPaths) : [];
     parts.push(...(calls ?? []).map((call) => call.part));
@@ -89,7 +109,11 @@ export function mapRoleContentMessages(messages: unknown[], field: string, issue
 }
 
 /** An assistant message's function calls: `tool_calls` (OpenAI's current shape) or the legacy `function_call`. */
-function callsOf(message: Record<string, unknown>, path: string, issues: IssueCollector): { id?: string; part: GeminiPart; path: string }[] | null {
+function callsOf(
+  message: Record<string, unknown>,
+  path: string,
+  issues: IssueCollector,
+): { id?: string; part: GeminiPart; path: string }[] | null {
   const out: { id?: string; part: GeminiPart; path: string }[] = [];
   if (Array.isArray(message.tool_calls)) {
     message.tool_calls.forEach((call, index) => {
@@ -133,7 +157,11 @@ function contentParts(content: unknown, path: string, issues: IssueCollector, pa
     } else if (item.type === 'text') {
       if (typeof item.text !== 'string') {
         const found = Object.keys(item).filter((key) => key !== 'type');
-        issues.error('missing_text', `a "text" content part holds its text under "text"${found.length ? ` (found: ${found.join(', ')})` : ''}`, `${itemPath}.text`);
+        issues.error(
+          'missing_text',
+          `a "text" content part holds its text under "text"${found.length ? ` (found: ${found.join(', ')})` : ''}`,
+          `${itemPath}.text`,
+        );
       } else if (item.text.trim() === '') issues.error('empty_text', 'the text part is empty', `${itemPath}.text`);
       else {
         parts.push({ text: item.text });

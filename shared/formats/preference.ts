@@ -42,7 +42,8 @@ export function preferenceKindOf(value: unknown): PreferenceKind | null {
   if ('chosen' in value && 'rejected' in value) return 'pair';
   if ('preferred_output' in value && 'non_preferred_output' in value) return 'pair';
   if (Array.isArray(value.contents) && Array.isArray(value.completions)) return 'pair';
-  if (labelOf(value) !== undefined && (Array.isArray(value.messages) || Array.isArray(value.conversations) || 'completion' in value)) return 'judged';
+  if (labelOf(value) !== undefined && (Array.isArray(value.messages) || Array.isArray(value.conversations) || 'completion' in value))
+    return 'judged';
   return null;
 }
 
@@ -58,7 +59,11 @@ export function mapPreferenceRecord(record: RawRecord, format: RawFormat): Prefe
   const value = record.value;
   const kind = preferenceKindOf(value);
   if (!isRecord(value) || !kind) {
-    issues.error('not_preference_data', 'this record holds no preference data (chosen/rejected answers, or a KTO label), unlike the file\'s first records', '');
+    issues.error(
+      'not_preference_data',
+      "this record holds no preference data (chosen/rejected answers, or a KTO label), unlike the file's first records",
+      '',
+    );
     return { preference: null, errors: issues.errors, warnings: issues.warnings };
   }
   const merge = (result: MappingResult) => {
@@ -66,7 +71,11 @@ export function mapPreferenceRecord(record: RawRecord, format: RawFormat): Prefe
     issues.warnings.push(...result.warnings);
     return result.example;
   };
-  const done = (preference: MappedPreference | null) => ({ preference: issues.errors.length > 0 ? null : preference, errors: issues.errors, warnings: issues.warnings });
+  const done = (preference: MappedPreference | null) => ({
+    preference: issues.errors.length > 0 ? null : preference,
+    errors: issues.errors,
+    warnings: issues.warnings,
+  });
 
   if (kind === 'judged') {
     const desirable = labelOf(value)!;
@@ -80,7 +89,11 @@ export function mapPreferenceRecord(record: RawRecord, format: RawFormat): Prefe
     if (!example || !last) return done(null);
     if (last.role !== 'model') {
       const field = Array.isArray(value.conversations) ? 'conversations' : 'messages';
-      issues.error('preference_answer_missing', `a KTO record ends with the answer its label judges; this one ends with a ${last.role} turn`, field);
+      issues.error(
+        'preference_answer_missing',
+        `a KTO record ends with the answer its label judges; this one ends with a ${last.role} turn`,
+        field,
+      );
       return done(null);
     }
     return done({ prompt: { ...example, contents: example.contents.slice(0, -1) }, answer: last.parts, desirable });
@@ -108,7 +121,12 @@ export function mapPreferenceRecord(record: RawRecord, format: RawFormat): Prefe
 }
 
 /** The prompt of a pair or a TRL record: a conversation, an Alpaca instruction, or TRL's `prompt`. */
-function promptOf(value: Record<string, unknown>, record: RawRecord, issues: IssueCollector, merge: (result: MappingResult) => GeminiExample | null): GeminiExample | null {
+function promptOf(
+  value: Record<string, unknown>,
+  record: RawRecord,
+  issues: IssueCollector,
+  merge: (result: MappingResult) => GeminiExample | null,
+): GeminiExample | null {
   const rest = withoutAnswers(value);
   if (Array.isArray(value.conversations)) return merge(mapShareGptRecord({ ...record, value: rest }));
   if (Array.isArray(value.messages)) return merge(mapOpenAiRecord({ ...record, value: rest }));
@@ -123,9 +141,11 @@ function promptOf(value: Record<string, unknown>, record: RawRecord, issues: Iss
     }
     return { contents: [{ role: 'user', parts: [{ text: value.prompt }] }] };
   }
-  if (Array.isArray(value.prompt)) return merge(mapRoleContentMessages(value.prompt, 'prompt', new IssueCollector(record.line), undefined, rest));
+  if (Array.isArray(value.prompt))
+    return merge(mapRoleContentMessages(value.prompt, 'prompt', new IssueCollector(record.line), undefined, rest));
   // TRL's implicit prompt: `chosen` is the whole conversation, its last message the answer.
-  if (Array.isArray(value.chosen) && value.chosen.length > 1) return merge(mapRoleContentMessages(value.chosen.slice(0, -1), 'chosen', new IssueCollector(record.line), undefined, rest));
+  if (Array.isArray(value.chosen) && value.chosen.length > 1)
+    return merge(mapRoleContentMessages(value.chosen.slice(0, -1), 'chosen', new IssueCollector(record.line), undefined, rest));
   issues.error('missing_field', 'no prompt: give "conversations", "messages", "instruction" or "prompt"', '');
   return null;
 }
@@ -156,19 +176,34 @@ function answerParts(answer: unknown, path: string, issues: IssueCollector): Gem
     return null;
   }
   const collector = new IssueCollector(0);
-  const mapped = mapRoleContentMessages([{ ...message, role: 'assistant', content: message.content ?? message.value }], at, collector, undefined, {});
+  const mapped = mapRoleContentMessages(
+    [{ ...message, role: 'assistant', content: message.content ?? message.value }],
+    at,
+    collector,
+    undefined,
+    {},
+  );
   for (const error of mapped.errors) issues.error(error.code as never, error.message, error.path.replace(`${at}[0]`, at));
   return mapped.example?.contents[0]?.parts ?? null;
 }
 
 /** Vertex's preference format as input: the prompt passes through, the completions scored 1 and 0 are the pair. */
-function vertexPair(record: RawRecord, value: Record<string, unknown>, issues: IssueCollector, merge: (result: MappingResult) => GeminiExample | null): MappedPreference | null {
+function vertexPair(
+  record: RawRecord,
+  value: Record<string, unknown>,
+  issues: IssueCollector,
+  merge: (result: MappingResult) => GeminiExample | null,
+): MappedPreference | null {
   const { completions, ...prompt } = value;
   const example = merge(mapGeminiRecord({ ...record, value: prompt }));
   const scored = (completions as unknown[]).map((item, index) => {
     const completion = isRecord(item) && isRecord(item.completion) ? (item.completion as unknown as GeminiContent) : null;
     if (!completion || !Array.isArray(completion.parts) || (isRecord(item) && item.score !== 0 && item.score !== 1)) {
-      issues.error('invalid_completions', 'a completion is {"score": 1 or 0, "completion": {"role": "model", "parts": [...]}}', `completions[${index}]`);
+      issues.error(
+        'invalid_completions',
+        'a completion is {"score": 1 or 0, "completion": {"role": "model", "parts": [...]}}',
+        `completions[${index}]`,
+      );
       return null;
     }
     return { score: (item as { score: number }).score, parts: completion.parts };
@@ -177,7 +212,11 @@ function vertexPair(record: RawRecord, value: Record<string, unknown>, issues: I
   const dispreferred = scored.filter((item) => item?.score === 0);
   if (scored.includes(null)) return null;
   if (scored.length !== 2 || preferred.length !== 1 || dispreferred.length !== 1) {
-    issues.error('invalid_completions', `"completions" must be a pair: one scored 1 (preferred) and one scored 0; found ${scored.length} with scores ${scored.map((item) => item!.score).join(', ') || 'none'}`, 'completions');
+    issues.error(
+      'invalid_completions',
+      `"completions" must be a pair: one scored 1 (preferred) and one scored 0; found ${scored.length} with scores ${scored.map((item) => item!.score).join(', ') || 'none'}`,
+      'completions',
+    );
     return null;
   }
   return example ? { prompt: example, chosen: preferred[0]!.parts, rejected: dispreferred[0]!.parts } : null;

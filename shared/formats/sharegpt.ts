@@ -56,12 +56,21 @@ export function mapShareGptRecord(record: RawRecord): MappingResult {
     }
     if (from === 'observation') {
       if (lastCalls.length === 0) {
-        issues.error('invalid_function_response', 'an observation must follow a function_call turn: there is no call for it to answer', path);
+        issues.error(
+          'invalid_function_response',
+          'an observation must follow a function_call turn: there is no call for it to answer',
+          path,
+        );
         return;
       }
       // One observation answers the turn's calls; with several calls it is given to each by name when it is a list.
       const observed = typeof message.value === 'string' ? parseList(message.value) : null;
-      const parts = lastCalls.map((name, at) => ({ functionResponse: { name, response: responseOf(observed && observed.length === lastCalls.length ? JSON.stringify(observed[at]) : message.value) } }));
+      const parts = lastCalls.map((name, at) => ({
+        functionResponse: {
+          name,
+          response: responseOf(observed && observed.length === lastCalls.length ? JSON.stringify(observed[at]) : message.value),
+        },
+      }));
       turns.push({ role: 'user', parts, path, roleField: 'from', partPaths: parts.map(() => `${path}.value`) });
       return;
     }
@@ -85,7 +94,11 @@ function functionCallParts(value: string, path: string, issues: IssueCollector):
   try {
     parsed = JSON.parse(value);
   } catch (error) {
-    issues.error('invalid_function_call', `a function_call turn holds the call as JSON; this is not (${error instanceof Error ? error.message : String(error)})`, path);
+    issues.error(
+      'invalid_function_call',
+      `a function_call turn holds the call as JSON; this is not (${error instanceof Error ? error.message : String(error)})`,
+      path,
+    );
     return [];
   }
   const calls = Array.isArray(parsed) ? parsed : [parsed];

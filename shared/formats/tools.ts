@@ -61,7 +61,11 @@ export function argsOf(value: unknown, path: string, issues: IssueCollector): Re
       if (isRecord(parsed)) return parsed;
       issues.error('invalid_function_call', `the arguments are JSON but not an object (${truncate(value)})`, path);
     } catch (error) {
-      issues.error('invalid_function_call', `the arguments are not valid JSON (${error instanceof Error ? error.message : String(error)}): ${truncate(value)}`, path);
+      issues.error(
+        'invalid_function_call',
+        `the arguments are not valid JSON (${error instanceof Error ? error.message : String(error)}): ${truncate(value)}`,
+        path,
+      );
     }
     return null;
   }

@@ -40,10 +40,20 @@ export class DatasetLimitsTracker {
     if (!this.spec) return issues;
     const maxTraining = this.multimodal ? this.spec.maxMultimodalTrainingExamples : this.spec.maxTextOnlyTrainingExamples;
     if (this.trainExamples > maxTraining) {
-      this.once(issues, 'too_many_examples', line, `more than ${maxTraining} ${this.multimodal ? 'multimodal' : 'text-only'} training examples, the most ${this.spec.id} accepts`);
+      this.once(
+        issues,
+        'too_many_examples',
+        line,
+        `more than ${maxTraining} ${this.multimodal ? 'multimodal' : 'text-only'} training examples, the most ${this.spec.id} accepts`,
+      );
     }
     if (this.trainBytes > this.spec.maxDatasetFileBytes || this.validationBytes > this.spec.maxDatasetFileBytes) {
-      this.once(issues, 'file_too_large', line, `the ${split} JSONL passes ${this.spec.maxDatasetFileBytes} bytes, the largest dataset file ${this.spec.id} accepts`);
+      this.once(
+        issues,
+        'file_too_large',
+        line,
+        `the ${split} JSONL passes ${this.spec.maxDatasetFileBytes} bytes, the largest dataset file ${this.spec.id} accepts`,
+      );
     }
     return issues;
   }

@@ -54,11 +54,17 @@ function rename(value: unknown, shape: Shape, path: string, line: number, errors
   const out: Record<string, unknown> = {};
   for (const [name, keys] of sources) {
     const at = path ? `${path}.${name}` : name;
-    if (keys.length > 1) errors.push({ line, code: 'duplicate_field', message: `"${name}" is given twice (${keys.join(' and ')}); give it once`, path: at });
+    if (keys.length > 1)
+      errors.push({ line, code: 'duplicate_field', message: `"${name}" is given twice (${keys.join(' and ')}); give it once`, path: at });
     // With both spellings, the JSON name's value is the one kept.
     const inner = (value as Record<string, unknown>)[keys.includes(name) ? name : keys[0]!];
     const child = Object.hasOwn(shape, name) ? shape[name] : undefined;
-    const renamed = child === undefined || child === 'data' ? inner : 'each' in child ? renameEach(inner, child.each as Shape, at, line, errors) : rename(inner, child as Shape, at, line, errors);
+    const renamed =
+      child === undefined || child === 'data'
+        ? inner
+        : 'each' in child
+          ? renameEach(inner, child.each as Shape, at, line, errors)
+          : rename(inner, child as Shape, at, line, errors);
     // Defined, not assigned: a key such as "__proto__" stays a key (and is reported as unknown), never a prototype.
     Object.defineProperty(out, name, { value: renamed, enumerable: true, writable: true, configurable: true });
   }

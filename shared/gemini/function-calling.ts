@@ -29,7 +29,8 @@ export function declaredFunctions(tools: unknown, report: Report): Set<string> {
       return;
     }
     for (const key of Object.keys(tool)) {
-      if (key !== 'functionDeclarations') report('unknown_field', `unknown field "${key}" in a tool: tuning examples declare functions only`, `${path}.${key}`);
+      if (key !== 'functionDeclarations')
+        report('unknown_field', `unknown field "${key}" in a tool: tuning examples declare functions only`, `${path}.${key}`);
     }
     tool.functionDeclarations.forEach((declaration, at) => {
       const where = `${path}.functionDeclarations[${at}]`;
@@ -42,7 +43,11 @@ export function declaredFunctions(tools: unknown, report: Report): Set<string> {
       }
       const { name } = declaration;
       if (typeof name !== 'string' || !FUNCTION_NAME.test(name)) {
-        report('invalid_function_declaration', `function name ${JSON.stringify(name)} must start with a letter or "_" and hold only letters, digits, "_", ".", ":" or "-" (at most 128)`, `${where}.name`);
+        report(
+          'invalid_function_declaration',
+          `function name ${JSON.stringify(name)} must start with a letter or "_" and hold only letters, digits, "_", ".", ":" or "-" (at most 128)`,
+          `${where}.name`,
+        );
       } else if (names.has(name)) {
         report('invalid_function_declaration', `function "${name}" is declared twice`, `${where}.name`);
       } else {
@@ -55,7 +60,8 @@ export function declaredFunctions(tools: unknown, report: Report): Set<string> {
         report('invalid_function_declaration', 'give parameters or parametersJsonSchema, not both', where);
       }
       for (const key of ['parameters', 'parametersJsonSchema', 'response', 'responseJsonSchema'] as const) {
-        if (declaration[key] !== undefined && !isObject(declaration[key])) report('invalid_function_declaration', `${key} must be a schema object`, `${where}.${key}`);
+        if (declaration[key] !== undefined && !isObject(declaration[key]))
+          report('invalid_function_declaration', `${key} must be a schema object`, `${where}.${key}`);
       }
     });
   });
@@ -70,36 +76,62 @@ export function checkFunctionCall(call: unknown, role: unknown, declared: Set<st
     return null;
   }
   for (const key of Object.keys(call)) {
-    if (key !== 'name' && key !== 'args' && key !== 'id') report('unknown_field', `unknown field "${key}" in a functionCall`, `${path}.${key}`);
+    if (key !== 'name' && key !== 'args' && key !== 'id')
+      report('unknown_field', `unknown field "${key}" in a functionCall`, `${path}.${key}`);
   }
-  if (call.args !== undefined && !isObject(call.args)) report('invalid_function_call', 'args must be a JSON object of argument names to values', `${path}.args`);
+  if (call.args !== undefined && !isObject(call.args))
+    report('invalid_function_call', 'args must be a JSON object of argument names to values', `${path}.args`);
   if (typeof call.name !== 'string' || call.name === '') {
     report('invalid_function_call', 'functionCall needs the name of the function', `${path}.name`);
     return null;
   }
   if (!declared.has(call.name)) {
-    const known = declared.size > 0 ? `the example declares ${[...declared].map((name) => `"${name}"`).join(', ')}` : 'the example declares no functions (add them under "tools")';
+    const known =
+      declared.size > 0
+        ? `the example declares ${[...declared].map((name) => `"${name}"`).join(', ')}`
+        : 'the example declares no functions (add them under "tools")';
     report('undeclared_function', `the call names "${call.name}", which no tool declares: ${known}`, `${path}.name`);
   }
   return call.name;
 }
 
 /** A `functionResponse` part: in a user turn, answering a function the model turn just before it called. */
-export function checkFunctionResponse(response: unknown, role: unknown, calledBefore: ReadonlySet<string>, path: string, report: Report): void {
-  if (role !== 'user') report('misplaced_function_part', 'a functionResponse belongs in a "user" turn, right after the model turn that called the function', path);
+export function checkFunctionResponse(
+  response: unknown,
+  role: unknown,
+  calledBefore: ReadonlySet<string>,
+  path: string,
+  report: Report,
+): void {
+  if (role !== 'user')
+    report(
+      'misplaced_function_part',
+      'a functionResponse belongs in a "user" turn, right after the model turn that called the function',
+      path,
+    );
   if (!isObject(response)) {
     report('invalid_function_response', 'functionResponse must be {"name": ..., "response": {...}}', path);
     return;
   }
   for (const key of Object.keys(response)) {
-    if (key !== 'name' && key !== 'response' && key !== 'id') report('unknown_field', `unknown field "${key}" in a functionResponse`, `${path}.${key}`);
+    if (key !== 'name' && key !== 'response' && key !== 'id')
+      report('unknown_field', `unknown field "${key}" in a functionResponse`, `${path}.${key}`);
   }
-  if (!isObject(response.response)) report('invalid_function_response', 'response must be a JSON object (Google: use "output" for the result, "error" for an error)', `${path}.response`);
+  if (!isObject(response.response))
+    report(
+      'invalid_function_response',
+      'response must be a JSON object (Google: use "output" for the result, "error" for an error)',
+      `${path}.response`,
+    );
   if (typeof response.name !== 'string' || response.name === '') {
     report('invalid_function_response', 'functionResponse needs the name of the function it answers', `${path}.name`);
   } else if (!calledBefore.has(response.name)) {
     const called = calledBefore.size > 0 ? `it called ${[...calledBefore].map((name) => `"${name}"`).join(', ')}` : 'it called no function';
-    report('unanswered_function_response', `this answers "${response.name}", but the model turn before it did not call it (${called})`, `${path}.name`);
+    report(
+      'unanswered_function_response',
+      `this answers "${response.name}", but the model turn before it did not call it (${called})`,
+      `${path}.name`,
+    );
   }
 }
 

@@ -17,7 +17,8 @@ export function mediaReferences(example: GeminiExample): MediaReference[] {
   const refs: MediaReference[] = [];
   example.contents.forEach((content, turn) =>
     content.parts.forEach((part, index) => {
-      if (part.fileData) refs.push({ uri: part.fileData.fileUri, mimeType: part.fileData.mimeType, path: `contents[${turn}].parts[${index}].fileData` });
+      if (part.fileData)
+        refs.push({ uri: part.fileData.fileUri, mimeType: part.fileData.mimeType, path: `contents[${turn}].parts[${index}].fileData` });
     }),
   );
   return refs;
@@ -46,23 +47,47 @@ export function sniffMimeType(head: Uint8Array): string | undefined {
 }
 
 const EQUIVALENT: Record<string, string> = {
-  'image/heif': 'image/heic', 'audio/mp3': 'audio/mpeg', 'audio/x-wav': 'audio/wav', 'audio/mp4': 'audio/m4a',
-  'video/mpeg': 'video/mp4', 'audio/webm': 'video/webm', 'audio/ogg': 'audio/ogg', 'audio/opus': 'audio/ogg',
+  'image/heif': 'image/heic',
+  'audio/mp3': 'audio/mpeg',
+  'audio/x-wav': 'audio/wav',
+  'audio/mp4': 'audio/m4a',
+  'video/mpeg': 'video/mp4',
+  'audio/webm': 'video/webm',
+  'audio/ogg': 'audio/ogg',
+  'audio/opus': 'audio/ogg',
 };
 const canonical = (mime: string) => EQUIVALENT[mime.toLowerCase()] ?? mime.toLowerCase();
 
 /** Problems with one referenced object, given what storage said about it. */
 export function judgeMedia(ref: MediaReference, line: number, found: { size: number; head: Uint8Array } | null | 'unreadable'): Issue[] {
   if (found === null) return [{ line, code: 'media_not_found', message: `${ref.uri} does not exist`, path: `${ref.path}.fileUri` }];
-  if (found === 'unreadable') return [{ line, code: 'media_unreadable', message: `${ref.uri} cannot be read by the pipeline's service account`, path: `${ref.path}.fileUri` }];
+  if (found === 'unreadable')
+    return [
+      {
+        line,
+        code: 'media_unreadable',
+        message: `${ref.uri} cannot be read by the pipeline's service account`,
+        path: `${ref.path}.fileUri`,
+      },
+    ];
   const issues: Issue[] = [];
   const kind = mediaKindOf(ref.mimeType);
   if (kind && found.size > MEDIA_KINDS[kind].maxBytes) {
-    issues.push({ line, code: 'media_too_large', message: `${ref.uri} is ${found.size} bytes, over the ${MEDIA_KINDS[kind].maxBytes} allowed for ${kind} files`, path: `${ref.path}.fileUri` });
+    issues.push({
+      line,
+      code: 'media_too_large',
+      message: `${ref.uri} is ${found.size} bytes, over the ${MEDIA_KINDS[kind].maxBytes} allowed for ${kind} files`,
+      path: `${ref.path}.fileUri`,
+    });
   }
   const sniffed = sniffMimeType(found.head);
   if (sniffed && canonical(sniffed) !== canonical(ref.mimeType)) {
-    issues.push({ line, code: 'media_type_mismatch', message: `${ref.uri} is declared ${ref.mimeType} but its first bytes are ${sniffed}`, path: `${ref.path}.mimeType` });
+    issues.push({
+      line,
+      code: 'media_type_mismatch',
+      message: `${ref.uri} is declared ${ref.mimeType} but its first bytes are ${sniffed}`,
+      path: `${ref.path}.mimeType`,
+    });
   }
   return issues;
 }
@@ -102,9 +127,19 @@ export function mediaBesideDataset(datasetUri: string, path: string): string | n
 }
 
 const EXTENSIONS: Record<string, string> = {
-  'image/png': '.png', 'image/jpeg': '.jpg', 'image/webp': '.webp', 'image/heic': '.heic', 'application/pdf': '.pdf',
-  'audio/mpeg': '.mp3', 'audio/wav': '.wav', 'audio/flac': '.flac', 'audio/ogg': '.ogg', 'audio/m4a': '.m4a',
-  'video/mp4': '.mp4', 'video/webm': '.webm', 'video/quicktime': '.mov',
+  'image/png': '.png',
+  'image/jpeg': '.jpg',
+  'image/webp': '.webp',
+  'image/heic': '.heic',
+  'application/pdf': '.pdf',
+  'audio/mpeg': '.mp3',
+  'audio/wav': '.wav',
+  'audio/flac': '.flac',
+  'audio/ogg': '.ogg',
+  'audio/m4a': '.m4a',
+  'video/mp4': '.mp4',
+  'video/webm': '.webm',
+  'video/quicktime': '.mov',
 };
 
 /** The example with each fileData URI found in `moved` replaced by its new place. */
@@ -113,7 +148,11 @@ export function withMovedMedia(example: GeminiExample, moved: ReadonlyMap<string
     ...example,
     contents: example.contents.map((content) => ({
       ...content,
-      parts: content.parts.map((part) => (part.fileData && moved.has(part.fileData.fileUri) ? { ...part, fileData: { ...part.fileData, fileUri: moved.get(part.fileData.fileUri)! } } : part)),
+      parts: content.parts.map((part) =>
+        part.fileData && moved.has(part.fileData.fileUri)
+          ? { ...part, fileData: { ...part.fileData, fileUri: moved.get(part.fileData.fileUri)! } }
+          : part,
+      ),
     })),
   };
 }

@@ -69,7 +69,9 @@ export const modelSpecSchema = z
      * thinking, we suggest setting the thinking budget to off or its lowest value" for tuned
      * tasks): a level for 3.x models, a token budget for 2.5 ([thinking]); null: no thinking.
      */
-    thinking: z.union([z.object({ level: z.enum(['MINIMAL', 'LOW']) }).strict(), z.object({ budget: z.number().int().min(0) }).strict()]).nullable(),
+    thinking: z
+      .union([z.object({ level: z.enum(['MINIMAL', 'LOW']) }).strict(), z.object({ budget: z.number().int().min(0) }).strict()])
+      .nullable(),
     /** Where this row's facts come from (`operator` for rows given in MODEL_CATALOGUE). */
     source: z.string(),
   })
@@ -95,46 +97,110 @@ const NO_3X_PRICE = 'no tuning price for this model in the stored copies of the 
 
 const builtIn: readonly ModelSpec[] = [
   {
-    id: 'gemini-3.5-flash', ...documentedLimits, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: false,
-    methods: { supervised: true, preference: null, continuous: true }, trainingPricePerMillionUsd: null, priceVerifiedOn: NO_3X_PRICE,
-    retiresOn: '2027-05-19', replacement: null, thinking: { level: 'MINIMAL' }, source: '[versions] released 2026-05-19, retires 2027-05-19 or later; [sft]; [ct]',
+    id: 'gemini-3.5-flash',
+    ...documentedLimits,
+    adapterSizes: [1, 2, 4, 8, 16],
+    limitsVerified: false,
+    methods: { supervised: true, preference: null, continuous: true },
+    trainingPricePerMillionUsd: null,
+    priceVerifiedOn: NO_3X_PRICE,
+    retiresOn: '2027-05-19',
+    replacement: null,
+    thinking: { level: 'MINIMAL' },
+    source: '[versions] released 2026-05-19, retires 2027-05-19 or later; [sft]; [ct]',
   },
   {
-    id: 'gemini-3.5-flash-lite', ...documentedLimits, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: false,
-    methods: { supervised: true, preference: null, continuous: false }, trainingPricePerMillionUsd: null, priceVerifiedOn: NO_3X_PRICE,
-    retiresOn: '2027-07-21', replacement: null, thinking: { level: 'MINIMAL' }, source: '[versions] released 2026-07-21, retires 2027-07-21 or later; [sft]; not in [ct]',
+    id: 'gemini-3.5-flash-lite',
+    ...documentedLimits,
+    adapterSizes: [1, 2, 4, 8, 16],
+    limitsVerified: false,
+    methods: { supervised: true, preference: null, continuous: false },
+    trainingPricePerMillionUsd: null,
+    priceVerifiedOn: NO_3X_PRICE,
+    retiresOn: '2027-07-21',
+    replacement: null,
+    thinking: { level: 'MINIMAL' },
+    source: '[versions] released 2026-07-21, retires 2027-07-21 or later; [sft]; not in [ct]',
   },
   {
-    id: 'gemini-3.1-flash-lite', ...documentedLimits, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: false,
-    methods: { supervised: true, preference: null, continuous: true }, trainingPricePerMillionUsd: null, priceVerifiedOn: NO_3X_PRICE,
-    retiresOn: '2027-05-07', replacement: null, thinking: { level: 'MINIMAL' }, source: '[versions] released 2026-05-07, retires 2027-05-07 or later; [sft]; [ct]',
+    id: 'gemini-3.1-flash-lite',
+    ...documentedLimits,
+    adapterSizes: [1, 2, 4, 8, 16],
+    limitsVerified: false,
+    methods: { supervised: true, preference: null, continuous: true },
+    trainingPricePerMillionUsd: null,
+    priceVerifiedOn: NO_3X_PRICE,
+    retiresOn: '2027-05-07',
+    replacement: null,
+    thinking: { level: 'MINIMAL' },
+    source: '[versions] released 2026-05-07, retires 2027-05-07 or later; [sft]; [ct]',
   },
   {
-    id: 'gemini-2.5-pro', ...documentedLimits, adapterSizes: [1, 2, 4, 8], limitsVerified: true,
-    methods: { supervised: true, preference: null, continuous: true }, trainingPricePerMillionUsd: 25, priceVerifiedOn: '2025-09',
-    retiresOn: '2026-10-16', replacement: 'gemini-3.5-flash', thinking: { budget: 128 }, source: '[versions] retires 2026-10-16, replacement Gemini 3.5 Flash; [lim]; [price]',
+    id: 'gemini-2.5-pro',
+    ...documentedLimits,
+    adapterSizes: [1, 2, 4, 8],
+    limitsVerified: true,
+    methods: { supervised: true, preference: null, continuous: true },
+    trainingPricePerMillionUsd: 25,
+    priceVerifiedOn: '2025-09',
+    retiresOn: '2026-10-16',
+    replacement: 'gemini-3.5-flash',
+    thinking: { budget: 128 },
+    source: '[versions] retires 2026-10-16, replacement Gemini 3.5 Flash; [lim]; [price]',
   },
   {
-    id: 'gemini-2.5-flash', ...documentedLimits, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: true,
-    methods: { supervised: true, preference: null, continuous: null }, trainingPricePerMillionUsd: 5, priceVerifiedOn: '2025-09',
-    retiresOn: '2026-10-16', replacement: 'gemini-3.5-flash-lite', thinking: { budget: 0 }, source: '[versions] retires 2026-10-16, replacement Gemini 3.5 Flash-Lite or 3.1 Flash-Lite; [lim]; [price]',
+    id: 'gemini-2.5-flash',
+    ...documentedLimits,
+    adapterSizes: [1, 2, 4, 8, 16],
+    limitsVerified: true,
+    methods: { supervised: true, preference: null, continuous: null },
+    trainingPricePerMillionUsd: 5,
+    priceVerifiedOn: '2025-09',
+    retiresOn: '2026-10-16',
+    replacement: 'gemini-3.5-flash-lite',
+    thinking: { budget: 0 },
+    source: '[versions] retires 2026-10-16, replacement Gemini 3.5 Flash-Lite or 3.1 Flash-Lite; [lim]; [price]',
   },
   {
-    id: 'gemini-2.5-flash-lite', ...documentedLimits, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: true,
-    methods: { supervised: true, preference: null, continuous: null }, trainingPricePerMillionUsd: 1.5, priceVerifiedOn: '2025-09',
-    retiresOn: '2026-10-16', replacement: 'gemini-3.1-flash-lite', thinking: { budget: 0 }, source: '[versions] retires 2026-10-16, replacement Gemini 3.1 Flash-Lite; [lim]; [price]',
+    id: 'gemini-2.5-flash-lite',
+    ...documentedLimits,
+    adapterSizes: [1, 2, 4, 8, 16],
+    limitsVerified: true,
+    methods: { supervised: true, preference: null, continuous: null },
+    trainingPricePerMillionUsd: 1.5,
+    priceVerifiedOn: '2025-09',
+    retiresOn: '2026-10-16',
+    replacement: 'gemini-3.1-flash-lite',
+    thinking: { budget: 0 },
+    source: '[versions] retires 2026-10-16, replacement Gemini 3.1 Flash-Lite; [lim]; [price]',
   },
   {
-    id: 'gemini-2.0-flash-001', ...documentedLimits, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: true,
-    methods: { supervised: true, preference: null, continuous: false }, trainingPricePerMillionUsd: 3, priceVerifiedOn: '2025-09',
-    retiresOn: '2026-06-01', replacement: 'gemini-3.5-flash-lite', thinking: null,
-    source: '[versions] no longer among available models (retirement first set for 2026-02-05, later 2026-06-01); its replacement, Gemini 2.5 Flash, retired too',
+    id: 'gemini-2.0-flash-001',
+    ...documentedLimits,
+    adapterSizes: [1, 2, 4, 8, 16],
+    limitsVerified: true,
+    methods: { supervised: true, preference: null, continuous: false },
+    trainingPricePerMillionUsd: 3,
+    priceVerifiedOn: '2025-09',
+    retiresOn: '2026-06-01',
+    replacement: 'gemini-3.5-flash-lite',
+    thinking: null,
+    source:
+      '[versions] no longer among available models (retirement first set for 2026-02-05, later 2026-06-01); its replacement, Gemini 2.5 Flash, retired too',
   },
   {
-    id: 'gemini-2.0-flash-lite-001', ...documentedLimits, adapterSizes: [1, 2, 4, 8, 16], limitsVerified: true,
-    methods: { supervised: true, preference: null, continuous: false }, trainingPricePerMillionUsd: 1, priceVerifiedOn: '2025-09',
-    retiresOn: '2026-06-01', replacement: 'gemini-3.1-flash-lite', thinking: null,
-    source: '[versions] no longer among available models (retirement first set for 2026-02-25, later 2026-06-01); its replacement, Gemini 2.5 Flash-Lite, retired too',
+    id: 'gemini-2.0-flash-lite-001',
+    ...documentedLimits,
+    adapterSizes: [1, 2, 4, 8, 16],
+    limitsVerified: true,
+    methods: { supervised: true, preference: null, continuous: false },
+    trainingPricePerMillionUsd: 1,
+    priceVerifiedOn: '2025-09',
+    retiresOn: '2026-06-01',
+    replacement: 'gemini-3.1-flash-lite',
+    thinking: null,
+    source:
+      '[versions] no longer among available models (retirement first set for 2026-02-25, later 2026-06-01); its replacement, Gemini 2.5 Flash-Lite, retired too',
   },
 ];
 
@@ -247,7 +313,11 @@ export function modelStanding(name: string, nowMs: number): ModelStanding {
   }
   if (isRetired(spec, nowMs)) {
     const instead = spec.replacement ? `: use ${spec.replacement}, the model Google names to replace it` : '';
-    return { standing: 'retired', spec, message: `${spec.id} retired on ${spec.retiresOn} and can no longer be tuned${instead} (${MODEL_TABLE_SOURCE.lifecycle})` };
+    return {
+      standing: 'retired',
+      spec,
+      message: `${spec.id} retired on ${spec.retiresOn} and can no longer be tuned${instead} (${MODEL_TABLE_SOURCE.lifecycle})`,
+    };
   }
   // [versions] a month before retirement, new access to tuning is blocked.
   const retiringSoon = spec.retiresOn !== null && Date.parse(`${spec.retiresOn}T00:00:00Z`) - nowMs < 31 * 24 * 3600_000;

@@ -33,10 +33,19 @@ export function validatePreferenceExample(example: GeminiExample, context: Valid
   const warnings: Issue[] = [];
   const issue = (code: IssueCodeName, message: string, path: string) => errors.push({ line: context.line, code, message, path });
   const contents = example.contents;
-  if (example.tools !== undefined) issue('unknown_field', 'a preference tuning example holds systemInstruction, contents and completions; Google documents no tools in it', 'tools');
+  if (example.tools !== undefined)
+    issue(
+      'unknown_field',
+      'a preference tuning example holds systemInstruction, contents and completions; Google documents no tools in it',
+      'tools',
+    );
   const last = contents.at(-1);
   if (!last || last.role !== 'user') {
-    issue('preference_prompt_not_user', 'the prompt (contents) of a preference example must end with a user turn: the completions answer it', last ? `contents[${contents.length - 1}].role` : 'contents');
+    issue(
+      'preference_prompt_not_user',
+      'the prompt (contents) of a preference example must end with a user turn: the completions answer it',
+      last ? `contents[${contents.length - 1}].role` : 'contents',
+    );
     return { errors, warnings, tokens: 0, multimodal: false };
   }
   const [preferred, dispreferred] = example.completions ?? [];
@@ -46,26 +55,41 @@ export function validatePreferenceExample(example: GeminiExample, context: Valid
   }
   // Each completion is judged as the model turn after the prompt, with the rules of supervised examples.
   const judged = [preferred, dispreferred].map((completion, index) => {
-    const asTurn = { ...(example.systemInstruction ? { systemInstruction: example.systemInstruction } : {}), contents: [...contents, completion!.completion] };
+    const asTurn = {
+      ...(example.systemInstruction ? { systemInstruction: example.systemInstruction } : {}),
+      contents: [...contents, completion!.completion],
+    };
     const result = validateExample(asTurn, context);
     const answer = `contents[${contents.length}]`;
     const moved = (list: Issue[]) =>
       list
         // The prompt's problems are reported once, from the first completion's check.
         .filter((item) => index === 0 || item.path.startsWith(answer))
-        .map((item) => (item.path.startsWith(answer) ? { ...item, path: `completions[${index}].completion${item.path.slice(answer.length)}` } : item));
+        .map((item) =>
+          item.path.startsWith(answer) ? { ...item, path: `completions[${index}].completion${item.path.slice(answer.length)}` } : item,
+        );
     errors.push(...moved(result.errors));
     warnings.push(...moved(result.warnings));
     return result;
   });
-  const textTokens = (parts: GeminiPart[]) => (context.tokens ? parts.reduce((sum, part) => sum + (typeof part.text === 'string' ? context.tokens!.count(part.text) : 0), 0) : 0);
+  const textTokens = (parts: GeminiPart[]) =>
+    context.tokens ? parts.reduce((sum, part) => sum + (typeof part.text === 'string' ? context.tokens!.count(part.text) : 0), 0) : 0;
   const [chosenTokens, rejectedTokens] = [preferred!, dispreferred!].map((item) => textTokens(item.completion.parts)) as [number, number];
   const tokens = judged[0]!.tokens - chosenTokens + Math.max(chosenTokens, rejectedTokens);
   const multimodal = judged.some((result) => result.multimodal);
   // [pref] text only, prompt and completions alike.
-  if (multimodal || hasMedia(example)) issue('preference_not_text', 'preference tuning takes text only ("It doesn\'t support multi-modal data"): this example holds media', '');
+  if (multimodal || hasMedia(example))
+    issue(
+      'preference_not_text',
+      'preference tuning takes text only ("It doesn\'t support multi-modal data"): this example holds media',
+      '',
+    );
   if (context.tokens && tokens > PREFERENCE_MAX_TOKENS_PER_EXAMPLE) {
-    issue('example_too_long', `${tokens} tokens (prompt and the longer completion), over the ${PREFERENCE_MAX_TOKENS_PER_EXAMPLE} a preference example may hold`, '');
+    issue(
+      'example_too_long',
+      `${tokens} tokens (prompt and the longer completion), over the ${PREFERENCE_MAX_TOKENS_PER_EXAMPLE} a preference example may hold`,
+      '',
+    );
   }
   return { errors: dedupe(errors), warnings: dedupe(warnings), tokens, multimodal };
 }
@@ -77,13 +101,28 @@ export function validatePreferenceExample(example: GeminiExample, context: Valid
 export function validatePreferenceRecord(value: unknown, context: ValidationContext): ValidationResult {
   const record = value as Partial<GeminiExample> | null;
   if (!record || typeof record !== 'object' || !Array.isArray(record.contents) || !Array.isArray(record.completions)) {
-    const error = { line: context.line, code: 'invalid_completions', message: 'a preference tuning example needs "contents" and a pair of "completions"', path: '' };
+    const error = {
+      line: context.line,
+      code: 'invalid_completions',
+      message: 'a preference tuning example needs "contents" and a pair of "completions"',
+      path: '',
+    };
     return { errors: [error], warnings: [], tokens: 0, multimodal: false };
   }
-  const completions = record.completions.filter((item) => item && typeof item === 'object' && item.completion && Array.isArray(item.completion.parts));
-  const scores = completions.map((item) => item.score).sort().join();
+  const completions = record.completions.filter(
+    (item) => item && typeof item === 'object' && item.completion && Array.isArray(item.completion.parts),
+  );
+  const scores = completions
+    .map((item) => item.score)
+    .sort()
+    .join();
   if (completions.length !== 2 || scores !== '0,1') {
-    const error = { line: context.line, code: 'invalid_completions', message: 'completions must be one completion scored 1 and one scored 0, each {"score", "completion": {"role": "model", "parts"}}', path: 'completions' };
+    const error = {
+      line: context.line,
+      code: 'invalid_completions',
+      message: 'completions must be one completion scored 1 and one scored 0, each {"score", "completion": {"role": "model", "parts"}}',
+      path: 'completions',
+    };
     return { errors: [error], warnings: [], tokens: 0, multimodal: false };
   }
   const ordered = [...completions].sort((a, b) => b.score - a.score);
@@ -91,7 +130,10 @@ export function validatePreferenceRecord(value: unknown, context: ValidationCont
 }
 
 function hasMedia(example: GeminiExample): boolean {
-  const parts = [...example.contents.flatMap((content) => content.parts), ...(example.completions ?? []).flatMap((item) => item.completion.parts)];
+  const parts = [
+    ...example.contents.flatMap((content) => content.parts),
+    ...(example.completions ?? []).flatMap((item) => item.completion.parts),
+  ];
   return parts.some((part) => part.fileData !== undefined || part.inlineData !== undefined);
 }
 

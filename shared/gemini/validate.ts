@@ -117,7 +117,12 @@ export function validateExample(example: unknown, context: ValidationContext): V
     } else {
       // [nb] consecutive turns of one role are rejected; turns must alternate strictly.
       if (role === previousRole) {
-        issue(errors, 'consecutive_turns', `two "${role}" turns in a row (turns ${turn - 1} and ${turn}); turns must alternate`, `${path}.role`);
+        issue(
+          errors,
+          'consecutive_turns',
+          `two "${role}" turns in a row (turns ${turn - 1} and ${turn}); turns must alternate`,
+          `${path}.role`,
+        );
       }
       previousRole = role;
     }
@@ -144,7 +149,12 @@ export function validateExample(example: unknown, context: ValidationContext): V
       // [fmt] "Union field data can be only one of the following: text, fileData".
       if (dataKeys.length !== 1 || otherKeys.length > 0) {
         const found = Object.keys(part).join(', ') || 'nothing';
-        issue(errors, 'invalid_part', `a part must hold exactly one of text, fileData, functionCall or functionResponse (found: ${found})`, partPath);
+        issue(
+          errors,
+          'invalid_part',
+          `a part must hold exactly one of text, fileData, functionCall or functionResponse (found: ${found})`,
+          partPath,
+        );
         return;
       }
       const key = dataKeys[0];
@@ -168,7 +178,12 @@ export function validateExample(example: unknown, context: ValidationContext): V
       } else if (key === 'inlineData') {
         // [fmt] the tuning dataset union lists text and fileData only; inline bytes are not accepted.
         multimodal = true;
-        issue(errors, 'inline_data_unsupported', 'inlineData is not accepted in tuning datasets: upload the file to Cloud Storage and reference it with fileData {mimeType, fileUri: "gs://..."}', `${partPath}.inlineData`);
+        issue(
+          errors,
+          'inline_data_unsupported',
+          'inlineData is not accepted in tuning datasets: upload the file to Cloud Storage and reference it with fileData {mimeType, fileUri: "gs://..."}',
+          `${partPath}.inlineData`,
+        );
       } else {
         multimodal = true;
         checkFileData(part.fileData, `${partPath}.fileData`);
@@ -187,11 +202,28 @@ export function validateExample(example: unknown, context: ValidationContext): V
     } else if (/^gs:\/\/[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]\/.+/.test(fileUri)) {
       // [fmt] media must live in Cloud Storage: gs://bucket/object.
     } else if (/^https:\/\/[^/\s]+\/\S*/.test(fileUri)) {
-      issue(warnings, 'https_file_uri', 'the file is on https; copy it to Cloud Storage (gs://) so the job cannot fail when the host is slow or gone', `${path}.fileUri`);
+      issue(
+        warnings,
+        'https_file_uri',
+        'the file is on https; copy it to Cloud Storage (gs://) so the job cannot fail when the host is slow or gone',
+        `${path}.fileUri`,
+      );
     } else if (isLocalMediaPath(fileUri)) {
       const shown = JSON.stringify(truncate(fileUri, 80));
-      if (context.localMedia === 'upload') issue(warnings, 'local_media_path', `${shown} is a local file: it is uploaded to Cloud Storage and the URI rewritten`, `${path}.fileUri`);
-      else issue(errors, 'local_media_path', `${shown} is a local file, and Vertex reads media only from Cloud Storage: give its gs:// URI, or convert with \`sft-pipeline convert --upload gs://BUCKET/PREFIX\` (files are looked up under --media-root, default the input's folder), which uploads it and rewrites the URI`, `${path}.fileUri`);
+      if (context.localMedia === 'upload')
+        issue(
+          warnings,
+          'local_media_path',
+          `${shown} is a local file: it is uploaded to Cloud Storage and the URI rewritten`,
+          `${path}.fileUri`,
+        );
+      else
+        issue(
+          errors,
+          'local_media_path',
+          `${shown} is a local file, and Vertex reads media only from Cloud Storage: give its gs:// URI, or convert with \`sft-pipeline convert --upload gs://BUCKET/PREFIX\` (files are looked up under --media-root, default the input's folder), which uploads it and rewrites the URI`,
+          `${path}.fileUri`,
+        );
     } else {
       issue(errors, 'invalid_file_uri', `fileUri ${JSON.stringify(truncate(fileUri, 80))} is not gs://bucket/object`, `${path}.fileUri`);
     }
@@ -201,7 +233,12 @@ export function validateExample(example: unknown, context: ValidationContext): V
     }
     const kind = mediaKindOf(mimeType);
     if (!kind) {
-      issue(errors, 'unsupported_mime_type', `MIME type "${mimeType}" is not accepted for tuning (images, application/pdf, audio, video)`, `${path}.mimeType`);
+      issue(
+        errors,
+        'unsupported_mime_type',
+        `MIME type "${mimeType}" is not accepted for tuning (images, application/pdf, audio, video)`,
+        `${path}.mimeType`,
+      );
       return;
     }
     mediaCounts[kind] += 1;
@@ -220,7 +257,12 @@ export function validateExample(example: unknown, context: ValidationContext): V
       issue(errors, 'first_turn_not_user', 'the first turn must be a "user" turn', 'contents[0].role');
     }
     if (isObject(last) && last.role !== 'model' && VALID_ROLES.has(String(last.role))) {
-      issue(errors, 'last_turn_not_model', 'the last turn must be a "model" turn (the answer to learn)', `contents[${contents.length - 1}].role`);
+      issue(
+        errors,
+        'last_turn_not_model',
+        'the last turn must be a "model" turn (the answer to learn)',
+        `contents[${contents.length - 1}].role`,
+      );
     }
   }
 
@@ -228,7 +270,9 @@ export function validateExample(example: unknown, context: ValidationContext): V
   const spec = limitsFor(context.baseModel);
   if (context.tokens && tokens > spec.maxTokensPerExample) {
     // [lim] maximum input and output tokens per example, together.
-    const whose = getModelSpec(context.baseModel) ? `that ${spec.id} accepts per example` : `of the strictest model in the catalogue (${spec.id} is not in it)`;
+    const whose = getModelSpec(context.baseModel)
+      ? `that ${spec.id} accepts per example`
+      : `of the strictest model in the catalogue (${spec.id} is not in it)`;
     issue(errors, 'example_too_long', `${tokens} tokens, over the ${spec.maxTokensPerExample} ${whose}`, '');
   }
 

@@ -25,7 +25,11 @@ export function monthStart(nowMs: number): string {
  * sums the estimates of this month's runs so far (refused ones excluded); `unknownThisMonth`
  * counts those without one.
  */
-export function costRefusal(estimateUsd: number | null | undefined, limits: CostLimits, month: { spentUsd: number; unknownRuns: number }): string | null {
+export function costRefusal(
+  estimateUsd: number | null | undefined,
+  limits: CostLimits,
+  month: { spentUsd: number; unknownRuns: number },
+): string | null {
   if (limits.maxRunUsd === null && limits.monthlyBudgetUsd === null) return null;
   if (estimateUsd === null || estimateUsd === undefined) {
     if (limits.allowUnknown) return null;

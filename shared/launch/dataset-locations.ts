@@ -29,8 +29,14 @@ export function datasetLocationRefusal(message: LaunchMessage, allowedPrefixes: 
 }
 
 /** The allowed prefixes from the launcher's settings: the operator's list, else the datasets bucket; null when neither is set. */
-export function allowedDatasetPrefixes(config: { ALLOWED_DATASET_PREFIXES?: string | undefined; DATASETS_BUCKET?: string | undefined }): string[] | null {
-  const listed = (config.ALLOWED_DATASET_PREFIXES ?? '').split(',').map((prefix) => prefix.trim()).filter(Boolean);
+export function allowedDatasetPrefixes(config: {
+  ALLOWED_DATASET_PREFIXES?: string | undefined;
+  DATASETS_BUCKET?: string | undefined;
+}): string[] | null {
+  const listed = (config.ALLOWED_DATASET_PREFIXES ?? '')
+    .split(',')
+    .map((prefix) => prefix.trim())
+    .filter(Boolean);
   const own = config.DATASETS_BUCKET ? [`gs://${config.DATASETS_BUCKET}/`] : [];
   const all = [...own, ...listed];
   return all.length > 0 ? all : null;

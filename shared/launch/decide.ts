@@ -16,9 +16,11 @@ export function launchRefusal(message: LaunchMessage, nowMs: number): string | n
   const spec = model.spec;
   const preference = message.method === 'PREFERENCE';
   // "Use continuous tuning for Gemini models" lists the models that take it.
-  if (message.preTunedModel && spec.methods.continuous === false) return `${spec.id} does not take continuous tuning (${spec.source}): tune from the base model over all the data instead`;
+  if (message.preTunedModel && spec.methods.continuous === false)
+    return `${spec.id} does not take continuous tuning (${spec.source}): tune from the base model over all the data instead`;
   if (preference && spec.methods.preference === false) return `${spec.id} does not take preference tuning (${spec.source})`;
-  if (!preference && message.hyperParameters.beta !== undefined) return 'hyperParameters.beta is a preference tuning setting: give "method": "PREFERENCE", or leave beta out';
+  if (!preference && message.hyperParameters.beta !== undefined)
+    return 'hyperParameters.beta is a preference tuning setting: give "method": "PREFERENCE", or leave beta out';
   const adapter = message.hyperParameters.adapterSize;
   if (adapter !== undefined && !spec.adapterSizes.includes(adapter)) {
     return `adapter size ${adapter} is not offered for ${spec.id} (${spec.adapterSizes.join(', ')})`;
@@ -45,12 +47,16 @@ export const CONTINUOUS_TUNING_CUTOFF = '2025-07-11';
 export function continuationRefusal(message: LaunchMessage, parent: RunDocument): string | null {
   const name = message.preTunedModel!.tunedModelName;
   if (!parent.tunedModel) return `${name} is the tuned model of run ${parent.runId}, which has none recorded (${parent.state})`;
-  if (parent.request?.method === 'PREFERENCE') return `${name} was preference-tuned (run ${parent.runId}): continuous tuning starts from supervised-tuned models only`;
-  if (parent.createTime < CONTINUOUS_TUNING_CUTOFF) return `${name} was tuned on ${parent.createTime.slice(0, 10)}: only models tuned on or after ${CONTINUOUS_TUNING_CUTOFF} can be continued`;
-  if (parent.baseModel !== message.baseModel) return `${name} descends from ${parent.baseModel} (run ${parent.runId}), not ${message.baseModel}: name its base model`;
+  if (parent.request?.method === 'PREFERENCE')
+    return `${name} was preference-tuned (run ${parent.runId}): continuous tuning starts from supervised-tuned models only`;
+  if (parent.createTime < CONTINUOUS_TUNING_CUTOFF)
+    return `${name} was tuned on ${parent.createTime.slice(0, 10)}: only models tuned on or after ${CONTINUOUS_TUNING_CUTOFF} can be continued`;
+  if (parent.baseModel !== message.baseModel)
+    return `${name} descends from ${parent.baseModel} (run ${parent.runId}), not ${message.baseModel}: name its base model`;
   const checkpoint = message.preTunedModel!.checkpointId;
   const known = parent.tunedModel.checkpoints?.map((item) => item.checkpointId);
-  if (checkpoint && known && !known.includes(checkpoint)) return `${name} has no checkpoint ${checkpoint} (run ${parent.runId} kept ${known.join(', ') || 'none'})`;
+  if (checkpoint && known && !known.includes(checkpoint))
+    return `${name} has no checkpoint ${checkpoint} (run ${parent.runId} kept ${known.join(', ') || 'none'})`;
   return null;
 }
 
@@ -69,7 +75,15 @@ export function newRun(message: LaunchMessage, nowIso: string, parentRunId: stri
     attempts: [],
     currentJobName: null,
     tunedModel: null,
-    ...(message.preTunedModel ? { lineage: { parentRunId, preTunedModel: message.preTunedModel.tunedModelName, checkpointId: message.preTunedModel.checkpointId ?? null } } : {}),
+    ...(message.preTunedModel
+      ? {
+          lineage: {
+            parentRunId,
+            preTunedModel: message.preTunedModel.tunedModelName,
+            checkpointId: message.preTunedModel.checkpointId ?? null,
+          },
+        }
+      : {}),
     tuningDataStats: null,
     error: null,
     rejection: null,
@@ -95,7 +109,13 @@ export function rawRequestOf(text: string, messageId: string): RawRequest {
 }
 
 /** The run document of a refused request (valid or not), so the refusal is visible to apps. */
-export function rejectedRun(runId: string, fullReason: string, nowIso: string, request: LaunchMessage | null, raw: RawRequest): RunDocument {
+export function rejectedRun(
+  runId: string,
+  fullReason: string,
+  nowIso: string,
+  request: LaunchMessage | null,
+  raw: RawRequest,
+): RunDocument {
   const reason = fullReason.length > MAX_REASON_CHARS ? `${fullReason.slice(0, MAX_REASON_CHARS - 1)}…` : fullReason;
   return {
     schemaVersion: 1,

@@ -16,7 +16,12 @@ const gcsUri = z
  * keys and values at most 63 characters of lowercase letters, digits, `_` and `-`, international
  * characters allowed; a key starts with a lowercase letter; at most 64 labels a resource.
  */
-const labelKey = z.string().regex(/^\p{Ll}[\p{Ll}\p{Lo}\p{N}_-]{0,62}$/u, 'label keys: a lowercase letter first, then lowercase letters, digits, _ and -, at most 63');
+const labelKey = z
+  .string()
+  .regex(
+    /^\p{Ll}[\p{Ll}\p{Lo}\p{N}_-]{0,62}$/u,
+    'label keys: a lowercase letter first, then lowercase letters, digits, _ and -, at most 63',
+  );
 const labelValue = z.string().regex(/^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$/u, 'label values: lowercase letters, digits, _ and -, at most 63');
 /** 64 per resource, less the two the pipeline adds (run id and attempt). */
 export const MAX_USER_LABELS = 62;
@@ -54,7 +59,10 @@ export const preTunedModelSchema = z
   .object({
     tunedModelName: z
       .string()
-      .regex(/^projects\/[^/]+\/locations\/[a-z0-9-]+\/models\/[^/@\s]+(@[^/\s]+)?$/, 'a tuned model: projects/PROJECT/locations/REGION/models/ID[@VERSION]'),
+      .regex(
+        /^projects\/[^/]+\/locations\/[a-z0-9-]+\/models\/[^/@\s]+(@[^/\s]+)?$/,
+        'a tuned model: projects/PROJECT/locations/REGION/models/ID[@VERSION]',
+      ),
     checkpointId: z.string().min(1).max(128).optional(),
   })
   .strict();
@@ -70,7 +78,10 @@ export const launchMessageSchema = z
   .object({
     schemaVersion: z.literal(1),
     /** Optional idempotency key; when absent the run id is a hash of the request. */
-    requestId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'requestId: lowercase letters, digits and dashes, at most 40').optional(),
+    requestId: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,39}$/, 'requestId: lowercase letters, digits and dashes, at most 40')
+      .optional(),
     /** The display name jobs and models are grouped under. */
     experiment: z.string().min(1).max(128),
     baseModel: z.string().min(1),
@@ -91,7 +102,10 @@ export const launchMessageSchema = z
     hyperParameters: hyperParametersSchema.default({}),
     labels: z
       .record(labelKey, labelValue)
-      .refine((labels) => Object.keys(labels).length <= MAX_USER_LABELS, `at most ${MAX_USER_LABELS} labels (Vertex takes 64; the pipeline adds 2)`)
+      .refine(
+        (labels) => Object.keys(labels).length <= MAX_USER_LABELS,
+        `at most ${MAX_USER_LABELS} labels (Vertex takes 64; the pipeline adds 2)`,
+      )
       .optional(),
     evaluation: evaluationSpecSchema.optional(),
     /** A budget guard: the run is rejected when the dataset's estimated cost is above it. */
@@ -140,5 +154,9 @@ export function runIdFor(message: LaunchMessage): string {
 }
 
 function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
 }

@@ -42,8 +42,7 @@ export function byQueueOrder(a: QueueEntry, b: QueueEntry): number {
 }
 
 export type AcquireDecision =
-  | { status: 'acquired'; admission: Admission }
-  | { status: 'queued'; admission: Admission; position: number; ahead: number };
+  { status: 'acquired'; admission: Admission } | { status: 'queued'; admission: Admission; position: number; ahead: number };
 
 /** Whether `entry`'s run may take a slot now; if not, it is (or stays) in the queue at its place. */
 export function decideAcquire(admission: Admission, entry: QueueEntry, maxConcurrent: number, nowIso: string): AcquireDecision {
@@ -54,14 +53,24 @@ export function decideAcquire(admission: Admission, entry: QueueEntry, maxConcur
   if (index < free) {
     return {
       status: 'acquired',
-      admission: { ...admission, holders: [...admission.holders, { runId: entry.runId, since: nowIso }], queue: queue.filter((q) => q.runId !== entry.runId), updateTime: nowIso },
+      admission: {
+        ...admission,
+        holders: [...admission.holders, { runId: entry.runId, since: nowIso }],
+        queue: queue.filter((q) => q.runId !== entry.runId),
+        updateTime: nowIso,
+      },
     };
   }
   // A re-enqueued run keeps the place it had.
   const kept = admission.queue.find((queued) => queued.runId === entry.runId);
   const placed = kept ? [...admission.queue].sort(byQueueOrder) : queue;
   const position = placed.findIndex((queued) => queued.runId === entry.runId) + 1;
-  return { status: 'queued', admission: kept ? admission : { ...admission, queue: placed, updateTime: nowIso }, position, ahead: position - 1 };
+  return {
+    status: 'queued',
+    admission: kept ? admission : { ...admission, queue: placed, updateTime: nowIso },
+    position,
+    ahead: position - 1,
+  };
 }
 
 /** The queued runs that may take the slots free now, first in line first. */

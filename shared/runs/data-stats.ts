@@ -33,15 +33,23 @@ const count = (value: unknown): number | null => {
 export function summarizeTuningDataStats(raw: Record<string, unknown> | undefined): TuningDataStatsSummary | null {
   if (!raw) return null;
   const stats = (raw.supervisedTuningDataStats ?? raw.preferenceOptimizationDataStats ?? {}) as Record<string, unknown>;
-  const indices = Array.isArray(stats.truncatedExampleIndices) ? stats.truncatedExampleIndices.map(count).filter((n): n is number => n !== null) : [];
+  const indices = Array.isArray(stats.truncatedExampleIndices)
+    ? stats.truncatedExampleIndices.map(count).filter((n): n is number => n !== null)
+    : [];
   const truncated = count(stats.totalTruncatedExampleCount) ?? indices.length;
   const reasons = Array.isArray(stats.droppedExampleReasons) ? stats.droppedExampleReasons.map(String) : [];
   const warnings: string[] = [];
   if (truncated > 0) {
-    const shown = indices.slice(0, 10).map((index) => index + 1).join(', ');
-    warnings.push(`Vertex truncated ${truncated} training example(s) to the model's limit${shown ? ` (lines ${shown}${indices.length > 10 ? ', …' : ''})` : ''}: what was cut is not trained on`);
+    const shown = indices
+      .slice(0, 10)
+      .map((index) => index + 1)
+      .join(', ');
+    warnings.push(
+      `Vertex truncated ${truncated} training example(s) to the model's limit${shown ? ` (lines ${shown}${indices.length > 10 ? ', …' : ''})` : ''}: what was cut is not trained on`,
+    );
   }
-  if (reasons.length > 0) warnings.push(`Vertex dropped ${reasons.length} training example(s): ${clip(reasons[0]!)}${reasons.length > 1 ? ' …' : ''}`);
+  if (reasons.length > 0)
+    warnings.push(`Vertex dropped ${reasons.length} training example(s): ${clip(reasons[0]!)}${reasons.length > 1 ? ' …' : ''}`);
   return {
     exampleCount: count(stats.tuningDatasetExampleCount),
     billableTokenCount: count(stats.totalBillableTokenCount),

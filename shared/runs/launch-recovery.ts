@@ -22,7 +22,14 @@ export type LaunchRecoveryDecision =
 export function decideLaunchRecovery(run: RunDocument, nowMs: number, policy: LaunchRecoveryPolicy): LaunchRecoveryDecision {
   if (run.state !== 'ACCEPTED') return { action: 'none' };
   if (run.lease && Date.parse(run.lease.expiresAt) > nowMs) return { action: 'none' };
-  const deliveries = run.launchDeliveries ?? { failed: 0, lastAttempt: null, deadLettered: false, recoveries: 0, nextRecoveryAt: null, strandedSince: null };
+  const deliveries = run.launchDeliveries ?? {
+    failed: 0,
+    lastAttempt: null,
+    deadLettered: false,
+    recoveries: 0,
+    nextRecoveryAt: null,
+    strandedSince: null,
+  };
   // Not dead-lettered: Pub/Sub is still redelivering, unless nothing has happened for a while.
   if (!deliveries.deadLettered && nowMs - Date.parse(run.updateTime) < policy.firstDelayMs) return { action: 'none' };
   const nowIso = new Date(nowMs).toISOString();

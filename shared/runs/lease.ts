@@ -19,7 +19,13 @@ export const SAME_MESSAGE_GRACE_MS = 10_000;
 /** A run a launcher delivery may act on: accepted, or waiting in the pipeline's queue for a tuning slot. */
 const CLAIMABLE: readonly RunState[] = ['ACCEPTED', 'QUEUED'];
 
-export function decideClaim(existing: RunDocument | null, fresh: () => RunDocument, holder: string, nowMs: number, leaseMs: number): ClaimDecision {
+export function decideClaim(
+  existing: RunDocument | null,
+  fresh: () => RunDocument,
+  holder: string,
+  nowMs: number,
+  leaseMs: number,
+): ClaimDecision {
   const expiresAt = new Date(nowMs + leaseMs).toISOString();
   if (!existing) {
     const run = fresh();

@@ -14,7 +14,11 @@ export interface JobView {
   startTime?: string;
   endTime?: string;
   error?: { code?: number; message?: string };
-  tunedModel?: { model: string; endpoint: string | null; checkpoints?: { checkpointId: string; epoch: string | null; step: string | null; endpoint: string | null }[] };
+  tunedModel?: {
+    model: string;
+    endpoint: string | null;
+    checkpoints?: { checkpointId: string; epoch: string | null; step: string | null; endpoint: string | null }[];
+  };
   tuningDataStats?: Record<string, unknown>;
 }
 
@@ -68,7 +72,11 @@ export function classifyJobFailure(error: JobView['error']): ErrorInfo {
   const message = error?.message ?? 'the job failed without an error message';
   const transientCode = code === 4 || code === 8 || code === 10 || code === 13 || code === 14;
   const aboutData = /dataset|invalid|jsonl|validation|permission|not found/i.test(message);
-  return { kind: transientCode && !aboutData ? 'transient' : 'permanent', code: code === undefined ? 'JOB_FAILED' : `GRPC_${code}`, message };
+  return {
+    kind: transientCode && !aboutData ? 'transient' : 'permanent',
+    code: code === undefined ? 'JOB_FAILED' : `GRPC_${code}`,
+    message,
+  };
 }
 
 export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy: StuckPolicy): PollDecision {
@@ -87,13 +95,23 @@ export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy
     // cancelled and resubmitted (the pipeline's own admission queue keeps it from happening).
     const what = progress === 'waiting-for-quota' ? "waiting for the project's tuning job quota" : 'Vertex is processing the dataset';
     const stale = run.state === 'PENDING' && sameDetail(run, job) && (current?.waitingSince ?? null) === null;
-    return stale ? { action: 'none' } : { action: 'update', to: 'PENDING', reason: `${what} (${job.tuningJobState})`, changes: { ...detail, ...stats, ...attemptChanges({ waitingSince: null }) } };
+    return stale
+      ? { action: 'none' }
+      : {
+          action: 'update',
+          to: 'PENDING',
+          reason: `${what} (${job.tuningJobState})`,
+          changes: { ...detail, ...stats, ...attemptChanges({ waitingSince: null }) },
+        };
   }
   if (progress === 'waiting-for-capacity') {
     // The stuck clock runs from when the attempt began to wait for capacity, so a quota wait or a
     // dataset check seen before never counts: from now if a tick saw it doing either; else from the
     // job's start (QUEUED and PENDING: its creation), the earliest the wait can have begun.
-    const sawOtherPhase = run.state !== 'SUBMITTED' && run.tuningJobState !== undefined && jobProgress({ state: 'JOB_STATE_RUNNING', tuningJobState: run.tuningJobState }) !== 'waiting-for-capacity';
+    const sawOtherPhase =
+      run.state !== 'SUBMITTED' &&
+      run.tuningJobState !== undefined &&
+      jobProgress({ state: 'JOB_STATE_RUNNING', tuningJobState: run.tuningJobState }) !== 'waiting-for-capacity';
     const since = job.state === 'JOB_STATE_RUNNING' ? (job.startTime ?? job.createTime) : job.createTime;
     const firstSeen = current?.waitingSince ?? (sawOtherPhase ? nowIso : (since ?? current?.submittedAt ?? run.updateTime));
     const waited = nowMs - Date.parse(firstSeen);
@@ -107,10 +125,20 @@ export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy
           cancelFirst: true,
         };
       }
-      return { action: 'resubmit', why: 'STUCK_IN_QUEUE', reason: `stuck in Vertex's queue for ${wait} (${job.tuningJobState ?? job.state}): cancelled and resubmitted`, cancelFirst: true };
+      return {
+        action: 'resubmit',
+        why: 'STUCK_IN_QUEUE',
+        reason: `stuck in Vertex's queue for ${wait} (${job.tuningJobState ?? job.state}): cancelled and resubmitted`,
+        cancelFirst: true,
+      };
     }
     if (run.state === 'PENDING' && sameDetail(run, job) && current?.waitingSince === firstSeen) return { action: 'none' };
-    return { action: 'update', to: 'PENDING', reason: `waiting for Vertex's capacity (${job.tuningJobState ?? job.state})`, changes: { ...detail, ...stats, ...attemptChanges({ waitingSince: firstSeen }) } };
+    return {
+      action: 'update',
+      to: 'PENDING',
+      reason: `waiting for Vertex's capacity (${job.tuningJobState ?? job.state})`,
+      changes: { ...detail, ...stats, ...attemptChanges({ waitingSince: firstSeen }) },
+    };
   }
   if (progress === 'training') {
     // Training began when the poller first saw it train: Vertex's startTime is when the job
@@ -118,8 +146,14 @@ export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy
     const started = current?.startedAt ?? nowIso;
     const runFor = nowMs - Date.parse(started);
     const warning = runFor > policy.runningWarningMs ? `training for ${formatDuration(runFor)}, longer than expected` : null;
-    if (run.state === 'RUNNING' && (run.warning ?? null) === warning && sameDetail(run, job) && current?.startedAt) return { action: 'none' };
-    return { action: 'update', to: 'RUNNING', reason: 'training started', changes: { ...detail, ...stats, ...attemptChanges({ startedAt: started }), warning } };
+    if (run.state === 'RUNNING' && (run.warning ?? null) === warning && sameDetail(run, job) && current?.startedAt)
+      return { action: 'none' };
+    return {
+      action: 'update',
+      to: 'RUNNING',
+      reason: 'training started',
+      changes: { ...detail, ...stats, ...attemptChanges({ startedAt: started }), warning },
+    };
   }
   if (job.state === 'JOB_STATE_SUCCEEDED') {
     return {
@@ -138,23 +172,43 @@ export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy
   if (job.state === 'JOB_STATE_FAILED' || job.state === 'JOB_STATE_EXPIRED') {
     const error = classifyJobFailure(job.error);
     if (error.kind === 'transient' && attempt < policy.maxAttempts) {
-      return { action: 'resubmit', why: 'TRANSIENT_FAILURE', reason: `the job failed with a transient error (${error.code}: ${error.message}): resubmitted`, cancelFirst: false };
+      return {
+        action: 'resubmit',
+        why: 'TRANSIENT_FAILURE',
+        reason: `the job failed with a transient error (${error.code}: ${error.message}): resubmitted`,
+        cancelFirst: false,
+      };
     }
     return { action: 'fail', reason: `the tuning job failed (${error.kind}): ${error.message}`, error, cancelFirst: false };
   }
   if ((job.state === 'JOB_STATE_CANCELLED' || job.state === 'JOB_STATE_CANCELLING') && run.lease !== null) {
     // A poller cancelled it to resubmit (or to give up) and died before recording: finish that.
     if (attempt >= policy.maxAttempts) {
-      return { action: 'fail', reason: `STUCK_IN_QUEUE: attempt ${attempt} of ${policy.maxAttempts} was given up on`, error: { kind: 'transient', code: 'STUCK_IN_QUEUE', message: 'the last allowed attempt was cancelled as stuck' }, cancelFirst: false };
+      return {
+        action: 'fail',
+        reason: `STUCK_IN_QUEUE: attempt ${attempt} of ${policy.maxAttempts} was given up on`,
+        error: { kind: 'transient', code: 'STUCK_IN_QUEUE', message: 'the last allowed attempt was cancelled as stuck' },
+        cancelFirst: false,
+      };
     }
-    return { action: 'resubmit', why: 'STUCK_IN_QUEUE', reason: 'finishing a resubmission a poller started and did not record', cancelFirst: false };
+    return {
+      action: 'resubmit',
+      why: 'STUCK_IN_QUEUE',
+      reason: 'finishing a resubmission a poller started and did not record',
+      cancelFirst: false,
+    };
   }
   if (job.state === 'JOB_STATE_CANCELLING') {
     // Cancelling is asynchronous and best effort (CancelTuningJob): the job may still succeed, so wait for its end.
     return { action: 'none' };
   }
   if (job.state === 'JOB_STATE_CANCELLED') {
-    return { action: 'update', to: 'CANCELLED', reason: 'the tuning job was cancelled outside the pipeline', changes: { ...attemptChanges({ endedAt: job.endTime ?? null, endState: job.state }) } };
+    return {
+      action: 'update',
+      to: 'CANCELLED',
+      reason: 'the tuning job was cancelled outside the pipeline',
+      changes: { ...attemptChanges({ endedAt: job.endTime ?? null, endState: job.state }) },
+    };
   }
   return { action: 'none' };
 }

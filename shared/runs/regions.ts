@@ -22,7 +22,12 @@ export const regionIdSchema = z.string().regex(/^[a-z]+-[a-z]+[0-9]+$/, 'a regio
 export const fallbackRegionsSchema = z
   .string()
   .default('')
-  .transform((value) => value.split(',').map((region) => region.trim()).filter(Boolean))
+  .transform((value) =>
+    value
+      .split(',')
+      .map((region) => region.trim())
+      .filter(Boolean),
+  )
   .pipe(z.array(regionIdSchema).refine((regions) => new Set(regions).size === regions.length, 'a region is listed twice'));
 
 /**
@@ -31,7 +36,11 @@ export const fallbackRegionsSchema = z
  * the region after its own in `[primary, ...fallbacks]`, round the list, so with fallback off every
  * attempt stays in the primary region.
  */
-export function nextAttemptRegion(regions: { primary: string; fallbacks: readonly string[] }, current: string | null, why: 'STUCK_IN_QUEUE' | 'TRANSIENT_FAILURE'): string {
+export function nextAttemptRegion(
+  regions: { primary: string; fallbacks: readonly string[] },
+  current: string | null,
+  why: 'STUCK_IN_QUEUE' | 'TRANSIENT_FAILURE',
+): string {
   const order = [regions.primary, ...regions.fallbacks.filter((region) => region !== regions.primary)];
   const from = current ?? regions.primary;
   if (why !== 'STUCK_IN_QUEUE' || order.length === 1) return from;

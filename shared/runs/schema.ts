@@ -137,7 +137,16 @@ export const runDocumentSchema = z.object({
       model: z.string(),
       endpoint: z.string().nullable(),
       /** TunedModel.checkpoints (tuning_job.proto): the intermediate checkpoints, when the job kept them. */
-      checkpoints: z.array(z.object({ checkpointId: z.string(), epoch: z.string().nullable(), step: z.string().nullable(), endpoint: z.string().nullable() })).optional(),
+      checkpoints: z
+        .array(
+          z.object({
+            checkpointId: z.string(),
+            epoch: z.string().nullable(),
+            step: z.string().nullable(),
+            endpoint: z.string().nullable(),
+          }),
+        )
+        .optional(),
     })
     .nullable(),
   /** Continuous tuning: the tuned model this run started from, and the run of ours that made it (null when another made it). */
@@ -165,7 +174,14 @@ export const runDocumentSchema = z.object({
   evaluation: evaluationSchema.nullable().optional(),
   /** While QUEUED: its place in the pipeline's queue for a tuning slot (1 = next), kept up to date by the poller. */
   queue: z
-    .object({ position: z.number().int().positive(), of: z.number().int().positive(), priority: z.number().int(), enqueuedAt: z.string(), maxConcurrent: z.number().int().positive(), seenAt: z.string() })
+    .object({
+      position: z.number().int().positive(),
+      of: z.number().int().positive(),
+      priority: z.number().int(),
+      enqueuedAt: z.string(),
+      maxConcurrent: z.number().int().positive(),
+      seenAt: z.string(),
+    })
     .nullable()
     .optional(),
   /** Vertex's detailed state of the current job (WAITING_FOR_CAPACITY, TUNING, ...): why it waits. */

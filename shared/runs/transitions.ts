@@ -39,7 +39,13 @@ export function isTerminal(state: RunState): boolean {
  * The run after a change: fields merged, and a history entry only when the state really
  * changes (a redelivered event or a poller tick that finds nothing new writes no history).
  */
-export function applyTransition(run: RunDocument, to: RunState, reason: string, now: string, changes: Partial<RunDocument> = {}): RunDocument {
+export function applyTransition(
+  run: RunDocument,
+  to: RunState,
+  reason: string,
+  now: string,
+  changes: Partial<RunDocument> = {},
+): RunDocument {
   if (!canTransition(run.state, to)) throw new TransitionError(run.state, to);
   const history = run.state === to ? run.history : [...run.history, { at: now, from: run.state, to, reason }];
   return { ...run, ...changes, state: to, history, updateTime: now };

@@ -61,7 +61,8 @@ export type RunSummary = z.infer<typeof runSummarySchema>;
 
 export const runListSchema = z.object({ runs: z.array(runSummarySchema), nextPageToken: z.string().nullable() });
 
-const seconds = (from: string | null | undefined, to: string | null | undefined) => (from && to ? Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000)) : null);
+const seconds = (from: string | null | undefined, to: string | null | undefined) =>
+  from && to ? Math.max(0, Math.round((Date.parse(to) - Date.parse(from)) / 1000)) : null;
 
 export function summarizeRun(run: RunDocument, nowIso: string): RunSummary {
   const current = run.attempts.at(-1);
@@ -86,7 +87,9 @@ export function summarizeRun(run: RunDocument, nowIso: string): RunSummary {
       run.rejection ??
       (run.state === 'FAILED'
         ? (run.history.at(-1)?.reason ?? run.error?.message ?? null)
-        : (queued ? queueNote(queued) : (run.warning ?? run.tuningDataStats?.warnings[0] ?? null))),
+        : queued
+          ? queueNote(queued)
+          : (run.warning ?? run.tuningDataStats?.warnings[0] ?? null)),
     queuePosition: queued?.position ?? null,
     headline: result ? { metric: result.metric, ...result.headline } : null,
   };

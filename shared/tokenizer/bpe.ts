@@ -195,9 +195,13 @@ export class BpeTokenizer implements TokenCounter {
    * Calls `emit` with the ids of each piece of `text`, in order; with `visit`, calls it instead
    * with each piece's (normalised) text and its offset in `text`, and encodes nothing.
    */
-  private forEachPiece(text: string, emit: (ids: Int32Array | readonly number[]) => void, visit?: (piece: string, offset: number, added: boolean) => void): void {
+  private forEachPiece(
+    text: string,
+    emit: (ids: Int32Array | readonly number[]) => void,
+    visit?: (piece: string, offset: number, added: boolean) => void,
+  ): void {
     let sectionStart = 0;
-    for (let i = 0; i < text.length; ) {
+    for (let i = 0; i < text.length;) {
       const first = this.addedTrie.get(text.charCodeAt(i));
       if (first) {
         // Leftmost-longest match of an added token starting here.
@@ -216,7 +220,8 @@ export class BpeTokenizer implements TokenCounter {
           j++;
         }
         if (matchId >= 0) {
-          if (i > sectionStart) this.encodeSection(text.slice(sectionStart, i), emit, visit && ((piece, at) => visit(piece, sectionStart + at, false)));
+          if (i > sectionStart)
+            this.encodeSection(text.slice(sectionStart, i), emit, visit && ((piece, at) => visit(piece, sectionStart + at, false)));
           if (visit) visit(text.slice(i, matchEnd), i, true);
           else emit([matchId]);
           i = matchEnd;
@@ -226,13 +231,15 @@ export class BpeTokenizer implements TokenCounter {
       }
       i++;
     }
-    if (sectionStart < text.length) this.encodeSection(text.slice(sectionStart), emit, visit && ((piece, at) => visit(piece, sectionStart + at, false)));
+    if (sectionStart < text.length)
+      this.encodeSection(text.slice(sectionStart), emit, visit && ((piece, at) => visit(piece, sectionStart + at, false)));
   }
 
   /** A section between added tokens: normalise, cut before each word's '▁', encode the pieces. */
   private encodeSection(section: string, emit: (ids: Int32Array) => void, visit?: (piece: string, offset: number) => void): void {
     const normalised = section.replaceAll(' ', SPACE_MARK);
-    const take = (start: number, end: number) => (visit ? visit(normalised.slice(start, end), start) : emit(this.encodePiece(normalised.slice(start, end))));
+    const take = (start: number, end: number) =>
+      visit ? visit(normalised.slice(start, end), start) : emit(this.encodePiece(normalised.slice(start, end)));
     let start = 0;
     for (let i = 1; i < normalised.length; i++) {
       if (normalised[i] === SPACE_MARK) {
@@ -251,7 +258,7 @@ export class BpeTokenizer implements TokenCounter {
     const starts: number[] = [];
     const symbols: number[] = [];
     const unknown: number[] = [];
-    for (let offset = 0; offset < piece.length; ) {
+    for (let offset = 0; offset < piece.length;) {
       const code = piece.codePointAt(offset)!;
       const id = this.charIds.get(code);
       starts.push(offset);

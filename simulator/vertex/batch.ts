@@ -43,11 +43,13 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 export function batchCreateProblem(body: BatchCreateBody): string | null {
   if (!body.model) return 'model is required';
-  if (!/^(publishers\/google\/models\/[\w.-]+|projects\/[^/]+\/locations\/[^/]+\/models\/[^/]+)$/.test(body.model)) return `unsupported model ${body.model}`;
+  if (!/^(publishers\/google\/models\/[\w.-]+|projects\/[^/]+\/locations\/[^/]+\/models\/[^/]+)$/.test(body.model))
+    return `unsupported model ${body.model}`;
   const uris = body.inputConfig?.gcsSource?.uris;
   if (!uris?.length || !uris.every((uri) => uri.startsWith('gs://'))) return 'inputConfig.gcsSource.uris must be gs:// URIs';
   if (body.inputConfig?.instancesFormat !== 'jsonl') return 'inputConfig.instancesFormat must be jsonl';
-  if (!body.outputConfig?.gcsDestination?.outputUriPrefix?.startsWith('gs://')) return 'outputConfig.gcsDestination.outputUriPrefix must be a gs:// URI';
+  if (!body.outputConfig?.gcsDestination?.outputUriPrefix?.startsWith('gs://'))
+    return 'outputConfig.gcsDestination.outputUriPrefix must be a gs:// URI';
   return null;
 }
 
@@ -101,7 +103,8 @@ export function renderBatchJob(job: SimulatedBatchJob, nowMs: number): Record<st
     resource.outputInfo = { gcsOutputDirectory: job.output.directory };
     resource.completionStats = { successfulCount: String(job.output.successful), failedCount: String(job.output.failed) };
     // partialFailures: "Partial failures encountered … Single errors … (up to 20)" (batch_prediction_job.proto).
-    if (partly) resource.partialFailures = [{ code: 8, message: `${job.output.failed} instance(s) failed; see errors_0001.jsonl (simulated)` }];
+    if (partly)
+      resource.partialFailures = [{ code: 8, message: `${job.output.failed} instance(s) failed; see errors_0001.jsonl (simulated)` }];
   }
   return resource;
 }
@@ -183,12 +186,17 @@ export async function trainingPairs(lines: AsyncIterable<Uint8Array>): Promise<{
     if ('code' in record) continue;
     const contents = (record.value as { contents?: Content[] }).contents ?? [];
     // A preference example: the prompt's last user turn, answered by the preferred completion.
-    const preferred = ((record.value as { completions?: { score?: number; completion?: Content }[] }).completions ?? []).find((item) => item.score === 1)?.completion;
+    const preferred = ((record.value as { completions?: { score?: number; completion?: Content }[] }).completions ?? []).find(
+      (item) => item.score === 1,
+    )?.completion;
     if (preferred) {
       pairs.push({ question: lastUserText(contents), answer: textOf(preferred) });
       continue;
     }
-    const lastModel = contents.map((content, index) => ({ content, index })).reverse().find(({ content }) => content.role === 'model');
+    const lastModel = contents
+      .map((content, index) => ({ content, index }))
+      .reverse()
+      .find(({ content }) => content.role === 'model');
     if (!lastModel) continue;
     pairs.push({ question: lastUserText(contents.slice(0, lastModel.index)), answer: textOf(lastModel.content) });
   }
@@ -198,8 +206,10 @@ export async function trainingPairs(lines: AsyncIterable<Uint8Array>): Promise<{
 /** One line of Vertex's Gemini batch output (`predictions.jsonl`): the request, and a response or a status. */
 export function predictionLine(request: unknown, result: ReturnType<SimulatedModel>, model: string, nowMs: number): string {
   const base = { status: '', processed_time: iso(nowMs), request };
-  if ('blocked' in result) return JSON.stringify({ ...base, response: { promptFeedback: { blockReason: result.blocked }, modelVersion: model } });
-  if ('empty' in result) return JSON.stringify({ ...base, response: { candidates: [{ finishReason: 'SAFETY', safetyRatings: [] }], modelVersion: model } });
+  if ('blocked' in result)
+    return JSON.stringify({ ...base, response: { promptFeedback: { blockReason: result.blocked }, modelVersion: model } });
+  if ('empty' in result)
+    return JSON.stringify({ ...base, response: { candidates: [{ finishReason: 'SAFETY', safetyRatings: [] }], modelVersion: model } });
   return JSON.stringify({
     ...base,
     response: {

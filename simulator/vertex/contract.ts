@@ -30,7 +30,21 @@ const requireFromHere = createRequire(import.meta.url);
 const PACKAGES = ['google.cloud.aiplatform.v1', 'google.cloud.aiplatform.v1beta1'] as const;
 
 /** Query parameters every Google REST API takes besides the request's fields (system parameters). */
-const SYSTEM_PARAMETERS = new Set(['$alt', 'alt', 'key', 'prettyPrint', '$prettyPrint', 'fields', '$fields', 'quotaUser', 'access_token', 'callback', 'upload_protocol', 'uploadType', '$outputDefaults']);
+const SYSTEM_PARAMETERS = new Set([
+  '$alt',
+  'alt',
+  'key',
+  'prettyPrint',
+  '$prettyPrint',
+  'fields',
+  '$fields',
+  'quotaUser',
+  'access_token',
+  'callback',
+  'upload_protocol',
+  'uploadType',
+  '$outputDefaults',
+]);
 
 export interface FieldViolation {
   field: string;
@@ -101,8 +115,7 @@ function routesOf(namespace: protobuf.Namespace): ContractRoute[] {
 function httpBindings(method: protobuf.Method): { verb: string; template: string; body: string }[] {
   const parsed = (method.parsedOptions ?? []) as Record<string, unknown>[];
   const http = parsed.find((option) => '(google.api.http)' in option)?.['(google.api.http)'] as
-    | (Record<string, unknown> & { additional_bindings?: Record<string, unknown> | Record<string, unknown>[] })
-    | undefined;
+    (Record<string, unknown> & { additional_bindings?: Record<string, unknown> | Record<string, unknown>[] }) | undefined;
   if (!http) return [];
   const extra = http.additional_bindings;
   const all = [http, ...(Array.isArray(extra) ? extra : extra ? [extra] : [])];
@@ -158,7 +171,10 @@ export function checkRequest(verb: string, url: URL, body: unknown): ContractChe
   for (const [key] of url.searchParams) {
     if (SYSTEM_PARAMETERS.has(key)) continue;
     if (!queryFieldExists(route.requestType, key.split('.'))) {
-      violations.push({ field: key, description: `Invalid JSON payload received. Unknown name "${key}": Cannot bind query parameter. Field '${key}' could not be found in request message.` });
+      violations.push({
+        field: key,
+        description: `Invalid JSON payload received. Unknown name "${key}": Cannot bind query parameter. Field '${key}' could not be found in request message.`,
+      });
     }
   }
   if (route.body === '') {
@@ -231,18 +247,25 @@ function behavior(field: protobuf.Field): string | undefined {
 function checkMessage(type: protobuf.Type, value: unknown, at: string, options: MessageOptions = {}): FieldViolation[] {
   const wellKnown = checkWellKnown(type, value, at);
   if (wellKnown !== undefined) return wellKnown;
-  if (!isObject(value)) return [{ field: at, description: `Invalid value at '${at}' (type.googleapis.com/${type.fullName.slice(1)}): expected an object` }];
+  if (!isObject(value))
+    return [{ field: at, description: `Invalid value at '${at}' (type.googleapis.com/${type.fullName.slice(1)}): expected an object` }];
   const violations: FieldViolation[] = [];
   const seen = new Set<string>();
   for (const [key, fieldValue] of Object.entries(value)) {
     const field = findField(type, key);
     const where = at ? `${at}.${key}` : key;
     if (!field) {
-      violations.push({ field: where, description: `Invalid JSON payload received. Unknown name "${key}" at '${at || 'request'}': Cannot find field.` });
+      violations.push({
+        field: where,
+        description: `Invalid JSON payload received. Unknown name "${key}" at '${at || 'request'}': Cannot find field.`,
+      });
       continue;
     }
     if (seen.has(field.name)) {
-      violations.push({ field: where, description: `Invalid JSON payload received. Field '${key}' is set twice (by its JSON and its proto name).` });
+      violations.push({
+        field: where,
+        description: `Invalid JSON payload received. Field '${key}' is set twice (by its JSON and its proto name).`,
+      });
     }
     seen.add(field.name);
     if (options.excluded?.has(field.name) && options.pathValues?.[field.name] !== fieldValue) {
@@ -286,10 +309,20 @@ function checkSingle(field: protobuf.Field, value: unknown, at: string): FieldVi
   const resolved = field.resolvedType;
   if (resolved instanceof protobuf.Type) return checkMessage(resolved, value, at);
   if (resolved instanceof protobuf.Enum) {
-    const ok = typeof value === 'number' ? Object.values(resolved.values).includes(value) : typeof value === 'string' && value in resolved.values;
-    return ok ? [] : [{ field: at, description: `Invalid value at '${at}' (type.googleapis.com/${resolved.fullName.slice(1)}), ${JSON.stringify(value)}` }];
+    const ok =
+      typeof value === 'number' ? Object.values(resolved.values).includes(value) : typeof value === 'string' && value in resolved.values;
+    return ok
+      ? []
+      : [
+          {
+            field: at,
+            description: `Invalid value at '${at}' (type.googleapis.com/${resolved.fullName.slice(1)}), ${JSON.stringify(value)}`,
+          },
+        ];
   }
-  return scalarOk(field.type, value) ? [] : [{ field: at, description: `Invalid value at '${at}' (${field.type}), ${JSON.stringify(value)}` }];
+  return scalarOk(field.type, value)
+    ? []
+    : [{ field: at, description: `Invalid value at '${at}' (${field.type}), ${JSON.stringify(value)}` }];
 }
 
 const INTEGER = /^-?\d+$/;
@@ -304,7 +337,10 @@ function scalarOk(type: string, value: unknown): boolean {
       return typeof value === 'string' && /^[A-Za-z0-9+/_-]*={0,2}$/.test(value);
     case 'double':
     case 'float':
-      return (typeof value === 'number' && Number.isFinite(value)) || (typeof value === 'string' && (['NaN', 'Infinity', '-Infinity'].includes(value) || Number.isFinite(Number(value))));
+      return (
+        (typeof value === 'number' && Number.isFinite(value)) ||
+        (typeof value === 'string' && (['NaN', 'Infinity', '-Infinity'].includes(value) || Number.isFinite(Number(value))))
+      );
     default:
       // int32, int64, uint32, uint64, sint*, fixed*, sfixed*: a JSON number or a decimal string.
       return (typeof value === 'number' && Number.isInteger(value)) || (typeof value === 'string' && INTEGER.test(value));
@@ -315,7 +351,9 @@ const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d
 
 /** Well-known types have JSON forms of their own (the protobuf JSON mapping's table). */
 function checkWellKnown(type: protobuf.Type, value: unknown, at: string): FieldViolation[] | undefined {
-  const bad = (what: string) => [{ field: at, description: `Invalid value at '${at}' (${type.fullName.slice(1)}): ${what}, got ${JSON.stringify(value)}` }];
+  const bad = (what: string) => [
+    { field: at, description: `Invalid value at '${at}' (${type.fullName.slice(1)}): ${what}, got ${JSON.stringify(value)}` },
+  ];
   switch (type.fullName) {
     case '.google.protobuf.Timestamp':
       return typeof value === 'string' && RFC3339.test(value) ? [] : bad('an RFC 3339 time');

@@ -21,10 +21,19 @@ const SAMPLE_EXAMPLES = 3;
 /** Examples per tuning step: not published; a stand-in so the count moves with the data. */
 const EXAMPLES_PER_STEP = 8;
 
-export function supervisedDataStats(examples: ExampleStats[], options: { epochs: number; truncateOverTokens: number | null }): Record<string, unknown> {
-  const contents = examples.map((example) => ((example.value as { contents?: Content[] }).contents ?? []));
-  const characters = contents.reduce((sum, turns) => sum + turns.reduce((n, turn) => n + (turn.parts ?? []).reduce((m, part) => m + (part.text?.length ?? 0), 0), 0), 0);
-  const truncated = options.truncateOverTokens === null ? [] : examples.flatMap((example, index) => (example.tokens > options.truncateOverTokens! ? [index] : []));
+export function supervisedDataStats(
+  examples: ExampleStats[],
+  options: { epochs: number; truncateOverTokens: number | null },
+): Record<string, unknown> {
+  const contents = examples.map((example) => (example.value as { contents?: Content[] }).contents ?? []);
+  const characters = contents.reduce(
+    (sum, turns) => sum + turns.reduce((n, turn) => n + (turn.parts ?? []).reduce((m, part) => m + (part.text?.length ?? 0), 0), 0),
+    0,
+  );
+  const truncated =
+    options.truncateOverTokens === null
+      ? []
+      : examples.flatMap((example, index) => (example.tokens > options.truncateOverTokens! ? [index] : []));
   const userMessages = contents.map((turns) => turns.filter((turn) => turn.role === 'user').length);
   return {
     tuningDatasetExampleCount: String(examples.length),
@@ -52,9 +61,16 @@ function distribution(values: number[]): Record<string, unknown> {
  * tuning for Gemini models", Pricing: "the number of tokens in the prompt multiplied by 2, plus
  * the number of completion tokens" per example. The step count is the same stand-in as above.
  */
-export function preferenceDataStats(examples: ExampleStats[], options: { epochs: number; tokens?: { count(text: string): number } }): Record<string, unknown> {
+export function preferenceDataStats(
+  examples: ExampleStats[],
+  options: { epochs: number; tokens?: { count(text: string): number } },
+): Record<string, unknown> {
   const textTokens = (contents: Content[] | undefined) =>
-    (contents ?? []).reduce((sum, turn) => sum + (turn.parts ?? []).reduce((n, part) => n + (part.text && options.tokens ? options.tokens.count(part.text) : 0), 0), 0);
+    (contents ?? []).reduce(
+      (sum, turn) =>
+        sum + (turn.parts ?? []).reduce((n, part) => n + (part.text && options.tokens ? options.tokens.count(part.text) : 0), 0),
+      0,
+    );
   const billable = examples.reduce((sum, example) => {
     const value = example.value as { systemInstruction?: Content; contents?: Content[]; completions?: { completion?: Content }[] };
     const prompt = textTokens(value.contents) + textTokens(value.systemInstruction ? [value.systemInstruction] : []);

@@ -157,23 +157,34 @@ function stateAt(job: SimulatedJob, acquiredAt: number | null, nowMs: number): R
   const cancelEnd = job.cancelledAtMs === null ? null : job.cancelledAtMs + job.timing.cancelMs;
   const natural = ((): RenderedState => {
     if (nowMs < at.runningAt) return { state: 'JOB_STATE_PENDING', detail: 'TUNING_JOB_STATE_UNSPECIFIED' };
-    if (acquiredAt === null || nowMs < acquiredAt) return { state: 'JOB_STATE_RUNNING', detail: 'TUNING_JOB_STATE_WAITING_FOR_QUOTA', startTime: running };
+    if (acquiredAt === null || nowMs < acquiredAt)
+      return { state: 'JOB_STATE_RUNNING', detail: 'TUNING_JOB_STATE_WAITING_FOR_QUOTA', startTime: running };
     if (nowMs < at.validatedAt) return { state: 'JOB_STATE_RUNNING', detail: 'TUNING_JOB_STATE_PROCESSING_DATASET', startTime: running };
     if (job.fault.invalidDataset) {
       const error = { code: 3, message: `Dataset validation failed: ${job.fault.invalidDataset}` };
       return { state: 'JOB_STATE_FAILED', detail: 'TUNING_JOB_STATE_UNSPECIFIED', startTime: running, endTime: iso(at.validatedAt), error };
     }
-    if (job.fault.stuck || nowMs < at.startAt) return { state: 'JOB_STATE_RUNNING', detail: 'TUNING_JOB_STATE_WAITING_FOR_CAPACITY', startTime: running };
-    if (job.fault.fail) return { state: 'JOB_STATE_FAILED', detail: 'TUNING_JOB_STATE_UNSPECIFIED', startTime: running, endTime: iso(at.startAt), error: job.fault.fail };
+    if (job.fault.stuck || nowMs < at.startAt)
+      return { state: 'JOB_STATE_RUNNING', detail: 'TUNING_JOB_STATE_WAITING_FOR_CAPACITY', startTime: running };
+    if (job.fault.fail)
+      return {
+        state: 'JOB_STATE_FAILED',
+        detail: 'TUNING_JOB_STATE_UNSPECIFIED',
+        startTime: running,
+        endTime: iso(at.startAt),
+        error: job.fault.fail,
+      };
     if (nowMs < at.tunedAt) return { state: 'JOB_STATE_RUNNING', detail: 'TUNING_JOB_STATE_TUNING', startTime: running };
     if (nowMs < at.endAt) return { state: 'JOB_STATE_RUNNING', detail: 'TUNING_JOB_STATE_POST_PROCESSING', startTime: running };
     return { state: 'JOB_STATE_SUCCEEDED', detail: 'TUNING_JOB_STATE_UNSPECIFIED', startTime: running, endTime: iso(at.endAt) };
   })();
   const finished = natural.endTime !== undefined;
-  if (job.cancelledAtMs === null || nowMs < job.cancelledAtMs || (finished && Date.parse(natural.endTime!) <= job.cancelledAtMs)) return natural;
+  if (job.cancelledAtMs === null || nowMs < job.cancelledAtMs || (finished && Date.parse(natural.endTime!) <= job.cancelledAtMs))
+    return natural;
   // A cancel request was made while the job was live.
   const startTime = nowMs >= at.runningAt && job.cancelledAtMs >= at.runningAt ? running : undefined;
-  if (nowMs < cancelEnd!) return { state: 'JOB_STATE_CANCELLING', detail: 'TUNING_JOB_STATE_UNSPECIFIED', ...(startTime ? { startTime } : {}) };
+  if (nowMs < cancelEnd!)
+    return { state: 'JOB_STATE_CANCELLING', detail: 'TUNING_JOB_STATE_UNSPECIFIED', ...(startTime ? { startTime } : {}) };
   if (job.fault.succeedsDespiteCancel) {
     return { state: 'JOB_STATE_SUCCEEDED', detail: 'TUNING_JOB_STATE_UNSPECIFIED', startTime: running, endTime: iso(cancelEnd!) };
   }
@@ -197,7 +208,9 @@ export function renderJob(job: SimulatedJob, acquiredAt: number | null, nowMs: n
   const resource: Record<string, unknown> = {
     name: job.name,
     tunedModelDisplayName: job.body.tunedModelDisplayName ?? `tuned-${job.id}`,
-    ...(job.body.preTunedModel ? { preTunedModel: { ...(job.body.preTunedModel as object), baseModel: job.preTunedBaseModel } } : { baseModel: job.body.baseModel }),
+    ...(job.body.preTunedModel
+      ? { preTunedModel: { ...(job.body.preTunedModel as object), baseModel: job.preTunedBaseModel } }
+      : { baseModel: job.body.baseModel }),
     [tuningSpecOf(job.body).field]: tuningSpecOf(job.body).spec,
     labels: job.labels,
     state,
@@ -211,7 +224,11 @@ export function renderJob(job: SimulatedJob, acquiredAt: number | null, nowMs: n
   if (error) resource.error = error;
   const tuning = ['TUNING_JOB_STATE_TUNING', 'TUNING_JOB_STATE_POST_PROCESSING'].includes(detail);
   const trained = state === 'JOB_STATE_SUCCEEDED';
-  if (tuning || trained || (job.cancelledAtMs !== null && validationEnd !== null && job.cancelledAtMs > validationEnd + job.timing.queueMs)) {
+  if (
+    tuning ||
+    trained ||
+    (job.cancelledAtMs !== null && validationEnd !== null && job.cancelledAtMs > validationEnd + job.timing.queueMs)
+  ) {
     resource.experiment = `${parent}/metadataStores/default/contexts/tuning-experiment-${job.id}`;
   }
   if (job.datasetStats && validationEnd !== null && at >= validationEnd) {
@@ -219,7 +236,11 @@ export function renderJob(job: SimulatedJob, acquiredAt: number | null, nowMs: n
     resource.tuningDataStats = { [stats]: job.datasetStats };
   }
   if (trained) {
-    resource.tunedModel = { model: `${parent}/models/${job.modelId}@${job.modelVersion}`, endpoint: `${parent}/endpoints/${job.endpointId}`, ...checkpointsOf(job, parent) };
+    resource.tunedModel = {
+      model: `${parent}/models/${job.modelId}@${job.modelVersion}`,
+      endpoint: `${parent}/endpoints/${job.endpointId}`,
+      ...checkpointsOf(job, parent),
+    };
   }
   return resource;
 }
@@ -236,8 +257,12 @@ export function trainingWindow(job: SimulatedJob, acquiredAt: number | null): { 
  * simulator keeps one per epoch; Google does not say how many Vertex keeps, how their ids read,
  * or which endpoint each is on: ids are the epoch numbers and each names the job's endpoint.
  */
-export function checkpointsOf(job: SimulatedJob, parent: string): { checkpoints?: { checkpointId: string; epoch: string; step: string; endpoint: string }[] } {
-  const spec = tuningSpecOf(job.body).spec as { exportLastCheckpointOnly?: boolean; hyperParameters?: { epochCount?: number | string } } | undefined;
+export function checkpointsOf(
+  job: SimulatedJob,
+  parent: string,
+): { checkpoints?: { checkpointId: string; epoch: string; step: string; endpoint: string }[] } {
+  const spec = tuningSpecOf(job.body).spec as
+    { exportLastCheckpointOnly?: boolean; hyperParameters?: { epochCount?: number | string } } | undefined;
   if (spec?.exportLastCheckpointOnly) return {};
   const epochs = Math.max(1, Number(spec?.hyperParameters?.epochCount ?? 1) || 1);
   const stepsPerEpoch = 20;
@@ -273,8 +298,13 @@ export function createRequestProblem(body: Record<string, unknown>, nowMs: numbe
   }
   if (typeof baseModel !== 'string' || baseModel === '') return { status: 400, message: 'baseModel is required' };
   const model = modelStanding(baseModel, nowMs);
-  if (model.standing === 'retired') return { status: 404, message: `Publisher model \`${baseModel}\` was not found or your project does not have access to it (${model.spec.id} retired on ${model.spec.retiresOn})` };
-  if (model.standing === 'unknown' && !/^(publishers\/google\/models\/)?gemini-/.test(baseModel)) return { status: 400, message: `Base model ${baseModel} is not supported for tuning` };
+  if (model.standing === 'retired')
+    return {
+      status: 404,
+      message: `Publisher model \`${baseModel}\` was not found or your project does not have access to it (${model.spec.id} retired on ${model.spec.retiresOn})`,
+    };
+  if (model.standing === 'unknown' && !/^(publishers\/google\/models\/)?gemini-/.test(baseModel))
+    return { status: 400, message: `Base model ${baseModel} is not supported for tuning` };
   const problem = specProblem(body);
   return problem ? { status: 400, message: problem } : null;
 }
@@ -293,7 +323,9 @@ function specProblem(body: Record<string, unknown>): string | null {
 export interface TuningSpecView {
   method: 'supervised' | 'preference';
   field: 'supervisedTuningSpec' | 'preferenceOptimizationSpec';
-  spec: { trainingDatasetUri?: string; validationDatasetUri?: string; hyperParameters?: { epochCount?: number | string; beta?: number } } | undefined;
+  spec:
+    | { trainingDatasetUri?: string; validationDatasetUri?: string; hyperParameters?: { epochCount?: number | string; beta?: number } }
+    | undefined;
 }
 
 /**
@@ -302,7 +334,8 @@ export interface TuningSpecView {
  * overlay in proto-overlays.ts). The contract check lets at most one member through.
  */
 export function tuningSpecOf(body: Record<string, unknown>): TuningSpecView {
-  if (body.preferenceOptimizationSpec !== undefined) return { method: 'preference', field: 'preferenceOptimizationSpec', spec: body.preferenceOptimizationSpec as TuningSpecView['spec'] };
+  if (body.preferenceOptimizationSpec !== undefined)
+    return { method: 'preference', field: 'preferenceOptimizationSpec', spec: body.preferenceOptimizationSpec as TuningSpecView['spec'] };
   return { method: 'supervised', field: 'supervisedTuningSpec', spec: body.supervisedTuningSpec as TuningSpecView['spec'] };
 }
 

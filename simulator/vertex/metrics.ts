@@ -19,12 +19,22 @@ export interface SeriesSpec {
 
 const TRAIN: SeriesSpec[] = [
   { id: '1', displayName: '/train_total_loss', every: 1, value: (s, n, e) => 2.1 * Math.exp((-3 * s) / n) + 0.3 + 0.04 * e },
-  { id: '2', displayName: '/train_fraction_of_correct_next_step_preds', every: 1, value: (s, n, e) => Math.min(0.98, 0.45 + 0.45 * (1 - Math.exp((-3 * s) / n)) + 0.01 * e) },
+  {
+    id: '2',
+    displayName: '/train_fraction_of_correct_next_step_preds',
+    every: 1,
+    value: (s, n, e) => Math.min(0.98, 0.45 + 0.45 * (1 - Math.exp((-3 * s) / n)) + 0.01 * e),
+  },
   { id: '3', displayName: '/train_num_predictions', every: 1, value: () => 1024 },
 ];
 const EVAL: SeriesSpec[] = [
   { id: '4', displayName: '/eval_total_loss', every: 5, value: (s, n, e) => 2.2 * Math.exp((-2.5 * s) / n) + 0.45 + 0.03 * e },
-  { id: '5', displayName: '/eval_fraction_of_correct_next_step_preds', every: 5, value: (s, n, e) => Math.min(0.95, 0.42 + 0.4 * (1 - Math.exp((-2.5 * s) / n)) + 0.01 * e) },
+  {
+    id: '5',
+    displayName: '/eval_fraction_of_correct_next_step_preds',
+    every: 5,
+    value: (s, n, e) => Math.min(0.95, 0.42 + 0.4 * (1 - Math.exp((-2.5 * s) / n)) + 0.01 * e),
+  },
   { id: '6', displayName: '/eval_num_predictions', every: 5, value: () => 256 },
 ];
 

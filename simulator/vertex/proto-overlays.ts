@@ -13,7 +13,8 @@ export interface ProtoOverlay {
   apply(root: protobuf.Root): void;
 }
 
-const GENAI_TYPES = '@google/genai 3.1.0 dist/genai.d.ts (interfaces TuningJob, PreferenceOptimizationSpec, PreferenceOptimizationHyperParameters)';
+const GENAI_TYPES =
+  '@google/genai 3.1.0 dist/genai.d.ts (interfaces TuningJob, PreferenceOptimizationSpec, PreferenceOptimizationHyperParameters)';
 
 export const PROTO_OVERLAYS: ProtoOverlay[] = ['v1', 'v1beta1'].map((version) => ({
   what: `google.cloud.aiplatform.${version}.TuningJob.preference_optimization_spec (oneof tuning_spec)`,

@@ -10,7 +10,11 @@
  * A batch prediction job must name a model of its own region for the same reason (a tuned model
  * is stored in its tuning job's region, https://cloud.google.com/vertex-ai/generative-ai/docs/models/gemini-supervised-tuning-region-settings).
  */
-export function regionalEndpointProblem(endpointHeader: string | string[] | undefined, pathname: string, body: Record<string, unknown>): string | null {
+export function regionalEndpointProblem(
+  endpointHeader: string | string[] | undefined,
+  pathname: string,
+  body: Record<string, unknown>,
+): string | null {
   const endpoint = Array.isArray(endpointHeader) ? endpointHeader[0] : endpointHeader;
   if (!endpoint) return null;
   const pathLocation = /^\/(?:v1|v1beta1)\/projects\/[^/]+\/locations\/([^/]+)/.exec(pathname)?.[1];

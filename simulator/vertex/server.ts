@@ -127,11 +127,20 @@ interface BatchFaultRule {
 }
 
 const STATUS_NAMES: Record<number, string> = {
-  400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND',
-  409: 'ALREADY_EXISTS', 429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 501: 'UNIMPLEMENTED', 503: 'UNAVAILABLE',
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  409: 'ALREADY_EXISTS',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'INTERNAL',
+  501: 'UNIMPLEMENTED',
+  503: 'UNAVAILABLE',
 };
 
-export async function startVertexSimulator(options: VertexSimulatorOptions = {}): Promise<{ url: string; control: SimulatorControl; stop(): Promise<void> }> {
+export async function startVertexSimulator(
+  options: VertexSimulatorOptions = {},
+): Promise<{ url: string; control: SimulatorControl; stop(): Promise<void> }> {
   // Quiet by default: tests and the local stack start many simulators; SIMULATOR_LOG_LEVEL=INFO shows every call.
   const log = createLogger('vertex-simulator', { level: (process.env.SIMULATOR_LOG_LEVEL as 'INFO' | undefined) ?? 'WARNING' });
   let timing: Timing = { ...DEFAULT_TIMING, ...options.timing };
@@ -212,7 +221,13 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     partlyFailNextBatchJobs: (count, match) => {
       batchFaults.push({ remaining: count, kind: 'partial', ...match });
     },
-    batchJobs: () => [...batchJobs.values()].map((job) => ({ name: job.name, displayName: job.body.displayName ?? '', model: job.body.model ?? '', body: job.body })),
+    batchJobs: () =>
+      [...batchJobs.values()].map((job) => ({
+        name: job.name,
+        displayName: job.body.displayName ?? '',
+        model: job.body.model ?? '',
+        body: job.body,
+      })),
     refuseBatchFor: (modelIncludes) => {
       batchRefusedFor = modelIncludes;
     },
@@ -233,7 +248,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     const method = request.method ?? 'GET';
     response.setHeader('x-vertex-ai-simulator', 'true');
     const parsed = await readJson(request);
-    if (url.pathname.startsWith('/simulator/v1/')) return handleControl(url, method, 'value' in parsed ? asRecord(parsed.value) : {}, response);
+    if (url.pathname.startsWith('/simulator/v1/'))
+      return handleControl(url, method, 'value' in parsed ? asRecord(parsed.value) : {}, response);
     log.debug(LogEvent.simulatorRequest, `${method} ${url.pathname}`, {});
     if (!request.headers.authorization) return sendError(response, 401, 'Request is missing required authentication credential.');
     if ('invalid' in parsed) return sendError(response, 400, `Invalid JSON payload received. ${parsed.invalid}`);
@@ -241,7 +257,9 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     const contract = checkRequest(method, url, parsed.value);
     if (!contract.ok) {
       contractRefusals.push({ verb: method, path: url.pathname, status: contract.status, message: contract.message });
-      return contract.status === 404 ? sendError(response, 404, contract.message) : sendError(response, 400, contract.message, badRequest(contract.violations));
+      return contract.status === 404
+        ? sendError(response, 404, contract.message)
+        : sendError(response, 400, contract.message, badRequest(contract.violations));
     }
     const body = asRecord(contract.body);
     const misrouted = regionalEndpointProblem(request.headers[SIMULATOR_ENDPOINT_HEADER], url.pathname, body);
@@ -250,21 +268,33 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
       return sendError(response, 400, misrouted);
     }
     contractCalls.push({ method: contract.route.method, verb: method, path: url.pathname });
-    const delay = callDelays.find((d) => d.remaining > 0 && (!d.method || d.method === method) && (!d.pathIncludes || url.pathname.includes(d.pathIncludes)));
+    const delay = callDelays.find(
+      (d) => d.remaining > 0 && (!d.method || d.method === method) && (!d.pathIncludes || url.pathname.includes(d.pathIncludes)),
+    );
     if (delay) {
       delay.remaining -= 1;
       await new Promise((resolve) => setTimeout(resolve, delay.ms));
     }
-    const fault = callFaults.find((f) => f.remaining > 0 && (!f.method || f.method === method) && (!f.pathIncludes || url.pathname.includes(f.pathIncludes)));
+    const fault = callFaults.find(
+      (f) => f.remaining > 0 && (!f.method || f.method === method) && (!f.pathIncludes || url.pathname.includes(f.pathIncludes)),
+    );
     if (fault) {
       fault.remaining -= 1;
       return sendError(response, fault.status, `simulated ${fault.status} from the Vertex AI simulator`);
     }
-    const metrics = /^\/(?:v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/(metadataStores\/default\/contexts\/[^/:]+|tensorboards\/[^/:]+\/.*)$/.exec(url.pathname);
+    const metrics =
+      /^\/(?:v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/(metadataStores\/default\/contexts\/[^/:]+|tensorboards\/[^/:]+\/.*)$/.exec(
+        url.pathname,
+      );
     if (metrics) return serveMetrics(method, body, metrics[1]!, metrics[2]!, metrics[3]!, response);
-    const online = /^\/(?:v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/(endpoints\/\d+|publishers\/google\/models\/[\w.-]+):generateContent$/.exec(url.pathname);
+    const online =
+      /^\/(?:v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/(endpoints\/\d+|publishers\/google\/models\/[\w.-]+):generateContent$/.exec(
+        url.pathname,
+      );
     if (online && method === 'POST') return serveGenerateContent(online[1]!, online[2]!, online[3]!, body, response);
-    const batch = /^\/(?:v1|v1beta1)\/(projects\/([^/]+)\/locations\/([^/]+))\/batchPredictionJobs(?:\/([^/:]+))?(?::(cancel))?$/.exec(url.pathname);
+    const batch = /^\/(?:v1|v1beta1)\/(projects\/([^/]+)\/locations\/([^/]+))\/batchPredictionJobs(?:\/([^/:]+))?(?::(cancel))?$/.exec(
+      url.pathname,
+    );
     if (batch) return serveBatch(url, method, body, parentOf(batch[2]!, batch[3]!), batch[4], batch[5], response);
     const match = /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/tuningJobs(?:\/([^/:]+))?(?::(cancel))?$/.exec(url.pathname);
     if (!match) return sendError(response, 501, `the Vertex AI simulator does not serve ${contract.route.method}`);
@@ -312,7 +342,9 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   function createJob(parent: string, location: string, body: Record<string, unknown>, response: ServerResponse) {
     const problem = createRequestProblem(body, now());
     if (problem) return sendError(response, problem.status, problem.message);
-    const continued = body.preTunedModel ? continuationSource(body.preTunedModel as { tunedModelName?: string; checkpointId?: string }) : null;
+    const continued = body.preTunedModel
+      ? continuationSource(body.preTunedModel as { tunedModelName?: string; checkpointId?: string })
+      : null;
     if (continued && 'status' in continued) return sendError(response, continued.status, continued.message);
     nextId += 1n;
     const id = nextId.toString();
@@ -320,7 +352,9 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     // a continuation without a display name is a new version of its source model.
     const newVersion = continued && body.tunedModelDisplayName === undefined;
     const modelId = newVersion ? continued.source.modelId : (3_000_000_000_000_000_000n + BigInt(jobs.size + 1)).toString();
-    const modelVersion = newVersion ? Math.max(...[...jobs.values()].filter((other) => other.modelId === modelId).map((other) => other.modelVersion)) + 1 : 1;
+    const modelVersion = newVersion
+      ? Math.max(...[...jobs.values()].filter((other) => other.modelId === modelId).map((other) => other.modelVersion)) + 1
+      : 1;
     const endpointId = (7_000_000_000_000_000_000n + BigInt(jobs.size + 1)).toString();
     const fault: JobFault = {};
     if (quotaHolds > 0) {
@@ -369,7 +403,11 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
             job.fault.invalidDataset = `${uri} line ${record.line}: ${record.message}`;
             return;
           }
-          const context = { line: record.line, baseModel: job.preTunedBaseModel ?? String(job.body.baseModel), ...(options.tokens ? { tokens: options.tokens } : {}) };
+          const context = {
+            line: record.line,
+            baseModel: job.preTunedBaseModel ?? String(job.body.baseModel),
+            ...(options.tokens ? { tokens: options.tokens } : {}),
+          };
           const result = method === 'preference' ? validatePreferenceRecord(record.value, context) : validateExample(record.value, context);
           if (result.errors.length > 0) {
             const first = result.errors[0]!;
@@ -380,7 +418,10 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
         }
       }
       const epochs = Number((spec as { hyperParameters?: { epochCount?: unknown } }).hyperParameters?.epochCount ?? 3);
-      job.datasetStats = method === 'preference' ? preferenceDataStats(examples, { epochs, tokens: options.tokens }) : supervisedDataStats(examples, { epochs, truncateOverTokens });
+      job.datasetStats =
+        method === 'preference'
+          ? preferenceDataStats(examples, { epochs, tokens: options.tokens })
+          : supervisedDataStats(examples, { epochs, truncateOverTokens });
     } catch (error) {
       job.fault.invalidDataset = `cannot read the dataset: ${error instanceof Error ? error.message : String(error)}`;
     } finally {
@@ -417,15 +458,24 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
    * July 11, 2025 can be used"), at a checkpoint it kept, of a model that takes continuous tuning.
    * The wording of the refusals is ours.
    */
-  function continuationSource(pre: { tunedModelName?: string; checkpointId?: string }): { source: SimulatedJob; baseModel: string } | { status: 400 | 404; message: string } {
+  function continuationSource(pre: {
+    tunedModelName?: string;
+    checkpointId?: string;
+  }): { source: SimulatedJob; baseModel: string } | { status: 400 | 404; message: string } {
     const name = /^projects\/[^/]+\/locations\/[^/]+\/models\/(\d+)(?:@(\d+))?$/.exec(pre.tunedModelName ?? '');
     const source = name ? jobMakingModel(name[1]!, name[2] ? Number(name[2]) : 1) : undefined;
     if (!source || render(source).state !== 'JOB_STATE_SUCCEEDED') return { status: 404, message: `Model ${pre.tunedModelName} not found` };
-    if (tuningSpecOf(source.body).method !== 'supervised') return { status: 400, message: `Model ${pre.tunedModelName} was not made by supervised tuning: only supervised-tuned models can be tuned further` };
+    if (tuningSpecOf(source.body).method !== 'supervised')
+      return {
+        status: 400,
+        message: `Model ${pre.tunedModelName} was not made by supervised tuning: only supervised-tuned models can be tuned further`,
+      };
     const baseModel = source.preTunedBaseModel ?? String(source.body.baseModel);
-    if (getModelSpec(baseModel)?.methods.continuous === false) return { status: 400, message: `Base model ${baseModel} does not support continuous tuning` };
+    if (getModelSpec(baseModel)?.methods.continuous === false)
+      return { status: 400, message: `Base model ${baseModel} does not support continuous tuning` };
     const checkpoints = checkpointsOf(source, parentOfJob(source)).checkpoints?.map((item) => item.checkpointId) ?? [];
-    if (pre.checkpointId !== undefined && !checkpoints.includes(pre.checkpointId)) return { status: 400, message: `Checkpoint ${pre.checkpointId} not found for model ${pre.tunedModelName}` };
+    if (pre.checkpointId !== undefined && !checkpoints.includes(pre.checkpointId))
+      return { status: 400, message: `Checkpoint ${pre.checkpointId} not found for model ${pre.tunedModelName}` };
     return { source, baseModel };
   }
 
@@ -434,7 +484,14 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     return [...jobs.values()].find((job) => job.id === id);
   }
 
-  function serveMetrics(method: string, body: Record<string, unknown>, project: string, location: string, path: string, response: ServerResponse) {
+  function serveMetrics(
+    method: string,
+    body: Record<string, unknown>,
+    project: string,
+    location: string,
+    path: string,
+    response: ServerResponse,
+  ) {
     const parent = parentOf(project, location);
     const context = /^metadataStores\/default\/contexts\/tuning-experiment-(\d+)$/.exec(path);
     if (context && method === 'GET') {
@@ -447,7 +504,10 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
         metadata: { backing_tensorboard_resource: `${parent}/tensorboards/${TENSORBOARD_ID}`, simulator: 'vertex-ai-simulator' },
       });
     }
-    const tb = /^tensorboards\/([^/]+)\/experiments\/tuning-experiment-(\d+)\/runs(?:\/([^/]+)\/timeSeries(?:\/([^/:]+):exportTensorboardTimeSeries)?)?$/.exec(path);
+    const tb =
+      /^tensorboards\/([^/]+)\/experiments\/tuning-experiment-(\d+)\/runs(?:\/([^/]+)\/timeSeries(?:\/([^/:]+):exportTensorboardTimeSeries)?)?$/.exec(
+        path,
+      );
     const job = tb && tb[1] === TENSORBOARD_ID ? tuningJobById(tb[2]!) : undefined;
     if (!tb || !job) return sendError(response, 404, `the Vertex AI simulator has no ${parent}/${path}`);
     const experiment = `${parent}/tensorboards/${TENSORBOARD_ID}/experiments/tuning-experiment-${job.id}`;
@@ -463,11 +523,16 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     const rendered = renderJob(job, acquired, now(), parentOfJob(job));
     const endMs = rendered.endTime ? Date.parse(String(rendered.endTime)) : now();
     const startMs = window && window.startMs <= now() ? window.startMs : null;
-    const progress = rendered.state === 'JOB_STATE_SUCCEEDED' ? 1 : startMs !== null ? (Math.min(now(), endMs) - startMs) / window!.runMs : 0;
+    const progress =
+      rendered.state === 'JOB_STATE_SUCCEEDED' ? 1 : startMs !== null ? (Math.min(now(), endMs) - startMs) / window!.runMs : 0;
     const series = startMs === null ? [] : seriesFor(!!spec?.validationDatasetUri);
     if (!tb[4] && method === 'GET') {
       return sendJson(response, 200, {
-        tensorboardTimeSeries: series.map((s) => ({ name: `${runName}/timeSeries/${s.id}`, displayName: s.displayName, valueType: 'SCALAR' })),
+        tensorboardTimeSeries: series.map((s) => ({
+          name: `${runName}/timeSeries/${s.id}`,
+          displayName: s.displayName,
+          valueType: 'SCALAR',
+        })),
       });
     }
     const wanted = series.find((s) => s.id === tb[4]);
@@ -481,12 +546,21 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     return sendJson(response, 200, result);
   }
 
-  function serveBatch(url: URL, method: string, body: Record<string, unknown>, parent: string, id: string | undefined, verb: string | undefined, response: ServerResponse) {
+  function serveBatch(
+    url: URL,
+    method: string,
+    body: Record<string, unknown>,
+    parent: string,
+    id: string | undefined,
+    verb: string | undefined,
+    response: ServerResponse,
+  ) {
     if (!id && method === 'POST') {
       const create = body as BatchCreateBody;
       const problem = batchCreateProblem(create);
       if (problem) return sendError(response, 400, problem);
-      if (batchRefusedFor !== null && create.model!.includes(batchRefusedFor)) return sendError(response, 400, `Do not support model ${create.model} for batch prediction (simulated refusal)`);
+      if (batchRefusedFor !== null && create.model!.includes(batchRefusedFor))
+        return sendError(response, 400, `Do not support model ${create.model} for batch prediction (simulated refusal)`);
       nextId += 1n;
       const jobId = nextId.toString();
       const rule = batchFaults.find((f) => f.remaining > 0 && (!f.modelIncludes || create.model!.includes(f.modelIncludes)));
@@ -516,7 +590,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     if (!id && method === 'GET') {
       const filter = url.searchParams.get('filter');
       const displayName = filter ? /^display_name\s*=\s*"([^"]*)"$/.exec(filter.trim()) : null;
-      if (filter && !displayName) return sendError(response, 400, `unsupported filter "${filter}" (the simulator supports display_name="NAME")`);
+      if (filter && !displayName)
+        return sendError(response, 400, `unsupported filter "${filter}" (the simulator supports display_name="NAME")`);
       const all = [...batchJobs.values()]
         .filter((job) => job.name.startsWith(`${parent}/`) && (!displayName || job.body.displayName === displayName[1]))
         .sort((a, b) => b.createMs - a.createMs || b.id.localeCompare(a.id));
@@ -530,7 +605,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     if (!job) return sendError(response, 404, `BatchPredictionJob ${parent}/batchPredictionJobs/${id} not found`);
     if (verb === 'cancel' && method === 'POST') {
       const phase = batchPhase(job, now());
-      if (phase === 'FAILED' || phase === 'CANCELLED' || job.output) return sendError(response, 400, `BatchPredictionJob ${job.name} is already in a final state`);
+      if (phase === 'FAILED' || phase === 'CANCELLED' || job.output)
+        return sendError(response, 400, `BatchPredictionJob ${job.name} is already in a final state`);
       job.cancelledAtMs ??= now();
       return sendJson(response, 200, {});
     }
@@ -558,7 +634,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
         id,
         (async () => {
           const source = jobMakingModel(tuned[1]!, Number(tuned[2] ?? 1));
-          if (!source || render(source).state !== 'JOB_STATE_SUCCEEDED') throw new Error(`Model ${name} not found (no succeeded tuning job made it)`);
+          if (!source || render(source).state !== 'JOB_STATE_SUCCEEDED')
+            throw new Error(`Model ${name} not found (no succeeded tuning job made it)`);
           const training = tuningSpecOf(source.body).spec!.trainingDatasetUri!;
           return nearestExampleModel(await trainingPairs(options.readDataset!(training)));
         })(),
@@ -576,7 +653,13 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
   }
 
   /** Online prediction: a tuned model's endpoint or a base model, answered by the same toy models as batch. */
-  async function serveGenerateContent(project: string, location: string, target: string, body: Record<string, unknown>, response: ServerResponse) {
+  async function serveGenerateContent(
+    project: string,
+    location: string,
+    target: string,
+    body: Record<string, unknown>,
+    response: ServerResponse,
+  ) {
     const endpoint = /^endpoints\/(\d+)$/.exec(target);
     const owner = endpoint ? [...jobs.values()].find((job) => job.endpointId === endpoint[1]) : undefined;
     if (endpoint && !owner) return sendError(response, 404, `Endpoint ${parentOf(project, location)}/${target} not found`);
@@ -595,7 +678,8 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
 
   async function writePredictions(job: SimulatedBatchJob): Promise<void> {
     try {
-      if (!options.readDataset || !options.writeObject) throw new Error('the simulator was started without storage access, so batch jobs cannot read or write files');
+      if (!options.readDataset || !options.writeObject)
+        throw new Error('the simulator was started without storage access, so batch jobs cannot read or write files');
       const model = await modelFor(job.body.model!);
       // "prediction-<model-display-name>-<job-create-time>" holding predictions_0001… and, if any
       // instance failed, errors_0001… (GcsDestination in batch_prediction_job.proto).
@@ -611,19 +695,29 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
           for await (const record of readJsonLines(reader(uri))) {
             if ('code' in record) {
               counts.failed += 1;
-              yield encoder.encode(JSON.stringify({ status: `line ${record.line}: ${record.message}`, processed_time: new Date(at).toISOString() }) + '\n');
+              yield encoder.encode(
+                JSON.stringify({ status: `line ${record.line}: ${record.message}`, processed_time: new Date(at).toISOString() }) + '\n',
+              );
               continue;
             }
             const request = (record.value as { request?: { contents?: [] } }).request;
             if (!request) {
               counts.failed += 1;
-              yield encoder.encode(JSON.stringify({ status: 'INVALID_ARGUMENT: the line has no "request"', processed_time: new Date(at).toISOString(), ...(record.value as object) }) + '\n');
+              yield encoder.encode(
+                JSON.stringify({
+                  status: 'INVALID_ARGUMENT: the line has no "request"',
+                  processed_time: new Date(at).toISOString(),
+                  ...(record.value as object),
+                }) + '\n',
+              );
               continue;
             }
             instance += 1;
             if (job.fault.failEvery && instance % job.fault.failEvery === 0) {
               counts.failed += 1;
-              errors.push(JSON.stringify({ request, error: { code: 8, message: 'Resource exhausted while predicting this instance (simulated)' } }));
+              errors.push(
+                JSON.stringify({ request, error: { code: 8, message: 'Resource exhausted while predicting this instance (simulated)' } }),
+              );
               continue;
             }
             counts.successful += 1;
@@ -634,11 +728,17 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
         }
       }
       await options.writeObject(`${directory}/predictions_0001.jsonl`, lines());
-      if (errors.length > 0) await options.writeObject(`${directory}/errors_0001.jsonl`, (async function* () {
-        yield encoder.encode(errors.join('\n') + '\n');
-      })());
+      if (errors.length > 0)
+        await options.writeObject(
+          `${directory}/errors_0001.jsonl`,
+          (async function* () {
+            yield encoder.encode(errors.join('\n') + '\n');
+          })(),
+        );
       job.output = { directory, ...counts };
-      log.info(LogEvent.simulatorJobTransition, `simulator: batch job ${job.name} wrote ${counts.successful} predictions`, { job: job.name });
+      log.info(LogEvent.simulatorJobTransition, `simulator: batch job ${job.name} wrote ${counts.successful} predictions`, {
+        job: job.name,
+      });
     } catch (error) {
       job.outputError = `Batch prediction failed (simulated model run): ${error instanceof Error ? error.message : String(error)}`;
     }
@@ -649,20 +749,29 @@ export async function startVertexSimulator(options: VertexSimulatorOptions = {})
     if (method === 'POST' && url.pathname === '/simulator/v1/control') {
       const action = body.action;
       if (action === 'setTiming') control.setTiming(body.timing as Partial<Timing>);
-      else if (action === 'failNextCalls') control.failNextCalls(Number(body.count), Number(body.status) as CallFault['status'], body.match as { method?: string; pathIncludes?: string });
-      else if (action === 'delayNextCalls') control.delayNextCalls(Number(body.count), Number(body.ms), body.match as { method?: string; pathIncludes?: string });
+      else if (action === 'failNextCalls')
+        control.failNextCalls(
+          Number(body.count),
+          Number(body.status) as CallFault['status'],
+          body.match as { method?: string; pathIncludes?: string },
+        );
+      else if (action === 'delayNextCalls')
+        control.delayNextCalls(Number(body.count), Number(body.ms), body.match as { method?: string; pathIncludes?: string });
       else if (action === 'stickNextJobs') control.stickNextJobs(Number(body.count));
       else if (action === 'outOfCapacityIn') control.outOfCapacityIn(Array.isArray(body.locations) ? body.locations.map(String) : []);
-      else if (action === 'failNextJobs') control.failNextJobs(Number(body.count), body.error as { code: number; message: string } | undefined);
+      else if (action === 'failNextJobs')
+        control.failNextJobs(Number(body.count), body.error as { code: number; message: string } | undefined);
       else if (action === 'advance') control.advance(Number(body.ms));
-      else if (action === 'setTuningQuota') control.setTuningQuota(body.concurrentJobs === null ? Number.POSITIVE_INFINITY : Number(body.concurrentJobs));
+      else if (action === 'setTuningQuota')
+        control.setTuningQuota(body.concurrentJobs === null ? Number.POSITIVE_INFINITY : Number(body.concurrentJobs));
       else if (action === 'ignoreListFilters') control.ignoreListFilters(body.ignore === true);
       else if (action === 'succeedNextCancelledJobs') control.succeedNextCancelledJobs(Number(body.count));
       else if (action === 'holdNextJobsForQuota') control.holdNextJobsForQuota(Number(body.count));
       else if (action === 'truncateExamplesOver') control.truncateExamplesOver(typeof body.tokens === 'number' ? body.tokens : null);
       else if (action === 'stickNextBatchJobs') control.stickNextBatchJobs(Number(body.count), body.match as { modelIncludes?: string });
       else if (action === 'failNextBatchJobs') control.failNextBatchJobs(Number(body.count), body.match as { modelIncludes?: string });
-      else if (action === 'partlyFailNextBatchJobs') control.partlyFailNextBatchJobs(Number(body.count), body.match as { every: number; modelIncludes?: string });
+      else if (action === 'partlyFailNextBatchJobs')
+        control.partlyFailNextBatchJobs(Number(body.count), body.match as { every: number; modelIncludes?: string });
       else if (action === 'refuseBatchFor') control.refuseBatchFor(typeof body.modelIncludes === 'string' ? body.modelIncludes : null);
       else return sendError(response, 400, `unknown simulator action ${JSON.stringify(action)}`);
       return sendJson(response, 200, { ok: true });
@@ -709,7 +818,10 @@ function badRequest(violations: FieldViolation[]): unknown[] {
 /** The same items in an order that is fixed for `seed` but not theirs. */
 function shuffled<T>(items: T[], seed: string): T[] {
   const key = (index: number) => createHash('sha256').update(`${seed}/${index}`).digest().readUInt32BE(0);
-  return items.map((item, index) => ({ item, key: key(index) })).sort((a, b) => a.key - b.key).map(({ item }) => item);
+  return items
+    .map((item, index) => ({ item, key: key(index) }))
+    .sort((a, b) => a.key - b.key)
+    .map(({ item }) => item);
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {
@@ -718,5 +830,7 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
 }
 
 function sendError(response: ServerResponse, status: number, message: string, details?: unknown[]): void {
-  sendJson(response, status, { error: { code: status, message, status: STATUS_NAMES[status] ?? 'UNKNOWN', ...(details ? { details } : {}) } });
+  sendJson(response, status, {
+    error: { code: status, message, status: STATUS_NAMES[status] ?? 'UNKNOWN', ...(details ? { details } : {}) },
+  });
 }

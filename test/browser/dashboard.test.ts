@@ -28,14 +28,23 @@ function withoutBrowser(t: TestContext): boolean {
   return true;
 }
 const runOf = (name: string, state: string) =>
-  waitFor(`${name} to reach ${state}`, async () => {
-    const dataset = (await db.collection('datasets').where('source.name', '==', name).get()).docs[0]?.data();
-    const run = dataset?.launch?.runId ? (await db.doc(`runs/${dataset.launch.runId}`).get()).data() : undefined;
-    return run?.state === state ? (run.runId as string) : undefined;
-  }, 120_000);
+  waitFor(
+    `${name} to reach ${state}`,
+    async () => {
+      const dataset = (await db.collection('datasets').where('source.name', '==', name).get()).docs[0]?.data();
+      const run = dataset?.launch?.runId ? (await db.doc(`runs/${dataset.launch.runId}`).get()).data() : undefined;
+      return run?.state === state ? (run.runId as string) : undefined;
+    },
+    120_000,
+  );
 
 before(async () => {
-  stack = await startStack({ projectId: 'browser', timing: { validationMs: 300, queueMs: 800, runMs: 2500 }, pollEveryMs: 500, functionEnv: { STUCK_AFTER_SECONDS: '3' } });
+  stack = await startStack({
+    projectId: 'browser',
+    timing: { validationMs: 300, queueMs: 800, runMs: 2500 },
+    pollEveryMs: 500,
+    functionEnv: { STUCK_AFTER_SECONDS: '3' },
+  });
   db = new Firestore({ projectId: stack.projectId });
   const bucket = stack.storage.bucket(stack.rawBucket);
   await bucket.file('incoming/tickets.csv.launch.json').save(JSON.stringify({ launch: { experiment: 'dashboard' } }));
@@ -82,14 +91,30 @@ test('a run page draws its loss and accuracy curves from the stored metric point
   const stored = (await db.collection(`runs/${runs.completed}/metrics`).get()).docs.map((doc) => doc.data());
   const trainLoss = stored.find((doc) => doc.metric === '/train_total_loss')!.points as Record<string, { value: number }>;
   const evalLoss = stored.find((doc) => doc.metric === '/eval_total_loss')!.points as Record<string, { value: number }>;
-  const steps = Object.keys(trainLoss).map(Number).sort((a, b) => a - b);
+  const steps = Object.keys(trainLoss)
+    .map(Number)
+    .sort((a, b) => a - b);
   assert.deepEqual(chart.loss[0], steps, 'x: every stored step');
-  assert.deepEqual(chart.loss[1], steps.map((s) => trainLoss[String(s)]!.value), 'train loss: the stored values');
-  assert.deepEqual(chart.loss[2]!.filter((v) => v !== null), Object.keys(evalLoss).map(Number).sort((a, b) => a - b).map((s) => evalLoss[String(s)]!.value), 'eval loss');
+  assert.deepEqual(
+    chart.loss[1],
+    steps.map((s) => trainLoss[String(s)]!.value),
+    'train loss: the stored values',
+  );
+  assert.deepEqual(
+    chart.loss[2]!.filter((v) => v !== null),
+    Object.keys(evalLoss)
+      .map(Number)
+      .sort((a, b) => a - b)
+      .map((s) => evalLoss[String(s)]!.value),
+    'eval loss',
+  );
   assert.ok(chart.loss[1]!.at(-1)! < chart.loss[1]![0]!, 'the loss fell');
   assert.equal(chart.accuracy[0]!.length, steps.length);
   assert.match(await page.locator('#evaluation').innerText(), /held-out examples; headline exact_match/);
-  assert.match(await page.locator('#timeline').innerText(), /attempt 1 in us-central1: .*\/locations\/us-central1\/tuningJobs\/\d+ submitted/);
+  assert.match(
+    await page.locator('#timeline').innerText(),
+    /attempt 1 in us-central1: .*\/locations\/us-central1\/tuningJobs\/\d+ submitted/,
+  );
   assert.match(await page.locator('#dataset').innerText(), /25 valid, 1 rejected/);
   await page.screenshot({ path: `${artifacts}dashboard-run.png`, fullPage: true });
   await page.close();
@@ -111,13 +136,21 @@ test('the read API: filters, paging, one run as the run document, ETags that ans
   const all = (await (await api('api/runs')).json()) as { runs: { runId: string; state: string }[] };
   assert.deepEqual(new Set(all.runs.map((r) => r.runId)), new Set([runs.completed, runs.failed]));
   const failed = (await (await api('api/runs?state=FAILED')).json()) as { runs: { runId: string; note: string }[] };
-  assert.deepEqual(failed.runs.map((r) => r.runId), [runs.failed]);
+  assert.deepEqual(
+    failed.runs.map((r) => r.runId),
+    [runs.failed],
+  );
   assert.match(failed.runs[0]!.note, /Dataset validation failed/);
   const page1 = (await (await api('api/runs?pageSize=1')).json()) as { runs: { runId: string }[]; nextPageToken: string };
-  const page2 = (await (await api(`api/runs?pageSize=1&pageToken=${page1.nextPageToken}`)).json()) as { runs: { runId: string }[]; nextPageToken: string | null };
+  const page2 = (await (await api(`api/runs?pageSize=1&pageToken=${page1.nextPageToken}`)).json()) as {
+    runs: { runId: string }[];
+    nextPageToken: string | null;
+  };
   assert.deepEqual([...page1.runs, ...page2.runs].map((r) => r.runId).sort(), [runs.completed, runs.failed].sort());
   assert.equal(page2.nextPageToken, null);
-  const future = (await (await api(`api/runs?since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).json()) as { runs: unknown[] };
+  const future = (await (await api(`api/runs?since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).json()) as {
+    runs: unknown[];
+  };
   assert.equal(future.runs.length, 0);
   assert.equal((await api('api/runs?state=NOPE')).status, 400);
   const one = await api(`api/runs/${runs.completed}`);

@@ -19,7 +19,12 @@ export interface EmulatorEnv {
  */
 export function useEmulators(wanted: { firestore?: boolean; pubsub?: boolean }): EmulatorEnv {
   let markReady: () => void = () => {};
-  const env: EmulatorEnv = { firestoreHost: '', pubsubHost: '', projectId: `test-${randomUUID().slice(0, 8)}`, ready: new Promise((resolve) => (markReady = resolve)) };
+  const env: EmulatorEnv = {
+    firestoreHost: '',
+    pubsubHost: '',
+    projectId: `test-${randomUUID().slice(0, 8)}`,
+    ready: new Promise((resolve) => (markReady = resolve)),
+  };
   const stops: (() => Promise<void>)[] = [];
   before(async () => {
     const starts: Promise<void>[] = [];

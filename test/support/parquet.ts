@@ -16,7 +16,13 @@ type SchemaElement = {
 export function parquetFromRecords(records: Record<string, unknown>[], options: { rowGroupSize?: number } = {}): ArrayBuffer {
   const names = Object.keys(records[0]!);
   const schema: SchemaElement[] = [{ name: 'root', num_children: names.length }];
-  for (const name of names) schema.push(...elementsFor(name, records.map((record) => record[name])));
+  for (const name of names)
+    schema.push(
+      ...elementsFor(
+        name,
+        records.map((record) => record[name]),
+      ),
+    );
   return parquetWriteBuffer({
     columnData: names.map((name) => ({ name, data: records.map((record) => record[name] ?? null) as never })),
     schema: schema as never,
@@ -28,11 +34,23 @@ function elementsFor(name: string, values: unknown[]): SchemaElement[] {
   const sample = values.find((value) => value !== null && value !== undefined);
   if (Array.isArray(sample)) {
     const items = values.flatMap((value) => (Array.isArray(value) ? value : []));
-    return [{ name, repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 }, { name: 'list', repetition_type: 'REPEATED', num_children: 1 }, ...elementsFor('element', items)];
+    return [
+      { name, repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+      { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+      ...elementsFor('element', items),
+    ];
   }
   if (sample !== null && typeof sample === 'object') {
     const fields = [...new Set(values.flatMap((value) => (value && typeof value === 'object' ? Object.keys(value) : [])))];
-    return [{ name, repetition_type: 'OPTIONAL', num_children: fields.length }, ...fields.flatMap((field) => elementsFor(field, values.map((value) => (value as Record<string, unknown> | null)?.[field])))];
+    return [
+      { name, repetition_type: 'OPTIONAL', num_children: fields.length },
+      ...fields.flatMap((field) =>
+        elementsFor(
+          field,
+          values.map((value) => (value as Record<string, unknown> | null)?.[field]),
+        ),
+      ),
+    ];
   }
   if (typeof sample === 'number') return [{ name, repetition_type: 'OPTIONAL', type: 'DOUBLE' }];
   if (typeof sample === 'boolean') return [{ name, repetition_type: 'OPTIONAL', type: 'BOOLEAN' }];

@@ -24,5 +24,7 @@ export async function tuningServiceForSimulator(url: string) {
   // `protocol` and `port` are accepted by google-gax's REST fallback though absent from the typed
   // options; the auth client is from google-auth-library 10 while gax types name 11's, hence unknown.
   const options: unknown = { apiEndpoint: hostname, port: Number(port), protocol: 'http', fallback: true, authClient };
-  return new aiplatform.v1beta1.GenAiTuningServiceClient(options as ConstructorParameters<typeof aiplatform.v1beta1.GenAiTuningServiceClient>[0]);
+  return new aiplatform.v1beta1.GenAiTuningServiceClient(
+    options as ConstructorParameters<typeof aiplatform.v1beta1.GenAiTuningServiceClient>[0],
+  );
 }

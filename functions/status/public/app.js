@@ -25,7 +25,8 @@ async function get(path) {
 
 const esc = (value) => String(value ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const pct = (x) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)}%`);
-const dur = (s) => (s === null || s === undefined ? '–' : s < 90 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+const dur = (s) =>
+  s === null || s === undefined ? '–' : s < 90 ? `${s} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`;
 const stateBadge = (state) => `<span class="state ${esc(state)}" data-state="${esc(state)}">${esc(state)}</span>`;
 
 async function showRuns() {
@@ -33,12 +34,16 @@ async function showRuns() {
   if (body.failed) return (app.innerHTML = `<p class="reason">${esc(body.failed)}</p>`);
   app.innerHTML = `<table id="runs"><thead><tr><th>state</th><th>run</th><th>experiment</th><th>base model</th><th>attempts</th><th>queue wait</th><th>duration</th><th>est. cost</th><th>evaluation</th><th>note</th></tr></thead><tbody>${body.runs
     .map(
-      (r) => `<tr data-run="${esc(r.runId)}"><td>${stateBadge(r.state)}</td><td><a href="#/runs/${esc(r.runId)}">${esc(r.runId)}</a></td><td>${esc(r.experiment)}</td><td>${esc(r.baseModel)}</td>
+      (
+        r,
+      ) => `<tr data-run="${esc(r.runId)}"><td>${stateBadge(r.state)}</td><td><a href="#/runs/${esc(r.runId)}">${esc(r.runId)}</a></td><td>${esc(r.experiment)}</td><td>${esc(r.baseModel)}</td>
         <td class="num">${r.attempts}</td><td class="num">${dur(r.queueWaitSeconds)}</td><td class="num">${dur(r.durationSeconds)}</td>
         <td class="num">${r.estimatedCostUsd === null ? '–' : `$${r.estimatedCostUsd.toFixed(4)}`}</td>
         <td>${r.headline ? `${esc(r.headline.metric)} ${pct(r.headline.base)} → ${pct(r.headline.tuned)}` : '–'}</td><td class="reason">${esc(r.note)}</td></tr>`,
     )
-    .join('')}</tbody></table>${body.runs.length === 0 ? '<p>No runs yet: drop a file with a launch sidecar into the raw bucket.</p>' : ''}`;
+    .join(
+      '',
+    )}</tbody></table>${body.runs.length === 0 ? '<p>No runs yet: drop a file with a launch sidecar into the raw bucket.</p>' : ''}`;
   return body.runs.some((r) => !TERMINAL.includes(r.state));
 }
 
@@ -69,7 +74,11 @@ function drawChart(name, title, trainName, evalName, metrics, into) {
       height: 260,
       scales: { x: { time: false } },
       axes: [{ label: 'step' }, {}],
-      series: [{ label: 'step' }, { label: 'train', stroke: '#2f6fde', spanGaps: true }, { label: 'eval', stroke: '#d9822b', spanGaps: true, points: { show: true } }],
+      series: [
+        { label: 'step' },
+        { label: 'train', stroke: '#2f6fde', spanGaps: true },
+        { label: 'eval', stroke: '#d9822b', spanGaps: true, points: { show: true } },
+      ],
     },
     data,
     box,
@@ -77,7 +86,11 @@ function drawChart(name, title, trainName, evalName, metrics, into) {
 }
 
 async function showRun(runId) {
-  const [run, metricsBody, datasetBody] = await Promise.all([get(`api/runs/${runId}`), get(`api/runs/${runId}/metrics`), get(`api/runs/${runId}/dataset`)]);
+  const [run, metricsBody, datasetBody] = await Promise.all([
+    get(`api/runs/${runId}`),
+    get(`api/runs/${runId}/metrics`),
+    get(`api/runs/${runId}/dataset`),
+  ]);
   if (run.failed) return (app.innerHTML = `<p class="reason">${esc(run.failed)}</p>`);
   const last = run.history[run.history.length - 1];
   const failed = ['FAILED', 'REJECTED', 'CANCELLED'].includes(run.state);
@@ -93,7 +106,8 @@ async function showRun(runId) {
     <section><h2>Training curves</h2><div class="charts" id="charts"></div></section>
     <section><h2>Attempts</h2><ol class="timeline" id="timeline">${run.attempts
       .map(
-        (a) => `<li>attempt ${a.number}${a.region ? ` in ${esc(a.region)}` : ''}: <code>${esc(a.jobName)}</code> submitted ${esc(a.submittedAt)}${a.startedAt ? `, started ${esc(a.startedAt)}` : ''}${a.endedAt ? `, ended ${esc(a.endedAt)} (${esc(a.endState)})` : ', current'} — ${esc(a.reason)}</li>`,
+        (a) =>
+          `<li>attempt ${a.number}${a.region ? ` in ${esc(a.region)}` : ''}: <code>${esc(a.jobName)}</code> submitted ${esc(a.submittedAt)}${a.startedAt ? `, started ${esc(a.startedAt)}` : ''}${a.endedAt ? `, ended ${esc(a.endedAt)} (${esc(a.endState)})` : ', current'} — ${esc(a.reason)}</li>`,
       )
       .join('')}</ol>
       <details><summary>history</summary><ol>${run.history.map((h) => `<li>${esc(h.at)} ${esc(h.from || '·')} → ${esc(h.to)}: ${esc(h.reason)}</li>`).join('')}</ol></details></section>
@@ -102,7 +116,14 @@ async function showRun(runId) {
   const metrics = metricsBody.metrics || [];
   const charts = document.getElementById('charts');
   drawChart('loss', 'loss', '/train_total_loss', '/eval_total_loss', metrics, charts);
-  drawChart('accuracy', 'next-step accuracy', '/train_fraction_of_correct_next_step_preds', '/eval_fraction_of_correct_next_step_preds', metrics, charts);
+  drawChart(
+    'accuracy',
+    'next-step accuracy',
+    '/train_fraction_of_correct_next_step_preds',
+    '/eval_fraction_of_correct_next_step_preds',
+    metrics,
+    charts,
+  );
   return !TERMINAL.includes(run.state);
 }
 
@@ -115,7 +136,8 @@ function trackText(track) {
 
 function evaluationTable(evaluation) {
   if (evaluation === null || evaluation === undefined) return '<p>No evaluation (no held-out data, or not there yet).</p>';
-  if (!evaluation.result) return `<p>Inference on ${evaluation.examples} held-out examples: tuned ${trackText(evaluation.jobs.tuned)}, base ${trackText(evaluation.jobs.base)}.</p>`;
+  if (!evaluation.result)
+    return `<p>Inference on ${evaluation.examples} held-out examples: tuned ${trackText(evaluation.jobs.tuned)}, base ${trackText(evaluation.jobs.base)}.</p>`;
   const r = evaluation.result;
   const row = (label, key) => {
     const d = r.delta[key];
@@ -134,9 +156,16 @@ function datasetReport(body) {
   const byCode = new Map();
   for (const issue of d.report.errors) byCode.set(issue.code, [...(byCode.get(issue.code) || []), issue]);
   return `<p>${esc(d.source.name)}: ${d.report.examples.valid} valid, ${d.report.examples.invalid} rejected; ${d.report.split.train} train / ${d.report.split.validation} validation; ${d.report.tokens.total} tokens</p>
-    ${byCode.size === 0 ? '<p>No errors.</p>' : `<table id="errors"><thead><tr><th>code</th><th>count</th><th>lines</th><th>first message</th></tr></thead><tbody>${[...byCode]
-      .map(([code, issues]) => `<tr><td><code>${esc(code)}</code></td><td class="num">${issues.length}</td><td>${issues.map((i) => i.line).join(', ')}</td><td>${esc(issues[0].message)}</td></tr>`)
-      .join('')}</tbody></table>`}`;
+    ${
+      byCode.size === 0
+        ? '<p>No errors.</p>'
+        : `<table id="errors"><thead><tr><th>code</th><th>count</th><th>lines</th><th>first message</th></tr></thead><tbody>${[...byCode]
+            .map(
+              ([code, issues]) =>
+                `<tr><td><code>${esc(code)}</code></td><td class="num">${issues.length}</td><td>${issues.map((i) => i.line).join(', ')}</td><td>${esc(issues[0].message)}</td></tr>`,
+            )
+            .join('')}</tbody></table>`
+    }`;
 }
 
 async function route() {

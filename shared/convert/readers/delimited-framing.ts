@@ -126,7 +126,8 @@ class DelimitedFramer {
   }
 
   private lineBreakInQuotes(offsetInSegment: number): void {
-    if (this.quoteLineEnd === null && this.line === this.quoteLine && !this.overflowing) this.quoteLineEnd = this.held + offsetInSegment + 1;
+    if (this.quoteLineEnd === null && this.line === this.quoteLine && !this.overflowing)
+      this.quoteLineEnd = this.held + offsetInSegment + 1;
     this.line += 1;
   }
 
@@ -172,7 +173,10 @@ class DelimitedFramer {
     const lastLine = this.line;
     const held = this.overflowing ? null : concat(this.parts, this.held);
     // A CRLF that ends the quote's line is one break: frame again after its LF.
-    const restart = this.quoteLineEnd !== null && held !== null && held[this.quoteLineEnd] === LF && held[this.quoteLineEnd - 1] === CR ? this.quoteLineEnd + 1 : this.quoteLineEnd;
+    const restart =
+      this.quoteLineEnd !== null && held !== null && held[this.quoteLineEnd] === LF && held[this.quoteLineEnd - 1] === CR
+        ? this.quoteLineEnd + 1
+        : this.quoteLineEnd;
     this.parts = [];
     this.held = 0;
     this.overflowing = false;

@@ -25,19 +25,26 @@ export async function readDelimited(
   delimiter: ',' | '\t',
   options: { maxRecordBytes?: number } = {},
 ): Promise<DelimitedRecords> {
-  const framed = frameDelimitedRecords(utf8Checked(chunks), { delimiter: delimiter.charCodeAt(0), maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES });
+  const framed = frameDelimitedRecords(utf8Checked(chunks), {
+    delimiter: delimiter.charCodeAt(0),
+    maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+  });
   const first = await framed.next();
   if (first.done) throw new UnusableInputError('the file has no header row');
   if ('code' in first.value) throw new UnusableInputError(`the header could not be read: ${first.value.message}`);
   const [parsedHeader] = parseBatch([first.value], delimiter);
-  if (!parsedHeader || 'code' in parsedHeader) throw new UnusableInputError(`the header could not be read: ${parsedHeader?.message ?? 'it is empty'}`);
+  if (!parsedHeader || 'code' in parsedHeader)
+    throw new UnusableInputError(`the header could not be read: ${parsedHeader?.message ?? 'it is empty'}`);
   const header = parsedHeader.cells.map((name) => name.trim());
 
   async function* records(): AsyncGenerator<RawRecord | RecordParseFailure> {
     let batch: (FramedRecord | RecordParseFailure)[] = [];
     let batchBytes = 0;
     const flush = function* () {
-      const parsed = parseBatch(batch.filter((item): item is FramedRecord => 'bytes' in item), delimiter);
+      const parsed = parseBatch(
+        batch.filter((item): item is FramedRecord => 'bytes' in item),
+        delimiter,
+      );
       let next = 0;
       for (const item of batch) {
         if ('code' in item) {
@@ -69,7 +76,8 @@ function parseBatch(framed: FramedRecord[], delimiter: string): ParsedRow[] {
   if (framed.length === 0) return [];
   const text = framed.map((record) => decoder.decode(record.bytes)).join('\n');
   const together = parseText(text, delimiter);
-  if (together.ok && together.rows.length === framed.length) return together.rows.map((cells, index) => ({ line: framed[index]!.line, cells }));
+  if (together.ok && together.rows.length === framed.length)
+    return together.rows.map((cells, index) => ({ line: framed[index]!.line, cells }));
   return framed.map((record) => {
     const alone = parseText(decoder.decode(record.bytes), delimiter);
     if (alone.ok && alone.rows.length === 1) return { line: record.line, cells: alone.rows[0]! };

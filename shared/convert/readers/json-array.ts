@@ -47,7 +47,11 @@ export async function* readJsonArray(
     const at = { line: itemLine, item: index };
     if (overflowing) {
       overflowing = false;
-      return { ...at, code: 'record_too_large', message: `the item at [${index - 1}] is over the per-record limit of ${maxBytes} bytes and was not read (MAX_RECORD_BYTES, or --max-record-bytes, raises it)` };
+      return {
+        ...at,
+        code: 'record_too_large',
+        message: `the item at [${index - 1}] is over the per-record limit of ${maxBytes} bytes and was not read (MAX_RECORD_BYTES, or --max-record-bytes, raises it)`,
+      };
     }
     const bytes = concat(item, itemBytes);
     item = [];
@@ -61,7 +65,11 @@ export async function* readJsonArray(
     try {
       return { ...at, value: JSON.parse(text) };
     } catch (error) {
-      return { ...at, code: 'invalid_json', message: `the item at [${index - 1}] is not valid JSON: ${placeInFile(error instanceof Error ? error.message : String(error), itemLine, itemColumn)}` };
+      return {
+        ...at,
+        code: 'invalid_json',
+        message: `the item at [${index - 1}] is not valid JSON: ${placeInFile(error instanceof Error ? error.message : String(error), itemLine, itemColumn)}`,
+      };
     }
   };
 
@@ -81,7 +89,7 @@ export async function* readJsonArray(
         continue;
       }
       if (!started) {
-        if (isSpace(byte) || (byte === 0xef || byte === 0xbb || byte === 0xbf)) continue; // whitespace, BOM
+        if (isSpace(byte) || byte === 0xef || byte === 0xbb || byte === 0xbf) continue; // whitespace, BOM
         if (byte !== OPEN_BRACKET) throw new UnusableInputError('a .json file must hold an array of examples');
         started = true;
         continue;

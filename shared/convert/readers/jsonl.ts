@@ -25,7 +25,11 @@ export async function* readJsonLines(
     line += 1;
     if (overflowing) {
       overflowing = false;
-      return { line: current, code: 'record_too_large', message: `the line is over the per-record limit of ${maxBytes} bytes and was not read (MAX_RECORD_BYTES, or --max-record-bytes, raises it)` };
+      return {
+        line: current,
+        code: 'record_too_large',
+        message: `the line is over the per-record limit of ${maxBytes} bytes and was not read (MAX_RECORD_BYTES, or --max-record-bytes, raises it)`,
+      };
     }
     const bytes = pending.length === 1 ? pending[0]! : concat(pending, pendingBytes);
     pending = [];
@@ -60,7 +64,11 @@ export async function* readJsonLines(
   }
 }
 
-function parseLine(bytes: Uint8Array, line: number, decoder: { decode(input: Uint8Array): string }): RawRecord | RecordParseFailure | undefined {
+function parseLine(
+  bytes: Uint8Array,
+  line: number,
+  decoder: { decode(input: Uint8Array): string },
+): RawRecord | RecordParseFailure | undefined {
   let text: string;
   try {
     text = decoder.decode(bytes);

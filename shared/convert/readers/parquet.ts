@@ -22,7 +22,9 @@ export interface RandomAccessInput {
  * 64-bit integers become numbers (or strings past 2^53), bytes a note of their length, dates
  * ISO text.
  */
-export async function openParquet(input: RandomAccessInput): Promise<{ columns: string[]; rows: number; records: AsyncGenerator<RawRecord | RecordParseFailure> }> {
+export async function openParquet(
+  input: RandomAccessInput,
+): Promise<{ columns: string[]; rows: number; records: AsyncGenerator<RawRecord | RecordParseFailure> }> {
   const file: AsyncBuffer = {
     byteLength: input.byteLength,
     slice: async (start, end) => {
@@ -34,9 +36,13 @@ export async function openParquet(input: RandomAccessInput): Promise<{ columns: 
   try {
     metadata = await parquetMetadataAsync(file);
   } catch (error) {
-    throw new UnusableInputError(`the file starts like Parquet but its footer cannot be read (${error instanceof Error ? error.message : String(error)}): is it complete?`);
+    throw new UnusableInputError(
+      `the file starts like Parquet but its footer cannot be read (${error instanceof Error ? error.message : String(error)}): is it complete?`,
+    );
   }
-  const columns = metadata.schema.filter((element, index) => index > 0 && isTopLevel(metadata.schema, index)).map((element) => element.name);
+  const columns = metadata.schema
+    .filter((element, index) => index > 0 && isTopLevel(metadata.schema, index))
+    .map((element) => element.name);
   async function* records(): AsyncGenerator<RawRecord | RecordParseFailure> {
     let rowStart = 0;
     for (const group of metadata.row_groups) {
@@ -76,7 +82,8 @@ function afterSubtree(schema: { num_children?: number }[], index: number): numbe
 }
 
 function plain(value: unknown): unknown {
-  if (typeof value === 'bigint') return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+  if (typeof value === 'bigint')
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
   if (value instanceof Uint8Array) return `(${value.byteLength} bytes of binary data)`;
   if (value instanceof Date) return value.toISOString();
   if (Array.isArray(value)) return value.map(plain);

@@ -27,20 +27,38 @@ test('npm run build emits every function, and the built status function serves t
   assert.ok(existsSync(`${root}dist/assets/tokenizer`), 'the tokenizer vocabulary is beside the code');
 
   // Loading the entry point registers all five functions (each one's module imports resolve in JS).
-  const load = spawnSync(node, ['--input-type=module', '-e', `
+  const load = spawnSync(
+    node,
+    [
+      '--input-type=module',
+      '-e',
+      `
     import testing from '@google-cloud/functions-framework/testing';
     const { getFunction } = testing;
     await import('${root}dist/functions/index.js');
     console.log(['converter', 'launcher', 'poller', 'completion', 'status'].filter((name) => getFunction(name)).join(','));
-  `], { cwd: root, encoding: 'utf8', env: { ...process.env, GOOGLE_CLOUD_PROJECT: 'build-check' } });
+  `,
+    ],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, GOOGLE_CLOUD_PROJECT: 'build-check' } },
+  );
   assert.equal(load.stdout.trim(), 'converter,launcher,poller,completion,status', load.stderr);
 
   const port = await freePort();
-  const server = spawn(node, [`${root}node_modules/@google-cloud/functions-framework/build/src/main.js`, '--target=status', '--signature-type=http', `--source=${root}dist/functions/status/index.js`, `--port=${port}`], {
-    cwd: root,
-    env: { ...process.env, GOOGLE_CLOUD_PROJECT: 'build-check' },
-    stdio: 'ignore',
-  });
+  const server = spawn(
+    node,
+    [
+      `${root}node_modules/@google-cloud/functions-framework/build/src/main.js`,
+      '--target=status',
+      '--signature-type=http',
+      `--source=${root}dist/functions/status/index.js`,
+      `--port=${port}`,
+    ],
+    {
+      cwd: root,
+      env: { ...process.env, GOOGLE_CLOUD_PROJECT: 'build-check' },
+      stdio: 'ignore',
+    },
+  );
   try {
     let page: Response | undefined;
     for (let i = 0; i < 100 && !page; i++) {

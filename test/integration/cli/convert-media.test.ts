@@ -27,7 +27,10 @@ after(async () => {
 
 /** The real binary, run as a user would, talking to the storage emulator. (Async: the emulator serves from this process.) */
 async function cli(cwd: string, ...args: string[]) {
-  const child = spawn('node', [bin, ...args], { cwd, env: { ...process.env, STORAGE_EMULATOR_HOST: emulator.url, PATH: `/usr/bin:/usr/local/bin:${process.env.PATH}` } });
+  const child = spawn('node', [bin, ...args], {
+    cwd,
+    env: { ...process.env, STORAGE_EMULATOR_HOST: emulator.url, PATH: `/usr/bin:/usr/local/bin:${process.env.PATH}` },
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -48,7 +51,11 @@ function demoFolder() {
   for (const n of ['1', '2', '3']) writeFileSync(join(dir, 'mllm_demo_data', `${n}.jpg`), jpeg(n));
   return dir;
 }
-const lines = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { contents: { parts: Record<string, unknown>[] }[] });
+const lines = (path: string) =>
+  readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { contents: { parts: Record<string, unknown>[] }[] });
 const sha = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 test('multimodal LLaMA-Factory data without --upload: every local picture is a located error naming where it must be, nothing is dropped silently', async () => {
@@ -70,11 +77,26 @@ test('multimodal LLaMA-Factory data without --upload: every local picture is a l
 
 test('--upload puts each picture in Cloud Storage once, named by its content hash, and the examples point there; a rerun uploads nothing', async () => {
   const dir = demoFolder();
-  const first = await cli(dir, 'convert', 'mllm_demo.json', '--out', 'out', '--json', '--validation-split', '0', '--upload', 'gs://team-media/llama');
+  const first = await cli(
+    dir,
+    'convert',
+    'mllm_demo.json',
+    '--out',
+    'out',
+    '--json',
+    '--validation-split',
+    '0',
+    '--upload',
+    'gs://team-media/llama',
+  );
   assert.equal(first.status, 0, first.stdout + first.stderr);
   const report = reportSchema.parse(JSON.parse(first.stdout));
   assert.equal(report.examples.valid, 4);
-  assert.deepEqual([...new Set(report.warnings.map((issue) => issue.code))], ['media_placed_first', 'few_training_examples'], 'the local-path warning is resolved by the upload');
+  assert.deepEqual(
+    [...new Set(report.warnings.map((issue) => issue.code))],
+    ['media_placed_first', 'few_training_examples'],
+    'the local-path warning is resolved by the upload',
+  );
   const examples = lines(join(dir, 'out/train.jsonl'));
   const expected = (n: string) => `gs://team-media/llama/${sha(jpeg(n))}.jpg`;
   assert.deepEqual(
@@ -83,12 +105,30 @@ test('--upload puts each picture in Cloud Storage once, named by its content has
   );
   assert.deepEqual(examples[0]!.contents[0]!.parts[1], { text: 'Who are they?' });
   const [files] = await storage.bucket('team-media').getFiles({ prefix: 'llama/' });
-  assert.deepEqual(files.map((file) => `gs://team-media/${file.name}`).sort(), ['1', '2', '3'].map(expected).sort(), 'picture 1, listed twice, is stored once');
-  const [stored] = await storage.bucket('team-media').file(`llama/${sha(jpeg('2'))}.jpg`).download();
+  assert.deepEqual(
+    files.map((file) => `gs://team-media/${file.name}`).sort(),
+    ['1', '2', '3'].map(expected).sort(),
+    'picture 1, listed twice, is stored once',
+  );
+  const [stored] = await storage
+    .bucket('team-media')
+    .file(`llama/${sha(jpeg('2'))}.jpg`)
+    .download();
   assert.deepEqual(stored, jpeg('2'));
   const generations = new Map(files.map((file) => [file.name, file.metadata.generation]));
 
-  const again = await cli(dir, 'convert', 'mllm_demo.json', '--out', 'out2', '--json', '--validation-split', '0', '--upload', 'gs://team-media/llama');
+  const again = await cli(
+    dir,
+    'convert',
+    'mllm_demo.json',
+    '--out',
+    'out2',
+    '--json',
+    '--validation-split',
+    '0',
+    '--upload',
+    'gs://team-media/llama',
+  );
   assert.equal(again.status, 0, again.stderr);
   assert.equal(readFileSync(join(dir, 'out2/train.jsonl'), 'utf8'), readFileSync(join(dir, 'out/train.jsonl'), 'utf8'));
   const [after] = await storage.bucket('team-media').getFiles({ prefix: 'llama/' });
@@ -98,10 +138,25 @@ test('--upload puts each picture in Cloud Storage once, named by its content has
 test("today's LLaMA-Factory demo, with <image> placeholders: each picture lands where its placeholder stood, mid-conversation too", async () => {
   const dir = demoFolder();
   copyFileSync(join(root, 'test/fixtures/llama-factory/mllm_demo.placeholders.sample.json'), join(dir, 'mllm_demo.json'));
-  const result = await cli(dir, 'convert', 'mllm_demo.json', '--out', 'out', '--json', '--validation-split', '0', '--upload', 'gs://team-media/llama');
+  const result = await cli(
+    dir,
+    'convert',
+    'mllm_demo.json',
+    '--out',
+    'out',
+    '--json',
+    '--validation-split',
+    '0',
+    '--upload',
+    'gs://team-media/llama',
+  );
   assert.equal(result.status, 0, result.stdout + result.stderr);
   const report = reportSchema.parse(JSON.parse(result.stdout));
-  assert.deepEqual(report.warnings.map((issue) => issue.code), ['few_training_examples'], 'every picture had its placeholder');
+  assert.deepEqual(
+    report.warnings.map((issue) => issue.code),
+    ['few_training_examples'],
+    'every picture had its placeholder',
+  );
   const [first] = lines(join(dir, 'out/train.jsonl'));
   const picture = { fileData: { mimeType: 'image/jpeg', fileUri: `gs://team-media/llama/${sha(jpeg('1'))}.jpg` } };
   assert.deepEqual(first!.contents[0]!.parts, [picture, { text: 'Who are they?' }]);
@@ -115,14 +170,48 @@ test('hostile paths are refused and never read: ../ out of the media root, an ab
   mkdirSync(join(dir, 'media'));
   symlinkSync(join(outside, 'id_rsa.jpg'), join(dir, 'media', 'link.jpg'));
   writeFileSync(join(dir, 'media', 'fake.jpg'), png);
-  const record = (image: string) => JSON.stringify({ conversations: [{ from: 'human', value: '<image>What is it?' }, { from: 'gpt', value: 'A key.' }], images: [image] });
-  writeFileSync(join(dir, 'data.jsonl'), [record(`../../${outside.split('/').pop()}/id_rsa.jpg`), record(join(outside, 'id_rsa.jpg')), record('link.jpg'), record('fake.jpg'), record('missing.jpg')].join('\n') + '\n');
-  const result = await cli(dir, 'convert', 'data.jsonl', '--out', 'out', '--json', '--media-root', 'media', '--upload', 'gs://team-media/hostile');
+  const record = (image: string) =>
+    JSON.stringify({
+      conversations: [
+        { from: 'human', value: '<image>What is it?' },
+        { from: 'gpt', value: 'A key.' },
+      ],
+      images: [image],
+    });
+  writeFileSync(
+    join(dir, 'data.jsonl'),
+    [
+      record(`../../${outside.split('/').pop()}/id_rsa.jpg`),
+      record(join(outside, 'id_rsa.jpg')),
+      record('link.jpg'),
+      record('fake.jpg'),
+      record('missing.jpg'),
+    ].join('\n') + '\n',
+  );
+  const result = await cli(
+    dir,
+    'convert',
+    'data.jsonl',
+    '--out',
+    'out',
+    '--json',
+    '--media-root',
+    'media',
+    '--upload',
+    'gs://team-media/hostile',
+  );
   assert.equal(result.status, 1, result.stderr);
   const report = reportSchema.parse(JSON.parse(result.stdout));
   assert.deepEqual(
     report.errors.map((issue) => `${issue.line} ${issue.code}`),
-    ['1 media_outside_root', '2 media_outside_root', '3 media_outside_root', '4 media_type_mismatch', '5 media_not_found', '0 no_training_examples'],
+    [
+      '1 media_outside_root',
+      '2 media_outside_root',
+      '3 media_outside_root',
+      '4 media_type_mismatch',
+      '5 media_not_found',
+      '0 no_training_examples',
+    ],
   );
   const [files] = await storage.bucket('team-media').getFiles({ prefix: 'hostile/' });
   assert.deepEqual(files, [], 'nothing was uploaded');

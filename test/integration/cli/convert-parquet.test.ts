@@ -13,10 +13,15 @@ const bin = join(root, 'bin/sft-pipeline.mjs');
 const work = mkdtempSync(join(tmpdir(), 'sft-parquet-'));
 
 function cli(...args: string[]) {
-  const result = spawnSync('node', [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, PATH: `/usr/bin:/usr/local/bin:${process.env.PATH}` } });
+  const result = spawnSync('node', [bin, ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `/usr/bin:/usr/local/bin:${process.env.PATH}` },
+  });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
-const fixture = (name: string) => JSON.parse(readFileSync(join(root, 'test/fixtures/llama-factory', name), 'utf8')) as Record<string, unknown>[];
+const fixture = (name: string) =>
+  JSON.parse(readFileSync(join(root, 'test/fixtures/llama-factory', name), 'utf8')) as Record<string, unknown>[];
 const write = (name: string, bytes: ArrayBuffer | Buffer) => {
   const path = join(work, name);
   writeFileSync(path, Buffer.from(bytes as ArrayBuffer));
@@ -32,7 +37,11 @@ test('public datasets stored as Hugging Face stores them (nested Parquet, a row 
     const out = join(work, `out-${golden}`);
     const result = cli('convert', input, '--out', out, '--validation-split', '0');
     assert.equal(result.status, 0, result.stdout + result.stderr);
-    assert.equal(readFileSync(join(out, 'train.jsonl'), 'utf8'), readFileSync(join(root, 'test/golden', golden, 'train.jsonl'), 'utf8'), name);
+    assert.equal(
+      readFileSync(join(out, 'train.jsonl'), 'utf8'),
+      readFileSync(join(root, 'test/golden', golden, 'train.jsonl'), 'utf8'),
+      name,
+    );
   }
 });
 
@@ -51,9 +60,20 @@ test('a Parquet table of plain columns is read like a CSV: columns found by name
   assert.equal(result.status, 1);
   const report = reportSchema.parse(JSON.parse(result.stdout));
   assert.equal(report.format, 'csv');
-  assert.deepEqual(report.errors.map((issue) => `${issue.line} ${issue.code} ${issue.path}`), ['2 missing_field response_text']);
-  const examples = readFileSync(join(out, 'train.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as unknown);
-  assert.deepEqual(examples[1], { contents: [{ role: 'user', parts: [{ text: 'Can I pay by card?' }] }, { role: 'model', parts: [{ text: 'Yes, every major card.' }] }] });
+  assert.deepEqual(
+    report.errors.map((issue) => `${issue.line} ${issue.code} ${issue.path}`),
+    ['2 missing_field response_text'],
+  );
+  const examples = readFileSync(join(out, 'train.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as unknown);
+  assert.deepEqual(examples[1], {
+    contents: [
+      { role: 'user', parts: [{ text: 'Can I pay by card?' }] },
+      { role: 'model', parts: [{ text: 'Yes, every major card.' }] },
+    ],
+  });
 });
 
 test('a Parquet file cut short is one clear line, exit 2, nothing left behind', () => {

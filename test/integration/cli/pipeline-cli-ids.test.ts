@@ -7,7 +7,12 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** The real binary; the emulator hosts point at a closed port, so only the argument check can answer. */
 function cli(...args: string[]) {
-  const env = { ...process.env, GOOGLE_CLOUD_PROJECT: 'ids-test', FIRESTORE_EMULATOR_HOST: '127.0.0.1:9', PUBSUB_EMULATOR_HOST: '127.0.0.1:9' };
+  const env = {
+    ...process.env,
+    GOOGLE_CLOUD_PROJECT: 'ids-test',
+    FIRESTORE_EMULATOR_HOST: '127.0.0.1:9',
+    PUBSUB_EMULATOR_HOST: '127.0.0.1:9',
+  };
   const result = spawnSync(process.execPath, [`${root}bin/sft-pipeline.mjs`, ...args], { encoding: 'utf8', env, timeout: 60_000 });
   return { status: result.status, stderr: result.stderr };
 }

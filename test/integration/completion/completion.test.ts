@@ -89,7 +89,10 @@ async function setup(options: { mlflowUri?: string; onlineBudgetMs?: number; fal
     tokens: loadGemmaTokenizer(),
   });
   const db = createFirestore(`${emulators.projectId}-${randomUUID().slice(0, 6)}`);
-  stops.push(() => sim.stop(), () => db.terminate());
+  stops.push(
+    () => sim.stop(),
+    () => db.terminate(),
+  );
   let offset = 0;
   const clock = {
     now: () => Date.now() + offset,
@@ -145,7 +148,9 @@ const launch = (overrides: Partial<LaunchMessageInput> = {}): LaunchMessageInput
   source: 'test',
   ...overrides,
 });
-const envelope = (payload: unknown, messageId: string = randomUUID()) => ({ message: { messageId, data: Buffer.from(JSON.stringify(payload)).toString('base64') } });
+const envelope = (payload: unknown, messageId: string = randomUUID()) => ({
+  message: { messageId, data: Buffer.from(JSON.stringify(payload)).toString('base64') },
+});
 
 /** Ticks (moving the clock) until the run reaches `state`; the simulator writes batch outputs between ticks. */
 async function tickUntil(env: Awaited<ReturnType<typeof setup>>, runId: string, state: string, stepMs = 5 * MINUTE) {
@@ -176,7 +181,8 @@ test('a succeeded job: metrics copied to Firestore, two batch jobs, scores compu
   assert.equal(tuned?.tuningDataStats?.exampleCount, TRAINING.length);
   assert.ok((await env.tuning.get(tuned!.currentJobName!)).tuningDataStats, 'Vertex (the simulator) did send its stats, examples included');
   const stored = JSON.stringify((await env.db.collection('runs').doc(runId).get()).data());
-  for (const line of ['charged twice for my order', 'change my password', 'ship to Canada']) assert.ok(!stored.includes(line), `"${line}" is training data: not in Firestore`);
+  for (const line of ['charged twice for my order', 'change my password', 'ship to Canada'])
+    assert.ok(!stored.includes(line), `"${line}" is training data: not in Firestore`);
 
   const outcome = await handleRunEvent(envelope(succeeded), env.completion);
   assert.equal(outcome.status, 'evaluating');
@@ -186,12 +192,24 @@ test('a succeeded job: metrics copied to Firestore, two batch jobs, scores compu
   // Metrics: the Firestore documents hold exactly the series the simulator serves.
   const job = await env.tuning.get(evaluating!.currentJobName!);
   const served = await env.completion.metrics.read(job.experiment!);
-  assert.deepEqual(served.map((s) => s.metric).sort(), ['/eval_fraction_of_correct_next_step_preds', '/eval_num_predictions', '/eval_total_loss', '/train_fraction_of_correct_next_step_preds', '/train_num_predictions', '/train_total_loss']);
+  assert.deepEqual(served.map((s) => s.metric).sort(), [
+    '/eval_fraction_of_correct_next_step_preds',
+    '/eval_num_predictions',
+    '/eval_total_loss',
+    '/train_fraction_of_correct_next_step_preds',
+    '/train_num_predictions',
+    '/train_total_loss',
+  ]);
   const storedMetrics = await env.completion.store.readMetrics(runId);
   for (const series of served) {
     const doc = storedMetrics.find((d) => d.metric === series.metric);
     assert.ok(doc, `${series.metric} stored`);
-    assert.deepEqual(Object.keys(doc.points).map(Number).sort((a, b) => a - b), series.points.map((p) => p.step));
+    assert.deepEqual(
+      Object.keys(doc.points)
+        .map(Number)
+        .sort((a, b) => a - b),
+      series.points.map((p) => p.step),
+    );
     for (const point of series.points) assert.equal(doc.points[String(point.step)]!.value, point.value);
   }
   assert.equal(storedMetrics.length, 6);
@@ -206,9 +224,20 @@ test('a succeeded job: metrics copied to Firestore, two batch jobs, scores compu
   // Both models are asked with the least thinking the base model allows (Google's advice for tuned tasks).
   const chunks: Uint8Array[] = [];
   for await (const chunk of objects.read(`gs://sft-outputs/runs/${runId}/evaluation/requests.jsonl`)) chunks.push(chunk);
-  const requests = Buffer.concat(chunks).toString('utf8').trim().split('\n').map((line) => JSON.parse(line) as { request: { generationConfig?: unknown } });
-  assert.ok(requests.every((line) => JSON.stringify(line.request.generationConfig) === JSON.stringify({ thinkingConfig: { thinkingLevel: 'MINIMAL' } })));
-  const models = env.sim.control.batchJobs().map((b) => b.model).sort();
+  const requests = Buffer.concat(chunks)
+    .toString('utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { request: { generationConfig?: unknown } });
+  assert.ok(
+    requests.every(
+      (line) => JSON.stringify(line.request.generationConfig) === JSON.stringify({ thinkingConfig: { thinkingLevel: 'MINIMAL' } }),
+    ),
+  );
+  const models = env.sim.control
+    .batchJobs()
+    .map((b) => b.model)
+    .sort();
   assert.deepEqual(models, [`publishers/google/models/gemini-3.5-flash-lite`, evaluating!.tunedModel!.model].sort());
 
   // A redelivered SUCCEEDED event starts no second pair of batch jobs, and writes no new metric points.
@@ -218,7 +247,10 @@ test('a succeeded job: metrics copied to Firestore, two batch jobs, scores compu
 
   const scoring = await tickUntil(env, runId, 'SCORING');
   // "prediction-<model-display-name>-<job-create-time>" (batch_prediction_job.proto): the tuned model's display name is the job's.
-  assert.match(scoring.evaluation!.jobs.tuned.outputDirectory ?? '', new RegExp(`^gs://sft-outputs/runs/${runId}/evaluation/tuned/a1/prediction-ticket-triage-${runId}-\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z$`));
+  assert.match(
+    scoring.evaluation!.jobs.tuned.outputDirectory ?? '',
+    new RegExp(`^gs://sft-outputs/runs/${runId}/evaluation/tuned/a1/prediction-ticket-triage-${runId}-\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z$`),
+  );
   assert.match(scoring.evaluation!.jobs.base.outputDirectory ?? '', /\/base\/a1\/prediction-gemini-3\.5-flash-lite-\d{4}-/);
   const done = await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
   assert.equal(done.status, 'completed');
@@ -255,7 +287,10 @@ test('FALLBACK_REGIONS: a job stuck for capacity in us-central1 is resubmitted i
   assert.equal(first?.attempts[0]?.region, 'us-central1');
 
   const tuned = await tickUntil(env, runId, 'SUCCEEDED');
-  assert.deepEqual(tuned.attempts.map((a) => a.region), ['us-central1', 'europe-west4']);
+  assert.deepEqual(
+    tuned.attempts.map((a) => a.region),
+    ['us-central1', 'europe-west4'],
+  );
   assert.match(tuned.attempts[1]!.reason, /stuck in Vertex's queue .* in europe-west4 \(FALLBACK_REGIONS; us-central1 had no capacity\)/);
   assert.match(tuned.currentJobName!, /\/locations\/europe-west4\/tuningJobs\//);
   assert.match(tuned.tunedModel!.model, /\/locations\/europe-west4\/models\//, 'the tuned model lives where its job ran');
@@ -268,7 +303,11 @@ test('FALLBACK_REGIONS: a job stuck for capacity in us-central1 is resubmitted i
   assert.equal(evaluating?.metrics?.error, null, 'the metrics were read from europe-west4');
   assert.ok(Object.keys(evaluating!.metrics!.summary).length > 0);
   const batches = env.sim.control.batchJobs();
-  assert.match(batches.find((b) => b.model === tuned.tunedModel!.model)!.name, /\/locations\/europe-west4\//, "the tuned model's batch job runs in its region");
+  assert.match(
+    batches.find((b) => b.model === tuned.tunedModel!.model)!.name,
+    /\/locations\/europe-west4\//,
+    "the tuned model's batch job runs in its region",
+  );
   assert.match(batches.find((b) => b.model.startsWith('publishers/'))!.name, /\/locations\/us-central1\//);
   await tickUntil(env, runId, 'SCORING');
   await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
@@ -332,7 +371,10 @@ test('a batch job stuck in the queue is cancelled and resubmitted; one that fail
 
 test('no held-out data: the run completes without an evaluation, saying why', async () => {
   const env = await setup();
-  const { runId } = await handleLaunch(envelope(launch({ experiment: 'no-eval', validationDatasetUri: undefined, evaluation: undefined })), env.launcher);
+  const { runId } = await handleLaunch(
+    envelope(launch({ experiment: 'no-eval', validationDatasetUri: undefined, evaluation: undefined })),
+    env.launcher,
+  );
   await tickUntil(env, runId, 'SUCCEEDED');
   await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
   const run = await env.launcher.runs.get(runId);
@@ -356,7 +398,8 @@ test('the MLflow sink logs the same points through the REST API, one MLflow run 
       const path = url.pathname.replace('/api/2.0/mlflow/', '');
       const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
       calls.push({ path, body });
-      const reply = (status: number, json: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+      const reply = (status: number, json: unknown) =>
+        response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
       if (path === 'experiments/get-by-name') {
         const id = experiments.get(url.searchParams.get('experiment_name') ?? '');
         return id ? reply(200, { experiment: { experiment_id: id } }) : reply(404, { error_code: 'RESOURCE_DOES_NOT_EXIST' });
@@ -367,10 +410,18 @@ test('the MLflow sink logs the same points through the REST API, one MLflow run 
       }
       if (path === 'runs/search') {
         const tag = /tags\.sft_run_attempt = '([^']+)'/.exec(String(body.filter))?.[1];
-        return reply(200, { runs: runs.filter((r) => r.tags.some((t) => t.key === 'sft_run_attempt' && t.value === tag)).map((r) => ({ info: { run_id: r.run_id } })) });
+        return reply(200, {
+          runs: runs
+            .filter((r) => r.tags.some((t) => t.key === 'sft_run_attempt' && t.value === tag))
+            .map((r) => ({ info: { run_id: r.run_id } })),
+        });
       }
       if (path === 'runs/create') {
-        const run = { run_id: `mlflow-${runs.length + 1}`, experiment_id: String(body.experiment_id), tags: body.tags as { key: string; value: string }[] };
+        const run = {
+          run_id: `mlflow-${runs.length + 1}`,
+          experiment_id: String(body.experiment_id),
+          tags: body.tags as { key: string; value: string }[],
+        };
         runs.push(run);
         return reply(200, { run: { info: { run_id: run.run_id } } });
       }
@@ -380,17 +431,31 @@ test('the MLflow sink logs the same points through the REST API, one MLflow run 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   stops.push(() => new Promise((resolve) => server.close(() => resolve())));
   const env = await setup({ mlflowUri: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
-  const { runId } = await handleLaunch(envelope(launch({ experiment: 'mlflow-exp', evaluation: undefined, validationDatasetUri: undefined })), env.launcher);
+  const { runId } = await handleLaunch(
+    envelope(launch({ experiment: 'mlflow-exp', evaluation: undefined, validationDatasetUri: undefined })),
+    env.launcher,
+  );
   await tickUntil(env, runId, 'SUCCEEDED');
   await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
-  const logged = calls.filter((c) => c.path === 'runs/log-batch').flatMap((c) => c.body.metrics as { key: string; step: number; value: number }[]);
+  const logged = calls
+    .filter((c) => c.path === 'runs/log-batch')
+    .flatMap((c) => c.body.metrics as { key: string; step: number; value: number }[]);
   const stored = await env.completion.store.readMetrics(runId);
-  const storedPoints = stored.flatMap((doc) => Object.entries(doc.points).map(([step, p]) => `${doc.metric.slice(1)}@${step}=${p.value}`)).sort();
+  const storedPoints = stored
+    .flatMap((doc) => Object.entries(doc.points).map(([step, p]) => `${doc.metric.slice(1)}@${step}=${p.value}`))
+    .sort();
   assert.deepEqual(logged.map((m) => `${m.key}@${m.step}=${m.value}`).sort(), storedPoints);
-  assert.deepEqual(calls.map((c) => c.path).filter((p) => p !== 'runs/log-batch'), ['experiments/get-by-name', 'experiments/create', 'runs/search', 'runs/create', 'runs/update']);
+  assert.deepEqual(
+    calls.map((c) => c.path).filter((p) => p !== 'runs/log-batch'),
+    ['experiments/get-by-name', 'experiments/create', 'runs/search', 'runs/create', 'runs/update'],
+  );
   assert.deepEqual(runs[0]!.tags.find((t) => t.key === 'sft_run_attempt')?.value, `${runId}:a1`);
   // Logging the same attempt again finds its MLflow run instead of creating another.
-  await createMlflowSink(`http://127.0.0.1:${(server.address() as AddressInfo).port}`).logRun((await env.launcher.runs.get(runId))!, 1, await env.completion.metrics.read((await env.tuning.get((await env.launcher.runs.get(runId))!.currentJobName!)).experiment!));
+  await createMlflowSink(`http://127.0.0.1:${(server.address() as AddressInfo).port}`).logRun(
+    (await env.launcher.runs.get(runId))!,
+    1,
+    await env.completion.metrics.read((await env.tuning.get((await env.launcher.runs.get(runId))!.currentJobName!)).experiment!),
+  );
   assert.equal(runs.length, 1);
   assert.equal(experiments.size, 1);
 });
@@ -435,7 +500,13 @@ test('while the job trains, each tick adds the new metric points (live curves); 
   const finalMetrics = (await env.launcher.runs.get(runId))!.metrics!;
   assert.equal(finalMetrics.final, true);
   assert.equal(finalMetrics.summary['/train_total_loss']?.points, 40);
-  await env.completion.store.recordMetrics(runId, { attempt: finalMetrics.attempt, summary: {}, readAt: new Date().toISOString(), final: false, error: null });
+  await env.completion.store.recordMetrics(runId, {
+    attempt: finalMetrics.attempt,
+    summary: {},
+    readAt: new Date().toISOString(),
+    final: false,
+    error: null,
+  });
   assert.deepEqual((await env.launcher.runs.get(runId))!.metrics, finalMetrics);
 });
 
@@ -453,7 +524,11 @@ test('Vertex refuses batch prediction for the tuned model: its requests go to th
   assert.equal(tuned.mode, 'online');
   assert.match(tuned.online!.refusal, /Do not support model/);
   assert.equal(tuned.online!.target, evaluating.tunedModel!.endpoint);
-  assert.deepEqual(env.sim.control.batchJobs().map((job) => job.model), ['publishers/google/models/gemini-3.5-flash-lite'], 'only the base model runs as a batch job');
+  assert.deepEqual(
+    env.sim.control.batchJobs().map((job) => job.model),
+    ['publishers/google/models/gemini-3.5-flash-lite'],
+    'only the base model runs as a batch job',
+  );
   const tracked: number[] = [];
   env.sim.control.delayNextCalls(1, 1500, { method: 'POST', pathIncludes: 'batchPredictionJobs' });
 
@@ -486,8 +561,15 @@ test('Vertex refuses batch prediction for the tuned model: its requests go to th
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   assert.equal(redeliveries, 1, 'the 429s outlived the retry once');
-  assert.deepEqual(tracked, [...tracked].sort((a, b) => a - b), `online progress never goes back, whatever the poller does to the base job: ${tracked.join(', ')}`);
-  assert.ok(env.events.published.some((e) => e.to === 'EVALUATING' && e.eventId !== lost && /stalled/.test(e.reason)), 'the poller asked again after the lost event');
+  assert.deepEqual(
+    tracked,
+    [...tracked].sort((a, b) => a - b),
+    `online progress never goes back, whatever the poller does to the base job: ${tracked.join(', ')}`,
+  );
+  assert.ok(
+    env.events.published.some((e) => e.to === 'EVALUATING' && e.eventId !== lost && /stalled/.test(e.reason)),
+    'the poller asked again after the lost event',
+  );
   const scoring = (await env.launcher.runs.get(runId))!;
   assert.equal(scoring.state, 'SCORING');
   assert.deepEqual(scoring.evaluation!.jobs.tuned.online!.partsDone, 4);
@@ -500,6 +582,9 @@ test('Vertex refuses batch prediction for the tuned model: its requests go to th
   assert.equal((await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion)).status, 'completed');
   const result = (await env.launcher.runs.get(runId))!.evaluation!.result!;
   // The same toy models as the batch test, so the same scores, now computed from the online parts.
-  assert.deepEqual([result.n, result.tuned.exactMatch, result.tuned.jsonValid, result.tuned.blocked, result.base.exactMatch], [4, 0.5, 0.75, 1, 0]);
+  assert.deepEqual(
+    [result.n, result.tuned.exactMatch, result.tuned.jsonValid, result.tuned.blocked, result.base.exactMatch],
+    [4, 0.5, 0.75, 1, 0],
+  );
   assert.deepEqual(result.headline, { base: 0, tuned: 0.5, delta: 0.5 });
 });

@@ -54,7 +54,17 @@ before(async () => {
     tokens: loadGemmaTokenizer(),
     log: quiet,
     now: Date.now,
-    config: { DATASETS_BUCKET: 'sft-datasets', INPUT_PREFIX: 'incoming/', MAX_OBJECT_BYTES: 50 * 1024 * 1024, MAX_INVALID_SHARE: 0.1, DEFAULT_BASE_MODEL: 'gemini-3.5-flash-lite', CONVERSION_LEASE_SECONDS: 600, HTTPS_MEDIA: 'warn', MEDIA_FETCH_TIMEOUT_SECONDS: 5, PREFIX_DEFAULTS: {} },
+    config: {
+      DATASETS_BUCKET: 'sft-datasets',
+      INPUT_PREFIX: 'incoming/',
+      MAX_OBJECT_BYTES: 50 * 1024 * 1024,
+      MAX_INVALID_SHARE: 0.1,
+      DEFAULT_BASE_MODEL: 'gemini-3.5-flash-lite',
+      CONVERSION_LEASE_SECONDS: 600,
+      HTTPS_MEDIA: 'warn',
+      MEDIA_FETCH_TIMEOUT_SECONDS: 5,
+      PREFIX_DEFAULTS: {},
+    },
   };
 });
 after(async () => {
@@ -126,23 +136,40 @@ test('a CSV with a launch sidecar becomes the same dataset the CLI makes, a repo
   assert.equal(await readText(`${base}/train.jsonl`), readFileSync(`${root}test/golden/support-tickets/train.jsonl`, 'utf8'));
   assert.equal(await readText(`${base}/validation.jsonl`), readFileSync(`${root}test/golden/support-tickets/validation.jsonl`, 'utf8'));
   const report = reportSchema.parse(JSON.parse(await readText(`${base}/report.json`)));
-  assert.deepEqual(report.errors.map((e) => `${e.line}:${e.code}`), ['7:missing_field']);
+  assert.deepEqual(
+    report.errors.map((e) => `${e.line}:${e.code}`),
+    ['7:missing_field'],
+  );
   const doc = await deps.datasets.get(id);
   assert.equal(doc?.state, 'CONVERTED');
-  assert.deepEqual(doc?.source, { bucket: 'raw-data', name: 'incoming/support-tickets.csv', generation: event.generation, size: raw.length, md5Hash: event.md5Hash, crc32c: event.crc32c });
-  assert.equal(event.md5Hash, createHash('md5').update(raw).digest('base64'), 'the hash the event carries is the bytes\' own');
+  assert.deepEqual(doc?.source, {
+    bucket: 'raw-data',
+    name: 'incoming/support-tickets.csv',
+    generation: event.generation,
+    size: raw.length,
+    md5Hash: event.md5Hash,
+    crc32c: event.crc32c,
+  });
+  assert.equal(event.md5Hash, createHash('md5').update(raw).digest('base64'), "the hash the event carries is the bytes' own");
   assert.equal(doc?.launch.state, 'PUBLISHED');
   const launches = await pullLaunches();
   assert.equal(launches.length, 1);
   const launch = launchMessageSchema.parse(launches[0]);
-  assert.deepEqual([launch.requestId, launch.datasetId, launch.trainingDatasetUri, launch.experiment], [id, id, `${base}/train.jsonl`, 'support-tickets']);
+  assert.deepEqual(
+    [launch.requestId, launch.datasetId, launch.trainingDatasetUri, launch.experiment],
+    [id, id, `${base}/train.jsonl`, 'support-tickets'],
+  );
   assert.ok((await readText('gs://raw-data/incoming/support-tickets.csv')) === raw.toString('utf8'), 'the raw object is untouched');
 });
 
 test("public function-calling files (Google's example with proto field names, LLaMA-Factory's glaive demo) convert in the function to the CLI's golden files, with no validation object", async () => {
   for (const [fixture, name, golden] of [
     ['test/fixtures/google/tune-function-calling.jsonl', 'incoming/public/tune-function-calling.jsonl', 'google-tune-function-calling'],
-    ['test/fixtures/llama-factory/glaive_toolcall_en_demo.sample.json', 'incoming/public/glaive_toolcall.json', 'llama-factory-glaive-toolcall'],
+    [
+      'test/fixtures/llama-factory/glaive_toolcall_en_demo.sample.json',
+      'incoming/public/glaive_toolcall.json',
+      'llama-factory-glaive-toolcall',
+    ],
   ] as const) {
     await upload(`${name}.launch.json`, JSON.stringify({ validationSplit: 0 }));
     const outcome = await handleObjectFinalized(await upload(name, readFileSync(`${root}${fixture}`)), randomUUID(), deps);
@@ -156,8 +183,15 @@ test("public function-calling files (Google's example with proto field names, LL
 
 test("LLaMA-Factory's DPO demo in the function: the CLI's preference golden file, launched as preference tuning (never as a supervised job)", async () => {
   const name = 'incoming/public/dpo_en_demo.json';
-  await upload(`${name}.launch.json`, JSON.stringify({ validationSplit: 0, launch: { experiment: 'dpo-demo', hyperParameters: { beta: 0.2 } } }));
-  const outcome = await handleObjectFinalized(await upload(name, readFileSync(`${root}test/fixtures/llama-factory/dpo_en_demo.sample.json`)), randomUUID(), deps);
+  await upload(
+    `${name}.launch.json`,
+    JSON.stringify({ validationSplit: 0, launch: { experiment: 'dpo-demo', hyperParameters: { beta: 0.2 } } }),
+  );
+  const outcome = await handleObjectFinalized(
+    await upload(name, readFileSync(`${root}test/fixtures/llama-factory/dpo_en_demo.sample.json`)),
+    randomUUID(),
+    deps,
+  );
   assert.equal(outcome.status, 'converted');
   const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
   assert.equal(doc!.report!.method, 'preference');
@@ -170,10 +204,17 @@ test("LLaMA-Factory's DPO demo in the function: the CLI's preference golden file
 });
 
 test('a Parquet dataset (nested, as Hugging Face stores it) is read from the bucket by range, to the same bytes as its JSON', async () => {
-  const records = JSON.parse(readFileSync(`${root}test/fixtures/llama-factory/glaive_toolcall_en_demo.sample.json`, 'utf8')) as Record<string, unknown>[];
+  const records = JSON.parse(readFileSync(`${root}test/fixtures/llama-factory/glaive_toolcall_en_demo.sample.json`, 'utf8')) as Record<
+    string,
+    unknown
+  >[];
   const name = 'incoming/public/glaive_toolcall.parquet';
   await upload(`${name}.launch.json`, JSON.stringify({ validationSplit: 0 }));
-  const outcome = await handleObjectFinalized(await upload(name, Buffer.from(parquetFromRecords(records, { rowGroupSize: 1 }))), randomUUID(), deps);
+  const outcome = await handleObjectFinalized(
+    await upload(name, Buffer.from(parquetFromRecords(records, { rowGroupSize: 1 }))),
+    randomUUID(),
+    deps,
+  );
   assert.equal(outcome.status, 'converted');
   const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
   assert.equal(doc!.report!.format, 'sharegpt');
@@ -190,7 +231,10 @@ test('duplicate and concurrent deliveries of one event: one dataset, the same by
   // Deliveries of one event share its lease (so a redelivery after a crash takes it back at once),
   // so on a busy machine more than one may convert; what they write is create-once and identical.
   const datasetId = datasetIdFor(event.bucket, event.name, event.generation);
-  assert.ok(outcomes.every((o) => 'datasetId' in o && o.datasetId === datasetId), JSON.stringify(outcomes));
+  assert.ok(
+    outcomes.every((o) => 'datasetId' in o && o.datasetId === datasetId),
+    JSON.stringify(outcomes),
+  );
   assert.ok(outcomes.some((o) => o.status === 'converted'));
   assert.equal(again.status, 'duplicate');
   const docs = await createFirestore(emulators.projectId).collection('datasets').where('source.name', '==', 'incoming/dup.jsonl').get();
@@ -207,7 +251,10 @@ test('bad lines are located in the report; unusable files become REJECTED datase
   const chat = await upload('incoming/chat.jsonl', readFileSync(`${root}samples/support-chat.openai.jsonl`));
   const outcome = await handleObjectFinalized(chat, randomUUID(), deps);
   const report = (await deps.datasets.get((outcome as { datasetId: string }).datasetId))?.report;
-  assert.deepEqual(report?.errors.map((e) => `${e.line}:${e.code}`), ['4:invalid_json', '8:consecutive_turns']);
+  assert.deepEqual(
+    report?.errors.map((e) => `${e.line}:${e.code}`),
+    ['4:invalid_json', '8:consecutive_turns'],
+  );
   for (const [name, content, reason] of [
     ['incoming/empty.jsonl', '', /empty/],
     ['incoming/noise.jsonl', Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 131) % 256)), /not text/],
@@ -239,18 +286,42 @@ test('every referenced image is opened: a missing one, a mislabelled one and an 
   const png = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...Buffer.alloc(100)]);
   await storage.bucket('raw-data').file('media/cat.png').save(png);
   await storage.bucket('raw-data').file('media/really-a-png.jpg').save(png);
-  await storage.bucket('raw-data').file('media/huge.png').save(Buffer.concat([png, Buffer.alloc(21 * 1024 * 1024)]));
-  const row = (image: string) => JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: image } }] }, { role: 'assistant', content: 'a cat' }] });
-  const lines = [row('gs://raw-data/media/cat.png'), row('gs://raw-data/media/missing.png'), row('gs://raw-data/media/really-a-png.jpg'), row('gs://raw-data/media/huge.png'), row('gs://raw-data/media/cat.png')];
+  await storage
+    .bucket('raw-data')
+    .file('media/huge.png')
+    .save(Buffer.concat([png, Buffer.alloc(21 * 1024 * 1024)]));
+  const row = (image: string) =>
+    JSON.stringify({
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is this?' },
+            { type: 'image_url', image_url: { url: image } },
+          ],
+        },
+        { role: 'assistant', content: 'a cat' },
+      ],
+    });
+  const lines = [
+    row('gs://raw-data/media/cat.png'),
+    row('gs://raw-data/media/missing.png'),
+    row('gs://raw-data/media/really-a-png.jpg'),
+    row('gs://raw-data/media/huge.png'),
+    row('gs://raw-data/media/cat.png'),
+  ];
   const outcome = await handleObjectFinalized(await upload('incoming/images.jsonl', lines.join('\n')), randomUUID(), deps);
   const report = (await deps.datasets.get((outcome as { datasetId: string }).datasetId))?.report;
   assert.deepEqual(report?.examples, { total: 5, valid: 2, invalid: 3 });
   // The input's own field, and the converted example's beside it.
-  assert.deepEqual(report?.errors.map((e) => `${e.line}:${e.code}@${e.path}<-${e.convertedPath}`), [
-    '2:media_not_found@messages[0].content[1].image_url.url<-contents[0].parts[1].fileData.fileUri',
-    '3:media_type_mismatch@messages[0].content[1].image_url.url<-contents[0].parts[1].fileData.mimeType',
-    '4:media_too_large@messages[0].content[1].image_url.url<-contents[0].parts[1].fileData.fileUri',
-  ]);
+  assert.deepEqual(
+    report?.errors.map((e) => `${e.line}:${e.code}@${e.path}<-${e.convertedPath}`),
+    [
+      '2:media_not_found@messages[0].content[1].image_url.url<-contents[0].parts[1].fileData.fileUri',
+      '3:media_type_mismatch@messages[0].content[1].image_url.url<-contents[0].parts[1].fileData.mimeType',
+      '4:media_too_large@messages[0].content[1].image_url.url<-contents[0].parts[1].fileData.fileUri',
+    ],
+  );
 });
 
 test("LLaMA-Factory's multimodal demo uploaded with its picture folder: relative paths name the objects beside the dataset, checked and rewritten to gs://", async () => {
@@ -261,24 +332,56 @@ test("LLaMA-Factory's multimodal demo uploaded with its picture folder: relative
   const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
   assert.deepEqual(doc?.report?.examples, { total: 4, valid: 4, invalid: 0 });
   const written = [doc!.outputs.train!, ...(doc!.outputs.validation ? [doc!.outputs.validation] : [])];
-  const examples = (await Promise.all(written.map(readText))).join('').trim().split('\n').map((line) => JSON.parse(line) as { contents: { parts: unknown[] }[] });
+  const examples = (await Promise.all(written.map(readText)))
+    .join('')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { contents: { parts: unknown[] }[] });
   assert.deepEqual(
     examples.map((example) => JSON.stringify(example.contents[0]!.parts[0])).sort(),
-    ['1', '1', '2', '3'].map((n) => JSON.stringify({ fileData: { mimeType: 'image/jpeg', fileUri: `gs://raw-data/incoming/team-a/mllm_demo_data/${n}.jpg` } })),
+    ['1', '1', '2', '3'].map((n) =>
+      JSON.stringify({ fileData: { mimeType: 'image/jpeg', fileUri: `gs://raw-data/incoming/team-a/mllm_demo_data/${n}.jpg` } }),
+    ),
   );
 
   // A picture that is not there, and a path out of the bucket, are errors on their records' lines.
-  const row = (image: string) => JSON.stringify({ conversations: [{ from: 'human', value: '<image>Who?' }, { from: 'gpt', value: 'Kane.' }], images: [image] });
-  const broken = await handleObjectFinalized(await upload('incoming/team-a/broken.jsonl', [row('mllm_demo_data/9.jpg'), row('../../../../etc/x.jpg'), row('/home/me/1.jpg')].join('\n')), randomUUID(), deps);
+  const row = (image: string) =>
+    JSON.stringify({
+      conversations: [
+        { from: 'human', value: '<image>Who?' },
+        { from: 'gpt', value: 'Kane.' },
+      ],
+      images: [image],
+    });
+  const broken = await handleObjectFinalized(
+    await upload(
+      'incoming/team-a/broken.jsonl',
+      [row('mllm_demo_data/9.jpg'), row('../../../../etc/x.jpg'), row('/home/me/1.jpg')].join('\n'),
+    ),
+    randomUUID(),
+    deps,
+  );
   const report = (await deps.datasets.get((broken as { datasetId: string }).datasetId))?.report;
-  assert.deepEqual(report?.errors.map((e) => `${e.line}:${e.code}`), ['1:media_not_found', '2:media_outside_root', '3:media_outside_root', '0:no_training_examples']);
+  assert.deepEqual(
+    report?.errors.map((e) => `${e.line}:${e.code}`),
+    ['1:media_not_found', '2:media_outside_root', '3:media_outside_root', '0:no_training_examples'],
+  );
   assert.match(report!.errors[0]!.message, /gs:\/\/raw-data\/incoming\/team-a\/mllm_demo_data\/9\.jpg does not exist/);
 });
 
 test('a 200 MB file streams from the raw bucket to a dataset without being held in memory', async () => {
   const name = 'incoming/large.jsonl';
   const writer = storage.bucket('raw-data').file(name).createWriteStream({ resumable: true });
-  const record = (i: number) => JSON.stringify({ conversations: [{ from: 'human', value: `Ticket ${i}: the export button is grey and the tooltip says no permission. ${'Please help. '.repeat(20)}` }, { from: 'gpt', value: JSON.stringify({ category: 'bug', ticket: i }) }] }) + '\n';
+  const record = (i: number) =>
+    JSON.stringify({
+      conversations: [
+        {
+          from: 'human',
+          value: `Ticket ${i}: the export button is grey and the tooltip says no permission. ${'Please help. '.repeat(20)}`,
+        },
+        { from: 'gpt', value: JSON.stringify({ category: 'bug', ticket: i }) },
+      ],
+    }) + '\n';
   let bytes = 0;
   let count = 0;
   while (bytes < 200 * 1024 * 1024) {
@@ -312,10 +415,17 @@ test('a 200 MB file streams from the raw bucket to a dataset without being held 
   child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const [code] = (await once(child, 'close')) as [number | null];
   assert.equal(code, 0, `the capped process finished: ${stderr}`);
-  const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { status: string; peakRss: number; examples: { total: number; valid: number } };
+  const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+    status: string;
+    peakRss: number;
+    examples: { total: number; valid: number };
+  };
   assert.equal(result.status, 'converted');
   assert.deepEqual(result.examples, { total: count, valid: count, invalid: 0 });
-  assert.ok(result.peakRss < 450 * 1024 * 1024, `peak RSS ${Math.round(result.peakRss / 1e6)} MB converting a 200 MB object (the process alone needs about 250 MB)`);
+  assert.ok(
+    result.peakRss < 450 * 1024 * 1024,
+    `peak RSS ${Math.round(result.peakRss / 1e6)} MB converting a 200 MB object (the process alone needs about 250 MB)`,
+  );
 });
 
 test('https media: left with a warning by default; with HTTPS_MEDIA=copy copied into the bucket once, checked, and the example points there', async () => {
@@ -343,32 +453,65 @@ test('https media: left with a warning by default; with HTTPS_MEDIA=copy copied 
   // Vertex and the validator want https URLs; the test's fetch maps them onto the local server.
   const localFetch: typeof fetch = (url, init) => fetch(String(url).replace('https://media.example.com', base), init);
   // media.example.com stands for a public host; the address rule itself is the production one.
-  const mediaAddresses = { allows: isPublicAddress, resolve: async (host: string) => (host === 'media.example.com' ? ['93.184.215.14'] : ['10.0.0.7']) };
+  const mediaAddresses = {
+    allows: isPublicAddress,
+    resolve: async (host: string) => (host === 'media.example.com' ? ['93.184.215.14'] : ['10.0.0.7']),
+  };
   try {
-    const row = (image: string) => JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: image } }] }, { role: 'assistant', content: 'a cat' }] });
-    const lines = [row('https://media.example.com/cat.png'), row('https://media.example.com/gone.png'), row('https://media.example.com/huge.png'), row('https://media.example.com/cat.png')].join('\n');
+    const row = (image: string) =>
+      JSON.stringify({
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'What is this?' },
+              { type: 'image_url', image_url: { url: image } },
+            ],
+          },
+          { role: 'assistant', content: 'a cat' },
+        ],
+      });
+    const lines = [
+      row('https://media.example.com/cat.png'),
+      row('https://media.example.com/gone.png'),
+      row('https://media.example.com/huge.png'),
+      row('https://media.example.com/cat.png'),
+    ].join('\n');
 
-    const warned = await handleObjectFinalized(await upload('incoming/remote-warn.jsonl', lines), randomUUID(), { ...deps, fetch: localFetch });
+    const warned = await handleObjectFinalized(await upload('incoming/remote-warn.jsonl', lines), randomUUID(), {
+      ...deps,
+      fetch: localFetch,
+    });
     const warnedReport = (await deps.datasets.get((warned as { datasetId: string }).datasetId))?.report;
     assert.deepEqual(warnedReport?.examples, { total: 4, valid: 4, invalid: 0 });
     const perExample = warnedReport?.warnings.filter((w) => w.line > 0) ?? [];
     assert.ok(perExample.every((w) => w.code === 'https_file_uri') && perExample.length === 4);
-    assert.ok(warnedReport?.warnings.some((w) => w.line === 0 && w.code === 'few_training_examples'), 'and the file as a whole is small');
+    assert.ok(
+      warnedReport?.warnings.some((w) => w.line === 0 && w.code === 'few_training_examples'),
+      'and the file as a whole is small',
+    );
     assert.equal(requests.length, 0, 'nothing fetched when warning');
 
     const copyDeps = { ...deps, fetch: localFetch, mediaAddresses, config: { ...deps.config, HTTPS_MEDIA: 'copy' as const } };
     const outcome = await handleObjectFinalized(await upload('incoming/remote-copy.jsonl', lines), randomUUID(), copyDeps);
     const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
     assert.deepEqual(doc?.report?.examples, { total: 4, valid: 2, invalid: 2 });
-    assert.deepEqual(doc?.report?.errors.map((e) => `${e.line}:${e.code}`), ['2:media_copy_failed', '3:media_too_large']);
+    assert.deepEqual(
+      doc?.report?.errors.map((e) => `${e.line}:${e.code}`),
+      ['2:media_copy_failed', '3:media_too_large'],
+    );
     assert.match(doc!.report!.errors[0]!.message, /HTTP 404/);
-    assert.deepEqual(doc?.report?.warnings.filter((w) => w.code === 'https_file_uri'), [], 'copied files are no longer on https');
+    assert.deepEqual(
+      doc?.report?.warnings.filter((w) => w.code === 'https_file_uri'),
+      [],
+      'copied files are no longer on https',
+    );
     const train = (await readText(doc!.outputs.train!)) + (doc!.outputs.validation ? await readText(doc!.outputs.validation) : '');
     const uris = [...train.matchAll(/"fileUri":"([^"]+)"/g)].map((m) => m[1]);
     assert.equal(uris.length, 2);
     assert.ok(uris.every((uri) => /^gs:\/\/sft-datasets\/media\/[0-9a-f]{32}\.png$/.test(uri!)) && uris[0] === uris[1], uris.join(', '));
     const [copied] = await storage.bucket('sft-datasets').file(uris[0]!.replace('gs://sft-datasets/', '')).download();
-    assert.deepEqual(copied, png, 'the bytes are the host\'s');
+    assert.deepEqual(copied, png, "the bytes are the host's");
     assert.equal(requests.filter((r) => r === '/cat.png').length, 1, 'one download for two examples');
 
     // A redelivery finds the copy in the bucket and downloads nothing again.
@@ -380,26 +523,42 @@ test('https media: left with a warning by default; with HTTPS_MEDIA=copy copied 
 });
 
 test('a launch spec from the object metadata (sft-sidecar) or from the prefix defaults, when there is no sidecar file; a bad one is a clear rejection', async () => {
-  const lines = Array.from({ length: 20 }, (_, i) => JSON.stringify({ instruction: `Classify ticket ${i}`, output: i % 2 ? 'bug' : 'billing' })).join('\n');
+  const lines = Array.from({ length: 20 }, (_, i) =>
+    JSON.stringify({ instruction: `Classify ticket ${i}`, output: i % 2 ? 'bug' : 'billing' }),
+  ).join('\n');
   const withMetadata = async (name: string, sidecar: string) => {
-    await storage.bucket('raw-data').file(name).save(lines, { metadata: { metadata: { 'sft-sidecar': sidecar } } });
+    await storage
+      .bucket('raw-data')
+      .file(name)
+      .save(lines, { metadata: { metadata: { 'sft-sidecar': sidecar } } });
     return storageObjectEventSchema.parse(finalized.findLast((object) => object.name === name));
   };
-  const byMetadata = await handleObjectFinalized(await withMetadata('incoming/meta.jsonl', JSON.stringify({ launch: { experiment: 'from-metadata' } })), randomUUID(), deps);
+  const byMetadata = await handleObjectFinalized(
+    await withMetadata('incoming/meta.jsonl', JSON.stringify({ launch: { experiment: 'from-metadata' } })),
+    randomUUID(),
+    deps,
+  );
   assert.ok('launch' in byMetadata && byMetadata.launch, 'launched');
 
   // As the function reads them from its environment.
   const { PREFIX_DEFAULTS } = converterConfigSchema.parse({
     RAW_BUCKET: 'raw-data',
     DATASETS_BUCKET: 'sft-datasets',
-    PREFIX_DEFAULTS: JSON.stringify({ 'incoming/': { launch: { experiment: 'too-broad' } }, 'incoming/team-a/': { launch: { experiment: 'team-a' }, validationSplit: 0.2 } }),
+    PREFIX_DEFAULTS: JSON.stringify({
+      'incoming/': { launch: { experiment: 'too-broad' } },
+      'incoming/team-a/': { launch: { experiment: 'team-a' }, validationSplit: 0.2 },
+    }),
   });
   const teamDefaults: ConverterDeps = { ...deps, config: { ...deps.config, PREFIX_DEFAULTS } };
   await handleObjectFinalized(await upload('incoming/team-a/tickets.jsonl', lines), randomUUID(), teamDefaults);
   const launches = (await pullLaunches()).map((message) => launchMessageSchema.parse(message).experiment).sort();
   assert.deepEqual(launches, ['from-metadata', 'team-a'], 'the longest prefix wins');
 
-  const bad = await handleObjectFinalized(await withMetadata('incoming/bad-meta.jsonl', '{"launch": {"experiment": 3}}'), randomUUID(), deps);
+  const bad = await handleObjectFinalized(
+    await withMetadata('incoming/bad-meta.jsonl', '{"launch": {"experiment": 3}}'),
+    randomUUID(),
+    deps,
+  );
   assert.equal(bad.status, 'rejected');
   const doc = await deps.datasets.get((bad as { datasetId: string }).datasetId);
   assert.match(doc!.rejection!, /incoming\/bad-meta\.jsonl \(metadata sft-sidecar\): launch\.experiment/);
@@ -410,11 +569,61 @@ test('every format dropped as a file (with its sidecar) becomes a dataset, a rep
   const a = (i: number) => `Open Reports, pick report ${i}, then Export.`;
   const rows = [0, 1, 2, 3, 4];
   const files: [string, string, string][] = [
-    ['gemini.jsonl', 'gemini', rows.map((i) => JSON.stringify({ contents: [{ role: 'user', parts: [{ text: q(i) }] }, { role: 'model', parts: [{ text: a(i) }] }] })).join('\n')],
-    ['openai.jsonl', 'openai', rows.map((i) => JSON.stringify({ messages: [{ role: 'user', content: q(i) }, { role: 'assistant', content: a(i) }] })).join('\n')],
-    ['sharegpt.jsonl', 'sharegpt', rows.map((i) => JSON.stringify({ conversations: [{ from: 'human', value: q(i) }, { from: 'gpt', value: a(i) }] })).join('\n')],
+    [
+      'gemini.jsonl',
+      'gemini',
+      rows
+        .map((i) =>
+          JSON.stringify({
+            contents: [
+              { role: 'user', parts: [{ text: q(i) }] },
+              { role: 'model', parts: [{ text: a(i) }] },
+            ],
+          }),
+        )
+        .join('\n'),
+    ],
+    [
+      'openai.jsonl',
+      'openai',
+      rows
+        .map((i) =>
+          JSON.stringify({
+            messages: [
+              { role: 'user', content: q(i) },
+              { role: 'assistant', content: a(i) },
+            ],
+          }),
+        )
+        .join('\n'),
+    ],
+    [
+      'sharegpt.jsonl',
+      'sharegpt',
+      rows
+        .map((i) =>
+          JSON.stringify({
+            conversations: [
+              { from: 'human', value: q(i) },
+              { from: 'gpt', value: a(i) },
+            ],
+          }),
+        )
+        .join('\n'),
+    ],
     ['alpaca.jsonl', 'alpaca', rows.map((i) => JSON.stringify({ instruction: q(i), output: a(i) })).join('\n')],
-    ['array.json', 'openai', JSON.stringify(rows.map((i) => ({ messages: [{ role: 'user', content: q(i) }, { role: 'assistant', content: a(i) }] })))],
+    [
+      'array.json',
+      'openai',
+      JSON.stringify(
+        rows.map((i) => ({
+          messages: [
+            { role: 'user', content: q(i) },
+            { role: 'assistant', content: a(i) },
+          ],
+        })),
+      ),
+    ],
     ['tickets.csv', 'csv', `prompt,response\n${rows.map((i) => `"${q(i)}","${a(i)}"`).join('\n')}\n`],
     ['tickets.tsv', 'tsv', `prompt\tresponse\n${rows.map((i) => `${q(i)}\t${a(i)}`).join('\n')}\n`],
   ];
@@ -423,7 +632,11 @@ test('every format dropped as a file (with its sidecar) becomes a dataset, a rep
     const outcome = await handleObjectFinalized(await upload(`incoming/formats/${file}`, content), randomUUID(), deps);
     assert.equal(outcome.status, 'converted', file);
     const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
-    assert.deepEqual([doc?.report?.format, doc?.report?.examples.valid, doc?.report?.examples.invalid, doc?.launch.state], [format, 5, 0, 'PUBLISHED'], file);
+    assert.deepEqual(
+      [doc?.report?.format, doc?.report?.examples.valid, doc?.report?.examples.invalid, doc?.launch.state],
+      [format, 5, 0, 'PUBLISHED'],
+      file,
+    );
     const lines = (await readText(doc!.outputs.train!)) + (doc!.outputs.validation ? await readText(doc!.outputs.validation) : '');
     assert.equal(lines.trim().split('\n').length, 5, `${file}: every example written`);
     assert.ok(lines.includes(JSON.stringify(a(3))), `${file}: the answers are the model turns`);
@@ -437,7 +650,10 @@ test('a delivery that dies between claiming the launch and publishing it: redeli
   const lines = Array.from({ length: 20 }, (_, i) => JSON.stringify({ instruction: `Say ${i}`, output: String(i) })).join('\n');
   const event = await upload('incoming/crash.jsonl', lines);
   // The first delivery converts, then a Pub/Sub outage kills it right after it claimed the launch.
-  const dying = { ...deps, launches: { publish: async () => Promise.reject(Object.assign(new Error('publish failed: the process died'), { code: 'ECONNRESET' })) } };
+  const dying = {
+    ...deps,
+    launches: { publish: async () => Promise.reject(Object.assign(new Error('publish failed: the process died'), { code: 'ECONNRESET' })) },
+  };
   const first = randomUUID();
   await assert.rejects(handleObjectFinalized(event, first, dying), /the process died/);
   const datasetId = datasetIdFor(event.bucket, event.name, event.generation);
@@ -452,11 +668,20 @@ test('a delivery that dies between claiming the launch and publishing it: redeli
   assert.ok('launch' in again && again.launch, 'published on redelivery');
   assert.equal((await handleObjectFinalized(event, randomUUID(), later)).status, 'duplicate', 'and only once');
   assert.equal((await deps.datasets.get(datasetId))?.launch.state, 'PUBLISHED');
-  assert.deepEqual((await pullLaunches()).map((m) => launchMessageSchema.parse(m).experiment), ['crash']);
+  assert.deepEqual(
+    (await pullLaunches()).map((m) => launchMessageSchema.parse(m).experiment),
+    ['crash'],
+  );
 });
 
 test('two versions of one name: each event reads exactly its own generation, and an overwritten one is recorded gone, never converted from the newer bytes', async () => {
-  const line = (text: string) => JSON.stringify({ contents: [{ role: 'user', parts: [{ text }] }, { role: 'model', parts: [{ text: `${text}: answered` }] }] });
+  const line = (text: string) =>
+    JSON.stringify({
+      contents: [
+        { role: 'user', parts: [{ text }] },
+        { role: 'model', parts: [{ text: `${text}: answered` }] },
+      ],
+    });
   for (let round = 0; round < 5; round++) {
     const name = `incoming/versions-${round}.jsonl`;
     const eventA = await upload(name, [line(`A${round} one`), line(`A${round} two`)].join('\n'));
@@ -501,9 +726,24 @@ test('HTTPS_MEDIA=copy never reaches a private, loopback or link-local address, 
     connected.push(String(url));
     return fetch(String(url).replace('https://media.example.com', base), init);
   };
-  const mediaAddresses = { allows: isPublicAddress, resolve: async (name: string) => (name === 'media.example.com' ? ['93.184.215.14'] : ['10.0.0.7']) };
+  const mediaAddresses = {
+    allows: isPublicAddress,
+    resolve: async (name: string) => (name === 'media.example.com' ? ['93.184.215.14'] : ['10.0.0.7']),
+  };
   try {
-    const row = (image: string) => JSON.stringify({ messages: [{ role: 'user', content: [{ type: 'text', text: 'What is this?' }, { type: 'image_url', image_url: { url: image } }] }, { role: 'assistant', content: 'a cat' }] });
+    const row = (image: string) =>
+      JSON.stringify({
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'What is this?' },
+              { type: 'image_url', image_url: { url: image } },
+            ],
+          },
+          { role: 'assistant', content: 'a cat' },
+        ],
+      });
     const names = ['/metadata.png', '/internal.png', '/loopback.png', '/mapped.png', '/downgrade.png', '/loop0.png'];
     const lines = [...names.map((name) => row(`https://media.example.com${name}`)), row('https://10.1.2.3/direct.png')].join('\n');
     const copyDeps = { ...deps, fetch: localFetch, mediaAddresses, config: { ...deps.config, HTTPS_MEDIA: 'copy' as const } };
@@ -511,15 +751,21 @@ test('HTTPS_MEDIA=copy never reaches a private, loopback or link-local address, 
     const doc = await deps.datasets.get((outcome as { datasetId: string }).datasetId);
     const errors = doc?.report?.errors.filter((e) => e.line > 0).map((e) => `${e.line}: ${e.message}`) ?? [];
     assert.equal(errors.length, 7, errors.join('\n'));
-    assert.ok(doc?.report?.errors.some((e) => e.code === 'no_training_examples'), 'every record refused: nothing to train on, said once for the file');
+    assert.ok(
+      doc?.report?.errors.some((e) => e.code === 'no_training_examples'),
+      'every record refused: nothing to train on, said once for the file',
+    );
     assert.match(errors[0]!, /redirects to https:\/\/169\.254\.169\.254\/.*private, loopback or link-local/);
     assert.match(errors[1]!, /internal\.corp\.example .*\(10\.0\.0\.7\)/);
     assert.match(errors[2]!, /\[::1\].*private, loopback or link-local/);
-    assert.match(errors[3]!, /::ffff:7f00:1.*private, loopback or link-local/, "the URL parser writes ::ffff:127.0.0.1 so: still refused");
+    assert.match(errors[3]!, /::ffff:7f00:1.*private, loopback or link-local/, 'the URL parser writes ::ffff:127.0.0.1 so: still refused');
     assert.match(errors[4]!, /redirects to http: URL: only https media are fetched/);
     assert.match(errors[5]!, /more than 5 redirects/);
     assert.match(errors[6]!, /10\.1\.2\.3 is a private/);
-    assert.ok(connected.every((url) => url.startsWith('https://media.example.com/')), `only the public host was ever asked: ${connected.join(', ')}`);
+    assert.ok(
+      connected.every((url) => url.startsWith('https://media.example.com/')),
+      `only the public host was ever asked: ${connected.join(', ')}`,
+    );
   } finally {
     host.close();
   }
@@ -527,7 +773,9 @@ test('HTTPS_MEDIA=copy never reaches a private, loopback or link-local address, 
 
 test('the same bytes with the same launch spec uploaded twice start one run: the second dataset points at the first run', async () => {
   const dedupe = { ...deps, config: { ...deps.config, DUPLICATE_UPLOAD_WINDOW_HOURS: 24 } };
-  const bytes = Array.from({ length: 12 }, (_, i) => JSON.stringify({ instruction: `Classify ticket ${i}`, output: i % 2 ? 'bug' : 'billing' })).join('\n');
+  const bytes = Array.from({ length: 12 }, (_, i) =>
+    JSON.stringify({ instruction: `Classify ticket ${i}`, output: i % 2 ? 'bug' : 'billing' }),
+  ).join('\n');
   const drop = async (name: string, experiment: string) => {
     await upload(`${name}.launch.json`, JSON.stringify({ launch: { experiment } }));
     const outcome = await handleObjectFinalized(await upload(name, bytes), randomUUID(), dedupe);
@@ -545,5 +793,9 @@ test('the same bytes with the same launch spec uploaded twice start one run: the
   const off = { ...deps, config: { ...deps.config, DUPLICATE_UPLOAD_WINDOW_HOURS: 0 } };
   await upload('incoming/double-d.jsonl.launch.json', JSON.stringify({ launch: { experiment: 'double-upload' } }));
   const again = await handleObjectFinalized(await upload('incoming/double-d.jsonl', bytes), randomUUID(), off);
-  assert.equal((await deps.datasets.get((again as { datasetId: string }).datasetId))?.launch.state, 'PUBLISHED', 'with the window at 0 every upload launches');
+  assert.equal(
+    (await deps.datasets.get((again as { datasetId: string }).datasetId))?.launch.state,
+    'PUBLISHED',
+    'with the window at 0 every upload launches',
+  );
 });

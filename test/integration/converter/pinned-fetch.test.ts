@@ -29,14 +29,23 @@ test('media are fetched only from where the address policy allowed, checked as t
     let answers = 0;
     const rebinding = { allows: isPublicAddress, resolve: async () => (answers++ === 0 ? ['93.184.215.14'] : ['127.0.0.1']) };
     // The object store is never reached: the download fails before anything is written.
-    const result = await downloadToStorage(url, 'gs://datasets/media/cat.png', { objects: {} as never, contentType: 'image/png', maxBytes: 1024, timeoutMs: 5000, addresses: rebinding });
+    const result = await downloadToStorage(url, 'gs://datasets/media/cat.png', {
+      objects: {} as never,
+      contentType: 'image/png',
+      maxBytes: 1024,
+      timeoutMs: 5000,
+      addresses: rebinding,
+    });
     assert.ok('failure' in result, JSON.stringify(result));
     assert.match(result.failure, /could not fetch it: .*resolves to 127\.0\.0\.1: media are fetched only from public hosts/);
     assert.equal(answers, 2, 'checked once by the download, once more by the connection');
     assert.deepEqual(requests, ['/cat.png'], 'only the allowed request reached the server');
 
     // Plain http is never fetched, whatever the caller asks.
-    await assert.rejects(pinnedFetch({ allows: () => true, resolve: async () => ['127.0.0.1'] })('http://media.example.com/cat.png'), /only https is fetched/);
+    await assert.rejects(
+      pinnedFetch({ allows: () => true, resolve: async () => ['127.0.0.1'] })('http://media.example.com/cat.png'),
+      /only https is fetched/,
+    );
   } finally {
     server.close();
   }

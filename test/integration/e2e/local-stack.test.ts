@@ -11,7 +11,12 @@ import { waitFor } from '../../support/wait.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 
-function run(command: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv = process.env): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  timeoutMs: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(command, args, { cwd: root, env });
     let stdout = '';
@@ -34,7 +39,9 @@ test('the README main command: npm start -- --once runs the sample from the buck
   assert.match(result.stdout, /history\s+ACCEPTED → SUBMITTED → PENDING → RUNNING → SUCCEEDED → EVALUATING → SCORING → COMPLETED/);
   assert.match(result.stdout, /metrics copied to Firestore: train loss [\d.]+ at step 60/);
   assert.match(result.stdout, /exact match\s+[\d.]+%\s+[\d.]+%/);
-  const latencies = result.stdout.split('\n').filter((line) => /drop → dataset|dataset → job submitted|drop → tuned|drop → completed/.test(line));
+  const latencies = result.stdout
+    .split('\n')
+    .filter((line) => /drop → dataset|dataset → job submitted|drop → tuned|drop → completed/.test(line));
   console.log(`end-to-end latencies on the local stack:\n${latencies.join('\n')}`);
 });
 
@@ -61,18 +68,23 @@ describe('faults across stages', () => {
     await stack?.stop();
   });
 
-  const datasetOf = (name: string) => waitFor(`the dataset of ${name}`, async () => (await db.collection('datasets').where('source.name', '==', name).get()).docs[0]?.data());
+  const datasetOf = (name: string) =>
+    waitFor(`the dataset of ${name}`, async () => (await db.collection('datasets').where('source.name', '==', name).get()).docs[0]?.data());
 
   test('the happy path through every stage, no stage called directly: a file dropped in the bucket ends COMPLETED with metrics and an evaluation (its base batch job PARTIALLY_SUCCEEDED)', async () => {
     stack.simulator.control.partlyFailNextBatchJobs(1, { every: 2, modelIncludes: 'publishers/' });
     const bucket = stack.storage.bucket(stack.rawBucket);
     await bucket.file('incoming/happy.csv.launch.json').save(JSON.stringify({ launch: { experiment: 'happy' } }));
     await bucket.file('incoming/happy.csv').save(readFileSync(`${root}samples/support-tickets.csv`));
-    const run = await waitFor('the run to complete', async () => {
-      const runId = (await datasetOf('incoming/happy.csv')).launch?.runId;
-      const doc = runId ? (await db.doc(`runs/${runId}`).get()).data() : undefined;
-      return doc?.state === 'COMPLETED' ? doc : undefined;
-    }, 120_000);
+    const run = await waitFor(
+      'the run to complete',
+      async () => {
+        const runId = (await datasetOf('incoming/happy.csv')).launch?.runId;
+        const doc = runId ? (await db.doc(`runs/${runId}`).get()).data() : undefined;
+        return doc?.state === 'COMPLETED' ? doc : undefined;
+      },
+      120_000,
+    );
     assert.ok(run.metrics.summary['/train_total_loss'].points > 0);
     const metricDocs = await db.collection(`runs/${run.runId}/metrics`).get();
     assert.equal(metricDocs.size, 6, 'train and eval series (the converter split off a validation set)');
@@ -98,11 +110,15 @@ describe('faults across stages', () => {
       // The faults stack sends 2 requests per part and hands over after each: continuation events go through the run-events topic.
       await bucket.file('incoming/online.csv.launch.json').save(JSON.stringify({ launch: { experiment: 'online' } }));
       await bucket.file('incoming/online.csv').save(readFileSync(`${root}samples/support-tickets.csv`));
-      const run = await waitFor('the online-evaluated run to complete', async () => {
-        const runId = (await datasetOf('incoming/online.csv')).launch?.runId;
-        const doc = runId ? (await db.doc(`runs/${runId}`).get()).data() : undefined;
-        return doc?.state === 'COMPLETED' ? doc : undefined;
-      }, 120_000);
+      const run = await waitFor(
+        'the online-evaluated run to complete',
+        async () => {
+          const runId = (await datasetOf('incoming/online.csv')).launch?.runId;
+          const doc = runId ? (await db.doc(`runs/${runId}`).get()).data() : undefined;
+          return doc?.state === 'COMPLETED' ? doc : undefined;
+        },
+        120_000,
+      );
       const tuned = run.evaluation.jobs.tuned;
       assert.equal(tuned.mode, 'online');
       assert.equal(tuned.online.partsDone, Math.ceil(run.evaluation.examples / tuned.online.partSize));
@@ -117,10 +133,22 @@ describe('faults across stages', () => {
 
   test('a duplicate storm of launch messages through Pub/Sub gives one job', async () => {
     const before = stack.simulator.control.createdCount();
-    const message = { schemaVersion: 1, requestId: 'storm-e2e', experiment: 'storm', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`, source: 'e2e' };
-    await stack.storage.bucket(stack.datasetsBucket).file('storm/train.jsonl').save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
+    const message = {
+      schemaVersion: 1,
+      requestId: 'storm-e2e',
+      experiment: 'storm',
+      baseModel: 'gemini-3.5-flash-lite',
+      trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`,
+      source: 'e2e',
+    };
+    await stack.storage
+      .bucket(stack.datasetsBucket)
+      .file('storm/train.jsonl')
+      .save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
     await Promise.all(Array.from({ length: 20 }, () => stack.pubsub.topic('launch').publishMessage({ json: message })));
-    await waitFor('the storm run to be submitted', async () => ((await db.doc('runs/storm-e2e').get()).data()?.attempts?.length ? true : undefined));
+    await waitFor('the storm run to be submitted', async () =>
+      (await db.doc('runs/storm-e2e').get()).data()?.attempts?.length ? true : undefined,
+    );
     await new Promise((resolve) => setTimeout(resolve, 2000));
     assert.equal(stack.simulator.control.createdCount() - before, 1);
   });
@@ -128,7 +156,14 @@ describe('faults across stages', () => {
   test('the launcher killed mid-delivery and restarted loses nothing: the run gets one live job', async () => {
     // A slow Vertex holds the delivery inside the create call while the launcher process is killed.
     stack.simulator.control.delayNextCalls(1, 3000, { method: 'POST', pathIncludes: '/tuningJobs' });
-    const message = { schemaVersion: 1, requestId: 'killed-e2e', experiment: 'killed', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`, source: 'e2e' };
+    const message = {
+      schemaVersion: 1,
+      requestId: 'killed-e2e',
+      experiment: 'killed',
+      baseModel: 'gemini-3.5-flash-lite',
+      trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`,
+      source: 'e2e',
+    };
     await stack.pubsub.topic('launch').publishMessage({ json: message });
     // Claimed: a delivery holds its lease (ACCEPTED, or QUEUED when it waited for a tuning slot first).
     await waitFor('the delivery to claim the run', async () => ((await db.doc('runs/killed-e2e').get()).data()?.lease ? true : undefined));
@@ -136,10 +171,14 @@ describe('faults across stages', () => {
     await stack.crashAndRestart('launcher', 500);
     // Redelivery goes through Pub/Sub's push backoff and the same-message grace window: on a
     // loaded 2-core machine it once took over 60 s, so it gets the 120 s the other stage waits get.
-    const run = await waitFor('the redelivery to record the job', async () => {
-      const doc = (await db.doc('runs/killed-e2e').get()).data();
-      return doc?.attempts?.length ? doc : undefined;
-    }, 120_000);
+    const run = await waitFor(
+      'the redelivery to record the job',
+      async () => {
+        const doc = (await db.doc('runs/killed-e2e').get()).data();
+        return doc?.attempts?.length ? doc : undefined;
+      },
+      120_000,
+    );
     assert.equal(run.attempts.length, 1);
     // Until the slow create call has been answered, the killed delivery's job may still appear.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, killedAt + 4000 - Date.now())));
@@ -158,7 +197,10 @@ describe('faults across stages', () => {
     const crashed = stack.crashAndRestart('converter', 3000);
     await new Promise((resolve) => setTimeout(resolve, 300)); // it is down now
     const name = 'incoming/während des Absturzes — 落ちた.jsonl';
-    await stack.storage.bucket(stack.rawBucket).file(name).save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
+    await stack.storage
+      .bucket(stack.rawBucket)
+      .file(name)
+      .save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
     await crashed;
     const dataset = await waitFor('the dataset of the file dropped during the crash', async () => {
       const doc = await datasetOf(name);
@@ -177,12 +219,22 @@ describe('faults across stages', () => {
     stack.simulator.control.stickNextJobs(1);
     const bucket = stack.storage.bucket(stack.rawBucket);
     await bucket.file('incoming/stuck.jsonl.launch.json').save(JSON.stringify({ launch: { experiment: 'stuck' } }));
-    await bucket.file('incoming/stuck.jsonl').save(readFileSync(`${root}samples/support-chat.openai.jsonl`).toString().split('\n').filter((l) => !l.includes('truncated') && !l.includes('Anyone there')).join('\n'));
-    const run = await waitFor('the run to succeed', async () => {
-      const runId = (await datasetOf('incoming/stuck.jsonl')).launch?.runId;
-      const doc = runId ? (await db.doc(`runs/${runId}`).get()).data() : undefined;
-      return doc?.state === 'COMPLETED' ? doc : undefined;
-    }, 120_000);
+    await bucket.file('incoming/stuck.jsonl').save(
+      readFileSync(`${root}samples/support-chat.openai.jsonl`)
+        .toString()
+        .split('\n')
+        .filter((l) => !l.includes('truncated') && !l.includes('Anyone there'))
+        .join('\n'),
+    );
+    const run = await waitFor(
+      'the run to succeed',
+      async () => {
+        const runId = (await datasetOf('incoming/stuck.jsonl')).launch?.runId;
+        const doc = runId ? (await db.doc(`runs/${runId}`).get()).data() : undefined;
+        return doc?.state === 'COMPLETED' ? doc : undefined;
+      },
+      120_000,
+    );
     assert.equal(run.attempts.length, 2);
     assert.match(run.attempts[1].reason, /stuck in Vertex's queue/);
     // Vertex's tuningDataStats carry sample training conversations: only counts reach Firestore.
@@ -190,7 +242,11 @@ describe('faults across stages', () => {
     const dataset = await datasetOf('incoming/stuck.jsonl');
     const [, trainBucket, trainPath] = /^gs:\/\/([^/]+)\/(.+)$/.exec(dataset.outputs.train as string)!;
     const [training] = await stack.storage.bucket(trainBucket!).file(trainPath!).download();
-    const texts = training.toString().trim().split('\n').map((line) => (JSON.parse(line) as { contents: { parts: { text?: string }[] }[] }).contents[0]!.parts[0]!.text ?? '');
+    const texts = training
+      .toString()
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { contents: { parts: { text?: string }[] }[] }).contents[0]!.parts[0]!.text ?? '');
     const stored = JSON.stringify((await db.doc(`runs/${run.runId}`).get()).data());
     for (const text of texts.filter((t) => t.length >= 12)) assert.ok(!stored.includes(text), `training text in the run document: ${text}`);
   });
@@ -198,12 +254,23 @@ describe('faults across stages', () => {
   test('a cancel that races a success: the stuck job succeeds after the poller cancelled it; its model is adopted, the newer job cancelled, and the run completes', async () => {
     stack.simulator.control.stickNextJobs(1);
     stack.simulator.control.succeedNextCancelledJobs(1);
-    const message = { schemaVersion: 1, requestId: 'race-e2e', experiment: 'race', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`, source: 'e2e' };
+    const message = {
+      schemaVersion: 1,
+      requestId: 'race-e2e',
+      experiment: 'race',
+      baseModel: 'gemini-3.5-flash-lite',
+      trainingDatasetUri: `gs://${stack.datasetsBucket}/storm/train.jsonl`,
+      source: 'e2e',
+    };
     await stack.pubsub.topic('launch').publishMessage({ json: message });
-    const run = await waitFor('the raced run to complete', async () => {
-      const doc = (await db.doc('runs/race-e2e').get()).data();
-      return doc?.state === 'COMPLETED' ? doc : undefined;
-    }, 120_000);
+    const run = await waitFor(
+      'the raced run to complete',
+      async () => {
+        const doc = (await db.doc('runs/race-e2e').get()).data();
+        return doc?.state === 'COMPLETED' ? doc : undefined;
+      },
+      120_000,
+    );
     const [stuck, resubmitted, adopted] = run.attempts;
     assert.equal(run.attempts.length, 3);
     assert.match(resubmitted.reason, /stuck in Vertex's queue/);
@@ -211,31 +278,67 @@ describe('faults across stages', () => {
     assert.match(adopted.reason, /succeeded after it was cancelled: its model is adopted/);
     assert.equal(run.currentJobName, stuck.jobName);
     assert.match(run.tunedModel.model, /\/models\//);
-    assert.equal(await waitFor('the newer job to be cancelled', async () => ((await jobState(resubmitted.jobName)) === 'JOB_STATE_CANCELLED' ? 'JOB_STATE_CANCELLED' : undefined), 30_000), 'JOB_STATE_CANCELLED');
+    assert.equal(
+      await waitFor(
+        'the newer job to be cancelled',
+        async () => ((await jobState(resubmitted.jobName)) === 'JOB_STATE_CANCELLED' ? 'JOB_STATE_CANCELLED' : undefined),
+        30_000,
+      ),
+      'JOB_STATE_CANCELLED',
+    );
   });
 
   /** The CLI as a person runs it against the local stack, with the environment `npm start` prints. */
   const cli = (...args: string[]) =>
-    run(process.execPath, [`${root}bin/sft-pipeline.mjs`, ...args], 120_000, { ...process.env, ...stack.env, RAW_BUCKET: stack.rawBucket, LOG_LEVEL: 'ERROR' });
+    run(process.execPath, [`${root}bin/sft-pipeline.mjs`, ...args], 120_000, {
+      ...process.env,
+      ...stack.env,
+      RAW_BUCKET: stack.rawBucket,
+      LOG_LEVEL: 'ERROR',
+    });
 
   test('the CLI: upload with a launch spec, then status --watch follows the run to COMPLETED; launch and cancel a run Vertex keeps waiting for quota', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cli-e2e-'));
     writeFileSync(join(dir, 'launch.json'), JSON.stringify({ launch: { experiment: 'cli-upload' } }));
-    const uploaded = await cli('upload', `${root}samples/support-tickets.csv`, '--launch', join(dir, 'launch.json'), '--name', 'cli-tickets.csv');
+    const uploaded = await cli(
+      'upload',
+      `${root}samples/support-tickets.csv`,
+      '--launch',
+      join(dir, 'launch.json'),
+      '--name',
+      'cli-tickets.csv',
+    );
     assert.equal(uploaded.status, 0, uploaded.stderr);
     assert.match(uploaded.stdout, /uploaded .*support-tickets\.csv to gs:\/\/e2e-faults-raw\/incoming\/cli-tickets\.csv/);
-    const runId = (await waitFor('the upload to start a run', async () => ((await datasetOf('incoming/cli-tickets.csv')).launch?.runId as string | null) || undefined));
+    const runId = await waitFor(
+      'the upload to start a run',
+      async () => ((await datasetOf('incoming/cli-tickets.csv')).launch?.runId as string | null) || undefined,
+    );
     const watched = await cli('status', runId, '--watch', '--interval', '0.5');
     assert.equal(watched.status, 0, watched.stderr);
     assert.match(watched.stdout, /COMPLETED/, `run ${runId}: ${watched.stdout}`);
     assert.match(watched.stdout, /exact_match: base [\d.]+ → tuned [\d.]+/);
     const listed = await cli('status', '--experiment', 'cli-upload', '--json');
-    assert.deepEqual((JSON.parse(listed.stdout) as { runId: string }[]).map((r) => r.runId), [runId]);
+    assert.deepEqual(
+      (JSON.parse(listed.stdout) as { runId: string }[]).map((r) => r.runId),
+      [runId],
+    );
 
     // Vertex keeps this job waiting for quota (jobs outside the pipeline hold it): live, and never resubmitted for it.
     stack.simulator.control.holdNextJobsForQuota(1);
-    await stack.storage.bucket(stack.datasetsBucket).file('cli/train.jsonl').save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
-    writeFileSync(join(dir, 'spec.json'), JSON.stringify({ requestId: 'cli-cancel', experiment: 'cli-cancel', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: `gs://${stack.datasetsBucket}/cli/train.jsonl` }));
+    await stack.storage
+      .bucket(stack.datasetsBucket)
+      .file('cli/train.jsonl')
+      .save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
+    writeFileSync(
+      join(dir, 'spec.json'),
+      JSON.stringify({
+        requestId: 'cli-cancel',
+        experiment: 'cli-cancel',
+        baseModel: 'gemini-3.5-flash-lite',
+        trainingDatasetUri: `gs://${stack.datasetsBucket}/cli/train.jsonl`,
+      }),
+    );
     const launched = await cli('launch', join(dir, 'spec.json'));
     assert.equal(launched.status, 0, launched.stderr);
     assert.match(launched.stdout, /for run cli-cancel/);
@@ -249,7 +352,11 @@ describe('faults across stages', () => {
     assert.equal(after.state, 'CANCELLED');
     assert.equal(after.history.at(-1).reason, 'wrong dataset');
     // Vertex's cancel is asynchronous (CancelTuningJob): CANCELLING, then CANCELLED.
-    await waitFor('the job to be cancelled', async () => ((await jobState(submitted.currentJobName as string)) === 'JOB_STATE_CANCELLED' ? true : undefined), 30_000);
+    await waitFor(
+      'the job to be cancelled',
+      async () => ((await jobState(submitted.currentJobName as string)) === 'JOB_STATE_CANCELLED' ? true : undefined),
+      30_000,
+    );
     await new Promise((resolve) => setTimeout(resolve, 4000)); // past the 3 s stuck threshold: the poller must not resubmit a cancelled run
     assert.equal((await db.doc('runs/cli-cancel').get()).data()!.attempts.length, 1);
     assert.equal((await cli('cancel', 'cli-cancel')).status, 1, 'a finished run cannot be cancelled again');
@@ -270,10 +377,20 @@ describe('faults across stages', () => {
   });
 
   test('three launches with one tuning slot run one after another: the waiting ones show their place, none is resubmitted for quota', async () => {
-    await stack.storage.bucket(stack.datasetsBucket).file('queue/train.jsonl').save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
+    await stack.storage
+      .bucket(stack.datasetsBucket)
+      .file('queue/train.jsonl')
+      .save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
     const ids = ['queue-e2e-1', 'queue-e2e-2', 'queue-e2e-3'];
     for (const requestId of ids) {
-      const message = { schemaVersion: 1, requestId, experiment: 'queue', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: `gs://${stack.datasetsBucket}/queue/train.jsonl`, source: 'e2e' };
+      const message = {
+        schemaVersion: 1,
+        requestId,
+        experiment: 'queue',
+        baseModel: 'gemini-3.5-flash-lite',
+        trainingDatasetUri: `gs://${stack.datasetsBucket}/queue/train.jsonl`,
+        source: 'e2e',
+      };
       await stack.pubsub.topic('launch').publishMessage({ json: message });
     }
     // While the first holds the slot, the others wait in the pipeline's queue, told where they stand
@@ -285,14 +402,25 @@ describe('faults across stages', () => {
       return places.length === 2 && places[0] !== places[1] ? places : undefined;
     });
     assert.deepEqual(positions, [1, 2]);
-    const done = await waitFor('all three tuned', async () => {
-      const docs = await Promise.all(ids.map(async (id) => (await db.doc(`runs/${id}`).get()).data()));
-      return docs.every((doc) => doc && ['SUCCEEDED', 'EVALUATING', 'SCORING', 'COMPLETED'].includes(doc.state)) ? docs : undefined;
-    }, 120_000);
+    const done = await waitFor(
+      'all three tuned',
+      async () => {
+        const docs = await Promise.all(ids.map(async (id) => (await db.doc(`runs/${id}`).get()).data()));
+        return docs.every((doc) => doc && ['SUCCEEDED', 'EVALUATING', 'SCORING', 'COMPLETED'].includes(doc.state)) ? docs : undefined;
+      },
+      120_000,
+    );
     for (const run of done) {
       assert.equal(run!.attempts.length, 1, `${run!.runId}: never resubmitted`);
-      assert.ok(!run!.history.some((entry: { reason: string }) => /WAITING_FOR_QUOTA/.test(entry.reason)), `${run!.runId}: never waited for Vertex's quota`);
+      assert.ok(
+        !run!.history.some((entry: { reason: string }) => /WAITING_FOR_QUOTA/.test(entry.reason)),
+        `${run!.runId}: never waited for Vertex's quota`,
+      );
     }
-    assert.equal(done.filter((run) => run!.history.some((entry: { to: string }) => entry.to === 'QUEUED')).length, 2, 'two of them waited in the queue');
+    assert.equal(
+      done.filter((run) => run!.history.some((entry: { to: string }) => entry.to === 'QUEUED')).length,
+      2,
+      'two of them waited in the queue',
+    );
   });
 });

@@ -24,7 +24,9 @@ test('npm start -- --port-base: a port already in use is a clear message and exi
   await once(holder, 'listening');
   try {
     const started = Date.now();
-    const child = spawn(process.execPath, [`${root}local/start.ts`, '--once', '--port-base', String(base)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [`${root}local/start.ts`, '--once', '--port-base', String(base)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const [code] = (await once(child, 'close')) as [number];

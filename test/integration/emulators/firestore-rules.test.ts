@@ -53,6 +53,10 @@ test('apps signed in to the project read runs, metrics and datasets; nobody writ
     body: JSON.stringify({ fields: { state: { stringValue: 'COMPLETED' } } }),
   });
   assert.equal(write.status, 403, 'apps cannot write runs');
-  const create = await fetch(`${documents}/runs?documentId=forged`, { method: 'POST', headers: { ...app, 'content-type': 'application/json' }, body: JSON.stringify({ fields: {} }) });
+  const create = await fetch(`${documents}/runs?documentId=forged`, {
+    method: 'POST',
+    headers: { ...app, 'content-type': 'application/json' },
+    body: JSON.stringify({ fields: {} }),
+  });
   assert.equal(create.status, 403, 'apps cannot create runs');
 });

@@ -24,9 +24,26 @@ before(async () => {
   const port = await freePort();
   server = spawn(
     process.execPath,
-    [`${root}node_modules/@google-cloud/functions-framework/build/src/main.js`, '--target=launcher', '--signature-type=cloudevent', `--source=${root}functions/launcher/index.ts`, `--port=${port}`],
+    [
+      `${root}node_modules/@google-cloud/functions-framework/build/src/main.js`,
+      '--target=launcher',
+      '--signature-type=cloudevent',
+      `--source=${root}functions/launcher/index.ts`,
+      `--port=${port}`,
+    ],
     // Admission off: this test's runs each call Vertex at once (the queue is tested in the poller and e2e tests).
-    { env: { ...process.env, GOOGLE_CLOUD_PROJECT: projectId, FIRESTORE_EMULATOR_HOST: emulators.firestoreHost, VERTEX_BASE_URL: sim.url, VERTEX_RETRIES: '1', LOG_LEVEL: 'ERROR', MAX_CONCURRENT_TUNING_JOBS: '0' }, stdio: 'ignore' },
+    {
+      env: {
+        ...process.env,
+        GOOGLE_CLOUD_PROJECT: projectId,
+        FIRESTORE_EMULATOR_HOST: emulators.firestoreHost,
+        VERTEX_BASE_URL: sim.url,
+        VERTEX_RETRIES: '1',
+        LOG_LEVEL: 'ERROR',
+        MAX_CONCURRENT_TUNING_JOBS: '0',
+      },
+      stdio: 'ignore',
+    },
   );
   url = `http://127.0.0.1:${port}/`;
   // Ready when the port accepts connections (an HTTP probe would itself be a CloudEvent delivery).
@@ -47,13 +64,23 @@ const deliver = (payload: unknown) =>
       'ce-type': 'google.cloud.pubsub.topic.v1.messagePublished',
       'ce-source': '//pubsub.googleapis.com/projects/p/topics/launch',
     },
-    body: JSON.stringify({ message: { messageId: randomUUID(), data: Buffer.from(JSON.stringify(payload)).toString('base64') }, subscription: 'projects/p/subscriptions/launcher' }),
+    body: JSON.stringify({
+      message: { messageId: randomUUID(), data: Buffer.from(JSON.stringify(payload)).toString('base64') },
+      subscription: 'projects/p/subscriptions/launcher',
+    }),
   });
 
 test('the deployed shape: a CloudEvent over HTTP starts one job; a bad message is acknowledged; a Vertex outage is not', async () => {
   const db = createFirestore(projectId);
   try {
-    const request = { schemaVersion: 1, requestId: 'fn-ok', experiment: 'fn', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://sft-datasets/t.jsonl', source: 'test' };
+    const request = {
+      schemaVersion: 1,
+      requestId: 'fn-ok',
+      experiment: 'fn',
+      baseModel: 'gemini-3.5-flash-lite',
+      trainingDatasetUri: 'gs://sft-datasets/t.jsonl',
+      source: 'test',
+    };
     const ok = await deliver(request);
     assert.ok(ok.status >= 200 && ok.status < 300, `status ${ok.status}`);
     assert.equal((await readRun(db, 'fn-ok'))?.state, 'SUBMITTED');

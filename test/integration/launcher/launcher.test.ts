@@ -25,9 +25,26 @@ after(async () => {
 async function setup(overrides: Partial<LauncherDeps> = {}) {
   const sim = await startVertexSimulator({ timing: { validationMs: 10, queueMs: 10_000, runMs: 10_000 } });
   const db = createFirestore(`${emulators.projectId}-${randomUUID().slice(0, 6)}`);
-  stops.push(() => sim.stop(), () => db.terminate());
-  const tuning = createTuningService({ project: 'sim-project', location: 'us-central1', baseUrl: sim.url, retries: 2, sleep: async () => {} });
-  const deps: LauncherDeps = { runs: createRunStore(db), tuning, log: quiet, now: Date.now, leaseMs: 60_000, ...singleDatasetDeps, ...overrides };
+  stops.push(
+    () => sim.stop(),
+    () => db.terminate(),
+  );
+  const tuning = createTuningService({
+    project: 'sim-project',
+    location: 'us-central1',
+    baseUrl: sim.url,
+    retries: 2,
+    sleep: async () => {},
+  });
+  const deps: LauncherDeps = {
+    runs: createRunStore(db),
+    tuning,
+    log: quiet,
+    now: Date.now,
+    leaseMs: 60_000,
+    ...singleDatasetDeps,
+    ...overrides,
+  };
   return { sim, db, deps, tuning };
 }
 
@@ -70,7 +87,10 @@ test('a valid message creates one Vertex job and a SUBMITTED run that records it
   assert.equal(run.state, 'SUBMITTED');
   assert.equal(run.attempts.length, 1);
   assert.equal(run.currentJobName, (outcome as { jobName: string }).jobName);
-  assert.deepEqual(run.history.map((h) => h.to), ['ACCEPTED', 'SUBMITTED']);
+  assert.deepEqual(
+    run.history.map((h) => h.to),
+    ['ACCEPTED', 'SUBMITTED'],
+  );
   const [job] = sim.control.jobs();
   assert.deepEqual(job?.labels, { team: 'support', [RUN_ID_LABEL]: outcome.runId, sft_attempt: '1' });
   assert.deepEqual(job?.body.supervisedTuningSpec, {
@@ -82,7 +102,10 @@ test('a valid message creates one Vertex job and a SUBMITTED run that records it
 
 test('method PREFERENCE creates a preference tuning job (preferenceOptimizationSpec, beta); a message without method stays supervised with its old run id', async () => {
   const { sim, deps } = await setup();
-  const outcome = await handleLaunch(envelope(message({ experiment: 'prefs', method: 'PREFERENCE', hyperParameters: { epochCount: 1, beta: 0.1 } })), deps);
+  const outcome = await handleLaunch(
+    envelope(message({ experiment: 'prefs', method: 'PREFERENCE', hyperParameters: { epochCount: 1, beta: 0.1 } })),
+    deps,
+  );
   assert.equal(outcome.status, 'submitted');
   const [job] = sim.control.jobs();
   assert.equal(job?.body.supervisedTuningSpec, undefined);
@@ -100,7 +123,7 @@ test('method PREFERENCE creates a preference tuning job (preferenceOptimizationS
   assert.match((await deps.runs.get(betaAlone.runId))?.rejection ?? '', /beta is a preference tuning setting/);
 });
 
-test('spending limits: over MAX_RUN_COST_USD, or past the monthly COST_BUDGET_USD summed from the month\'s runs, is REJECTED before any job; unknown cost only if allowed', async () => {
+test("spending limits: over MAX_RUN_COST_USD, or past the monthly COST_BUDGET_USD summed from the month's runs, is REJECTED before any job; unknown cost only if allowed", async () => {
   const { sim, deps } = await setup({ costLimits: { maxRunUsd: 50, monthlyBudgetUsd: 100, allowUnknown: false } });
   const first = await handleLaunch(envelope(message({ experiment: 'cost-a', estimatedCostUsd: 45 })), deps);
   assert.equal(first.status, 'submitted');
@@ -108,7 +131,10 @@ test('spending limits: over MAX_RUN_COST_USD, or past the monthly COST_BUDGET_US
   assert.equal(second.status, 'submitted');
   const third = await handleLaunch(envelope(message({ experiment: 'cost-c', estimatedCostUsd: 20 })), deps);
   assert.equal(third.status, 'rejected');
-  assert.match((await deps.runs.get(third.runId))?.rejection ?? '', /\$20\.00 on top of \$90\.00 estimated this month is over COST_BUDGET_USD \$100\.00/);
+  assert.match(
+    (await deps.runs.get(third.runId))?.rejection ?? '',
+    /\$20\.00 on top of \$90\.00 estimated this month is over COST_BUDGET_USD \$100\.00/,
+  );
   const big = await handleLaunch(envelope(message({ experiment: 'cost-d', estimatedCostUsd: 60 })), deps);
   assert.match((await deps.runs.get(big.runId))?.rejection ?? '', /over MAX_RUN_COST_USD \$50\.00/);
   const unknown = await handleLaunch(envelope(message({ experiment: 'cost-e' })), deps);
@@ -124,8 +150,14 @@ test('other apps read runs with the typed reader, by id and by state', async () 
   const rejected = await handleLaunch(envelope(message({ experiment: 'reader-b', baseModel: 'gemini-2.0-flash-001' })), deps);
   assert.equal((await readRun(db, submitted.runId))?.state, 'SUBMITTED');
   assert.equal(await readRun(db, 'no-such-run'), null);
-  assert.deepEqual((await listRuns(db, { state: 'REJECTED' })).map((run) => run.runId), [rejected.runId]);
-  assert.deepEqual((await listRuns(db, { experiment: 'reader-a' })).map((run) => run.state), ['SUBMITTED']);
+  assert.deepEqual(
+    (await listRuns(db, { state: 'REJECTED' })).map((run) => run.runId),
+    [rejected.runId],
+  );
+  assert.deepEqual(
+    (await listRuns(db, { experiment: 'reader-a' })).map((run) => run.state),
+    ['SUBMITTED'],
+  );
 });
 
 test('a storm of 50 concurrent deliveries of one request ends with exactly one job', async () => {
@@ -149,7 +181,9 @@ test('5 concurrent deliveries each of 10 distinct requests give 10 jobs, one per
   const counter = { deliveries: 0 };
   const events = Array.from({ length: 10 }, (_, i) => envelope(message({ experiment: `exp-${i}` })));
   await Promise.all(events.flatMap((event) => Array.from({ length: 5 }, () => deliverUntilAcked(deps, event, counter))));
-  console.log(`10 requests × 5: ${counter.deliveries} deliveries, ${sim.control.createdCount()} jobs, ${(await db.collection('runs').get()).size} runs`);
+  console.log(
+    `10 requests × 5: ${counter.deliveries} deliveries, ${sim.control.createdCount()} jobs, ${(await db.collection('runs').get()).size} runs`,
+  );
   assert.equal(sim.control.createdCount(), 10);
   const runIds = sim.control.jobs().map((job) => job.labels[RUN_ID_LABEL]);
   assert.equal(new Set(runIds).size, 10);
@@ -215,7 +249,11 @@ test('a delivery that dies after creating the job: the redelivery adopts that jo
   // The same message again at once: it waits out the same-message window, then takes the run over and adopts the job.
   let offset = 0;
   const waited: number[] = [];
-  const outcome = await handleLaunch(event, { ...deps, now: () => Date.now() + offset, sleep: async (ms) => void (waited.push(ms), (offset += ms)) });
+  const outcome = await handleLaunch(event, {
+    ...deps,
+    now: () => Date.now() + offset,
+    sleep: async (ms) => void (waited.push(ms), (offset += ms)),
+  });
   assert.ok(waited.length > 0 && waited.reduce((a, b) => a + b, 0) <= SAME_MESSAGE_GRACE_MS + 1000, `waited ${waited.join(', ')} ms`);
   assert.equal(outcome.status, 'adopted');
   assert.equal(sim.control.createdCount(), 1);
@@ -235,7 +273,10 @@ test('poison messages Firestore could not store as sent become REJECTED runs on 
     ['nesting 25 levels deep', JSON.stringify({ schemaVersion: 1, labels: deep })],
     ['a 1.5 MB body', JSON.stringify({ schemaVersion: 1, experiment: 'big', source: 'x'.repeat(1_500_000) })],
     ['a 1.5 MB dataset URI', JSON.stringify(message({ trainingDatasetUri: `gs://bucket/${'a'.repeat(1_500_000)}` }))],
-    ['10,000 bad labels', JSON.stringify(message({ labels: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`Bad Key ${i}`, 'v'])) }))],
+    [
+      '10,000 bad labels',
+      JSON.stringify(message({ labels: Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`Bad Key ${i}`, 'v'])) })),
+    ],
   ];
   for (const [what, body] of poisons) {
     const event = envelope(body);
@@ -256,7 +297,10 @@ test('a launch naming a dataset outside the allowed locations is REJECTED before
   const elsewhere = await handleLaunch(envelope(message({ trainingDatasetUri: 'gs://another-team/private.jsonl' })), deps);
   assert.equal(elsewhere.status, 'rejected');
   assert.match((await readRun(db, elsewhere.runId))?.rejection ?? '', /outside the locations this pipeline may read/);
-  const evaluation = await handleLaunch(envelope(message({ evaluation: { datasetUri: 'gs://sft-raw/incoming/held-out.jsonl', metric: 'exact_match' } })), deps);
+  const evaluation = await handleLaunch(
+    envelope(message({ evaluation: { datasetUri: 'gs://sft-raw/incoming/held-out.jsonl', metric: 'exact_match' } })),
+    deps,
+  );
   assert.equal(evaluation.status, 'rejected');
   assert.match((await readRun(db, evaluation.runId))?.rejection ?? '', /evaluation dataset gs:\/\/sft-raw/);
   assert.equal(sim.control.createdCount(), 0, 'no job for either');

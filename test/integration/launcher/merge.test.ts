@@ -21,7 +21,12 @@ let storageEmulator: StorageEmulator;
 let objects: ObjectStore;
 const stops: (() => Promise<void>)[] = [];
 
-const example = (q: string, a: string) => ({ contents: [{ role: 'user', parts: [{ text: q }] }, { role: 'model', parts: [{ text: a }] }] });
+const example = (q: string, a: string) => ({
+  contents: [
+    { role: 'user', parts: [{ text: q }] },
+    { role: 'model', parts: [{ text: a }] },
+  ],
+});
 const jsonl = (values: unknown[]) => values.map((value) => JSON.stringify(value)).join('\n') + '\n';
 async function readText(uri: string): Promise<string> {
   const chunks: Uint8Array[] = [];
@@ -38,9 +43,25 @@ before(async () => {
   await storage.createBucket('sft-datasets');
   objects = createObjectStore(storage);
   // Week 1 and week 2 of a team's data: week 2 repeats two of week 1's examples, one with its keys in another order.
-  await objects.write('gs://team-data/week1.jsonl', jsonl([example('reset password?', 'Settings > Security.'), example('refund?', 'Within 30 days.'), example('hours?', '9 to 5.')]));
-  const reordered = { contents: [{ parts: [{ text: 'refund?' }], role: 'user' }, { parts: [{ text: 'Within 30 days.' }], role: 'model' }] };
-  await objects.write('gs://team-data/week2.jsonl', jsonl([reordered, example('hours?', '9 to 5.'), example('ship abroad?', 'Yes, to 40 countries.'), example('ship abroad?', 'Yes, to 40 countries.')]));
+  await objects.write(
+    'gs://team-data/week1.jsonl',
+    jsonl([example('reset password?', 'Settings > Security.'), example('refund?', 'Within 30 days.'), example('hours?', '9 to 5.')]),
+  );
+  const reordered = {
+    contents: [
+      { parts: [{ text: 'refund?' }], role: 'user' },
+      { parts: [{ text: 'Within 30 days.' }], role: 'model' },
+    ],
+  };
+  await objects.write(
+    'gs://team-data/week2.jsonl',
+    jsonl([
+      reordered,
+      example('hours?', '9 to 5.'),
+      example('ship abroad?', 'Yes, to 40 countries.'),
+      example('ship abroad?', 'Yes, to 40 countries.'),
+    ]),
+  );
   await objects.write('gs://team-data/week3.jsonl', jsonl([example('cancel?', 'Any time, from Billing.')]));
   await objects.write('gs://team-data/broken.jsonl', jsonl([example('ok', 'fine')]) + '{"contents": [\n');
   await objects.write('gs://team-data/openai.jsonl', jsonl([{ messages: [{ role: 'user', content: 'hi' }] }]));
@@ -52,15 +73,45 @@ after(async () => {
 
 async function setup(overrides: Partial<LauncherDeps> = {}) {
   await emulators.ready;
-  const sim = await startVertexSimulator({ timing: { validationMs: 10, queueMs: 60_000, runMs: 60_000 }, readDataset: (uri) => objects.read(uri), tokens: loadGemmaTokenizer() });
+  const sim = await startVertexSimulator({
+    timing: { validationMs: 10, queueMs: 60_000, runMs: 60_000 },
+    readDataset: (uri) => objects.read(uri),
+    tokens: loadGemmaTokenizer(),
+  });
   const db = createFirestore(`${emulators.projectId}-${randomUUID().slice(0, 6)}`);
-  stops.push(() => sim.stop(), () => db.terminate());
-  const tuning = createTuningService({ project: 'sim-project', location: 'us-central1', baseUrl: sim.url, retries: 0, sleep: async () => {} });
-  const deps: LauncherDeps = { runs: createRunStore(db), tuning, log: quiet, now: Date.now, leaseMs: 60_000, objects, merge: { bucket: 'sft-datasets', memoryBytes: 64 * 1024 * 1024 }, maxDeliveries: 5, ...overrides };
+  stops.push(
+    () => sim.stop(),
+    () => db.terminate(),
+  );
+  const tuning = createTuningService({
+    project: 'sim-project',
+    location: 'us-central1',
+    baseUrl: sim.url,
+    retries: 0,
+    sleep: async () => {},
+  });
+  const deps: LauncherDeps = {
+    runs: createRunStore(db),
+    tuning,
+    log: quiet,
+    now: Date.now,
+    leaseMs: 60_000,
+    objects,
+    merge: { bucket: 'sft-datasets', memoryBytes: 64 * 1024 * 1024 },
+    maxDeliveries: 5,
+    ...overrides,
+  };
   return { sim, deps };
 }
 
-const launch = (overrides: Partial<LaunchMessageInput>): LaunchMessageInput => ({ schemaVersion: 1, experiment: 'support', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://team-data/week1.jsonl', source: 'test', ...overrides });
+const launch = (overrides: Partial<LaunchMessageInput>): LaunchMessageInput => ({
+  schemaVersion: 1,
+  experiment: 'support',
+  baseModel: 'gemini-3.5-flash-lite',
+  trainingDatasetUri: 'gs://team-data/week1.jsonl',
+  source: 'test',
+  ...overrides,
+});
 const envelope = (payload: unknown, extra: Record<string, unknown> = {}) => ({
   message: { messageId: randomUUID(), data: Buffer.from(JSON.stringify(payload)).toString('base64') },
   subscription: 'projects/p/subscriptions/launcher',
@@ -84,7 +135,10 @@ test('a run naming several datasets trains on one merged, de-duplicated file in 
   assert.equal(run?.merge?.examples, 5);
   assert.equal(run?.merge?.duplicatesDropped, 3);
   // The job trains on the merged file, and the simulator (which validates like Vertex) reads it.
-  assert.equal((sim.control.jobs()[0]?.body.supervisedTuningSpec as { trainingDatasetUri?: string } | undefined)?.trainingDatasetUri, mergedUri);
+  assert.equal(
+    (sim.control.jobs()[0]?.body.supervisedTuningSpec as { trainingDatasetUri?: string } | undefined)?.trainingDatasetUri,
+    mergedUri,
+  );
   const lines = (await readText(mergedUri)).trimEnd().split('\n');
   assert.equal(lines.length, 5);
   const hashes = lines.map((line) => exampleHash(line));
@@ -110,18 +164,35 @@ test('the merged bytes do not depend on source order, memory budget or how often
 
 test('a missing or malformed source rejects the run, naming the file and line; no job is created', async () => {
   const { sim, deps } = await setup();
-  const missing = await handleLaunch(envelope(launch({ experiment: 'm1', trainingDatasetUri: ['gs://team-data/week1.jsonl', 'gs://team-data/nope.jsonl'] })), deps);
+  const missing = await handleLaunch(
+    envelope(launch({ experiment: 'm1', trainingDatasetUri: ['gs://team-data/week1.jsonl', 'gs://team-data/nope.jsonl'] })),
+    deps,
+  );
   assert.equal(missing.status, 'rejected');
   const missingRun = await deps.runs.get(missing.runId);
   assert.equal(missingRun?.state, 'REJECTED');
   assert.match(missingRun?.rejection ?? '', /does not exist.*nope\.jsonl/);
-  const broken = await handleLaunch(envelope(launch({ experiment: 'm2', trainingDatasetUri: ['gs://team-data/week1.jsonl', 'gs://team-data/broken.jsonl'] })), deps);
+  const broken = await handleLaunch(
+    envelope(launch({ experiment: 'm2', trainingDatasetUri: ['gs://team-data/week1.jsonl', 'gs://team-data/broken.jsonl'] })),
+    deps,
+  );
   assert.match((await deps.runs.get(broken.runId))?.rejection ?? '', /gs:\/\/team-data\/broken\.jsonl line 2: not valid JSON/);
-  const unconverted = await handleLaunch(envelope(launch({ experiment: 'm3', trainingDatasetUri: ['gs://team-data/week1.jsonl', 'gs://team-data/openai.jsonl'] })), deps);
+  const unconverted = await handleLaunch(
+    envelope(launch({ experiment: 'm3', trainingDatasetUri: ['gs://team-data/week1.jsonl', 'gs://team-data/openai.jsonl'] })),
+    deps,
+  );
   assert.match((await deps.runs.get(unconverted.runId))?.rejection ?? '', /openai\.jsonl line 1: not a Gemini tuning example/);
   assert.equal(sim.control.createdCount(), 0);
   // A redelivery of the rejected request changes nothing.
-  assert.equal((await handleLaunch(envelope(launch({ experiment: 'm1', trainingDatasetUri: ['gs://team-data/week1.jsonl', 'gs://team-data/nope.jsonl'] })), deps)).status, 'duplicate');
+  assert.equal(
+    (
+      await handleLaunch(
+        envelope(launch({ experiment: 'm1', trainingDatasetUri: ['gs://team-data/week1.jsonl', 'gs://team-data/nope.jsonl'] })),
+        deps,
+      )
+    ).status,
+    'duplicate',
+  );
 });
 
 test('failed deliveries are counted on the run; the one that reaches the dead-letter limit says so, and a re-publish still launches', async () => {
@@ -134,9 +205,20 @@ test('failed deliveries are counted on the run; the one that reaches the dead-le
   const outcome = await handleLaunch(envelope(payload), deps).catch((error: unknown) => error);
   const runId = (outcome as { runId: string }).runId;
   const run = await deps.runs.get(runId);
-  assert.equal(outcome && (outcome as { status?: string }).status, 'submitted', 'the re-published request (after the dead letter) launches');
+  assert.equal(
+    outcome && (outcome as { status?: string }).status,
+    'submitted',
+    'the re-published request (after the dead letter) launches',
+  );
   assert.equal(run?.state, 'SUBMITTED');
-  assert.deepEqual(run?.launchDeliveries, { failed: 5, lastAttempt: 5, deadLettered: true, recoveries: 0, nextRecoveryAt: null, strandedSince: null });
+  assert.deepEqual(run?.launchDeliveries, {
+    failed: 5,
+    lastAttempt: 5,
+    deadLettered: true,
+    recoveries: 0,
+    nextRecoveryAt: null,
+    strandedSince: null,
+  });
   assert.equal(run?.warning ?? null, null, 'the dead-letter warning is cleared once the job exists');
   assert.equal(sim.control.createdCount(), 1);
 });

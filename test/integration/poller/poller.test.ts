@@ -36,7 +36,11 @@ async function setup() {
   const pubsub = new PubSub({ projectId, apiEndpoint: emulators.pubsubHost, emulatorMode: true });
   const [topic] = await pubsub.createTopic('run-events');
   const [subscription] = await topic.createSubscription('completion');
-  cleanups.push(() => sim.stop(), () => db.terminate(), () => pubsub.close());
+  cleanups.push(
+    () => sim.stop(),
+    () => db.terminate(),
+    () => pubsub.close(),
+  );
   let offset = 0;
   const clock = {
     now: () => Date.now() + offset,
@@ -45,13 +49,28 @@ async function setup() {
       sim.control.advance(ms);
     },
   };
-  const tuning = createTuningService({ project: 'sim-project', location: 'us-central1', baseUrl: sim.url, retries: 2, sleep: async () => {} });
+  const tuning = createTuningService({
+    project: 'sim-project',
+    location: 'us-central1',
+    baseUrl: sim.url,
+    retries: 2,
+    sleep: async () => {},
+  });
   const launch = (experiment = 'exp', extra: Record<string, unknown> = {}) =>
     handleLaunch(
       {
         message: {
           messageId: randomUUID(),
-          data: Buffer.from(JSON.stringify({ schemaVersion: 1, experiment, baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test', ...extra })).toString('base64'),
+          data: Buffer.from(
+            JSON.stringify({
+              schemaVersion: 1,
+              experiment,
+              baseModel: 'gemini-3.5-flash-lite',
+              trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl',
+              source: 'test',
+              ...extra,
+            }),
+          ).toString('base64'),
         },
       },
       { runs: createRunStore(db), tuning, log: quiet, now: clock.now, leaseMs: MINUTE, ...singleDatasetDeps },
@@ -97,11 +116,17 @@ test('queued → running → succeeded is recorded in order, with the tuned mode
   clock.advance(6 * MINUTE);
   await runTick(deps);
   const run = await runs.get(runId);
-  assert.deepEqual(run?.history.map((h) => h.to), ['ACCEPTED', 'SUBMITTED', 'PENDING', 'RUNNING', 'SUCCEEDED']);
+  assert.deepEqual(
+    run?.history.map((h) => h.to),
+    ['ACCEPTED', 'SUBMITTED', 'PENDING', 'RUNNING', 'SUCCEEDED'],
+  );
   assert.match(run?.tunedModel?.model ?? '', /\/models\/\d+@1$/);
   assert.ok(run?.attempts[0]?.startedAt && run.attempts[0].endedAt);
   const published = await events(3);
-  assert.deepEqual(published.map((e) => `${e.from}→${e.to}`), ['SUBMITTED→PENDING', 'PENDING→RUNNING', 'RUNNING→SUCCEEDED']);
+  assert.deepEqual(
+    published.map((e) => `${e.from}→${e.to}`),
+    ['SUBMITTED→PENDING', 'PENDING→RUNNING', 'RUNNING→SUCCEEDED'],
+  );
   assert.ok(published.every((e) => e.runId === runId && e.attempt === 1));
 });
 
@@ -141,7 +166,10 @@ test('continuous tuning: a finished run keeps its checkpoints; a launch from its
   await runTick(deps);
   const parent = await runs.get(first.runId);
   assert.equal(parent?.state, 'SUCCEEDED');
-  assert.deepEqual(parent?.tunedModel?.checkpoints?.map((c) => `${c.checkpointId}:${c.epoch}:${c.step}`), ['1:1:20', '2:2:40']);
+  assert.deepEqual(
+    parent?.tunedModel?.checkpoints?.map((c) => `${c.checkpointId}:${c.epoch}:${c.step}`),
+    ['1:1:20', '2:2:40'],
+  );
   const model = parent!.tunedModel!.model;
 
   const child = await launch('child', { ...base, preTunedModel: { tunedModelName: model, checkpointId: '1' } });
@@ -152,7 +180,10 @@ test('continuous tuning: a finished run keeps its checkpoints; a launch from its
   assert.equal(job.body.baseModel, undefined, 'TuningJob.source_model is a oneof: preTunedModel instead of baseModel');
   assert.deepEqual(job.body.preTunedModel, { tunedModelName: model, checkpointId: '1' });
   const vertexView = await deps.tuning.get(job.name);
-  assert.equal(vertexView.state === 'JOB_STATE_PENDING' || vertexView.state === 'JOB_STATE_RUNNING' || vertexView.state === 'JOB_STATE_QUEUED', true);
+  assert.equal(
+    vertexView.state === 'JOB_STATE_PENDING' || vertexView.state === 'JOB_STATE_RUNNING' || vertexView.state === 'JOB_STATE_QUEUED',
+    true,
+  );
   clock.advance(4 * MINUTE);
   await runTick(deps);
   clock.advance(10 * MINUTE);
@@ -161,12 +192,22 @@ test('continuous tuning: a finished run keeps its checkpoints; a launch from its
   assert.equal(done?.state, 'SUCCEEDED');
   assert.notEqual(done?.tunedModel?.model, model, 'a display name is given: "a new model is created"');
   // Other apps read the lineage from the status API's summary.
-  assert.deepEqual(summarizeRun(done!, new Date().toISOString()).lineage, { parentRunId: first.runId, preTunedModel: model, checkpointId: '1' });
+  assert.deepEqual(summarizeRun(done!, new Date().toISOString()).lineage, {
+    parentRunId: first.runId,
+    preTunedModel: model,
+    checkpointId: '1',
+  });
 
   const refusals: [Record<string, unknown>, RegExp][] = [
     [{ ...base, preTunedModel: { tunedModelName: model, checkpointId: '9' } }, /has no checkpoint 9 \(run .* kept 1, 2\)/],
-    [{ baseModel: 'gemini-3.1-flash-lite', preTunedModel: { tunedModelName: model } }, /descends from gemini-3\.5-flash .* not gemini-3\.1-flash-lite/],
-    [{ baseModel: 'gemini-3.5-flash-lite', preTunedModel: { tunedModelName: model } }, /gemini-3\.5-flash-lite does not take continuous tuning/],
+    [
+      { baseModel: 'gemini-3.1-flash-lite', preTunedModel: { tunedModelName: model } },
+      /descends from gemini-3\.5-flash .* not gemini-3\.1-flash-lite/,
+    ],
+    [
+      { baseModel: 'gemini-3.5-flash-lite', preTunedModel: { tunedModelName: model } },
+      /gemini-3\.5-flash-lite does not take continuous tuning/,
+    ],
   ];
   for (const [extra, reason] of refusals) {
     const outcome = await launch(`refused-${String(reason).length}`, extra);
@@ -174,9 +215,15 @@ test('continuous tuning: a finished run keeps its checkpoints; a launch from its
     assert.match((await runs.get(outcome.runId))?.rejection ?? '', reason);
   }
   // A model no run of ours made: left to Vertex, which finds no such model.
-  const stranger = await launch('stranger', { ...base, preTunedModel: { tunedModelName: 'projects/sim-project/locations/us-central1/models/123@1' } });
+  const stranger = await launch('stranger', {
+    ...base,
+    preTunedModel: { tunedModelName: 'projects/sim-project/locations/us-central1/models/123@1' },
+  });
   assert.equal(stranger.status, 'failed');
-  assert.match((await runs.get(stranger.runId))?.error?.message ?? '', /Model projects\/sim-project\/locations\/us-central1\/models\/123@1 not found/);
+  assert.match(
+    (await runs.get(stranger.runId))?.error?.message ?? '',
+    /Model projects\/sim-project\/locations\/us-central1\/models\/123@1 not found/,
+  );
 });
 
 test('a stuck preference tuning job is resubmitted as preference tuning, with its beta', async () => {
@@ -190,7 +237,10 @@ test('a stuck preference tuning job is resubmitted as preference tuning, with it
   const [first, second] = sim.control.jobs();
   for (const job of [first, second]) {
     assert.equal(job?.body.supervisedTuningSpec, undefined);
-    assert.deepEqual(job?.body.preferenceOptimizationSpec, { trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', hyperParameters: { beta: 0.3 } });
+    assert.deepEqual(job?.body.preferenceOptimizationSpec, {
+      trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl',
+      hyperParameters: { beta: 0.3 },
+    });
   }
 });
 
@@ -225,11 +275,15 @@ test("a Vertex that ignores list filters changes nothing: no other run's job is 
   sim.control.ignoreListFilters(true);
   const a = await launch('filters-a');
   const b = await launch('filters-b');
-  assert.ok('jobName' in a && 'jobName' in b && a.jobName !== b.jobName, "the second launch made its own job, not adopting the first run's");
+  assert.ok(
+    'jobName' in a && 'jobName' in b && a.jobName !== b.jobName,
+    "the second launch made its own job, not adopting the first run's",
+  );
   await runTick(deps);
   clock.advance(4 * MINUTE);
   await runTick(deps);
-  for (const job of sim.control.jobs()) assert.notEqual((await deps.tuning.get(job.name)).state, 'JOB_STATE_CANCELLED', `${job.name} was not cancelled as a "duplicate"`);
+  for (const job of sim.control.jobs())
+    assert.notEqual((await deps.tuning.get(job.name)).state, 'JOB_STATE_CANCELLED', `${job.name} was not cancelled as a "duplicate"`);
   clock.advance(10 * MINUTE);
   await runTick(deps);
   assert.deepEqual([(await runs.get(a.runId))?.state, (await runs.get(b.runId))?.state], ['SUCCEEDED', 'SUCCEEDED']);
@@ -296,7 +350,10 @@ test('five overlapping ticks resubmit a stuck job exactly once', async () => {
   const { runId } = await launch();
   clock.advance(11 * MINUTE);
   const ticks = await Promise.all(Array.from({ length: 5 }, () => runTick(deps)));
-  assert.equal(ticks.reduce((sum, t) => sum + t.resubmitted, 0), 1);
+  assert.equal(
+    ticks.reduce((sum, t) => sum + t.resubmitted, 0),
+    1,
+  );
   assert.equal(sim.control.createdCount(), 2);
   assert.equal((await runs.get(runId))?.attempts.length, 2);
 });
@@ -307,7 +364,13 @@ test('a poller killed in the middle of a resubmission: the next tick adopts the 
   const { runId } = await launch();
   clock.advance(11 * MINUTE);
   // This poller's process dies right after Vertex created the new job: its call never returns.
-  const dying = { ...deps, tuning: { ...deps.tuning, create: async (spec: Parameters<PollerDeps['tuning']['create']>[0]) => (await deps.tuning.create(spec), new Promise<never>(() => {})) } };
+  const dying = {
+    ...deps,
+    tuning: {
+      ...deps.tuning,
+      create: async (spec: Parameters<PollerDeps['tuning']['create']>[0]) => (await deps.tuning.create(spec), new Promise<never>(() => {})),
+    },
+  };
   void runTick(dying);
   while (sim.control.createdCount() < 2) await new Promise((resolve) => setTimeout(resolve, 20));
   assert.equal((await runs.get(runId))?.attempts.length, 1, 'nothing half-written');
@@ -324,14 +387,23 @@ test('a state change whose event could not be published is published by the next
   const { runId } = await launch();
   let failures = 1;
   // Pub/Sub is down for the first publish: the real publisher behind a switch.
-  const flaky = { ...deps, events: { publish: async (event: RunEvent) => (failures-- > 0 ? Promise.reject(Object.assign(new Error('unavailable'), { code: 14 })) : deps.events.publish(event)) } };
+  const flaky = {
+    ...deps,
+    events: {
+      publish: async (event: RunEvent) =>
+        failures-- > 0 ? Promise.reject(Object.assign(new Error('unavailable'), { code: 14 })) : deps.events.publish(event),
+    },
+  };
   await runTick(flaky);
   assert.equal((await runs.get(runId))?.state, 'PENDING', 'the state change itself was written');
   assert.equal((await runs.get(runId))?.pendingEvents?.length, 1, 'its event waits in the outbox');
   clock.advance(4 * MINUTE);
   await runTick(flaky);
   const published = await events(2);
-  assert.deepEqual(published.map((e) => e.to), ['PENDING', 'RUNNING']);
+  assert.deepEqual(
+    published.map((e) => e.to),
+    ['PENDING', 'RUNNING'],
+  );
   assert.deepEqual((await runs.get(runId))?.pendingEvents, []);
 });
 
@@ -341,12 +413,29 @@ test('admission: three launches with one tuning slot run one after another, the 
   const [topic] = await pubsub.createTopic('launch');
   const [subscription] = await topic.createSubscription('launcher');
   const admission = { store: createAdmissionStore(db), maxConcurrent: 1 };
-  const launcher = { runs: createRunStore(db), tuning: deps.tuning, log: quiet, now: clock.now, leaseMs: MINUTE, ...singleDatasetDeps, admission };
+  const launcher = {
+    runs: createRunStore(db),
+    tuning: deps.tuning,
+    log: quiet,
+    now: clock.now,
+    leaseMs: MINUTE,
+    ...singleDatasetDeps,
+    admission,
+  };
   const poller: PollerDeps = { ...deps, admission, launches: createLaunchPublisher(pubsub, 'launch') };
   const message = (experiment: string, priority?: number) => ({
     message: {
       messageId: randomUUID(),
-      data: Buffer.from(JSON.stringify({ schemaVersion: 1, experiment, baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test', ...(priority === undefined ? {} : { priority }) })).toString('base64'),
+      data: Buffer.from(
+        JSON.stringify({
+          schemaVersion: 1,
+          experiment,
+          baseModel: 'gemini-3.5-flash-lite',
+          trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl',
+          source: 'test',
+          ...(priority === undefined ? {} : { priority }),
+        }),
+      ).toString('base64'),
     },
   });
   // What the launch subscription delivers goes to the launcher, as Eventarc would hand it over.
@@ -355,7 +444,9 @@ test('admission: three launches with one tuning slot run one after another, the 
   subscription.on('message', (received) => {
     received.ack();
     // A late redelivery may fail once the test's clients are closed: caught here, awaited at the end.
-    deliveries.push(handleLaunch({ message: { messageId: received.id, data: received.data.toString('base64') } }, launcher).catch(() => null));
+    deliveries.push(
+      handleLaunch({ message: { messageId: received.id, data: received.data.toString('base64') } }, launcher).catch(() => null),
+    );
   });
 
   const first = await handleLaunch(message('q-first'), launcher);
@@ -390,7 +481,11 @@ test('admission: three launches with one tuning slot run one after another, the 
   }
   assert.equal(sim.control.createdCount(), 3);
   // Each job ran alone: no job of ours ever waited for Vertex's quota.
-  for (const job of sim.control.jobs()) assert.notEqual((await runs.get(job.labels.sft_run_id!))?.history.some((h) => /WAITING_FOR_QUOTA/.test(h.reason)), true);
+  for (const job of sim.control.jobs())
+    assert.notEqual(
+      (await runs.get(job.labels.sft_run_id!))?.history.some((h) => /WAITING_FOR_QUOTA/.test(h.reason)),
+      true,
+    );
   await subscription.close();
   const outcomes = await Promise.all(deliveries);
   assert.ok(outcomes.filter(Boolean).length >= 2, 'the launcher got the two admitted runs through Pub/Sub');
@@ -409,18 +504,42 @@ test('a launch stranded by a Vertex outage longer than the redelivery window is 
   const { sim, db, clock, deps, runs, pubsub } = await setup();
   const [topic] = await pubsub.createTopic('launch-recovery');
   const [subscription] = await topic.createSubscription('launcher-recovery');
-  const launcher = { runs: createRunStore(db), tuning: deps.tuning, log: quiet, now: clock.now, leaseMs: MINUTE, ...singleDatasetDeps, maxDeliveries: 5 };
-  const poller: PollerDeps = { ...deps, launches: createLaunchPublisher(pubsub, 'launch-recovery'), launchRecovery: { firstDelayMs: 5 * MINUTE, maxDelayMs: 60 * MINUTE, giveUpAfterMs: 48 * 60 * MINUTE } };
+  const launcher = {
+    runs: createRunStore(db),
+    tuning: deps.tuning,
+    log: quiet,
+    now: clock.now,
+    leaseMs: MINUTE,
+    ...singleDatasetDeps,
+    maxDeliveries: 5,
+  };
+  const poller: PollerDeps = {
+    ...deps,
+    launches: createLaunchPublisher(pubsub, 'launch-recovery'),
+    launchRecovery: { firstDelayMs: 5 * MINUTE, maxDelayMs: 60 * MINUTE, giveUpAfterMs: 48 * 60 * MINUTE },
+  };
   const republished: string[] = [];
   const deliveries: Promise<unknown>[] = [];
   subscription.on('message', (received) => {
     received.ack();
     republished.push(received.id);
     // Awaited before the test ends, so no delivery outlives the database client.
-    deliveries.push(handleLaunch({ message: { messageId: received.id, data: received.data.toString('base64') } }, launcher).catch(() => undefined));
+    deliveries.push(
+      handleLaunch({ message: { messageId: received.id, data: received.data.toString('base64') } }, launcher).catch(() => undefined),
+    );
   });
-  const payload = { schemaVersion: 1, requestId: 'outage-run', experiment: 'outage', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test' };
-  const event = (attempt: number) => ({ message: { messageId: 'the-one-message', data: Buffer.from(JSON.stringify(payload)).toString('base64') }, deliveryAttempt: attempt });
+  const payload = {
+    schemaVersion: 1,
+    requestId: 'outage-run',
+    experiment: 'outage',
+    baseModel: 'gemini-3.5-flash-lite',
+    trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl',
+    source: 'test',
+  };
+  const event = (attempt: number) => ({
+    message: { messageId: 'the-one-message', data: Buffer.from(JSON.stringify(payload)).toString('base64') },
+    deliveryAttempt: attempt,
+  });
   // Vertex is down for every delivery the subscription allows: the message ends on the dead-letter topic.
   sim.control.failNextCalls(1000, 503);
   for (let attempt = 1; attempt <= 5; attempt++) {
@@ -458,11 +577,28 @@ test('a launch stranded by a Vertex outage longer than the redelivery window is 
 
 test('a launch that never finds a working delivery is FAILED after the recovery window, saying how to retry', async () => {
   const { db, clock, deps, runs } = await setup();
-  const poller: PollerDeps = { ...deps, launches: { publish: async () => 'unused' }, launchRecovery: { firstDelayMs: MINUTE, maxDelayMs: MINUTE, giveUpAfterMs: 10 * MINUTE } };
+  const poller: PollerDeps = {
+    ...deps,
+    launches: { publish: async () => 'unused' },
+    launchRecovery: { firstDelayMs: MINUTE, maxDelayMs: MINUTE, giveUpAfterMs: 10 * MINUTE },
+  };
   const launcher = { runs: createRunStore(db), tuning: deps.tuning, log: quiet, now: clock.now, leaseMs: MINUTE, ...singleDatasetDeps };
   // A delivery claimed the run and died: no lease renewal, no message coming back.
-  const payload = { schemaVersion: 1, requestId: 'orphan-run', experiment: 'orphan', baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl', source: 'test' };
-  await launcher.runs.claim('orphan-run', () => newRun(launchMessageSchema.parse(payload), new Date(clock.now()).toISOString()), 'dead-delivery', clock.now(), MINUTE);
+  const payload = {
+    schemaVersion: 1,
+    requestId: 'orphan-run',
+    experiment: 'orphan',
+    baseModel: 'gemini-3.5-flash-lite',
+    trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl',
+    source: 'test',
+  };
+  await launcher.runs.claim(
+    'orphan-run',
+    () => newRun(launchMessageSchema.parse(payload), new Date(clock.now()).toISOString()),
+    'dead-delivery',
+    clock.now(),
+    MINUTE,
+  );
   for (let i = 0; i < 12 && (await runs.get('orphan-run'))?.state !== 'FAILED'; i++) {
     clock.advance(2 * MINUTE);
     await runTick(poller);

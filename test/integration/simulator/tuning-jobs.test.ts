@@ -41,8 +41,15 @@ test('the real genai client tunes, gets and cancels jobs; a job waits RUNNING wi
     assert.notEqual(done.tunedModel!.model!.split('/').at(-1)!.split('@')[0], jobId, 'the model id is its own, not the job id');
     assert.notEqual(done.tunedModel!.endpoint!.split('/').at(-1), jobId, 'the endpoint id is its own too');
     assert.ok(done.startTime && done.endTime && done.experiment);
-    assert.equal(done.startTime, new Date(Date.parse(done.createTime!) + 100).toISOString(), 'startTime is when it first entered RUNNING, waits included');
-    assert.deepEqual(sim.control.jobs()[0]?.body.supervisedTuningSpec, { trainingDatasetUri: 'gs://sim-datasets/d1/train.jsonl', hyperParameters: { epochCount: 3 } });
+    assert.equal(
+      done.startTime,
+      new Date(Date.parse(done.createTime!) + 100).toISOString(),
+      'startTime is when it first entered RUNNING, waits included',
+    );
+    assert.deepEqual(sim.control.jobs()[0]?.body.supervisedTuningSpec, {
+      trainingDatasetUri: 'gs://sim-datasets/d1/train.jsonl',
+      hyperParameters: { epochCount: 3 },
+    });
 
     const second = await ai.tunings.tune(tuneParams());
     await ai.tunings.cancel({ name: second.name! });
@@ -64,14 +71,26 @@ test('the project quota: jobs over it wait RUNNING / WAITING_FOR_QUOTA in creati
   try {
     const ai = genaiForSimulator(sim.url);
     const [a, b, c] = [await ai.tunings.tune(tuneParams()), await ai.tunings.tune(tuneParams()), await ai.tunings.tune(tuneParams())];
-    const details = async () => Promise.all([a, b, c].map(async (job) => (await ai.tunings.get({ name: job.name! })).tuningJobState ?? (await ai.tunings.get({ name: job.name! })).state));
+    const details = async () =>
+      Promise.all(
+        [a, b, c].map(
+          async (job) => (await ai.tunings.get({ name: job.name! })).tuningJobState ?? (await ai.tunings.get({ name: job.name! })).state,
+        ),
+      );
     sim.control.advance(100_300);
-    assert.deepEqual(await details(), ['TUNING_JOB_STATE_TUNING', 'TUNING_JOB_STATE_WAITING_FOR_QUOTA', 'TUNING_JOB_STATE_WAITING_FOR_QUOTA']);
+    assert.deepEqual(await details(), [
+      'TUNING_JOB_STATE_TUNING',
+      'TUNING_JOB_STATE_WAITING_FOR_QUOTA',
+      'TUNING_JOB_STATE_WAITING_FOR_QUOTA',
+    ]);
     await ai.tunings.cancel({ name: b.name! });
     // a ends at 101.1 s; c (not b) takes the quota then and is checking its dataset until 201.1 s.
     sim.control.advance(50_000);
     const [aNow, bNow, cNow] = await Promise.all([a, b, c].map((job) => ai.tunings.get({ name: job.name! })));
-    assert.deepEqual([aNow?.state, bNow?.state, cNow?.tuningJobState], ['JOB_STATE_SUCCEEDED', 'JOB_STATE_CANCELLED', 'TUNING_JOB_STATE_PROCESSING_DATASET']);
+    assert.deepEqual(
+      [aNow?.state, bNow?.state, cNow?.tuningJobState],
+      ['JOB_STATE_SUCCEEDED', 'JOB_STATE_CANCELLED', 'TUNING_JOB_STATE_PROCESSING_DATASET'],
+    );
   } finally {
     await sim.stop();
   }
@@ -90,7 +109,11 @@ test('a cancel can lose the race: the job goes CANCELLING, then SUCCEEDED with i
     const ended = await ai.tunings.get({ name: job.name! });
     assert.equal(ended.state, JobState.JOB_STATE_SUCCEEDED);
     assert.ok(ended.tunedModel?.model);
-    await assert.rejects(ai.tunings.cancel({ name: job.name! }), (error: Error & { status?: number }) => error.status === 400, 'a finished job cannot be cancelled');
+    await assert.rejects(
+      ai.tunings.cancel({ name: job.name! }),
+      (error: Error & { status?: number }) => error.status === 400,
+      'a finished job cannot be cancelled',
+    );
   } finally {
     await sim.stop();
   }
@@ -110,7 +133,8 @@ test('list pages through every job and filters by label, as the launcher finds a
     await assert.rejects(ai.tunings.list({ config: { filter: 'display_name="x"' } }), /unsupported filter/);
     sim.control.ignoreListFilters(true);
     const unfiltered: string[] = [];
-    for await (const job of await ai.tunings.list({ config: { filter: 'labels.run_id="run-1"' } })) unfiltered.push(job.labels?.run_id ?? '');
+    for await (const job of await ai.tunings.list({ config: { filter: 'labels.run_id="run-1"' } }))
+      unfiltered.push(job.labels?.run_id ?? '');
     assert.equal(unfiltered.length, 7, 'with the knob, the filter is ignored (callers must re-check labels)');
   } finally {
     await sim.stop();
@@ -129,7 +153,11 @@ test('knobs: a stuck job never leaves the queue, a failing job ends FAILED with 
     const stuckNow = await ai.tunings.get({ name: stuck.name! });
     assert.equal(stuckNow.state, JobState.JOB_STATE_RUNNING, 'a job waiting for capacity is RUNNING to Vertex');
     const raw = await fetch(`${sim.url}/v1beta1/${stuck.name}`, { headers: { authorization: 'Bearer t' } });
-    assert.equal(((await raw.json()) as { tuningJobState?: string }).tuningJobState, 'TUNING_JOB_STATE_WAITING_FOR_CAPACITY', 'why it waits, as the detailed state says');
+    assert.equal(
+      ((await raw.json()) as { tuningJobState?: string }).tuningJobState,
+      'TUNING_JOB_STATE_WAITING_FOR_CAPACITY',
+      'why it waits, as the detailed state says',
+    );
     const failed = await ai.tunings.get({ name: failing.name! });
     assert.equal(failed.state, JobState.JOB_STATE_FAILED);
     assert.equal(failed.error?.message, 'Resource exhausted: no capacity (simulated)');
@@ -143,16 +171,25 @@ test('knobs: a stuck job never leaves the queue, a failing job ends FAILED with 
   }
 });
 
-test('requests Vertex would refuse are refused in Vertex\'s error shape', async () => {
+test("requests Vertex would refuse are refused in Vertex's error shape", async () => {
   const sim = await startVertexSimulator();
   try {
     const ai = genaiForSimulator(sim.url);
-    await assert.rejects(ai.tunings.tune({ ...tuneParams(), baseModel: 'text-bison-001' }), (error: Error & { status?: number }) => error.status === 400 && /not supported/.test(error.message));
+    await assert.rejects(
+      ai.tunings.tune({ ...tuneParams(), baseModel: 'text-bison-001' }),
+      (error: Error & { status?: number }) => error.status === 400 && /not supported/.test(error.message),
+    );
     // "Model versions and lifecycle": a request naming a retired model typically returns 404.
-    await assert.rejects(ai.tunings.tune({ ...tuneParams(), baseModel: 'gemini-2.0-flash-001' }), (error: Error & { status?: number }) => error.status === 404 && /retired on 2026-06-01/.test(error.message));
+    await assert.rejects(
+      ai.tunings.tune({ ...tuneParams(), baseModel: 'gemini-2.0-flash-001' }),
+      (error: Error & { status?: number }) => error.status === 404 && /retired on 2026-06-01/.test(error.message),
+    );
     // A Gemini id released after the catalogue was read is taken, as Vertex would take it.
     assert.match((await ai.tunings.tune({ ...tuneParams(), baseModel: 'gemini-4-flash' })).name ?? '', /tuningJobs\/\d+$/);
-    await assert.rejects(ai.tunings.get({ name: 'projects/sim-project/locations/us-central1/tuningJobs/42' }), (error: Error & { status?: number }) => error.status === 404);
+    await assert.rejects(
+      ai.tunings.get({ name: 'projects/sim-project/locations/us-central1/tuningJobs/42' }),
+      (error: Error & { status?: number }) => error.status === 404,
+    );
     const raw = await fetch(`${sim.url}/v1beta1/projects/p/locations/l/tuningJobs`, { method: 'GET' });
     assert.equal(raw.status, 401);
     assert.deepEqual(Object.keys(((await raw.json()) as { error: object }).error).sort(), ['code', 'message', 'status']);
@@ -169,8 +206,14 @@ test('the real aiplatform client (REST transport) gets, lists by label and cance
     sim.control.advance(100);
     const [got] = await client.getTuningJob({ name: job.name! });
     assert.equal(got.state, 'JOB_STATE_RUNNING');
-    const [listed] = await client.listTuningJobs({ parent: 'projects/sim-project/locations/us-central1', filter: 'labels.run_id="run-z"' }, { autoPaginate: true });
-    assert.deepEqual(listed.map((j) => j.name), [job.name]);
+    const [listed] = await client.listTuningJobs(
+      { parent: 'projects/sim-project/locations/us-central1', filter: 'labels.run_id="run-z"' },
+      { autoPaginate: true },
+    );
+    assert.deepEqual(
+      listed.map((j) => j.name),
+      [job.name],
+    );
     await client.cancelTuningJob({ name: job.name! });
     sim.control.advance(1000);
     const [cancelled] = await client.getTuningJob({ name: job.name! });

@@ -23,15 +23,37 @@ before(async () => {
   const db = createFirestore(emulators.projectId);
   const runs = createRunStore(db);
   for (const experiment of ['a', 'b']) {
-    const message = launchMessageSchema.parse({ schemaVersion: 1, requestId: `run-${experiment}`, experiment, baseModel: 'gemini-3.5-flash-lite', trainingDatasetUri: 'gs://bkt/t.jsonl', source: 'test' });
+    const message = launchMessageSchema.parse({
+      schemaVersion: 1,
+      requestId: `run-${experiment}`,
+      experiment,
+      baseModel: 'gemini-3.5-flash-lite',
+      trainingDatasetUri: 'gs://bkt/t.jsonl',
+      source: 'test',
+    });
     await runs.claim(message.requestId!, () => newRun(message, new Date().toISOString()), 'seed', Date.now(), 1);
   }
   await db.terminate();
   const port = await freePort();
   server = spawn(
     process.execPath,
-    [`${root}node_modules/@google-cloud/functions-framework/build/src/main.js`, '--target=status', '--signature-type=http', `--source=${root}functions/status/index.ts`, `--port=${port}`],
-    { env: { ...process.env, GOOGLE_CLOUD_PROJECT: emulators.projectId, FIRESTORE_EMULATOR_HOST: emulators.firestoreHost, LOG_LEVEL: 'ERROR', NODE_ENV: 'production' }, stdio: 'ignore' },
+    [
+      `${root}node_modules/@google-cloud/functions-framework/build/src/main.js`,
+      '--target=status',
+      '--signature-type=http',
+      `--source=${root}functions/status/index.ts`,
+      `--port=${port}`,
+    ],
+    {
+      env: {
+        ...process.env,
+        GOOGLE_CLOUD_PROJECT: emulators.projectId,
+        FIRESTORE_EMULATOR_HOST: emulators.firestoreHost,
+        LOG_LEVEL: 'ERROR',
+        NODE_ENV: 'production',
+      },
+      stdio: 'ignore',
+    },
   );
   base = `http://127.0.0.1:${port}`;
   await waitForPort(port, 'the status function');
@@ -72,7 +94,11 @@ test('repeated, bracketed and unknown filters, and a page token this API never g
     assert.match(answer.text, new RegExp(named.replace(/[[\]$]/g, '\\$&')), `${query}: names ${named}`);
   }
   const all = JSON.parse((await get('/api/runs?experiment=a')).text) as { runs: { runId: string }[] };
-  assert.deepEqual(all.runs.map((run) => run.runId), ['run-a'], 'a proper filter still filters');
+  assert.deepEqual(
+    all.runs.map((run) => run.runId),
+    ['run-a'],
+    'a proper filter still filters',
+  );
 });
 
 test('a malformed percent-encoding, which the framework would refuse with its own HTML page, is a JSON 400 with the reason and no stack trace', async () => {

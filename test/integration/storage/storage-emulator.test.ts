@@ -24,7 +24,9 @@ after(async () => {
 
 test('save, read back, metadata, list with prefix and delimiter, delete: all through the real client', async () => {
   const bucket = storage.bucket('raw-data');
-  await bucket.file('incoming/a.jsonl').save('{"a":1}\n', { contentType: 'application/jsonl', metadata: { metadata: { team: 'support' } } });
+  await bucket
+    .file('incoming/a.jsonl')
+    .save('{"a":1}\n', { contentType: 'application/jsonl', metadata: { metadata: { team: 'support' } } });
   await bucket.file('incoming/b.csv').save('prompt,response\nq,a\n', { resumable: false });
   await bucket.file('incoming/sub/c.txt').save('c');
   await bucket.file('datasets/x.jsonl').save('x');
@@ -35,7 +37,10 @@ test('save, read back, metadata, list with prefix and delimiter, delete: all thr
   assert.equal(metadata.metadata?.team, 'support');
   assert.equal(metadata.md5Hash, createHash('md5').update('{"a":1}\n').digest('base64'));
   const [files, , response] = await bucket.getFiles({ prefix: 'incoming/', delimiter: '/', autoPaginate: false });
-  assert.deepEqual(files.map((f) => f.name), ['incoming/a.jsonl', 'incoming/b.csv']);
+  assert.deepEqual(
+    files.map((f) => f.name),
+    ['incoming/a.jsonl', 'incoming/b.csv'],
+  );
   assert.deepEqual((response as { prefixes?: string[] }).prefixes, ['incoming/sub/']);
   const names: string[] = [];
   let query: Record<string, unknown> | null = { maxResults: 2, autoPaginate: false };
@@ -54,7 +59,10 @@ test('save, read back, metadata, list with prefix and delimiter, delete: all thr
 test('create-once writes: a second write with ifGenerationMatch 0 fails with 412', async () => {
   const file = storage.bucket('raw-data').file('once.json');
   await file.save('first', { preconditionOpts: { ifGenerationMatch: 0 } });
-  await assert.rejects(file.save('second', { preconditionOpts: { ifGenerationMatch: 0 }, resumable: false }), (error: { code?: number }) => error.code === 412);
+  await assert.rejects(
+    file.save('second', { preconditionOpts: { ifGenerationMatch: 0 }, resumable: false }),
+    (error: { code?: number }) => error.code === 412,
+  );
   assert.equal((await file.download())[0].toString(), 'first');
 });
 
@@ -65,13 +73,15 @@ test('a 150 MB object streams in (resumable) and out (with range reads) with bou
   const written = createHash('sha256');
   const rssBefore = process.memoryUsage().rss;
   await pipeline(
-    Readable.from((function* () {
-      for (let i = 0; i < 150; i++) {
-        chunk[0] = i;
-        written.update(chunk);
-        yield Buffer.from(chunk);
-      }
-    })()),
+    Readable.from(
+      (function* () {
+        for (let i = 0; i < 150; i++) {
+          chunk[0] = i;
+          written.update(chunk);
+          yield Buffer.from(chunk);
+        }
+      })(),
+    ),
     file.createWriteStream({ resumable: true, chunkSize: 32 * 1024 * 1024 }),
   );
   const read = createHash('sha256');
@@ -120,7 +130,10 @@ test('any name Cloud Storage allows reaches the function (CloudEvent headers per
     const chunks: Buffer[] = [];
     request.on('data', (c: Buffer) => chunks.push(c));
     request.on('end', () => {
-      received.push({ subject: String(request.headers['ce-subject']), name: (JSON.parse(Buffer.concat(chunks).toString()) as { name: string }).name });
+      received.push({
+        subject: String(request.headers['ce-subject']),
+        name: (JSON.parse(Buffer.concat(chunks).toString()) as { name: string }).name,
+      });
       response.writeHead(204).end();
     });
   });
@@ -136,6 +149,10 @@ test('any name Cloud Storage allows reaches the function (CloudEvent headers per
   assert.equal(decodeURIComponent(received[0]!.subject), `objects/${name}`, 'the header carries it percent-encoded');
   assert.match(received[0]!.subject, /^[\x21-\x7e]+$/, 'printable ASCII only');
   for (const bad of ['incoming/two\nlines.jsonl', 'incoming/carriage\rreturn.jsonl', '..']) {
-    await assert.rejects(storage.bucket('unicode-names').file(bad).save('x', { resumable: false }), (error: { code?: number }) => error.code === 400, JSON.stringify(bad));
+    await assert.rejects(
+      storage.bucket('unicode-names').file(bad).save('x', { resumable: false }),
+      (error: { code?: number }) => error.code === 400,
+      JSON.stringify(bad),
+    );
   }
 });

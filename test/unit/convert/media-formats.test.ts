@@ -5,7 +5,11 @@ import type { RawFormat } from '../../../shared/convert/types.ts';
 import { wordTokens } from '../../support/word-tokens.ts';
 
 const convert = (format: RawFormat, value: unknown, localMedia?: 'upload') =>
-  convertRecord({ line: 7, value }, { format, maxPartTokens: 8192, baseModel: 'gemini-3.5-flash-lite', ...(localMedia ? { localMedia } : {}) }, wordTokens);
+  convertRecord(
+    { line: 7, value },
+    { format, maxPartTokens: 8192, baseModel: 'gemini-3.5-flash-lite', ...(localMedia ? { localMedia } : {}) },
+    wordTokens,
+  );
 const codes = (issues: { code: string; path: string }[]) => issues.map((issue) => `${issue.code} ${issue.path}`);
 
 test('LLaMA-Factory multimodal ShareGPT: each <image> becomes the fileData of the next listed image, in its place', () => {
@@ -19,7 +23,10 @@ test('LLaMA-Factory multimodal ShareGPT: each <image> becomes the fileData of th
     images: ['gs://team-media/1.jpg', 'gs://team-media/2.png', 'gs://team-media/3.webp'],
   });
   assert.deepEqual(result.errors, []);
-  assert.deepEqual(result.example!.contents[0]!.parts, [{ fileData: { mimeType: 'image/jpeg', fileUri: 'gs://team-media/1.jpg' } }, { text: 'Who are they?' }]);
+  assert.deepEqual(result.example!.contents[0]!.parts, [
+    { fileData: { mimeType: 'image/jpeg', fileUri: 'gs://team-media/1.jpg' } },
+    { text: 'Who are they?' },
+  ]);
   assert.deepEqual(result.example!.contents[2]!.parts, [
     { text: 'Compare ' },
     { fileData: { mimeType: 'image/png', fileUri: 'gs://team-media/2.png' } },
@@ -32,7 +39,10 @@ test('LLaMA-Factory multimodal ShareGPT: each <image> becomes the fileData of th
 
 test('videos and audios are placed at <video> and <audio>, in OpenAI-style messages and in Alpaca records alike', () => {
   const messages = convert('openai', {
-    messages: [{ role: 'user', content: '<video><audio>What happens here?' }, { role: 'assistant', content: 'A goal is scored.' }],
+    messages: [
+      { role: 'user', content: '<video><audio>What happens here?' },
+      { role: 'assistant', content: 'A goal is scored.' },
+    ],
     videos: ['gs://team-media/1.mp4'],
     audios: ['gs://team-media/1.mp3'],
   });
@@ -42,7 +52,12 @@ test('videos and audios are placed at <video> and <audio>, in OpenAI-style messa
     { fileData: { mimeType: 'audio/mpeg', fileUri: 'gs://team-media/1.mp3' } },
     { text: 'What happens here?' },
   ]);
-  const alpaca = convert('alpaca', { instruction: 'Describe <image>', output: 'A cat.', images: 'gs://team-media/cat.jpg', system: 'Be brief.' });
+  const alpaca = convert('alpaca', {
+    instruction: 'Describe <image>',
+    output: 'A cat.',
+    images: 'gs://team-media/cat.jpg',
+    system: 'Be brief.',
+  });
   assert.deepEqual(alpaca.errors, []);
   assert.deepEqual(alpaca.example, {
     systemInstruction: { parts: [{ text: 'Be brief.' }] },
@@ -55,17 +70,26 @@ test('videos and audios are placed at <video> and <audio>, in OpenAI-style messa
 
 test('images listed with no placeholder at all (older LLaMA-Factory demos) go before the first user text, with a warning: never dropped', () => {
   const result = convert('openai', {
-    messages: [{ content: 'Who are they?', role: 'user' }, { content: "They're Kane and Gretzka.", role: 'assistant' }],
+    messages: [
+      { content: 'Who are they?', role: 'user' },
+      { content: "They're Kane and Gretzka.", role: 'assistant' },
+    ],
     images: ['gs://team-media/1.jpg'],
   });
   assert.deepEqual(result.errors, []);
   assert.deepEqual(codes(result.warnings), ['media_placed_first images']);
-  assert.deepEqual(result.example!.contents[0]!.parts, [{ fileData: { mimeType: 'image/jpeg', fileUri: 'gs://team-media/1.jpg' } }, { text: 'Who are they?' }]);
+  assert.deepEqual(result.example!.contents[0]!.parts, [
+    { fileData: { mimeType: 'image/jpeg', fileUri: 'gs://team-media/1.jpg' } },
+    { text: 'Who are they?' },
+  ]);
 });
 
 test('a placeholder count that differs from the files listed is a located error, not a guess', () => {
   const result = convert('sharegpt', {
-    conversations: [{ from: 'human', value: '<image> and <image>?' }, { from: 'gpt', value: 'Both.' }],
+    conversations: [
+      { from: 'human', value: '<image> and <image>?' },
+      { from: 'gpt', value: 'Both.' },
+    ],
     images: ['gs://team-media/1.jpg'],
   });
   assert.equal(result.example, null);
@@ -74,7 +98,13 @@ test('a placeholder count that differs from the files listed is a located error,
 });
 
 test('a local path is an error that says where the file must be, unless the caller uploads local files; a file:// URL is a local path too', () => {
-  const record = { conversations: [{ from: 'human', value: '<image>Who?' }, { from: 'gpt', value: 'Kane.' }], images: ['mllm_demo_data/1.jpg'] };
+  const record = {
+    conversations: [
+      { from: 'human', value: '<image>Who?' },
+      { from: 'gpt', value: 'Kane.' },
+    ],
+    images: ['mllm_demo_data/1.jpg'],
+  };
   const refused = convert('sharegpt', record);
   assert.equal(refused.example, null);
   assert.deepEqual(codes(refused.errors), ['local_media_path images[0]']);
@@ -89,16 +119,28 @@ test('a local path is an error that says where the file must be, unless the call
 
 test('media entries that are not paths are named: bytes without a path, numbers, an unknown extension', () => {
   const result = convert('sharegpt', {
-    conversations: [{ from: 'human', value: '<image><image><image>?' }, { from: 'gpt', value: 'No.' }],
+    conversations: [
+      { from: 'human', value: '<image><image><image>?' },
+      { from: 'gpt', value: 'No.' },
+    ],
     images: [{ bytes: 'iVBORw0...', path: null }, 42, 'scan.tiff'],
   });
   assert.equal(result.example, null);
-  assert.deepEqual(codes(result.errors), ['invalid_media_reference images[0]', 'invalid_media_reference images[1]', 'missing_mime_type images[2]']);
+  assert.deepEqual(codes(result.errors), [
+    'invalid_media_reference images[0]',
+    'invalid_media_reference images[1]',
+    'missing_mime_type images[2]',
+  ]);
   assert.match(result.errors[0]!.message, /embedded as bytes/);
 });
 
 test('a record without media lists keeps a literal <image> as text', () => {
-  const result = convert('sharegpt', { conversations: [{ from: 'human', value: 'What does <image> mean in HTML-like text?' }, { from: 'gpt', value: 'A tag.' }] });
+  const result = convert('sharegpt', {
+    conversations: [
+      { from: 'human', value: 'What does <image> mean in HTML-like text?' },
+      { from: 'gpt', value: 'A tag.' },
+    ],
+  });
   assert.deepEqual(result.errors, []);
   assert.deepEqual(result.example!.contents[0]!.parts, [{ text: 'What does <image> mean in HTML-like text?' }]);
 });

@@ -24,7 +24,11 @@ const validExample = fc.record(
 test('property: valid Gemini examples round-trip through conversion unchanged and schema-valid', () => {
   fc.assert(
     fc.property(validExample, (example) => {
-      const result = convertRecord({ line: 1, value: example }, { format: 'gemini', maxPartTokens: 8192, baseModel: 'gemini-3.5-flash-lite' }, wordTokens);
+      const result = convertRecord(
+        { line: 1, value: example },
+        { format: 'gemini', maxPartTokens: 8192, baseModel: 'gemini-3.5-flash-lite' },
+        wordTokens,
+      );
       assert.deepEqual(result.errors, []);
       assert.equal(JSON.stringify(result.example), JSON.stringify(example));
       geminiExampleSchema.parse(JSON.parse(JSON.stringify(result.example)));
@@ -36,7 +40,11 @@ test('property: valid Gemini examples round-trip through conversion unchanged an
 test('property: any JSON value in any format converts or is rejected with located errors, never throws', () => {
   fc.assert(
     fc.property(fc.jsonValue({ maxDepth: 5 }), fc.constantFrom(...rawFormatSchema.options), (value, format) => {
-      const result = convertRecord({ line: 5, value }, { format, columnMap: { user: 'a', model: 'b' }, maxPartTokens: 3, baseModel: 'gemini-3.5-flash-lite' }, wordTokens);
+      const result = convertRecord(
+        { line: 5, value },
+        { format, columnMap: { user: 'a', model: 'b' }, maxPartTokens: 3, baseModel: 'gemini-3.5-flash-lite' },
+        wordTokens,
+      );
       if (result.example === null && !result.skipped) assert.ok(result.errors.length > 0);
       for (const issue of [...result.errors, ...result.warnings]) assert.equal(issue.line, 5);
       if (result.example) geminiExampleSchema.parse(result.example);
@@ -51,9 +59,18 @@ test('property: random bytes through the whole stream give a report or an Unusab
       const sink = { write: () => {} };
       try {
         const report = await convertStream({
-          input: (async function* () { yield bytes; })(),
-          fileName, format: 'auto', maxPartTokens: 8192, baseModel: 'gemini-3.5-flash-lite', validationFraction: 0.1, seed: 1, epochs: null,
-          tokens: wordTokens, sinks: { train: sink, validation: sink },
+          input: (async function* () {
+            yield bytes;
+          })(),
+          fileName,
+          format: 'auto',
+          maxPartTokens: 8192,
+          baseModel: 'gemini-3.5-flash-lite',
+          validationFraction: 0.1,
+          seed: 1,
+          epochs: null,
+          tokens: wordTokens,
+          sinks: { train: sink, validation: sink },
         });
         assert.equal(report.examples.total, report.examples.valid + report.examples.invalid);
       } catch (error) {

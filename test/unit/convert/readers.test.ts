@@ -36,7 +36,10 @@ test('JSON Lines: numbered lines, BOM, CRLF, blank lines skipped, bad JSON locat
 test('JSON Lines: a line over the byte cap is reported, not buffered, and the next line is read', async () => {
   const big = `{"x":"${'a'.repeat(5000)}"}`;
   const records = await collect(readJsonLines(chunked(utf8(`{"a":1}\n${big}\n{"b":2}\n`), [100, 2000, 4000]), { maxRecordBytes: 1000 }));
-  assert.deepEqual(records.map((r) => ('code' in r ? `${r.line}:${r.code}` : `${r.line}:ok`)), ['1:ok', '2:record_too_large', '3:ok']);
+  assert.deepEqual(
+    records.map((r) => ('code' in r ? `${r.line}:${r.code}` : `${r.line}:ok`)),
+    ['1:ok', '2:record_too_large', '3:ok'],
+  );
 });
 
 test('JSON Lines: invalid UTF-8 is a located failure', async () => {
@@ -47,7 +50,10 @@ test('JSON Lines: invalid UTF-8 is a located failure', async () => {
 });
 
 test('property: any chunking of a JSONL or JSON-array file gives the same records as one chunk', async () => {
-  const values = fc.array(fc.jsonValue({ maxDepth: 3 }).map((v) => ({ v, s: 'multi\nline "quoted" [brackets] {braces} 한글 😀' })), { minLength: 1, maxLength: 8 });
+  const values = fc.array(
+    fc.jsonValue({ maxDepth: 3 }).map((v) => ({ v, s: 'multi\nline "quoted" [brackets] {braces} 한글 😀' })),
+    { minLength: 1, maxLength: 8 },
+  );
   await fc.assert(
     fc.asyncProperty(values, fc.array(fc.nat({ max: 2000 }), { maxLength: 12 }), async (items, cuts) => {
       const jsonl = utf8(items.map((i) => JSON.stringify(i)).join('\n'));
@@ -70,14 +76,23 @@ test('property: any chunking of a JSONL or JSON-array file gives the same record
 
 test('JSON array: truncated file reports the unfinished item; a non-array file is unusable', async () => {
   const records = await collect(readJsonArray(chunked(utf8('[{"a":1}, {"b": [1, 2'), [])));
-  assert.deepEqual(records.map((r) => ('code' in r ? `${r.line}/${r.item}:${r.code}` : `${r.line}/${r.item}:ok`)), ['1/1:ok', '1/2:invalid_json']);
-  assert.match((records[1] as { message: string }).message, /ends inside the item at \[1\] \(from line 1\).* the 1 item\(s\) before it were read/);
+  assert.deepEqual(
+    records.map((r) => ('code' in r ? `${r.line}/${r.item}:${r.code}` : `${r.line}/${r.item}:ok`)),
+    ['1/1:ok', '1/2:invalid_json'],
+  );
+  assert.match(
+    (records[1] as { message: string }).message,
+    /ends inside the item at \[1\] \(from line 1\).* the 1 item\(s\) before it were read/,
+  );
 });
 
 test('JSON array: an item that is not valid JSON is placed at its line and column in the file, and the items after it are read', async () => {
   const file = '[\n  {"contents": []},\n  {"contents": [\n    {"role": "user",, "parts": []}\n  ]},\n  {"contents": [1]}\n]\n';
   const records = await collect(readJsonArray(chunked(utf8(file), [9, 30])));
-  assert.deepEqual(records.map((r) => ('code' in r ? `${r.line}/${r.item}:${r.code}` : `${r.line}/${r.item}:ok`)), ['2/1:ok', '3/2:invalid_json', '6/3:ok']);
+  assert.deepEqual(
+    records.map((r) => ('code' in r ? `${r.line}/${r.item}:${r.code}` : `${r.line}/${r.item}:ok`)),
+    ['2/1:ok', '3/2:invalid_json', '6/3:ok'],
+  );
   // The second of the doubled commas is on line 4 of the file, column 21.
   assert.match((records[1] as { message: string }).message, /the item at \[1\] is not valid JSON: .*\(line 4, column 21 of the file\)/);
   await assert.rejects(collect(readJsonArray(chunked(utf8('{"a":1}'), []))), UnusableInputError);
@@ -92,7 +107,10 @@ test('CSV: header, BOM, quoted commas and newlines, doubled quotes, rows located
   assert.deepEqual(rows[1], { line: 4, value: { prompt: '', response: '' } });
   assert.deepEqual(rows[2], { line: 5, value: { prompt: 'plain', response: 'row' } });
   assert.deepEqual(rows[3], { line: 6, value: { prompt: 'last', response: 'one' } });
-  assert.deepEqual(rows.slice(4).map((r) => ('code' in r ? `${r.line}:${r.code}` : 'ok')), ['7:unclosed_quote']);
+  assert.deepEqual(
+    rows.slice(4).map((r) => ('code' in r ? `${r.line}:${r.code}` : 'ok')),
+    ['7:unclosed_quote'],
+  );
 });
 
 test('CSV: a quote that never closes is named at the line it opened, and the rows it swallowed are read as rows', async () => {
@@ -103,18 +121,19 @@ test('CSV: a quote that never closes is named at the line it opened, and the row
   assert.equal((rows[1] as { code: string }).code, 'unclosed_quote');
   assert.equal(rows[1]!.line, 3);
   assert.match((rows[1] as { message: string }).message, /a quote opened on line 3 never closes/);
-  assert.deepEqual(rows.slice(2), Array.from({ length: 20 }, (_, i) => ({ line: 4 + i, value: { q: `row${i}`, a: `ans${i}` } })));
+  assert.deepEqual(
+    rows.slice(2),
+    Array.from({ length: 20 }, (_, i) => ({ line: 4 + i, value: { q: `row${i}`, a: `ans${i}` } })),
+  );
 });
 
 test('CSV: one malformed quote costs its own row, not the rows after it (csv-parse alone lost them all)', async () => {
   const { records } = await readDelimited(chunked(utf8('q,a\n"abc"d,e\nnext,row\nthird,"multi\nline"\nlast,one\n'), [3, 12]), ',');
   const rows = await collect(records);
-  assert.deepEqual(rows.map((r) => ('code' in r ? `${r.line}:${r.code}` : `${r.line}:${Object.values(r.value as object).join('|')}`)), [
-    '2:csv_parse_error',
-    '3:next|row',
-    '4:third|multi\nline',
-    '6:last|one',
-  ]);
+  assert.deepEqual(
+    rows.map((r) => ('code' in r ? `${r.line}:${r.code}` : `${r.line}:${Object.values(r.value as object).join('|')}`)),
+    ['2:csv_parse_error', '3:next|row', '4:third|multi\nline', '6:last|one'],
+  );
 });
 
 test('CSV: a record over the per-record limit is reported with its lines and never held; the next rows are read', async () => {
@@ -127,27 +146,40 @@ test('CSV: a record over the per-record limit is reported with its lines and nev
   assert.match((rows[1] as { message: string }).message, /lines 3–5 is over the per-record limit of 65536 bytes/);
   assert.deepEqual(rows[2], { line: 6, value: { q: 'after', a: 'row' } });
   // An unclosed quote past the limit: named where it opened, and the unread lines said.
-  const open = await collect((await readDelimited(chunked(utf8(`q,a\nok,1\n"${huge}\nmore\n`), [50]), ',', { maxRecordBytes: 64 * 1024 })).records);
-  assert.match((open[1] as { message: string }).message, /a quote opened on line 3 never closes: the file ends inside it, and lines 3–5 could not be read/);
+  const open = await collect(
+    (await readDelimited(chunked(utf8(`q,a\nok,1\n"${huge}\nmore\n`), [50]), ',', { maxRecordBytes: 64 * 1024 })).records,
+  );
+  assert.match(
+    (open[1] as { message: string }).message,
+    /a quote opened on line 3 never closes: the file ends inside it, and lines 3–5 could not be read/,
+  );
 });
 
 test('CSV: any table, written as a spreadsheet would and cut anywhere, reads back cell for cell at the right lines (CRLF, lone CR, quotes)', async () => {
   const cell = fc.stringMatching(/^[a-z ,"\r\n]{0,12}$/);
   await fc.assert(
-    fc.asyncProperty(fc.array(fc.tuple(cell, cell), { minLength: 1, maxLength: 12 }), fc.constantFrom('\n', '\r\n', '\r'), fc.array(fc.nat(400), { maxLength: 6 }), async (table, eol, cuts) => {
-      const quote = (text: string) => (/[",\r\n]/.test(text) || text === '' ? `"${text.replaceAll('"', '""')}"` : text);
-      const rows = table.map(([a, b]) => `${quote(a)},${quote(b)}`);
-      const { header, records } = await readDelimited(chunked(utf8(['a,b', ...rows].join(eol) + eol), cuts), ',');
-      assert.deepEqual(header, ['a', 'b']);
-      const read = await collect(records);
-      assert.deepEqual(read.map((r) => ('value' in r ? r.value : r)), table.map(([a, b]) => ({ a, b })));
-      let line = 2;
-      read.forEach((record, index) => {
-        assert.equal(record.line, line);
-        // A line break is LF, CRLF or a lone CR, inside quotes as outside.
-        line += 1 + (rows[index]!.match(/\r\n|\r|\n/g)?.length ?? 0);
-      });
-    }),
+    fc.asyncProperty(
+      fc.array(fc.tuple(cell, cell), { minLength: 1, maxLength: 12 }),
+      fc.constantFrom('\n', '\r\n', '\r'),
+      fc.array(fc.nat(400), { maxLength: 6 }),
+      async (table, eol, cuts) => {
+        const quote = (text: string) => (/[",\r\n]/.test(text) || text === '' ? `"${text.replaceAll('"', '""')}"` : text);
+        const rows = table.map(([a, b]) => `${quote(a)},${quote(b)}`);
+        const { header, records } = await readDelimited(chunked(utf8(['a,b', ...rows].join(eol) + eol), cuts), ',');
+        assert.deepEqual(header, ['a', 'b']);
+        const read = await collect(records);
+        assert.deepEqual(
+          read.map((r) => ('value' in r ? r.value : r)),
+          table.map(([a, b]) => ({ a, b })),
+        );
+        let line = 2;
+        read.forEach((record, index) => {
+          assert.equal(record.line, line);
+          // A line break is LF, CRLF or a lone CR, inside quotes as outside.
+          line += 1 + (rows[index]!.match(/\r\n|\r|\n/g)?.length ?? 0);
+        });
+      },
+    ),
     { numRuns: 300 },
   );
 });

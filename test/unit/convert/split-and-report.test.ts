@@ -47,8 +47,14 @@ test('parts are balanced: as few as the token count needs (8,343 tokens at 1,000
   assert.ok(pieces.every((p) => gemma.count(p) <= 1000));
   // No part fits two paragraphs: the cuts fall at sentences, and only when the budget forces it at a word.
   const cuts = pieces.slice(0, -1);
-  assert.ok(cuts.every((p) => /\s$/.test(p)), 'every cut at least between words');
-  assert.ok(cuts.filter((p) => /[.!?]\s*$/.test(p)).length >= cuts.length - 1, `cuts: ${cuts.map((p) => JSON.stringify(p.slice(-12))).join(' ')}`);
+  assert.ok(
+    cuts.every((p) => /\s$/.test(p)),
+    'every cut at least between words',
+  );
+  assert.ok(
+    cuts.filter((p) => /[.!?]\s*$/.test(p)).length >= cuts.length - 1,
+    `cuts: ${cuts.map((p) => JSON.stringify(p.slice(-12))).join(' ')}`,
+  );
 
   // With room to spare, cuts fall between paragraphs, and the parts are even.
   const roomy = Array.from({ length: 19 }, () => paragraph(230)).join('\n\n');
@@ -56,7 +62,10 @@ test('parts are balanced: as few as the token count needs (8,343 tokens at 1,000
   const roomyPieces = splitTextByTokens(roomy, 1000, gemma);
   assert.equal(roomyPieces.join(''), roomy);
   assert.equal(roomyPieces.length, Math.ceil(roomyTotal / 1000));
-  assert.ok(roomyPieces.slice(0, -1).every((p) => p.endsWith('\n\n')), 'every cut between paragraphs');
+  assert.ok(
+    roomyPieces.slice(0, -1).every((p) => p.endsWith('\n\n')),
+    'every cut between paragraphs',
+  );
   const sizes = roomyPieces.map((p) => gemma.count(p));
   assert.ok(Math.max(...sizes) - Math.min(...sizes) <= 250, `even parts: ${sizes.join(', ')}`);
 });
@@ -79,35 +88,57 @@ test('property: any text split by real Gemini tokens joins back exactly, each pi
 test('convertRecord splits an over-long part into consecutive parts with a warning, and validates the result', () => {
   const long = 'word '.repeat(25).trim();
   const result = convertRecord(
-    { line: 9, value: { contents: [{ role: 'user', parts: [{ text: long }] }, { role: 'model', parts: [{ text: 'ok' }] }] } },
+    {
+      line: 9,
+      value: {
+        contents: [
+          { role: 'user', parts: [{ text: long }] },
+          { role: 'model', parts: [{ text: 'ok' }] },
+        ],
+      },
+    },
     { format: 'gemini', maxPartTokens: 10, baseModel: 'gemini-3.5-flash-lite' },
     wordTokens,
   );
   assert.deepEqual(result.errors, []);
   assert.equal(result.example?.contents[0]?.parts.length, 3);
-  assert.deepEqual(result.warnings.map((w) => `${w.line}:${w.code}@${w.path}`), ['9:text_part_split@contents[0].parts[0].text']);
+  assert.deepEqual(
+    result.warnings.map((w) => `${w.line}:${w.code}@${w.path}`),
+    ['9:text_part_split@contents[0].parts[0].text'],
+  );
 });
 
 test('the split is a stable function of content and seed, close to the asked fraction', () => {
   const examples = Array.from({ length: 4000 }, (_, i) => JSON.stringify({ contents: [{ role: 'user', parts: [{ text: `q${i}` }] }] }));
   const splits = examples.map((e) => assignSplit(e, 42, 0.1));
-  assert.deepEqual(examples.map((e) => assignSplit(e, 42, 0.1)), splits, 'same input and seed, same split');
+  assert.deepEqual(
+    examples.map((e) => assignSplit(e, 42, 0.1)),
+    splits,
+    'same input and seed, same split',
+  );
   const share = splits.filter((s) => s === 'validation').length / examples.length;
   assert.ok(share > 0.08 && share < 0.12, `validation share ${share}`);
-  assert.notDeepEqual(examples.map((e) => assignSplit(e, 43, 0.1)), splits, 'another seed, another split');
+  assert.notDeepEqual(
+    examples.map((e) => assignSplit(e, 43, 0.1)),
+    splits,
+    'another seed, another split',
+  );
   assert.equal(assignSplit(examples[0]!, 42, 0), 'train');
 });
 
 test('column recognition, --map overrides, and clear errors naming the header', () => {
   assert.deepEqual(resolveColumns(['Question', 'Answer', 'image_uri']), { user: 'Question', model: 'Answer', file: 'image_uri' });
   assert.deepEqual(resolveColumns(['ticket', 'reply'], parseColumnMap('user=ticket')), { user: 'ticket', model: 'reply' });
-  assert.throws(() => resolveColumns(['a', 'b']), (e: unknown) => e instanceof ColumnMapError && /header \(a, b\)/.test(e.message) && /--map/.test(e.message));
+  assert.throws(
+    () => resolveColumns(['a', 'b']),
+    (e: unknown) => e instanceof ColumnMapError && /header \(a, b\)/.test(e.message) && /--map/.test(e.message),
+  );
   assert.throws(() => parseColumnMap('speaker=a'), /unknown role "speaker"/);
   assert.throws(() => parseColumnMap('user'), /ROLE=COLUMN/);
   assert.throws(() => resolveColumns(['q', 'a'], { user: 'nope' }), /"nope" for user is not in the header/);
 });
 
-test('the report counts, keeps the first issues, computes p95 and billable tokens as Google\'s notebook does', () => {
+test("the report counts, keeps the first issues, computes p95 and billable tokens as Google's notebook does", () => {
   const report = new ReportBuilder({ maxIssues: 2 });
   const valid = (tokens: number) => ({ line: 1, example: { contents: [] }, errors: [], warnings: [], tokens, multimodal: false });
   for (let i = 1; i <= 100; i++) report.addResult(valid(i), i % 10 === 0 ? 'validation' : 'train');
@@ -124,11 +155,20 @@ test('the report counts, keeps the first issues, computes p95 and billable token
   assert.equal(result.tokens.billable, (trainTokens + 8 * 90) * 3);
   // No stored copy of Google's pricing page lists a tuning price for Gemini 3.x: none is guessed.
   assert.equal(result.estimatedCost.usd, null);
-  assert.match(result.estimatedCost.note ?? '', /training price of gemini-3\.5-flash-lite is unknown \(no tuning price .* set it with MODEL_CATALOGUE\)/);
+  assert.match(
+    result.estimatedCost.note ?? '',
+    /training price of gemini-3\.5-flash-lite is unknown \(no tuning price .* set it with MODEL_CATALOGUE\)/,
+  );
   // An operator's price makes the estimate.
   useModelOverrides([{ id: 'gemini-3.5-flash-lite', trainingPricePerMillionUsd: 5, priceVerifiedOn: '2026-11-30 (operator)' }]);
   try {
-    const priced = report.finish({ input: 'x.jsonl', format: 'gemini', method: 'supervised', baseModel: 'gemini-3.5-flash-lite', epochs: 3 });
+    const priced = report.finish({
+      input: 'x.jsonl',
+      format: 'gemini',
+      method: 'supervised',
+      baseModel: 'gemini-3.5-flash-lite',
+      epochs: 3,
+    });
     assert.equal(priced.estimatedCost.usd, Math.round((priced.tokens.billable / 1e6) * 5 * 1e4) / 1e4);
   } finally {
     useModelOverrides([]);

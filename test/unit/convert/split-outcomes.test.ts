@@ -4,7 +4,12 @@ import { assignSplit } from '../../../shared/convert/assign-split.ts';
 import { convertStream } from '../../../shared/convert/pipeline.ts';
 import { wordTokens } from '../../support/word-tokens.ts';
 
-const example = (i: number) => ({ contents: [{ role: 'user', parts: [{ text: `question ${i}` }] }, { role: 'model', parts: [{ text: `answer ${i}` }] }] });
+const example = (i: number) => ({
+  contents: [
+    { role: 'user', parts: [{ text: `question ${i}` }] },
+    { role: 'model', parts: [{ text: `answer ${i}` }] },
+  ],
+});
 
 async function convert(examples: unknown[], validationFraction = 0.1) {
   const lines = { train: [] as string[], validation: [] as string[] };
@@ -28,7 +33,9 @@ async function convert(examples: unknown[], validationFraction = 0.1) {
 
 test('a small file whose only examples all hash to validation trains on them instead, and says so: never an empty training file', async () => {
   // Examples the stable split sends to validation at a share of 0.5, found rather than assumed.
-  const toValidation = Array.from({ length: 200 }, (_, i) => example(i)).filter((e) => assignSplit(JSON.stringify(e), 42, 0.5) === 'validation').slice(0, 3);
+  const toValidation = Array.from({ length: 200 }, (_, i) => example(i))
+    .filter((e) => assignSplit(JSON.stringify(e), 42, 0.5) === 'validation')
+    .slice(0, 3);
   assert.equal(toValidation.length, 3);
   const { report, lines } = await convert(toValidation, 0.5);
   assert.equal(lines.train.length, 3);
@@ -44,7 +51,10 @@ test('validation examples held while training is empty go to validation once tra
   assert.ok(expectedValidation > 0);
   assert.equal(lines.validation.length, expectedValidation, 'the stable split is kept');
   assert.equal(lines.train.length + lines.validation.length, 60);
-  assert.match(report.warnings.find((w) => w.code === 'few_training_examples')!.message, /\d+ training example\(s\); Google recommends starting with 100/);
+  assert.match(
+    report.warnings.find((w) => w.code === 'few_training_examples')!.message,
+    /\d+ training example\(s\); Google recommends starting with 100/,
+  );
 });
 
 test('no valid example: an error of its own (the training file would be empty), not a silent success', async () => {

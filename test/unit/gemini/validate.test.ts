@@ -9,7 +9,10 @@ const model = (text: string) => ({ role: 'model', parts: [{ text }] });
 const codes = (example: unknown) => validateExample(example, ctx).errors.map((e) => `${e.code}@${e.path}`);
 
 test('a valid example has no errors and counts tokens of every text, system instruction included', () => {
-  const result = validateExample({ systemInstruction: { parts: [{ text: 'be brief' }] }, contents: [user('hi there'), model('hello')] }, ctx);
+  const result = validateExample(
+    { systemInstruction: { parts: [{ text: 'be brief' }] }, contents: [user('hi there'), model('hello')] },
+    ctx,
+  );
   assert.deepEqual(result.errors, []);
   assert.equal(result.tokens, 5);
   assert.equal(result.multimodal, false);
@@ -17,7 +20,12 @@ test('a valid example has no errors and counts tokens of every text, system inst
 
 test('errors carry the record line, a searchable code and the field path', () => {
   const [error] = validateExample({ contents: [user('a'), { role: 'assistant', parts: [{ text: 'b' }] }] }, ctx).errors;
-  assert.deepEqual(error, { line: 7, code: 'unrecognized_role', message: 'role "assistant" is not "user" or "model"', path: 'contents[1].role' });
+  assert.deepEqual(error, {
+    line: 7,
+    code: 'unrecognized_role',
+    message: 'role "assistant" is not "user" or "model"',
+    path: 'contents[1].role',
+  });
 });
 
 test('structure rules: contents list, keys of a turn, alternation, first user and last model', () => {
@@ -32,13 +40,22 @@ test('structure rules: contents list, keys of a turn, alternation, first user an
 });
 
 test('part rules: exactly one of text or fileData, no empty text, no empty parts, no inlineData', () => {
-  assert.deepEqual(codes({ contents: [{ role: 'user', parts: [{ text: 'a', fileData: { mimeType: 'image/png', fileUri: 'gs://bkt/o.png' } }] }, model('b')] }), ['invalid_part@contents[0].parts[0]']);
+  assert.deepEqual(
+    codes({
+      contents: [{ role: 'user', parts: [{ text: 'a', fileData: { mimeType: 'image/png', fileUri: 'gs://bkt/o.png' } }] }, model('b')],
+    }),
+    ['invalid_part@contents[0].parts[0]'],
+  );
   assert.deepEqual(codes({ contents: [{ role: 'user', parts: [{}] }, model('b')] }), ['invalid_part@contents[0].parts[0]']);
   assert.deepEqual(codes({ contents: [user('   '), model('b')] }), ['empty_text@contents[0].parts[0].text']);
   assert.deepEqual(codes({ contents: [{ role: 'user', parts: [{ text: 5 }] }, model('b')] }), ['missing_text@contents[0].parts[0].text']);
   assert.deepEqual(codes({ contents: [{ role: 'user', parts: [] }, model('b')] }), ['empty_parts@contents[0].parts']);
-  assert.deepEqual(codes({ contents: [{ role: 'user', parts: [{ inlineData: { mimeType: 'image/png', data: 'AA==' } }] }, model('b')] }), ['inline_data_unsupported@contents[0].parts[0].inlineData']);
-  assert.deepEqual(codes({ systemInstruction: { parts: [{ fileData: {} }] }, contents: [user('a'), model('b')] }), ['invalid_system_instruction@systemInstruction.parts[0]']);
+  assert.deepEqual(codes({ contents: [{ role: 'user', parts: [{ inlineData: { mimeType: 'image/png', data: 'AA==' } }] }, model('b')] }), [
+    'inline_data_unsupported@contents[0].parts[0].inlineData',
+  ]);
+  assert.deepEqual(codes({ systemInstruction: { parts: [{ fileData: {} }] }, contents: [user('a'), model('b')] }), [
+    'invalid_system_instruction@systemInstruction.parts[0]',
+  ]);
 });
 
 test('media rules: gs:// URIs, https with a warning, local paths rejected, MIME types and per-example limits', () => {
@@ -50,13 +67,27 @@ test('media rules: gs:// URIs, https with a warning, local paths rejected, MIME 
   assert.equal(ok.multimodal, true);
   const https = validateExample(withFile('https://example.com/cat.png'), ctx);
   assert.deepEqual(https.errors, []);
-  assert.deepEqual(https.warnings.map((w) => w.code), ['https_file_uri']);
+  assert.deepEqual(
+    https.warnings.map((w) => w.code),
+    ['https_file_uri'],
+  );
   assert.deepEqual(codes(withFile('/home/me/cat.png')), ['local_media_path@contents[0].parts[0].fileData.fileUri']);
   assert.deepEqual(codes(withFile('C:\\photos\\cat.png')), ['local_media_path@contents[0].parts[0].fileData.fileUri']);
   assert.deepEqual(codes(withFile('ftp://host/cat.png')), ['invalid_file_uri@contents[0].parts[0].fileData.fileUri']);
   assert.deepEqual(codes(withFile('gs://bkt/o.txt', 'text/plain')), ['unsupported_mime_type@contents[0].parts[0].fileData.mimeType']);
   assert.deepEqual(codes(withFile('gs://bkt/o.pdf', 'application/pdf')), []);
-  const twoVideos = { contents: [{ role: 'user', parts: [{ fileData: { mimeType: 'video/mp4', fileUri: 'gs://bkt/1.mp4' } }, { fileData: { mimeType: 'video/mp4', fileUri: 'gs://bkt/2.mp4' } }] }, model('x')] };
+  const twoVideos = {
+    contents: [
+      {
+        role: 'user',
+        parts: [
+          { fileData: { mimeType: 'video/mp4', fileUri: 'gs://bkt/1.mp4' } },
+          { fileData: { mimeType: 'video/mp4', fileUri: 'gs://bkt/2.mp4' } },
+        ],
+      },
+      model('x'),
+    ],
+  };
   assert.deepEqual(codes(twoVideos), ['too_many_media@contents[0].parts[1].fileData']);
   const images = Array.from({ length: 31 }, (_, i) => ({ fileData: { mimeType: 'image/jpeg', fileUri: `gs://bkt/${i}.jpg` } }));
   assert.deepEqual(codes({ contents: [{ role: 'user', parts: images }, model('x')] }), ['too_many_media@contents[0].parts[30].fileData']);
@@ -66,6 +97,9 @@ test('an example over the base model token limit is rejected; an unknown model i
   const long = { contents: [user('word '.repeat(131_073)), model('ok')] };
   assert.deepEqual(codes(long), ['example_too_long@']);
   const unknown = validateExample(long, { ...ctx, baseModel: 'gemini-4-flash' }).errors;
-  assert.deepEqual(unknown.map((issue) => issue.code), ['example_too_long']);
+  assert.deepEqual(
+    unknown.map((issue) => issue.code),
+    ['example_too_long'],
+  );
   assert.match(unknown[0]!.message, /over the 131072 of the strictest model in the catalogue \(gemini-4-flash is not in it\)/);
 });

@@ -14,11 +14,17 @@ test('a run over MAX_RUN_COST_USD, or over what is left of COST_BUDGET_USD this 
   assert.equal(costRefusal(49.99, limits, none), null);
   assert.equal(costRefusal(50.01, limits, none), 'estimated cost $50.01 is over MAX_RUN_COST_USD $50.00');
   assert.equal(costRefusal(40, limits, { spentUsd: 150, unknownRuns: 0 }), null);
-  assert.equal(costRefusal(40.5, limits, { spentUsd: 160, unknownRuns: 2 }), 'estimated cost $40.50 on top of $160.00 estimated this month (and 2 run(s) without an estimate) is over COST_BUDGET_USD $200.00');
+  assert.equal(
+    costRefusal(40.5, limits, { spentUsd: 160, unknownRuns: 2 }),
+    'estimated cost $40.50 on top of $160.00 estimated this month (and 2 run(s) without an estimate) is over COST_BUDGET_USD $200.00',
+  );
 });
 
 test('with a limit set, a run without an estimate passes only if the operator allows it', () => {
-  assert.match(costRefusal(null, { maxRunUsd: 50, monthlyBudgetUsd: null, allowUnknown: false }, none) ?? '', /no cost estimate .* ALLOW_UNKNOWN_COST=true/);
+  assert.match(
+    costRefusal(null, { maxRunUsd: 50, monthlyBudgetUsd: null, allowUnknown: false }, none) ?? '',
+    /no cost estimate .* ALLOW_UNKNOWN_COST=true/,
+  );
   assert.equal(costRefusal(undefined, { maxRunUsd: null, monthlyBudgetUsd: 10, allowUnknown: true }, none), null);
 });
 

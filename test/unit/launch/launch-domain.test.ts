@@ -34,12 +34,23 @@ test('the launch schema names the field at fault', () => {
 test('refusals: a retired model (naming its replacement), adapter size, budget; an unknown model passes (several datasets are merged, not refused)', () => {
   const now = Date.parse('2026-11-30T12:00:00Z');
   assert.equal(launchRefusal(parse(), now), null);
-  assert.match(launchRefusal(parse({ baseModel: 'gemini-2.0-flash-001' }), now) ?? '', /gemini-2\.0-flash-001 retired on 2026-06-01 .*use gemini-3\.5-flash-lite/);
+  assert.match(
+    launchRefusal(parse({ baseModel: 'gemini-2.0-flash-001' }), now) ?? '',
+    /gemini-2\.0-flash-001 retired on 2026-06-01 .*use gemini-3\.5-flash-lite/,
+  );
   assert.match(launchRefusal(parse({ baseModel: 'gemini-2.5-pro' }), now) ?? '', /retired on 2026-10-16.*use gemini-3\.5-flash,/);
   // The last day of a model is still a day it can be tuned on; the day after is not.
   assert.equal(launchRefusal(parse({ baseModel: 'gemini-2.5-pro' }), Date.parse('2026-10-16T23:00:00Z')), null);
-  assert.equal(launchRefusal(parse({ baseModel: 'gemini-4-flash' }), now), null, 'a model released after the catalogue was read: Vertex decides');
-  assert.match(launchRefusal(parse({ baseModel: 'gemini-4-flash', hyperParameters: { adapterSize: 16 } }), now) ?? '', /adapter size 16 is not offered for gemini-4-flash \(1, 2, 4, 8\)/, 'an unknown model gets the strictest limits');
+  assert.equal(
+    launchRefusal(parse({ baseModel: 'gemini-4-flash' }), now),
+    null,
+    'a model released after the catalogue was read: Vertex decides',
+  );
+  assert.match(
+    launchRefusal(parse({ baseModel: 'gemini-4-flash', hyperParameters: { adapterSize: 16 } }), now) ?? '',
+    /adapter size 16 is not offered for gemini-4-flash \(1, 2, 4, 8\)/,
+    'an unknown model gets the strictest limits',
+  );
   assert.equal(launchRefusal(parse({ trainingDatasetUri: ['gs://bkt/a.jsonl', 'gs://bkt/b.jsonl'] }), now), null);
   assert.match(launchRefusal(parse({ maxEstimatedCostUsd: 5 }), now) ?? '', /no estimatedCostUsd/);
   assert.match(launchRefusal(parse({ maxEstimatedCostUsd: 5, estimatedCostUsd: 6 }), now) ?? '', /over the budget/);
@@ -73,8 +84,14 @@ test('transitions append history only on a real change and never move a finished
 });
 
 test('errors are classified transient or permanent from status, gRPC code or network failure', () => {
-  assert.deepEqual([429, 500, 503, 504].map((status) => classifyError({ status, message: 'x' }).kind), ['transient', 'transient', 'transient', 'transient']);
-  assert.deepEqual([400, 403, 404].map((status) => classifyError({ status, message: 'x' }).kind), ['permanent', 'permanent', 'permanent']);
+  assert.deepEqual(
+    [429, 500, 503, 504].map((status) => classifyError({ status, message: 'x' }).kind),
+    ['transient', 'transient', 'transient', 'transient'],
+  );
+  assert.deepEqual(
+    [400, 403, 404].map((status) => classifyError({ status, message: 'x' }).kind),
+    ['permanent', 'permanent', 'permanent'],
+  );
   assert.equal(classifyError({ code: 14, message: 'UNAVAILABLE' }).kind, 'transient');
   assert.equal(classifyError(new TypeError('fetch failed')).kind, 'transient');
   assert.equal(classifyError(new Error('Invalid dataset')).kind, 'permanent');
@@ -85,15 +102,27 @@ test('backoff grows exponentially with full jitter under a cap; retries stop at 
   assert.ok(backoffDelays(20).every((d) => d >= 0 && d <= 20_000));
   let calls = 0;
   const slept: number[] = [];
-  const value = await withRetries(async () => (++calls < 3 ? Promise.reject({ status: 503, message: 'busy' }) : 'ok'), [1, 2, 3], async (ms) => void slept.push(ms));
+  const value = await withRetries(
+    async () => (++calls < 3 ? Promise.reject({ status: 503, message: 'busy' }) : 'ok'),
+    [1, 2, 3],
+    async (ms) => void slept.push(ms),
+  );
   assert.deepEqual([value, calls, slept], ['ok', 3, [1, 2]]);
   calls = 0;
-  await assert.rejects(withRetries(async () => (calls++, Promise.reject({ status: 400, message: 'bad' })), [1, 2], async () => {}));
+  await assert.rejects(
+    withRetries(
+      async () => (calls++, Promise.reject({ status: 400, message: 'bad' })),
+      [1, 2],
+      async () => {},
+    ),
+  );
   assert.equal(calls, 1);
 });
 
 test('Pub/Sub message data decodes to JSON, or says why not', () => {
-  const envelope = (data?: string) => ({ message: { messageId: '1', ...(data === undefined ? {} : { data: Buffer.from(data).toString('base64') }) } });
+  const envelope = (data?: string) => ({
+    message: { messageId: '1', ...(data === undefined ? {} : { data: Buffer.from(data).toString('base64') }) },
+  });
   assert.deepEqual(decodeMessageData(envelope('{"a":1}')), { json: { a: 1 }, raw: '{"a":1}' });
   assert.match((decodeMessageData(envelope()) as { problem: string }).problem, /no data/);
   assert.match((decodeMessageData(envelope('{oops')) as { problem: string }).problem, /not JSON/);
@@ -102,24 +131,39 @@ test('Pub/Sub message data decodes to JSON, or says why not', () => {
 test('a launch may read only datasets the converter wrote or an operator allowed, checked for training, validation and evaluation', () => {
   const allowed = allowedDatasetPrefixes({ DATASETS_BUCKET: 'acme-sft-datasets', ALLOWED_DATASET_PREFIXES: 'gs://acme-curated/sft/' })!;
   assert.deepEqual(allowed, ['gs://acme-sft-datasets/', 'gs://acme-curated/sft/']);
-  const ok = parse({ trainingDatasetUri: 'gs://acme-sft-datasets/datasets/d1/train.jsonl', validationDatasetUri: 'gs://acme-curated/sft/v.jsonl' });
+  const ok = parse({
+    trainingDatasetUri: 'gs://acme-sft-datasets/datasets/d1/train.jsonl',
+    validationDatasetUri: 'gs://acme-curated/sft/v.jsonl',
+  });
   assert.equal(datasetLocationRefusal(ok, allowed), null);
   const refusals: [Record<string, unknown>, RegExp][] = [
     [{ trainingDatasetUri: 'gs://other-team/secrets.jsonl' }, /training dataset gs:\/\/other-team\/secrets\.jsonl is outside/],
     [{ trainingDatasetUri: 'gs://acme-raw/incoming/upload.jsonl' }, /outside the locations/],
     [{ trainingDatasetUri: 'gs://acme-sft-datasets/incoming/../x.jsonl' }, /relative or empty path segments/],
     [{ trainingDatasetUri: ['gs://acme-sft-datasets/a.jsonl', 'gs://elsewhere/b.jsonl'] }, /training dataset gs:\/\/elsewhere/],
-    [{ trainingDatasetUri: 'gs://acme-sft-datasets/a.jsonl', evaluation: { datasetUri: 'gs://elsewhere/held-out.jsonl' } }, /evaluation dataset gs:\/\/elsewhere/],
-    [{ trainingDatasetUri: 'gs://acme-sft-datasets/a.jsonl', validationDatasetUri: 'gs://acme-curated/other/v.jsonl' }, /validation dataset/],
+    [
+      { trainingDatasetUri: 'gs://acme-sft-datasets/a.jsonl', evaluation: { datasetUri: 'gs://elsewhere/held-out.jsonl' } },
+      /evaluation dataset gs:\/\/elsewhere/,
+    ],
+    [
+      { trainingDatasetUri: 'gs://acme-sft-datasets/a.jsonl', validationDatasetUri: 'gs://acme-curated/other/v.jsonl' },
+      /validation dataset/,
+    ],
   ];
-  for (const [fields, expected] of refusals) assert.match(datasetLocationRefusal(parse(fields as Partial<LaunchMessageInput>), allowed) ?? '(allowed)', expected);
+  for (const [fields, expected] of refusals)
+    assert.match(datasetLocationRefusal(parse(fields as Partial<LaunchMessageInput>), allowed) ?? '(allowed)', expected);
   assert.equal(allowedDatasetPrefixes({}), null, 'no bucket and no list: no restriction (tests, the CLI against a bare project)');
 });
 
-test('labels follow Google\'s rules: international lowercase allowed, at most 62 of the user\'s (Vertex takes 64)', () => {
-  assert.ok(launchMessageSchema.safeParse({ ...parse(), labels: { team: 'données', 'équipe': 'nlp' } }).success);
+test("labels follow Google's rules: international lowercase allowed, at most 62 of the user's (Vertex takes 64)", () => {
+  assert.ok(launchMessageSchema.safeParse({ ...parse(), labels: { team: 'données', équipe: 'nlp' } }).success);
   assert.ok(!launchMessageSchema.safeParse({ ...parse(), labels: { Team: 'x' } }).success, 'no uppercase');
   assert.ok(!launchMessageSchema.safeParse({ ...parse(), labels: { '1team': 'x' } }).success, 'a letter first');
-  assert.ok(launchMessageSchema.safeParse({ ...parse(), labels: Object.fromEntries(Array.from({ length: 62 }, (_, i) => [`k${i}`, 'v'])) }).success);
-  assert.ok(!launchMessageSchema.safeParse({ ...parse(), labels: Object.fromEntries(Array.from({ length: 63 }, (_, i) => [`k${i}`, 'v'])) }).success);
+  assert.ok(
+    launchMessageSchema.safeParse({ ...parse(), labels: Object.fromEntries(Array.from({ length: 62 }, (_, i) => [`k${i}`, 'v'])) }).success,
+  );
+  assert.ok(
+    !launchMessageSchema.safeParse({ ...parse(), labels: Object.fromEntries(Array.from({ length: 63 }, (_, i) => [`k${i}`, 'v'])) })
+      .success,
+  );
 });

@@ -22,20 +22,36 @@ test('one slot: the first run takes it, the next wait in arrival order, each tol
 
 test('priority goes first, then arrival; a freed slot goes to the head of the line, not to whoever asks', () => {
   let admission: Admission = { ...EMPTY_ADMISSION, holders: [{ runId: 'busy', since: at(0) }] };
-  for (const [runId, minute, priority] of [['low', 1, 0], ['urgent', 2, 5], ['later', 3, 0]] as const) {
+  for (const [runId, minute, priority] of [
+    ['low', 1, 0],
+    ['urgent', 2, 5],
+    ['later', 3, 0],
+  ] as const) {
     admission = decideAcquire(admission, entry(runId, minute, priority), 1, at(minute)).admission;
   }
-  assert.deepEqual([queuePosition(admission, 'urgent'), queuePosition(admission, 'low'), queuePosition(admission, 'later')], [
-    { position: 1, of: 3 },
-    { position: 2, of: 3 },
-    { position: 3, of: 3 },
-  ]);
+  assert.deepEqual(
+    [queuePosition(admission, 'urgent'), queuePosition(admission, 'low'), queuePosition(admission, 'later')],
+    [
+      { position: 1, of: 3 },
+      { position: 2, of: 3 },
+      { position: 3, of: 3 },
+    ],
+  );
   const freed = { ...admission, holders: [] };
-  assert.deepEqual(nextToAdmit(freed, 1).map((e) => e.runId), ['urgent']);
+  assert.deepEqual(
+    nextToAdmit(freed, 1).map((e) => e.runId),
+    ['urgent'],
+  );
   assert.equal(decideAcquire(freed, entry('later', 3), 1, at(4)).status, 'queued', 'not the head: it waits');
   const taken = decideAcquire(freed, entry('urgent', 2, 5), 1, at(4));
   assert.equal(taken.status, 'acquired');
-  assert.deepEqual(taken.admission.queue.map((e) => e.runId), ['low', 'later']);
+  assert.deepEqual(
+    taken.admission.queue.map((e) => e.runId),
+    ['low', 'later'],
+  );
   assert.deepEqual(nextToAdmit(taken.admission, 1), [], 'no free slot left');
-  assert.deepEqual(nextToAdmit({ ...taken.admission, holders: [] }, 3).map((e) => e.runId), ['low', 'later']);
+  assert.deepEqual(
+    nextToAdmit({ ...taken.admission, holders: [] }, 3).map((e) => e.runId),
+    ['low', 'later'],
+  );
 });

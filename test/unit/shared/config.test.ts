@@ -29,7 +29,10 @@ test('STORAGE_EMULATOR_HOST must carry its scheme', () => {
 
 test('PREFIX_DEFAULTS: JSON of sidecars by prefix, each checked like a sidecar file; bad JSON or a bad sidecar is named', () => {
   const env = { RAW_BUCKET: 'raw-data', DATASETS_BUCKET: 'datasets' };
-  const ok = parseConfig('converter', converterConfigSchema, { ...env, PREFIX_DEFAULTS: '{"incoming/a/": {"launch": {"experiment": "a"}}}' });
+  const ok = parseConfig('converter', converterConfigSchema, {
+    ...env,
+    PREFIX_DEFAULTS: '{"incoming/a/": {"launch": {"experiment": "a"}}}',
+  });
   assert.equal(ok.PREFIX_DEFAULTS['incoming/a/']?.launch?.experiment, 'a');
   assert.deepEqual(parseConfig('converter', converterConfigSchema, env).PREFIX_DEFAULTS, {});
   const issues = (text: string) => {
@@ -50,6 +53,12 @@ test('MAX_RECORD_BYTES: 8 MiB unless set; sizes as people write them; nonsense o
   assert.equal(parseConfig('converter', converterConfigSchema, { ...env, MAX_RECORD_BYTES: '16MiB' }).MAX_RECORD_BYTES, 16 * 1024 * 1024);
   assert.equal(parseConfig('converter', converterConfigSchema, { ...env, MAX_RECORD_BYTES: '2 MB' }).MAX_RECORD_BYTES, 2_000_000);
   assert.equal(parseConfig('converter', converterConfigSchema, { ...env, MAX_RECORD_BYTES: '65536' }).MAX_RECORD_BYTES, 65536);
-  assert.throws(() => parseConfig('converter', converterConfigSchema, { ...env, MAX_RECORD_BYTES: 'lots' }), /MAX_RECORD_BYTES: lots is not a size such as 8MiB/);
-  assert.throws(() => parseConfig('converter', converterConfigSchema, { ...env, MAX_RECORD_BYTES: '10' }), /under the minimum of 1024 bytes/);
+  assert.throws(
+    () => parseConfig('converter', converterConfigSchema, { ...env, MAX_RECORD_BYTES: 'lots' }),
+    /MAX_RECORD_BYTES: lots is not a size such as 8MiB/,
+  );
+  assert.throws(
+    () => parseConfig('converter', converterConfigSchema, { ...env, MAX_RECORD_BYTES: '10' }),
+    /under the minimum of 1024 bytes/,
+  );
 });

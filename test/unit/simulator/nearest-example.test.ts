@@ -22,11 +22,15 @@ test('the simulator\'s indexed "tuned model" answers exactly as a scan over ever
   const vocabulary = fc.constantFrom('refund', 'order', 'password', 'reset', 'crash', 'ship', 'canada', 'the', 'my', '결제', '配送');
   const sentence = fc.array(vocabulary, { maxLength: 6 }).map((w) => w.join(' '));
   fc.assert(
-    fc.property(fc.array(fc.record({ question: sentence, answer: fc.string({ maxLength: 5 }) }), { maxLength: 30 }), sentence, (training, question) => {
-      const model = nearestExampleModel(training);
-      const answered = model({ contents: [{ role: 'user', parts: [{ text: question }] }] });
-      assert.deepEqual(answered, { text: byScan(training, question) });
-    }),
+    fc.property(
+      fc.array(fc.record({ question: sentence, answer: fc.string({ maxLength: 5 }) }), { maxLength: 30 }),
+      sentence,
+      (training, question) => {
+        const model = nearestExampleModel(training);
+        const answered = model({ contents: [{ role: 'user', parts: [{ text: question }] }] });
+        assert.deepEqual(answered, { text: byScan(training, question) });
+      },
+    ),
     { numRuns: 500 },
   );
 });

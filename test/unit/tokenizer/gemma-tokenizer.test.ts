@@ -26,7 +26,36 @@ test('the whole corpus as one text gives the reference count, and decodes back t
 });
 
 test('counts match the reference on random text mixing scripts, whitespace runs and rare characters', () => {
-  const pieces = ['the', ' ', '  ', '\n', '\n\n', '\t', 'ing', '안녕', '하세요', '日本', '😀', '👩‍👧', '<', '>', '</', 'p>', '▁', '\ufeff', '{"a":', '1', '23', '.', '!', 'é', 'ü', '\u0000', '\u200b', '𝔘'];
+  const pieces = [
+    'the',
+    ' ',
+    '  ',
+    '\n',
+    '\n\n',
+    '\t',
+    'ing',
+    '안녕',
+    '하세요',
+    '日本',
+    '😀',
+    '👩‍👧',
+    '<',
+    '>',
+    '</',
+    'p>',
+    '▁',
+    '\ufeff',
+    '{"a":',
+    '1',
+    '23',
+    '.',
+    '!',
+    'é',
+    'ü',
+    '\u0000',
+    '\u200b',
+    '𝔘',
+  ];
   fc.assert(
     fc.property(
       fc.array(fc.oneof(fc.constantFrom(...pieces), fc.string({ unit: 'grapheme', maxLength: 6 })), { maxLength: 40 }),
