@@ -213,9 +213,20 @@ resource "google_cloudfunctions2_function" "completion" {
       COMPLETION_LEASE_SECONDS = "300"
       VERTEX_RETRIES           = "4"
       MLFLOW_TRACKING_URI      = var.mlflow_tracking_uri
+      MLFLOW_TRACKING_USERNAME = var.mlflow_tracking_username
       ONLINE_CONCURRENCY       = "8"
       ONLINE_PART_SIZE         = "100"
       ONLINE_BUDGET_SECONDS    = "420"
+    }
+    # MLflow's secrets come from Secret Manager at start-up: never in plain env, state or source.
+    dynamic "secret_environment_variables" {
+      for_each = { for key, secret in local.mlflow_secrets : key => secret if secret != null }
+      content {
+        key        = secret_environment_variables.key
+        project_id = var.project
+        secret     = secret_environment_variables.value
+        version    = "latest"
+      }
     }
   }
   event_trigger {

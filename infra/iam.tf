@@ -129,6 +129,19 @@ resource "google_cloud_run_service_iam_member" "status_viewers" {
   member   = each.value
 }
 
+locals {
+  mlflow_secrets = { MLFLOW_TRACKING_TOKEN = var.mlflow_token_secret, MLFLOW_TRACKING_PASSWORD = var.mlflow_password_secret }
+}
+
+# The completion handler reads MLflow's secrets, and only those.
+resource "google_secret_manager_secret_iam_member" "completion_mlflow" {
+  for_each  = { for key, secret in local.mlflow_secrets : key => secret if secret != null }
+  project   = var.project
+  secret_id = each.value
+  role      = "roles/secretmanager.secretAccessor"
+  member    = local.sa.completion
+}
+
 # CMEK: Cloud Storage encrypts with the key through its service agent, which must hold
 # cryptoKeyEncrypterDecrypter on it, or bucket creation fails ("Use customer-managed encryption
 # keys", Cloud Storage docs: assign the Cloud Storage service agent to the key).

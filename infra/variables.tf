@@ -135,6 +135,24 @@ variable "mlflow_tracking_uri" {
   default     = ""
 }
 
+variable "mlflow_tracking_username" {
+  description = "MLflow basic-auth user name (MLFLOW_TRACKING_USERNAME); its password comes from var.mlflow_password_secret."
+  type        = string
+  default     = ""
+}
+
+variable "mlflow_token_secret" {
+  description = "Secret Manager secret id (in var.project) holding an MLflow bearer token (MLFLOW_TRACKING_TOKEN); null for none."
+  type        = string
+  default     = null
+}
+
+variable "mlflow_password_secret" {
+  description = "Secret Manager secret id (in var.project) holding the MLflow basic-auth password (MLFLOW_TRACKING_PASSWORD); null for none."
+  type        = string
+  default     = null
+}
+
 variable "source_dir" {
   description = "The repository root, zipped as the functions' source (built JavaScript in dist/ plus package.json)."
   type        = string

@@ -240,6 +240,13 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
   );
   if (after) await flush(after, deps);
   log.info(LogEvent.evaluationScored, reason, { headline });
+  if (after && deps.mlflow) {
+    await deps.mlflow
+      .logEvaluation(after, after.attempts.length)
+      .catch((error: unknown) =>
+        log.warn(LogEvent.metricsSinkFailed, 'the MLflow sink failed; the evaluation stays in Firestore', { error: classifyError(error) }),
+      );
+  }
   return { status: 'completed', runId: run.runId };
 }
 

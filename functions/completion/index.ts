@@ -43,7 +43,13 @@ function dependencies(): CompletionDeps {
       batch: createBatchService(vertex),
       objects: createObjectStore(new Storage({ projectId: config.GOOGLE_CLOUD_PROJECT })),
       events: createRunEventPublisher(new PubSub({ projectId: config.GOOGLE_CLOUD_PROJECT }), config.RUN_EVENTS_TOPIC),
-      mlflow: config.MLFLOW_TRACKING_URI ? createMlflowSink(config.MLFLOW_TRACKING_URI) : null,
+      mlflow: config.MLFLOW_TRACKING_URI
+        ? createMlflowSink(config.MLFLOW_TRACKING_URI, {
+            token: config.MLFLOW_TRACKING_TOKEN,
+            username: config.MLFLOW_TRACKING_USERNAME,
+            password: config.MLFLOW_TRACKING_PASSWORD,
+          })
+        : null,
       log,
       now: Date.now,
       leaseMs: config.COMPLETION_LEASE_SECONDS * 1000,

@@ -9,17 +9,55 @@ import type { RunDocument } from '../../shared/runs/schema.ts';
  * same points twice stores nothing new.
  */
 export interface MlflowSink {
+  /** The attempt's training curves, and the run's hyperparameters as params. */
   logRun(run: RunDocument, attempt: number, series: readonly MetricSeries[]): Promise<void>;
+  /** The held-out evaluation (base, tuned, delta of the headline metric) on the attempt's MLflow run. */
+  logEvaluation(run: RunDocument, attempt: number): Promise<void>;
+}
+
+/**
+ * How the sink proves who it is, by MLflow's own client conventions: MLFLOW_TRACKING_TOKEN is sent
+ * as a bearer token, MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD as HTTP basic
+ * authentication (mlflow.org, "Tracking: authentication with environment variables"). None: an
+ * open server.
+ */
+export interface MlflowCredentials {
+  token?: string | undefined;
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
+function authorization(credentials: MlflowCredentials): Record<string, string> {
+  if (credentials.token) return { authorization: `Bearer ${credentials.token}` };
+  if (credentials.username !== undefined && credentials.password !== undefined) {
+    return { authorization: `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}` };
+  }
+  return {};
+}
+
+/** The run's settings as MLflow params (MLflow keeps a param's first value; the same value again is accepted). */
+function paramsOf(run: RunDocument): { key: string; value: string }[] {
+  const request = run.request;
+  const params: Record<string, unknown> = {
+    base_model: run.baseModel,
+    method: request?.method ?? 'SUPERVISED',
+    ...(request?.hyperParameters ?? {}),
+    ...(run.lineage ? { pre_tuned_model: run.lineage.preTunedModel, pre_tuned_checkpoint: run.lineage.checkpointId ?? 'default' } : {}),
+  };
+  return Object.entries(params)
+    .filter(([, value]) => value !== undefined && value !== null)
+    .map(([key, value]) => ({ key, value: String(value).slice(0, 6000) }));
 }
 
 const BATCH = 1000; // MLflow's limit of metrics per log-batch call
 
-export function createMlflowSink(trackingUri: string, fetchImpl: typeof fetch = fetch): MlflowSink {
+export function createMlflowSink(trackingUri: string, credentials: MlflowCredentials = {}, fetchImpl: typeof fetch = fetch): MlflowSink {
   const base = trackingUri.replace(/\/$/, '');
+  const auth = authorization(credentials);
   async function call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: T }> {
     const response = await fetchImpl(`${base}/api/2.0/mlflow/${path}`, {
       method,
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...auth },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
     const json = (await response.json().catch(() => ({}))) as T;
@@ -36,30 +74,34 @@ export function createMlflowSink(trackingUri: string, fetchImpl: typeof fetch = 
     const created = await call<{ experiment_id: string }>('POST', 'experiments/create', { name });
     return created.json.experiment_id;
   }
+  async function attemptRun(run: RunDocument, attempt: number): Promise<string> {
+    const experiment = await experimentId(run.experiment || run.runId);
+    const tag = `${run.runId}:a${attempt}`;
+    const search = await call<{ runs?: { info: { run_id: string } }[] }>('POST', 'runs/search', {
+      experiment_ids: [experiment],
+      filter: `tags.sft_run_attempt = '${tag}'`,
+      max_results: 1,
+    });
+    return (
+      search.json.runs?.[0]?.info.run_id ??
+      (
+        await call<{ run: { info: { run_id: string } } }>('POST', 'runs/create', {
+          experiment_id: experiment,
+          run_name: `${run.runId}-a${attempt}`,
+          start_time: Date.parse(run.attempts[attempt - 1]?.startedAt ?? run.createTime),
+          tags: [
+            { key: 'sft_run_attempt', value: tag },
+            { key: 'sft_run_id', value: run.runId },
+            { key: 'base_model', value: run.baseModel },
+            { key: 'vertex_tuning_job', value: run.attempts[attempt - 1]?.jobName ?? '' },
+          ],
+        })
+      ).json.run.info.run_id
+    );
+  }
   return {
     async logRun(run, attempt, series) {
-      const experiment = await experimentId(run.experiment || run.runId);
-      const tag = `${run.runId}:a${attempt}`;
-      const search = await call<{ runs?: { info: { run_id: string } }[] }>('POST', 'runs/search', {
-        experiment_ids: [experiment],
-        filter: `tags.sft_run_attempt = '${tag}'`,
-        max_results: 1,
-      });
-      const runId =
-        search.json.runs?.[0]?.info.run_id ??
-        (
-          await call<{ run: { info: { run_id: string } } }>('POST', 'runs/create', {
-            experiment_id: experiment,
-            run_name: `${run.runId}-a${attempt}`,
-            start_time: Date.parse(run.attempts[attempt - 1]?.startedAt ?? run.createTime),
-            tags: [
-              { key: 'sft_run_attempt', value: tag },
-              { key: 'sft_run_id', value: run.runId },
-              { key: 'base_model', value: run.baseModel },
-              { key: 'vertex_tuning_job', value: run.attempts[attempt - 1]?.jobName ?? '' },
-            ],
-          })
-        ).json.run.info.run_id;
+      const runId = await attemptRun(run, attempt);
       const metrics = series.flatMap((s) =>
         s.points.map((p) => ({
           key: s.metric.replace(/^\//, ''),
@@ -68,6 +110,7 @@ export function createMlflowSink(trackingUri: string, fetchImpl: typeof fetch = 
           timestamp: p.wallTime ? Date.parse(p.wallTime) : 0,
         })),
       );
+      await call('POST', 'runs/log-batch', { run_id: runId, params: paramsOf(run) });
       for (let i = 0; i < metrics.length; i += BATCH)
         await call('POST', 'runs/log-batch', { run_id: runId, metrics: metrics.slice(i, i + BATCH) });
       await call('POST', 'runs/update', {
@@ -75,6 +118,16 @@ export function createMlflowSink(trackingUri: string, fetchImpl: typeof fetch = 
         status: 'FINISHED',
         end_time: Date.parse(run.attempts[attempt - 1]?.endedAt ?? run.updateTime),
       });
+    },
+    async logEvaluation(run, attempt) {
+      const result = run.evaluation?.result;
+      if (!result) return;
+      const runId = await attemptRun(run, attempt);
+      const timestamp = Date.parse(result.scoredAt);
+      const metrics = (['base', 'tuned', 'delta'] as const)
+        .filter((side) => typeof result.headline[side] === 'number')
+        .map((side) => ({ key: `eval_${result.metric}_${side}`, value: result.headline[side]!, step: 0, timestamp }));
+      await call('POST', 'runs/log-batch', { run_id: runId, metrics, tags: [{ key: 'eval_examples', value: String(result.n) }] });
     },
   };
 }

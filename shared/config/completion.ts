@@ -20,5 +20,12 @@ export const completionConfigSchema = commonConfigSchema.extend({
   ONLINE_BUDGET_SECONDS: z.coerce.number().int().min(1).max(3000).default(420),
   /** When set (not empty), training metrics are also logged to this MLflow tracking server through its REST API. */
   MLFLOW_TRACKING_URI: z.union([z.literal(''), z.string().url()]).optional(),
+  /**
+   * MLflow's own credential variables: a bearer token, or a user name and password (basic auth).
+   * Deployed, they come from Secret Manager (Terraform's mlflow_*_secret), never plain env or state.
+   */
+  MLFLOW_TRACKING_TOKEN: z.string().optional(),
+  MLFLOW_TRACKING_USERNAME: z.string().optional(),
+  MLFLOW_TRACKING_PASSWORD: z.string().optional(),
 });
 export type CompletionConfig = z.infer<typeof completionConfigSchema>;

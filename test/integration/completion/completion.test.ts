@@ -80,7 +80,7 @@ function recordingEvents() {
   return { published, publisher: { publish: async (event: RunEvent) => void published.push(event) } };
 }
 
-async function setup(options: { mlflowUri?: string; onlineBudgetMs?: number; fallbackRegions?: string[] } = {}) {
+async function setup(options: { mlflowUri?: string; mlflowToken?: string; onlineBudgetMs?: number; fallbackRegions?: string[] } = {}) {
   await emulators.ready;
   const sim = await startVertexSimulator({
     timing: { validationMs: 10, queueMs: 2 * MINUTE, runMs: 10 * MINUTE },
@@ -126,7 +126,7 @@ async function setup(options: { mlflowUri?: string; onlineBudgetMs?: number; fal
     batch,
     objects,
     events: events.publisher,
-    mlflow: options.mlflowUri ? createMlflowSink(options.mlflowUri) : null,
+    mlflow: options.mlflowUri ? createMlflowSink(options.mlflowUri, { token: options.mlflowToken }) : null,
     log: quiet,
     now: clock.now,
     leaseMs: MINUTE,
@@ -385,7 +385,7 @@ test('no held-out data: the run completes without an evaluation, saying why', as
   assert.ok(run?.metrics?.summary['/train_total_loss'], 'metrics are still copied');
 });
 
-test('the MLflow sink logs the same points through the REST API, one MLflow run per attempt, and a re-log creates nothing new', async () => {
+test('the MLflow sink signs in as MLflow clients do, logs the points, the hyperparameters as params and the evaluation, one MLflow run per attempt, and a re-log creates nothing new', async () => {
   // A recorded fake of MLflow's REST API: the one place the issue allows one (no MLflow server can be installed here).
   const calls: { path: string; body: Record<string, unknown> }[] = [];
   const experiments = new Map<string, string>();
@@ -397,9 +397,12 @@ test('the MLflow sink logs the same points through the REST API, one MLflow run 
       const url = new URL(request.url ?? '/', 'http://mlflow');
       const path = url.pathname.replace('/api/2.0/mlflow/', '');
       const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
-      calls.push({ path, body });
       const reply = (status: number, json: unknown) =>
         response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
+      // A server behind MLflow's authentication: a request without the bearer token is refused.
+      if (request.headers.authorization !== 'Bearer s3cret-token')
+        return reply(401, { error_code: 'UNAUTHENTICATED', message: 'missing credentials' });
+      calls.push({ path, body });
       if (path === 'experiments/get-by-name') {
         const id = experiments.get(url.searchParams.get('experiment_name') ?? '');
         return id ? reply(200, { experiment: { experiment_id: id } }) : reply(404, { error_code: 'RESOURCE_DOES_NOT_EXIST' });
@@ -430,7 +433,8 @@ test('the MLflow sink logs the same points through the REST API, one MLflow run 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   stops.push(() => new Promise((resolve) => server.close(() => resolve())));
-  const env = await setup({ mlflowUri: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+  const uri = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const env = await setup({ mlflowUri: uri, mlflowToken: 's3cret-token' });
   const { runId } = await handleLaunch(
     envelope(launch({ experiment: 'mlflow-exp', evaluation: undefined, validationDatasetUri: undefined })),
     env.launcher,
@@ -438,8 +442,16 @@ test('the MLflow sink logs the same points through the REST API, one MLflow run 
   await tickUntil(env, runId, 'SUCCEEDED');
   await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
   const logged = calls
-    .filter((c) => c.path === 'runs/log-batch')
+    .filter((c) => c.path === 'runs/log-batch' && c.body.metrics)
     .flatMap((c) => c.body.metrics as { key: string; step: number; value: number }[]);
+  const params = calls
+    .filter((c) => c.path === 'runs/log-batch' && c.body.params)
+    .flatMap((c) => c.body.params as { key: string; value: string }[]);
+  assert.deepEqual(
+    params.map((p) => `${p.key}=${p.value}`),
+    ['base_model=gemini-3.5-flash-lite', 'method=SUPERVISED', 'epochCount=2'],
+    "the run's settings, as MLflow params",
+  );
   const stored = await env.completion.store.readMetrics(runId);
   const storedPoints = stored
     .flatMap((doc) => Object.entries(doc.points).map(([step, p]) => `${doc.metric.slice(1)}@${step}=${p.value}`))
@@ -450,8 +462,29 @@ test('the MLflow sink logs the same points through the REST API, one MLflow run 
     ['experiments/get-by-name', 'experiments/create', 'runs/search', 'runs/create', 'runs/update'],
   );
   assert.deepEqual(runs[0]!.tags.find((t) => t.key === 'sft_run_attempt')?.value, `${runId}:a1`);
+  // Without the token, nothing is logged: the server refuses it (an open-server-only sink could not be used).
+  await assert.rejects(createMlflowSink(uri).logRun((await env.launcher.runs.get(runId))!, 1, []), /HTTP 401/);
+  // The evaluation goes on the attempt's MLflow run as metrics: base, tuned and the delta.
+  const scored = (await env.launcher.runs.get(runId))!;
+  const result = {
+    metric: 'exact_match',
+    headline: { base: 0.63, tuned: 0.7, delta: 0.07 },
+    n: 40,
+    base: {},
+    tuned: {},
+    delta: {},
+    blocked: {},
+    scoredAt: '2026-11-30T12:00:00.000Z',
+  };
+  await createMlflowSink(uri, { token: 's3cret-token' }).logEvaluation({ ...scored, evaluation: { result } } as never, 1);
+  const evaluationCall = calls.at(-1)!;
+  assert.deepEqual(
+    (evaluationCall.body.metrics as { key: string; value: number }[]).map((m) => `${m.key}=${m.value}`),
+    ['eval_exact_match_base=0.63', 'eval_exact_match_tuned=0.7', 'eval_exact_match_delta=0.07'],
+  );
+  assert.equal(evaluationCall.body.run_id, 'mlflow-1', 'on the same MLflow run as the training curves');
   // Logging the same attempt again finds its MLflow run instead of creating another.
-  await createMlflowSink(`http://127.0.0.1:${(server.address() as AddressInfo).port}`).logRun(
+  await createMlflowSink(uri, { token: 's3cret-token' }).logRun(
     (await env.launcher.runs.get(runId))!,
     1,
     await env.completion.metrics.read((await env.tuning.get((await env.launcher.runs.get(runId))!.currentJobName!)).experiment!),
