@@ -11,6 +11,7 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadGemmaTokenizer } from '../adapters/tokenizer/index.ts';
+import { fileRandomAccess } from '../cli/convert.ts';
 import { convertStream } from '../shared/convert/pipeline.ts';
 import { parquetFromRecords } from '../test/support/parquet.ts';
 
@@ -25,14 +26,7 @@ if (values.child) {
   const sink = { write: () => undefined };
   const report = await convertStream({
     input: createReadStream(file, { highWaterMark: 1024 * 1024 }),
-    randomAccess: {
-      byteLength: size,
-      async slice(start, end) {
-        const bytes = Buffer.alloc(end - start);
-        const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
-        return bytes.subarray(0, bytesRead);
-      },
-    },
+    randomAccess: fileRandomAccess(handle, size),
     fileName: basename(file),
     format: 'auto',
     maxPartTokens: 8192,

@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { z } from 'zod';
@@ -7,6 +7,7 @@ import { loadGemmaTokenizer } from '../adapters/tokenizer/index.ts';
 import { ColumnMapError, parseColumnMap } from '../shared/convert/columns.ts';
 import { convertStream, type LineSink } from '../shared/convert/pipeline.ts';
 import { DEFAULT_MAX_RECORD_BYTES, UnusableInputError } from '../shared/convert/readers/errors.ts';
+import type { RandomAccessInput } from '../shared/convert/readers/parquet.ts';
 import { byteSizeSchema } from '../shared/byte-size.ts';
 import { formatOptionSchema, methodOptionSchema, type ConversionReport } from '../shared/convert/types.ts';
 import { DEFAULT_BASE_MODEL, modelStanding } from '../shared/gemini/models.ts';
@@ -111,14 +112,7 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
   const handle = await open(input, 'r');
   try {
     report = await convertStream({
-      randomAccess: {
-        byteLength: size,
-        async slice(start, end) {
-          const bytes = Buffer.alloc(end - start);
-          const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
-          return bytes.subarray(0, bytesRead);
-        },
-      },
+      randomAccess: fileRandomAccess(handle, size),
       input: createReadStream(input, { highWaterMark: 1024 * 1024 }),
       fileName: basename(input),
       format: args.format,
@@ -181,6 +175,18 @@ async function localMediaPreparer(root: string, target: string) {
     import('../adapters/storage/local-media.ts'),
   ]);
   return localMediaUploader({ root, target, objects: createObjectStore() });
+}
+
+/** A local file read by byte range, as Parquet is read. */
+export function fileRandomAccess(handle: FileHandle, size: number): RandomAccessInput {
+  return {
+    byteLength: size,
+    async slice(start, end) {
+      const bytes = Buffer.alloc(end - start);
+      const { bytesRead } = await handle.read(bytes, 0, bytes.length, start);
+      return bytes.subarray(0, bytesRead);
+    },
+  };
 }
 
 function fileSink(stream: WriteStream): LineSink {

@@ -9,7 +9,7 @@ import { JudgedPairer } from './pair-judged.ts';
 import { preferenceKindOf } from '../formats/preference.ts';
 import type { RecordResult } from './types.ts';
 import { readDelimited } from './readers/delimited.ts';
-import { describeBinaryInput } from './binary-formats.ts';
+import { describeBinaryInput, isParquet } from './binary-formats.ts';
 import { decodeInput, inputEncoding, type InputEncoding } from './decode-input.ts';
 import { UnusableInputError } from './readers/errors.ts';
 import { readJsonArray } from './readers/json-array.ts';
@@ -404,10 +404,6 @@ async function detectFromFirstRecords(
     yield* reader;
   }
   return { format, preference: firstParsed !== undefined && preferenceKindOf(firstParsed.value) !== null, records: all() };
-}
-
-function isParquet(head: Uint8Array): boolean {
-  return head[0] === 0x50 && head[1] === 0x41 && head[2] === 0x52 && head[3] === 0x31;
 }
 
 function isFlat(value: unknown): boolean {

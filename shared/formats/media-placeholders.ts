@@ -1,4 +1,5 @@
 import type { GeminiPart } from '../convert/types.ts';
+import { isLocalMediaPath } from '../gemini/media.ts';
 import { mimeTypeFromUri } from '../gemini/schema.ts';
 import { isRecord, mediaPart, type IssueCollector, type SourceTurn } from './mapping.ts';
 
@@ -130,10 +131,10 @@ function mediaItemPart(item: unknown, path: string, issues: IssueCollector): Gem
     return null;
   }
   const trimmed = reference.trim();
-  // A scheme (not a Windows drive letter): gs://, https://, data: and the like are URIs to judge.
-  if ((/^[a-z][a-z0-9+.-]+:\/\//i.test(trimmed) || /^data:/i.test(trimmed)) && !/^file:/i.test(trimmed))
-    return mediaPart(trimmed, issues, path);
-  const local = /^file:/i.test(trimmed) ? decodeURIComponent(trimmed.replace(/^file:(\/\/)?/i, '')) : trimmed;
+  // One rule for what is a local path, the validator's: anything with a URL scheme is a URI to judge.
+  const fileUrl = /^file:/i.test(trimmed);
+  if (!fileUrl && !isLocalMediaPath(trimmed)) return mediaPart(trimmed, issues, path);
+  const local = fileUrl ? decodeURIComponent(trimmed.replace(/^file:(\/\/)?/i, '')) : trimmed;
   const mimeType = mimeTypeFromUri(local);
   if (!mimeType) {
     issues.error('missing_mime_type', `cannot tell the MIME type of ${JSON.stringify(local)} from its extension`, path);

@@ -205,13 +205,14 @@ export function renderJob(job: SimulatedJob, acquiredAt: number | null, nowMs: n
   const validationEnd = acquiredAt === null ? null : phases(job, acquiredAt).validatedAt;
   const at = !job.validationDone && validationEnd !== null ? Math.min(nowMs, validationEnd - 1) : nowMs;
   const { state, detail, startTime, endTime, error } = stateAt(job, acquiredAt, at);
+  const spec = tuningSpecOf(job.body);
   const resource: Record<string, unknown> = {
     name: job.name,
     tunedModelDisplayName: job.body.tunedModelDisplayName ?? `tuned-${job.id}`,
     ...(job.body.preTunedModel
       ? { preTunedModel: { ...(job.body.preTunedModel as object), baseModel: job.preTunedBaseModel } }
       : { baseModel: job.body.baseModel }),
-    [tuningSpecOf(job.body).field]: tuningSpecOf(job.body).spec,
+    [spec.field]: spec.spec,
     labels: job.labels,
     state,
     tuningJobState: detail,
@@ -232,7 +233,7 @@ export function renderJob(job: SimulatedJob, acquiredAt: number | null, nowMs: n
     resource.experiment = `${parent}/metadataStores/default/contexts/tuning-experiment-${job.id}`;
   }
   if (job.datasetStats && validationEnd !== null && at >= validationEnd) {
-    const stats = tuningSpecOf(job.body).method === 'preference' ? 'preferenceOptimizationDataStats' : 'supervisedTuningDataStats';
+    const stats = spec.method === 'preference' ? 'preferenceOptimizationDataStats' : 'supervisedTuningDataStats';
     resource.tuningDataStats = { [stats]: job.datasetStats };
   }
   if (trained) {

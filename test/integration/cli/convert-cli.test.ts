@@ -7,20 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reportSchema } from '../../../shared/convert/types.ts';
+import { cli as runCli } from '../../support/cli.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = join(root, 'bin/sft-pipeline.mjs');
 const work = mkdtempSync(join(tmpdir(), 'sft-cli-'));
 
-/** Runs the real binary, started by the system's Node as a user would (the shim finds Node 22). */
-function cli(...args: string[]) {
-  const result = spawnSync('node', [bin, ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, PATH: `/usr/bin:/usr/local/bin:${process.env.PATH}` },
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const cli = (...args: string[]) => runCli(args);
 const write = (name: string, content: string | Uint8Array) => {
   const path = join(work, name);
   writeFileSync(path, content);
@@ -145,12 +137,7 @@ test('MODEL_CATALOGUE: an operator adds a model and its price without a release;
     thinking: { level: 'MINIMAL' },
     source: 'our contract',
   };
-  const run = (catalogue: string, ...args: string[]) =>
-    spawnSync('node', [bin, ...args], {
-      cwd: root,
-      encoding: 'utf8',
-      env: { ...process.env, MODEL_CATALOGUE: catalogue, PATH: `/usr/bin:/usr/local/bin:${process.env.PATH}` },
-    });
+  const run = (catalogue: string, ...args: string[]) => runCli(args, { MODEL_CATALOGUE: catalogue });
   const added = run(
     JSON.stringify([row]),
     'convert',

@@ -1,25 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { reportSchema } from '../../../shared/convert/types.ts';
+import { cli as runCli } from '../../support/cli.ts';
 import { parquetFromRecords } from '../../support/parquet.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const bin = join(root, 'bin/sft-pipeline.mjs');
 const work = mkdtempSync(join(tmpdir(), 'sft-parquet-'));
 
-function cli(...args: string[]) {
-  const result = spawnSync('node', [bin, ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    env: { ...process.env, PATH: `/usr/bin:/usr/local/bin:${process.env.PATH}` },
-  });
-  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
+const cli = (...args: string[]) => runCli(args);
 const fixture = (name: string) =>
   JSON.parse(readFileSync(join(root, 'test/fixtures/llama-factory', name), 'utf8')) as Record<string, unknown>[];
 const write = (name: string, bytes: ArrayBuffer | Buffer) => {
