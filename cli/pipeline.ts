@@ -209,7 +209,11 @@ async function status(
 function describe(run: RunDocument): string {
   const lines = [`${run.runId}  ${run.state}  (${run.experiment}, ${run.baseModel})`];
   for (const attempt of run.attempts)
-    lines.push(`  attempt ${attempt.number}: ${attempt.jobName ?? '-'} ${attempt.endState ?? 'current'} — ${attempt.reason}`);
+    lines.push(
+      `  attempt ${attempt.number}${run.stages ? ` (stage ${attempt.stage})` : ''}: ${attempt.jobName ?? '-'} ${attempt.endState ?? 'current'} — ${attempt.reason}`,
+    );
+  for (const stage of run.stages ?? [])
+    lines.push(`  stage ${stage.number} ${stage.method}: ${stage.tunedModel ? stage.tunedModel.model : 'not tuned yet'}`);
   if (run.state === 'QUEUED' && run.queue) lines.push(`  ${queueNote(run.queue)}`);
   if (run.tuningJobState) lines.push(`  Vertex: ${run.tuningJobState}`);
   if (run.warning) lines.push(`  warning: ${run.warning}`);
@@ -221,11 +225,15 @@ function describe(run: RunDocument): string {
   if (run.tunedModel) lines.push(`  tuned model: ${run.tunedModel.model}`);
   const evaluation = run.evaluation;
   if (evaluation) {
-    lines.push(`  evaluation: ${evaluation.examples} examples; tuned ${evaluation.jobs.tuned.state}, base ${evaluation.jobs.base.state}`);
-    if (evaluation.result)
-      lines.push(
-        `  ${evaluation.result.metric}: base ${evaluation.result.headline.base} → tuned ${evaluation.result.headline.tuned} (delta ${evaluation.result.headline.delta})`,
-      );
+    const stage1 = evaluation.jobs.stage1 ? `, after stage 1 ${evaluation.jobs.stage1.state}` : '';
+    lines.push(
+      `  evaluation: ${evaluation.examples} examples; tuned ${evaluation.jobs.tuned.state}, base ${evaluation.jobs.base.state}${stage1}`,
+    );
+    const headline = evaluation.result?.headline;
+    if (headline) {
+      const middle = headline.stage1 !== undefined ? ` → after stage 1 ${headline.stage1}` : '';
+      lines.push(`  ${evaluation.result!.metric}: base ${headline.base}${middle} → tuned ${headline.tuned} (delta ${headline.delta})`);
+    }
   }
   lines.push(`  history: ${run.history.map((entry) => entry.to).join(' → ')}`);
   return lines.join('\n');

@@ -30,6 +30,7 @@ export const LogEvent = {
   pollTickFinished: 'poll.tick_finished',
   pollRunUpdated: 'poll.run_updated',
   pollRunResubmitted: 'poll.run_resubmitted',
+  pollStageAdvanced: 'poll.stage_advanced',
   runQueued: 'launch.run_queued',
   launchRecovered: 'launch.recovered',
   queuedRunAdmitted: 'admission.run_admitted',

@@ -1,7 +1,7 @@
 import { Firestore } from '@google-cloud/firestore';
 import { decideClaim, holdsLease, type ClaimDecision } from '../../shared/runs/lease.ts';
 import type { MergeSummary } from '../../shared/datasets/merge.ts';
-import { runDocumentSchema, type Attempt, type ErrorInfo, type RunDocument } from '../../shared/runs/schema.ts';
+import { runDocumentSchema, type Attempt, type ErrorInfo, type RunDocument, type RunStage } from '../../shared/runs/schema.ts';
 import { applyTransition } from '../../shared/runs/transitions.ts';
 
 /**
@@ -18,7 +18,14 @@ export interface RunStore {
   recordRejected(run: RunDocument): Promise<'created' | 'exists'>;
   claim(runId: string, fresh: () => RunDocument, holder: string, nowMs: number, leaseMs: number): Promise<ClaimDecision>;
   /** ACCEPTED → SUBMITTED with the first attempt (and, for a merged run, its training file), if `token` still holds the lease. */
-  recordSubmission(runId: string, token: number, attempt: Attempt, nowIso: string, merge?: MergeSummary): Promise<boolean>;
+  recordSubmission(
+    runId: string,
+    token: number,
+    attempt: Attempt,
+    nowIso: string,
+    merge?: MergeSummary,
+    stages?: RunStage[],
+  ): Promise<boolean>;
   /** ACCEPTED → QUEUED: every tuning slot is taken; the run waits in the pipeline's queue at `queue.position`. */
   recordQueued(runId: string, token: number, queue: NonNullable<RunDocument['queue']>, nowIso: string): Promise<boolean>;
   /** ACCEPTED → REJECTED when the request turns out unusable after the claim (a training dataset missing or malformed). */
@@ -107,7 +114,7 @@ export function createRunStore(db: Firestore, collection = 'runs'): RunStore {
         return decision;
       });
     },
-    recordSubmission(runId, token, attempt, nowIso, merge) {
+    recordSubmission(runId, token, attempt, nowIso, merge, stages) {
       return withLease(runId, token, (run) =>
         applyTransition(run, 'SUBMITTED', attempt.reason, nowIso, {
           attempts: [...run.attempts, attempt],
@@ -117,6 +124,7 @@ export function createRunStore(db: Firestore, collection = 'runs'): RunStore {
           error: null,
           ...(run.launchDeliveries?.deadLettered ? { warning: null } : {}),
           ...(merge ? { merge, trainingDatasetUri: merge.uri } : {}),
+          ...(stages ? { stages } : {}),
         }),
       );
     },

@@ -7,8 +7,8 @@ import type { MetricsReader } from '../../adapters/vertex/metrics.ts';
 import type { TuningService } from '../../adapters/vertex/tuning.ts';
 import { classifyError } from '../../shared/errors/classify.ts';
 import { batchDisplayName, batchOutputPrefix, evaluationFiles, headlineScore } from '../../shared/evaluation/plan.ts';
-import type { Evaluation } from '../../shared/evaluation/schema.ts';
-import { scoreDelta } from '../../shared/evaluation/scoring.ts';
+import { ARM_NAMES, EVALUATION_ARMS, armsOf, type Evaluation, type EvaluationArm } from '../../shared/evaluation/schema.ts';
+import { scoreDelta, type ModelScores } from '../../shared/evaluation/scoring.ts';
 import { decodeMessageData, type PubsubMessagePublished } from '../../shared/launch/envelope.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
@@ -99,6 +99,7 @@ export async function handleRunEvent(envelope: PubsubMessagePublished, deps: Com
 }
 
 async function startEvaluation(run: RunDocument, token: number, deps: CompletionDeps, log: Logger): Promise<CompletionOutcome> {
+  await copyEarlierStagesMetrics(run, deps, log);
   await copyMetrics(run, deps, log);
   const request = run.request!;
   const datasetUri = request.evaluation?.datasetUri ?? request.validationDatasetUri;
@@ -118,24 +119,37 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
       `tuned; no evaluation: no usable example in ${datasetUri}${input.firstSkip ? ` (${input.firstSkip})` : ''}`,
     );
 
-  const models = { tuned: run.tunedModel.model, base: run.baseModel } as const;
+  // A staged run's model after its first stage is asked too: each stage's gain shows.
+  const stage1 = run.stages?.length ? (run.stages[0]!.tunedModel ?? null) : null;
+  const models: Partial<Record<EvaluationArm, string>> = {
+    tuned: run.tunedModel.model,
+    base: run.baseModel,
+    ...(stage1 ? { stage1: stage1.model } : {}),
+  };
+  const endpoints: Partial<Record<EvaluationArm, string>> = {
+    tuned: run.tunedModel.endpoint ?? run.tunedModel.model,
+    base: run.baseModel,
+    ...(stage1 ? { stage1: stage1.endpoint ?? stage1.model } : {}),
+  };
+  const arms = EVALUATION_ARMS.filter((arm) => models[arm] !== undefined);
   const jobs = {} as Evaluation['jobs'];
-  for (const which of ['tuned', 'base'] as const) {
+  for (const which of arms) {
+    const model = models[which]!;
     const displayName = batchDisplayName(run.runId, which, 1);
     const outputPrefix = batchOutputPrefix(deps.outputsBucket, run.runId, which, 1);
     // A delivery that died after creating the job left it under this name: adopt it.
     let job;
     try {
       job =
-        (await deps.batch.findByDisplayName(displayName, locationOf(models[which]))) ??
-        (await deps.batch.create({ model: models[which], inputUri: files.inputUri, outputPrefix, displayName }));
+        (await deps.batch.findByDisplayName(displayName, locationOf(model))) ??
+        (await deps.batch.create({ model, inputUri: files.inputUri, outputPrefix, displayName }));
     } catch (error) {
       const info = classifyError(error);
       if (!isBatchRefusal(info)) throw error;
-      // The tuned model is asked at its endpoint; the base model by its id.
-      const target = which === 'tuned' ? (run.tunedModel.endpoint ?? run.tunedModel.model) : run.baseModel;
+      // A tuned model is asked at its endpoint; the base model by its id.
+      const target = endpoints[which]!;
       jobs[which] = onlineTrack(
-        models[which],
+        model,
         target,
         info.message,
         `${outputPrefix}/online`,
@@ -145,13 +159,13 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
       );
       log.warn(
         LogEvent.batchRefused,
-        `Vertex refused batch prediction for the ${which} model (${info.message}): online requests to ${target} instead`,
+        `Vertex refused batch prediction for the ${ARM_NAMES[which]} model (${info.message}): online requests to ${target} instead`,
         { error: info },
       );
       continue;
     }
     jobs[which] = {
-      model: models[which],
+      model,
       attempts: [
         {
           number: 1,
@@ -168,11 +182,13 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
       outputDirectory: job.outputDirectory,
       mode: 'batch',
     };
-    log.info(LogEvent.batchJobCreated, `batch prediction for the ${which} model: ${job.name}`);
+    log.info(LogEvent.batchJobCreated, `batch prediction for the ${ARM_NAMES[which]} model: ${job.name}`);
   }
   const evaluation: Evaluation = { datasetUri, ...files, examples: input.examples, skipped: input.skipped, jobs, result: null };
-  const online = (['tuned', 'base'] as const).filter((which) => jobs[which].mode === 'online');
-  const reason = `batch inference started on ${input.examples} held-out examples (tuned and base model)${online.length ? `; ${online.join(' and ')} online: batch refused` : ''}`;
+  const online = arms.filter((which) => jobs[which]!.mode === 'online').map((which) => ARM_NAMES[which]);
+  const names = arms.map((which) => ARM_NAMES[which]);
+  const asked = `${names.slice(0, -1).join(', ')} and ${names.at(-1)!}`;
+  const reason = `batch inference started on ${input.examples} held-out examples (${asked} model)${online.length ? `; ${online.join(' and ')} online: batch refused` : ''}`;
   const after = await deps.store.finish(run.runId, token, 'SUCCEEDED', (current) =>
     withEvent(current, applyTransition(current, 'EVALUATING', reason, iso(deps.now()), { evaluation }), reason),
   );
@@ -214,27 +230,33 @@ async function continueOnline(runId: string, holder: string, deps: CompletionDep
 
 async function score(run: RunDocument, token: number, deps: CompletionDeps, log: Logger): Promise<CompletionOutcome> {
   const evaluation = run.evaluation;
-  if (!evaluation?.jobs.tuned.outputDirectory || !evaluation.jobs.base.outputDirectory) {
+  const arms = evaluation ? armsOf(evaluation) : [];
+  if (!evaluation || arms.some((arm) => !evaluation.jobs[arm]!.outputDirectory)) {
     throw Object.assign(new Error('the run is SCORING but a batch job has no output directory'), { code: 'NO_OUTPUT' });
   }
   const references = await loadReferences(deps.objects, evaluation.referencesUri);
-  const tuned = await scoreOutput(deps.objects, evaluation.jobs.tuned.outputDirectory, references);
-  const base = await scoreOutput(deps.objects, evaluation.jobs.base.outputDirectory, references);
+  const scores: Partial<Record<EvaluationArm, ModelScores>> = {};
+  for (const arm of arms) {
+    const { unmatched: _unmatched, ...armScores } = await scoreOutput(deps.objects, evaluation.jobs[arm]!.outputDirectory!, references);
+    scores[arm] = armScores;
+  }
   const metric = run.request?.evaluation?.metric ?? 'exact_match';
-  const { unmatched: _tunedUnmatched, ...tunedScores } = tuned;
-  const { unmatched: _baseUnmatched, ...baseScores } = base;
+  const [baseScores, tunedScores, stage1Scores] = [scores.base!, scores.tuned!, scores.stage1];
+  const stage1Headline = stage1Scores ? headlineScore(metric, baseScores, stage1Scores).tuned : undefined;
   const result = {
     metric,
-    headline: headlineScore(metric, baseScores, tunedScores),
+    headline: { ...headlineScore(metric, baseScores, tunedScores), ...(stage1Scores ? { stage1: stage1Headline ?? null } : {}) },
     n: tunedScores.n,
     base: baseScores,
     tuned: tunedScores,
+    ...(stage1Scores ? { stage1: stage1Scores } : {}),
     delta: scoreDelta(baseScores, tunedScores),
-    blocked: { base: baseScores.blocked, tuned: tunedScores.blocked },
+    blocked: { base: baseScores.blocked, tuned: tunedScores.blocked, ...(stage1Scores ? { stage1: stage1Scores.blocked } : {}) },
     scoredAt: iso(deps.now()),
   };
   const headline = result.headline;
-  const reason = `evaluated on ${result.n} held-out examples: ${metric} base ${headline.base} → tuned ${headline.tuned}`;
+  const middle = stage1Scores ? ` → after stage 1 ${stage1Headline}` : '';
+  const reason = `evaluated on ${result.n} held-out examples: ${metric} base ${headline.base}${middle} → tuned ${headline.tuned}`;
   const after = await deps.store.finish(run.runId, token, 'SCORING', (current) =>
     withEvent(current, applyTransition(current, 'COMPLETED', reason, iso(deps.now()), { evaluation: { ...evaluation, result } }), reason),
   );
@@ -279,6 +301,41 @@ async function copyMetrics(run: RunDocument, deps: CompletionDeps, log: Logger):
         error: info.message,
       })
       .catch(() => undefined);
+  }
+}
+
+/**
+ * A staged run's earlier stages: each one's last attempt's training metrics, copied (points under
+ * that attempt in `runs/{runId}/metrics`) and summed up on the stage. The last stage's are the
+ * run's own `metrics`. A failed read is logged and left; evaluation goes on.
+ */
+async function copyEarlierStagesMetrics(run: RunDocument, deps: CompletionDeps, log: Logger): Promise<void> {
+  for (const stage of (run.stages ?? []).slice(0, -1)) {
+    const attempt = run.attempts.filter((item) => item.stage === stage.number).at(-1);
+    if (!attempt?.jobName || stage.metrics?.attempt === attempt.number) continue;
+    try {
+      const job = await deps.tuning.get(attempt.jobName);
+      if (!job.experiment) throw new Error(`tuning job ${job.name} names no experiment`);
+      const series = await deps.metrics.read(job.experiment);
+      await deps.store.writeMetrics(run.runId, attempt.number, series, iso(deps.now()));
+      const summary = Object.fromEntries(series.map((item) => [item.metric, summarizeSeries(item)]));
+      await deps.store.update(run.runId, (current) =>
+        current.stages
+          ? {
+              ...current,
+              stages: current.stages.map((item) =>
+                item.number === stage.number ? { ...item, metrics: { attempt: attempt.number, summary } } : item,
+              ),
+            }
+          : null,
+      );
+      log.info(LogEvent.metricsCopied, `stage ${stage.number}: ${series.length} metric series`, { stage: stage.number });
+    } catch (error) {
+      const info = classifyError(error);
+      log.warn(LogEvent.metricsReadFailed, `could not read stage ${stage.number}'s training metrics: ${info.message}; evaluation goes on`, {
+        error: info,
+      });
+    }
   }
 }
 

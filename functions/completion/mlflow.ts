@@ -124,7 +124,7 @@ export function createMlflowSink(trackingUri: string, credentials: MlflowCredent
       if (!result) return;
       const runId = await attemptRun(run, attempt);
       const timestamp = Date.parse(result.scoredAt);
-      const metrics = (['base', 'tuned', 'delta'] as const)
+      const metrics = (['base', 'tuned', 'delta', 'stage1'] as const)
         .filter((side) => typeof result.headline[side] === 'number')
         .map((side) => ({ key: `eval_${result.metric}_${side}`, value: result.headline[side]!, step: 0, timestamp }));
       await call('POST', 'runs/log-batch', { run_id: runId, metrics, tags: [{ key: 'eval_examples', value: String(result.n) }] });

@@ -11,7 +11,7 @@ import {
   withEvaluationJobs,
   withOnlineReleased,
 } from '../../shared/evaluation/online.ts';
-import type { Evaluation } from '../../shared/evaluation/schema.ts';
+import { armsOf, type Evaluation, type EvaluationArm } from '../../shared/evaluation/schema.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
 import type { RunDocument } from '../../shared/runs/schema.ts';
@@ -33,7 +33,7 @@ export interface OnlineDeps {
 export type OnlineOutcome =
   { status: 'skipped'; reason: string } | { status: 'done' | 'handed-over'; partsWritten: number; run: RunDocument };
 
-type Which = 'tuned' | 'base';
+type Which = EvaluationArm;
 
 /**
  * Carries a run's online evaluation on: for each model in online mode, the parts not yet written
@@ -51,8 +51,8 @@ export async function continueOnlineEvaluation(runId: string, holder: string, de
     skips.length = 0;
     if (current.state !== 'EVALUATING' || !current.evaluation) return null;
     const jobs = { ...current.evaluation.jobs };
-    for (const which of ['tuned', 'base'] as const) {
-      const claim = claimOnlineTrack(jobs[which], holder, deps.now(), deps.leaseMs);
+    for (const which of armsOf(current.evaluation)) {
+      const claim = claimOnlineTrack(jobs[which]!, holder, deps.now(), deps.leaseMs);
       if ('claimed' in claim) {
         jobs[which] = claim.claimed;
         claimed.push(which);
@@ -68,7 +68,7 @@ export async function continueOnlineEvaluation(runId: string, holder: string, de
   // Held in memory: the input has at most EVALUATION_MAX_EXAMPLES requests (5,000 by default).
   const requests = await readRequests(deps.objects, run.evaluation!.inputUri);
   for (const which of claimed) {
-    const track = latest.evaluation!.jobs[which];
+    const track = latest.evaluation!.jobs[which]!;
     const parts = onlinePartCount(track.online!);
     for (let part = 0; part < parts; part++) {
       // Every delivery sends at least one part, so progress never stalls on a tight budget.

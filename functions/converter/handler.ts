@@ -308,20 +308,27 @@ async function maybeLaunch(
   if (examples.invalid / Math.max(1, examples.total) > deps.config.MAX_INVALID_SHARE) {
     return skip(`${examples.invalid} of ${examples.total} examples were rejected, over the ${deps.config.MAX_INVALID_SHARE} allowed`);
   }
+  const stages = sidecar.launch.stages;
+  if (stages && doc.report.method !== 'preference')
+    return skip(
+      'launch.stages (supervised, then preference tuning) needs a preference dataset; this one was converted for supervised tuning',
+    );
+  const estimate = doc.report.estimatedCost.usd;
   const message = launchMessageSchema.safeParse({
     schemaVersion: 1,
     requestId: datasetId,
     experiment: sidecar.launch.experiment,
     baseModel: sidecar.baseModel ?? deps.config.DEFAULT_BASE_MODEL,
-    // The dataset's own method: a preference dataset is only ever launched as preference tuning.
-    ...(doc.report.method === 'preference' ? { method: 'PREFERENCE' } : {}),
+    // The dataset's own method: a preference dataset is only ever launched as preference tuning (alone, or after a supervised stage).
+    ...(stages ? { stages } : doc.report.method === 'preference' ? { method: 'PREFERENCE' } : {}),
     trainingDatasetUri: doc.outputs.train,
     ...(doc.outputs.validation && doc.report.split.validation > 0 ? { validationDatasetUri: doc.outputs.validation } : {}),
     hyperParameters: sidecar.launch.hyperParameters,
     ...(sidecar.launch.labels ? { labels: sidecar.launch.labels } : {}),
     ...(sidecar.launch.evaluation ? { evaluation: sidecar.launch.evaluation } : {}),
     ...(sidecar.launch.maxEstimatedCostUsd !== undefined ? { maxEstimatedCostUsd: sidecar.launch.maxEstimatedCostUsd } : {}),
-    estimatedCostUsd: doc.report.estimatedCost.usd,
+    // A stage trains at most the preference example's tokens (prompt and the longer completion): an upper bound a stage.
+    estimatedCostUsd: estimate === null ? null : estimate * (stages?.length ?? 1),
     datasetId,
     source: 'converter',
   });

@@ -13,13 +13,15 @@ import { continuationRefusal, launchRefusal, newRun, rawRequestOf, rejectedRun }
 import { modelStanding } from '../../shared/gemini/models.ts';
 import { datasetLocationRefusal } from '../../shared/launch/dataset-locations.ts';
 import { decodeMessageData, type PubsubMessagePublished } from '../../shared/launch/envelope.ts';
-import { launchMessageSchema, runIdFor, trainingDatasets } from '../../shared/launch/schema.ts';
-import { newAttempt, type RawRequest } from '../../shared/runs/schema.ts';
+import { launchMessageSchema, runIdFor, trainingDatasets, type LaunchMessage } from '../../shared/launch/schema.ts';
+import { plannedStages, preferredAnswersUri, stageJob } from '../../shared/runs/stages.ts';
+import { newAttempt, type RawRequest, type RunStage } from '../../shared/runs/schema.ts';
 import { SAME_MESSAGE_GRACE_MS } from '../../shared/runs/lease.ts';
 import { ATTEMPT_LABEL, RUN_ID_LABEL } from '../../shared/runs/labels.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
 import { mergeTrainingDatasets } from './merge.ts';
+import { writePreferredAnswers } from './preferred-answers.ts';
 
 export interface LauncherDeps {
   runs: RunStore;
@@ -176,8 +178,20 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
       });
     }
     const trainingDatasetUri = merge?.uri ?? sources[0]!;
+    // A staged run's first stage trains on the preferred answers of its preference dataset.
+    let stages: RunStage[] | undefined;
+    if (message.stages) {
+      const derived = await derivePreferredAnswers(message, runId, trainingDatasetUri);
+      if ('refusal' in derived) {
+        await deps.runs.recordRejection(runId, claim.token, derived.refusal, nowIso());
+        log.warn(LogEvent.launchRejected, `launch rejected: ${derived.refusal}`);
+        return { status: 'rejected', runId, reason: derived.refusal };
+      }
+      stages = derived.stages;
+    }
+    const first = stageJob({ request: message, trainingDatasetUri, stages, attempts: [] }, 1);
     // A delivery that crashed after creating the job left it labelled with the run id: adopt it.
-    const jobRegion = message.preTunedModel ? locationOf(message.preTunedModel.tunedModelName) : null;
+    const jobRegion = first.preTunedModel ? locationOf(first.preTunedModel.tunedModelName) : null;
     const existing = await deps.tuning.findByLabels({ [RUN_ID_LABEL]: runId, [ATTEMPT_LABEL]: '1' }, jobRegion);
     let job = existing[0];
     let status: 'submitted' | 'adopted' = 'adopted';
@@ -186,13 +200,9 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
     } else {
       job = await deps.tuning.create({
         baseModel: message.baseModel,
-        ...(message.method ? { method: message.method } : {}),
+        ...first,
         // A continuation is created where its tuned model lives.
-        ...(message.preTunedModel ? { preTunedModel: message.preTunedModel, ...(jobRegion ? { location: jobRegion } : {}) } : {}),
-        ...(message.exportLastCheckpointOnly ? { exportLastCheckpointOnly: true } : {}),
-        trainingDatasetUri,
-        ...(message.validationDatasetUri ? { validationDatasetUri: message.validationDatasetUri } : {}),
-        hyperParameters: message.hyperParameters,
+        ...(jobRegion ? { location: jobRegion } : {}),
         displayName: `${message.experiment}-${runId}`.slice(0, 128),
         labels: { ...message.labels, [RUN_ID_LABEL]: runId, [ATTEMPT_LABEL]: '1' },
       });
@@ -201,7 +211,7 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
       await cancelDuplicateJobs(deps.tuning, { [RUN_ID_LABEL]: runId, [ATTEMPT_LABEL]: '1' }, job.name, log);
     }
     const attempt = newAttempt({ number: 1, jobName: job.name, submittedAt: job.createTime ?? nowIso(), reason: 'first submission' });
-    const recorded = await deps.runs.recordSubmission(runId, claim.token, attempt, nowIso(), merge);
+    const recorded = await deps.runs.recordSubmission(runId, claim.token, attempt, nowIso(), merge, stages);
     if (!recorded) log.warn(LogEvent.runDuplicate, 'lost the lease before recording; the new holder adopts the same job');
     return { status, runId, jobName: job.name };
   } catch (error) {
@@ -222,6 +232,29 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
     await deps.runs.recordFailure(runId, claim.token, info, nowIso());
     log.error(LogEvent.tuningJobFailed, `Vertex refused the job (${info.code}): recorded as FAILED, not retried`, { error: info });
     return { status: 'failed', runId };
+  }
+
+  /** The staged run's stages, with the first stage's files (the preferred answers) written; or why the data cannot be staged. */
+  async function derivePreferredAnswers(
+    message: LaunchMessage,
+    runId: string,
+    trainingDatasetUri: string,
+  ): Promise<{ stages: RunStage[] } | { refusal: string }> {
+    const bucket = deps.merge.bucket ?? parseGsUri(trainingDatasetUri).bucket;
+    const validation = message.validationDatasetUri ?? null;
+    const derived = {
+      trainingDatasetUri: preferredAnswersUri(bucket, runId, 'training'),
+      validationDatasetUri: validation ? preferredAnswersUri(bucket, runId, 'validation') : null,
+    };
+    try {
+      await writePreferredAnswers(deps.objects, trainingDatasetUri, derived.trainingDatasetUri);
+      if (validation) await writePreferredAnswers(deps.objects, validation, derived.validationDatasetUri!);
+    } catch (error) {
+      const unusable = error instanceof MergeInputError ? error.message : mergeRefusal(error);
+      if (!unusable) throw error;
+      return { refusal: `stages SUPERVISED → PREFERENCE need a preference dataset: ${unusable}` };
+    }
+    return { stages: plannedStages(message, { trainingDatasetUri, validationDatasetUri: validation }, derived) };
   }
 
   async function reject(

@@ -13,7 +13,7 @@ import { decideLaunchRecovery, type LaunchRecoveryDecision } from '../../shared/
 import { decideBatchTrack, resubmittedTrack, type BatchDecision } from '../../shared/evaluation/batch-poll.ts';
 import { continuationEvent, onlineNeedsContinuation, withEvaluationJobs } from '../../shared/evaluation/online.ts';
 import { batchDisplayName } from '../../shared/evaluation/plan.ts';
-import { isBatchDone, type Evaluation } from '../../shared/evaluation/schema.ts';
+import { armsOf, isBatchDone, type Evaluation, type EvaluationArm } from '../../shared/evaluation/schema.ts';
 import { classifyError } from '../../shared/errors/classify.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
@@ -22,6 +22,7 @@ import { decidePoll, type StuckPolicy } from '../../shared/runs/poll.ts';
 import { summarizeSeries } from '../../shared/metrics/series.ts';
 import { withEvent } from '../../shared/runs/outbox.ts';
 import { newAttempt, type RunDocument } from '../../shared/runs/schema.ts';
+import { currentStage, stageJob } from '../../shared/runs/stages.ts';
 import { applyTransition } from '../../shared/runs/transitions.ts';
 import { locationOf, nextAttemptRegion } from '../../shared/runs/regions.ts';
 import { mapConcurrently } from '../../shared/concurrency.ts';
@@ -187,14 +188,20 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
     const request = run.request!;
     const labels = { ...request.labels, [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(attemptNumber) };
     const from = locationOf(jobName);
+    // A staged run's next stage: the stage that succeeded is recorded, and its model is what the next one starts from.
+    const advance = decision.action === 'advance' ? decision : null;
+    const stage = advance ? advance.stage : currentStage(run);
+    const spec = stageJob(advance ? { ...run, ...advance.changes } : run, stage);
     // A continuation stays where its tuned model lives; other runs may move to a fallback region.
-    const region = request.preTunedModel
-      ? locationOf(request.preTunedModel.tunedModelName)
-      : deps.regions
+    const region = spec.preTunedModel
+      ? locationOf(spec.preTunedModel.tunedModelName)
+      : deps.regions && decision.action === 'resubmit'
         ? nextAttemptRegion(deps.regions, from, decision.why)
         : from;
     const reason =
-      region && from && region !== from ? `${decision.reason} in ${region} (FALLBACK_REGIONS; ${from} had no capacity)` : decision.reason;
+      region && from && region !== from && !advance
+        ? `${decision.reason} in ${region} (FALLBACK_REGIONS; ${from} had no capacity)`
+        : decision.reason;
     // A poller that died after creating this attempt's job left it labelled: adopt it.
     const existing = await deps.tuning.findByLabels({ [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(attemptNumber) }, region);
     const newJob =
@@ -202,23 +209,22 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
       (await deps.tuning.create({
         ...(region ? { location: region } : {}),
         baseModel: run.baseModel,
-        ...(request.method ? { method: request.method } : {}),
-        ...(request.preTunedModel ? { preTunedModel: request.preTunedModel } : {}),
-        ...(request.exportLastCheckpointOnly ? { exportLastCheckpointOnly: true } : {}),
-        trainingDatasetUri: run.trainingDatasetUri,
-        ...(request.validationDatasetUri ? { validationDatasetUri: request.validationDatasetUri } : {}),
-        hyperParameters: request.hyperParameters,
+        ...spec,
         displayName: `${run.experiment}-${run.runId}-a${attemptNumber}`.slice(0, 128),
         labels,
       }));
+    const attempt = newAttempt({ number: attemptNumber, jobName: newJob.name, submittedAt: newJob.createTime ?? nowIso, reason, stage });
     const result = await deps.store.release(run.runId, token, (current) =>
       withEvent(
         current,
         applyTransition(current, 'SUBMITTED', reason, nowIso, {
+          ...(advance ? advance.changes : {}),
           attempts: [
-            // A cancel is asynchronous and best effort: the attempt ends CANCELLING until its job is seen to end.
-            ...endAttempt(current, decision.cancelFirst ? 'JOB_STATE_CANCELLING' : job.state, nowIso, null).attempts,
-            newAttempt({ number: attemptNumber, jobName: newJob.name, submittedAt: newJob.createTime ?? nowIso, reason }),
+            ...(advance
+              ? (advance.changes.attempts ?? current.attempts)
+              : // A cancel is asynchronous and best effort: the attempt ends CANCELLING until its job is seen to end.
+                endAttempt(current, decision.cancelFirst ? 'JOB_STATE_CANCELLING' : job.state, nowIso, null).attempts),
+            attempt,
           ],
           currentJobName: newJob.name,
           tuningJobState: undefined,
@@ -229,7 +235,13 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
     );
     if (result) {
       stats.resubmitted += 1;
-      log.info(LogEvent.pollRunResubmitted, reason, { oldJob: jobName, newJob: newJob.name, attempt: attemptNumber, region });
+      log.info(advance ? LogEvent.pollStageAdvanced : LogEvent.pollRunResubmitted, reason, {
+        oldJob: jobName,
+        newJob: newJob.name,
+        attempt: attemptNumber,
+        stage,
+        region,
+      });
       await flushEvents(result.after, deps, stats);
     }
   } catch (error) {
@@ -367,7 +379,13 @@ async function settleCancelledAttempts(run: RunDocument, holder: string, deps: P
         const attempts = settle(current).map((a, i, all) =>
           i === all.length - 1 ? { ...a, endState: 'JOB_STATE_CANCELLING', endedAt: a.endedAt ?? nowIso } : a,
         );
-        const adopted = newAttempt({ number: attempts.length + 1, jobName: job.name, submittedAt: attempt.submittedAt, reason });
+        const adopted = newAttempt({
+          number: attempts.length + 1,
+          jobName: job.name,
+          submittedAt: attempt.submittedAt,
+          reason,
+          stage: attempt.stage,
+        });
         return { ...current, attempts: [...attempts, adopted], currentJobName: job.name, tuningJobState: undefined, updateTime: nowIso };
       });
       if (!result) return null;
@@ -384,17 +402,17 @@ async function settleCancelledAttempts(run: RunDocument, holder: string, deps: P
   return run;
 }
 
-/** The run's two batch prediction jobs: states brought up to date, failed or stuck ones resubmitted, SCORING once both are done. */
+/** The run's batch prediction jobs (one a model): states brought up to date, failed or stuck ones resubmitted, SCORING once all are done. */
 async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: string, deps: PollerDeps, stats: TickStats): Promise<void> {
   const evaluation = run.evaluation;
   if (!evaluation) return;
   const log = deps.log.child({ runId: run.runId });
-  const decisions: Partial<Record<'tuned' | 'base', BatchDecision>> = {};
+  const decisions: Partial<Record<EvaluationArm, BatchDecision>> = {};
   // Online requests have no Vertex job to read: the completion handler writes their progress; the tick only makes sure someone does.
   if (Object.values(evaluation.jobs).some((track) => track.mode === 'online'))
     await resendOnlineContinuation(run, tuningJobName, deps, stats);
-  for (const which of ['tuned', 'base'] as const) {
-    const track = evaluation.jobs[which];
+  for (const which of armsOf(evaluation)) {
+    const track = evaluation.jobs[which]!;
     if (isBatchDone(track.state) || track.mode === 'online') continue;
     try {
       stats.vertexCalls += 1;
@@ -409,16 +427,16 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
   }
   const nowMs = deps.now();
   const nowIso = new Date(nowMs).toISOString();
-  const entries = Object.entries(decisions) as ['tuned' | 'base', BatchDecision][];
+  const entries = Object.entries(decisions) as [EvaluationArm, BatchDecision][];
   const fail = entries.find(([, d]) => d.action === 'fail');
   const resubmits = entries.filter(([, d]) => d.action === 'resubmit');
-  const updates = entries.filter(([, d]) => d.action === 'update') as ['tuned' | 'base', Extract<BatchDecision, { action: 'update' }>][];
+  const updates = entries.filter(([, d]) => d.action === 'update') as [EvaluationArm, Extract<BatchDecision, { action: 'update' }>][];
 
   const withUpdates = (current: RunDocument, jobs: Evaluation['jobs']): RunDocument => withEvaluationJobs(current, jobs, nowIso);
   // The tick acts only if the jobs are still the ones it read (another poller may have moved them).
   const sameJobs = (current: RunDocument) =>
     current.state === 'EVALUATING' &&
-    entries.every(([which]) => current.evaluation?.jobs[which].currentJobName === evaluation.jobs[which].currentJobName);
+    entries.every(([which]) => current.evaluation?.jobs[which]?.currentJobName === evaluation.jobs[which]!.currentJobName);
 
   if (!fail && resubmits.length === 0) {
     if (updates.length === 0) return;
@@ -440,8 +458,8 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
   if (token === null) return;
   try {
     if (fail) {
-      const [which, decision] = fail as ['tuned' | 'base', Extract<BatchDecision, { action: 'fail' }>];
-      if (decision.cancelFirst) await deps.batch.cancel(evaluation.jobs[which].currentJobName).catch(ignoreFinished);
+      const [which, decision] = fail as [EvaluationArm, Extract<BatchDecision, { action: 'fail' }>];
+      if (decision.cancelFirst) await deps.batch.cancel(evaluation.jobs[which]!.currentJobName).catch(ignoreFinished);
       const reason = `evaluation failed: ${decision.reason}`;
       const result = await deps.store.release(run.runId, token, (current) =>
         withEvent(
@@ -462,8 +480,8 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
     // Only the tracks this tick decided on are replaced: an online track moves on meanwhile (the completion handler writes it).
     const jobs: Partial<Evaluation['jobs']> = {};
     for (const [which, decision] of updates) jobs[which] = decision.track;
-    for (const [which, decision] of resubmits as ['tuned' | 'base', Extract<BatchDecision, { action: 'resubmit' }>][]) {
-      const track = evaluation.jobs[which];
+    for (const [which, decision] of resubmits as [EvaluationArm, Extract<BatchDecision, { action: 'resubmit' }>][]) {
+      const track = evaluation.jobs[which]!;
       if (decision.cancelFirst) await deps.batch.cancel(track.currentJobName).catch(ignoreFinished);
       const attempt = track.attempts.length + 1;
       const displayName = batchDisplayName(run.runId, which, attempt);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { columnMapSchema, formatOptionSchema, methodOptionSchema, reportSchema } from '../convert/types.ts';
-import { evaluationSpecSchema, hyperParametersSchema } from '../launch/schema.ts';
+import { evaluationSpecSchema, hyperParametersSchema, launchStagesSchema } from '../launch/schema.ts';
 
 /**
  * The sidecar a team uploads beside a data file (`NAME.launch.json` for `NAME`) to choose how it
@@ -25,6 +25,8 @@ export const sidecarSchema = z
         labels: z.record(z.string(), z.string()).optional(),
         evaluation: evaluationSpecSchema.optional(),
         maxEstimatedCostUsd: z.number().positive().optional(),
+        /** A preference dataset tuned in two stages (supervised on the preferred answers, then preference): the launch message's `stages`. */
+        stages: launchStagesSchema.optional(),
       })
       .strict()
       .optional(),

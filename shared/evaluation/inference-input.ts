@@ -39,8 +39,13 @@ export function requestKey(request: { contents?: Content[]; systemInstruction?: 
 /** `generationConfig` goes into every request (the least thinking the model allows, for instance). */
 export function toInferenceCase(example: unknown, generationConfig?: Record<string, unknown>): InferenceInput {
   if (example === null || typeof example !== 'object') return { skip: 'not a JSON object' };
-  const { contents, systemInstruction } = example as { contents?: unknown; systemInstruction?: unknown };
+  const { contents, systemInstruction, completions } = example as {
+    contents?: unknown;
+    systemInstruction?: unknown;
+    completions?: unknown;
+  };
   if (!Array.isArray(contents)) return { skip: 'no "contents" array' };
+  if (completions !== undefined) return preferenceCase(contents as Content[], completions, systemInstruction, generationConfig);
   const turns = contents as Content[];
   let last = turns.length - 1;
   while (last >= 0 && turns[last]?.role !== 'model') last -= 1;
@@ -51,6 +56,30 @@ export function toInferenceCase(example: unknown, generationConfig?: Record<stri
   if (reference === '') return { skip: 'the last model turn has no text to compare against' };
   const request = {
     contents: prompt,
+    ...(systemInstruction !== undefined ? { systemInstruction } : {}),
+    ...(generationConfig ? { generationConfig } : {}),
+  };
+  return { key: requestKey(request), request, reference };
+}
+
+/**
+ * A held-out preference example (Vertex's preference format): its prompt (contents, ending with a
+ * user turn) is the request, and the preferred completion (score 1) the reference.
+ */
+function preferenceCase(
+  contents: Content[],
+  completions: unknown,
+  systemInstruction: unknown,
+  generationConfig?: Record<string, unknown>,
+): InferenceInput {
+  if (contents.at(-1)?.role !== 'user') return { skip: 'the preference prompt does not end with a user turn' };
+  const preferred = Array.isArray(completions)
+    ? (completions as { score?: unknown; completion?: Content }[]).find((item) => item?.score === 1)
+    : undefined;
+  const reference = textOf(preferred?.completion);
+  if (reference === '') return { skip: 'no preferred completion (score 1) with text to compare against' };
+  const request = {
+    contents,
     ...(systemInstruction !== undefined ? { systemInstruction } : {}),
     ...(generationConfig ? { generationConfig } : {}),
   };

@@ -1,8 +1,8 @@
 import type { ErrorInfo, RunDocument, RunEvent } from '../runs/schema.ts';
 import { withEvent } from '../runs/outbox.ts';
 import { applyTransition } from '../runs/transitions.ts';
-import { bothDone, endLastAttempt } from './batch-poll.ts';
-import { BATCH_DONE, isBatchDone, type BatchTrack, type Evaluation } from './schema.ts';
+import { allDone, endLastAttempt } from './batch-poll.ts';
+import { BATCH_DONE, armsOf, isBatchDone, type BatchTrack, type Evaluation } from './schema.ts';
 
 /**
  * The online fallback's rules, pure. Batch prediction on tuned Gemini models was refused in late
@@ -107,7 +107,11 @@ export function withOnlineReleased(run: RunDocument, holder: string, nowIso: str
     ...run,
     evaluation: {
       ...run.evaluation!,
-      jobs: { tuned: onlineReleased(jobs.tuned, holder, nowIso), base: onlineReleased(jobs.base, holder, nowIso) },
+      jobs: {
+        tuned: onlineReleased(jobs.tuned, holder, nowIso),
+        base: onlineReleased(jobs.base, holder, nowIso),
+        ...(jobs.stage1 ? { stage1: onlineReleased(jobs.stage1, holder, nowIso) } : {}),
+      },
     },
   };
 }
@@ -141,10 +145,11 @@ export function continuationEvent(run: RunDocument, reason: string, nowIso: stri
 /** The run with its evaluation's jobs replaced, and SCORING (with its event) once both are done. */
 export function withEvaluationJobs(current: RunDocument, jobs: Evaluation['jobs'], nowIso: string): RunDocument {
   const next = { ...current.evaluation!, jobs };
-  if (!bothDone(next)) return { ...current, evaluation: next, updateTime: nowIso };
-  const reason =
-    jobs.tuned.mode === 'online' || jobs.base.mode === 'online'
-      ? 'both models answered every held-out request (batch and online)'
-      : 'both batch prediction jobs succeeded';
+  if (!allDone(next)) return { ...current, evaluation: next, updateTime: nowIso };
+  const arms = armsOf(next);
+  const every = arms.length === 2 ? 'both' : `all ${arms.length}`;
+  const reason = arms.some((arm) => jobs[arm]!.mode === 'online')
+    ? `${every} models answered every held-out request (batch and online)`
+    : `${every} batch prediction jobs succeeded`;
   return withEvent(current, applyTransition(current, 'SCORING', reason, nowIso, { evaluation: next }), reason);
 }

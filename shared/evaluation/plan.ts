@@ -1,3 +1,4 @@
+import type { EvaluationArm } from './schema.ts';
 import type { ModelScores } from './scoring.ts';
 
 /** Where a run's evaluation files live in the outputs bucket. */
@@ -8,12 +9,12 @@ export function evaluationFiles(outputsBucket: string, runId: string): { inputUr
   };
 }
 
-export function batchOutputPrefix(outputsBucket: string, runId: string, which: 'tuned' | 'base', attempt: number): string {
+export function batchOutputPrefix(outputsBucket: string, runId: string, which: EvaluationArm, attempt: number): string {
   return `gs://${outputsBucket}/runs/${runId}/evaluation/${which}/a${attempt}`;
 }
 
 /** Batch jobs take no labels through the genai API: the display name, unique per run, model and attempt, is how a retry finds its job. */
-export function batchDisplayName(runId: string, which: 'tuned' | 'base', attempt: number): string {
+export function batchDisplayName(runId: string, which: EvaluationArm, attempt: number): string {
   return `sft-${runId}-${which}-a${attempt}`;
 }
 

@@ -67,12 +67,20 @@ export const modelScoresSchema = z.object({
 export const evaluationResultSchema = z.object({
   /** The measure the launch request named (exact_match, normalized_match, json_fields) and its tuned − base gain. */
   metric: z.string(),
-  headline: z.object({ base: z.number().nullable(), tuned: z.number().nullable(), delta: z.number().nullable() }),
+  headline: z.object({
+    base: z.number().nullable(),
+    tuned: z.number().nullable(),
+    delta: z.number().nullable(),
+    /** A staged run: the model after its first stage, so each stage's gain shows. */
+    stage1: z.number().nullable().optional(),
+  }),
   n: z.number().int().nonnegative(),
   base: modelScoresSchema,
   tuned: modelScoresSchema,
+  /** A staged run's model after stage 1 (SUPERVISED), on the same requests. */
+  stage1: modelScoresSchema.optional(),
   delta: z.record(z.string(), z.number().nullable()),
-  blocked: z.object({ base: z.number().int(), tuned: z.number().int() }),
+  blocked: z.object({ base: z.number().int(), tuned: z.number().int(), stage1: z.number().int().optional() }),
   scoredAt: z.string(),
 });
 export type EvaluationResult = z.infer<typeof evaluationResultSchema>;
@@ -85,10 +93,22 @@ export const evaluationSchema = z.object({
   examples: z.number().int().nonnegative(),
   /** Held-out lines that could not become a request (no model turn to compare with, ...). */
   skipped: z.number().int().nonnegative(),
-  jobs: z.object({ tuned: batchTrackSchema, base: batchTrackSchema }),
+  /** One prediction track per model: tuned, base, and for a staged run the model after stage 1. */
+  jobs: z.object({ tuned: batchTrackSchema, base: batchTrackSchema, stage1: batchTrackSchema.optional() }),
   result: evaluationResultSchema.nullable(),
 });
 export type Evaluation = z.infer<typeof evaluationSchema>;
+
+/** The models an evaluation asks: `stage1` only on a staged run. */
+export const EVALUATION_ARMS = ['tuned', 'base', 'stage1'] as const;
+export type EvaluationArm = (typeof EVALUATION_ARMS)[number];
+
+export function armsOf(evaluation: Pick<Evaluation, 'jobs'>): EvaluationArm[] {
+  return EVALUATION_ARMS.filter((arm) => evaluation.jobs[arm] !== undefined);
+}
+
+/** How an arm is named in reasons and logs. */
+export const ARM_NAMES: Record<EvaluationArm, string> = { tuned: 'tuned', base: 'base', stage1: 'stage-1 (supervised)' };
 
 /** The state of the two batch jobs a run waits for. */
 export const BATCH_DONE = 'JOB_STATE_SUCCEEDED';

@@ -146,3 +146,22 @@ function dedupe(issues: Issue[]): Issue[] {
     return true;
   });
 }
+
+/**
+ * The supervised example a preference example teaches in a staged run's first stage: its prompt
+ * with the preferred completion (score 1) as the model's answer. Google's advice ("About
+ * preference tuning for Gemini models"): supervised fine-tuning on the preferred answers first,
+ * then preference tuning from that model. A line that is not a preference example is said why.
+ */
+export function preferredAnswerExample(value: unknown): { example: GeminiExample } | { problem: string; path: string } {
+  const record = value as Partial<GeminiExample> | null;
+  if (!record || typeof record !== 'object' || Array.isArray(record) || !Array.isArray(record.contents))
+    return { problem: 'not a preference example (an object with "contents" and "completions")', path: 'contents' };
+  if (!Array.isArray(record.completions))
+    return { problem: 'a staged run trains on a preference dataset: this example has no "completions"', path: 'completions' };
+  const preferred = record.completions.filter((item) => item?.score === 1 && Array.isArray(item.completion?.parts));
+  if (preferred.length !== 1)
+    return { problem: `a preference example holds one completion scored 1; this one holds ${preferred.length}`, path: 'completions' };
+  const { completions: _pair, ...prompt } = record as GeminiExample;
+  return { example: { ...prompt, contents: [...prompt.contents, { ...preferred[0]!.completion, role: 'model' }] } };
+}

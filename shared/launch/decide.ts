@@ -14,11 +14,14 @@ export function launchRefusal(message: LaunchMessage, nowMs: number): string | n
   const model = modelStanding(message.baseModel, nowMs);
   if (model.standing === 'retired') return model.message;
   const spec = model.spec;
-  const preference = message.method === 'PREFERENCE';
+  const preference = message.method === 'PREFERENCE' || message.stages?.includes('PREFERENCE') === true;
   // "Use continuous tuning for Gemini models" lists the models that take it.
   if (message.preTunedModel && spec.methods.continuous === false)
     return `${spec.id} does not take continuous tuning (${spec.source}): tune from the base model over all the data instead`;
   if (preference && spec.methods.preference === false) return `${spec.id} does not take preference tuning (${spec.source})`;
+  // A staged run's later stage continues from the model the stage before made.
+  if (message.stages && spec.methods.continuous === false)
+    return `${spec.id} does not take continuous tuning (${spec.source}), which a staged run's second stage is: launch "method": "PREFERENCE" alone`;
   if (!preference && message.hyperParameters.beta !== undefined)
     return 'hyperParameters.beta is a preference tuning setting: give "method": "PREFERENCE", or leave beta out';
   const adapter = message.hyperParameters.adapterSize;

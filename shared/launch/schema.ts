@@ -69,6 +69,14 @@ export const preTunedModelSchema = z
 export type PreTunedModel = z.infer<typeof preTunedModelSchema>;
 export type LaunchTuningMethod = z.infer<typeof tuningMethodSchema>;
 
+/** The one staged run Google advises: supervised on the preferred answers, then preference tuning from that model. */
+export const launchStagesSchema = z
+  .array(tuningMethodSchema)
+  .refine(
+    (stages) => stages.length === 2 && stages[0] === 'SUPERVISED' && stages[1] === 'PREFERENCE',
+    'the one staged run is ["SUPERVISED", "PREFERENCE"] (supervised on the preferred answers, then preference tuning from that model)',
+  );
+
 export const evaluationSpecSchema = z.object({
   datasetUri: gcsUri,
   metric: z.enum(['exact_match', 'normalized_match', 'json_fields']).default('exact_match'),
@@ -94,6 +102,12 @@ export const launchMessageSchema = z
      * is an explicit choice.
      */
     preTunedModel: preTunedModelSchema.optional(),
+    /**
+     * A staged run on one preference dataset: `["SUPERVISED", "PREFERENCE"]` tunes on the preferred
+     * answers first, then continues from that model with preference tuning (Google's advice in
+     * "About preference tuning for Gemini models"). One run, one job per stage. Not with `method`.
+     */
+    stages: launchStagesSchema.optional(),
     /** SFT's and preference tuning's export_last_checkpoint_only: keep only the last checkpoint. */
     exportLastCheckpointOnly: z.boolean().optional(),
     /** One dataset, or several: a tuned model cannot be trained further, so more data means a new run over all of it. */
@@ -122,7 +136,11 @@ export const launchMessageSchema = z
     /** Who asked: a system name, a user, "converter". */
     source: z.string().min(1).max(256),
   })
-  .strict();
+  .strict()
+  .refine((message) => !(message.stages && message.method), {
+    message: 'give either method (one job) or stages (one job a stage), not both',
+    path: ['stages'],
+  });
 
 export type LaunchMessage = z.infer<typeof launchMessageSchema>;
 export type LaunchMessageInput = z.input<typeof launchMessageSchema>;
@@ -147,6 +165,7 @@ export function runIdFor(message: LaunchMessage): string {
     evaluation: message.evaluation ?? null,
     // Only when given: a message from before the field keeps its run id.
     ...(message.method && message.method !== 'SUPERVISED' ? { method: message.method } : {}),
+    ...(message.stages ? { stages: message.stages } : {}),
     ...(message.preTunedModel ? { preTunedModel: message.preTunedModel } : {}),
     ...(message.exportLastCheckpointOnly ? { exportLastCheckpointOnly: true } : {}),
   };

@@ -1,6 +1,8 @@
 import type { Attempt, ErrorInfo, RunDocument, RunState } from './schema.ts';
 import { formatDuration } from '../duration.ts';
 import { summarizeTuningDataStats } from './data-stats.ts';
+import type { RunStage } from './schema.ts';
+import { currentStage, nextStage, stageAttempts } from './stages.ts';
 
 /**
  * What one poller tick does with one active run, given what Vertex says about its current job:
@@ -32,7 +34,9 @@ export type PollDecision =
   | { action: 'none' }
   | { action: 'update'; to: RunState; reason: string; changes: Partial<RunDocument> }
   | { action: 'resubmit'; reason: string; why: 'STUCK_IN_QUEUE' | 'TRANSIENT_FAILURE'; cancelFirst: boolean }
-  | { action: 'fail'; reason: string; error: ErrorInfo; cancelFirst: boolean };
+  | { action: 'fail'; reason: string; error: ErrorInfo; cancelFirst: boolean }
+  /** A staged run's stage succeeded: record it (`changes`) and submit the next stage's job, continuing from its model. */
+  | { action: 'advance'; reason: string; stage: number; changes: Partial<RunDocument>; cancelFirst: false };
 
 /**
  * Where a job is on its way to a model. Vertex reports a tuning job that waits as
@@ -80,7 +84,8 @@ export function classifyJobFailure(error: JobView['error']): ErrorInfo {
 }
 
 export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy: StuckPolicy): PollDecision {
-  const attempt = run.attempts.length;
+  // The stuck policy counts the current stage's attempts: a staged run's next stage starts afresh.
+  const attempt = stageAttempts(run).length;
   const current = run.attempts.at(-1);
   const nowIso = new Date(nowMs).toISOString();
   const attemptChanges = (patch: Partial<Attempt>): Partial<RunDocument> => ({
@@ -156,6 +161,36 @@ export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy
     };
   }
   if (job.state === 'JOB_STATE_SUCCEEDED') {
+    const next = nextStage(run);
+    const stage = currentStage(run);
+    const finished = (item: RunStage): RunStage =>
+      item.number !== stage
+        ? item
+        : {
+            ...item,
+            tunedModel: job.tunedModel ?? null,
+            endedAt: job.endTime ?? nowIso,
+            tuningDataStats: job.tuningDataStats ? summarizeTuningDataStats(job.tuningDataStats) : null,
+          };
+    if (next && !job.tunedModel) {
+      const message = `stage ${stage}'s job succeeded but names no tuned model: stage ${next.number} has nothing to continue from`;
+      return { action: 'fail', reason: message, error: { kind: 'permanent', code: 'NO_TUNED_MODEL', message }, cancelFirst: false };
+    }
+    if (next && job.tunedModel) {
+      return {
+        action: 'advance',
+        stage: next.number,
+        cancelFirst: false,
+        reason: `stage ${stage} (${run.stages![stage - 1]?.method ?? ''}) succeeded with ${job.tunedModel.model}: stage ${next.number} (${next.method}) continues from it`,
+        changes: {
+          ...detail,
+          ...attemptChanges({ startedAt: current?.startedAt ?? null, endedAt: job.endTime ?? null, endState: job.state }),
+          stages: run.stages!.map(finished),
+          error: null,
+          warning: null,
+        },
+      };
+    }
     return {
       action: 'update',
       to: 'SUCCEEDED',
@@ -165,6 +200,7 @@ export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy
         ...attemptChanges({ startedAt: current?.startedAt ?? null, endedAt: job.endTime ?? null, endState: job.state }),
         tunedModel: job.tunedModel ?? null,
         tuningDataStats: job.tuningDataStats ? summarizeTuningDataStats(job.tuningDataStats) : run.tuningDataStats,
+        ...(run.stages ? { stages: run.stages.map(finished) } : {}),
         error: null,
       },
     };

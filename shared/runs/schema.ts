@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { mergeSummarySchema } from '../datasets/merge.ts';
 import { evaluationSchema } from '../evaluation/schema.ts';
 import { metricSummarySchema } from '../metrics/series.ts';
-import { launchMessageSchema } from '../launch/schema.ts';
+import { launchMessageSchema, tuningMethodSchema } from '../launch/schema.ts';
 import { tuningDataStatsSummarySchema } from './data-stats.ts';
 import { locationOf } from './regions.ts';
 
@@ -52,13 +52,58 @@ export const attemptSchema = z.object({
   reason: z.string(),
   /** The Vertex region its job ran in (FALLBACK_REGIONS may move a stuck run); its tuned model lives there. */
   region: z.string().nullable().default(null),
+  /** Which stage of a staged run the attempt belongs to (1 for every other run): the stuck policy counts a stage's attempts. */
+  stage: z.number().int().positive().default(1),
 });
 export type Attempt = z.infer<typeof attemptSchema>;
 
 /** A new attempt: a job submitted (or adopted) for a run, nothing known of it yet. */
-export function newAttempt(fields: Pick<Attempt, 'number' | 'jobName' | 'submittedAt' | 'reason'>): Attempt {
-  return { ...fields, startedAt: null, endedAt: null, endState: null, error: null, waitingSince: null, region: locationOf(fields.jobName) };
+export function newAttempt(fields: Pick<Attempt, 'number' | 'jobName' | 'submittedAt' | 'reason'> & { stage?: number }): Attempt {
+  return {
+    stage: 1,
+    ...fields,
+    startedAt: null,
+    endedAt: null,
+    endState: null,
+    error: null,
+    waitingSince: null,
+    region: locationOf(fields.jobName),
+  };
 }
+
+export const tunedModelSchema = z.object({
+  model: z.string(),
+  endpoint: z.string().nullable(),
+  /** TunedModel.checkpoints (tuning_job.proto): the intermediate checkpoints, when the job kept them. */
+  checkpoints: z
+    .array(
+      z.object({
+        checkpointId: z.string(),
+        epoch: z.string().nullable(),
+        step: z.string().nullable(),
+        endpoint: z.string().nullable(),
+      }),
+    )
+    .optional(),
+});
+export type TunedModel = z.infer<typeof tunedModelSchema>;
+
+/**
+ * One stage of a staged run (launch `stages`): its method, the files its job trains on, and once
+ * it succeeded, its model (the next stage continues from it), Vertex's data stats and its final
+ * training metrics. The run's own `tunedModel` is the last stage's.
+ */
+export const runStageSchema = z.object({
+  number: z.number().int().positive(),
+  method: tuningMethodSchema,
+  trainingDatasetUri: z.string(),
+  validationDatasetUri: z.string().nullable(),
+  tunedModel: tunedModelSchema.nullable(),
+  endedAt: z.string().nullable(),
+  tuningDataStats: tuningDataStatsSummarySchema.nullable(),
+  metrics: z.object({ attempt: z.number().int().positive(), summary: z.record(z.string(), metricSummarySchema) }).nullable(),
+});
+export type RunStage = z.infer<typeof runStageSchema>;
 
 export const historyEntrySchema = z.object({
   at: z.string(),
@@ -132,23 +177,9 @@ export const runDocumentSchema = z.object({
     .optional(),
   attempts: z.array(attemptSchema),
   currentJobName: z.string().nullable(),
-  tunedModel: z
-    .object({
-      model: z.string(),
-      endpoint: z.string().nullable(),
-      /** TunedModel.checkpoints (tuning_job.proto): the intermediate checkpoints, when the job kept them. */
-      checkpoints: z
-        .array(
-          z.object({
-            checkpointId: z.string(),
-            epoch: z.string().nullable(),
-            step: z.string().nullable(),
-            endpoint: z.string().nullable(),
-          }),
-        )
-        .optional(),
-    })
-    .nullable(),
+  tunedModel: tunedModelSchema.nullable(),
+  /** A staged run's stages, in order; absent on single-job runs. */
+  stages: z.array(runStageSchema).optional(),
   /** Continuous tuning: the tuned model this run started from, and the run of ours that made it (null when another made it). */
   lineage: z.object({ parentRunId: z.string().nullable(), preTunedModel: z.string(), checkpointId: z.string().nullable() }).optional(),
   /** A bounded summary of Vertex's tuningDataStats: counts and warnings, never training examples. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { evaluationResultSchema } from '../evaluation/schema.ts';
 import { queueNote } from '../runs/admission.ts';
 import { runStateSchema, type RunDocument } from '../runs/schema.ts';
+import { currentStage } from '../runs/stages.ts';
 
 /**
  * The status API's shapes (`functions/status`): the run table's rows are derived from the run
@@ -39,8 +40,16 @@ export const runSummarySchema = z.object({
   state: runStateSchema,
   experiment: z.string(),
   baseModel: z.string(),
-  /** SUPERVISED or PREFERENCE tuning. */
+  /** SUPERVISED or PREFERENCE tuning: for a staged run, the method of the stage it is in. */
   method: z.enum(['SUPERVISED', 'PREFERENCE']),
+  /** A staged run's stages (null otherwise): each one's method and, once it succeeded, its tuned model. */
+  stages: z
+    .array(
+      z.object({ number: z.number().int().positive(), method: z.enum(['SUPERVISED', 'PREFERENCE']), tunedModel: z.string().nullable() }),
+    )
+    .nullable(),
+  /** The stage a staged run is in (null for other runs). */
+  stage: z.number().int().positive().nullable(),
   /** Continuous tuning: the tuned model it started from, and our run that made it (null: another made it). */
   lineage: z.object({ parentRunId: z.string().nullable(), preTunedModel: z.string(), checkpointId: z.string().nullable() }).nullable(),
   attempts: z.number().int().nonnegative(),
@@ -75,7 +84,9 @@ export function summarizeRun(run: RunDocument, nowIso: string): RunSummary {
     state: run.state,
     experiment: run.experiment,
     baseModel: run.baseModel,
-    method: run.request?.method ?? 'SUPERVISED',
+    method: run.stages?.find((item) => item.number === currentStage(run))?.method ?? run.request?.method ?? 'SUPERVISED',
+    stages: run.stages?.map((item) => ({ number: item.number, method: item.method, tunedModel: item.tunedModel?.model ?? null })) ?? null,
+    stage: run.stages ? currentStage(run) : null,
     lineage: run.lineage ?? null,
     attempts: run.attempts.length,
     queueWaitSeconds: current ? seconds(current.submittedAt, current.startedAt ?? current.endedAt ?? (finished ? null : nowIso)) : null,

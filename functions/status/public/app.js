@@ -98,6 +98,7 @@ async function showRun(runId) {
     <h1 id="run-title">${esc(run.runId)} ${stateBadge(run.state)}</h1>
     <p>${esc(run.experiment)} · ${esc(run.baseModel)}${run.request?.method === 'PREFERENCE' ? ' · preference tuning' : ''}${run.tunedModel ? ` · tuned model <code>${esc(run.tunedModel.model)}</code>` : ''}</p>
     ${run.lineage ? `<p>continued from <code>${esc(run.lineage.preTunedModel)}</code>${run.lineage.checkpointId ? ` (checkpoint ${esc(run.lineage.checkpointId)})` : ''}${run.lineage.parentRunId ? `, made by run <a href="#/runs/${esc(run.lineage.parentRunId)}">${esc(run.lineage.parentRunId)}</a>` : ''}</p>` : ''}
+    ${run.stages ? `<ol id="stages">${run.stages.map((st) => `<li>stage ${st.number}: ${st.method === 'PREFERENCE' ? 'preference tuning' : 'supervised on the preferred answers'}${st.tunedModel ? ` → <code>${esc(st.tunedModel.model)}</code>` : ''}${st.metrics && st.metrics.summary['/train_total_loss'] ? `, final train loss ${esc(st.metrics.summary['/train_total_loss'].final)}` : ''}</li>`).join('')}</ol>` : ''}
     ${run.tunedModel?.checkpoints?.length ? `<p>checkpoints: ${run.tunedModel.checkpoints.map((c) => `${esc(c.checkpointId)} (epoch ${esc(c.epoch ?? '?')}, step ${esc(c.step ?? '?')})`).join(', ')}</p>` : ''}
     ${failed ? `<p class="reason" id="failure">${esc(run.rejection || (last && last.reason) || (run.error && run.error.message))}</p>` : ''}
     ${run.state === 'QUEUED' && run.queue ? `<p class="queued" id="queue-position">waiting for a tuning slot: position ${run.queue.position} of ${run.queue.of} in the pipeline's queue (${run.queue.maxConcurrent} at a time)</p>` : ''}
@@ -107,7 +108,7 @@ async function showRun(runId) {
     <section><h2>Attempts</h2><ol class="timeline" id="timeline">${run.attempts
       .map(
         (a) =>
-          `<li>attempt ${a.number}${a.region ? ` in ${esc(a.region)}` : ''}: <code>${esc(a.jobName)}</code> submitted ${esc(a.submittedAt)}${a.startedAt ? `, started ${esc(a.startedAt)}` : ''}${a.endedAt ? `, ended ${esc(a.endedAt)} (${esc(a.endState)})` : ', current'} — ${esc(a.reason)}</li>`,
+          `<li>attempt ${a.number}${run.stages ? ` (stage ${a.stage})` : ''}${a.region ? ` in ${esc(a.region)}` : ''}: <code>${esc(a.jobName)}</code> submitted ${esc(a.submittedAt)}${a.startedAt ? `, started ${esc(a.startedAt)}` : ''}${a.endedAt ? `, ended ${esc(a.endedAt)} (${esc(a.endState)})` : ', current'} — ${esc(a.reason)}</li>`,
       )
       .join('')}</ol>
       <details><summary>history</summary><ol>${run.history.map((h) => `<li>${esc(h.at)} ${esc(h.from || '·')} → ${esc(h.to)}: ${esc(h.reason)}</li>`).join('')}</ol></details></section>
@@ -136,17 +137,20 @@ function trackText(track) {
 
 function evaluationTable(evaluation) {
   if (evaluation === null || evaluation === undefined) return '<p>No evaluation (no held-out data, or not there yet).</p>';
+  const stage1 = evaluation.jobs.stage1;
   if (!evaluation.result)
-    return `<p>Inference on ${evaluation.examples} held-out examples: tuned ${trackText(evaluation.jobs.tuned)}, base ${trackText(evaluation.jobs.base)}.</p>`;
+    return `<p>Inference on ${evaluation.examples} held-out examples: tuned ${trackText(evaluation.jobs.tuned)}, base ${trackText(evaluation.jobs.base)}${stage1 ? `, after stage 1 ${trackText(stage1)}` : ''}.</p>`;
   const r = evaluation.result;
+  // A staged run shows the model after its first stage between base and tuned.
+  const middle = (value) => (r.stage1 ? `<td class="num">${value}</td>` : '');
   const row = (label, key) => {
     const d = r.delta[key];
-    return `<tr><td>${label}</td><td class="num">${pct(r.base[key])}</td><td class="num">${pct(r.tuned[key])}</td><td class="num delta ${d > 0 ? 'up' : d < 0 ? 'down' : ''}">${d === null ? '–' : `${d > 0 ? '+' : ''}${(d * 100).toFixed(1)}`}</td></tr>`;
+    return `<tr><td>${label}</td><td class="num">${pct(r.base[key])}</td>${middle(r.stage1 ? pct(r.stage1[key]) : '')}<td class="num">${pct(r.tuned[key])}</td><td class="num delta ${d > 0 ? 'up' : d < 0 ? 'down' : ''}">${d === null ? '–' : `${d > 0 ? '+' : ''}${(d * 100).toFixed(1)}`}</td></tr>`;
   };
-  return `<p>${r.n} held-out examples; headline ${esc(r.metric)}: <strong>${pct(r.headline.base)} → ${pct(r.headline.tuned)}</strong></p>
-    <table id="evaluation-table"><thead><tr><th></th><th>base</th><th>tuned</th><th>delta (points)</th></tr></thead><tbody>
+  return `<p>${r.n} held-out examples; headline ${esc(r.metric)}: <strong>${pct(r.headline.base)}${r.stage1 ? ` → ${pct(r.headline.stage1)}` : ''} → ${pct(r.headline.tuned)}</strong></p>
+    <table id="evaluation-table"><thead><tr><th></th><th>base</th>${r.stage1 ? '<th>after stage 1</th>' : ''}<th>tuned</th><th>delta (points)</th></tr></thead><tbody>
     ${row('exact match', 'exactMatch')}${row('normalised match', 'normalizedMatch')}${row('valid JSON', 'jsonValid')}${row('JSON fields right', 'jsonFieldAccuracy')}
-    <tr><td>blocked / empty</td><td class="num">${r.base.blocked} / ${r.base.empty}</td><td class="num">${r.tuned.blocked} / ${r.tuned.empty}</td><td></td></tr></tbody></table>`;
+    <tr><td>blocked / empty</td><td class="num">${r.base.blocked} / ${r.base.empty}</td>${middle(r.stage1 ? `${r.stage1.blocked} / ${r.stage1.empty}` : '')}<td class="num">${r.tuned.blocked} / ${r.tuned.empty}</td><td></td></tr></tbody></table>`;
 }
 
 function datasetReport(body) {

@@ -103,6 +103,63 @@ describe('faults across stages', () => {
     assert.ok(files.some((file) => /base\/a1\/prediction-[^/]+\/predictions_0001\.jsonl$/.test(file.name)));
   });
 
+  test('a staged run from a preference file dropped in the bucket: supervised on the preferred answers, then preference tuning from that model; one run, two jobs, a three-way evaluation', async () => {
+    const bucket = stack.storage.bucket(stack.rawBucket);
+    const launch = { experiment: 'staged', stages: ['SUPERVISED', 'PREFERENCE'], hyperParameters: { beta: 0.2 } };
+    const sidecar = { baseModel: 'gemini-3.5-flash', validationSplit: 0.25, seed: 7, launch };
+    await bucket.file('incoming/staged.jsonl.launch.json').save(JSON.stringify(sidecar));
+    await bucket.file('incoming/staged.jsonl').save(readFileSync(`${root}samples/support-tickets.preference.jsonl`));
+    const run = await waitFor(
+      'the staged run to complete',
+      async () => {
+        const runId = (await datasetOf('incoming/staged.jsonl')).launch?.runId;
+        const doc = runId ? (await db.doc(`runs/${runId}`).get()).data() : undefined;
+        return doc?.state === 'COMPLETED' ? doc : undefined;
+      },
+      180_000,
+    );
+    assert.deepEqual(
+      run.stages.map((stage: { method: string }) => stage.method),
+      ['SUPERVISED', 'PREFERENCE'],
+    );
+    assert.deepEqual(
+      run.attempts.map((attempt: { stage: number }) => attempt.stage),
+      [1, 2],
+    );
+    assert.equal(run.tunedModel.model, run.stages[1].tunedModel.model);
+    assert.equal(run.history.filter((entry: { to: string }) => entry.to === 'SUBMITTED').length, 2);
+    const [first, second, ...more] = stack.simulator.control.jobs().filter((job) => job.labels.sft_run_id === run.runId);
+    assert.equal(more.length, 0, 'one job a stage');
+    // Stage 1: supervised, on the preferred answers the launcher wrote beside the dataset.
+    const supervised = first!.body.supervisedTuningSpec as { trainingDatasetUri: string; hyperParameters?: Record<string, unknown> };
+    assert.equal(supervised.trainingDatasetUri, run.stages[0].trainingDatasetUri);
+    assert.equal(supervised.hyperParameters?.beta, undefined);
+    const { bucket: derivedBucket, name } = /^gs:\/\/(?<bucket>[^/]+)\/(?<name>.+)$/.exec(supervised.trainingDatasetUri)!.groups!;
+    const [derived] = await stack.storage.bucket(derivedBucket!).file(name!).download();
+    const lines = derived
+      .toString()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.equal(lines.length, (await datasetOf('incoming/staged.jsonl')).report.split.train);
+    assert.ok(lines.every((line) => line.contents.at(-1).role === 'model' && line.completions === undefined));
+    // Stage 2: preference tuning from stage 1's model, on the preference file, with beta.
+    assert.deepEqual(second!.body.preTunedModel, { tunedModelName: run.stages[0].tunedModel.model });
+    assert.equal(second!.body.baseModel, undefined);
+    const preference = second!.body.preferenceOptimizationSpec as { trainingDatasetUri: string; hyperParameters: Record<string, unknown> };
+    assert.equal(preference.trainingDatasetUri, run.trainingDatasetUri);
+    assert.equal(preference.hyperParameters.beta, 0.2);
+    // Each stage's training metrics, and one evaluation of base, stage 1 and stage 2 on the same held-out prompts.
+    assert.ok(Object.keys(run.stages[0].metrics.summary).length > 0);
+    assert.ok(Object.keys(run.metrics.summary).length > 0);
+    const evaluation = run.evaluation;
+    assert.equal(evaluation.jobs.stage1.model, run.stages[0].tunedModel.model);
+    assert.equal(evaluation.result.stage1.n, evaluation.result.n);
+    assert.ok(evaluation.result.n > 0);
+    assert.equal(typeof evaluation.result.headline.stage1, 'number');
+    assert.match(run.history.at(-1).reason, /base [\d.]+ → after stage 1 [\d.]+ → tuned [\d.]+/);
+  });
+
   test('Vertex refuses batch prediction for the tuned model: the completion function asks its endpoint online, over Pub/Sub continuation events, and the run completes', async () => {
     stack.simulator.control.refuseBatchFor('projects/');
     try {
