@@ -107,6 +107,13 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
     return complete(run, token, deps, 'tuned; no evaluation: the request has no evaluation or validation dataset to measure on');
   if (!run.tunedModel) throw Object.assign(new Error('the succeeded run has no tuned model recorded'), { code: 'NO_TUNED_MODEL' });
 
+  // A named checkpoint is served at an endpoint of its own; Vertex's default one is the tuned model's.
+  const checkpointId = request.evaluation?.checkpointId ?? null;
+  const checkpoint = checkpointId ? run.tunedModel.checkpoints?.find((item) => item.checkpointId === checkpointId) : undefined;
+  if (checkpointId && !checkpoint?.endpoint) {
+    const kept = run.tunedModel.checkpoints?.map((item) => item.checkpointId).join(', ') || 'none';
+    return complete(run, token, deps, `tuned; no evaluation: the request names checkpoint ${checkpointId}, and the job kept ${kept}`);
+  }
   const files = evaluationFiles(deps.outputsBucket, run.runId);
   // Tuned and base model are asked alike, with the least thinking the model allows (Google's advice for tuned tasks).
   const input = await buildInferenceInput(deps.objects, datasetUri, files, deps.maxExamples, leastThinkingConfig(run.baseModel));
@@ -137,6 +144,21 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
     const model = models[which]!;
     const displayName = batchDisplayName(run.runId, which, 1);
     const outputPrefix = batchOutputPrefix(deps.outputsBucket, run.runId, which, 1);
+    if (which === 'tuned' && checkpoint?.endpoint) {
+      // Batch prediction takes a model, and Google documents no way to name a checkpoint in it.
+      const why = `checkpoint ${checkpoint.checkpointId} is served at its own endpoint`;
+      jobs.tuned = onlineTrack(
+        model,
+        checkpoint.endpoint,
+        why,
+        `${outputPrefix}/online`,
+        input.examples,
+        deps.online.partSize,
+        iso(deps.now()),
+        `${why}: online requests to it`,
+      );
+      continue;
+    }
     // A delivery that died after creating the job left it under this name: adopt it.
     let job;
     try {
@@ -184,11 +206,21 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
     };
     log.info(LogEvent.batchJobCreated, `batch prediction for the ${ARM_NAMES[which]} model: ${job.name}`);
   }
-  const evaluation: Evaluation = { datasetUri, ...files, examples: input.examples, skipped: input.skipped, jobs, result: null };
-  const online = arms.filter((which) => jobs[which]!.mode === 'online').map((which) => ARM_NAMES[which]);
+  const evaluation: Evaluation = {
+    datasetUri,
+    ...files,
+    examples: input.examples,
+    skipped: input.skipped,
+    jobs,
+    ...(checkpointId ? { checkpointId } : {}),
+    result: null,
+  };
+  const online = arms
+    .filter((which) => jobs[which]!.mode === 'online' && !(which === 'tuned' && checkpoint))
+    .map((which) => ARM_NAMES[which]);
   const names = arms.map((which) => ARM_NAMES[which]);
   const asked = `${names.slice(0, -1).join(', ')} and ${names.at(-1)!}`;
-  const reason = `batch inference started on ${input.examples} held-out examples (${asked} model)${online.length ? `; ${online.join(' and ')} online: batch refused` : ''}`;
+  const reason = `batch inference started on ${input.examples} held-out examples (${asked} model)${checkpoint ? `; the tuned model at checkpoint ${checkpoint.checkpointId}, online at its endpoint` : ''}${online.length ? `; ${online.join(' and ')} online: batch refused` : ''}`;
   const after = await deps.store.finish(run.runId, token, 'SUCCEEDED', (current) =>
     withEvent(current, applyTransition(current, 'EVALUATING', reason, iso(deps.now()), { evaluation }), reason),
   );

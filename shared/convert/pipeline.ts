@@ -198,7 +198,7 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   }
 
   const report = new ReportBuilder();
-  const limits = new DatasetLimitsTracker(limitsFor(options.baseModel));
+  const limits = new DatasetLimitsTracker(limitsFor(options.baseModel), method);
   const batchOptions: RecordBatchOptions = {
     format,
     columnMap,

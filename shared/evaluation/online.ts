@@ -38,6 +38,7 @@ export function onlineTrack(
   requests: number,
   partSize: number,
   nowIso: string,
+  reason = `batch prediction refused (${refusal}): online requests instead`,
 ): BatchTrack {
   return {
     model,
@@ -49,7 +50,7 @@ export function onlineTrack(
         endedAt: null,
         endState: null,
         error: null,
-        reason: `batch prediction refused (${refusal}): online requests instead`,
+        reason,
       },
     ],
     currentJobName: target,

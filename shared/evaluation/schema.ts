@@ -95,6 +95,8 @@ export const evaluationSchema = z.object({
   skipped: z.number().int().nonnegative(),
   /** One prediction track per model: tuned, base, and for a staged run the model after stage 1. */
   jobs: z.object({ tuned: batchTrackSchema, base: batchTrackSchema, stage1: batchTrackSchema.optional() }),
+  /** The tuned model's checkpoint evaluated, when the request named one (else Vertex's default checkpoint). */
+  checkpointId: z.string().nullable().optional(),
   result: evaluationResultSchema.nullable(),
 });
 export type Evaluation = z.infer<typeof evaluationSchema>;

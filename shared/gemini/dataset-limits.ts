@@ -7,8 +7,18 @@ import type { ModelSpec } from './models.ts';
  * can move a validation example to training when the validation set is full instead of
  * producing a dataset Vertex would refuse.
  */
+/**
+ * Preference tuning's validation rule ("About preference tuning for Gemini models", Limitations:
+ * "Maximum validation dataset size: 5000 examples or 30% of the number of training examples if
+ * there are more than 1000 validation examples"). The supervised pages say 5,000 alone.
+ */
+export const PREFERENCE_VALIDATION_SHARE = 0.3;
+export const PREFERENCE_VALIDATION_SHARE_ABOVE = 1_000;
+
 export class DatasetLimitsTracker {
   private readonly spec: ModelSpec | undefined;
+  private readonly method: 'supervised' | 'preference';
+  private movedByShare = 0;
   private trainExamples = 0;
   private validationExamples = 0;
   private trainBytes = 0;
@@ -16,13 +26,28 @@ export class DatasetLimitsTracker {
   private multimodal = false;
   private readonly reported = new Set<string>();
 
-  constructor(spec: ModelSpec | undefined) {
+  constructor(spec: ModelSpec | undefined, method: 'supervised' | 'preference' = 'supervised') {
     this.spec = spec;
+    this.method = method;
   }
 
-  /** Where an example assigned to `split` may go: validation overflows into train. */
+  /**
+   * Where an example assigned to `split` may go: validation overflows into train. For preference
+   * data, past 1,000 validation examples a validation example waits until it is within 30 % of the
+   * training examples so far; training only grows, so the finished files keep the rule.
+   */
   place(split: 'train' | 'validation'): 'train' | 'validation' {
-    if (split === 'validation' && this.spec && this.validationExamples >= this.spec.maxValidationExamples) return 'train';
+    if (split !== 'validation') return split;
+    if (this.spec && this.validationExamples >= this.spec.maxValidationExamples) return 'train';
+    const next = this.validationExamples + 1;
+    if (
+      this.method === 'preference' &&
+      next > PREFERENCE_VALIDATION_SHARE_ABOVE &&
+      next > PREFERENCE_VALIDATION_SHARE * this.trainExamples
+    ) {
+      this.movedByShare += 1;
+      return 'train';
+    }
     return split;
   }
 
@@ -60,6 +85,14 @@ export class DatasetLimitsTracker {
 
   /** The warning to report once validation overflowed, if it did. */
   overflowWarning(line: number): Issue | undefined {
+    if (this.movedByShare > 0) {
+      return {
+        line,
+        code: 'too_many_validation_examples',
+        message: `preference tuning takes more than ${PREFERENCE_VALIDATION_SHARE_ABOVE} validation examples only up to ${PREFERENCE_VALIDATION_SHARE * 100}% of the training examples ("About preference tuning for Gemini models"): ${this.movedByShare} validation examples went to training`,
+        path: '',
+      };
+    }
     if (!this.spec || this.validationExamples < this.spec.maxValidationExamples) return undefined;
     return {
       line,

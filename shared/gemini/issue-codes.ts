@@ -67,7 +67,8 @@ export const IssueCode = {
   example_too_long: 'The example has more tokens than the base model accepts per example (input and output together).',
   unknown_base_model:
     'The base model is not in the model catalogue: it was checked against the strictest limits in it, no cost is estimated, and Vertex decides (add it with MODEL_CATALOGUE).',
-  too_many_validation_examples: 'More validation examples than the base model accepts; the extra ones were moved to training.',
+  too_many_validation_examples:
+    'More validation examples than the base model accepts (5,000; for preference data, beyond 1,000 only up to 30% of the training examples); the extra ones were moved to training.',
   too_many_examples: 'More training examples than the base model accepts.',
   file_too_large: 'The output JSONL would exceed the maximum dataset file size.',
   no_training_examples: 'No example is valid: the training file would be empty, so nothing can be tuned from the file.',

@@ -80,6 +80,12 @@ export const launchStagesSchema = z
 export const evaluationSpecSchema = z.object({
   datasetUri: gcsUri,
   metric: z.enum(['exact_match', 'normalized_match', 'json_fields']).default('exact_match'),
+  /**
+   * Evaluate this checkpoint of the tuned model (TunedModel.checkpoints' checkpoint_id) instead
+   * of Vertex's default one. "Use checkpoints in supervised fine-tuning for Gemini models":
+   * intermediate checkpoints are deployed to endpoints of their own, so it is asked there, online.
+   */
+  checkpointId: z.string().min(1).max(128).optional(),
 });
 
 export const launchMessageSchema = z

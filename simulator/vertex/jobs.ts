@@ -254,9 +254,13 @@ export function trainingWindow(job: SimulatedJob, acquiredAt: number | null): { 
 
 /**
  * TunedModel.checkpoints: "only populated for tuning jobs that enable intermediate checkpoints"
- * (tuning_job.proto; export_last_checkpoint_only false, the default, enables them). The
- * simulator keeps one per epoch; Google does not say how many Vertex keeps, how their ids read,
- * or which endpoint each is on: ids are the epoch numbers and each names the job's endpoint.
+ * (tuning_job.proto; export_last_checkpoint_only false, the default, enables them). "Use
+ * checkpoints in supervised fine-tuning for Gemini models": about one a epoch under 10 epochs,
+ * "intermediate checkpoints are deployed to new endpoints", and "the tuned model endpoint
+ * represents the endpoint of the default checkpoint". The simulator keeps one per epoch, ids the
+ * epoch numbers, each intermediate one on an endpoint of its own (checkpointEndpointId), the last
+ * on the tuned model's. Google does not say how ids read, nor which checkpoint is the default
+ * before one is chosen: the last is taken.
  */
 export function checkpointsOf(
   job: SimulatedJob,
@@ -272,9 +276,14 @@ export function checkpointsOf(
       checkpointId: String(index + 1),
       epoch: String(index + 1),
       step: String((index + 1) * stepsPerEpoch),
-      endpoint: `${parent}/endpoints/${job.endpointId}`,
+      endpoint: `${parent}/endpoints/${index + 1 === epochs ? job.endpointId : checkpointEndpointId(job.endpointId, index + 1)}`,
     })),
   };
+}
+
+/** The endpoint id of a job's intermediate checkpoint (ids of the simulator's own making, apart from every other id it gives). */
+export function checkpointEndpointId(endpointId: string, checkpoint: number): string {
+  return (6_000_000_000_000_000_000n + (BigInt(endpointId) % 1_000_000_000_000n) * 1_000n + BigInt(checkpoint)).toString();
 }
 
 /** Whether the job is still live (a cancel is accepted) at `nowMs`. */

@@ -661,7 +661,14 @@ export async function startVertexSimulator(
     response: ServerResponse,
   ) {
     const endpoint = /^endpoints\/(\d+)$/.exec(target);
-    const owner = endpoint ? [...jobs.values()].find((job) => job.endpointId === endpoint[1]) : undefined;
+    // The tuned model's endpoint, or one of its intermediate checkpoints' (checkpointsOf).
+    const owner = endpoint
+      ? [...jobs.values()].find(
+          (job) =>
+            job.endpointId === endpoint[1] ||
+            checkpointsOf(job, parentOfJob(job)).checkpoints?.some((item) => item.endpoint.endsWith(`/endpoints/${endpoint[1]}`)),
+        )
+      : undefined;
     if (endpoint && !owner) return sendError(response, 404, `Endpoint ${parentOf(project, location)}/${target} not found`);
     const modelName = owner ? `${parentOfJob(owner)}/models/${owner.modelId}@${owner.modelVersion}` : target;
     let model: SimulatedModel;

@@ -621,3 +621,48 @@ test('Vertex refuses batch prediction for the tuned model: its requests go to th
   );
   assert.deepEqual(result.headline, { base: 0, tuned: 0.5, delta: 0.5 });
 });
+
+test("evaluation at a named checkpoint: the tuned side is asked at that checkpoint's own endpoint, online; a checkpoint the job did not keep gives no evaluation, saying which it kept", async () => {
+  const env = await setup();
+  const { runId } = await handleLaunch(
+    envelope(
+      launch({ experiment: 'checkpoint-eval', evaluation: { datasetUri: 'gs://sft-datasets/d1/heldout.jsonl', checkpointId: '1' } }),
+    ),
+    env.launcher,
+  );
+  await tickUntil(env, runId, 'SUCCEEDED');
+  const succeeded = (await env.launcher.runs.get(runId))!;
+  const [first, last] = succeeded.tunedModel!.checkpoints!;
+  assert.equal(last!.endpoint, succeeded.tunedModel!.endpoint, "the default (last) checkpoint is the tuned model's endpoint");
+  assert.notEqual(first!.endpoint, succeeded.tunedModel!.endpoint, 'an intermediate checkpoint has an endpoint of its own');
+  assert.equal((await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion)).status, 'evaluating');
+  const evaluating = (await env.launcher.runs.get(runId))!;
+  assert.equal(evaluating.evaluation?.checkpointId, '1');
+  assert.equal(evaluating.evaluation?.jobs.tuned.mode, 'online');
+  assert.equal(evaluating.evaluation?.jobs.tuned.online?.target, first!.endpoint);
+  assert.match(evaluating.history.at(-1)!.reason, /the tuned model at checkpoint 1, online at its endpoint/);
+  assert.deepEqual(
+    env.sim.control.batchJobs().map((job) => job.model),
+    ['publishers/google/models/gemini-3.5-flash-lite'],
+  );
+  // The online parts are sent by the completion handler on the EVALUATING event; the base batch job by the poller's ticks.
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'EVALUATING')), env.completion);
+  const run = await tickUntil(env, runId, 'SCORING');
+  assert.equal(run.evaluation!.jobs.tuned.online!.partsDone, run.evaluation!.examples);
+  const checkpointEndpoint = first!.endpoint!.split('/').slice(-2).join('/');
+  assert.equal(env.sim.control.onlineCalls()[checkpointEndpoint], run.evaluation!.examples);
+  assert.equal((await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion)).status, 'completed');
+
+  const other = await handleLaunch(
+    envelope(
+      launch({ experiment: 'no-such-checkpoint', evaluation: { datasetUri: 'gs://sft-datasets/d1/heldout.jsonl', checkpointId: '7' } }),
+    ),
+    env.launcher,
+  );
+  await tickUntil(env, other.runId, 'SUCCEEDED');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  const refused = (await env.launcher.runs.get(other.runId))!;
+  assert.equal(refused.state, 'COMPLETED');
+  assert.equal(refused.evaluation, null);
+  assert.match(refused.history.at(-1)!.reason, /names checkpoint 7, and the job kept 1, 2/);
+});
