@@ -1,5 +1,5 @@
 import type { TuningJob } from '@google/genai';
-import { backoffDelays, withRetries } from '../../shared/errors/classify.ts';
+import { backoffDelays, classifyError, withRetries } from '../../shared/errors/classify.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
 import type { JobView } from '../../shared/runs/poll.ts';
@@ -38,6 +38,12 @@ export interface TuningService {
   /** Jobs in `location` (default: the service's region) carrying every one of these labels, oldest first. */
   findByLabels(labels: Record<string, string>, location?: string | null): Promise<TuningJobSummary[]>;
   cancel(name: string): Promise<void>;
+  /**
+   * A tuned model as Vertex describes it (ModelService.GetModel, through @google/genai's
+   * models.get): when it was made (Model.create_time, its first version's). Null when Vertex has
+   * no such model (404).
+   */
+  describeModel(name: string): Promise<{ createTime: string | null } | null>;
 }
 
 const ADAPTER_SIZE_NAMES: Record<number, string> = {
@@ -101,6 +107,15 @@ export function createTuningService(options: VertexClientOptions): TuningService
     },
     async cancel(name) {
       await retry(() => ai(locationOf(name)).tunings.cancel({ name }));
+    },
+    async describeModel(name) {
+      try {
+        const model = await retry(() => ai(locationOf(name)).models.get({ model: name }));
+        return { createTime: model.tunedModelInfo?.createTime ?? null };
+      } catch (error) {
+        if (classifyError(error).httpStatus === 404) return null;
+        throw error;
+      }
     },
   };
 }

@@ -9,7 +9,14 @@ import { cancelDuplicateJobs } from '../../adapters/vertex/duplicates.ts';
 import type { TuningService } from '../../adapters/vertex/tuning.ts';
 import { MergeInputError, mergedDatasetUri, type MergeSummary } from '../../shared/datasets/merge.ts';
 import { classifyError } from '../../shared/errors/classify.ts';
-import { continuationRefusal, launchRefusal, newRun, rawRequestOf, rejectedRun } from '../../shared/launch/decide.ts';
+import {
+  continuationRefusal,
+  describedModelRefusal,
+  launchRefusal,
+  newRun,
+  rawRequestOf,
+  rejectedRun,
+} from '../../shared/launch/decide.ts';
 import { modelStanding } from '../../shared/gemini/models.ts';
 import { datasetLocationRefusal } from '../../shared/launch/dataset-locations.ts';
 import { decodeMessageData, type PubsubMessagePublished } from '../../shared/launch/envelope.ts';
@@ -83,7 +90,8 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
   const refusal =
     launchRefusal(message, deps.now()) ??
     datasetLocationRefusal(message, deps.allowedDatasetPrefixes ?? null) ??
-    (parent ? continuationRefusal(message, parent) : null);
+    (parent ? continuationRefusal(message, parent) : null) ??
+    (message.preTunedModel && !parent ? await strangerModelRefusal(message.preTunedModel.tunedModelName) : null);
   if (refusal) return reject(runId, refusal, message, raw);
   // Spending limits, before any job exists; a redelivery of a run already created is not judged again.
   if (
@@ -101,7 +109,7 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
   if (message.preTunedModel && !parent) {
     log.warn(
       LogEvent.continuationUnchecked,
-      `${message.preTunedModel.tunedModelName} was not made by a run of this pipeline: its method and date (supervised, tuned on or after 2025-07-11) are left to Vertex to check`,
+      `${message.preTunedModel.tunedModelName} was not made by a run of this pipeline: its tuning method (supervised only) is left to Vertex to check`,
     );
   }
   const model = modelStanding(message.baseModel, deps.now());
@@ -232,6 +240,24 @@ export async function handleLaunch(envelope: PubsubMessagePublished, deps: Launc
     await deps.runs.recordFailure(runId, claim.token, info, nowIso());
     log.error(LogEvent.tuningJobFailed, `Vertex refused the job (${info.code}): recorded as FAILED, not retried`, { error: info });
     return { status: 'failed', runId };
+  }
+
+  /**
+   * A tuned model another made, as Vertex describes it: refused when it does not exist or is too
+   * old to continue. A refusal to read it (403) leaves the judgement to Vertex; a transient error
+   * fails the delivery, so Pub/Sub brings the message again.
+   */
+  async function strangerModelRefusal(name: string): Promise<string | null> {
+    try {
+      return describedModelRefusal(name, await deps.tuning.describeModel(name));
+    } catch (error) {
+      const info = classifyError(error);
+      if (info.kind === 'transient') throw new RetryableLaunchError(`could not read ${name} from Vertex: ${info.message}`);
+      deps.log.warn(LogEvent.continuationUnchecked, `could not read ${name} (${info.code}): Vertex judges the continuation`, {
+        messageId,
+      });
+      return null;
+    }
   }
 
   /** The staged run's stages, with the first stage's files (the preferred answers) written; or why the data cannot be staged. */

@@ -63,6 +63,19 @@ export function continuationRefusal(message: LaunchMessage, parent: RunDocument)
   return null;
 }
 
+/**
+ * Why a continuation cannot start from a tuned model no run of ours made, from what Vertex says
+ * of it (ModelService.GetModel): it does not exist, or it was made before 2025-07-11 (the
+ * continuous tuning page; Model.create_time is its first version's). Its tuning method is not in
+ * the Model resource: Vertex judges that.
+ */
+export function describedModelRefusal(name: string, described: { createTime: string | null } | null): string | null {
+  if (!described) return `${name} does not exist: Vertex has no such model (check the project, region, id and version)`;
+  if (described.createTime && described.createTime < CONTINUOUS_TUNING_CUTOFF)
+    return `${name} was made on ${described.createTime.slice(0, 10)}: only models tuned on or after ${CONTINUOUS_TUNING_CUTOFF} can be continued`;
+  return null;
+}
+
 /** The run document a first delivery creates. */
 export function newRun(message: LaunchMessage, nowIso: string, parentRunId: string | null = null): RunDocument {
   const datasets = trainingDatasets(message);

@@ -296,6 +296,8 @@ export async function startVertexSimulator(
       url.pathname,
     );
     if (batch) return serveBatch(url, method, body, parentOf(batch[2]!, batch[3]!), batch[4], batch[5], response);
+    const model = /^\/(?:v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/models\/(\d+)(?:@(\d+))?$/.exec(url.pathname);
+    if (model && method === 'GET') return serveModel(parentOf(model[1]!, model[2]!), model[3]!, model[4], response);
     const match = /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/tuningJobs(?:\/([^/:]+))?(?::(cancel))?$/.exec(url.pathname);
     if (!match) return sendError(response, 501, `the Vertex AI simulator does not serve ${contract.route.method}`);
     const [, , project, location, id, verb] = match as unknown as [string, string, string, string, string | undefined, string | undefined];
@@ -477,6 +479,43 @@ export async function startVertexSimulator(
     if (pre.checkpointId !== undefined && !checkpoints.includes(pre.checkpointId))
       return { status: 400, message: `Checkpoint ${pre.checkpointId} not found for model ${pre.tunedModelName}` };
     return { source, baseModel };
+  }
+
+  /**
+   * ModelService.GetModel for a tuned model this simulator made (model.proto's Model): its name
+   * without the version, versionId, display name, createTime ("when this Model was uploaded into
+   * Vertex AI": the first version's end of tuning), versionCreateTime, the checkpoints and
+   * defaultCheckpointId, and the endpoint it is deployed to. Vertex also sets the label
+   * `google-vertex-llm-tuning-base-model-id` (@google/genai reads it as tunedModelInfo.baseModel),
+   * but no source shows its value's form: the simulator sets no labels.
+   */
+  function serveModel(parent: string, modelId: string, version: string | undefined, response: ServerResponse) {
+    const made = (v: number) => {
+      const job = jobMakingModel(modelId, v);
+      return job && job.name.startsWith(`${parent}/`) && render(job).state === 'JOB_STATE_SUCCEEDED' ? job : undefined;
+    };
+    const job = made(version ? Number(version) : 1);
+    const first = made(1);
+    if (!job || !first) return sendError(response, 404, `Model ${parent}/models/${modelId}${version ? `@${version}` : ''} not found`);
+    const endOf = (source: SimulatedJob) => String(render(source).endTime);
+    const { checkpoints } = checkpointsOf(job, parent);
+    return sendJson(response, 200, {
+      name: `${parent}/models/${modelId}`,
+      versionId: String(job.modelVersion),
+      displayName: String(job.body.tunedModelDisplayName ?? `tuned-${job.id}`),
+      createTime: endOf(first),
+      updateTime: endOf(job),
+      versionCreateTime: endOf(job),
+      versionUpdateTime: endOf(job),
+      deployedModels: [{ endpoint: `${parent}/endpoints/${job.endpointId}`, deployedModelId: job.endpointId }],
+      ...(checkpoints
+        ? {
+            checkpoints: checkpoints.map(({ checkpointId, epoch, step }) => ({ checkpointId, epoch, step })),
+            defaultCheckpointId: checkpoints.at(-1)!.checkpointId,
+          }
+        : {}),
+      description: 'Vertex AI simulator model: nothing was trained',
+    });
   }
 
   /** A tuning job by its numeric id (the experiment context and the tuned model carry it). */

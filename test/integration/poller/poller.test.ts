@@ -157,7 +157,7 @@ test('a job stuck in the queue past the threshold is cancelled and resubmitted; 
 });
 
 test('continuous tuning: a finished run keeps its checkpoints; a launch from its model (at a checkpoint) records the lineage and makes a new model; what cannot be continued is refused', async () => {
-  const { sim, launch, deps, clock, runs } = await setup();
+  const { sim, db, launch, deps, clock, runs } = await setup();
   const base = { baseModel: 'gemini-3.5-flash', hyperParameters: { epochCount: 2 } };
   const first = await launch('parent', base);
   clock.advance(4 * MINUTE);
@@ -214,16 +214,20 @@ test('continuous tuning: a finished run keeps its checkpoints; a launch from its
     assert.equal(outcome.status, 'rejected', String(reason));
     assert.match((await runs.get(outcome.runId))?.rejection ?? '', reason);
   }
-  // A model no run of ours made: left to Vertex, which finds no such model.
+  // A model no run of ours made is read from Vertex (models.get): one that does not exist is refused before any job.
+  const jobsBefore = sim.control.jobs().length;
   const stranger = await launch('stranger', {
     ...base,
     preTunedModel: { tunedModelName: 'projects/sim-project/locations/us-central1/models/123@1' },
   });
-  assert.equal(stranger.status, 'failed');
-  assert.match(
-    (await runs.get(stranger.runId))?.error?.message ?? '',
-    /Model projects\/sim-project\/locations\/us-central1\/models\/123@1 not found/,
-  );
+  assert.equal(stranger.status, 'rejected');
+  assert.match((await runs.get(stranger.runId))?.rejection ?? '', /models\/123@1 does not exist: Vertex has no such model/);
+  assert.equal(sim.control.jobs().length, jobsBefore);
+  // One it has (made outside the pipeline: its run document is gone) is described and continued.
+  await db.collection('runs').doc(first.runId).delete();
+  const adopted = await launch('from-elsewhere', { ...base, preTunedModel: { tunedModelName: model } });
+  assert.equal(adopted.status, 'submitted');
+  assert.deepEqual((await runs.get(adopted.runId))?.lineage, { parentRunId: null, preTunedModel: model, checkpointId: null });
 });
 
 test('a stuck preference tuning job is resubmitted as preference tuning, with its beta', async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backoffDelays, classifyError, withRetries } from '../../../shared/errors/classify.ts';
-import { launchRefusal, newRun } from '../../../shared/launch/decide.ts';
+import { describedModelRefusal, launchRefusal, newRun } from '../../../shared/launch/decide.ts';
 import { allowedDatasetPrefixes, datasetLocationRefusal } from '../../../shared/launch/dataset-locations.ts';
 import { decodeMessageData } from '../../../shared/launch/envelope.ts';
 import { launchMessageSchema, runIdFor, type LaunchMessageInput } from '../../../shared/launch/schema.ts';
@@ -166,4 +166,15 @@ test("labels follow Google's rules: international lowercase allowed, at most 62 
     !launchMessageSchema.safeParse({ ...parse(), labels: Object.fromEntries(Array.from({ length: 63 }, (_, i) => [`k${i}`, 'v'])) })
       .success,
   );
+});
+
+test('a tuned model another made: refused when Vertex has no such model, or made before 2025-07-11; its method is left to Vertex', () => {
+  const name = 'projects/p/locations/us-central1/models/42@1';
+  assert.match(describedModelRefusal(name, null) ?? '', /models\/42@1 does not exist: Vertex has no such model/);
+  assert.equal(
+    describedModelRefusal(name, { createTime: '2025-07-10T23:59:59Z' }),
+    `${name} was made on 2025-07-10: only models tuned on or after 2025-07-11 can be continued`,
+  );
+  assert.equal(describedModelRefusal(name, { createTime: '2025-07-11T00:00:00Z' }), null);
+  assert.equal(describedModelRefusal(name, { createTime: null }), null, 'no date given: Vertex judges');
 });
