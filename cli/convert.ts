@@ -254,7 +254,7 @@ export function summarise(report: ConversionReport, outDir: string): string {
     `  examples: ${report.examples.valid} valid, ${report.examples.invalid} rejected, of ${report.examples.total}`,
     `  split:    ${report.split.train} train, ${report.split.validation} validation`,
     `  tokens:   ${report.tokens.total} (mean ${report.tokens.perExample.mean}, p95 ${report.tokens.perExample.p95}, max ${report.tokens.perExample.max}); billable ${report.tokens.billable} for ${report.epochs} epoch(s)`,
-    `  cost:     ${report.estimatedCost.usd === null ? 'unknown' : `about $${report.estimatedCost.usd.toFixed(2)}`} on ${report.estimatedCost.model} (${report.estimatedCost.note ?? ''})`,
+    `  cost:     ${report.estimatedCost.usd === null ? 'unknown' : `about $${report.estimatedCost.usd.toFixed(2)}`} on ${report.estimatedCost.model}${typeof report.estimatedCost.evaluationUsd === 'number' ? `, evaluation at most $${report.estimatedCost.evaluationUsd.toFixed(2)}` : ''} (${report.estimatedCost.note ?? ''})`,
   ];
   if (report.errorCount > 0) {
     lines.push(`  errors:   ${report.errorCount} (first ones below; all in report.json)`);

@@ -21,6 +21,7 @@ import {
 } from '../../shared/datasets/schema.ts';
 import { uploadKey } from '../../shared/datasets/upload-key.ts';
 import { launchRefusal } from '../../shared/launch/decide.ts';
+import { launchEstimateUsd } from '../../shared/launch/cost-guard.ts';
 import { launchMessageSchema } from '../../shared/launch/schema.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
@@ -313,7 +314,6 @@ async function maybeLaunch(
     return skip(
       'launch.stages (supervised, then preference tuning) needs a preference dataset; this one was converted for supervised tuning',
     );
-  const estimate = doc.report.estimatedCost.usd;
   const message = launchMessageSchema.safeParse({
     schemaVersion: 1,
     requestId: datasetId,
@@ -327,8 +327,7 @@ async function maybeLaunch(
     ...(sidecar.launch.labels ? { labels: sidecar.launch.labels } : {}),
     ...(sidecar.launch.evaluation ? { evaluation: sidecar.launch.evaluation } : {}),
     ...(sidecar.launch.maxEstimatedCostUsd !== undefined ? { maxEstimatedCostUsd: sidecar.launch.maxEstimatedCostUsd } : {}),
-    // A stage trains at most the preference example's tokens (prompt and the longer completion): an upper bound a stage.
-    estimatedCostUsd: estimate === null ? null : estimate * (stages?.length ?? 1),
+    estimatedCostUsd: launchEstimateUsd(doc.report.estimatedCost, stages?.length ?? 1),
     datasetId,
     source: 'converter',
   });

@@ -1,4 +1,4 @@
-import { getModelSpec, MODEL_TABLE_SOURCE } from '../gemini/models.ts';
+import { getModelSpec, MODEL_TABLE_SOURCE, OPERATOR_PRICE } from '../gemini/models.ts';
 import {
   reportSchema,
   type ConversionReport,
@@ -39,6 +39,7 @@ export class ReportBuilder {
   private validation = 0;
   private totalTokens = 0;
   private trainTokens = 0;
+  private validationTokens = 0;
   private maxTokens = 0;
   private counts = new Uint32Array(1024);
 
@@ -61,8 +62,10 @@ export class ReportBuilder {
         this.counts = grown;
       }
       this.counts[this.valid - 1] = result.tokens;
-      if (split === 'validation') this.validation += 1;
-      else {
+      if (split === 'validation') {
+        this.validation += 1;
+        this.validationTokens += result.tokens;
+      } else {
         this.train += 1;
         this.trainTokens += result.tokens;
       }
@@ -112,8 +115,16 @@ export class ReportBuilder {
     if (!spec) notes.push(`"${meta.baseModel}" is not in the model catalogue: its training price is unknown, so no cost is estimated`);
     else if (price === null)
       notes.push(`the training price of ${spec.id} is unknown (${spec.priceVerifiedOn ?? 'not listed'}), so no cost is estimated`);
+    else if (spec.priceVerifiedOn === OPERATOR_PRICE) notes.push(`price ${OPERATOR_PRICE}; text tokens only, media not counted`);
     else notes.push(`price as listed on ${MODEL_TABLE_SOURCE.prices} (read ${spec.priceVerifiedOn}); text tokens only, media not counted`);
     if (meta.epochs === null) notes.push('epochs not given: one epoch assumed, multiply by your epoch count');
+    const evaluationUsd = evaluationEstimate(this.validation, this.validationTokens, spec?.batchPricePerMillionUsd ?? null);
+    if (this.validation > 0)
+      notes.push(
+        evaluationUsd === null
+          ? `evaluation (batch inference on the ${this.validation} validation examples) is not estimated: the batch price of ${spec?.id ?? meta.baseModel} is not in the catalogue (MODEL_CATALOGUE batchPricePerMillionUsd)`
+          : 'evaluation: at most every validation token as input and as output, for the base and the tuned model',
+      );
     const report: ConversionReport = {
       input: meta.input,
       format: meta.format,
@@ -138,6 +149,7 @@ export class ReportBuilder {
         model: spec?.id ?? meta.baseModel,
         usd: price === null ? null : round((billable / 1_000_000) * price, 4),
         pricePerMillionTokensUsd: price,
+        ...(this.validation > 0 ? { evaluationUsd } : {}),
         source: MODEL_TABLE_SOURCE.prices,
         note: notes.join('; '),
       },
@@ -145,6 +157,17 @@ export class ReportBuilder {
     };
     return reportSchema.parse(report);
   }
+}
+
+/**
+ * Evaluation's batch inference for the base and the tuned model, an upper bound: each held-out
+ * example's tokens taken once as input and once as output (a request is its prompt, the answer
+ * is about as long as the reference, and both are within the example). Null without a price.
+ */
+export function evaluationEstimate(examples: number, tokens: number, price: { input: number; output: number } | null): number | null {
+  if (price === null || examples === 0) return null;
+  const perModel = (tokens / 1_000_000) * (price.input + price.output);
+  return round(perModel * 2, 4);
 }
 
 /** Nearest-rank percentile: the smallest value with at least `q` of the values at or below it. */

@@ -155,6 +155,11 @@ export const estimatedCostSchema = z.object({
   /** null when the model's training price is not in the table: we say so rather than guess. */
   usd: z.number().nonnegative().nullable(),
   pricePerMillionTokensUsd: z.number().nonnegative().nullable(),
+  /**
+   * Evaluation's batch inference on the validation split, for the base and the tuned model: null
+   * when the model's batch price is not in the catalogue (or there is no validation split).
+   */
+  evaluationUsd: z.number().nonnegative().nullable().optional(),
   source: z.string(),
   note: z.string().optional(),
 });

@@ -58,6 +58,12 @@ export const modelSpecSchema = z
     limitsVerified: z.boolean(),
     methods: z.object({ supervised: supportSchema, preference: supportSchema, continuous: supportSchema }),
     trainingPricePerMillionUsd: z.number().nonnegative().nullable(),
+    /**
+     * Batch prediction's price, USD per 1M input and output tokens: what evaluation costs. No
+     * stored copy of the pricing page lists it for the current models, so no row has it: an
+     * operator sets it with MODEL_CATALOGUE, and evaluation is then in the cost estimate.
+     */
+    batchPricePerMillionUsd: z.object({ input: z.number().nonnegative(), output: z.number().nonnegative() }).strict().nullable().optional(),
     /** When the price was read, or why there is none. */
     priceVerifiedOn: z.string().nullable(),
     /** The last day the model is available ([versions]); null when none is announced. */
@@ -92,6 +98,9 @@ const documentedLimits = {
   maxTextOnlyTrainingExamples: 1_000_000,
   maxMultimodalTrainingExamples: 300_000,
 } as const;
+
+/** priceVerifiedOn of a price set in MODEL_CATALOGUE. */
+export const OPERATOR_PRICE = 'set by the operator (MODEL_CATALOGUE)';
 
 const NO_3X_PRICE = 'no tuning price for this model in the stored copies of the pricing page (2026-11-30): set it with MODEL_CATALOGUE';
 
@@ -225,7 +234,12 @@ export function useModelOverrides(overrides: readonly ModelOverride[]): void {
   const next = new Map(builtIn.map((row) => [row.id, row]));
   const problems: string[] = [];
   for (const override of overrides) {
-    const merged = modelSpecSchema.safeParse({ ...(next.get(override.id) ?? {}), source: 'operator', ...override });
+    // A price the operator gives is theirs, not the pricing page's: say so unless they said when they read it.
+    const priced =
+      override.trainingPricePerMillionUsd !== undefined && override.priceVerifiedOn === undefined
+        ? { priceVerifiedOn: OPERATOR_PRICE }
+        : {};
+    const merged = modelSpecSchema.safeParse({ ...(next.get(override.id) ?? {}), source: 'operator', ...priced, ...override });
     if (merged.success) next.set(override.id, merged.data);
     else problems.push(`${override.id}: ${merged.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
   }

@@ -3,7 +3,7 @@
  * converter's estimates (training tokens × epochs × the model's training price, Google's padding
  * included); a run without one (a model whose price the catalogue does not know, or a launch
  * from another system that sent none) is unknown, and passes only if the operator allows that.
- * Evaluation inference is not in the estimate: the catalogue holds no inference prices.
+ * Evaluation inference is in it when the catalogue holds the model's batch price (an operator's MODEL_CATALOGUE row: no stored pricing page lists it).
  */
 export interface CostLimits {
   /** Per run (MAX_RUN_COST_USD); null: none. */
@@ -12,6 +12,19 @@ export interface CostLimits {
   monthlyBudgetUsd: number | null;
   /** ALLOW_UNKNOWN_COST: a run without an estimate passes the limits above. */
   allowUnknown: boolean;
+}
+
+/**
+ * A run's estimate from its dataset's report: training once a stage (a stage of a staged run
+ * trains at most the preference example's tokens, prompt and the longer completion: an upper
+ * bound), plus evaluation when its batch price is known, for each model asked (base and tuned,
+ * and stage 1's model too in a staged run). Null when the training price is unknown.
+ */
+export function launchEstimateUsd(cost: { usd: number | null; evaluationUsd?: number | null | undefined }, stages: number): number | null {
+  if (cost.usd === null) return null;
+  // The report's evaluation figure is for two models; a staged run asks three.
+  const evaluation = (cost.evaluationUsd ?? 0) * (stages > 1 ? 1.5 : 1);
+  return Math.round((cost.usd * stages + evaluation) * 10_000) / 10_000;
 }
 
 /** The first instant of the month `nowMs` falls in, UTC, as ISO text (runs' createTime compare as text). */

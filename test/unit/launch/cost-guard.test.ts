@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { costRefusal, monthStart } from '../../../shared/launch/cost-guard.ts';
+import { costRefusal, launchEstimateUsd, monthStart } from '../../../shared/launch/cost-guard.ts';
+import { evaluationEstimate } from '../../../shared/convert/report.ts';
 
 const none = { spentUsd: 0, unknownRuns: 0 };
 
@@ -31,4 +32,15 @@ test('with a limit set, a run without an estimate passes only if the operator al
 test('the month is the calendar month in UTC', () => {
   assert.equal(monthStart(Date.parse('2026-11-30T23:59:59.999Z')), '2026-11-01T00:00:00.000Z');
   assert.equal(monthStart(Date.parse('2026-12-01T00:00:00.000Z')), '2026-12-01T00:00:00.000Z');
+});
+
+test("a launch's estimate: training once a stage, plus evaluation when its batch price is known (three models for a staged run)", () => {
+  assert.equal(launchEstimateUsd({ usd: 2, evaluationUsd: null }, 1), 2);
+  assert.equal(launchEstimateUsd({ usd: 2, evaluationUsd: 0.4 }, 1), 2.4);
+  assert.equal(launchEstimateUsd({ usd: 2, evaluationUsd: 0.4 }, 2), 4.6);
+  assert.equal(launchEstimateUsd({ usd: null, evaluationUsd: 0.4 }, 2), null, 'no training price: unknown, whatever evaluation costs');
+  // The report's evaluation bound: every validation token in and out, for two models.
+  assert.equal(evaluationEstimate(10, 500_000, { input: 0.5, output: 2 }), 2.5);
+  assert.equal(evaluationEstimate(10, 500_000, null), null);
+  assert.equal(evaluationEstimate(0, 0, { input: 0.5, output: 2 }), null);
 });
