@@ -160,6 +160,59 @@ describe('faults across stages', () => {
     assert.match(run.history.at(-1).reason, /base [\d.]+ → after stage 1 [\d.]+ → tuned [\d.]+/);
   });
 
+  test("today's Vertex through Pub/Sub: a finished run's model is tuned further with its lineage recorded; a retired model is refused naming its replacement; a model id we do not know is launched", async () => {
+    await stack.storage
+      .bucket(stack.datasetsBucket)
+      .file('continue/train.jsonl')
+      .save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
+    const base = {
+      schemaVersion: 1,
+      experiment: 'continue',
+      baseModel: 'gemini-3.5-flash',
+      trainingDatasetUri: `gs://${stack.datasetsBucket}/continue/train.jsonl`,
+      source: 'e2e',
+    };
+    const completed = (runId: string) =>
+      waitFor(
+        `run ${runId} to complete`,
+        async () => {
+          const doc = (await db.doc(`runs/${runId}`).get()).data();
+          return doc?.state === 'COMPLETED' ? doc : undefined;
+        },
+        120_000,
+      );
+    await stack.pubsub.topic('launch').publishMessage({ json: { ...base, requestId: 'continue-parent' } });
+    const parent = await completed('continue-parent');
+    const model = parent.tunedModel.model as string;
+    await stack.pubsub.topic('launch').publishMessage({
+      json: { ...base, requestId: 'continue-child', preTunedModel: { tunedModelName: model, checkpointId: '1' } },
+    });
+    const child = await completed('continue-child');
+    assert.deepEqual(child.lineage, { parentRunId: 'continue-parent', preTunedModel: model, checkpointId: '1' });
+    assert.notEqual(child.tunedModel.model, model);
+    const job = stack.simulator.control.jobs().find((item) => item.labels.sft_run_id === 'continue-child')!;
+    assert.deepEqual(job.body.preTunedModel, { tunedModelName: model, checkpointId: '1' });
+
+    await stack.pubsub.topic('launch').publishMessage({ json: { ...base, requestId: 'retired-model', baseModel: 'gemini-2.0-flash-001' } });
+    const retired = await waitFor('the retired model to be refused', async () => {
+      const doc = (await db.doc('runs/retired-model').get()).data();
+      return doc?.state === 'REJECTED' ? doc : undefined;
+    });
+    assert.match(retired.rejection, /gemini-2\.0-flash-001 retired on 2026-06-01.*use gemini-/);
+    assert.equal(stack.simulator.control.jobs().filter((item) => item.labels.sft_run_id === 'retired-model').length, 0);
+
+    await stack.pubsub.topic('launch').publishMessage({ json: { ...base, requestId: 'unknown-model', baseModel: 'gemini-9-flash' } });
+    const unknown = await waitFor('the unknown model to be launched', async () => {
+      const doc = (await db.doc('runs/unknown-model').get()).data();
+      return doc?.attempts?.length ? doc : undefined;
+    });
+    assert.equal(unknown.rejection, null);
+    assert.equal(
+      stack.simulator.control.jobs().find((item) => item.labels.sft_run_id === 'unknown-model')?.body.baseModel,
+      'gemini-9-flash',
+    );
+  });
+
   test('Vertex refuses batch prediction for the tuned model: the completion function asks its endpoint online, over Pub/Sub continuation events, and the run completes', async () => {
     stack.simulator.control.refuseBatchFor('projects/');
     try {
