@@ -213,7 +213,9 @@ function describe(run: RunDocument): string {
       `  attempt ${attempt.number}${run.stages ? ` (stage ${attempt.stage})` : ''}: ${attempt.jobName ?? '-'} ${attempt.endState ?? 'current'} — ${attempt.reason}`,
     );
   for (const stage of run.stages ?? [])
-    lines.push(`  stage ${stage.number} ${stage.method}: ${stage.tunedModel ? stage.tunedModel.model : 'not tuned yet'}`);
+    lines.push(
+      `  stage ${stage.number} ${stage.method}: ${stage.tunedModel ? stage.tunedModel.model : 'not tuned yet'}${stage.costNote ? ` (cost ${stage.costUsd === null || stage.costUsd === undefined ? 'unknown' : `$${stage.costUsd}`}: ${stage.costNote})` : ''}`,
+    );
   if (run.state === 'QUEUED' && run.queue) lines.push(`  ${queueNote(run.queue)}`);
   if (run.tuningJobState) lines.push(`  Vertex: ${run.tuningJobState}`);
   if (run.warning) lines.push(`  warning: ${run.warning}`);

@@ -2,7 +2,7 @@ import type { Attempt, ErrorInfo, RunDocument, RunState } from './schema.ts';
 import { formatDuration } from '../duration.ts';
 import { summarizeTuningDataStats } from './data-stats.ts';
 import type { RunStage } from './schema.ts';
-import { currentStage, nextStage, stageAttempts } from './stages.ts';
+import { currentStage, nextStage, stageAttempts, stageCost } from './stages.ts';
 
 /**
  * What one poller tick does with one active run, given what Vertex says about its current job:
@@ -163,6 +163,7 @@ export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy
   if (job.state === 'JOB_STATE_SUCCEEDED') {
     const next = nextStage(run);
     const stage = currentStage(run);
+    const stageStats = job.tuningDataStats ? summarizeTuningDataStats(job.tuningDataStats) : null;
     const finished = (item: RunStage): RunStage =>
       item.number !== stage
         ? item
@@ -170,7 +171,8 @@ export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy
             ...item,
             tunedModel: job.tunedModel ?? null,
             endedAt: job.endTime ?? nowIso,
-            tuningDataStats: job.tuningDataStats ? summarizeTuningDataStats(job.tuningDataStats) : null,
+            tuningDataStats: stageStats,
+            ...stageCost(stageStats, run.request?.hyperParameters.epochCount, run.baseModel),
           };
     if (next && !job.tunedModel) {
       const message = `stage ${stage}'s job succeeded but names no tuned model: stage ${next.number} has nothing to continue from`;

@@ -102,6 +102,12 @@ export const runStageSchema = z.object({
   endedAt: z.string().nullable(),
   tuningDataStats: tuningDataStatsSummarySchema.nullable(),
   metrics: z.object({ attempt: z.number().int().positive(), summary: z.record(z.string(), metricSummarySchema) }).nullable(),
+  /**
+   * What the stage's training cost, from Vertex's billable token count × epochs × the model's
+   * training price; null when one of them is unknown (costNote says which).
+   */
+  costUsd: z.number().nonnegative().nullable().optional(),
+  costNote: z.string().optional(),
 });
 export type RunStage = z.infer<typeof runStageSchema>;
 

@@ -1,4 +1,6 @@
+import { getModelSpec } from '../gemini/models.ts';
 import type { LaunchMessage, LaunchTuningMethod, PreTunedModel } from '../launch/schema.ts';
+import type { TuningDataStatsSummary } from './data-stats.ts';
 import type { Attempt, RunDocument, RunStage } from './schema.ts';
 
 /**
@@ -46,6 +48,28 @@ export function plannedStages(
     tuningDataStats: null,
     metrics: null,
   }));
+}
+
+/**
+ * A finished stage's training cost: Vertex's billable tokens ("number of billable tokens in the
+ * tuning dataset", tuning_job.proto) × the epochs asked × the model's training price per 1M
+ * tokens. Vertex picks the epochs when the request gives none, and does not say how many.
+ */
+export function stageCost(
+  stats: TuningDataStatsSummary | null,
+  epochs: number | undefined,
+  baseModel: string,
+): { costUsd: number | null; costNote: string } {
+  const price = getModelSpec(baseModel)?.trainingPricePerMillionUsd ?? null;
+  const tokens = stats?.billableTokenCount ?? null;
+  if (tokens === null) return { costUsd: null, costNote: 'Vertex gave no billable token count' };
+  if (epochs === undefined)
+    return { costUsd: null, costNote: `${tokens} billable tokens; the epochs were Vertex's default, not known here` };
+  if (price === null) return { costUsd: null, costNote: `${tokens * epochs} billed tokens; the training price of ${baseModel} is unknown` };
+  return {
+    costUsd: Math.round(((tokens * epochs) / 1_000_000) * price * 10_000) / 10_000,
+    costNote: `${tokens} billable tokens × ${epochs} epochs at $${price} per 1M`,
+  };
 }
 
 /** What the job of a stage is asked to do (the tuning service's spec, less names, labels and region). */

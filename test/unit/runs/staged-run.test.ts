@@ -6,7 +6,8 @@ import { preferredAnswerExample } from '../../../shared/gemini/preference.ts';
 import { toInferenceCase } from '../../../shared/evaluation/inference-input.ts';
 import { decidePoll } from '../../../shared/runs/poll.ts';
 import { newAttempt, type RunDocument } from '../../../shared/runs/schema.ts';
-import { currentStage, plannedStages, preferredAnswersUri, stageAttempts, stageJob } from '../../../shared/runs/stages.ts';
+import { currentStage, plannedStages, preferredAnswersUri, stageAttempts, stageCost, stageJob } from '../../../shared/runs/stages.ts';
+import { getModelSpec } from '../../../shared/gemini/models.ts';
 import { applyTransition } from '../../../shared/runs/transitions.ts';
 
 const T0 = Date.parse('2026-11-30T00:00:00Z');
@@ -177,4 +178,30 @@ test('a preference example gives its prompt with the preferred answer; what is n
   assert.deepEqual(toInferenceCase({ ...example, contents: [...example.contents, { role: 'model', parts: [{ text: 'x' }] }] }), {
     skip: 'the preference prompt does not end with a user turn',
   });
+});
+
+test("a stage's cost: Vertex's billable tokens × the epochs asked × the model's price, or why it is not known", () => {
+  const stats = {
+    exampleCount: 3,
+    billableTokenCount: 200_000,
+    tuningStepCount: 6,
+    truncatedExampleCount: 0,
+    truncatedExampleIndices: [],
+    droppedExampleReasons: [],
+    warnings: [],
+  };
+  const price = getModelSpec('gemini-2.5-flash')!.trainingPricePerMillionUsd!;
+  assert.deepEqual(stageCost(stats, 3, 'gemini-2.5-flash'), {
+    costUsd: Math.round(0.6 * price * 10_000) / 10_000,
+    costNote: `200000 billable tokens × 3 epochs at $${price} per 1M`,
+  });
+  assert.deepEqual(stageCost(stats, undefined, 'gemini-2.5-flash'), {
+    costUsd: null,
+    costNote: "200000 billable tokens; the epochs were Vertex's default, not known here",
+  });
+  assert.match(
+    stageCost(stats, 2, 'gemini-3.5-flash').costNote,
+    /400000 billed tokens; the training price of gemini-3\.5-flash is unknown/,
+  );
+  assert.equal(stageCost(null, 2, 'gemini-2.5-flash').costUsd, null);
 });
