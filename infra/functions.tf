@@ -28,8 +28,10 @@ resource "google_cloudfunctions2_function" "converter" {
   name     = "${var.name_prefix}-converter"
   location = var.region
   build_config {
-    runtime     = "nodejs22"
-    entry_point = "converter"
+    service_account   = google_service_account.sa["builder"].id
+    docker_repository = google_artifact_registry_repository.functions.id
+    runtime           = "nodejs22"
+    entry_point       = "converter"
     source {
       storage_source {
         bucket = local.source.bucket
@@ -84,8 +86,10 @@ resource "google_cloudfunctions2_function" "launcher" {
   name     = "${var.name_prefix}-launcher"
   location = var.region
   build_config {
-    runtime     = "nodejs22"
-    entry_point = "launcher"
+    service_account   = google_service_account.sa["builder"].id
+    docker_repository = google_artifact_registry_repository.functions.id
+    runtime           = "nodejs22"
+    entry_point       = "launcher"
     source {
       storage_source {
         bucket = local.source.bucket
@@ -135,8 +139,10 @@ resource "google_cloudfunctions2_function" "poller" {
   name     = "${var.name_prefix}-poller"
   location = var.region
   build_config {
-    runtime     = "nodejs22"
-    entry_point = "poller"
+    service_account   = google_service_account.sa["builder"].id
+    docker_repository = google_artifact_registry_repository.functions.id
+    runtime           = "nodejs22"
+    entry_point       = "poller"
     source {
       storage_source {
         bucket = local.source.bucket
@@ -184,8 +190,10 @@ resource "google_cloudfunctions2_function" "completion" {
   name     = "${var.name_prefix}-completion"
   location = var.region
   build_config {
-    runtime     = "nodejs22"
-    entry_point = "completion"
+    service_account   = google_service_account.sa["builder"].id
+    docker_repository = google_artifact_registry_repository.functions.id
+    runtime           = "nodejs22"
+    entry_point       = "completion"
     source {
       storage_source {
         bucket = local.source.bucket
@@ -247,8 +255,10 @@ resource "google_cloudfunctions2_function" "status" {
   name     = "${var.name_prefix}-status"
   location = var.region
   build_config {
-    runtime     = "nodejs22"
-    entry_point = "status"
+    service_account   = google_service_account.sa["builder"].id
+    docker_repository = google_artifact_registry_repository.functions.id
+    runtime           = "nodejs22"
+    entry_point       = "status"
     source {
       storage_source {
         bucket = local.source.bucket

@@ -11,6 +11,7 @@ locals {
     status     = "Status API and dashboard: reads runs, metrics and datasets"
     scheduler  = "Cloud Scheduler: calls the poller"
     trigger    = "Eventarc triggers: deliver events to the functions"
+    builder    = "Function builds (Cloud Build): reads the function source, pushes images, writes build logs"
   }
 }
 
@@ -32,6 +33,7 @@ locals {
     completion = ["roles/datastore.user", "roles/aiplatform.user", "roles/logging.logWriter"]
     status     = ["roles/datastore.viewer", "roles/logging.logWriter"]
     trigger    = ["roles/eventarc.eventReceiver"]
+    builder    = ["roles/logging.logWriter"]
   }
   project_bindings = flatten([for name, roles in local.project_roles : [for role in roles : { key = "${name}-${role}", name = name, role = role }]])
 
@@ -48,6 +50,7 @@ locals {
     vertex-raw-read           = { bucket = google_storage_bucket.raw.name, role = "roles/storage.objectViewer", member = local.vertex_agent }
     vertex-datasets-read      = { bucket = google_storage_bucket.datasets.name, role = "roles/storage.objectViewer", member = local.vertex_agent }
     vertex-outputs-readwrite  = { bucket = google_storage_bucket.outputs.name, role = "roles/storage.objectUser", member = local.vertex_agent }
+    builder-source-read       = { bucket = google_storage_bucket.source.name, role = "roles/storage.objectViewer", member = local.sa.builder }
   }
 
   # Topic-level roles: who may publish where.
@@ -89,6 +92,53 @@ resource "google_project_service_identity" "vertex" {
 
 locals {
   vertex_agent = "serviceAccount:${google_project_service_identity.vertex.email}"
+}
+
+# The tuning job's workload runs as the "Vertex AI Secure Fine-Tuning Service Agent" when the job
+# names no service account (TuningJob.service_account, tuning_job.proto; @google/genai cannot name
+# one), so that agent reads the training data and the media it references. Its address follows
+# Google's service-agent form; it may not exist in a project that never tuned, and then this
+# binding fails: apply with -var=vertex_tuning_agent_access=false (docs/deploy.md).
+locals {
+  tuning_agent = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-vertex-tune.iam.gserviceaccount.com"
+}
+
+resource "google_storage_bucket_iam_member" "tuning_agent_reads" {
+  for_each = var.vertex_tuning_agent_access ? { raw = google_storage_bucket.raw.name, datasets = google_storage_bucket.datasets.name } : {}
+  bucket   = each.value
+  role     = "roles/storage.objectViewer"
+  member   = local.tuning_agent
+}
+
+# Function builds run as their own identity ("Custom Service Account for Cloud Build", Cloud Run
+# functions): since July 2024 a new project's default build account may lack the roles. It writes
+# logs (project-wide: Logging offers no narrower scope), reads our source bucket, pushes images to
+# our own repository only, and holds Storage Object Admin, as that page asks, on the service's
+# gcf-v2-sources-* buckets only (the build process page names them), through an IAM condition.
+resource "google_artifact_registry_repository" "functions" {
+  repository_id = "${var.name_prefix}-functions"
+  location      = var.region
+  format        = "DOCKER"
+  description   = "Images of the pipeline's functions"
+  depends_on    = [google_project_service.apis]
+}
+
+resource "google_artifact_registry_repository_iam_member" "builder_pushes" {
+  repository = google_artifact_registry_repository.functions.name
+  location   = var.region
+  role       = "roles/artifactregistry.writer"
+  member     = local.sa.builder
+}
+
+resource "google_project_iam_member" "builder_function_sources" {
+  project = var.project
+  role    = "roles/storage.objectAdmin"
+  member  = local.sa.builder
+  condition {
+    title       = "gcf-v2-sources buckets only"
+    description = "The buckets Cloud Run functions keeps function sources in"
+    expression  = "resource.name.startsWith(\"projects/_/buckets/gcf-v2-sources-\")"
+  }
 }
 
 # Cloud Storage's service agent publishes the object-finalize notifications Eventarc listens to.

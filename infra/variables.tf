@@ -9,6 +9,18 @@ variable "region" {
   default     = "us-central1"
 }
 
+variable "vertex_tuning_agent_access" {
+  description = "Let the Vertex AI Secure Fine-Tuning Service Agent (service-NUMBER@gcp-sa-vertex-tune), which tuning jobs run as, read the raw and datasets buckets. Set false if the agent does not exist yet in the project (the binding then fails)."
+  type        = bool
+  default     = true
+}
+
+variable "user_project_override" {
+  description = "Send the project as the quota and billing project of every API call (needed when applying with user credentials: the Firebase Rules API refuses calls without one). The deploying identity needs serviceusage.services.use on the project."
+  type        = bool
+  default     = true
+}
+
 variable "name_prefix" {
   description = "Prefix of every resource name; bucket names add the project id so they are globally unique."
   type        = string

@@ -148,12 +148,14 @@ const PROJECT_ROLE_ALLOW_LIST: Record<string, string[]> = {
   completion: ['roles/datastore.user', 'roles/aiplatform.user', 'roles/logging.logWriter'],
   status: ['roles/datastore.viewer', 'roles/logging.logWriter'],
   trigger: ['roles/eventarc.eventReceiver'],
+  builder: ['roles/logging.logWriter'],
 };
 const BUCKET_ROLE_ALLOW_LIST: Record<string, Record<string, string[]>> = {
   converter: { raw: ['roles/storage.objectViewer'], datasets: ['roles/storage.objectViewer', 'roles/storage.objectCreator'] },
   launcher: { datasets: ['roles/storage.objectViewer', 'roles/storage.objectCreator'] },
   completion: { datasets: ['roles/storage.objectViewer'], outputs: ['roles/storage.objectViewer', 'roles/storage.objectCreator'] },
   vertex_agent: { raw: ['roles/storage.objectViewer'], datasets: ['roles/storage.objectViewer'], outputs: ['roles/storage.objectUser'] },
+  builder: { source: ['roles/storage.objectViewer'] },
 };
 // The poller publishes a queued run's launch request again when a tuning slot frees up (admission control).
 const TOPIC_ALLOW_LIST: Record<string, string[]> = { converter: ['launch'], poller: ['run_events', 'launch'], completion: ['run_events'] };
@@ -179,11 +181,25 @@ test('no service account holds a role outside its allow-list: the converter cann
     const topic = /google_pubsub_topic\.([a-z_]+)\.id/.exec(binding.topic)?.[1] ?? binding.topic;
     assert.ok(TOPIC_ALLOW_LIST[identity]?.includes(topic), `${key}: ${identity} must not publish to ${topic}`);
   }
-  // Project-level grants outside the per-function map: only the Cloud Storage agent's publisher role, which Eventarc's storage triggers need.
+  // Project-level grants outside the per-function map: the Cloud Storage agent's publisher role, which
+  // Eventarc's storage triggers need, and the build identity's Storage Object Admin, held only on the
+  // gcf-v2-sources-* buckets (an IAM condition), as "Custom Service Account for Cloud Build" asks.
   const others = Object.entries(config.resource.google_project_iam_member!).filter(([id]) => id !== 'roles');
-  assert.deepEqual(others.map(([id, b]) => [id, b.role]), [['gcs_agent_publisher', 'roles/pubsub.publisher']]);
-  // Nobody is an owner, editor or admin of anything.
-  assert.doesNotMatch(Object.values(sources).join('\n'), /roles\/(owner|editor|[a-z.]*[aA]dmin)"/);
+  assert.deepEqual(
+    others.map(([id, b]) => [id, b.role]),
+    [
+      ['builder_function_sources', 'roles/storage.objectAdmin'],
+      ['gcs_agent_publisher', 'roles/pubsub.publisher'],
+    ],
+  );
+  const sourcesGrant = config.resource.google_project_iam_member!.builder_function_sources!;
+  assert.equal(sourcesGrant.member, '${local.sa.builder}');
+  assert.equal(first(sourcesGrant.condition).expression, 'resource.name.startsWith("projects/_/buckets/gcf-v2-sources-")');
+  // Nobody else is an owner, editor or admin of anything.
+  const withoutConditioned = Object.values(sources)
+    .join('\n')
+    .replace(/resource "google_project_iam_member" "builder_function_sources" \{[\s\S]*?\n\}/, '');
+  assert.doesNotMatch(withoutConditioned, /roles\/(owner|editor|[a-z.]*[aA]dmin)"/);
 });
 
 test('nothing is public: no allUsers or allAuthenticatedUsers, every bucket has uniform access and public access prevention', async () => {
@@ -275,4 +291,21 @@ test('topics and subscriptions wait for the APIs; the Resource Manager API is on
     if (!JSON.stringify(bucket).includes('kms_key_name')) continue;
     assert.ok(JSON.stringify(bucket.depends_on ?? []).includes('google_kms_crypto_key_iam_member.gcs_agent_cmek'), `bucket ${name} is created before the agent may use its key`);
   }
+});
+
+test('every function is built by its own build identity into our own image repository; the tuning agent may read the training data', async () => {
+  const config = await configPromise;
+  for (const [id, fn] of Object.entries(config.resource.google_cloudfunctions2_function!)) {
+    const build = first(fn.build_config);
+    assert.equal(build.service_account, '${google_service_account.sa["builder"].id}', `${id}: built as the builder identity`);
+    assert.equal(build.docker_repository, '${google_artifact_registry_repository.functions.id}', `${id}: images in our repository`);
+  }
+  const pushes = config.resource.google_artifact_registry_repository_iam_member!.builder_pushes!;
+  assert.deepEqual([pushes.role, pushes.member], ['roles/artifactregistry.writer', '${local.sa.builder}']);
+  // TuningJob.service_account (tuning_job.proto): unset, the job runs as the Secure Fine-Tuning Service Agent.
+  const reads = config.resource.google_storage_bucket_iam_member!.tuning_agent_reads!;
+  assert.equal(reads.role, 'roles/storage.objectViewer');
+  assert.equal(reads.member, '${local.tuning_agent}');
+  assert.match(String(config.locals.tuning_agent), /service-\$\{data\.google_project\.this\.number\}@gcp-sa-vertex-tune\.iam\.gserviceaccount\.com/);
+  assert.match(String(reads.for_each), /var\.vertex_tuning_agent_access/);
 });
