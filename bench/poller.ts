@@ -2,7 +2,7 @@
  * Poller cost grows with active runs only: 1,000 active runs among 100,000 finished ones, one
  * tick against the Firestore emulator and the Vertex AI simulator. Prints the tick's duration,
  * the Firestore documents it read and the Vertex calls it made; nothing is asserted.
- * Usage: node bench/poller.ts [--active 1000] [--finished 100000]
+ * Usage: node bench/poller.ts [--active 1000] [--finished 100000] [--concurrency 8 (POLL_CONCURRENCY)]
  */
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
@@ -11,7 +11,7 @@ import { createPollStore } from '../adapters/firestore/poll-store.ts';
 import { createBatchService } from '../adapters/vertex/batch.ts';
 import { createTuningService } from '../adapters/vertex/tuning.ts';
 import { startFirestoreEmulator } from '../emulators/firestore.ts';
-import { runTick } from '../functions/poller/tick.ts';
+import { ACTIVE_PAGE_SIZE, runTick } from '../functions/poller/tick.ts';
 import { newRun } from '../shared/launch/decide.ts';
 import { launchMessageSchema } from '../shared/launch/schema.ts';
 import { createLogger } from '../shared/log.ts';
@@ -22,7 +22,13 @@ import { startVertexSimulator } from '../simulator/vertex/server.ts';
 
 // Off Google Cloud: no metadata server to look for.
 process.env.METADATA_SERVER_DETECTION = 'none';
-const { values } = parseArgs({ options: { active: { type: 'string', default: '1000' }, finished: { type: 'string', default: '100000' } } });
+const { values } = parseArgs({
+  options: {
+    active: { type: 'string', default: '1000' },
+    finished: { type: 'string', default: '100000' },
+    concurrency: { type: 'string', default: '8' },
+  },
+});
 const active = Number(values.active);
 const finished = Number(values.finished);
 
@@ -79,9 +85,23 @@ try {
     log: createLogger('bench', { sink: { write: () => {} } }),
     now: Date.now,
     policy: { stuckAfterMs: 6 * 3600_000, maxAttempts: 3, runningWarningMs: 24 * 3600_000 },
-    concurrency: 8,
+    concurrency: Number(values.concurrency),
     leaseMs: 300_000,
   };
+  // The query alone: what the Firestore emulator costs, apart from Vertex's calls.
+  {
+    const store = createPollStore(db);
+    const start = performance.now();
+    let after: string | undefined;
+    let pages = 0;
+    for (;;) {
+      const page = await store.activePage(ACTIVE_PAGE_SIZE, after);
+      pages += 1;
+      if (page.length < ACTIVE_PAGE_SIZE) break;
+      after = page.at(-1)!.runId;
+    }
+    console.log(`the active-runs query alone: ${pages} pages in ${((performance.now() - start) / 1000).toFixed(2)} s`);
+  }
   for (const label of ['first tick (every run moves to PENDING)', 'second tick (nothing new)']) {
     const start = performance.now();
     const stats = await runTick(deps);
