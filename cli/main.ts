@@ -47,7 +47,7 @@ export async function main(argv: string[], io = { stdout: process.stdout, stderr
     io.stderr.write(`sft-pipeline: ${error instanceof Error ? error.message : String(error)}\n`);
     return EXIT_UNUSABLE;
   }
-  if (command === 'upload' || command === 'launch' || command === 'status' || command === 'cancel' || command === 'retry') {
+  if (command !== undefined && ['upload', 'launch', 'status', 'cancel', 'retry', 'examples'].includes(command)) {
     // Loaded on demand: the cloud clients cost ~100 MB of memory that `convert` must not carry.
     const { pipelineCommand } = await import('./pipeline.ts');
     return pipelineCommand(command, rest, { ...io, env: process.env });

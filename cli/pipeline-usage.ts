@@ -5,6 +5,8 @@ export const PIPELINE_USAGE = `usage:
   sft-pipeline status [RUN_ID] [--watch] [--json] [--experiment E] [--state S]
   sft-pipeline cancel RUN_ID [--reason TEXT]                    cancel a run and its Vertex jobs
   sft-pipeline retry RUN_ID                                     send a stranded launch (ACCEPTED or QUEUED, no job) to the launcher again
+  sft-pipeline examples RUN_ID [--verdict better|worse|same] [--csv]
+                                                                every held-out example side by side (prompt, reference, answers, scores)
 
 where the pipeline is (flags, else environment):
   --project      GOOGLE_CLOUD_PROJECT      --location  GOOGLE_CLOUD_LOCATION (us-central1)

@@ -20,6 +20,8 @@ import { PIPELINE_USAGE } from './pipeline-usage.ts';
 import { withEvent } from '../shared/runs/outbox.ts';
 import { queueNote } from '../shared/runs/admission.ts';
 import { isRunId } from '../shared/status/api.ts';
+import { examplesCsv, verdictSchema, type ExampleComparison } from '../shared/evaluation/examples.ts';
+import { createStatusReader } from '../adapters/firestore/status-reader.ts';
 import { runDocumentSchema, TERMINAL_STATES, type RunDocument } from '../shared/runs/schema.ts';
 import { applyTransition, canTransition } from '../shared/runs/transitions.ts';
 
@@ -61,6 +63,8 @@ const OPTIONS = {
   state: { type: 'string' },
   reason: { type: 'string' },
   interval: { type: 'string' },
+  verdict: { type: 'string' },
+  csv: { type: 'boolean' },
 } as const;
 
 export async function pipelineCommand(command: string, argv: string[], io: Io): Promise<number> {
@@ -92,6 +96,7 @@ export async function pipelineCommand(command: string, argv: string[], io: Io): 
     if (command === 'status') return await status(positionals, values, target.data, say, io);
     if (command === 'cancel') return await cancel(positionals, values, target.data, say, io);
     if (command === 'retry') return await retry(positionals, target.data, say, io);
+    if (command === 'examples') return await examples(positionals, values, target.data, say, io);
   } catch (error) {
     io.stderr.write(`sft-pipeline ${command}: ${classifyError(error).message}\n`);
     return 1;
@@ -154,6 +159,53 @@ async function launch(positionals: string[], target: Target, say: (line: string)
     await pubsub.close();
   }
   return 0;
+}
+
+/** The run's per-example comparison, all pages, as CSV (for a spreadsheet) or a line per example. */
+async function examples(
+  positionals: string[],
+  values: { verdict?: string; csv?: boolean },
+  target: Target,
+  say: (line: string) => void,
+  io: Io,
+): Promise<number> {
+  const runId = runIdArgument('examples', positionals[0], io);
+  if (typeof runId === 'number') return runId;
+  const verdict = values.verdict === undefined ? undefined : verdictSchema.safeParse(values.verdict);
+  if (verdict && !verdict.success) {
+    io.stderr.write(`sft-pipeline examples: --verdict is better, worse or same, not "${values.verdict}"\n`);
+    return 2;
+  }
+  const db = createFirestore(target.project);
+  try {
+    const reader = createStatusReader(db);
+    const rows: ExampleComparison[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await reader.listExamples(runId, {
+        pageSize: 500,
+        ...(verdict ? { verdict: verdict.data } : {}),
+        ...(pageToken ? { pageToken } : {}),
+      });
+      rows.push(...page.examples);
+      pageToken = page.nextPageToken ?? undefined;
+    } while (pageToken);
+    if (rows.length === 0 && !(await readRun(db, runId))) {
+      io.stderr.write(`sft-pipeline examples: no run ${runId}\n`);
+      return 1;
+    }
+    if (values.csv) io.stdout.write(examplesCsv(rows));
+    else {
+      for (const row of rows)
+        say(
+          `#${row.index} ${row.verdict}: ${JSON.stringify(row.prompt.slice(0, 80))} → tuned ${JSON.stringify((row.answers.tuned ?? '(none)').slice(0, 60))}, base ${JSON.stringify((row.answers.base ?? '(none)').slice(0, 60))}`,
+        );
+      if (rows.length === 0) say('(no examples: the run has not been scored, or none has this verdict)');
+    }
+    return 0;
+  } finally {
+    await db.terminate();
+  }
 }
 
 async function status(

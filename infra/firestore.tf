@@ -32,6 +32,21 @@ resource "google_firestore_index" "runs" {
   }
 }
 
+# The status API pages a run's per-example comparison by verdict, in example order
+# (runs/{runId}/examples, adapters/firestore/status-reader.ts).
+resource "google_firestore_index" "examples_by_verdict" {
+  database   = google_firestore_database.default.name
+  collection = "examples"
+  fields {
+    field_path = "verdict"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "index"
+    order      = "ASCENDING"
+  }
+}
+
 # No TTL: runs, their metrics and datasets are records teams come back to; nothing in them expires.
 
 # Security rules: apps (signed-in users) read runs, metrics and datasets; only the pipeline's

@@ -1,4 +1,5 @@
 import type { Firestore } from '@google-cloud/firestore';
+import { exampleDocumentId, type ExampleComparison } from '../../shared/evaluation/examples.ts';
 import { metricDocumentId, newPoints, type MetricDocument, type MetricSeries } from '../../shared/metrics/series.ts';
 import { runDocumentSchema, type RunDocument, type RunState } from '../../shared/runs/schema.ts';
 
@@ -28,6 +29,8 @@ export interface CompletionStore {
   removeEvents(runId: string, eventIds: string[]): Promise<void>;
   /** Applies `change` in a transaction (null: leave the run as it is); the online evaluation's progress, outside the stage lease. */
   update(runId: string, change: (run: RunDocument) => RunDocument | null): Promise<RunDocument | null>;
+  /** The per-example comparison, at `runs/{runId}/examples/{e000123}`: the same documents however often written. */
+  writeExamples(runId: string, examples: readonly ExampleComparison[]): Promise<void>;
 }
 
 export function createCompletionStore(db: Firestore, collection = 'runs'): CompletionStore {
@@ -70,6 +73,15 @@ export function createCompletionStore(db: Firestore, collection = 'runs'): Compl
     },
     async release(runId, token) {
       await update(runId, (run) => (run.lease?.token === token ? { ...run, lease: null } : null));
+    },
+    async writeExamples(runId, examples) {
+      // Batches of 500 writes (Firestore's limit per batch); a redelivery writes the same documents again.
+      for (let start = 0; start < examples.length; start += 500) {
+        const batch = db.batch();
+        for (const example of examples.slice(start, start + 500))
+          batch.set(ref(runId).collection('examples').doc(exampleDocumentId(example.index)), example);
+        await batch.commit();
+      }
     },
     async writeMetrics(runId, attempt, series, nowIso) {
       let written = 0;

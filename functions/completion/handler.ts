@@ -8,7 +8,7 @@ import type { TuningService } from '../../adapters/vertex/tuning.ts';
 import { classifyError } from '../../shared/errors/classify.ts';
 import { batchDisplayName, batchOutputPrefix, evaluationFiles, headlineScore } from '../../shared/evaluation/plan.ts';
 import { ARM_NAMES, EVALUATION_ARMS, armsOf, type Evaluation, type EvaluationArm } from '../../shared/evaluation/schema.ts';
-import { scoreDelta, type ModelScores } from '../../shared/evaluation/scoring.ts';
+import { scoreDelta, type ExampleScore, type ModelScores } from '../../shared/evaluation/scoring.ts';
 import { decodeMessageData, type PubsubMessagePublished } from '../../shared/launch/envelope.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
@@ -23,7 +23,9 @@ import { isBatchRefusal, onlineTrack, withOnlineReleased } from '../../shared/ev
 import { buildInferenceInput } from './evaluation-input.ts';
 import { continueOnlineEvaluation } from './online.ts';
 import type { MlflowSink } from './mlflow.ts';
-import { loadReferences, scoreOutput } from './score.ts';
+import { loadPrompts, loadReferences, scoreOutput } from './score.ts';
+import { compareExamples, pairedValues } from '../../shared/evaluation/examples.ts';
+import { pairedBootstrap } from '../../shared/evaluation/bootstrap.ts';
 
 export interface CompletionDeps {
   store: CompletionStore;
@@ -268,11 +270,32 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
   }
   const references = await loadReferences(deps.objects, evaluation.referencesUri);
   const scores: Partial<Record<EvaluationArm, ModelScores>> = {};
+  const perExample: Partial<Record<EvaluationArm, ExampleScore[]>> = {};
   for (const arm of arms) {
-    const { unmatched: _unmatched, ...armScores } = await scoreOutput(deps.objects, evaluation.jobs[arm]!.outputDirectory!, references);
+    const {
+      unmatched: _unmatched,
+      examples,
+      ...armScores
+    } = await scoreOutput(deps.objects, evaluation.jobs[arm]!.outputDirectory!, references);
     scores[arm] = armScores;
+    perExample[arm] = examples;
   }
   const metric = run.request?.evaluation?.metric ?? 'exact_match';
+  // Every example side by side, beside the run; and how sure the headline gain is.
+  const ordered = [...references.values()].flat().sort((a, b) => a.index - b.index);
+  const prompts = await loadPrompts(deps.objects, evaluation.inputUri);
+  const table = compareExamples(
+    run.runId,
+    metric,
+    prompts,
+    ordered.map((entry) => entry.reference),
+    perExample as Record<string, ExampleScore[]>,
+  );
+  await deps.store.writeExamples(run.runId, table);
+  const paired = pairedValues(metric, perExample.base!, perExample.tuned!);
+  const confidence = pairedBootstrap(paired.base, paired.tuned);
+  const verdicts = { better: 0, worse: 0, same: 0 };
+  for (const example of table) verdicts[example.verdict] += 1;
   const [baseScores, tunedScores, stage1Scores] = [scores.base!, scores.tuned!, scores.stage1];
   const stage1Headline = stage1Scores ? headlineScore(metric, baseScores, stage1Scores).tuned : undefined;
   const result = {
@@ -284,11 +307,16 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
     ...(stage1Scores ? { stage1: stage1Scores } : {}),
     delta: scoreDelta(baseScores, tunedScores),
     blocked: { base: baseScores.blocked, tuned: tunedScores.blocked, ...(stage1Scores ? { stage1: stage1Scores.blocked } : {}) },
+    confidence,
+    verdicts,
     scoredAt: iso(deps.now()),
   };
   const headline = result.headline;
   const middle = stage1Scores ? ` → after stage 1 ${stage1Headline}` : '';
-  const reason = `evaluated on ${result.n} held-out examples: ${metric} base ${headline.base}${middle} → tuned ${headline.tuned}`;
+  const sure = confidence
+    ? `; delta 95% interval [${confidence.low}, ${confidence.high}]${confidence.significant ? '' : ', not significant'}`
+    : '';
+  const reason = `evaluated on ${result.n} held-out examples: ${metric} base ${headline.base}${middle} → tuned ${headline.tuned}${sure}`;
   const after = await deps.store.finish(run.runId, token, 'SCORING', (current) =>
     withEvent(current, applyTransition(current, 'COMPLETED', reason, iso(deps.now()), { evaluation: { ...evaluation, result } }), reason),
   );

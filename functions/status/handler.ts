@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { StatusReader } from '../../adapters/firestore/status-reader.ts';
-import { etagOf, isRunId, listQuerySchema, runListSchema, summarizeRun } from '../../shared/status/api.ts';
+import { etagOf, examplesQuerySchema, isRunId, listQuerySchema, runListSchema, summarizeRun } from '../../shared/status/api.ts';
 
 export interface StatusRequest {
   method: string;
@@ -62,7 +62,7 @@ export async function handleStatus(request: StatusRequest, reader: StatusReader,
     // Live runs' durations change every second; the ETag follows the documents, which is what pollers care about.
     return conditional(body, [JSON.stringify(request.query), ...page.runs.map((run) => `${run.runId}@${run.updateTime}`)]);
   }
-  const match = /^\/api\/runs\/([^/]+)(?:\/(metrics|dataset|evaluation))?$/.exec(path);
+  const match = /^\/api\/runs\/([^/]+)(?:\/(metrics|dataset|evaluation|examples))?$/.exec(path);
   if (!match) return json(404, { error: `no such resource ${path.slice(0, 200)}` });
   if (!isRunId(match[1]!))
     return json(404, { error: `no run ${JSON.stringify(match[1]!.slice(0, 100))}: not a run id (letters, digits, _ and -)` });
@@ -71,6 +71,14 @@ export async function handleStatus(request: StatusRequest, reader: StatusReader,
   const part = match[2];
   if (!part) return conditional(run, [run.runId, run.updateTime]);
   if (part === 'evaluation') return conditional({ evaluation: run.evaluation ?? null }, [run.runId, run.updateTime, 'evaluation']);
+  if (part === 'examples') {
+    const query = examplesQuerySchema.safeParse(request.query);
+    if (!query.success)
+      return json(400, { error: 'bad query', issues: query.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`) });
+    const page = await reader.listExamples(run.runId, query.data);
+    // The table is written once, when the run is scored: the run's updateTime follows it.
+    return conditional(page, [run.runId, run.updateTime, 'examples', JSON.stringify(query.data)]);
+  }
   if (part === 'metrics') {
     const metrics = await reader.getMetrics(run.runId);
     return conditional({ metrics }, [

@@ -18,14 +18,32 @@ export function batchDisplayName(runId: string, which: EvaluationArm, attempt: n
   return `sft-${runId}-${which}-a${attempt}`;
 }
 
+/** The value of the run's headline metric in a set of scores (a model's, or one example's). */
+export function headlineValue(
+  metric: string,
+  scores: Pick<ModelScores, 'exactMatch' | 'normalizedMatch' | 'jsonFieldAccuracy' | 'rougeL' | 'bleu'>,
+): number | null {
+  switch (metric) {
+    case 'normalized_match':
+      return scores.normalizedMatch;
+    case 'json_fields':
+      return scores.jsonFieldAccuracy;
+    case 'rouge_l':
+      return scores.rougeL;
+    case 'bleu':
+      return scores.bleu;
+    default:
+      return scores.exactMatch;
+  }
+}
+
 /** The figure the launch request asked for (its `evaluation.metric`), base and tuned, and the gain. */
 export function headlineScore(
   metric: string,
   base: ModelScores,
   tuned: ModelScores,
 ): { base: number | null; tuned: number | null; delta: number | null } {
-  const pick = (scores: ModelScores) =>
-    metric === 'normalized_match' ? scores.normalizedMatch : metric === 'json_fields' ? scores.jsonFieldAccuracy : scores.exactMatch;
+  const pick = (scores: ModelScores) => headlineValue(metric, scores);
   const b = pick(base);
   const t = pick(tuned);
   return { base: b, tuned: t, delta: b === null || t === null ? null : Number((t - b).toFixed(6)) };

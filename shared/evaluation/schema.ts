@@ -62,6 +62,9 @@ export const modelScoresSchema = z.object({
   blocked: z.number().int().nonnegative(),
   empty: z.number().int().nonnegative(),
   missing: z.number().int().nonnegative(),
+  /** Per-example ROUGE-L F and sentence BLEU, averaged (absent from runs scored before they existed). */
+  rougeL: z.number().optional(),
+  bleu: z.number().optional(),
 });
 
 export const evaluationResultSchema = z.object({
@@ -81,6 +84,24 @@ export const evaluationResultSchema = z.object({
   stage1: modelScoresSchema.optional(),
   delta: z.record(z.string(), z.number().nullable()),
   blocked: z.object({ base: z.number().int(), tuned: z.number().int(), stage1: z.number().int().optional() }),
+  /**
+   * The headline delta's 95 % paired-bootstrap interval over the examples (bootstrap.ts), and
+   * whether the gain is significant (the interval leaves out 0).
+   */
+  confidence: z
+    .object({
+      level: z.number(),
+      delta: z.number(),
+      low: z.number(),
+      high: z.number(),
+      n: z.number().int(),
+      resamples: z.number().int(),
+      significant: z.boolean(),
+    })
+    .nullable()
+    .optional(),
+  /** How many examples the tuned model got better, worse or the same as the base one (the table: runs/{runId}/examples). */
+  verdicts: z.object({ better: z.number().int(), worse: z.number().int(), same: z.number().int() }).optional(),
   scoredAt: z.string(),
 });
 export type EvaluationResult = z.infer<typeof evaluationResultSchema>;

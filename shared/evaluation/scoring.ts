@@ -1,4 +1,5 @@
 import { requestKey } from './inference-input.ts';
+import { bleu, rougeL } from './text-metrics.ts';
 
 /**
  * Scoring predictions against references, one prediction at a time so that files of any size
@@ -82,6 +83,68 @@ export interface ModelScores {
   empty: number;
   /** References with no prediction at all (a failed line, or missing from the output). */
   missing: number;
+  /** Means over every example (an unanswered one scores 0): text-metrics.ts. */
+  rougeL: number;
+  bleu: number;
+}
+
+/** One example's scores for one model: what the per-example comparison and the bootstrap use. */
+export interface ExampleScore {
+  status: 'answered' | 'blocked' | 'empty' | 'missing';
+  answer: string | null;
+  exactMatch: number;
+  normalizedMatch: number;
+  /** Null when the reference is not JSON. */
+  jsonFieldAccuracy: number | null;
+  rougeL: number;
+  bleu: number;
+}
+
+/** One example scored: pure, so per-example tables and aggregates agree by construction. */
+export function scoreExample(
+  reference: string,
+  outcome: PredictionOutcome | null,
+): ExampleScore & { jsonReference: boolean; jsonValid: boolean } {
+  const referenceJson = parseJsonAnswer(reference);
+  const jsonReference = referenceJson !== null && typeof referenceJson === 'object';
+  const unanswered = (status: ExampleScore['status']) => ({
+    status,
+    answer: null,
+    exactMatch: 0,
+    normalizedMatch: 0,
+    jsonFieldAccuracy: jsonReference ? 0 : null,
+    rougeL: 0,
+    bleu: 0,
+    jsonReference,
+    jsonValid: false,
+  });
+  if (!outcome || outcome.kind === 'failed') return unanswered('missing');
+  if (outcome.kind === 'blocked') return unanswered('blocked');
+  if (outcome.kind === 'empty') return unanswered('empty');
+  let jsonValid = false;
+  let fieldShare: number | null = jsonReference ? 0 : null;
+  if (jsonReference) {
+    const predicted = parseJsonAnswer(outcome.text);
+    if (predicted !== undefined) {
+      jsonValid = true;
+      const want = leaves(referenceJson);
+      const got = leaves(predicted);
+      let right = 0;
+      for (const [path, value] of want) if (got.has(path) && JSON.stringify(got.get(path)) === JSON.stringify(value)) right += 1;
+      fieldShare = want.size === 0 ? 1 : right / want.size;
+    }
+  }
+  return {
+    status: 'answered',
+    answer: outcome.text,
+    exactMatch: outcome.text === reference ? 1 : 0,
+    normalizedMatch: normalizeAnswer(outcome.text) === normalizeAnswer(reference) ? 1 : 0,
+    jsonFieldAccuracy: fieldShare,
+    rougeL: rougeL(outcome.text, reference),
+    bleu: bleu(outcome.text, reference),
+    jsonReference,
+    jsonValid,
+  };
 }
 
 export class ScoreAccumulator {
@@ -94,36 +157,27 @@ export class ScoreAccumulator {
   private blocked = 0;
   private empty = 0;
   private missing = 0;
+  private rougeL = 0;
+  private bleu = 0;
+  /** Per example, by its place in the references file (when the caller gives it). */
+  readonly examples: ExampleScore[] = [];
 
-  add(reference: string, outcome: PredictionOutcome | null): void {
+  add(reference: string, outcome: PredictionOutcome | null, index?: number): void {
     this.n += 1;
-    const referenceJson = parseJsonAnswer(reference);
-    const isJson = referenceJson !== null && typeof referenceJson === 'object';
-    if (isJson) this.jsonReferences += 1;
-    if (!outcome || outcome.kind === 'failed') {
-      this.missing += 1;
-      return;
-    }
-    if (outcome.kind === 'blocked') {
-      this.blocked += 1;
-      return;
-    }
-    if (outcome.kind === 'empty') {
-      this.empty += 1;
-      return;
-    }
-    if (outcome.text === reference) this.exact += 1;
-    if (normalizeAnswer(outcome.text) === normalizeAnswer(reference)) this.normalized += 1;
-    if (isJson) {
-      const predicted = parseJsonAnswer(outcome.text);
-      if (predicted !== undefined) {
-        this.jsonValid += 1;
-        const want = leaves(referenceJson);
-        const got = leaves(predicted);
-        let right = 0;
-        for (const [path, value] of want) if (got.has(path) && JSON.stringify(got.get(path)) === JSON.stringify(value)) right += 1;
-        this.fieldShare += want.size === 0 ? 1 : right / want.size;
-      }
+    const scored = scoreExample(reference, outcome);
+    if (scored.jsonReference) this.jsonReferences += 1;
+    if (scored.status === 'missing') this.missing += 1;
+    else if (scored.status === 'blocked') this.blocked += 1;
+    else if (scored.status === 'empty') this.empty += 1;
+    this.exact += scored.exactMatch;
+    this.normalized += scored.normalizedMatch;
+    if (scored.jsonValid) this.jsonValid += 1;
+    this.fieldShare += scored.jsonFieldAccuracy ?? 0;
+    this.rougeL += scored.rougeL;
+    this.bleu += scored.bleu;
+    if (index !== undefined) {
+      const { jsonReference: _json, jsonValid: _valid, ...example } = scored;
+      this.examples[index] = example;
     }
   }
 
@@ -138,6 +192,8 @@ export class ScoreAccumulator {
       blocked: this.blocked,
       empty: this.empty,
       missing: this.missing,
+      rougeL: share(this.rougeL, this.n),
+      bleu: share(this.bleu, this.n),
     };
   }
 }
@@ -146,12 +202,14 @@ export class ScoreAccumulator {
 export function scoreDelta(
   base: ModelScores,
   tuned: ModelScores,
-): Record<'exactMatch' | 'normalizedMatch' | 'jsonValid' | 'jsonFieldAccuracy', number | null> {
+): Record<'exactMatch' | 'normalizedMatch' | 'jsonValid' | 'jsonFieldAccuracy' | 'rougeL' | 'bleu', number | null> {
   const minus = (a: number | null, b: number | null) => (a === null || b === null ? null : Number((a - b).toFixed(6)));
   return {
     exactMatch: minus(tuned.exactMatch, base.exactMatch),
     normalizedMatch: minus(tuned.normalizedMatch, base.normalizedMatch),
     jsonValid: minus(tuned.jsonValid, base.jsonValid),
     jsonFieldAccuracy: minus(tuned.jsonFieldAccuracy, base.jsonFieldAccuracy),
+    rougeL: minus(tuned.rougeL, base.rougeL),
+    bleu: minus(tuned.bleu, base.bleu),
   };
 }

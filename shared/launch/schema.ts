@@ -79,7 +79,8 @@ export const launchStagesSchema = z
 
 export const evaluationSpecSchema = z.object({
   datasetUri: gcsUri,
-  metric: z.enum(['exact_match', 'normalized_match', 'json_fields']).default('exact_match'),
+  /** The headline measure: exact, normalised or JSON-field match for answers with one right form; ROUGE-L or BLEU for free text. */
+  metric: z.enum(['exact_match', 'normalized_match', 'json_fields', 'rouge_l', 'bleu']).default('exact_match'),
   /**
    * Evaluate this checkpoint of the tuned model (TunedModel.checkpoints' checkpoint_id) instead
    * of Vertex's default one. "Use checkpoints in supervised fine-tuning for Gemini models":

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { verdictSchema } from '../evaluation/examples.ts';
 import { evaluationResultSchema } from '../evaluation/schema.ts';
 import { queueNote } from '../runs/admission.ts';
 import { runStateSchema, type RunDocument } from '../runs/schema.ts';
@@ -34,6 +35,18 @@ export const listQuerySchema = z.strictObject({
   pageToken: runIdText.optional(),
 });
 export type ListQuery = z.infer<typeof listQuerySchema>;
+
+/** The per-example comparison's page query: by verdict (tuned against base), in example order. */
+export const examplesQuerySchema = z.strictObject({
+  verdict: verdictSchema.optional(),
+  pageSize: z.coerce.number().int().min(1).max(500).default(50),
+  /** The last example id of the previous page (e000123). */
+  pageToken: z
+    .string()
+    .regex(/^e\d{6}$/, 'an example id such as e000123')
+    .optional(),
+});
+export type ExamplesQuery = z.infer<typeof examplesQuerySchema>;
 
 export const runSummarySchema = z.object({
   runId: z.string(),

@@ -147,9 +147,13 @@ function evaluationTable(evaluation) {
     const d = r.delta[key];
     return `<tr><td>${label}</td><td class="num">${pct(r.base[key])}</td>${middle(r.stage1 ? pct(r.stage1[key]) : '')}<td class="num">${pct(r.tuned[key])}</td><td class="num delta ${d > 0 ? 'up' : d < 0 ? 'down' : ''}">${d === null ? '–' : `${d > 0 ? '+' : ''}${(d * 100).toFixed(1)}`}</td></tr>`;
   };
-  return `<p>${r.n} held-out examples; headline ${esc(r.metric)}: <strong>${pct(r.headline.base)}${r.stage1 ? ` → ${pct(r.headline.stage1)}` : ''} → ${pct(r.headline.tuned)}</strong></p>
+  const c = r.confidence;
+  const sure = c
+    ? `<p id="confidence">gain ${(c.delta * 100).toFixed(1)} points, 95% interval [${(c.low * 100).toFixed(1)}, ${(c.high * 100).toFixed(1)}]: ${c.significant ? 'significant' : 'not significant (the interval holds 0)'}${r.verdicts ? `; tuned better on ${r.verdicts.better}, worse on ${r.verdicts.worse}, same on ${r.verdicts.same} examples` : ''}</p>`
+    : '';
+  return `<p>${r.n} held-out examples; headline ${esc(r.metric)}: <strong>${pct(r.headline.base)}${r.stage1 ? ` → ${pct(r.headline.stage1)}` : ''} → ${pct(r.headline.tuned)}</strong></p>${sure}
     <table id="evaluation-table"><thead><tr><th></th><th>base</th>${r.stage1 ? '<th>after stage 1</th>' : ''}<th>tuned</th><th>delta (points)</th></tr></thead><tbody>
-    ${row('exact match', 'exactMatch')}${row('normalised match', 'normalizedMatch')}${row('valid JSON', 'jsonValid')}${row('JSON fields right', 'jsonFieldAccuracy')}
+    ${row('exact match', 'exactMatch')}${row('normalised match', 'normalizedMatch')}${row('valid JSON', 'jsonValid')}${row('JSON fields right', 'jsonFieldAccuracy')}${r.base.rougeL !== undefined ? row('ROUGE-L', 'rougeL') + row('BLEU', 'bleu') : ''}
     <tr><td>blocked / empty</td><td class="num">${r.base.blocked} / ${r.base.empty}</td>${middle(r.stage1 ? `${r.stage1.blocked} / ${r.stage1.empty}` : '')}<td class="num">${r.tuned.blocked} / ${r.tuned.empty}</td><td></td></tr></tbody></table>`;
 }
 

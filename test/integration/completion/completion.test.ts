@@ -21,6 +21,7 @@ import { runTick, type PollerDeps } from '../../../functions/poller/tick.ts';
 import { startStorageEmulator, type StorageEmulator } from '../../../emulators/storage/server.ts';
 import type { LaunchMessageInput } from '../../../shared/launch/schema.ts';
 import { createLogger } from '../../../shared/log.ts';
+import { exampleComparisonSchema } from '../../../shared/evaluation/examples.ts';
 import { metricDocumentId } from '../../../shared/metrics/series.ts';
 import type { RunEvent } from '../../../shared/runs/schema.ts';
 import { startVertexSimulator } from '../../../simulator/vertex/server.ts';
@@ -273,6 +274,31 @@ test('a succeeded job: metrics copied to Firestore, two batch jobs, scores compu
   assert.deepEqual(result.headline, { base: 0, tuned: 0.5, delta: 0.5 });
   assert.deepEqual(completed!.history.map((h) => h.to).slice(-4), ['SUCCEEDED', 'EVALUATING', 'SCORING', 'COMPLETED']);
   lastEvent(env.events.published, 'COMPLETED');
+
+  // Every example side by side, beside the run (not in it): prompt, reference, both answers, both scores, the verdict.
+  const table = (await env.db.collection(`runs/${runId}/examples`).orderBy('index').get()).docs.map((doc) =>
+    exampleComparisonSchema.parse(doc.data()),
+  );
+  assert.deepEqual(
+    table.map((row) => [row.prompt, row.verdict, row.scores.tuned!.status, row.scores.base!.status]),
+    [
+      ['I was charged twice for my order', 'better', 'answered', 'answered'],
+      ['Can I ship to Canada', 'better', 'answered', 'answered'],
+      ['Where is the invoice for my order', 'same', 'answered', 'answered'],
+      ['[simulate:blocked] something unsafe', 'same', 'blocked', 'blocked'],
+    ],
+  );
+  assert.equal(table[0]!.answers.tuned, '{"intent":"refund","priority":"high"}');
+  assert.equal(table[0]!.reference, '{"intent":"refund","priority":"high"}');
+  assert.deepEqual(result.verdicts, { better: 2, worse: 0, same: 2 });
+  // The per-example scores are the aggregates' parts: their means are the run's figures.
+  const mean = (pick: (row: (typeof table)[number]) => number) => table.reduce((sum, row) => sum + pick(row), 0) / table.length;
+  assert.equal(Number(mean((row) => row.scores.tuned!.rougeL).toFixed(6)), result.tuned.rougeL);
+  assert.equal(Number(mean((row) => row.scores.base!.bleu).toFixed(6)), result.base.bleu);
+  // Four examples cannot tell a 0.5 gain from noise: the paired bootstrap says so.
+  assert.equal(result.confidence?.delta, 0.5);
+  assert.equal(result.confidence?.significant, false);
+  assert.match(completed!.history.at(-1)!.reason, /delta 95% interval \[0, 1\], not significant/);
 
   // A redelivered SCORING event changes nothing.
   assert.equal((await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion)).status, 'skipped');

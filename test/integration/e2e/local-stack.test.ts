@@ -428,6 +428,21 @@ describe('faults across stages', () => {
     assert.equal(watched.status, 0, watched.stderr);
     assert.match(watched.stdout, /COMPLETED/, `run ${runId}: ${watched.stdout}`);
     assert.match(watched.stdout, /exact_match: base [\d.]+ → tuned [\d.]+/);
+    // Every held-out example side by side, as CSV for a spreadsheet: one row each, the header naming both models.
+    const exported = await cli('examples', runId, '--csv');
+    assert.equal(exported.status, 0, exported.stderr);
+    const csvLines = exported.stdout.trimEnd().split('\r\n');
+    assert.equal(csvLines[0], '"index","verdict","metric","prompt","reference","base_answer","base_score","tuned_answer","tuned_score"');
+    const evaluated = (await db.doc(`runs/${runId}`).get()).data()!;
+    assert.equal(csvLines.length - 1, evaluated.evaluation.result.n);
+    const better = await cli('examples', runId, '--verdict', 'better');
+    assert.equal(
+      better.stdout
+        .trim()
+        .split('\n')
+        .filter((line) => line.startsWith('#')).length,
+      evaluated.evaluation.result.verdicts.better,
+    );
     const listed = await cli('status', '--experiment', 'cli-upload', '--json');
     assert.deepEqual(
       (JSON.parse(listed.stdout) as { runId: string }[]).map((r) => r.runId),

@@ -2,6 +2,7 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { createCompletionStore } from '../../../adapters/firestore/completion-store.ts';
 import { createFirestore, createRunStore } from '../../../adapters/firestore/run-store.ts';
 import { freePort, waitForPort } from '../../../emulators/process.ts';
 import { newRun } from '../../../shared/launch/decide.ts';
@@ -33,6 +34,30 @@ before(async () => {
     });
     await runs.claim(message.requestId!, () => newRun(message, new Date().toISOString()), 'seed', Date.now(), 1);
   }
+  // Run a's per-example comparison, as the completion handler writes it: 7 examples, 3 better, 1 worse.
+  const verdicts = ['better', 'same', 'better', 'worse', 'same', 'better', 'same'] as const;
+  const scores = (value: number) => ({
+    status: 'answered' as const,
+    exactMatch: value,
+    normalizedMatch: value,
+    jsonFieldAccuracy: null,
+    rougeL: value,
+    bleu: value,
+  });
+  await createCompletionStore(db).writeExamples(
+    'run-a',
+    verdicts.map((verdict, index) => ({
+      schemaVersion: 1 as const,
+      runId: 'run-a',
+      index,
+      prompt: `question ${index}`,
+      reference: `answer ${index}`,
+      answers: { base: 'x', tuned: verdict === 'better' ? `answer ${index}` : 'x' },
+      scores: { base: scores(verdict === 'worse' ? 1 : 0), tuned: scores(verdict === 'better' ? 1 : 0) },
+      metric: 'exact_match',
+      verdict,
+    })),
+  );
   await db.terminate();
   const port = await freePort();
   server = spawn(
@@ -110,4 +135,31 @@ test('a malformed percent-encoding, which the framework would refuse with its ow
     assert.doesNotMatch(answer.text, /URIError|node_modules|at decode/, 'nothing about the server leaks');
   }
   assert.equal((await get('/api/runs/run-a')).status, 200, 'a proper path still reaches the function');
+});
+
+test('the per-example comparison pages in example order, filtered by verdict; a bad filter is a 400', async () => {
+  const first = await get('/api/runs/run-a/examples?verdict=better&pageSize=2');
+  assert.equal(first.status, 200, first.text);
+  const page = JSON.parse(first.text) as { examples: { index: number; verdict: string; prompt: string }[]; nextPageToken: string | null };
+  assert.deepEqual(
+    page.examples.map((example) => [example.index, example.verdict, example.prompt]),
+    [
+      [0, 'better', 'question 0'],
+      [2, 'better', 'question 2'],
+    ],
+  );
+  assert.equal(page.nextPageToken, 'e000002');
+  const second = JSON.parse(
+    (await get(`/api/runs/run-a/examples?verdict=better&pageSize=2&pageToken=${page.nextPageToken}`)).text,
+  ) as typeof page;
+  assert.deepEqual(
+    second.examples.map((example) => example.index),
+    [5],
+  );
+  assert.equal(second.nextPageToken, null);
+  const all = JSON.parse((await get('/api/runs/run-a/examples?pageSize=500')).text) as typeof page;
+  assert.equal(all.examples.length, 7);
+  const bad = await get('/api/runs/run-a/examples?verdict=best');
+  assert.equal(bad.status, 400);
+  assert.match(bad.text, /verdict/);
 });

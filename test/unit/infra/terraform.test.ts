@@ -240,6 +240,14 @@ test('Firestore has the composite indexes the queries need, and the rules file t
   assert.ok(indexes.includes('state ASCENDING, runId ASCENDING'));
   assert.ok(indexes.includes('state ASCENDING, createTime DESCENDING'));
   assert.ok(indexes.includes('experiment ASCENDING, createTime DESCENDING'));
+  const statusReader = readFileSync(fileURLToPath(new URL('../../../adapters/firestore/status-reader.ts', import.meta.url)), 'utf8');
+  assert.match(statusReader, /where\('verdict', '==', query\.verdict\)[\s\S]*orderBy\('index'\)/);
+  const examples = config.resource.google_firestore_index!.examples_by_verdict!;
+  assert.equal(examples.collection, 'examples');
+  assert.deepEqual(
+    (examples.fields as { field_path: string; order: string }[]).map((field) => `${field.field_path} ${field.order}`),
+    ['verdict ASCENDING', 'index ASCENDING'],
+  );
   const ruleset = first(first(config.resource.google_firebaserules_ruleset!.firestore!.source).files);
   assert.equal(ruleset.content, '${file("${path.module}/../firestore.rules")}');
 });

@@ -57,6 +57,7 @@ const reader = (runs: RunDocument[]): StatusReader => ({
   getRun: async (runId) => runs.find((r) => r.runId === runId) ?? null,
   getMetrics: async () => [],
   getDataset: async () => null,
+  listExamples: async () => ({ examples: [], nextPageToken: null }),
 });
 const get = (path: string, extra: Partial<StatusRequest> = {}) =>
   handleStatus({ method: 'GET', path, query: {}, ...extra }, reader([submitted()]), () => T0 + 60_000);
