@@ -26,6 +26,7 @@ import type { MlflowSink } from './mlflow.ts';
 import { loadPrompts, loadReferences, scoreOutput } from './score.ts';
 import { compareExamples, pairedValues } from '../../shared/evaluation/examples.ts';
 import { pairedBootstrap } from '../../shared/evaluation/bootstrap.ts';
+import { classificationReport, looksLikeLabels, pickMetric } from '../../shared/evaluation/classification.ts';
 
 export interface CompletionDeps {
   store: CompletionStore;
@@ -280,17 +281,25 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
     scores[arm] = armScores;
     perExample[arm] = examples;
   }
-  const metric = run.request?.evaluation?.metric ?? 'exact_match';
   // Every example side by side, beside the run; and how sure the headline gain is.
   const ordered = [...references.values()].flat().sort((a, b) => a.index - b.index);
+  const referenceTexts = ordered.map((entry) => entry.reference);
+  // The request's measure, else the one the references call for (JSON fields, label accuracy, ROUGE-L).
+  const requested = run.request?.evaluation?.metric;
+  const metric = requested ?? pickMetric(referenceTexts);
+  const classification = looksLikeLabels(referenceTexts)
+    ? Object.fromEntries(
+        arms.map((arm) => [
+          arm,
+          classificationReport(
+            referenceTexts,
+            referenceTexts.map((_, index) => perExample[arm]![index]?.answer ?? null),
+          ),
+        ]),
+      )
+    : undefined;
   const prompts = await loadPrompts(deps.objects, evaluation.inputUri);
-  const table = compareExamples(
-    run.runId,
-    metric,
-    prompts,
-    ordered.map((entry) => entry.reference),
-    perExample as Record<string, ExampleScore[]>,
-  );
+  const table = compareExamples(run.runId, metric, prompts, referenceTexts, perExample as Record<string, ExampleScore[]>);
   await deps.store.writeExamples(run.runId, table);
   const paired = pairedValues(metric, perExample.base!, perExample.tuned!);
   const confidence = pairedBootstrap(paired.base, paired.tuned);
@@ -309,6 +318,8 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
     blocked: { base: baseScores.blocked, tuned: tunedScores.blocked, ...(stage1Scores ? { stage1: stage1Scores.blocked } : {}) },
     confidence,
     verdicts,
+    metricSource: requested ? ('request' as const) : ('data' as const),
+    ...(classification ? { classification } : {}),
     scoredAt: iso(deps.now()),
   };
   const headline = result.headline;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { classificationReportSchema } from './classification.ts';
 
 /**
  * The evaluation stage as recorded on the run (`runs/{runId}.evaluation`): the inference input
@@ -100,6 +101,10 @@ export const evaluationResultSchema = z.object({
     })
     .nullable()
     .optional(),
+  /** Where the headline measure came from: the launch request, or the references (classification.ts pickMetric). */
+  metricSource: z.enum(['request', 'data']).optional(),
+  /** When the references are class labels: each model's per-label precision, recall, F1 and confusion table. */
+  classification: z.record(z.string(), classificationReportSchema).optional(),
   /** How many examples the tuned model got better, worse or the same as the base one (the table: runs/{runId}/examples). */
   verdicts: z.object({ better: z.number().int(), worse: z.number().int(), same: z.number().int() }).optional(),
   scoredAt: z.string(),

@@ -79,8 +79,12 @@ export const launchStagesSchema = z
 
 export const evaluationSpecSchema = z.object({
   datasetUri: gcsUri,
-  /** The headline measure: exact, normalised or JSON-field match for answers with one right form; ROUGE-L or BLEU for free text. */
-  metric: z.enum(['exact_match', 'normalized_match', 'json_fields', 'rouge_l', 'bleu']).default('exact_match'),
+  /**
+   * The headline measure: exact, normalised or JSON-field match for answers with one right form;
+   * ROUGE-L or BLEU for free text. Absent: picked from the references (JSON → json_fields, class
+   * labels → normalized_match, free text → rouge_l; shared/evaluation/classification.ts).
+   */
+  metric: z.enum(['exact_match', 'normalized_match', 'json_fields', 'rouge_l', 'bleu']).optional(),
   /**
    * Evaluate this checkpoint of the tuned model (TunedModel.checkpoints' checkpoint_id) instead
    * of Vertex's default one. "Use checkpoints in supervised fine-tuning for Gemini models":
@@ -169,7 +173,8 @@ export function runIdFor(message: LaunchMessage): string {
     training: [...trainingDatasets(message)].sort(),
     validation: message.validationDatasetUri ?? null,
     hyperParameters: sortKeys(message.hyperParameters),
-    evaluation: message.evaluation ?? null,
+    // A message without a metric hashed as exact_match when that was the default: its run id stays.
+    evaluation: message.evaluation ? { ...message.evaluation, metric: message.evaluation.metric ?? 'exact_match' } : null,
     // Only when given: a message from before the field keeps its run id.
     ...(message.method && message.method !== 'SUPERVISED' ? { method: message.method } : {}),
     ...(message.stages ? { stages: message.stages } : {}),

@@ -154,7 +154,22 @@ function evaluationTable(evaluation) {
   return `<p>${r.n} held-out examples; headline ${esc(r.metric)}: <strong>${pct(r.headline.base)}${r.stage1 ? ` → ${pct(r.headline.stage1)}` : ''} → ${pct(r.headline.tuned)}</strong></p>${sure}
     <table id="evaluation-table"><thead><tr><th></th><th>base</th>${r.stage1 ? '<th>after stage 1</th>' : ''}<th>tuned</th><th>delta (points)</th></tr></thead><tbody>
     ${row('exact match', 'exactMatch')}${row('normalised match', 'normalizedMatch')}${row('valid JSON', 'jsonValid')}${row('JSON fields right', 'jsonFieldAccuracy')}${r.base.rougeL !== undefined ? row('ROUGE-L', 'rougeL') + row('BLEU', 'bleu') : ''}
-    <tr><td>blocked / empty</td><td class="num">${r.base.blocked} / ${r.base.empty}</td>${middle(r.stage1 ? `${r.stage1.blocked} / ${r.stage1.empty}` : '')}<td class="num">${r.tuned.blocked} / ${r.tuned.empty}</td><td></td></tr></tbody></table>`;
+    <tr><td>blocked / empty</td><td class="num">${r.base.blocked} / ${r.base.empty}</td>${middle(r.stage1 ? `${r.stage1.blocked} / ${r.stage1.empty}` : '')}<td class="num">${r.tuned.blocked} / ${r.tuned.empty}</td><td></td></tr></tbody></table>${classificationTable(r.classification)}`;
+}
+
+// Class labels: per-label F1 of each model (precision, recall and the confusion table are in the run document).
+function classificationTable(classification) {
+  if (!classification || !classification.tuned) return '';
+  const base = classification.base;
+  const tuned = classification.tuned;
+  const rows = tuned.labels
+    .map((item) => {
+      const before = base && base.labels.find((b) => b.label === item.label);
+      return `<tr><td>${esc(item.label)}</td><td class="num">${before ? before.f1.toFixed(2) : '–'}</td><td class="num">${item.f1.toFixed(2)}</td><td class="num">${item.support}</td></tr>`;
+    })
+    .join('');
+  return `<p id="classification">classification: accuracy ${pct(base ? base.accuracy : null)} → ${pct(tuned.accuracy)}, macro F1 ${base ? base.macroF1.toFixed(2) : '–'} → ${tuned.macroF1.toFixed(2)}</p>
+    <table id="per-label"><thead><tr><th>label</th><th>base F1</th><th>tuned F1</th><th>examples</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function datasetReport(body) {

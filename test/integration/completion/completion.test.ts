@@ -692,3 +692,68 @@ test("evaluation at a named checkpoint: the tuned side is asked at that checkpoi
   assert.equal(refused.evaluation, null);
   assert.match(refused.history.at(-1)!.reason, /names checkpoint 7, and the job kept 1, 2/);
 });
+
+test('a classification task (short labels, no metric asked): accuracy is the headline, with per-label F1 and a confusion table for each model', async () => {
+  const env = await setup();
+  const labelled = (q: string, a: string) => example(q, a);
+  await objects.write(
+    'gs://sft-datasets/labels/train.jsonl',
+    jsonl([
+      labelled('I was charged twice', 'billing'),
+      labelled('Refund my order please', 'billing'),
+      labelled('The app crashes on start', 'bug'),
+      labelled('Settings screen is blank', 'bug'),
+      labelled('How do I change my email', 'account'),
+      labelled('Reset my password', 'account'),
+    ]),
+  );
+  await objects.write(
+    'gs://sft-datasets/labels/heldout.jsonl',
+    jsonl([
+      labelled('I was charged twice', 'billing'),
+      labelled('Refund my order please', 'billing'),
+      labelled('The app crashes on start', 'bug'),
+      labelled('Settings screen is blank', 'bug'),
+      labelled('Reset my password', 'account'),
+      labelled('I was charged twice for my password', 'account'),
+    ]),
+  );
+  const { runId } = await handleLaunch(
+    envelope(
+      launch({
+        experiment: 'labels',
+        trainingDatasetUri: 'gs://sft-datasets/labels/train.jsonl',
+        validationDatasetUri: undefined,
+        evaluation: { datasetUri: 'gs://sft-datasets/labels/heldout.jsonl' },
+      }),
+    ),
+    env.launcher,
+  );
+  await tickUntil(env, runId, 'SUCCEEDED');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  await tickUntil(env, runId, 'SCORING');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
+  const result = (await env.launcher.runs.get(runId))!.evaluation!.result!;
+  // The launch named no metric: the references are labels, so the headline is (normalised) accuracy.
+  assert.equal(result.metricSource, 'data');
+  assert.equal(result.metric, 'normalized_match');
+  const tuned = result.classification!.tuned!;
+  // The tuned toy answers the nearest training example's label: five right; "I was charged twice for my password" gets billing.
+  assert.equal(tuned.accuracy, Number((5 / 6).toFixed(6)));
+  assert.deepEqual(
+    tuned.labels.map((item) => [item.label, item.support]),
+    [
+      ['account', 2],
+      ['billing', 2],
+      ['bug', 2],
+    ],
+  );
+  assert.equal(tuned.confusion.account!.account, 1);
+  assert.equal(
+    Object.values(tuned.confusion).reduce((sum, row) => sum + Object.values(row).reduce((a, b) => a + b, 0), 0),
+    6,
+  );
+  // The base toy echoes the question: no label right.
+  assert.equal(result.classification!.base!.accuracy, 0);
+  assert.equal(result.classification!.base!.confusion.billing!['(other)'], 2);
+});

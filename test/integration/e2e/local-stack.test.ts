@@ -427,7 +427,7 @@ describe('faults across stages', () => {
     const watched = await cli('status', runId, '--watch', '--interval', '0.5');
     assert.equal(watched.status, 0, watched.stderr);
     assert.match(watched.stdout, /COMPLETED/, `run ${runId}: ${watched.stdout}`);
-    assert.match(watched.stdout, /exact_match: base [\d.]+ → tuned [\d.]+/);
+    assert.match(watched.stdout, /json_fields: base [\d.]+ → tuned [\d.]+/);
     // Every held-out example side by side, as CSV for a spreadsheet: one row each, the header naming both models.
     const exported = await cli('examples', runId, '--csv');
     assert.equal(exported.status, 0, exported.stderr);

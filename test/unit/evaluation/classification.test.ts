@@ -1,0 +1,29 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { classificationReport, looksLikeLabels, pickMetric } from '../../../shared/evaluation/classification.ts';
+
+test('the headline measure is read from the references: JSON → fields, labels → accuracy, free text → ROUGE-L', () => {
+  assert.equal(pickMetric(['{"a":1}', '{"a":2}', 'x']), 'json_fields');
+  assert.equal(pickMetric(['billing', 'Billing', 'bug', 'bug ', 'account', 'billing']), 'normalized_match');
+  assert.equal(
+    pickMetric(['You can get a refund within 30 days.', 'Open Settings, then Security.', 'We ship to 40 countries.']),
+    'rouge_l',
+  );
+  assert.equal(looksLikeLabels(['a', 'b', 'c', 'd']), false, 'every reference different: not labels');
+  assert.equal(looksLikeLabels(['positive', 'negative', 'positive', 'negative']), true);
+});
+
+test('per-label precision, recall and F1, macro F1 and the confusion table, worked by hand', () => {
+  const references = ['spam', 'spam', 'spam', 'ham', 'ham', 'ham'];
+  const predictions = ['spam', 'Spam', 'ham', 'ham', 'spam', null];
+  const report = classificationReport(references, predictions);
+  // spam: predicted 3 times (2 right) → precision 2/3; 3 true spam, 2 found → recall 2/3.
+  // ham: predicted 2 times (1 right) → precision 1/2; 3 true ham, 1 found → recall 1/3; F1 = 0.4.
+  assert.deepEqual(report.labels, [
+    { label: 'ham', precision: 0.5, recall: 0.333333, f1: 0.4, support: 3 },
+    { label: 'spam', precision: 0.666667, recall: 0.666667, f1: 0.666667, support: 3 },
+  ]);
+  assert.equal(report.accuracy, 0.5);
+  assert.equal(report.macroF1, Number(((0.4 + 2 / 3) / 2).toFixed(6)));
+  assert.deepEqual(report.confusion, { spam: { spam: 2, ham: 1 }, ham: { ham: 1, spam: 1, '(other)': 1 } });
+});
