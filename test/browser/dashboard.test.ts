@@ -72,7 +72,7 @@ test('the runs table lists the sample run with its state, attempts and evaluatio
   const row = page.locator(`tr[data-run="${runs.completed}"]`);
   assert.equal(await row.locator('[data-state]').getAttribute('data-state'), 'COMPLETED');
   assert.match(await row.innerText(), /dashboard\s+gemini-3\.5-flash-lite\s+1/);
-  assert.match(await row.innerText(), /exact_match [\d.]+% → [\d.]+%/);
+  assert.match(await row.innerText(), /json_fields [\d.]+% → [\d.]+%/);
   assert.equal(await page.locator(`tr[data-run="${runs.failed}"] [data-state]`).getAttribute('data-state'), 'FAILED');
   await page.screenshot({ path: `${artifacts}dashboard-runs.png`, fullPage: true });
   await page.close();
@@ -110,13 +110,27 @@ test('a run page draws its loss and accuracy curves from the stored metric point
   );
   assert.ok(chart.loss[1]!.at(-1)! < chart.loss[1]![0]!, 'the loss fell');
   assert.equal(chart.accuracy[0]!.length, steps.length);
-  assert.match(await page.locator('#evaluation').innerText(), /held-out examples; headline exact_match/);
+  assert.match(await page.locator('#evaluation').innerText(), /held-out examples; headline json_fields/);
   assert.match(
     await page.locator('#timeline').innerText(),
     /attempt 1 in us-central1: .*\/locations\/us-central1\/tuningJobs\/\d+ submitted/,
   );
   assert.match(await page.locator('#dataset').innerText(), /25 valid, 1 rejected/);
   await page.screenshot({ path: `${artifacts}dashboard-run.png`, fullPage: true });
+
+  // Example by example: every held-out example, then only those the tuned model did better on.
+  const result = (await db.doc(`runs/${runs.completed}`).get()).data()!.evaluation.result as {
+    n: number;
+    verdicts: { better: number; worse: number; same: number };
+  };
+  await page.waitForSelector('#examples-list[data-verdict="all"]');
+  assert.equal(await page.locator('#examples-table tbody tr').count(), result.n);
+  await page.click('#example-filters button[data-verdict="better"]');
+  await page.waitForSelector('#examples-list[data-verdict="better"]');
+  const better = await page.locator('#examples-table tbody tr').count();
+  assert.equal(result.verdicts.better > 0 ? better : 0, result.verdicts.better);
+  if (better > 0) assert.match(await page.locator('#examples-table tbody tr').first().innerText(), /better/);
+  await page.screenshot({ path: `${artifacts}dashboard-examples.png`, fullPage: true });
   await page.close();
 });
 
@@ -184,7 +198,7 @@ test('a run page follows a live run without a reload: attempt 1 cancelled as stu
   assert.equal(attempts.length, 2, attempts.join('\n'));
   assert.match(attempts[0]!, /JOB_STATE_CANCELLED/);
   assert.match(attempts[1]!, /stuck in Vertex's queue/);
-  assert.match(await page.locator('#evaluation').innerText(), /headline exact_match/);
+  assert.match(await page.locator('#evaluation').innerText(), /headline json_fields/);
   assert.equal(await page.locator('#live').innerText(), '', 'a finished run stops refreshing');
   await page.screenshot({ path: `${artifacts}dashboard-resubmitted.png`, fullPage: true });
   await page.close();

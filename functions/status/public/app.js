@@ -113,6 +113,7 @@ async function showRun(runId) {
       .join('')}</ol>
       <details><summary>history</summary><ol>${run.history.map((h) => `<li>${esc(h.at)} ${esc(h.from || '·')} → ${esc(h.to)}: ${esc(h.reason)}</li>`).join('')}</ol></details></section>
     <section id="evaluation"><h2>Evaluation, base vs tuned</h2>${evaluationTable(run.evaluation)}</section>
+    ${run.evaluation && run.evaluation.result ? '<section id="examples"><h2>Example by example</h2><p id="example-filters"></p><div id="examples-list"></div></section>' : ''}
     <section id="dataset"><h2>Dataset report</h2>${datasetReport(datasetBody)}</section>`;
   const metrics = metricsBody.metrics || [];
   const charts = document.getElementById('charts');
@@ -125,7 +126,38 @@ async function showRun(runId) {
     metrics,
     charts,
   );
+  if (run.evaluation && run.evaluation.result) await showExamples(runId, 'all', run.evaluation.result.verdicts);
   return !TERMINAL.includes(run.state);
+}
+
+// Every held-out example side by side (the status API pages runs/{id}/examples), filtered by verdict.
+async function showExamples(runId, verdict, counts) {
+  const filters = document.getElementById('example-filters');
+  const list = document.getElementById('examples-list');
+  if (!filters || !list) return;
+  const label = { all: 'all', better: 'tuned better', worse: 'tuned worse', same: 'same' };
+  filters.innerHTML = Object.keys(label)
+    .map(
+      (key) =>
+        `<button data-verdict="${key}" class="${key === verdict ? 'active' : ''}">${label[key]}${counts && key !== 'all' ? ` (${counts[key]})` : ''}</button>`,
+    )
+    .join(' ');
+  for (const button of filters.querySelectorAll('button'))
+    button.addEventListener('click', () => showExamples(runId, button.dataset.verdict, counts));
+  const body = await get(`api/runs/${runId}/examples?pageSize=100${verdict === 'all' ? '' : `&verdict=${verdict}`}`);
+  if (body.failed) return (list.innerHTML = `<p class="reason">${esc(body.failed)}</p>`);
+  const cell = (text) => `<td class="text">${esc(text === null || text === undefined ? '(no answer)' : text)}</td>`;
+  list.innerHTML = body.examples.length
+    ? `<table id="examples-table"><thead><tr><th>#</th><th>verdict</th><th>prompt</th><th>reference</th><th>base</th><th>tuned</th></tr></thead><tbody>${body.examples
+        .map(
+          (e) =>
+            `<tr class="verdict-${esc(e.verdict)}"><td class="num">${e.index}</td><td>${esc(e.verdict)}</td>${cell(e.prompt)}${cell(e.reference)}${cell(e.answers.base)}${cell(e.answers.tuned)}</tr>`,
+        )
+        .join(
+          '',
+        )}</tbody></table>${body.nextPageToken ? '<p>First 100 shown: the CLI exports all (sft-pipeline examples RUN_ID --csv).</p>' : ''}`
+    : '<p>No example with this verdict.</p>';
+  list.dataset.verdict = verdict;
 }
 
 // A model Vertex refused batch prediction for is asked online, in parts: show how far it got.
