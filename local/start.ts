@@ -86,7 +86,7 @@ while (Date.now() < deadline) {
     const r = dataset.report;
     once(
       'converted',
-      `converted: ${r.examples.valid} valid examples, ${r.examples.invalid} rejected (see the report), ${r.split.train} train / ${r.split.validation} validation, ${r.tokens.total} tokens, estimated $${r.estimatedCost.usd}`,
+      `converted: ${r.examples.valid} valid examples, ${r.examples.invalid} rejected (see the report), ${r.split.train} train / ${r.split.validation} validation, ${r.tokens.total} tokens, ${r.estimatedCost.usd === null ? `cost not estimated (no training price for ${r.estimatedCost.model}: MODEL_CATALOGUE)` : `estimated $${r.estimatedCost.usd}`}`,
     );
   }
   if (dataset?.state === 'REJECTED') {
@@ -152,8 +152,18 @@ while (Date.now() < deadline) {
             pct(result.tuned.jsonFieldAccuracy),
             pct(result.delta.jsonFieldAccuracy),
           ],
+          ['ROUGE-L', pct(result.base.rougeL ?? null), pct(result.tuned.rougeL ?? null), pct(result.delta.rougeL ?? null)],
+          ['BLEU', pct(result.base.bleu ?? null), pct(result.tuned.bleu ?? null), pct(result.delta.bleu ?? null)],
           ['blocked / empty', `${result.base.blocked} / ${result.base.empty}`, `${result.tuned.blocked} / ${result.tuned.empty}`, ''],
         ];
+        const sure = result.confidence;
+        if (sure)
+          evaluationTable.push([
+            `${result.metric} gain, 95% interval`,
+            '',
+            '',
+            `[${pct(sure.low)}, ${pct(sure.high)}]${sure.significant ? '' : ' not significant'}`,
+          ]);
       }
       break;
     }
