@@ -127,6 +127,15 @@ export function createMlflowSink(trackingUri: string, credentials: MlflowCredent
       const metrics = (['base', 'tuned', 'delta', 'stage1'] as const)
         .filter((side) => typeof result.headline[side] === 'number')
         .map((side) => ({ key: `eval_${result.metric}_${side}`, value: result.headline[side]!, step: 0, timestamp }));
+      // How sure the gain is: the delta's 95 % paired-bootstrap interval, and every example's verdict.
+      const confidence = result.confidence;
+      if (confidence)
+        metrics.push(
+          { key: `eval_${result.metric}_delta_low`, value: confidence.low, step: 0, timestamp },
+          { key: `eval_${result.metric}_delta_high`, value: confidence.high, step: 0, timestamp },
+        );
+      for (const [verdict, count] of Object.entries(result.verdicts ?? {}))
+        metrics.push({ key: `eval_examples_${verdict}`, value: count, step: 0, timestamp });
       await call('POST', 'runs/log-batch', { run_id: runId, metrics, tags: [{ key: 'eval_examples', value: String(result.n) }] });
     },
   };

@@ -495,6 +495,8 @@ test('the MLflow sink signs in as MLflow clients do, logs the points, the hyperp
   const result = {
     metric: 'exact_match',
     headline: { base: 0.63, tuned: 0.7, delta: 0.07 },
+    confidence: { level: 0.95, delta: 0.07, low: -0.05, high: 0.2, n: 40, resamples: 2000, significant: false },
+    verdicts: { better: 9, worse: 6, same: 25 },
     n: 40,
     base: {},
     tuned: {},
@@ -506,7 +508,16 @@ test('the MLflow sink signs in as MLflow clients do, logs the points, the hyperp
   const evaluationCall = calls.at(-1)!;
   assert.deepEqual(
     (evaluationCall.body.metrics as { key: string; value: number }[]).map((m) => `${m.key}=${m.value}`),
-    ['eval_exact_match_base=0.63', 'eval_exact_match_tuned=0.7', 'eval_exact_match_delta=0.07'],
+    [
+      'eval_exact_match_base=0.63',
+      'eval_exact_match_tuned=0.7',
+      'eval_exact_match_delta=0.07',
+      'eval_exact_match_delta_low=-0.05',
+      'eval_exact_match_delta_high=0.2',
+      'eval_examples_better=9',
+      'eval_examples_worse=6',
+      'eval_examples_same=25',
+    ],
   );
   assert.equal(evaluationCall.body.run_id, 'mlflow-1', 'on the same MLflow run as the training curves');
   // Logging the same attempt again finds its MLflow run instead of creating another.
