@@ -1,6 +1,11 @@
 import { Worker } from 'node:worker_threads';
-import { convertBatch, type BatchConverter, type ConvertedRecord, type RecordBatchOptions } from '../../shared/convert/pipeline.ts';
-import type { RawRecord, RecordParseFailure } from '../../shared/convert/types.ts';
+import {
+  convertBatch,
+  type BatchConverter,
+  type BatchRecord,
+  type ConvertedRecord,
+  type RecordBatchOptions,
+} from '../../shared/convert/pipeline.ts';
 import { modelOverrides } from '../../shared/gemini/models.ts';
 import { gemmaTokenizerTables, loadGemmaTokenizer } from '../tokenizer/index.ts';
 
@@ -14,7 +19,7 @@ export function createConverterPool(options: { threads: number }): BatchConverte
     { length: Math.max(1, options.threads) },
     () => new Worker(new URL('./worker.ts', import.meta.url), { workerData: { tables, models: modelOverrides() } }),
   );
-  type Batch = (RawRecord | RecordParseFailure)[];
+  type Batch = BatchRecord[];
   const pending = new Map<
     number,
     { resolve: (value: ConvertedRecord[]) => void; reject: (error: Error) => void; batch: Batch; options: RecordBatchOptions }

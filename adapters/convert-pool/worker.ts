@@ -1,6 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { convertBatch, type RecordBatchOptions } from '../../shared/convert/pipeline.ts';
-import type { RawRecord, RecordParseFailure } from '../../shared/convert/types.ts';
+import { convertBatch, type BatchRecord, type RecordBatchOptions } from '../../shared/convert/pipeline.ts';
 import { useModelOverrides, type ModelOverride } from '../../shared/gemini/models.ts';
 import { BpeTokenizer, type BpeTables } from '../../shared/tokenizer/bpe.ts';
 
@@ -9,7 +8,7 @@ const tokenizer = new BpeTokenizer((workerData as { tables: BpeTables }).tables)
 // The operator's model rows, as the main thread has them: the same limits in every thread.
 useModelOverrides((workerData as { models: ModelOverride[] }).models);
 
-parentPort!.on('message', (message: { id: number; batch: (RawRecord | RecordParseFailure)[]; options: RecordBatchOptions }) => {
+parentPort!.on('message', (message: { id: number; batch: BatchRecord[]; options: RecordBatchOptions }) => {
   let converted;
   try {
     converted = convertBatch(message.batch, message.options, tokenizer);

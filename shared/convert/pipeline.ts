@@ -13,7 +13,7 @@ import { describeBinaryInput, isParquet } from './binary-formats.ts';
 import { decodeInput, inputEncoding, type InputEncoding } from './decode-input.ts';
 import { UnusableInputError } from './readers/errors.ts';
 import { readJsonArray } from './readers/json-array.ts';
-import { readJsonLines } from './readers/jsonl.ts';
+import { parseJsonText, readJsonLines } from './readers/jsonl.ts';
 import { openParquet, type RandomAccessInput } from './readers/parquet.ts';
 import { ReportBuilder } from './report.ts';
 import type {
@@ -28,6 +28,7 @@ import type {
   RecordParseFailure,
   TokenCounter,
   TuningMethod,
+  UnparsedLine,
 } from './types.ts';
 
 /** One record after conversion: the result and, for a valid example, its JSONL line and split. */
@@ -57,29 +58,51 @@ export interface RecordBatchOptions {
   localMedia?: 'refuse' | 'upload';
   method?: TuningMethod;
   preferenceData?: boolean;
+  /**
+   * Send back only what the caller writes and reports (the JSONL line, split, issues, tokens):
+   * not the raw record's value nor the example object, which the line already holds. A worker
+   * pool's results are copied between threads; copying each example twice cost more than the
+   * second core gave. Off when examples are prepared (prepareExample needs the object).
+   */
+  slim?: boolean;
 }
+
+/** The stand-in a slim result carries for an example its line holds: truthy, as a valid result's example is. */
+const EXAMPLE_IN_LINE: GeminiExample = Object.freeze({ contents: [] }) as unknown as GeminiExample;
 
 /**
  * Converts batches of records, in order. The default runs in this thread; the CLI passes a
  * worker-thread pool for large files. Either way the output is identical, record for record.
  */
 export interface BatchConverter {
-  convert(batch: (RawRecord | RecordParseFailure)[], options: RecordBatchOptions): Promise<ConvertedRecord[]>;
+  convert(batch: BatchRecord[], options: RecordBatchOptions): Promise<ConvertedRecord[]>;
 }
 
+/** What a batch holds: records, failures, and JSON Lines text the converting thread parses. */
+export type BatchRecord = RawRecord | RecordParseFailure | UnparsedLine;
+
 /** Converts one batch in this thread: also what each worker of a pool runs. */
-export function convertBatch(
-  batch: (RawRecord | RecordParseFailure)[],
-  options: RecordBatchOptions,
-  tokens: TokenCounter,
-): ConvertedRecord[] {
-  return batch.map((record) => {
+export function convertBatch(batch: BatchRecord[], options: RecordBatchOptions, tokens: TokenCounter): ConvertedRecord[] {
+  return batch.map((item) => {
+    const record = 'text' in item ? parseJsonText(item.text, item.line) : item;
     if ('code' in record) return { record };
     const result = convertRecord(record, options, tokens);
-    if (!result.example) return { record, result };
+    const kept = options.slim ? slimRecord(record) : record;
+    // A KTO answer waits for its pair in the caller, which needs its parts: never slimmed.
+    if (!result.example) return { record: kept, result: options.slim && !result.judged ? slimResult(result) : result };
     const line = JSON.stringify(result.example);
-    return { record, result, line, split: assignSplit(line, options.seed, options.validationFraction) };
+    const split = assignSplit(line, options.seed, options.validationFraction);
+    return { record: kept, result: options.slim ? slimResult(result) : result, line, split };
   });
+}
+
+function slimRecord(record: RawRecord): RawRecord {
+  return { line: record.line, value: null, ...(record.item !== undefined ? { item: record.item } : {}) } as RawRecord;
+}
+
+function slimResult(result: RecordResult): RecordResult {
+  const { located: _located, ...rest } = result;
+  return { ...rest, example: result.example ? EXAMPLE_IN_LINE : null };
 }
 
 /** Where converted lines go; `write` may return a promise to apply backpressure. */
@@ -149,7 +172,7 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
 
   const byExtension = detectFormat(fileName, undefined);
   const requested = options.format === 'auto' ? byExtension : options.format;
-  let records: AsyncIterable<RawRecord | RecordParseFailure>;
+  let records: AsyncIterable<BatchRecord>;
   let format: RawFormat;
   let columnMap: ColumnMap | undefined;
   let preferenceData = false;
@@ -180,7 +203,8 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
     format = requested;
   } else {
     const first = firstNonSpace(head);
-    const reader = first === 0x5b ? readJsonArray(sniffed, options) : readJsonLines(sniffed, options);
+    // JSON Lines are parsed where they are converted (worker threads, with a pool).
+    const reader = first === 0x5b ? readJsonArray(sniffed, options) : readJsonLines(sniffed, { ...options, deferParse: true });
     if (first !== 0x5b && first !== 0x7b) {
       throw new UnusableInputError('format not recognised: expected JSON Lines, a JSON array, or a .csv/.tsv file with a header');
     }
@@ -209,6 +233,8 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
     ...(options.localMedia ? { localMedia: options.localMedia } : {}),
     method,
     preferenceData,
+    // Results cross threads only with a pool; prepared examples need their objects.
+    ...(options.converter && !options.prepareExample ? { slim: true } : {}),
   };
   const converter = options.converter ?? { convert: async (batch, o) => convertBatch(batch, o, options.tokens) };
   let lastLine = 0;
@@ -297,7 +323,7 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
   // stays bounded while every worker has work.
   const inFlight: Promise<ConvertedRecord[]>[] = [];
   const maxInFlight = options.converter ? 8 : 1;
-  let batch: (RawRecord | RecordParseFailure)[] = [];
+  let batch: BatchRecord[] = [];
   for await (const record of records) {
     recordCount += 1;
     batch.push(record);
@@ -372,10 +398,10 @@ const HOLD_MAX_BYTES = 64 * 1024 * 1024;
 
 /** Detects a JSON format from the first records that parse; keeps every record for the caller. */
 async function detectFromFirstRecords(
-  reader: AsyncGenerator<RawRecord | RecordParseFailure>,
+  reader: AsyncGenerator<BatchRecord>,
   requested: RawFormat | null,
   tabularFallback = false,
-): Promise<{ format: RawFormat; preference: boolean; records: AsyncIterable<RawRecord | RecordParseFailure> }> {
+): Promise<{ format: RawFormat; preference: boolean; records: AsyncIterable<BatchRecord> }> {
   const buffered: (RawRecord | RecordParseFailure)[] = [];
   let format: RawFormat | null = requested;
   let firstParsed: RawRecord | undefined;
@@ -383,10 +409,12 @@ async function detectFromFirstRecords(
   while ((format === null || firstParsed === undefined) && buffered.length < 20) {
     const next = await reader.next();
     if (next.done) break;
-    buffered.push(next.value);
-    if (!('code' in next.value)) {
-      firstParsed ??= next.value;
-      format ??= detectJsonFormat(next.value.value);
+    // The first records are parsed here, to tell the format; the rest where they are converted.
+    const value = 'text' in next.value ? parseJsonText(next.value.text, next.value.line) : next.value;
+    buffered.push(value);
+    if (!('code' in value)) {
+      firstParsed ??= value;
+      format ??= detectJsonFormat(value.value);
     }
   }
   // A table of plain columns (Parquet) is read as CSV rows are, its columns found by name.
@@ -411,9 +439,10 @@ function isFlat(value: unknown): boolean {
 }
 
 /** Parquet cells as the text a CSV row holds (numbers and booleans written out, nulls empty). */
-async function* cellsAsText(records: AsyncIterable<RawRecord | RecordParseFailure>): AsyncGenerator<RawRecord | RecordParseFailure> {
+async function* cellsAsText(records: AsyncIterable<BatchRecord>): AsyncGenerator<BatchRecord> {
   for await (const record of records) {
-    if ('code' in record) yield record;
+    // Parquet rows arrive parsed: no JSON Lines text reaches here.
+    if ('code' in record || 'text' in record) yield record;
     else
       yield {
         ...record,

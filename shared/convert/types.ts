@@ -40,6 +40,15 @@ export interface RawRecord {
   value: unknown;
 }
 
+/**
+ * A JSON Lines record read but not parsed yet: its text goes to the thread that converts it
+ * (parsing there, not on the reading thread, is what lets a worker pool scale).
+ */
+export interface UnparsedLine {
+  line: number;
+  text: string;
+}
+
 /** A record the reader could not even parse (bad JSON, a line over the byte limit, bad UTF-8). */
 export interface RecordParseFailure {
   line: number;

@@ -1,4 +1,4 @@
-import type { RawRecord, RecordParseFailure } from '../types.ts';
+import type { RawRecord, RecordParseFailure, UnparsedLine } from '../types.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from './errors.ts';
 
 const NEWLINE = 0x0a;
@@ -9,10 +9,19 @@ const NEWLINE = 0x0a;
  * its newline and reported as `record_too_large`, never buffered whole. Invalid UTF-8 and invalid
  * JSON are located failures; the reading goes on with the next line.
  */
+export function readJsonLines(
+  chunks: AsyncIterable<Uint8Array>,
+  options?: { maxRecordBytes?: number; deferParse?: false },
+): AsyncGenerator<RawRecord | RecordParseFailure>;
+/** With `deferParse`, each line's text is yielded unparsed (parseJsonText parses it where it is converted). */
+export function readJsonLines(
+  chunks: AsyncIterable<Uint8Array>,
+  options: { maxRecordBytes?: number; deferParse: true },
+): AsyncGenerator<UnparsedLine | RecordParseFailure>;
 export async function* readJsonLines(
   chunks: AsyncIterable<Uint8Array>,
-  options: { maxRecordBytes?: number } = {},
-): AsyncGenerator<RawRecord | RecordParseFailure> {
+  options: { maxRecordBytes?: number; deferParse?: boolean } = {},
+): AsyncGenerator<RawRecord | UnparsedLine | RecordParseFailure> {
   const maxBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let pending: Uint8Array[] = [];
@@ -20,7 +29,7 @@ export async function* readJsonLines(
   let overflowing = false;
   let line = 1;
 
-  const finishLine = (): RawRecord | RecordParseFailure | undefined => {
+  const finishLine = (): RawRecord | UnparsedLine | RecordParseFailure | undefined => {
     const current = line;
     line += 1;
     if (overflowing) {
@@ -34,7 +43,7 @@ export async function* readJsonLines(
     const bytes = pending.length === 1 ? pending[0]! : concat(pending, pendingBytes);
     pending = [];
     pendingBytes = 0;
-    return parseLine(bytes, current, decoder);
+    return readLine(bytes, current, decoder, options.deferParse === true);
   };
 
   for await (const chunk of chunks) {
@@ -64,11 +73,12 @@ export async function* readJsonLines(
   }
 }
 
-function parseLine(
+function readLine(
   bytes: Uint8Array,
   line: number,
   decoder: { decode(input: Uint8Array): string },
-): RawRecord | RecordParseFailure | undefined {
+  defer: boolean,
+): RawRecord | UnparsedLine | RecordParseFailure | undefined {
   let text: string;
   try {
     text = decoder.decode(bytes);
@@ -77,6 +87,11 @@ function parseLine(
   }
   if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === '') return undefined;
+  return defer ? { line, text } : parseJsonText(text, line);
+}
+
+/** One JSON Lines record's text parsed, or the located failure. */
+export function parseJsonText(text: string, line: number): RawRecord | RecordParseFailure {
   try {
     return { line, value: JSON.parse(text) };
   } catch (error) {
