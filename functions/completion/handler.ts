@@ -6,7 +6,7 @@ import type { BatchService } from '../../adapters/vertex/batch.ts';
 import type { MetricsReader } from '../../adapters/vertex/metrics.ts';
 import type { TuningService } from '../../adapters/vertex/tuning.ts';
 import { classifyError } from '../../shared/errors/classify.ts';
-import { batchDisplayName, batchOutputPrefix, evaluationFiles, headlineScore } from '../../shared/evaluation/plan.ts';
+import { batchDisplayName, batchOutputPrefix, bestModel, evaluationFiles, headlineScore } from '../../shared/evaluation/plan.ts';
 import { ARM_NAMES, EVALUATION_ARMS, armsOf, type Evaluation, type EvaluationArm } from '../../shared/evaluation/schema.ts';
 import { scoreDelta, type ExampleScore, type ModelScores } from '../../shared/evaluation/scoring.ts';
 import { decodeMessageData, type PubsubMessagePublished } from '../../shared/launch/envelope.ts';
@@ -307,6 +307,11 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
   for (const example of table) verdicts[example.verdict] += 1;
   const [baseScores, tunedScores, stage1Scores] = [scores.base!, scores.tuned!, scores.stage1];
   const stage1Headline = stage1Scores ? headlineScore(metric, baseScores, stage1Scores).tuned : undefined;
+  const best = bestModel({
+    ...headlineScore(metric, baseScores, tunedScores),
+    ...(stage1Scores ? { stage1: stage1Headline ?? null } : {}),
+  });
+  const selectedArm = run.request?.evaluation?.pickBest && best ? best : 'tuned';
   const result = {
     metric,
     headline: { ...headlineScore(metric, baseScores, tunedScores), ...(stage1Scores ? { stage1: stage1Headline ?? null } : {}) },
@@ -318,6 +323,8 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
     blocked: { base: baseScores.blocked, tuned: tunedScores.blocked, ...(stage1Scores ? { stage1: stage1Scores.blocked } : {}) },
     confidence,
     verdicts,
+    best,
+    selected: { arm: selectedArm, model: evaluation.jobs[selectedArm]!.model },
     metricSource: requested ? ('request' as const) : ('data' as const),
     ...(classification ? { classification } : {}),
     scoredAt: iso(deps.now()),
@@ -327,7 +334,8 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
   const sure = confidence
     ? `; delta 95% interval [${confidence.low}, ${confidence.high}]${confidence.significant ? '' : ', not significant'}`
     : '';
-  const reason = `evaluated on ${result.n} held-out examples: ${metric} base ${headline.base}${middle} → tuned ${headline.tuned}${sure}`;
+  const picked = selectedArm !== 'tuned' ? `; the ${ARM_NAMES[selectedArm]} model scored best and is the run's result (pickBest)` : '';
+  const reason = `evaluated on ${result.n} held-out examples: ${metric} base ${headline.base}${middle} → tuned ${headline.tuned}${sure}${picked}`;
   const after = await deps.store.finish(run.runId, token, 'SCORING', (current) =>
     withEvent(current, applyTransition(current, 'COMPLETED', reason, iso(deps.now()), { evaluation: { ...evaluation, result } }), reason),
   );

@@ -37,6 +37,28 @@ export function headlineValue(
   }
 }
 
+/**
+ * Which model scored best by the headline metric: the tuned one unless another beats it (a tie
+ * keeps the later stage, then the tuned model over the base one). Null when no model has a figure.
+ */
+export function bestModel(headline: {
+  base: number | null;
+  tuned: number | null;
+  stage1?: number | null | undefined;
+}): EvaluationArm | null {
+  const order: EvaluationArm[] = ['tuned', 'stage1', 'base'];
+  let best: EvaluationArm | null = null;
+  let score = -Infinity;
+  for (const arm of order) {
+    const value = headline[arm];
+    if (typeof value === 'number' && value > score) {
+      best = arm;
+      score = value;
+    }
+  }
+  return best;
+}
+
 /** The figure the launch request asked for (its `evaluation.metric`), base and tuned, and the gain. */
 export function headlineScore(
   metric: string,

@@ -101,6 +101,10 @@ export const evaluationResultSchema = z.object({
     })
     .nullable()
     .optional(),
+  /** The model that scored best by the headline metric (tuned, stage1 or base). */
+  best: z.enum(['tuned', 'base', 'stage1']).nullable().optional(),
+  /** The model the run reports as its result: the tuned one, or with `evaluation.pickBest` the best one. */
+  selected: z.object({ arm: z.enum(['tuned', 'base', 'stage1']), model: z.string() }).optional(),
   /** Where the headline measure came from: the launch request, or the references (classification.ts pickMetric). */
   metricSource: z.enum(['request', 'data']).optional(),
   /** When the references are class labels: each model's per-label precision, recall, F1 and confusion table. */

@@ -91,6 +91,11 @@ export const evaluationSpecSchema = z.object({
    * intermediate checkpoints are deployed to endpoints of their own, so it is asked there, online.
    */
   checkpointId: z.string().min(1).max(128).optional(),
+  /**
+   * A staged run reports as its result the model that scored best (the first stage's when the
+   * second did worse), not always the last one: the run's `result.model`.
+   */
+  pickBest: z.boolean().optional(),
 });
 
 export const launchMessageSchema = z

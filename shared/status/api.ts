@@ -78,6 +78,8 @@ export const runSummarySchema = z.object({
   /** While QUEUED: its place in the pipeline's queue for a tuning slot (1 = next). */
   queuePosition: z.number().int().positive().nullable(),
   headline: evaluationResultSchema.shape.headline.extend({ metric: z.string() }).nullable(),
+  /** The model the run gives as its result once evaluated (the tuned one; with pickBest, the best scoring), else its tuned model. */
+  resultModel: z.string().nullable(),
 });
 export type RunSummary = z.infer<typeof runSummarySchema>;
 
@@ -116,6 +118,7 @@ export function summarizeRun(run: RunDocument, nowIso: string): RunSummary {
           : (run.warning ?? run.tuningDataStats?.warnings[0] ?? null)),
     queuePosition: queued?.position ?? null,
     headline: result ? { metric: result.metric, ...result.headline } : null,
+    resultModel: result?.selected?.model ?? run.tunedModel?.model ?? null,
   };
 }
 

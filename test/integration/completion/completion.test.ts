@@ -21,6 +21,7 @@ import { runTick, type PollerDeps } from '../../../functions/poller/tick.ts';
 import { startStorageEmulator, type StorageEmulator } from '../../../emulators/storage/server.ts';
 import type { LaunchMessageInput } from '../../../shared/launch/schema.ts';
 import { createLogger } from '../../../shared/log.ts';
+import { summarizeRun } from '../../../shared/status/api.ts';
 import { exampleComparisonSchema } from '../../../shared/evaluation/examples.ts';
 import { metricDocumentId } from '../../../shared/metrics/series.ts';
 import type { RunEvent } from '../../../shared/runs/schema.ts';
@@ -767,4 +768,28 @@ test('a classification task (short labels, no metric asked): accuracy is the hea
   // The base toy echoes the question: no label right.
   assert.equal(result.classification!.base!.accuracy, 0);
   assert.equal(result.classification!.base!.confusion.billing!['(other)'], 2);
+});
+
+test('pickBest: when another model scores better than the tuned one, the run records it as best and, asked to, gives it as its result', async () => {
+  const env = await setup();
+  // References that repeat the question: the base toy (which echoes) beats the tuned one (which answers from training).
+  await objects.write(
+    'gs://sft-datasets/echo/heldout.jsonl',
+    jsonl([example('Can I ship to Canada', 'Can I ship to Canada'), example('How do I change my password', 'How do I change my password')]),
+  );
+  const { runId } = await handleLaunch(
+    envelope(launch({ experiment: 'pick-best', evaluation: { datasetUri: 'gs://sft-datasets/echo/heldout.jsonl', pickBest: true } })),
+    env.launcher,
+  );
+  await tickUntil(env, runId, 'SUCCEEDED');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  await tickUntil(env, runId, 'SCORING');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
+  const run = (await env.launcher.runs.get(runId))!;
+  const result = run.evaluation!.result!;
+  assert.equal(result.metric, 'rouge_l', 'free text, no metric asked: ROUGE-L');
+  assert.equal(result.best, 'base');
+  assert.deepEqual(result.selected, { arm: 'base', model: 'gemini-3.5-flash-lite' });
+  assert.match(run.history.at(-1)!.reason, /the base model scored best and is the run's result \(pickBest\)/);
+  assert.equal(summarizeRun(run, new Date().toISOString()).resultModel, 'gemini-3.5-flash-lite');
 });

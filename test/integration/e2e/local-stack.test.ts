@@ -157,6 +157,9 @@ describe('faults across stages', () => {
     assert.equal(evaluation.result.stage1.n, evaluation.result.n);
     assert.ok(evaluation.result.n > 0);
     assert.equal(typeof evaluation.result.headline.stage1, 'number');
+    // Which of the three scored best is recorded; without pickBest the run's result stays the final model.
+    assert.ok(['tuned', 'stage1', 'base'].includes(evaluation.result.best));
+    assert.deepEqual(evaluation.result.selected, { arm: 'tuned', model: run.tunedModel.model });
     assert.match(run.history.at(-1).reason, /base [\d.]+ → after stage 1 [\d.]+ → tuned [\d.]+/);
   });
 

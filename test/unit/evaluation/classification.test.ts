@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classificationReport, looksLikeLabels, pickMetric } from '../../../shared/evaluation/classification.ts';
+import { bestModel } from '../../../shared/evaluation/plan.ts';
 
 test('the headline measure is read from the references: JSON → fields, labels → accuracy, free text → ROUGE-L', () => {
   assert.equal(pickMetric(['{"a":1}', '{"a":2}', 'x']), 'json_fields');
@@ -26,4 +27,12 @@ test('per-label precision, recall and F1, macro F1 and the confusion table, work
   assert.equal(report.accuracy, 0.5);
   assert.equal(report.macroF1, Number(((0.4 + 2 / 3) / 2).toFixed(6)));
   assert.deepEqual(report.confusion, { spam: { spam: 2, ham: 1 }, ham: { ham: 1, spam: 1, '(other)': 1 } });
+});
+
+test('the best model by the headline: the tuned one unless another beats it; ties keep the later stage', () => {
+  assert.equal(bestModel({ base: 0.6, tuned: 0.7 }), 'tuned');
+  assert.equal(bestModel({ base: 0.6, tuned: 0.65, stage1: 0.72 }), 'stage1', 'preference tuning made it worse than stage 1');
+  assert.equal(bestModel({ base: 0.8, tuned: 0.7, stage1: 0.75 }), 'base');
+  assert.equal(bestModel({ base: 0.7, tuned: 0.7, stage1: 0.7 }), 'tuned');
+  assert.equal(bestModel({ base: null, tuned: null }), null);
 });
