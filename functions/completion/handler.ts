@@ -6,7 +6,14 @@ import type { BatchService } from '../../adapters/vertex/batch.ts';
 import type { MetricsReader } from '../../adapters/vertex/metrics.ts';
 import type { TuningService } from '../../adapters/vertex/tuning.ts';
 import { classifyError } from '../../shared/errors/classify.ts';
-import { batchDisplayName, batchOutputPrefix, bestModel, evaluationFiles, headlineScore } from '../../shared/evaluation/plan.ts';
+import {
+  batchDisplayName,
+  batchOutputPrefix,
+  bestModel,
+  evaluationFiles,
+  headlineScore,
+  headlineValue,
+} from '../../shared/evaluation/plan.ts';
 import { ARM_NAMES, EVALUATION_ARMS, armsOf, type Evaluation, type EvaluationArm } from '../../shared/evaluation/schema.ts';
 import { scoreDelta, type ExampleScore, type ModelScores } from '../../shared/evaluation/scoring.ts';
 import { decodeMessageData, type PubsubMessagePublished } from '../../shared/launch/envelope.ts';
@@ -306,15 +313,13 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
   const verdicts = { better: 0, worse: 0, same: 0 };
   for (const example of table) verdicts[example.verdict] += 1;
   const [baseScores, tunedScores, stage1Scores] = [scores.base!, scores.tuned!, scores.stage1];
-  const stage1Headline = stage1Scores ? headlineScore(metric, baseScores, stage1Scores).tuned : undefined;
-  const best = bestModel({
-    ...headlineScore(metric, baseScores, tunedScores),
-    ...(stage1Scores ? { stage1: stage1Headline ?? null } : {}),
-  });
+  const stage1Headline = stage1Scores ? headlineValue(metric, stage1Scores) : undefined;
+  const headline = { ...headlineScore(metric, baseScores, tunedScores), ...(stage1Scores ? { stage1: stage1Headline ?? null } : {}) };
+  const best = bestModel(headline);
   const selectedArm = run.request?.evaluation?.pickBest && best ? best : 'tuned';
   const result = {
     metric,
-    headline: { ...headlineScore(metric, baseScores, tunedScores), ...(stage1Scores ? { stage1: stage1Headline ?? null } : {}) },
+    headline,
     n: tunedScores.n,
     base: baseScores,
     tuned: tunedScores,
@@ -329,7 +334,6 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
     ...(classification ? { classification } : {}),
     scoredAt: iso(deps.now()),
   };
-  const headline = result.headline;
   const middle = stage1Scores ? ` → after stage 1 ${stage1Headline}` : '';
   const sure = confidence
     ? `; delta 95% interval [${confidence.low}, ${confidence.high}]${confidence.significant ? '' : ', not significant'}`
@@ -355,11 +359,7 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
 async function copyMetrics(run: RunDocument, deps: CompletionDeps, log: Logger): Promise<void> {
   const attempt = run.attempts.length;
   try {
-    const job = await deps.tuning.get(run.currentJobName!);
-    if (!job.experiment) throw new Error(`tuning job ${job.name} names no experiment`);
-    const series = await deps.metrics.read(job.experiment);
-    const written = await deps.store.writeMetrics(run.runId, attempt, series, iso(deps.now()));
-    const summary = Object.fromEntries(series.map((s) => [s.metric, summarizeSeries(s)]));
+    const { series, written, summary } = await copyJobMetrics(run.runId, run.currentJobName!, attempt, deps);
     await deps.store.recordMetrics(run.runId, { attempt, summary, readAt: iso(deps.now()), final: true, error: null });
     log.info(LogEvent.metricsCopied, `${series.length} metric series, ${written} new points`);
     if (deps.mlflow)
@@ -383,6 +383,16 @@ async function copyMetrics(run: RunDocument, deps: CompletionDeps, log: Logger):
   }
 }
 
+/** A finished job's training metric series, its points written under `attempt` (runs/{runId}/metrics), and their summary. */
+async function copyJobMetrics(runId: string, jobName: string, attempt: number, deps: CompletionDeps) {
+  const job = await deps.tuning.get(jobName);
+  if (!job.experiment) throw new Error(`tuning job ${job.name} names no experiment`);
+  const series = await deps.metrics.read(job.experiment);
+  const written = await deps.store.writeMetrics(runId, attempt, series, iso(deps.now()));
+  const summary = Object.fromEntries(series.map((item) => [item.metric, summarizeSeries(item)]));
+  return { series, written, summary };
+}
+
 /**
  * A staged run's earlier stages: each one's last attempt's training metrics, copied (points under
  * that attempt in `runs/{runId}/metrics`) and summed up on the stage. The last stage's are the
@@ -393,11 +403,7 @@ async function copyEarlierStagesMetrics(run: RunDocument, deps: CompletionDeps, 
     const attempt = run.attempts.filter((item) => item.stage === stage.number).at(-1);
     if (!attempt?.jobName || stage.metrics?.attempt === attempt.number) continue;
     try {
-      const job = await deps.tuning.get(attempt.jobName);
-      if (!job.experiment) throw new Error(`tuning job ${job.name} names no experiment`);
-      const series = await deps.metrics.read(job.experiment);
-      await deps.store.writeMetrics(run.runId, attempt.number, series, iso(deps.now()));
-      const summary = Object.fromEntries(series.map((item) => [item.metric, summarizeSeries(item)]));
+      const { series, summary } = await copyJobMetrics(run.runId, attempt.jobName, attempt.number, deps);
       await deps.store.update(run.runId, (current) =>
         current.stages
           ? {

@@ -108,11 +108,9 @@ export function withOnlineReleased(run: RunDocument, holder: string, nowIso: str
     ...run,
     evaluation: {
       ...run.evaluation!,
-      jobs: {
-        tuned: onlineReleased(jobs.tuned, holder, nowIso),
-        base: onlineReleased(jobs.base, holder, nowIso),
-        ...(jobs.stage1 ? { stage1: onlineReleased(jobs.stage1, holder, nowIso) } : {}),
-      },
+      jobs: Object.fromEntries(
+        armsOf(run.evaluation!).map((arm) => [arm, onlineReleased(jobs[arm]!, holder, nowIso)]),
+      ) as Evaluation['jobs'],
     },
   };
 }

@@ -163,7 +163,7 @@ export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy
   if (job.state === 'JOB_STATE_SUCCEEDED') {
     const next = nextStage(run);
     const stage = currentStage(run);
-    const stageStats = job.tuningDataStats ? summarizeTuningDataStats(job.tuningDataStats) : null;
+    const stageStats = stats.tuningDataStats ?? null;
     const finished = (item: RunStage): RunStage =>
       item.number !== stage
         ? item
@@ -201,7 +201,7 @@ export function decidePoll(run: RunDocument, job: JobView, nowMs: number, policy
         ...detail,
         ...attemptChanges({ startedAt: current?.startedAt ?? null, endedAt: job.endTime ?? null, endState: job.state }),
         tunedModel: job.tunedModel ?? null,
-        tuningDataStats: job.tuningDataStats ? summarizeTuningDataStats(job.tuningDataStats) : run.tuningDataStats,
+        tuningDataStats: stageStats ?? run.tuningDataStats,
         ...(run.stages ? { stages: run.stages.map(finished) } : {}),
         error: null,
       },

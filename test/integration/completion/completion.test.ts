@@ -28,6 +28,7 @@ import type { RunEvent } from '../../../shared/runs/schema.ts';
 import { startVertexSimulator } from '../../../simulator/vertex/server.ts';
 import { useEmulators } from '../../support/emulators.ts';
 import { singleDatasetDeps } from '../../support/launcher.ts';
+import { simulatorClock } from '../../support/clock.ts';
 
 const emulators = useEmulators({ firestore: true });
 const quiet = createLogger('completion-test', { sink: { write: () => {} } });
@@ -95,14 +96,7 @@ async function setup(options: { mlflowUri?: string; mlflowToken?: string; online
     () => sim.stop(),
     () => db.terminate(),
   );
-  let offset = 0;
-  const clock = {
-    now: () => Date.now() + offset,
-    advance(ms: number) {
-      offset += ms;
-      sim.control.advance(ms);
-    },
-  };
+  const clock = simulatorClock(sim.control);
   const vertex = { project: 'sim-project', location: 'us-central1', baseUrl: sim.url, retries: 1, sleep: async () => {} };
   const tuning = createTuningService(vertex);
   const batch = createBatchService(vertex);

@@ -16,6 +16,7 @@ import { startStorageEmulator, type StorageEmulator } from '../../../emulators/s
 import { createLogger } from '../../../shared/log.ts';
 import { startVertexSimulator } from '../../../simulator/vertex/server.ts';
 import { useEmulators } from '../../support/emulators.ts';
+import { simulatorClock } from '../../support/clock.ts';
 
 /**
  * A staged run (launch `stages: ["SUPERVISED", "PREFERENCE"]`) through the real launcher and
@@ -88,14 +89,7 @@ async function setup() {
     () => db.terminate(),
     () => pubsub.close(),
   );
-  let offset = 0;
-  const clock = {
-    now: () => Date.now() + offset,
-    advance(ms: number) {
-      offset += ms;
-      sim.control.advance(ms);
-    },
-  };
+  const clock = simulatorClock(sim.control);
   const vertex = { project: 'sim-project', location: 'us-central1', baseUrl: sim.url, retries: 0, sleep: async () => {} };
   const tuning = createTuningService(vertex);
   const launcher: LauncherDeps = {

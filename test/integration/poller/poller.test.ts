@@ -19,6 +19,7 @@ import { runEventSchema, type RunEvent } from '../../../shared/runs/events.ts';
 import { startVertexSimulator } from '../../../simulator/vertex/server.ts';
 import { useEmulators } from '../../support/emulators.ts';
 import { singleDatasetDeps } from '../../support/launcher.ts';
+import { simulatorClock } from '../../support/clock.ts';
 
 const emulators = useEmulators({ firestore: true, pubsub: true });
 const quiet = createLogger('poller-test', { sink: { write: () => {} } });
@@ -41,14 +42,7 @@ async function setup() {
     () => db.terminate(),
     () => pubsub.close(),
   );
-  let offset = 0;
-  const clock = {
-    now: () => Date.now() + offset,
-    advance(ms: number) {
-      offset += ms;
-      sim.control.advance(ms);
-    },
-  };
+  const clock = simulatorClock(sim.control);
   const tuning = createTuningService({
     project: 'sim-project',
     location: 'us-central1',
