@@ -156,6 +156,20 @@ while (Date.now() < deadline) {
           ['BLEU', pct(result.base.bleu ?? null), pct(result.tuned.bleu ?? null), pct(result.delta.bleu ?? null)],
           ['blocked / empty', `${result.base.blocked} / ${result.base.empty}`, `${result.tuned.blocked} / ${result.tuned.empty}`, ''],
         ];
+        // Function calls in the references: Vertex's four tool-call metrics (shared/evaluation/tool-calls.ts).
+        if (typeof result.tuned.toolCallValid === 'number')
+          for (const [label, field] of [
+            ['tool call valid', 'toolCallValid'],
+            ['tool name match', 'toolNameMatch'],
+            ['parameter key match', 'toolParameterKeyMatch'],
+            ['parameter key-value match', 'toolParameterKvMatch'],
+          ] as const)
+            evaluationTable.splice(-1, 0, [
+              label,
+              pct(result.base[field] ?? null),
+              pct(result.tuned[field] ?? null),
+              pct(result.delta[field] ?? null),
+            ]);
         const sure = result.confidence;
         if (sure)
           evaluationTable.push([

@@ -6,6 +6,8 @@ import { locationOf } from '../../shared/runs/regions.ts';
 export interface OnlineRequest {
   contents: unknown[];
   systemInstruction?: unknown;
+  tools?: unknown;
+  generationConfig?: unknown;
 }
 
 /** A line of a prediction file, in the shape Vertex's batch output uses, so scoring reads both alike. */
@@ -34,11 +36,20 @@ export function createOnlinePredictor(options: VertexClientOptions): OnlinePredi
     async predict(target, request) {
       const processed = () => new Date().toISOString();
       try {
+        // @google/genai's GenerateContentConfig holds the generation settings, system instruction and tools side by side.
+        // v1, not the SDK's default v1beta1: @google-cloud/aiplatform 7.4's v1beta1 ThinkingConfig has no thinking_level
+        // (v1's has, content.proto), and Gemini 3 models are asked for the least thinking by level.
+        const config = {
+          httpOptions: { apiVersion: 'v1' },
+          ...(request.generationConfig as Record<string, unknown> | undefined),
+          ...(request.systemInstruction !== undefined ? { systemInstruction: request.systemInstruction } : {}),
+          ...(request.tools !== undefined ? { tools: request.tools } : {}),
+        };
         const response = await retry(() =>
           ai(locationOf(target)).models.generateContent({
             model: target,
             contents: request.contents as never,
-            ...(request.systemInstruction !== undefined ? { config: { systemInstruction: request.systemInstruction as never } } : {}),
+            config: config as never,
           }),
         );
         const { candidates, promptFeedback, usageMetadata, modelVersion } = response;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { normalizeAnswer, parseJsonAnswer } from './scoring.ts';
+import { isToolCallReference } from './tool-calls.ts';
 
 /**
  * Which measure fits the task, read from the held-out references, and for classification tasks
@@ -26,10 +27,13 @@ export function looksLikeLabels(references: readonly string[]): boolean {
 }
 
 /**
- * The headline measure when the request names none: JSON answers → field-level accuracy; class
- * labels → exact (normalised) match, the accuracy; free text → ROUGE-L.
+ * The headline measure when the request names none: function calls → parameter key-value match
+ * (the strictest of the tool-call metrics short of exact match); JSON answers → field-level
+ * accuracy; class labels → exact (normalised) match, the accuracy; free text → ROUGE-L.
  */
-export function pickMetric(references: readonly string[]): 'json_fields' | 'normalized_match' | 'rouge_l' {
+export function pickMetric(references: readonly string[]): 'tool_parameter_kv_match' | 'json_fields' | 'normalized_match' | 'rouge_l' {
+  const calls = references.filter(isToolCallReference).length;
+  if (references.length > 0 && calls * 2 >= references.length) return 'tool_parameter_kv_match';
   const json = references.filter(isJson).length;
   if (references.length > 0 && json * 2 >= references.length) return 'json_fields';
   return looksLikeLabels(references) ? 'normalized_match' : 'rouge_l';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { headlineValue } from './plan.ts';
 import type { ExampleScore } from './scoring.ts';
+import { toolCallScoresSchema } from './tool-calls.ts';
 
 /**
  * The per-example comparison: for each held-out example, its prompt, the reference, every model's
@@ -18,6 +19,8 @@ const exampleScoreSchema = z.object({
   jsonFieldAccuracy: z.number().nullable(),
   rougeL: z.number(),
   bleu: z.number(),
+  /** Only when the reference calls a function (tool-calls.ts). */
+  toolCalls: toolCallScoresSchema.nullable().optional(),
 });
 
 export const verdictSchema = z.enum(['better', 'worse', 'same']);
@@ -96,7 +99,16 @@ export function pairedValues(
 }
 
 function missingScore(): ExampleScore {
-  return { status: 'missing', answer: null, exactMatch: 0, normalizedMatch: 0, jsonFieldAccuracy: null, rougeL: 0, bleu: 0 };
+  return {
+    status: 'missing',
+    answer: null,
+    exactMatch: 0,
+    normalizedMatch: 0,
+    jsonFieldAccuracy: null,
+    rougeL: 0,
+    bleu: 0,
+    toolCalls: null,
+  };
 }
 
 /** The table as CSV (RFC 4180: fields quoted, quotes doubled), one row per example. */

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { toolCallText } from './tool-calls.ts';
 
 /**
  * Turning held-out examples into batch inference requests: each example's contents up to the
@@ -8,6 +9,7 @@ import { createHash } from 'node:crypto';
  */
 interface Part {
   text?: unknown;
+  functionCall?: { name?: unknown; args?: unknown };
 }
 interface Content {
   role?: unknown;
@@ -17,7 +19,7 @@ interface Content {
 export interface InferenceCase {
   key: string;
   /** One line of the batch input file: `{"request": {...}}`. */
-  request: { contents: Content[]; systemInstruction?: unknown; generationConfig?: unknown };
+  request: { contents: Content[]; systemInstruction?: unknown; tools?: unknown; generationConfig?: unknown };
   reference: string;
 }
 
@@ -39,10 +41,11 @@ export function requestKey(request: { contents?: Content[]; systemInstruction?: 
 /** `generationConfig` goes into every request (the least thinking the model allows, for instance). */
 export function toInferenceCase(example: unknown, generationConfig?: Record<string, unknown>): InferenceInput {
   if (example === null || typeof example !== 'object') return { skip: 'not a JSON object' };
-  const { contents, systemInstruction, completions } = example as {
+  const { contents, systemInstruction, completions, tools } = example as {
     contents?: unknown;
     systemInstruction?: unknown;
     completions?: unknown;
+    tools?: unknown;
   };
   if (!Array.isArray(contents)) return { skip: 'no "contents" array' };
   if (completions !== undefined) return preferenceCase(contents as Content[], completions, systemInstruction, generationConfig);
@@ -52,11 +55,14 @@ export function toInferenceCase(example: unknown, generationConfig?: Record<stri
   if (last < 1) return { skip: 'no model turn after a user turn to use as the reference' };
   const prompt = turns.slice(0, last);
   if (!prompt.some((turn) => turn.role === 'user')) return { skip: 'no user turn before the last model turn' };
-  const reference = textOf(turns[last]);
-  if (reference === '') return { skip: 'the last model turn has no text to compare against' };
+  // A function call is the reference in the evaluation service's tool-call text (tool-calls.ts).
+  const reference = toolCallText(turns[last]?.parts) ?? textOf(turns[last]);
+  if (reference === '') return { skip: 'the last model turn has no text or function call to compare against' };
   const request = {
     contents: prompt,
     ...(systemInstruction !== undefined ? { systemInstruction } : {}),
+    // The declarations go with the prompt, or the model could not call them.
+    ...(tools !== undefined ? { tools } : {}),
     ...(generationConfig ? { generationConfig } : {}),
   };
   return { key: requestKey(request), request, reference };

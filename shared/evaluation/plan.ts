@@ -1,5 +1,14 @@
 import type { EvaluationArm } from './schema.ts';
 import type { ModelScores } from './scoring.ts';
+import type { ToolCallScores } from './tool-calls.ts';
+
+/** The launch request's names of the tool-call metrics (Vertex's) and the fields that hold them. */
+export const TOOL_METRIC_FIELDS: Partial<Record<string, keyof ToolCallScores>> = {
+  tool_call_valid: 'toolCallValid',
+  tool_name_match: 'toolNameMatch',
+  tool_parameter_key_match: 'toolParameterKeyMatch',
+  tool_parameter_kv_match: 'toolParameterKvMatch',
+};
 
 /** Where a run's evaluation files live in the outputs bucket. */
 export function evaluationFiles(outputsBucket: string, runId: string): { inputUri: string; referencesUri: string } {
@@ -21,8 +30,17 @@ export function batchDisplayName(runId: string, which: EvaluationArm, attempt: n
 /** The value of the run's headline metric in a set of scores (a model's, or one example's). */
 export function headlineValue(
   metric: string,
-  scores: Pick<ModelScores, 'exactMatch' | 'normalizedMatch' | 'jsonFieldAccuracy' | 'rougeL' | 'bleu'>,
+  scores: Pick<ModelScores, 'exactMatch' | 'normalizedMatch' | 'jsonFieldAccuracy' | 'rougeL' | 'bleu'> & {
+    toolCalls?: ToolCallScores | null;
+    toolCallValid?: number | null;
+    toolNameMatch?: number | null;
+    toolParameterKeyMatch?: number | null;
+    toolParameterKvMatch?: number | null;
+  },
 ): number | null {
+  const tool = TOOL_METRIC_FIELDS[metric];
+  // One example's scores hold them under toolCalls; a model's, flat.
+  if (tool) return scores.toolCalls !== undefined ? (scores.toolCalls?.[tool] ?? null) : (scores[tool] ?? null);
   switch (metric) {
     case 'normalized_match':
       return scores.normalizedMatch;

@@ -66,6 +66,11 @@ export const modelScoresSchema = z.object({
   /** Per-example ROUGE-L F and sentence BLEU, averaged (absent from runs scored before they existed). */
   rougeL: z.number().optional(),
   bleu: z.number().optional(),
+  /** Over examples whose reference calls a function (tool-calls.ts); null when none does. */
+  toolCallValid: z.number().nullable().optional(),
+  toolNameMatch: z.number().nullable().optional(),
+  toolParameterKeyMatch: z.number().nullable().optional(),
+  toolParameterKvMatch: z.number().nullable().optional(),
 });
 
 export const evaluationResultSchema = z.object({

@@ -1,4 +1,6 @@
 import { requestKey } from './inference-input.ts';
+import { normalizeAnswer } from './normalize.ts';
+import { isToolCallReference, NO_TOOL_CALL, TOOL_CALL_SCORES, scoreToolCalls, toolCallText, type ToolCallScores } from './tool-calls.ts';
 import { bleu, rougeL } from './text-metrics.ts';
 
 /**
@@ -17,7 +19,7 @@ interface PredictionLine {
   request?: { contents?: []; systemInstruction?: unknown };
   response?: {
     promptFeedback?: { blockReason?: string };
-    candidates?: { content?: { parts?: { text?: unknown }[] }; finishReason?: string }[];
+    candidates?: { content?: { parts?: { text?: unknown; functionCall?: { name?: unknown; args?: unknown } }[] }; finishReason?: string }[];
   };
 }
 
@@ -35,7 +37,9 @@ export function readPrediction(line: unknown): { key: string | null; outcome: Pr
   if (response.promptFeedback?.blockReason) return { key, outcome: { kind: 'blocked', reason: response.promptFeedback.blockReason } };
   const candidate = response.candidates?.[0];
   if (!candidate) return { key, outcome: { kind: 'blocked', reason: 'no candidates' } };
-  const text = (candidate.content?.parts ?? []).map((part) => (typeof part.text === 'string' ? part.text : '')).join('');
+  // A function call is answered in the evaluation service's tool-call text (tool-calls.ts).
+  const parts = candidate.content?.parts ?? [];
+  const text = toolCallText(parts) ?? parts.map((part) => (typeof part.text === 'string' ? part.text : '')).join('');
   if (text.trim() === '') {
     return {
       key,
@@ -48,9 +52,7 @@ export function readPrediction(line: unknown): { key: string | null; outcome: Pr
   return { key, outcome: { kind: 'text', text } };
 }
 
-export function normalizeAnswer(text: string): string {
-  return text.normalize('NFKC').trim().toLowerCase().replace(/\s+/g, ' ');
-}
+export { normalizeAnswer };
 
 /** JSON inside a prediction, allowing the ```json fences models like to add. */
 export function parseJsonAnswer(text: string): unknown {
@@ -86,6 +88,11 @@ export interface ModelScores {
   /** Means over every example (an unanswered one scores 0): text-metrics.ts. */
   rougeL: number;
   bleu: number;
+  /** Means over examples whose reference calls a function (tool-calls.ts); null when there are none. */
+  toolCallValid: number | null;
+  toolNameMatch: number | null;
+  toolParameterKeyMatch: number | null;
+  toolParameterKvMatch: number | null;
 }
 
 /** One example's scores for one model: what the per-example comparison and the bootstrap use. */
@@ -98,6 +105,8 @@ export interface ExampleScore {
   jsonFieldAccuracy: number | null;
   rougeL: number;
   bleu: number;
+  /** Null when the reference calls no function. */
+  toolCalls: ToolCallScores | null;
 }
 
 /** One example scored: pure, so per-example tables and aggregates agree by construction. */
@@ -107,6 +116,7 @@ export function scoreExample(
 ): ExampleScore & { jsonReference: boolean; jsonValid: boolean } {
   const referenceJson = parseJsonAnswer(reference);
   const jsonReference = referenceJson !== null && typeof referenceJson === 'object';
+  const toolReference = isToolCallReference(reference);
   const unanswered = (status: ExampleScore['status']) => ({
     status,
     answer: null,
@@ -115,6 +125,7 @@ export function scoreExample(
     jsonFieldAccuracy: jsonReference ? 0 : null,
     rougeL: 0,
     bleu: 0,
+    toolCalls: toolReference ? NO_TOOL_CALL : null,
     jsonReference,
     jsonValid: false,
   });
@@ -142,6 +153,7 @@ export function scoreExample(
     jsonFieldAccuracy: fieldShare,
     rougeL: rougeL(outcome.text, reference),
     bleu: bleu(outcome.text, reference),
+    toolCalls: toolReference ? scoreToolCalls(outcome.text, reference) : null,
     jsonReference,
     jsonValid,
   };
@@ -159,6 +171,8 @@ export class ScoreAccumulator {
   private missing = 0;
   private rougeL = 0;
   private bleu = 0;
+  private toolReferences = 0;
+  private tool: ToolCallScores = { ...NO_TOOL_CALL };
   /** Per example, by its place in the references file (when the caller gives it). */
   readonly examples: ExampleScore[] = [];
 
@@ -175,6 +189,10 @@ export class ScoreAccumulator {
     this.fieldShare += scored.jsonFieldAccuracy ?? 0;
     this.rougeL += scored.rougeL;
     this.bleu += scored.bleu;
+    if (scored.toolCalls) {
+      this.toolReferences += 1;
+      for (const name of TOOL_CALL_SCORES) this.tool[name] += scored.toolCalls[name];
+    }
     if (index !== undefined) {
       const { jsonReference: _json, jsonValid: _valid, ...example } = scored;
       this.examples[index] = example;
@@ -194,16 +212,17 @@ export class ScoreAccumulator {
       missing: this.missing,
       rougeL: share(this.rougeL, this.n),
       bleu: share(this.bleu, this.n),
+      ...(Object.fromEntries(
+        TOOL_CALL_SCORES.map((name) => [name, this.toolReferences === 0 ? null : share(this.tool[name], this.toolReferences)]),
+      ) as Record<keyof ToolCallScores, number | null>),
     };
   }
 }
 
 /** Tuned minus base, for each share both have. */
-export function scoreDelta(
-  base: ModelScores,
-  tuned: ModelScores,
-): Record<'exactMatch' | 'normalizedMatch' | 'jsonValid' | 'jsonFieldAccuracy' | 'rougeL' | 'bleu', number | null> {
-  const minus = (a: number | null, b: number | null) => (a === null || b === null ? null : Number((a - b).toFixed(6)));
+export function scoreDelta(base: ModelScores, tuned: ModelScores): Record<string, number | null> {
+  const minus = (a: number | null | undefined, b: number | null | undefined) =>
+    a === null || a === undefined || b === null || b === undefined ? null : Number((a - b).toFixed(6));
   return {
     exactMatch: minus(tuned.exactMatch, base.exactMatch),
     normalizedMatch: minus(tuned.normalizedMatch, base.normalizedMatch),
@@ -211,5 +230,8 @@ export function scoreDelta(
     jsonFieldAccuracy: minus(tuned.jsonFieldAccuracy, base.jsonFieldAccuracy),
     rougeL: minus(tuned.rougeL, base.rougeL),
     bleu: minus(tuned.bleu, base.bleu),
+    ...(tuned.toolCallValid !== null && tuned.toolCallValid !== undefined
+      ? Object.fromEntries(TOOL_CALL_SCORES.map((name) => [name, minus(tuned[name], base[name])]))
+      : {}),
   };
 }

@@ -81,10 +81,24 @@ export const evaluationSpecSchema = z.object({
   datasetUri: gcsUri,
   /**
    * The headline measure: exact, normalised or JSON-field match for answers with one right form;
-   * ROUGE-L or BLEU for free text. Absent: picked from the references (JSON → json_fields, class
-   * labels → normalized_match, free text → rouge_l; shared/evaluation/classification.ts).
+   * ROUGE-L or BLEU for free text; the tool-call metrics Vertex's evaluation service names for
+   * function calls. Absent: picked from the references (function calls → tool_parameter_kv_match,
+   * JSON → json_fields, class labels → normalized_match, free text → rouge_l;
+   * shared/evaluation/classification.ts).
    */
-  metric: z.enum(['exact_match', 'normalized_match', 'json_fields', 'rouge_l', 'bleu']).optional(),
+  metric: z
+    .enum([
+      'exact_match',
+      'normalized_match',
+      'json_fields',
+      'rouge_l',
+      'bleu',
+      'tool_call_valid',
+      'tool_name_match',
+      'tool_parameter_key_match',
+      'tool_parameter_kv_match',
+    ])
+    .optional(),
   /**
    * Evaluate this checkpoint of the tuned model (TunedModel.checkpoints' checkpoint_id) instead
    * of Vertex's default one. "Use checkpoints in supervised fine-tuning for Gemini models":

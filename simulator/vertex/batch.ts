@@ -111,22 +111,36 @@ export function renderBatchJob(job: SimulatedBatchJob, nowMs: number): Record<st
 
 interface Content {
   role?: string;
-  parts?: { text?: string }[];
+  parts?: { text?: string; functionCall?: unknown }[];
 }
 
-/** A model the simulator can "run": a pure function of the request. */
-export type SimulatedModel = (request: { contents?: Content[] }) => { text: string } | { blocked: string } | { empty: true };
+/**
+ * A model the simulator can "run": a pure function of the request. `parts`: an answer that calls
+ * a function (the toy tuned model repeats a training example's `functionCall` turn).
+ */
+export type SimulatedModel = (request: {
+  contents?: Content[];
+}) => { text: string } | { parts: NonNullable<Content['parts']> } | { blocked: string } | { empty: true };
+
+/** A training example's question and the answer the toy tuned model gives back: text, or its model turn's parts when it calls a function. */
+export interface TrainingPair {
+  question: string;
+  answer: string;
+  parts?: NonNullable<Content['parts']>;
+}
 
 const words = (text: string) => new Set(text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? []);
 const textOf = (content: Content | undefined) => (content?.parts ?? []).map((part) => part.text ?? '').join('');
 const lastUserText = (contents: Content[] = []) => textOf([...contents].reverse().find((content) => content.role === 'user'));
 
-function withMarkers(answer: (question: string) => string): SimulatedModel {
+function withMarkers(answer: (question: string) => string | TrainingPair): SimulatedModel {
   return (request) => {
     const question = lastUserText(request.contents);
     if (question.includes('[simulate:blocked]')) return { blocked: 'SAFETY' };
     if (question.includes('[simulate:empty]')) return { empty: true };
-    return { text: answer(question) };
+    const answered = answer(question);
+    if (typeof answered === 'string') return { text: answered };
+    return answered.parts ? { parts: answered.parts } : { text: answered.answer };
   };
 }
 
@@ -142,7 +156,7 @@ export const MAX_INDEXED_EXAMPLES = 20_000;
  * request costs the examples sharing its words, not the whole set: a 100 MB dataset no longer
  * stalls the process that also serves storage.
  */
-export function nearestExampleModel(all: { question: string; answer: string }[]): SimulatedModel {
+export function nearestExampleModel(all: TrainingPair[]): SimulatedModel {
   // A toy needs no more: the first examples stand for the rest of a large training set.
   const training = all.slice(0, MAX_INDEXED_EXAMPLES);
   const sizes = new Int32Array(training.length);
@@ -175,13 +189,13 @@ export function nearestExampleModel(all: { question: string; answer: string }[])
       const score = count / Math.max(1, asked.size + sizes[index]! - count);
       if (score > best.score || (score === best.score && index < best.index)) best = { score, index };
     }
-    return training[best.index]?.answer ?? '';
+    return training[best.index] ?? '';
   });
 }
 
 /** Question/answer pairs of a Gemini training file: the last user turn and the model turn after it. */
-export async function trainingPairs(lines: AsyncIterable<Uint8Array>): Promise<{ question: string; answer: string }[]> {
-  const pairs: { question: string; answer: string }[] = [];
+export async function trainingPairs(lines: AsyncIterable<Uint8Array>): Promise<TrainingPair[]> {
+  const pairs: TrainingPair[] = [];
   for await (const record of readJsonLines(lines)) {
     if ('code' in record) continue;
     const contents = (record.value as { contents?: Content[] }).contents ?? [];
@@ -198,7 +212,12 @@ export async function trainingPairs(lines: AsyncIterable<Uint8Array>): Promise<{
       .reverse()
       .find(({ content }) => content.role === 'model');
     if (!lastModel) continue;
-    pairs.push({ question: lastUserText(contents.slice(0, lastModel.index)), answer: textOf(lastModel.content) });
+    const parts = lastModel.content.parts ?? [];
+    pairs.push({
+      question: lastUserText(contents.slice(0, lastModel.index)),
+      answer: textOf(lastModel.content),
+      ...(parts.some((part) => part.functionCall !== undefined) ? { parts } : {}),
+    });
   }
   return pairs;
 }
@@ -210,10 +229,11 @@ export function predictionLine(request: unknown, result: ReturnType<SimulatedMod
     return JSON.stringify({ ...base, response: { promptFeedback: { blockReason: result.blocked }, modelVersion: model } });
   if ('empty' in result)
     return JSON.stringify({ ...base, response: { candidates: [{ finishReason: 'SAFETY', safetyRatings: [] }], modelVersion: model } });
+  const parts = 'parts' in result ? result.parts : [{ text: result.text }];
   return JSON.stringify({
     ...base,
     response: {
-      candidates: [{ content: { role: 'model', parts: [{ text: result.text }] }, finishReason: 'STOP' }],
+      candidates: [{ content: { role: 'model', parts }, finishReason: 'STOP' }],
       usageMetadata: { promptTokenCount: 0, candidatesTokenCount: 0, totalTokenCount: 0 },
       modelVersion: model,
     },

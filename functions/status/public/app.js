@@ -185,7 +185,7 @@ function evaluationTable(evaluation) {
     : '';
   return `<p>${r.n} held-out examples; headline ${esc(r.metric)}: <strong>${pct(r.headline.base)}${r.stage1 ? ` → ${pct(r.headline.stage1)}` : ''} → ${pct(r.headline.tuned)}</strong></p>${sure}
     <table id="evaluation-table"><thead><tr><th></th><th>base</th>${r.stage1 ? '<th>after stage 1</th>' : ''}<th>tuned</th><th>delta (points)</th></tr></thead><tbody>
-    ${row('exact match', 'exactMatch')}${row('normalised match', 'normalizedMatch')}${row('valid JSON', 'jsonValid')}${row('JSON fields right', 'jsonFieldAccuracy')}${r.base.rougeL !== undefined ? row('ROUGE-L', 'rougeL') + row('BLEU', 'bleu') : ''}
+    ${row('exact match', 'exactMatch')}${row('normalised match', 'normalizedMatch')}${row('valid JSON', 'jsonValid')}${row('JSON fields right', 'jsonFieldAccuracy')}${r.base.rougeL !== undefined ? row('ROUGE-L', 'rougeL') + row('BLEU', 'bleu') : ''}${typeof r.tuned.toolCallValid === 'number' ? row('tool call valid', 'toolCallValid') + row('tool name match', 'toolNameMatch') + row('parameter key match', 'toolParameterKeyMatch') + row('parameter key-value match', 'toolParameterKvMatch') : ''}
     <tr><td>blocked / empty</td><td class="num">${r.base.blocked} / ${r.base.empty}</td>${middle(r.stage1 ? `${r.stage1.blocked} / ${r.stage1.empty}` : '')}<td class="num">${r.tuned.blocked} / ${r.tuned.empty}</td><td></td></tr></tbody></table>${classificationTable(r.classification)}`;
 }
 

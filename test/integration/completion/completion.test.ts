@@ -787,3 +787,73 @@ test('pickBest: when another model scores better than the tuned one, the run rec
   assert.match(run.history.at(-1)!.reason, /the base model scored best and is the run's result \(pickBest\)/);
   assert.equal(summarizeRun(run, new Date().toISOString()).resultModel, 'gemini-3.5-flash-lite');
 });
+
+test('a function-calling task (no metric asked): the tool-call metrics, with key-value match as the headline, per model and per example', async () => {
+  const env = await setup();
+  const tools = [
+    {
+      functionDeclarations: [
+        { name: 'get_weather', parameters: { type: 'OBJECT', properties: { city: { type: 'STRING' } } } },
+        { name: 'book_table', parameters: { type: 'OBJECT', properties: { people: { type: 'INTEGER' }, time: { type: 'STRING' } } } },
+      ],
+    },
+  ];
+  const calling = (q: string, name: string, args: Record<string, unknown>) => ({
+    tools,
+    contents: [turn('user', q), { role: 'model', parts: [{ functionCall: { name, args } }] }],
+  });
+  await objects.write(
+    'gs://sft-datasets/calls/train.jsonl',
+    jsonl([
+      calling('What is the weather in Paris', 'get_weather', { city: 'Paris' }),
+      calling('Book a table for 4 at 8pm', 'book_table', { people: 4, time: '20:00' }),
+    ]),
+  );
+  await objects.write(
+    'gs://sft-datasets/calls/heldout.jsonl',
+    jsonl([
+      calling('What is the weather in Paris', 'get_weather', { city: 'Paris' }),
+      // The toy tuned model answers with the nearest training call: the right function, Paris instead of Rome.
+      calling('What is the weather in Rome', 'get_weather', { city: 'Rome' }),
+      calling('Book a table for 4 at 8pm', 'book_table', { people: 4, time: '20:00' }),
+    ]),
+  );
+  const { runId } = await handleLaunch(
+    envelope(
+      launch({
+        experiment: 'calls',
+        trainingDatasetUri: 'gs://sft-datasets/calls/train.jsonl',
+        validationDatasetUri: undefined,
+        evaluation: { datasetUri: 'gs://sft-datasets/calls/heldout.jsonl' },
+      }),
+    ),
+    env.launcher,
+  );
+  await tickUntil(env, runId, 'SUCCEEDED');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  const evaluating = (await env.launcher.runs.get(runId))!;
+  assert.equal(evaluating.evaluation!.examples, 3, 'held-out function calls are references, not skipped');
+  await tickUntil(env, runId, 'SCORING');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
+  const result = (await env.launcher.runs.get(runId))!.evaluation!.result!;
+  assert.equal(result.metric, 'tool_parameter_kv_match');
+  assert.equal(result.metricSource, 'data');
+  assert.equal(result.tuned.toolCallValid, 1);
+  assert.equal(result.tuned.toolNameMatch, 1);
+  assert.equal(result.tuned.toolParameterKeyMatch, 1);
+  assert.equal(result.tuned.toolParameterKvMatch, Number((2 / 3).toFixed(6)));
+  // The base toy echoes the question in text: no call at all.
+  assert.equal(result.base.toolCallValid, 0);
+  assert.deepEqual(result.headline, { base: 0, tuned: Number((2 / 3).toFixed(6)), delta: Number((2 / 3).toFixed(6)) });
+  const examples = await env.db.collection(`runs/${runId}/examples`).orderBy('index').get();
+  const rows = examples.docs.map((doc) => exampleComparisonSchema.parse(doc.data()));
+  assert.deepEqual(
+    rows.map((row) => row.scores.tuned!.toolCalls?.toolParameterKvMatch),
+    [1, 0, 1],
+  );
+  assert.equal(JSON.parse(rows[1]!.answers.tuned!).tool_calls[0].arguments.city, 'Paris');
+  assert.deepEqual(
+    rows.map((row) => row.verdict),
+    ['better', 'same', 'better'],
+  );
+});
