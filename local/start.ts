@@ -59,7 +59,11 @@ for (const key of ['GOOGLE_CLOUD_PROJECT', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EM
 console.log('');
 
 const name = 'incoming/support-tickets.csv';
-const sidecar = { epochs: 3, launch: { experiment: 'support-tickets', hyperParameters: { epochCount: 3 } } };
+const sidecar = {
+  epochs: 3,
+  // The judge is opt-in (billed per example judged); locally the simulator's toy judge answers.
+  launch: { experiment: 'support-tickets', hyperParameters: { epochCount: 3 }, evaluation: { judge: { maxExamples: 50 } } },
+};
 const bucket = stack.storage.bucket(stack.rawBucket);
 await bucket.file(`${name}.launch.json`).save(JSON.stringify(sidecar, null, 2), { contentType: 'application/json' });
 const dropped = Date.now();
@@ -178,6 +182,15 @@ while (Date.now() < deadline) {
             '',
             `[${pct(sure.low)}, ${pct(sure.high)}]${sure.significant ? '' : ' not significant'}`,
           ]);
+        const judge = result.judge;
+        if (judge)
+          evaluationTable.push([
+            `judge (${judge.model}): tuned / base / neither`,
+            '',
+            '',
+            `${judge.tunedWins} / ${judge.baseWins} / ${judge.ties} of ${judge.judged}, tuned win rate ${pct(judge.tunedWinRate)}`,
+          ]);
+        else if (result.judgeFailure) evaluationTable.push(['judge', '', '', result.judgeFailure]);
       }
       break;
     }

@@ -53,6 +53,7 @@ export const LogEvent = {
   onlinePartWritten: 'completion.online_part_written',
   onlineHandedOver: 'completion.online_handed_over',
   evaluationScored: 'completion.evaluation_scored',
+  evaluationJudgeFailed: 'completion.evaluation_judge_failed',
   // poller, evaluation stage
   pollBatchResubmitted: 'poll.batch_resubmitted',
   stageEventResent: 'poll.stage_event_resent',

@@ -1,5 +1,6 @@
 import type { Firestore } from '@google-cloud/firestore';
 import { exampleDocumentId, type ExampleComparison } from '../../shared/evaluation/examples.ts';
+import { judgmentSchema, type Judgment } from '../../shared/evaluation/judge.ts';
 import { metricDocumentId, newPoints, type MetricDocument, type MetricSeries } from '../../shared/metrics/series.ts';
 import { runDocumentSchema, type RunDocument, type RunState } from '../../shared/runs/schema.ts';
 
@@ -31,6 +32,9 @@ export interface CompletionStore {
   update(runId: string, change: (run: RunDocument) => RunDocument | null): Promise<RunDocument | null>;
   /** The per-example comparison, at `runs/{runId}/examples/{e000123}`: the same documents however often written. */
   writeExamples(runId: string, examples: readonly ExampleComparison[]): Promise<void>;
+  /** The judgments already recorded on the examples (by example index): a redelivery judges only the rest. */
+  readJudgments(runId: string): Promise<Map<number, Judgment>>;
+  recordJudgment(runId: string, index: number, judgment: Judgment): Promise<void>;
 }
 
 export function createCompletionStore(db: Firestore, collection = 'runs'): CompletionStore {
@@ -79,9 +83,22 @@ export function createCompletionStore(db: Firestore, collection = 'runs'): Compl
       for (let start = 0; start < examples.length; start += 500) {
         const batch = db.batch();
         for (const example of examples.slice(start, start + 500))
-          batch.set(ref(runId).collection('examples').doc(exampleDocumentId(example.index)), example);
+          // Merged, so a judgment written earlier (recordJudgment) outlives a redelivery's rewrite.
+          batch.set(ref(runId).collection('examples').doc(exampleDocumentId(example.index)), example, { merge: true });
         await batch.commit();
       }
+    },
+    async readJudgments(runId) {
+      const snapshot = await ref(runId).collection('examples').select('index', 'judge').get();
+      const judgments = new Map<number, Judgment>();
+      for (const doc of snapshot.docs) {
+        const judge = judgmentSchema.safeParse(doc.get('judge'));
+        if (judge.success) judgments.set(Number(doc.get('index')), judge.data);
+      }
+      return judgments;
+    },
+    async recordJudgment(runId, index, judgment) {
+      await ref(runId).collection('examples').doc(exampleDocumentId(index)).set({ judge: judgment }, { merge: true });
     },
     async writeMetrics(runId, attempt, series, nowIso) {
       let written = 0;

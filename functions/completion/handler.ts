@@ -34,6 +34,17 @@ import { loadPrompts, loadReferences, scoreOutput } from './score.ts';
 import { compareExamples, pairedValues } from '../../shared/evaluation/examples.ts';
 import { pairedBootstrap } from '../../shared/evaluation/bootstrap.ts';
 import { classificationReport, looksLikeLabels, pickMetric } from '../../shared/evaluation/classification.ts';
+import type { EvaluationService } from '../../adapters/vertex/evaluation.ts';
+import type { ExampleComparison } from '../../shared/evaluation/examples.ts';
+import {
+  examplesToJudge,
+  judgeInstance,
+  judgmentOf,
+  PAIRWISE_TEMPLATE,
+  summarizeJudgments,
+  type JudgeSummary,
+} from '../../shared/evaluation/judge.ts';
+import { mapConcurrently } from '../../shared/concurrency.ts';
 
 export interface CompletionDeps {
   store: CompletionStore;
@@ -50,6 +61,8 @@ export interface CompletionDeps {
   maxExamples: number;
   /** The fallback when Vertex refuses batch prediction for a model. */
   online: { predictor: OnlinePredictor; concurrency: number; partSize: number; budgetMs: number };
+  /** Vertex's evaluation service, for runs that ask for a judge (absent: such runs say there is none). */
+  judge?: { service: EvaluationService; concurrency: number };
 }
 
 export type CompletionOutcome = {
@@ -308,6 +321,7 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
   const prompts = await loadPrompts(deps.objects, evaluation.inputUri);
   const table = compareExamples(run.runId, metric, prompts, referenceTexts, perExample as Record<string, ExampleScore[]>);
   await deps.store.writeExamples(run.runId, table);
+  const judged = await judgeExamples(run, table, deps, log);
   const paired = pairedValues(metric, perExample.base!, perExample.tuned!);
   const confidence = pairedBootstrap(paired.base, paired.tuned);
   const verdicts = { better: 0, worse: 0, same: 0 };
@@ -332,6 +346,7 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
     selected: { arm: selectedArm, model: evaluation.jobs[selectedArm]!.model },
     metricSource: requested ? ('request' as const) : ('data' as const),
     ...(classification ? { classification } : {}),
+    ...judged,
     scoredAt: iso(deps.now()),
   };
   const middle = stage1Scores ? ` → after stage 1 ${stage1Headline}` : '';
@@ -339,7 +354,12 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
     ? `; delta 95% interval [${confidence.low}, ${confidence.high}]${confidence.significant ? '' : ', not significant'}`
     : '';
   const picked = selectedArm !== 'tuned' ? `; the ${ARM_NAMES[selectedArm]} model scored best and is the run's result (pickBest)` : '';
-  const reason = `evaluated on ${result.n} held-out examples: ${metric} base ${headline.base}${middle} → tuned ${headline.tuned}${sure}${picked}`;
+  const judge = judged.judge
+    ? `; the judge preferred tuned on ${judged.judge.tunedWins}, base on ${judged.judge.baseWins}, neither on ${judged.judge.ties} of ${judged.judge.judged}`
+    : judged.judgeFailure
+      ? `; ${judged.judgeFailure}`
+      : '';
+  const reason = `evaluated on ${result.n} held-out examples: ${metric} base ${headline.base}${middle} → tuned ${headline.tuned}${sure}${picked}${judge}`;
   const after = await deps.store.finish(run.runId, token, 'SCORING', (current) =>
     withEvent(current, applyTransition(current, 'COMPLETED', reason, iso(deps.now()), { evaluation: { ...evaluation, result } }), reason),
   );
@@ -353,6 +373,54 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
       );
   }
   return { status: 'completed', runId: run.runId };
+}
+
+/**
+ * The judge, when the run asked for it: each chosen example not judged yet is sent to the
+ * evaluation service (tuned as candidate, base as baseline) and its judgment recorded on the
+ * example at once, so a redelivery after a transient error asks only about the rest. A permanent
+ * refusal (a bad judge model name, say) is recorded as the reason; the scores stand without it.
+ */
+async function judgeExamples(
+  run: RunDocument,
+  table: readonly ExampleComparison[],
+  deps: CompletionDeps,
+  log: Logger,
+): Promise<{ judge?: JudgeSummary; judgeFailure?: string }> {
+  const spec = run.request?.evaluation?.judge;
+  if (!spec) return {};
+  if (!deps.judge) return { judgeFailure: 'the run asked for a judge, but this deployment has no evaluation service' };
+  const chosen = examplesToJudge(table, spec.maxExamples);
+  const done = await deps.store.readJudgments(run.runId);
+  const undecided = new Set<number>();
+  try {
+    await mapConcurrently(
+      chosen.filter((example) => !done.has(example.index)),
+      deps.judge.concurrency,
+      async (example) => {
+        const answer = await deps.judge!.service.pairwise({
+          template: PAIRWISE_TEMPLATE,
+          instance: judgeInstance(example),
+          autoraterModel: spec.model,
+        });
+        const judgment = judgmentOf(answer.choice, answer.explanation);
+        if (!judgment) return void undecided.add(example.index);
+        await deps.store.recordJudgment(run.runId, example.index, judgment);
+        done.set(example.index, judgment);
+      },
+    );
+  } catch (error) {
+    const info = classifyError(error);
+    if (info.kind === 'transient') throw error;
+    log.warn(LogEvent.evaluationJudgeFailed, `the judge refused: ${info.message}; the scores stand without it`, { error: info });
+    return { judgeFailure: `the judge failed: ${info.message}` };
+  }
+  return {
+    judge: summarizeJudgments(
+      spec.model ?? 'default',
+      chosen.map((example) => done.get(example.index) ?? null),
+    ),
+  };
 }
 
 /** Metrics are worth having but never worth blocking evaluation for: a failed read is recorded and the stage goes on. */

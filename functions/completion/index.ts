@@ -8,6 +8,7 @@ import { createObjectStore } from '../../adapters/storage/object-store.ts';
 import { createBatchService } from '../../adapters/vertex/batch.ts';
 import { createMetricsReader } from '../../adapters/vertex/metrics.ts';
 import { createOnlinePredictor } from '../../adapters/vertex/online.ts';
+import { createEvaluationService } from '../../adapters/vertex/evaluation.ts';
 import { tuningServiceFromConfig } from '../../adapters/vertex/tuning.ts';
 import { completionConfigSchema } from '../../shared/config/completion.ts';
 import { loadConfig } from '../../shared/config/load.ts';
@@ -61,6 +62,7 @@ function dependencies(): CompletionDeps {
         partSize: config.ONLINE_PART_SIZE,
         budgetMs: config.ONLINE_BUDGET_SECONDS * 1000,
       },
+      judge: { service: createEvaluationService(vertex), concurrency: config.JUDGE_CONCURRENCY },
     };
   }
   return deps;

@@ -18,6 +18,8 @@ export const completionConfigSchema = commonConfigSchema.extend({
   ONLINE_PART_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
   /** How long one delivery sends online requests before handing over to the next (under the 540 s timeout). */
   ONLINE_BUDGET_SECONDS: z.coerce.number().int().min(1).max(3000).default(420),
+  /** Judge calls in flight at once, for runs that ask for a judge (the judge model's quota is the limit). */
+  JUDGE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   /** When set (not empty), training metrics are also logged to this MLflow tracking server through its REST API. */
   MLFLOW_TRACKING_URI: z.union([z.literal(''), z.string().url()]).optional(),
   /**

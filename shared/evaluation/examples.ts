@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { headlineValue } from './plan.ts';
 import type { ExampleScore } from './scoring.ts';
+import { judgmentSchema } from './judge.ts';
 import { toolCallScoresSchema } from './tool-calls.ts';
 
 /**
@@ -38,6 +39,8 @@ export const exampleComparisonSchema = z.object({
   metric: z.string(),
   /** Tuned against base by the headline metric. */
   verdict: verdictSchema,
+  /** The judge's preference, when the run asked for one (judge.ts); written after the rest. */
+  judge: judgmentSchema.optional(),
 });
 export type ExampleComparison = z.infer<typeof exampleComparisonSchema>;
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { classificationReportSchema } from './classification.ts';
+import { judgeSummarySchema } from './judge.ts';
 
 /**
  * The evaluation stage as recorded on the run (`runs/{runId}.evaluation`): the inference input
@@ -116,6 +117,10 @@ export const evaluationResultSchema = z.object({
   classification: z.record(z.string(), classificationReportSchema).optional(),
   /** How many examples the tuned model got better, worse or the same as the base one (the table: runs/{runId}/examples). */
   verdicts: z.object({ better: z.number().int(), worse: z.number().int(), same: z.number().int() }).optional(),
+  /** The judge's pairwise verdicts, tuned against base (judge.ts), when the run asked for them. */
+  judge: judgeSummarySchema.optional(),
+  /** Why the judge gave no verdicts (a permanent error from the evaluation service): the rest of the result stands. */
+  judgeFailure: z.string().optional(),
   scoredAt: z.string(),
 });
 export type EvaluationResult = z.infer<typeof evaluationResultSchema>;

@@ -12,7 +12,7 @@ export function datasetLocationRefusal(message: LaunchMessage, allowedPrefixes: 
   const named: [string, string][] = [
     ...trainingDatasets(message).map((uri): [string, string] => ['training dataset', uri]),
     ...(message.validationDatasetUri ? [['validation dataset', message.validationDatasetUri] as [string, string]] : []),
-    ...(message.evaluation ? [['evaluation dataset', message.evaluation.datasetUri] as [string, string]] : []),
+    ...(message.evaluation?.datasetUri ? [['evaluation dataset', message.evaluation.datasetUri] as [string, string]] : []),
   ];
   for (const [what, uri] of named) {
     const object = uri.replace(/^gs:\/\/[^/]+\//, '');

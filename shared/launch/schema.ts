@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { judgeSpecSchema } from '../evaluation/judge.ts';
 
 /**
  * The launch message: what upstream systems and the converter publish to ask for a tuning run.
@@ -78,7 +79,8 @@ export const launchStagesSchema = z
   );
 
 export const evaluationSpecSchema = z.object({
-  datasetUri: gcsUri,
+  /** The held-out file; absent: the validation dataset (the settings below still apply). */
+  datasetUri: gcsUri.optional(),
   /**
    * The headline measure: exact, normalised or JSON-field match for answers with one right form;
    * ROUGE-L or BLEU for free text; the tool-call metrics Vertex's evaluation service names for
@@ -110,6 +112,12 @@ export const evaluationSpecSchema = z.object({
    * second did worse), not always the last one: the run's `result.model`.
    */
   pickBest: z.boolean().optional(),
+  /**
+   * Opt-in: Vertex's evaluation service judges tuned against base on each held-out example (a
+   * pairwise model-based metric), giving a win rate and the judge's reasons. Billed per example
+   * judged, hence `maxExamples` (shared/evaluation/judge.ts).
+   */
+  judge: judgeSpecSchema.optional(),
 });
 
 export const launchMessageSchema = z

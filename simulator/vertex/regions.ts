@@ -17,7 +17,7 @@ export function regionalEndpointProblem(
 ): string | null {
   const endpoint = Array.isArray(endpointHeader) ? endpointHeader[0] : endpointHeader;
   if (!endpoint) return null;
-  const pathLocation = /^\/(?:v1|v1beta1)\/projects\/[^/]+\/locations\/([^/]+)/.exec(pathname)?.[1];
+  const pathLocation = /^\/(?:v1|v1beta1)\/projects\/[^/]+\/locations\/([^/:]+)/.exec(pathname)?.[1];
   if (pathLocation && pathLocation !== endpoint) {
     return `the resource is in ${pathLocation} but the call went to the ${endpoint} endpoint; use ${pathLocation}-aiplatform.googleapis.com (simulator wording)`;
   }

@@ -39,6 +39,7 @@ import { validatePreferenceRecord } from '../../shared/gemini/preference.ts';
 import { TENSORBOARD_ID, seriesFor, seriesPoints, totalSteps } from './metrics.ts';
 import { checkRequest, vertexContract, type FieldViolation } from './contract.ts';
 import { regionalEndpointProblem } from './regions.ts';
+import { evaluateInstances } from './evaluation.ts';
 import { SIMULATOR_ENDPOINT_HEADER } from '../../adapters/vertex/clients.ts';
 
 /**
@@ -68,12 +69,14 @@ export interface CallFault {
   status: 429 | 500 | 503 | 400 | 403 | 404;
   method?: string;
   pathIncludes?: string;
+  /** Matching calls answered normally before the faults begin (a quota that runs out mid-way). */
+  after?: number;
 }
 
 export interface SimulatorControl {
   setTiming(timing: Partial<Timing>): void;
   /** The next `count` matching API calls answer with `status` instead. */
-  failNextCalls(count: number, status: CallFault['status'], match?: { method?: string; pathIncludes?: string }): void;
+  failNextCalls(count: number, status: CallFault['status'], match?: { method?: string; pathIncludes?: string; after?: number }): void;
   /** Ends every call fault still pending (an outage is over). */
   clearCallFaults(): void;
   /** The next `count` matching API calls are answered only after `ms` (a slow Vertex, to catch a caller mid-call). */
@@ -278,7 +281,8 @@ export async function startVertexSimulator(
     const fault = callFaults.find(
       (f) => f.remaining > 0 && (!f.method || f.method === method) && (!f.pathIncludes || url.pathname.includes(f.pathIncludes)),
     );
-    if (fault) {
+    if (fault && (fault.after ?? 0) > 0) fault.after! -= 1;
+    else if (fault) {
       fault.remaining -= 1;
       return sendError(response, fault.status, `simulated ${fault.status} from the Vertex AI simulator`);
     }
@@ -287,6 +291,10 @@ export async function startVertexSimulator(
         url.pathname,
       );
     if (metrics) return serveMetrics(method, body, metrics[1]!, metrics[2]!, metrics[3]!, response);
+    if (/^\/(?:v1|v1beta1)\/projects\/[^/]+\/locations\/[^/]+:evaluateInstances$/.test(url.pathname) && method === 'POST') {
+      const answer = evaluateInstances(body);
+      return answer.status === 200 ? sendJson(response, 200, answer.body) : sendError(response, answer.status, answer.message);
+    }
     const online =
       /^\/(?:v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/(endpoints\/\d+|publishers\/google\/models\/[\w.-]+):generateContent$/.exec(
         url.pathname,
@@ -799,7 +807,7 @@ export async function startVertexSimulator(
         control.failNextCalls(
           Number(body.count),
           Number(body.status) as CallFault['status'],
-          body.match as { method?: string; pathIncludes?: string },
+          body.match as { method?: string; pathIncludes?: string; after?: number },
         );
       else if (action === 'delayNextCalls')
         control.delayNextCalls(Number(body.count), Number(body.ms), body.match as { method?: string; pathIncludes?: string });

@@ -147,11 +147,15 @@ async function showExamples(runId, verdict, counts) {
   const body = await get(`api/runs/${runId}/examples?pageSize=100${verdict === 'all' ? '' : `&verdict=${verdict}`}`);
   if (body.failed) return (list.innerHTML = `<p class="reason">${esc(body.failed)}</p>`);
   const cell = (text) => `<td class="text">${esc(text === null || text === undefined ? '(no answer)' : text)}</td>`;
+  // The judge's preference, when the run asked for one; its reasons on hover.
+  const judged = body.examples.some((e) => e.judge);
+  const judgeCell = (e) =>
+    judged ? `<td title="${esc(e.judge ? e.judge.explanation : '')}">${esc(e.judge ? e.judge.winner : '–')}</td>` : '';
   list.innerHTML = body.examples.length
-    ? `<table id="examples-table"><thead><tr><th>#</th><th>verdict</th><th>prompt</th><th>reference</th><th>base</th><th>tuned</th></tr></thead><tbody>${body.examples
+    ? `<table id="examples-table"><thead><tr><th>#</th><th>verdict</th>${judged ? '<th>judge</th>' : ''}<th>prompt</th><th>reference</th><th>base</th><th>tuned</th></tr></thead><tbody>${body.examples
         .map(
           (e) =>
-            `<tr class="verdict-${esc(e.verdict)}"><td class="num">${e.index}</td><td>${esc(e.verdict)}</td>${cell(e.prompt)}${cell(e.reference)}${cell(e.answers.base)}${cell(e.answers.tuned)}</tr>`,
+            `<tr class="verdict-${esc(e.verdict)}"><td class="num">${e.index}</td><td>${esc(e.verdict)}</td>${judgeCell(e)}${cell(e.prompt)}${cell(e.reference)}${cell(e.answers.base)}${cell(e.answers.tuned)}</tr>`,
         )
         .join(
           '',
@@ -183,7 +187,13 @@ function evaluationTable(evaluation) {
   const sure = c
     ? `<p id="confidence">gain ${(c.delta * 100).toFixed(1)} points, 95% interval [${(c.low * 100).toFixed(1)}, ${(c.high * 100).toFixed(1)}]: ${c.significant ? 'significant' : 'not significant (the interval holds 0)'}${r.verdicts ? `; tuned better on ${r.verdicts.better}, worse on ${r.verdicts.worse}, same on ${r.verdicts.same} examples` : ''}</p>`
     : '';
-  return `<p>${r.n} held-out examples; headline ${esc(r.metric)}: <strong>${pct(r.headline.base)}${r.stage1 ? ` → ${pct(r.headline.stage1)}` : ''} → ${pct(r.headline.tuned)}</strong></p>${sure}
+  const j = r.judge;
+  const judge = j
+    ? `<p id="judge">judge (${esc(j.model)}): tuned preferred on ${j.tunedWins}, base on ${j.baseWins}, neither on ${j.ties} of ${j.judged} examples: tuned win rate ${pct(j.tunedWinRate)}, base ${pct(j.baseWinRate)}</p>`
+    : r.judgeFailure
+      ? `<p id="judge" class="reason">${esc(r.judgeFailure)}</p>`
+      : '';
+  return `<p>${r.n} held-out examples; headline ${esc(r.metric)}: <strong>${pct(r.headline.base)}${r.stage1 ? ` → ${pct(r.headline.stage1)}` : ''} → ${pct(r.headline.tuned)}</strong></p>${sure}${judge}
     <table id="evaluation-table"><thead><tr><th></th><th>base</th>${r.stage1 ? '<th>after stage 1</th>' : ''}<th>tuned</th><th>delta (points)</th></tr></thead><tbody>
     ${row('exact match', 'exactMatch')}${row('normalised match', 'normalizedMatch')}${row('valid JSON', 'jsonValid')}${row('JSON fields right', 'jsonFieldAccuracy')}${r.base.rougeL !== undefined ? row('ROUGE-L', 'rougeL') + row('BLEU', 'bleu') : ''}${typeof r.tuned.toolCallValid === 'number' ? row('tool call valid', 'toolCallValid') + row('tool name match', 'toolNameMatch') + row('parameter key match', 'toolParameterKeyMatch') + row('parameter key-value match', 'toolParameterKvMatch') : ''}
     <tr><td>blocked / empty</td><td class="num">${r.base.blocked} / ${r.base.empty}</td>${middle(r.stage1 ? `${r.stage1.blocked} / ${r.stage1.empty}` : '')}<td class="num">${r.tuned.blocked} / ${r.tuned.empty}</td><td></td></tr></tbody></table>${classificationTable(r.classification)}`;

@@ -12,6 +12,7 @@ import { loadGemmaTokenizer } from '../../../adapters/tokenizer/index.ts';
 import { createBatchService } from '../../../adapters/vertex/batch.ts';
 import { createMetricsReader } from '../../../adapters/vertex/metrics.ts';
 import { createOnlinePredictor } from '../../../adapters/vertex/online.ts';
+import { createEvaluationService } from '../../../adapters/vertex/evaluation.ts';
 import { createGenAiClient } from '../../../adapters/vertex/clients.ts';
 import { createTuningService } from '../../../adapters/vertex/tuning.ts';
 import { handleRunEvent, RetryableCompletionError, type CompletionDeps } from '../../../functions/completion/handler.ts';
@@ -129,6 +130,7 @@ async function setup(options: { mlflowUri?: string; mlflowToken?: string; online
     outputsBucket: 'sft-outputs',
     maxExamples: 1000,
     online: { predictor: createOnlinePredictor(vertex), concurrency: 3, partSize: 1, budgetMs: options.onlineBudgetMs ?? 60_000 },
+    judge: { service: createEvaluationService(vertex), concurrency: 2 },
   };
   return { sim, db, clock, launcher, poller, completion, events, tuning, vertex };
 }
@@ -856,4 +858,95 @@ test('a function-calling task (no metric asked): the tool-call metrics, with key
     rows.map((row) => row.verdict),
     ['better', 'same', 'better'],
   );
+});
+
+test('the judge (opt-in): tuned against base on each example through evaluateInstances, a win rate and reasons; a 429 mid-way resumes where it stopped', async () => {
+  const env = await setup();
+  const answers = [
+    ['Do you ship to Canada', 'Yes, we ship to Canada within 5 days.'],
+    ['How long do refunds take', 'Refunds reach your card within 10 days.'],
+    ['Can I change my delivery address', 'Yes, until the parcel leaves our warehouse.'],
+    ['Do you sell gift cards', 'Yes, from 10 to 500 euros.'],
+  ];
+  await objects.write('gs://sft-datasets/judge/train.jsonl', jsonl(answers.map(([q, a]) => example(q!, a!))));
+  // Held out: the same questions (the tuned toy answers them as trained), and one the base toy's echo wins.
+  await objects.write(
+    'gs://sft-datasets/judge/heldout.jsonl',
+    jsonl([...answers.map(([q, a]) => example(q!, a!)), example('Say exactly: hello there', 'Say exactly: hello there')]),
+  );
+  const { runId } = await handleLaunch(
+    envelope(
+      launch({
+        experiment: 'judged',
+        trainingDatasetUri: 'gs://sft-datasets/judge/train.jsonl',
+        validationDatasetUri: undefined,
+        evaluation: { datasetUri: 'gs://sft-datasets/judge/heldout.jsonl', judge: { maxExamples: 4 } },
+      }),
+    ),
+    env.launcher,
+  );
+  await tickUntil(env, runId, 'SUCCEEDED');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  await tickUntil(env, runId, 'SCORING');
+  // The judge's quota runs out after two calls (both in-flight calls then fail their retry too): the delivery fails transiently.
+  const judgeCalls = () => env.sim.control.contractCalls().filter((c) => c.path.endsWith(':evaluateInstances')).length;
+  env.sim.control.failNextCalls(4, 429, { pathIncludes: ':evaluateInstances', after: 2 });
+  const scoring = lastEvent(env.events.published, 'SCORING');
+  await assert.rejects(handleRunEvent(envelope(scoring), env.completion), RetryableCompletionError);
+  const judgedBefore = (await env.db.collection(`runs/${runId}/examples`).get()).docs.filter((doc) => doc.get('judge')).length;
+  assert.equal(judgedBefore, 2, 'the two judgments made before the 429s were kept');
+  const callsBefore = judgeCalls();
+  await handleRunEvent(envelope(scoring), env.completion);
+  const run = (await env.launcher.runs.get(runId))!;
+  assert.equal(run.state, 'COMPLETED');
+  const judge = run.evaluation!.result!.judge!;
+  // Four examples asked (maxExamples): the tuned toy's trained answers beat the base toy's echoes.
+  assert.deepEqual(judge, {
+    model: 'default',
+    judged: 4,
+    tunedWins: 4,
+    baseWins: 0,
+    ties: 0,
+    tunedWinRate: 1,
+    baseWinRate: 0,
+    undecided: 0,
+  });
+  // The redelivery asked only about the examples not judged before the 429s.
+  assert.equal(judgeCalls() - callsBefore, 4 - judgedBefore);
+  const rows = (await env.db.collection(`runs/${runId}/examples`).orderBy('index').get()).docs.map((doc) =>
+    exampleComparisonSchema.parse(doc.data()),
+  );
+  assert.deepEqual(
+    rows.map((row) => row.judge?.winner ?? null),
+    ['tuned', 'tuned', 'tuned', 'tuned', null],
+    'the fifth example is past maxExamples',
+  );
+  assert.match(rows[0]!.judge!.explanation, /toy judge \(not a model\)/);
+  assert.match(run.history.at(-1)!.reason, /the judge preferred tuned on 4, base on 0, neither on 0 of 4/);
+});
+
+test('a judge the service refuses (a bad judge model) is recorded as the reason; the scores stand', async () => {
+  const env = await setup();
+  await objects.write('gs://sft-datasets/judge2/train.jsonl', jsonl([example('Do you ship to Canada', 'Yes.')]));
+  await objects.write('gs://sft-datasets/judge2/heldout.jsonl', jsonl([example('Do you ship to Canada', 'Yes.')]));
+  const { runId } = await handleLaunch(
+    envelope(
+      launch({
+        experiment: 'judged-badly',
+        trainingDatasetUri: 'gs://sft-datasets/judge2/train.jsonl',
+        validationDatasetUri: undefined,
+        evaluation: { datasetUri: 'gs://sft-datasets/judge2/heldout.jsonl', judge: { maxExamples: 10 } },
+      }),
+    ),
+    env.launcher,
+  );
+  await tickUntil(env, runId, 'SUCCEEDED');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  await tickUntil(env, runId, 'SCORING');
+  env.sim.control.failNextCalls(1, 400, { pathIncludes: ':evaluateInstances' });
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
+  const result = (await env.launcher.runs.get(runId))!.evaluation!.result!;
+  assert.equal(result.judge, undefined);
+  assert.match(result.judgeFailure!, /the judge failed/);
+  assert.equal(result.tuned.exactMatch, 1);
 });
