@@ -42,6 +42,7 @@ import {
   judgmentOf,
   PAIRWISE_TEMPLATE,
   summarizeJudgments,
+  type Judgment,
   type JudgeSummary,
 } from '../../shared/evaluation/judge.ts';
 import { mapConcurrently } from '../../shared/concurrency.ts';
@@ -321,7 +322,7 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
   const prompts = await loadPrompts(deps.objects, evaluation.inputUri);
   const table = compareExamples(run.runId, metric, prompts, referenceTexts, perExample as Record<string, ExampleScore[]>);
   await deps.store.writeExamples(run.runId, table);
-  const judged = await judgeExamples(run, table, deps, log);
+  const { judgments, ...judged } = await judgeExamples(run, table, deps, log);
   const paired = pairedValues(metric, perExample.base!, perExample.tuned!);
   const confidence = pairedBootstrap(paired.base, paired.tuned);
   const verdicts = { better: 0, worse: 0, same: 0 };
@@ -367,7 +368,16 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
   log.info(LogEvent.evaluationScored, reason, { headline });
   if (after && deps.mlflow) {
     await deps.mlflow
-      .logEvaluation(after, after.attempts.length)
+      .logEvaluation(
+        after,
+        after.attempts.length,
+        table.map((example) => (judgments?.has(example.index) ? { ...example, judge: judgments.get(example.index)! } : example)),
+      )
+      .then(({ artifact, reason: why }) =>
+        artifact
+          ? log.info(LogEvent.metricsCopied, `the per-example table is MLflow artifact ${artifact}`)
+          : log.warn(LogEvent.metricsSinkFailed, `no per-example table in MLflow: ${why}`),
+      )
       .catch((error: unknown) =>
         log.warn(LogEvent.metricsSinkFailed, 'the MLflow sink failed; the evaluation stays in Firestore', { error: classifyError(error) }),
       );
@@ -386,7 +396,7 @@ async function judgeExamples(
   table: readonly ExampleComparison[],
   deps: CompletionDeps,
   log: Logger,
-): Promise<{ judge?: JudgeSummary; judgeFailure?: string }> {
+): Promise<{ judge?: JudgeSummary; judgeFailure?: string; judgments?: Map<number, Judgment> }> {
   const spec = run.request?.evaluation?.judge;
   if (!spec) return {};
   if (!deps.judge) return { judgeFailure: 'the run asked for a judge, but this deployment has no evaluation service' };
@@ -420,6 +430,7 @@ async function judgeExamples(
       spec.model ?? 'default',
       chosen.map((example) => done.get(example.index) ?? null),
     ),
+    judgments: done,
   };
 }
 

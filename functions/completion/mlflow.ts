@@ -1,3 +1,5 @@
+import { examplesCsv, type ExampleComparison } from '../../shared/evaluation/examples.ts';
+import { EVALUATION_ARMS } from '../../shared/evaluation/schema.ts';
 import type { MetricSeries } from '../../shared/metrics/series.ts';
 import type { RunDocument } from '../../shared/runs/schema.ts';
 
@@ -11,9 +13,20 @@ import type { RunDocument } from '../../shared/runs/schema.ts';
 export interface MlflowSink {
   /** The attempt's training curves, and the run's hyperparameters as params. */
   logRun(run: RunDocument, attempt: number, series: readonly MetricSeries[]): Promise<void>;
-  /** The held-out evaluation (base, tuned, delta of the headline metric) on the attempt's MLflow run. */
-  logEvaluation(run: RunDocument, attempt: number): Promise<void>;
+  /**
+   * The held-out evaluation on the attempt's MLflow run: the headline (base, tuned, delta, its
+   * interval), every model's scores, the judge's verdicts, and with `examples` the per-example
+   * table as the artifact `evaluation/examples.csv`. Says where the table went, or why it did not.
+   */
+  logEvaluation(
+    run: RunDocument,
+    attempt: number,
+    examples?: readonly ExampleComparison[],
+  ): Promise<{ artifact: string | null; reason?: string }>;
 }
+
+/** Where the per-example table goes under the run's artifacts. */
+export const EXAMPLES_ARTIFACT = 'evaluation/examples.csv';
 
 /**
  * How the sink proves who it is, by MLflow's own client conventions: MLFLOW_TRACKING_TOKEN is sent
@@ -64,6 +77,27 @@ export function createMlflowSink(trackingUri: string, credentials: MlflowCredent
     if (!response.ok && response.status !== 404)
       throw Object.assign(new Error(`MLflow ${path}: HTTP ${response.status}`), { status: response.status });
     return { status: response.status, json };
+  }
+  /**
+   * An artifact through the tracking server's artifact proxy (`mlflow server --serve-artifacts`,
+   * the default since MLflow 2.0): the run's artifact_uri is then `mlflow-artifacts:/…`, and a file
+   * is PUT at /api/2.0/mlflow-artifacts/artifacts/… (MLflow's MlflowArtifactsRepository). A run
+   * whose artifacts live elsewhere (s3://, gs://, a local path) is written by MLflow's clients
+   * straight to that store; the sink has no credentials there, and says so.
+   */
+  async function uploadArtifact(runId: string, path: string, content: string, contentType: string) {
+    const info = await call<{ run?: { info?: { artifact_uri?: string } } }>('GET', `runs/get?run_id=${encodeURIComponent(runId)}`);
+    const root = info.json.run?.info?.artifact_uri ?? '';
+    if (!root.startsWith('mlflow-artifacts:'))
+      return {
+        artifact: null,
+        reason: `the MLflow run's artifacts live at ${root || 'an unknown place'}, not behind the server's artifact proxy`,
+      };
+    const where = root.replace(/^mlflow-artifacts:\/*/, '').replace(/\/$/, '');
+    const url = `${base}/api/2.0/mlflow-artifacts/artifacts/${where}/${path}`;
+    const response = await fetchImpl(url, { method: 'PUT', headers: { 'content-type': contentType, ...auth }, body: content });
+    if (!response.ok) throw Object.assign(new Error(`MLflow artifact ${path}: HTTP ${response.status}`), { status: response.status });
+    return { artifact: `${root.replace(/\/$/, '')}/${path}` };
   }
   async function experimentId(name: string): Promise<string> {
     const found = await call<{ experiment?: { experiment_id: string } }>(
@@ -119,9 +153,9 @@ export function createMlflowSink(trackingUri: string, credentials: MlflowCredent
         end_time: Date.parse(run.attempts[attempt - 1]?.endedAt ?? run.updateTime),
       });
     },
-    async logEvaluation(run, attempt) {
+    async logEvaluation(run, attempt, examples) {
       const result = run.evaluation?.result;
-      if (!result) return;
+      if (!result) return { artifact: null, reason: 'the run has no evaluation result' };
       const runId = await attemptRun(run, attempt);
       const timestamp = Date.parse(result.scoredAt);
       const metrics = (['base', 'tuned', 'delta', 'stage1'] as const)
@@ -136,7 +170,24 @@ export function createMlflowSink(trackingUri: string, credentials: MlflowCredent
         );
       for (const [verdict, count] of Object.entries(result.verdicts ?? {}))
         metrics.push({ key: `eval_examples_${verdict}`, value: count, step: 0, timestamp });
-      await call('POST', 'runs/log-batch', { run_id: runId, metrics, tags: [{ key: 'eval_examples', value: String(result.n) }] });
+      // Every model's every score (eval_tuned_rougeL, eval_base_toolParameterKvMatch, ...), numbers only.
+      for (const arm of EVALUATION_ARMS)
+        for (const [field, value] of Object.entries(result[arm] ?? {}))
+          if (typeof value === 'number') metrics.push({ key: `eval_${arm}_${field}`, value, step: 0, timestamp });
+      if (result.judge)
+        metrics.push(
+          { key: 'eval_judge_tuned_win_rate', value: result.judge.tunedWinRate, step: 0, timestamp },
+          { key: 'eval_judge_base_win_rate', value: result.judge.baseWinRate, step: 0, timestamp },
+          { key: 'eval_judge_ties', value: result.judge.ties, step: 0, timestamp },
+        );
+      for (let i = 0; i < metrics.length; i += BATCH)
+        await call('POST', 'runs/log-batch', {
+          run_id: runId,
+          metrics: metrics.slice(i, i + BATCH),
+          ...(i === 0 ? { tags: [{ key: 'eval_examples', value: String(result.n) }] } : {}),
+        });
+      if (!examples) return { artifact: null, reason: 'no per-example table given' };
+      return uploadArtifact(runId, EXAMPLES_ARTIFACT, examplesCsv(examples), 'text/csv');
     },
   };
 }

@@ -117,7 +117,17 @@ function missingScore(): ExampleScore {
 /** The table as CSV (RFC 4180: fields quoted, quotes doubled), one row per example. */
 export function examplesCsv(examples: readonly ExampleComparison[]): string {
   const models = [...new Set(examples.flatMap((example) => Object.keys(example.answers)))].sort();
-  const header = ['index', 'verdict', 'metric', 'prompt', 'reference', ...models.flatMap((m) => [`${m}_answer`, `${m}_score`])];
+  // The judge's columns only when some example was judged.
+  const judged = examples.some((example) => example.judge);
+  const header = [
+    'index',
+    'verdict',
+    'metric',
+    'prompt',
+    'reference',
+    ...models.flatMap((m) => [`${m}_answer`, `${m}_score`]),
+    ...(judged ? ['judge_winner', 'judge_explanation'] : []),
+  ];
   const quote = (value: unknown) => `"${String(value ?? '').replaceAll('"', '""')}"`;
   const rows = examples.map((example) =>
     [
@@ -130,6 +140,7 @@ export function examplesCsv(examples: readonly ExampleComparison[]): string {
         const score = example.scores[model];
         return [example.answers[model] ?? '', score ? (headlineValue(example.metric, score) ?? '') : ''];
       }),
+      ...(judged ? [example.judge?.winner ?? '', example.judge?.explanation ?? ''] : []),
     ]
       .map(quote)
       .join(','),

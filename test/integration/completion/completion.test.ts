@@ -413,19 +413,36 @@ test('the MLflow sink signs in as MLflow clients do, logs the points, the hyperp
   const calls: { path: string; body: Record<string, unknown> }[] = [];
   const experiments = new Map<string, string>();
   const runs: { run_id: string; experiment_id: string; tags: { key: string; value: string }[] }[] = [];
+  const artifacts = new Map<string, { type: string; text: string }>();
   const server: Server = createServer((request, response) => {
     let text = '';
     request.on('data', (chunk: Buffer) => (text += chunk.toString()));
     request.on('end', () => {
       const url = new URL(request.url ?? '/', 'http://mlflow');
       const path = url.pathname.replace('/api/2.0/mlflow/', '');
-      const body = (text ? JSON.parse(text) : {}) as Record<string, unknown>;
+      const body = (text && request.method !== 'PUT' ? JSON.parse(text) : {}) as Record<string, unknown>;
       const reply = (status: number, json: unknown) =>
         response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
       // A server behind MLflow's authentication: a request without the bearer token is refused.
       if (request.headers.authorization !== 'Bearer s3cret-token')
         return reply(401, { error_code: 'UNAUTHENTICATED', message: 'missing credentials' });
+      // The artifact proxy (`mlflow server --serve-artifacts`): files PUT under the run's mlflow-artifacts: root.
+      if (request.method === 'PUT' && url.pathname.startsWith('/api/2.0/mlflow-artifacts/artifacts/')) {
+        artifacts.set(url.pathname.slice('/api/2.0/mlflow-artifacts/artifacts/'.length), {
+          type: String(request.headers['content-type']),
+          text,
+        });
+        return reply(200, {});
+      }
       calls.push({ path, body });
+      if (path === 'runs/get') {
+        const run = runs.find((r) => r.run_id === url.searchParams.get('run_id'));
+        return run
+          ? reply(200, {
+              run: { info: { run_id: run.run_id, artifact_uri: `mlflow-artifacts:/${run.experiment_id}/${run.run_id}/artifacts` } },
+            })
+          : reply(404, { error_code: 'RESOURCE_DOES_NOT_EXIST' });
+      }
       if (path === 'experiments/get-by-name') {
         const id = experiments.get(url.searchParams.get('experiment_name') ?? '');
         return id ? reply(200, { experiment: { experiment_id: id } }) : reply(404, { error_code: 'RESOURCE_DOES_NOT_EXIST' });
@@ -495,14 +512,44 @@ test('the MLflow sink signs in as MLflow clients do, logs the points, the hyperp
     confidence: { level: 0.95, delta: 0.07, low: -0.05, high: 0.2, n: 40, resamples: 2000, significant: false },
     verdicts: { better: 9, worse: 6, same: 25 },
     n: 40,
-    base: {},
-    tuned: {},
+    base: { exactMatch: 0.63 },
+    tuned: { exactMatch: 0.7 },
     delta: {},
     blocked: {},
+    judge: { model: 'default', judged: 40, tunedWins: 20, baseWins: 8, ties: 12, tunedWinRate: 0.5, baseWinRate: 0.2, undecided: 0 },
     scoredAt: '2026-11-30T12:00:00.000Z',
   };
-  await createMlflowSink(uri, { token: 's3cret-token' }).logEvaluation({ ...scored, evaluation: { result } } as never, 1);
-  const evaluationCall = calls.at(-1)!;
+  const examples = [
+    {
+      schemaVersion: 1 as const,
+      runId,
+      index: 0,
+      prompt: 'Do you ship to "Canada"?',
+      reference: 'Yes.',
+      answers: { base: 'Do you ship to "Canada"?', tuned: 'Yes.' },
+      scores: {},
+      metric: 'exact_match',
+      verdict: 'better' as const,
+      judge: { winner: 'tuned' as const, explanation: 'B answers, A repeats the question' },
+    },
+  ];
+  const table = await createMlflowSink(uri, { token: 's3cret-token' }).logEvaluation(
+    { ...scored, evaluation: { result } } as never,
+    1,
+    examples,
+  );
+  assert.equal(table.artifact, 'mlflow-artifacts:/1/mlflow-1/artifacts/evaluation/examples.csv');
+  const csv = artifacts.get('1/mlflow-1/artifacts/evaluation/examples.csv')!;
+  assert.equal(csv.type, 'text/csv');
+  assert.equal(
+    csv.text,
+    [
+      '"index","verdict","metric","prompt","reference","base_answer","base_score","tuned_answer","tuned_score","judge_winner","judge_explanation"',
+      '"0","better","exact_match","Do you ship to ""Canada""?","Yes.","Do you ship to ""Canada""?","","Yes.","","tuned","B answers, A repeats the question"',
+      '',
+    ].join('\r\n'),
+  );
+  const evaluationCall = calls.filter((c) => c.path === 'runs/log-batch').at(-1)!;
   assert.deepEqual(
     (evaluationCall.body.metrics as { key: string; value: number }[]).map((m) => `${m.key}=${m.value}`),
     [
@@ -514,6 +561,11 @@ test('the MLflow sink signs in as MLflow clients do, logs the points, the hyperp
       'eval_examples_better=9',
       'eval_examples_worse=6',
       'eval_examples_same=25',
+      'eval_tuned_exactMatch=0.7',
+      'eval_base_exactMatch=0.63',
+      'eval_judge_tuned_win_rate=0.5',
+      'eval_judge_base_win_rate=0.2',
+      'eval_judge_ties=12',
     ],
   );
   assert.equal(evaluationCall.body.run_id, 'mlflow-1', 'on the same MLflow run as the training curves');
