@@ -182,6 +182,8 @@ while (Date.now() < deadline) {
             '',
             `[${pct(sure.low)}, ${pct(sure.high)}]${sure.significant ? '' : ' not significant'}`,
           ]);
+        for (const [arm, value] of Object.entries(result.headline.checkpoints ?? {}))
+          evaluationTable.push([`${result.metric} at ${arm.replace('-', ' ')}`, '', pct(typeof value === 'number' ? value : null), '']);
         const judge = result.judge;
         if (judge)
           evaluationTable.push([

@@ -14,7 +14,15 @@ import {
   headlineScore,
   headlineValue,
 } from '../../shared/evaluation/plan.ts';
-import { ARM_NAMES, EVALUATION_ARMS, armsOf, type Evaluation, type EvaluationArm } from '../../shared/evaluation/schema.ts';
+import {
+  armName,
+  checkpointArm,
+  CHECKPOINT_ARM_PREFIX,
+  EVALUATION_ARMS,
+  armsOf,
+  type Evaluation,
+  type EvaluationArm,
+} from '../../shared/evaluation/schema.ts';
 import { scoreDelta, type ExampleScore, type ModelScores } from '../../shared/evaluation/scoring.ts';
 import { decodeMessageData, type PubsubMessagePublished } from '../../shared/launch/envelope.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -162,8 +170,24 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
     base: run.baseModel,
     ...(stage1 ? { stage1: stage1.endpoint ?? stage1.model } : {}),
   };
-  const arms = EVALUATION_ARMS.filter((arm) => models[arm] !== undefined);
+  const arms: EvaluationArm[] = EVALUATION_ARMS.filter((arm) => models[arm] !== undefined);
   const jobs = {} as Evaluation['jobs'];
+  // Every intermediate checkpoint, asked online at its own endpoint (batch prediction takes a model, not a checkpoint).
+  const others = request.evaluation?.checkpoints === 'all' ? otherCheckpoints(run.tunedModel, checkpoint?.checkpointId) : [];
+  for (const other of others) {
+    const arm = checkpointArm(other.checkpointId);
+    const why = `checkpoint ${other.checkpointId} is served at its own endpoint`;
+    jobs[arm] = onlineTrack(
+      other.endpoint,
+      other.endpoint,
+      why,
+      `${batchOutputPrefix(deps.outputsBucket, run.runId, arm, 1)}/online`,
+      input.examples,
+      deps.online.partSize,
+      iso(deps.now()),
+      `${why}: online requests to it`,
+    );
+  }
   for (const which of arms) {
     const model = models[which]!;
     const displayName = batchDisplayName(run.runId, which, 1);
@@ -205,7 +229,7 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
       );
       log.warn(
         LogEvent.batchRefused,
-        `Vertex refused batch prediction for the ${ARM_NAMES[which]} model (${info.message}): online requests to ${target} instead`,
+        `Vertex refused batch prediction for the ${armName(which)} model (${info.message}): online requests to ${target} instead`,
         { error: info },
       );
       continue;
@@ -228,7 +252,7 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
       outputDirectory: job.outputDirectory,
       mode: 'batch',
     };
-    log.info(LogEvent.batchJobCreated, `batch prediction for the ${ARM_NAMES[which]} model: ${job.name}`);
+    log.info(LogEvent.batchJobCreated, `batch prediction for the ${armName(which)} model: ${job.name}`);
   }
   const evaluation: Evaluation = {
     datasetUri,
@@ -241,10 +265,16 @@ async function startEvaluation(run: RunDocument, token: number, deps: Completion
   };
   const online = arms
     .filter((which) => jobs[which]!.mode === 'online' && !(which === 'tuned' && checkpoint))
-    .map((which) => ARM_NAMES[which]);
-  const names = arms.map((which) => ARM_NAMES[which]);
+    .map((which) => armName(which));
+  const names = arms.map((which) => armName(which));
   const asked = `${names.slice(0, -1).join(', ')} and ${names.at(-1)!}`;
-  const reason = `batch inference started on ${input.examples} held-out examples (${asked} model)${checkpoint ? `; the tuned model at checkpoint ${checkpoint.checkpointId}, online at its endpoint` : ''}${online.length ? `; ${online.join(' and ')} online: batch refused` : ''}`;
+  const everyCheckpoint =
+    request.evaluation?.checkpoints !== 'all'
+      ? ''
+      : others.length > 0
+        ? `; intermediate checkpoints ${others.map((item) => item.checkpointId).join(', ')} online at their endpoints`
+        : '; no intermediate checkpoint to ask (the job kept none besides the default)';
+  const reason = `batch inference started on ${input.examples} held-out examples (${asked} model)${checkpoint ? `; the tuned model at checkpoint ${checkpoint.checkpointId}, online at its endpoint` : ''}${everyCheckpoint}${online.length ? `; ${online.join(' and ')} online: batch refused` : ''}`;
   const after = await deps.store.finish(run.runId, token, 'SUCCEEDED', (current) =>
     withEvent(current, applyTransition(current, 'EVALUATING', reason, iso(deps.now()), { evaluation }), reason),
   );
@@ -329,7 +359,15 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
   for (const example of table) verdicts[example.verdict] += 1;
   const [baseScores, tunedScores, stage1Scores] = [scores.base!, scores.tuned!, scores.stage1];
   const stage1Headline = stage1Scores ? headlineValue(metric, stage1Scores) : undefined;
-  const headline = { ...headlineScore(metric, baseScores, tunedScores), ...(stage1Scores ? { stage1: stage1Headline ?? null } : {}) };
+  const checkpointArms = arms.filter((arm) => arm.startsWith(CHECKPOINT_ARM_PREFIX));
+  const checkpointScores = Object.fromEntries(checkpointArms.map((arm) => [arm, scores[arm]!]));
+  const headline = {
+    ...headlineScore(metric, baseScores, tunedScores),
+    ...(stage1Scores ? { stage1: stage1Headline ?? null } : {}),
+    ...(checkpointArms.length
+      ? { checkpoints: Object.fromEntries(checkpointArms.map((arm) => [arm, headlineValue(metric, scores[arm]!)])) }
+      : {}),
+  };
   const best = bestModel(headline);
   const selectedArm = run.request?.evaluation?.pickBest && best ? best : 'tuned';
   const result = {
@@ -339,6 +377,7 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
     base: baseScores,
     tuned: tunedScores,
     ...(stage1Scores ? { stage1: stage1Scores } : {}),
+    ...(checkpointArms.length ? { checkpoints: checkpointScores } : {}),
     delta: scoreDelta(baseScores, tunedScores),
     blocked: { base: baseScores.blocked, tuned: tunedScores.blocked, ...(stage1Scores ? { stage1: stage1Scores.blocked } : {}) },
     confidence,
@@ -351,16 +390,21 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
     scoredAt: iso(deps.now()),
   };
   const middle = stage1Scores ? ` → after stage 1 ${stage1Headline}` : '';
+  const byCheckpoint = headline.checkpoints
+    ? `; checkpoints ${Object.entries(headline.checkpoints)
+        .map(([arm, value]) => `${arm.slice(CHECKPOINT_ARM_PREFIX.length)}: ${value}`)
+        .join(', ')}; best: ${best ? armName(best) : 'none'}`
+    : '';
   const sure = confidence
     ? `; delta 95% interval [${confidence.low}, ${confidence.high}]${confidence.significant ? '' : ', not significant'}`
     : '';
-  const picked = selectedArm !== 'tuned' ? `; the ${ARM_NAMES[selectedArm]} model scored best and is the run's result (pickBest)` : '';
+  const picked = selectedArm !== 'tuned' ? `; the ${armName(selectedArm)} model scored best and is the run's result (pickBest)` : '';
   const judge = judged.judge
     ? `; the judge preferred tuned on ${judged.judge.tunedWins}, base on ${judged.judge.baseWins}, neither on ${judged.judge.ties} of ${judged.judge.judged}`
     : judged.judgeFailure
       ? `; ${judged.judgeFailure}`
       : '';
-  const reason = `evaluated on ${result.n} held-out examples: ${metric} base ${headline.base}${middle} → tuned ${headline.tuned}${sure}${picked}${judge}`;
+  const reason = `evaluated on ${result.n} held-out examples: ${metric} base ${headline.base}${middle} → tuned ${headline.tuned}${sure}${byCheckpoint}${picked}${judge}`;
   const after = await deps.store.finish(run.runId, token, 'SCORING', (current) =>
     withEvent(current, applyTransition(current, 'COMPLETED', reason, iso(deps.now()), { evaluation: { ...evaluation, result } }), reason),
   );
@@ -383,6 +427,23 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
       );
   }
   return { status: 'completed', runId: run.runId };
+}
+
+/**
+ * The checkpoints besides the one evaluated as the tuned model: "the tuned model endpoint
+ * represents the endpoint of the default checkpoint" ("Use checkpoints in supervised fine-tuning
+ * for Gemini models"), so a checkpoint served there is the tuned model itself.
+ */
+function otherCheckpoints(
+  tuned: NonNullable<RunDocument['tunedModel']>,
+  evaluatedAsTuned: string | undefined,
+): { checkpointId: string; endpoint: string }[] {
+  return (tuned.checkpoints ?? []).filter(
+    (item): item is typeof item & { endpoint: string } =>
+      item.endpoint !== null &&
+      item.checkpointId !== evaluatedAsTuned &&
+      (evaluatedAsTuned !== undefined || item.endpoint !== tuned.endpoint),
+  );
 }
 
 /**

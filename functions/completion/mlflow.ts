@@ -171,8 +171,9 @@ export function createMlflowSink(trackingUri: string, credentials: MlflowCredent
       for (const [verdict, count] of Object.entries(result.verdicts ?? {}))
         metrics.push({ key: `eval_examples_${verdict}`, value: count, step: 0, timestamp });
       // Every model's every score (eval_tuned_rougeL, eval_base_toolParameterKvMatch, ...), numbers only.
-      for (const arm of EVALUATION_ARMS)
-        for (const [field, value] of Object.entries(result[arm] ?? {}))
+      const models = [...EVALUATION_ARMS.map((arm) => [arm, result[arm]] as const), ...Object.entries(result.checkpoints ?? {})];
+      for (const [arm, scores] of models)
+        for (const [field, value] of Object.entries(scores ?? {}))
           if (typeof value === 'number') metrics.push({ key: `eval_${arm}_${field}`, value, step: 0, timestamp });
       if (result.judge)
         metrics.push(

@@ -502,7 +502,9 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
       stats.resubmitted += 1;
       log.info(LogEvent.pollBatchResubmitted, decision.reason, { oldJob: track.currentJobName, newJob: job.name, attempt });
     }
-    const result = await deps.store.release(run.runId, token, (current) => withUpdates(current, { ...current.evaluation!.jobs, ...jobs }));
+    const result = await deps.store.release(run.runId, token, (current) =>
+      withUpdates(current, { ...current.evaluation!.jobs, ...jobs } as Evaluation['jobs']),
+    );
     if (result) {
       stats.updated += 1;
       await flushEvents(result.after, deps, stats);

@@ -1,5 +1,5 @@
 import { stuckThresholdMs, type StuckPolicy } from '../runs/poll.ts';
-import { ARM_NAMES, BATCH_FINAL_FAILURES, armsOf, isBatchDone, type BatchTrack, type Evaluation, type EvaluationArm } from './schema.ts';
+import { armName, BATCH_FINAL_FAILURES, armsOf, isBatchDone, type BatchTrack, type Evaluation, type EvaluationArm } from './schema.ts';
 
 /**
  * What a poller tick does with one of a run's batch prediction jobs, given what Vertex says about
@@ -47,7 +47,7 @@ export function decideBatchTrack(
     };
   }
   if (BATCH_FINAL_FAILURES.includes(job.state)) {
-    const why = `the ${ARM_NAMES[which]} model's batch job ${job.name} ended ${job.state}${job.error?.message ? `: ${job.error.message}` : ''}`;
+    const why = `the ${armName(which)} model's batch job ${job.name} ended ${job.state}${job.error?.message ? `: ${job.error.message}` : ''}`;
     return exhausted
       ? { action: 'fail', reason: `${why} (attempt ${attempt} of ${policy.maxAttempts})`, cancelFirst: false }
       : { action: 'resubmit', reason: `${why}; resubmitted`, cancelFirst: false, endState: job.state };
@@ -55,7 +55,7 @@ export function decideBatchTrack(
   if (QUEUED.has(job.state)) {
     const waited = nowMs - Date.parse(job.createTime ?? track.attempts.at(-1)?.submittedAt ?? nowIso);
     if (waited > stuckThresholdMs(policy, attempt)) {
-      const why = `the ${ARM_NAMES[which]} model's batch job waited ${Math.round(waited / 60_000)} min in the queue`;
+      const why = `the ${armName(which)} model's batch job waited ${Math.round(waited / 60_000)} min in the queue`;
       return exhausted
         ? { action: 'fail', reason: `${why}, and no attempts are left (${attempt} of ${policy.maxAttempts})`, cancelFirst: true }
         : { action: 'resubmit', reason: `${why}: cancelled and resubmitted`, cancelFirst: true, endState: 'JOB_STATE_CANCELLED' };

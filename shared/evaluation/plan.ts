@@ -56,19 +56,26 @@ export function headlineValue(
 }
 
 /**
- * Which model scored best by the headline metric: the tuned one unless another beats it (a tie
- * keeps the later stage, then the tuned model over the base one). Null when no model has a figure.
+ * Which model scored best by the headline metric: the tuned one unless another beats it. A tie
+ * keeps, in order, the tuned model, the later stage, the later checkpoint, then the base model.
+ * Null when no model has a figure.
  */
 export function bestModel(headline: {
   base: number | null;
   tuned: number | null;
   stage1?: number | null | undefined;
+  checkpoints?: Record<string, number | null> | undefined;
 }): EvaluationArm | null {
-  const order: EvaluationArm[] = ['tuned', 'stage1', 'base'];
+  const candidates: [EvaluationArm, number | null | undefined][] = [
+    ['tuned', headline.tuned],
+    ['stage1', headline.stage1],
+    // Later checkpoints first: a tie goes to the one that trained longer.
+    ...(Object.entries(headline.checkpoints ?? {}) as [EvaluationArm, number | null][]).reverse(),
+    ['base', headline.base],
+  ];
   let best: EvaluationArm | null = null;
   let score = -Infinity;
-  for (const arm of order) {
-    const value = headline[arm];
+  for (const [arm, value] of candidates) {
     if (typeof value === 'number' && value > score) {
       best = arm;
       score = value;

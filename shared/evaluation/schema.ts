@@ -2,6 +2,18 @@ import { z } from 'zod';
 import { classificationReportSchema } from './classification.ts';
 import { judgeSummarySchema } from './judge.ts';
 
+/** An intermediate checkpoint's track is `checkpoint-{checkpointId}`. */
+export const CHECKPOINT_ARM_PREFIX = 'checkpoint-';
+export type CheckpointArm = `checkpoint-${string}`;
+export type EvaluationArm = 'tuned' | 'base' | 'stage1' | CheckpointArm;
+
+export const evaluationArmSchema = z.custom<EvaluationArm>(
+  (value) =>
+    typeof value === 'string' &&
+    (value === 'tuned' || value === 'base' || value === 'stage1' || /^checkpoint-[A-Za-z0-9_.-]{1,128}$/.test(value)),
+  { message: 'a model track: tuned, base, stage1 or checkpoint-{id}' },
+);
+
 /**
  * The evaluation stage as recorded on the run (`runs/{runId}.evaluation`): the inference input
  * built from held-out data, the two batch prediction jobs (tuned and base model, on the same
@@ -83,12 +95,16 @@ export const evaluationResultSchema = z.object({
     delta: z.number().nullable(),
     /** A staged run: the model after its first stage, so each stage's gain shows. */
     stage1: z.number().nullable().optional(),
+    /** With `evaluation.checkpoints: "all"`: each intermediate checkpoint's, by arm (`checkpoint-2`). */
+    checkpoints: z.record(z.string(), z.number().nullable()).optional(),
   }),
   n: z.number().int().nonnegative(),
   base: modelScoresSchema,
   tuned: modelScoresSchema,
   /** A staged run's model after stage 1 (SUPERVISED), on the same requests. */
   stage1: modelScoresSchema.optional(),
+  /** Each intermediate checkpoint's scores, by arm (`checkpoint-2`), on the same requests. */
+  checkpoints: z.record(z.string(), modelScoresSchema).optional(),
   delta: z.record(z.string(), z.number().nullable()),
   blocked: z.object({ base: z.number().int(), tuned: z.number().int(), stage1: z.number().int().optional() }),
   /**
@@ -107,10 +123,13 @@ export const evaluationResultSchema = z.object({
     })
     .nullable()
     .optional(),
-  /** The model that scored best by the headline metric (tuned, stage1 or base). */
-  best: z.enum(['tuned', 'base', 'stage1']).nullable().optional(),
-  /** The model the run reports as its result: the tuned one, or with `evaluation.pickBest` the best one. */
-  selected: z.object({ arm: z.enum(['tuned', 'base', 'stage1']), model: z.string() }).optional(),
+  /** The model that scored best by the headline metric (tuned, stage1, a checkpoint or base). */
+  best: evaluationArmSchema.nullable().optional(),
+  /**
+   * The model the run reports as its result: the tuned one, or with `evaluation.pickBest` the best
+   * one (a checkpoint's `model` is its endpoint: where it is served).
+   */
+  selected: z.object({ arm: evaluationArmSchema, model: z.string() }).optional(),
   /** Where the headline measure came from: the launch request, or the references (classification.ts pickMetric). */
   metricSource: z.enum(['request', 'data']).optional(),
   /** When the references are class labels: each model's per-label precision, recall, F1 and confusion table. */
@@ -125,6 +144,18 @@ export const evaluationResultSchema = z.object({
 });
 export type EvaluationResult = z.infer<typeof evaluationResultSchema>;
 
+/** tuned and base always; stage1 on a staged run; `checkpoint-{id}` with `evaluation.checkpoints: "all"`. */
+export type EvaluationJobs = { tuned: BatchTrack; base: BatchTrack; stage1?: BatchTrack } & { [arm: CheckpointArm]: BatchTrack };
+
+const jobsSchema = z
+  .object({ tuned: batchTrackSchema, base: batchTrackSchema, stage1: batchTrackSchema.optional() })
+  .catchall(batchTrackSchema)
+  .superRefine((jobs, context) => {
+    for (const key of Object.keys(jobs))
+      if (!evaluationArmSchema.safeParse(key).success)
+        context.addIssue({ code: 'custom', message: `no such model track: ${key}`, path: [key] });
+  }) as unknown as z.ZodType<EvaluationJobs>;
+
 export const evaluationSchema = z.object({
   /** The held-out file: the launch request's evaluation dataset, else its validation dataset. */
   datasetUri: z.string(),
@@ -133,24 +164,45 @@ export const evaluationSchema = z.object({
   examples: z.number().int().nonnegative(),
   /** Held-out lines that could not become a request (no model turn to compare with, ...). */
   skipped: z.number().int().nonnegative(),
-  /** One prediction track per model: tuned, base, and for a staged run the model after stage 1. */
-  jobs: z.object({ tuned: batchTrackSchema, base: batchTrackSchema, stage1: batchTrackSchema.optional() }),
+  /**
+   * One prediction track per model: tuned, base, for a staged run the model after stage 1, and
+   * with `evaluation.checkpoints: "all"` each intermediate checkpoint (`checkpoint-{id}`).
+   */
+  jobs: jobsSchema,
   /** The tuned model's checkpoint evaluated, when the request named one (else Vertex's default checkpoint). */
   checkpointId: z.string().nullable().optional(),
   result: evaluationResultSchema.nullable(),
 });
 export type Evaluation = z.infer<typeof evaluationSchema>;
 
-/** The models an evaluation asks: `stage1` only on a staged run. */
+/** The models an evaluation may ask besides the checkpoints: `stage1` only on a staged run. */
 export const EVALUATION_ARMS = ['tuned', 'base', 'stage1'] as const;
-export type EvaluationArm = (typeof EVALUATION_ARMS)[number];
 
-export function armsOf(evaluation: Pick<Evaluation, 'jobs'>): EvaluationArm[] {
-  return EVALUATION_ARMS.filter((arm) => evaluation.jobs[arm] !== undefined);
+/** The models an evaluation asks, in order: tuned, base, stage 1, then the intermediate checkpoints by id. */
+export function armsOf(evaluation: { jobs: Record<string, unknown> }): EvaluationArm[] {
+  const fixed = EVALUATION_ARMS.filter((arm) => evaluation.jobs[arm] !== undefined);
+  const checkpoints = Object.keys(evaluation.jobs)
+    .filter((key): key is CheckpointArm => key.startsWith(CHECKPOINT_ARM_PREFIX))
+    .sort(byCheckpoint);
+  return [...fixed, ...checkpoints];
+}
+
+/** Checkpoint ids compared as numbers when both are (Vertex's are epochs or steps), else as text. */
+function byCheckpoint(a: string, b: string): number {
+  const [x, y] = [a.slice(CHECKPOINT_ARM_PREFIX.length), b.slice(CHECKPOINT_ARM_PREFIX.length)];
+  return /^\d+$/.test(x) && /^\d+$/.test(y) ? Number(x) - Number(y) : x.localeCompare(y);
+}
+
+export function checkpointArm(checkpointId: string): CheckpointArm {
+  return `${CHECKPOINT_ARM_PREFIX}${checkpointId}`;
 }
 
 /** How an arm is named in reasons and logs. */
-export const ARM_NAMES: Record<EvaluationArm, string> = { tuned: 'tuned', base: 'base', stage1: 'stage-1 (supervised)' };
+export function armName(arm: EvaluationArm): string {
+  if (arm === 'stage1') return 'stage-1 (supervised)';
+  if (arm.startsWith(CHECKPOINT_ARM_PREFIX)) return `checkpoint ${arm.slice(CHECKPOINT_ARM_PREFIX.length)}`;
+  return arm;
+}
 
 /** The state of the two batch jobs a run waits for. */
 export const BATCH_DONE = 'JOB_STATE_SUCCEEDED';

@@ -108,6 +108,12 @@ export const evaluationSpecSchema = z.object({
    */
   checkpointId: z.string().min(1).max(128).optional(),
   /**
+   * "all": every intermediate checkpoint the job kept is asked too, online at its own endpoint,
+   * on the same examples; the run records which model scored best (with `pickBest`, it becomes
+   * the run's result). Checkpoints are kept unless the job exported the last one only.
+   */
+  checkpoints: z.literal('all').optional(),
+  /**
    * A staged run reports as its result the model that scored best (the first stage's when the
    * second did worse), not always the last one: the run's `result.model`.
    */

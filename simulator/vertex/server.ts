@@ -672,10 +672,15 @@ export async function startVertexSimulator(
     return renderBatchJob(job, now());
   }
 
-  function modelFor(name: string): Promise<SimulatedModel> {
+  /**
+   * The toy model behind a model name: the base model echoes; a tuned one answers from its
+   * training set, an intermediate checkpoint (`partly`: epoch `seen` of `of`) from the first
+   * seen/of of it. A toy: it shows checkpoints can differ, not how real ones do.
+   */
+  function modelFor(name: string, partly?: { seen: number; of: number }): Promise<SimulatedModel> {
     const tuned = /^projects\/[^/]+\/locations\/[^/]+\/models\/(\d+)(?:@(\d+))?$/.exec(name);
     if (!tuned) return Promise.resolve(echoModel);
-    const id = `${tuned[1]!}@${tuned[2] ?? 1}`;
+    const id = `${tuned[1]!}@${tuned[2] ?? 1}${partly ? `#${partly.seen}/${partly.of}` : ''}`;
     if (!tunedModels.has(id)) {
       tunedModels.set(
         id,
@@ -684,7 +689,8 @@ export async function startVertexSimulator(
           if (!source || render(source).state !== 'JOB_STATE_SUCCEEDED')
             throw new Error(`Model ${name} not found (no succeeded tuning job made it)`);
           const training = tuningSpecOf(source.body).spec!.trainingDatasetUri!;
-          return nearestExampleModel(await trainingPairs(options.readDataset!(training)));
+          const pairs = await trainingPairs(options.readDataset!(training));
+          return nearestExampleModel(partly ? pairs.slice(0, Math.max(1, Math.ceil((pairs.length * partly.seen) / partly.of))) : pairs);
         })(),
       );
       tunedModels.get(id)!.catch(() => tunedModels.delete(id));
@@ -718,9 +724,13 @@ export async function startVertexSimulator(
       : undefined;
     if (endpoint && !owner) return sendError(response, 404, `Endpoint ${parentOf(project, location)}/${target} not found`);
     const modelName = owner ? `${parentOfJob(owner)}/models/${owner.modelId}@${owner.modelVersion}` : target;
+    // An intermediate checkpoint (epoch k of E) of the toy tuned model has seen the first k/E of the training examples.
+    const kept = owner ? (checkpointsOf(owner, parentOfJob(owner)).checkpoints ?? []) : [];
+    const at = endpoint ? kept.findIndex((item) => item.endpoint.endsWith(`/endpoints/${endpoint[1]}`)) : -1;
+    const partly = at >= 0 && at < kept.length - 1 ? { seen: at + 1, of: kept.length } : undefined;
     let model: SimulatedModel;
     try {
-      model = await modelFor(modelName);
+      model = await modelFor(modelName, partly);
     } catch (error) {
       return sendError(response, 404, error instanceof Error ? error.message : String(error));
     }

@@ -187,13 +187,20 @@ function evaluationTable(evaluation) {
   const sure = c
     ? `<p id="confidence">gain ${(c.delta * 100).toFixed(1)} points, 95% interval [${(c.low * 100).toFixed(1)}, ${(c.high * 100).toFixed(1)}]: ${c.significant ? 'significant' : 'not significant (the interval holds 0)'}${r.verdicts ? `; tuned better on ${r.verdicts.better}, worse on ${r.verdicts.worse}, same on ${r.verdicts.same} examples` : ''}</p>`
     : '';
+  const byCheckpoint = r.headline.checkpoints
+    ? `<p id="checkpoints">${esc(r.metric)} by checkpoint: ${Object.entries(r.headline.checkpoints)
+        .map(([arm, value]) => `${esc(arm.replace('checkpoint-', ''))}: ${pct(value)}`)
+        .join(
+          ', ',
+        )}, final (tuned): ${pct(r.headline.tuned)}; best: ${esc(r.best || '–')}${r.selected && r.selected.arm !== 'tuned' ? `, the run's result (${esc(r.selected.model)})` : ''}</p>`
+    : '';
   const j = r.judge;
   const judge = j
     ? `<p id="judge">judge (${esc(j.model)}): tuned preferred on ${j.tunedWins}, base on ${j.baseWins}, neither on ${j.ties} of ${j.judged} examples: tuned win rate ${pct(j.tunedWinRate)}, base ${pct(j.baseWinRate)}</p>`
     : r.judgeFailure
       ? `<p id="judge" class="reason">${esc(r.judgeFailure)}</p>`
       : '';
-  return `<p>${r.n} held-out examples; headline ${esc(r.metric)}: <strong>${pct(r.headline.base)}${r.stage1 ? ` → ${pct(r.headline.stage1)}` : ''} → ${pct(r.headline.tuned)}</strong></p>${sure}${judge}
+  return `<p>${r.n} held-out examples; headline ${esc(r.metric)}: <strong>${pct(r.headline.base)}${r.stage1 ? ` → ${pct(r.headline.stage1)}` : ''} → ${pct(r.headline.tuned)}</strong></p>${sure}${byCheckpoint}${judge}
     <table id="evaluation-table"><thead><tr><th></th><th>base</th>${r.stage1 ? '<th>after stage 1</th>' : ''}<th>tuned</th><th>delta (points)</th></tr></thead><tbody>
     ${row('exact match', 'exactMatch')}${row('normalised match', 'normalizedMatch')}${row('valid JSON', 'jsonValid')}${row('JSON fields right', 'jsonFieldAccuracy')}${r.base.rougeL !== undefined ? row('ROUGE-L', 'rougeL') + row('BLEU', 'bleu') : ''}${typeof r.tuned.toolCallValid === 'number' ? row('tool call valid', 'toolCallValid') + row('tool name match', 'toolNameMatch') + row('parameter key match', 'toolParameterKeyMatch') + row('parameter key-value match', 'toolParameterKvMatch') : ''}
     <tr><td>blocked / empty</td><td class="num">${r.base.blocked} / ${r.base.empty}</td>${middle(r.stage1 ? `${r.stage1.blocked} / ${r.stage1.empty}` : '')}<td class="num">${r.tuned.blocked} / ${r.tuned.empty}</td><td></td></tr></tbody></table>${classificationTable(r.classification)}`;

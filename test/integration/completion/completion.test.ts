@@ -1002,3 +1002,62 @@ test('a judge the service refuses (a bad judge model) is recorded as the reason;
   assert.match(result.judgeFailure!, /the judge failed/);
   assert.equal(result.tuned.exactMatch, 1);
 });
+
+test('every checkpoint (checkpoints: "all"): each intermediate one is asked online at its endpoint on the same examples, and with pickBest the best becomes the result', async () => {
+  const env = await setup();
+  // The toy checkpoint after epoch 1 of 2 has seen the first half of these; the late third example
+  // teaches a wrong answer to a held-out question, so the final model does worse than epoch 1.
+  await objects.write(
+    'gs://sft-datasets/ckpt/train.jsonl',
+    jsonl([
+      example('Do you ship to Canada', 'Yes, we ship to Canada.'),
+      example('How long do refunds take', 'Ten days.'),
+      example('Do you ship to Canada today', 'Not today, sorry.'),
+      example('Can I pay by card', 'Yes, by any card.'),
+    ]),
+  );
+  await objects.write(
+    'gs://sft-datasets/ckpt/heldout.jsonl',
+    jsonl([example('Do you ship to Canada today please', 'Yes, we ship to Canada.'), example('How long do refunds take', 'Ten days.')]),
+  );
+  const { runId } = await handleLaunch(
+    envelope(
+      launch({
+        experiment: 'every-checkpoint',
+        trainingDatasetUri: 'gs://sft-datasets/ckpt/train.jsonl',
+        validationDatasetUri: undefined,
+        evaluation: { datasetUri: 'gs://sft-datasets/ckpt/heldout.jsonl', metric: 'exact_match', checkpoints: 'all', pickBest: true },
+      }),
+    ),
+    env.launcher,
+  );
+  await tickUntil(env, runId, 'SUCCEEDED');
+  const succeeded = (await env.launcher.runs.get(runId))!;
+  const [first] = succeeded.tunedModel!.checkpoints!;
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  const evaluating = (await env.launcher.runs.get(runId))!;
+  assert.deepEqual(Object.keys(evaluating.evaluation!.jobs).sort(), ['base', 'checkpoint-1', 'tuned']);
+  assert.equal(evaluating.evaluation!.jobs['checkpoint-1']!.online!.target, first!.endpoint);
+  assert.match(evaluating.history.at(-1)!.reason, /intermediate checkpoints 1 online at their endpoints/);
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'EVALUATING')), env.completion);
+  await tickUntil(env, runId, 'SCORING');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
+  const run = (await env.launcher.runs.get(runId))!;
+  const result = run.evaluation!.result!;
+  assert.deepEqual(result.headline, { base: 0, tuned: 0.5, delta: 0.5, checkpoints: { 'checkpoint-1': 1 } });
+  assert.equal(result.checkpoints!['checkpoint-1']!.n, 2);
+  assert.equal(result.best, 'checkpoint-1');
+  assert.deepEqual(result.selected, { arm: 'checkpoint-1', model: first!.endpoint });
+  assert.match(run.history.at(-1)!.reason, /checkpoints 1: 1; best: checkpoint 1/);
+  // Every example carries every model's answer, the checkpoint's among them.
+  const rows = (await env.db.collection(`runs/${runId}/examples`).orderBy('index').get()).docs.map((doc) =>
+    exampleComparisonSchema.parse(doc.data()),
+  );
+  assert.deepEqual(
+    rows.map((row) => [row.answers['checkpoint-1'], row.answers.tuned]),
+    [
+      ['Yes, we ship to Canada.', 'Not today, sorry.'],
+      ['Ten days.', 'Ten days.'],
+    ],
+  );
+});

@@ -35,4 +35,11 @@ test('the best model by the headline: the tuned one unless another beats it; tie
   assert.equal(bestModel({ base: 0.8, tuned: 0.7, stage1: 0.75 }), 'base');
   assert.equal(bestModel({ base: 0.7, tuned: 0.7, stage1: 0.7 }), 'tuned');
   assert.equal(bestModel({ base: null, tuned: null }), null);
+  assert.equal(bestModel({ base: 0.5, tuned: 0.6, checkpoints: { 'checkpoint-1': 0.7, 'checkpoint-2': 0.65 } }), 'checkpoint-1');
+  assert.equal(
+    bestModel({ base: 0.5, tuned: 0.6, checkpoints: { 'checkpoint-1': 0.7, 'checkpoint-2': 0.7 } }),
+    'checkpoint-2',
+    'a tie goes to the checkpoint that trained longer',
+  );
+  assert.equal(bestModel({ base: 0.5, tuned: 0.7, checkpoints: { 'checkpoint-1': 0.7 } }), 'tuned');
 });
