@@ -17,9 +17,51 @@ const { values } = parseArgs({
     once: { type: 'boolean', default: false },
     timeout: { type: 'string', default: '180' },
     'port-base': { type: 'string', default: process.env.STACK_PORT_BASE },
+    sample: { type: 'string', default: 'tickets' },
   },
 });
-const sample = new URL('../samples/support-tickets.csv', import.meta.url);
+
+/**
+ * The bundled samples, one per kind of task the evaluation fits itself to: JSON answers (fields
+ * right), class labels (accuracy, per-label F1, confusion), free text (ROUGE-L, BLEU, and the
+ * judge), function calls (the tool-call metrics). Each drops with a sidecar that converts it and
+ * starts a run; the judge is opt-in (billed per example judged) and here the simulator's toy.
+ */
+const SAMPLES = {
+  tickets: {
+    file: 'support-tickets.csv',
+    type: 'text/csv',
+    sidecar: {
+      epochs: 3,
+      launch: { experiment: 'support-tickets', hyperParameters: { epochCount: 3 }, evaluation: { judge: { maxExamples: 50 } } },
+    },
+  },
+  labels: {
+    file: 'ticket-labels.csv',
+    type: 'text/csv',
+    sidecar: { epochs: 3, validationSplit: 0.3, launch: { experiment: 'ticket-labels', hyperParameters: { epochCount: 3 } } },
+  },
+  answers: {
+    file: 'support-answers.csv',
+    type: 'text/csv',
+    sidecar: {
+      epochs: 3,
+      validationSplit: 0.3,
+      launch: { experiment: 'support-answers', hyperParameters: { epochCount: 3 }, evaluation: { judge: { maxExamples: 50 } } },
+    },
+  },
+  tools: {
+    file: 'assistant-tools.openai.jsonl',
+    type: 'application/jsonl',
+    sidecar: { epochs: 3, validationSplit: 0.3, launch: { experiment: 'assistant-tools', hyperParameters: { epochCount: 3 } } },
+  },
+} as const;
+if (!Object.hasOwn(SAMPLES, values.sample)) {
+  console.error(`--sample must be one of ${Object.keys(SAMPLES).join(', ')}, not "${values.sample}"`);
+  process.exit(2);
+}
+const chosen = SAMPLES[values.sample as keyof typeof SAMPLES];
+const sample = new URL(`../samples/${chosen.file}`, import.meta.url);
 const started = Date.now();
 const say = (line: string) => console.log(`${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s  ${line}`);
 
@@ -58,17 +100,12 @@ for (const key of ['GOOGLE_CLOUD_PROJECT', 'FIRESTORE_EMULATOR_HOST', 'PUBSUB_EM
   console.log(`  export ${key}=${stack.env[key]}`);
 console.log('');
 
-const name = 'incoming/support-tickets.csv';
-const sidecar = {
-  epochs: 3,
-  // The judge is opt-in (billed per example judged); locally the simulator's toy judge answers.
-  launch: { experiment: 'support-tickets', hyperParameters: { epochCount: 3 }, evaluation: { judge: { maxExamples: 50 } } },
-};
+const name = `incoming/${chosen.file}`;
 const bucket = stack.storage.bucket(stack.rawBucket);
-await bucket.file(`${name}.launch.json`).save(JSON.stringify(sidecar, null, 2), { contentType: 'application/json' });
+await bucket.file(`${name}.launch.json`).save(JSON.stringify(chosen.sidecar, null, 2), { contentType: 'application/json' });
 const dropped = Date.now();
-await bucket.file(name).save(readFileSync(sample), { contentType: 'text/csv' });
-say(`dropped samples/support-tickets.csv (with a launch sidecar) into gs://${stack.rawBucket}/${name}`);
+await bucket.file(name).save(readFileSync(sample), { contentType: chosen.type });
+say(`dropped samples/${chosen.file} (with a launch sidecar) into gs://${stack.rawBucket}/${name}`);
 
 const db = new Firestore({ projectId: stack.projectId });
 const seen = new Set<string>();
@@ -83,6 +120,7 @@ const deadline = Date.now() + Number(values.timeout) * 1000;
 let outcome: 'COMPLETED' | 'FAILED' | 'TIMEOUT' = 'TIMEOUT';
 let summary: Record<string, unknown> = {};
 let evaluationTable: string[][] = [];
+let confusion: string[] = [];
 while (Date.now() < deadline) {
   const datasets = await db.collection('datasets').where('source.name', '==', name).get();
   const dataset = datasets.docs[0]?.data();
@@ -184,6 +222,26 @@ while (Date.now() < deadline) {
           ]);
         for (const [arm, value] of Object.entries(result.headline.checkpoints ?? {}))
           evaluationTable.push([`${result.metric} at ${arm.replace('-', ' ')}`, '', pct(typeof value === 'number' ? value : null), '']);
+        // Class labels: accuracy, macro and per-label F1 of each model, and the tuned model's confusion table.
+        const classes = result.classification;
+        if (classes?.tuned) {
+          const f1 = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(2));
+          evaluationTable.push(['accuracy', pct(classes.base?.accuracy ?? null), pct(classes.tuned.accuracy), '']);
+          evaluationTable.push(['macro F1', f1(classes.base?.macroF1), f1(classes.tuned.macroF1), '']);
+          for (const item of classes.tuned.labels)
+            evaluationTable.push([
+              `F1 ${item.label}`,
+              f1(classes.base?.labels.find((b: { label: string }) => b.label === item.label)?.f1),
+              f1(item.f1),
+              '',
+            ]);
+          confusion = Object.entries(classes.tuned.confusion as Record<string, Record<string, number>>).map(
+            ([label, row]) =>
+              `  ${label.padEnd(20)} → ${Object.entries(row)
+                .map(([predicted, count]) => `${predicted} ${count}`)
+                .join(', ')}`,
+          );
+        }
         const judge = result.judge;
         if (judge)
           evaluationTable.push([
@@ -217,12 +275,14 @@ if (evaluationTable.length > 0) {
   );
   for (const row of evaluationTable)
     console.log(
-      `  ${row[0]!.padEnd(20)} ${row
+      `  ${row[0]!.padEnd(26)} ${row
         .slice(1)
         .map((cell) => cell.padStart(8))
         .join(' ')}`,
     );
 }
+if (confusion.length > 0)
+  console.log(['\nconfusion table of the tuned model (reference label → predicted label, count)', ...confusion].join('\n'));
 await db.terminate();
 
 if (values.once || outcome !== 'COMPLETED') {

@@ -47,7 +47,10 @@ before(async () => {
   });
   db = new Firestore({ projectId: stack.projectId });
   const bucket = stack.storage.bucket(stack.rawBucket);
-  await bucket.file('incoming/tickets.csv.launch.json').save(JSON.stringify({ launch: { experiment: 'dashboard' } }));
+  // The judge asked for (the simulator's toy answers): its verdicts show beside the scores and in the examples' table.
+  await bucket
+    .file('incoming/tickets.csv.launch.json')
+    .save(JSON.stringify({ launch: { experiment: 'dashboard', evaluation: { judge: { maxExamples: 50 } } } }));
   await bucket.file('incoming/tickets.csv').save(readFileSync(`${root}samples/support-tickets.csv`));
   runs.completed = await runOf('incoming/tickets.csv', 'COMPLETED');
   stack.simulator.control.failNextJobs(1, { code: 3, message: 'Dataset validation failed: invalid example at line 4 (simulated)' });
@@ -112,6 +115,10 @@ test('a run page draws its loss and accuracy curves from the stored metric point
   assert.equal(chart.accuracy[0]!.length, steps.length);
   assert.match(await page.locator('#evaluation').innerText(), /held-out examples; headline json_fields/);
   assert.match(
+    await page.locator('#judge').innerText(),
+    /judge \(default\): tuned preferred on \d+, base on \d+, neither on \d+ of \d+ examples/,
+  );
+  assert.match(
     await page.locator('#timeline').innerText(),
     /attempt 1 in us-central1: .*\/locations\/us-central1\/tuningJobs\/\d+ submitted/,
   );
@@ -130,6 +137,8 @@ test('a run page draws its loss and accuracy curves from the stored metric point
   const better = await page.locator('#examples-table tbody tr').count();
   assert.equal(result.verdicts.better > 0 ? better : 0, result.verdicts.better);
   if (better > 0) assert.match(await page.locator('#examples-table tbody tr').first().innerText(), /better/);
+  assert.equal(await page.locator('#examples-table thead th').nth(2).innerText(), 'judge');
+  if (better > 0) assert.match(await page.locator('#examples-table tbody tr td').nth(2).innerText(), /^(tuned|base|tie)$/);
   await page.screenshot({ path: `${artifacts}dashboard-examples.png`, fullPage: true });
   await page.close();
 });

@@ -45,6 +45,32 @@ test('the README main command: npm start -- --once runs the sample from the buck
   console.log(`end-to-end latencies on the local stack:\n${latencies.join('\n')}`);
 });
 
+test('npm start -- --sample labels | answers | tools: each kind of task gets the measures that fit it', async () => {
+  const expectations: Record<string, RegExp[]> = {
+    labels: [
+      /headline normalized_match|normalized_match base/,
+      /accuracy\s+[\d.]+%\s+[\d.]+%/,
+      /macro F1/,
+      /confusion table of the tuned model/,
+    ],
+    answers: [
+      /completed: rouge_l base/,
+      /ROUGE-L\s+[\d.]+%/,
+      /BLEU\s+[\d.]+%/,
+      /judge \(default\): tuned \/ base \/ neither\s+\d+ \/ \d+ \/ \d+ of \d+/,
+    ],
+    tools: [/completed: tool_parameter_kv_match base/, /tool call valid\s+[\d.]+%\s+[\d.]+%/, /parameter key-value match/],
+  };
+  for (const [sample, patterns] of Object.entries(expectations)) {
+    const result = await run(process.execPath, [`${root}local/start.ts`, '--once', '--sample', sample], 240_000);
+    assert.equal(result.status, 0, `${sample}: ${result.stdout.slice(-3000)}\n${result.stderr.slice(-2000)}`);
+    for (const pattern of patterns) assert.match(result.stdout, pattern, sample);
+  }
+  const refused = await run(process.execPath, [`${root}local/start.ts`, '--once', '--sample', 'nope'], 60_000);
+  assert.equal(refused.status, 2);
+  assert.match(refused.stderr, /--sample must be one of tickets, labels, answers, tools/);
+});
+
 // Faults across stages, on one stack started in this process after the README command's own
 // stack has stopped (two stacks at once would halve the CPU each gets on a 2-core machine).
 describe('faults across stages', () => {
