@@ -336,7 +336,7 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
   const ordered = [...references.values()].flat().sort((a, b) => a.index - b.index);
   const referenceTexts = ordered.map((entry) => entry.reference);
   // The request's measure, else the one the references call for (JSON fields, label accuracy, ROUGE-L).
-  const requested = run.request?.evaluation?.metric;
+  const requested = run.request?.evaluation?.metric ?? run.request?.evaluation?.metrics?.[0];
   const metric = requested ?? pickMetric(referenceTexts);
   const classification = looksLikeLabels(referenceTexts)
     ? Object.fromEntries(
@@ -385,6 +385,7 @@ async function score(run: RunDocument, token: number, deps: CompletionDeps, log:
     best,
     selected: { arm: selectedArm, model: evaluation.jobs[selectedArm]!.model },
     metricSource: requested ? ('request' as const) : ('data' as const),
+    ...(run.request?.evaluation?.metrics ? { metrics: run.request.evaluation.metrics } : {}),
     ...(classification ? { classification } : {}),
     ...judged,
     scoredAt: iso(deps.now()),

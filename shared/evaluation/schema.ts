@@ -130,6 +130,8 @@ export const evaluationResultSchema = z.object({
    * one (a checkpoint's `model` is its endpoint: where it is served).
    */
   selected: z.object({ arm: evaluationArmSchema, model: z.string() }).optional(),
+  /** The measures the launch request said the run is about (`evaluation.metrics`), headline first. */
+  metrics: z.array(z.string()).optional(),
   /** Where the headline measure came from: the launch request, or the references (classification.ts pickMetric). */
   metricSource: z.enum(['request', 'data']).optional(),
   /** When the references are class labels: each model's per-label precision, recall, F1 and confusion table. */

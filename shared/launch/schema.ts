@@ -78,6 +78,18 @@ export const launchStagesSchema = z
     'the one staged run is ["SUPERVISED", "PREFERENCE"] (supervised on the preferred answers, then preference tuning from that model)',
   );
 
+export const evaluationMetricSchema = z.enum([
+  'exact_match',
+  'normalized_match',
+  'json_fields',
+  'rouge_l',
+  'bleu',
+  'tool_call_valid',
+  'tool_name_match',
+  'tool_parameter_key_match',
+  'tool_parameter_kv_match',
+]);
+
 export const evaluationSpecSchema = z.object({
   /** The held-out file; absent: the validation dataset (the settings below still apply). */
   datasetUri: gcsUri.optional(),
@@ -88,19 +100,13 @@ export const evaluationSpecSchema = z.object({
    * JSON → json_fields, class labels → normalized_match, free text → rouge_l;
    * shared/evaluation/classification.ts).
    */
-  metric: z
-    .enum([
-      'exact_match',
-      'normalized_match',
-      'json_fields',
-      'rouge_l',
-      'bleu',
-      'tool_call_valid',
-      'tool_name_match',
-      'tool_parameter_key_match',
-      'tool_parameter_kv_match',
-    ])
-    .optional(),
+  metric: evaluationMetricSchema.optional(),
+  /**
+   * The measures the run is about, the first one its headline unless `metric` names another.
+   * Every measure that applies is computed either way (they cost no call); these are the ones
+   * the result lists first (`result.metrics`).
+   */
+  metrics: z.array(evaluationMetricSchema).min(1).max(9).optional(),
   /**
    * Evaluate this checkpoint of the tuned model (TunedModel.checkpoints' checkpoint_id) instead
    * of Vertex's default one. "Use checkpoints in supervised fine-tuning for Gemini models":

@@ -932,7 +932,7 @@ test('the judge (opt-in): tuned against base on each example through evaluateIns
         experiment: 'judged',
         trainingDatasetUri: 'gs://sft-datasets/judge/train.jsonl',
         validationDatasetUri: undefined,
-        evaluation: { datasetUri: 'gs://sft-datasets/judge/heldout.jsonl', judge: { maxExamples: 4 } },
+        evaluation: { datasetUri: 'gs://sft-datasets/judge/heldout.jsonl', judge: { maxExamples: 4 }, metrics: ['bleu', 'rouge_l'] },
       }),
     ),
     env.launcher,
@@ -951,6 +951,10 @@ test('the judge (opt-in): tuned against base on each example through evaluateIns
   await handleRunEvent(envelope(scoring), env.completion);
   const run = (await env.launcher.runs.get(runId))!;
   assert.equal(run.state, 'COMPLETED');
+  // The measures the request is about, the first its headline.
+  assert.equal(run.evaluation!.result!.metric, 'bleu');
+  assert.equal(run.evaluation!.result!.metricSource, 'request');
+  assert.deepEqual(run.evaluation!.result!.metrics, ['bleu', 'rouge_l']);
   const judge = run.evaluation!.result!.judge!;
   // Four examples asked (maxExamples): the tuned toy's trained answers beat the base toy's echoes.
   assert.deepEqual(judge, {
