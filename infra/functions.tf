@@ -226,6 +226,7 @@ resource "google_cloudfunctions2_function" "completion" {
       ONLINE_PART_SIZE         = "100"
       ONLINE_BUDGET_SECONDS    = "420"
       JUDGE_CONCURRENCY        = "4"
+      JUDGE_BUDGET_SECONDS     = "240"
     }
     # MLflow's secrets come from Secret Manager at start-up: never in plain env, state or source.
     dynamic "secret_environment_variables" {

@@ -70,8 +70,11 @@ export interface CompletionDeps {
   maxExamples: number;
   /** The fallback when Vertex refuses batch prediction for a model. */
   online: { predictor: OnlinePredictor; concurrency: number; partSize: number; budgetMs: number };
-  /** Vertex's evaluation service, for runs that ask for a judge (absent: such runs say there is none). */
-  judge?: { service: EvaluationService; concurrency: number };
+  /**
+   * Vertex's evaluation service, for runs that ask for a judge (absent: such runs say there is
+   * none); `budgetMs`: how long one delivery judges before handing the rest to the next.
+   */
+  judge?: { service: EvaluationService; concurrency: number; budgetMs: number };
 }
 
 export type CompletionOutcome = {
@@ -464,19 +467,24 @@ async function judgeExamples(
   if (!deps.judge) return { judgeFailure: 'the run asked for a judge, but this deployment has no evaluation service' };
   const chosen = examplesToJudge(table, spec.maxExamples);
   const done = await deps.store.readJudgments(run.runId);
-  const undecided = new Set<number>();
+  const startedAt = deps.now();
+  let asked = 0;
+  let outOfTime = false;
   try {
     await mapConcurrently(
       chosen.filter((example) => !done.has(example.index)),
       deps.judge.concurrency,
       async (example) => {
+        // Past the delivery's budget no new call starts (each delivery makes at least one per worker, so it always gets on).
+        if (asked >= deps.judge!.concurrency && deps.now() - startedAt >= deps.judge!.budgetMs) return void (outOfTime = true);
+        asked += 1;
         const answer = await deps.judge!.service.pairwise({
           template: PAIRWISE_TEMPLATE,
           instance: judgeInstance(example),
           autoraterModel: spec.model,
         });
         const judgment = judgmentOf(answer.choice, answer.explanation);
-        if (!judgment) return void undecided.add(example.index);
+        if (!judgment) return; // PAIRWISE_CHOICE_UNSPECIFIED: counted undecided in the summary
         await deps.store.recordJudgment(run.runId, example.index, judgment);
         done.set(example.index, judgment);
       },
@@ -486,6 +494,12 @@ async function judgeExamples(
     if (info.kind === 'transient') throw error;
     log.warn(LogEvent.evaluationJudgeFailed, `the judge refused: ${info.message}; the scores stand without it`, { error: info });
     return { judgeFailure: `the judge failed: ${info.message}` };
+  }
+  if (outOfTime) {
+    // DEADLINE_EXCEEDED, a transient end: the lease is released and the redelivery judges the rest.
+    throw Object.assign(new Error(`the judge's budget for one delivery ran out after ${asked} examples; the next one carries on`), {
+      code: 4,
+    });
   }
   return {
     judge: summarizeJudgments(

@@ -62,7 +62,11 @@ function dependencies(): CompletionDeps {
         partSize: config.ONLINE_PART_SIZE,
         budgetMs: config.ONLINE_BUDGET_SECONDS * 1000,
       },
-      judge: { service: createEvaluationService(vertex), concurrency: config.JUDGE_CONCURRENCY },
+      judge: {
+        service: createEvaluationService(vertex),
+        concurrency: config.JUDGE_CONCURRENCY,
+        budgetMs: config.JUDGE_BUDGET_SECONDS * 1000,
+      },
     };
   }
   return deps;

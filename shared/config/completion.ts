@@ -20,6 +20,8 @@ export const completionConfigSchema = commonConfigSchema.extend({
   ONLINE_BUDGET_SECONDS: z.coerce.number().int().min(1).max(3000).default(420),
   /** Judge calls in flight at once, for runs that ask for a judge (the judge model's quota is the limit). */
   JUDGE_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  /** How long one delivery asks the judge before handing the rest to the next (within the lease and the 540 s timeout). */
+  JUDGE_BUDGET_SECONDS: z.coerce.number().int().min(1).max(3000).default(240),
   /** When set (not empty), training metrics are also logged to this MLflow tracking server through its REST API. */
   MLFLOW_TRACKING_URI: z.union([z.literal(''), z.string().url()]).optional(),
   /**

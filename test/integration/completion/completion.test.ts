@@ -84,7 +84,9 @@ function recordingEvents() {
   return { published, publisher: { publish: async (event: RunEvent) => void published.push(event) } };
 }
 
-async function setup(options: { mlflowUri?: string; mlflowToken?: string; onlineBudgetMs?: number; fallbackRegions?: string[] } = {}) {
+async function setup(
+  options: { mlflowUri?: string; mlflowToken?: string; onlineBudgetMs?: number; fallbackRegions?: string[]; judgeBudgetMs?: number } = {},
+) {
   await emulators.ready;
   const sim = await startVertexSimulator({
     timing: { validationMs: 10, queueMs: 2 * MINUTE, runMs: 10 * MINUTE },
@@ -130,7 +132,7 @@ async function setup(options: { mlflowUri?: string; mlflowToken?: string; online
     outputsBucket: 'sft-outputs',
     maxExamples: 1000,
     online: { predictor: createOnlinePredictor(vertex), concurrency: 3, partSize: 1, budgetMs: options.onlineBudgetMs ?? 60_000 },
-    judge: { service: createEvaluationService(vertex), concurrency: 2 },
+    judge: { service: createEvaluationService(vertex), concurrency: 2, budgetMs: options.judgeBudgetMs ?? 60_000 },
   };
   return { sim, db, clock, launcher, poller, completion, events, tuning, vertex };
 }
@@ -979,6 +981,42 @@ test('the judge (opt-in): tuned against base on each example through evaluateIns
   );
   assert.match(rows[0]!.judge!.explanation, /toy judge \(not a model\)/);
   assert.match(run.history.at(-1)!.reason, /the judge preferred tuned on 4, base on 0, neither on 0 of 4/);
+});
+
+test("the judge's budget per delivery: past it, the delivery hands over (a transient end) and the next one judges the rest", async () => {
+  const env = await setup({ judgeBudgetMs: 0 });
+  const pairs = [
+    ['Do you ship to Canada', 'Yes, we ship to Canada.'],
+    ['How long do refunds take', 'Ten days.'],
+    ['Can I pay by card', 'Yes, by any card.'],
+    ['Do you sell gift cards', 'Yes, from 10 euros.'],
+  ];
+  await objects.write('gs://sft-datasets/judge3/train.jsonl', jsonl(pairs.map(([q, a]) => example(q!, a!))));
+  await objects.write('gs://sft-datasets/judge3/heldout.jsonl', jsonl(pairs.map(([q, a]) => example(q!, a!))));
+  const { runId } = await handleLaunch(
+    envelope(
+      launch({
+        experiment: 'judged-in-turns',
+        trainingDatasetUri: 'gs://sft-datasets/judge3/train.jsonl',
+        validationDatasetUri: undefined,
+        evaluation: { datasetUri: 'gs://sft-datasets/judge3/heldout.jsonl', judge: { maxExamples: 10 } },
+      }),
+    ),
+    env.launcher,
+  );
+  await tickUntil(env, runId, 'SUCCEEDED');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  await tickUntil(env, runId, 'SCORING');
+  const scoring = lastEvent(env.events.published, 'SCORING');
+  // A budget of 0: each delivery makes one call per worker (2), then hands over.
+  await assert.rejects(handleRunEvent(envelope(scoring), env.completion), RetryableCompletionError);
+  assert.equal((await env.db.collection(`runs/${runId}/examples`).get()).docs.filter((doc) => doc.get('judge')).length, 2);
+  // The redelivery judges the other two: no call left to start past the budget, so it completes.
+  await handleRunEvent(envelope(scoring), env.completion);
+  const run = (await env.launcher.runs.get(runId))!;
+  assert.equal(run.state, 'COMPLETED');
+  assert.equal(run.evaluation!.result!.judge!.judged, 4);
+  assert.equal(env.sim.control.contractCalls().filter((c) => c.path.endsWith(':evaluateInstances')).length, 4, 'no example judged twice');
 });
 
 test('a judge the service refuses (a bad judge model) is recorded as the reason; the scores stand', async () => {
