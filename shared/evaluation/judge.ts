@@ -80,7 +80,11 @@ export function judgmentOf(choice: string, explanation: string): Judgment | null
   return { winner, explanation: explanation.length > MAX_EXPLANATION ? `${explanation.slice(0, MAX_EXPLANATION - 1)}…` : explanation };
 }
 
-/** The fields the template renders, for one example: the prompt, the reference and both answers (an unanswered side is empty). */
+/**
+ * The fields the template renders, for one example: the prompt, the reference and both answers
+ * (an unanswered side is empty), as the examples' table keeps them: at most MAX_EXAMPLE_TEXT
+ * (4,000) characters each, so a judge of long answers sees their beginnings.
+ */
 export function judgeInstance(example: Pick<ExampleComparison, 'prompt' | 'reference' | 'answers'>): Record<string, string> {
   return {
     prompt: example.prompt,
