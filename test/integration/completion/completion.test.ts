@@ -170,6 +170,36 @@ const lastEvent = (events: RunEvent[], to: string) => {
   return event;
 };
 
+/**
+ * A run trained on `training` and evaluated on `heldOut` (both written under
+ * gs://sft-datasets/{name}/, the experiment named alike), launched and taken through SUCCEEDED:
+ * its evaluation has started. Returns the run id.
+ */
+async function launchEvaluated(
+  env: Awaited<ReturnType<typeof setup>>,
+  name: string,
+  training: unknown[],
+  heldOut: unknown[],
+  evaluation: Omit<NonNullable<LaunchMessageInput['evaluation']>, 'datasetUri'> = {},
+): Promise<string> {
+  await objects.write(`gs://sft-datasets/${name}/train.jsonl`, jsonl(training));
+  await objects.write(`gs://sft-datasets/${name}/heldout.jsonl`, jsonl(heldOut));
+  const { runId } = await handleLaunch(
+    envelope(
+      launch({
+        experiment: name,
+        trainingDatasetUri: `gs://sft-datasets/${name}/train.jsonl`,
+        validationDatasetUri: undefined,
+        evaluation: { datasetUri: `gs://sft-datasets/${name}/heldout.jsonl`, ...evaluation },
+      }),
+    ),
+    env.launcher,
+  );
+  await tickUntil(env, runId, 'SUCCEEDED');
+  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  return runId;
+}
+
 test('a succeeded job: metrics copied to Firestore, two batch jobs, scores computed from the prediction files, COMPLETED', async () => {
   const env = await setup();
   const { runId } = await handleLaunch(envelope(launch()), env.launcher);
@@ -758,41 +788,26 @@ test("evaluation at a named checkpoint: the tuned side is asked at that checkpoi
 test('a classification task (short labels, no metric asked): accuracy is the headline, with per-label F1 and a confusion table for each model', async () => {
   const env = await setup();
   const labelled = (q: string, a: string) => example(q, a);
-  await objects.write(
-    'gs://sft-datasets/labels/train.jsonl',
-    jsonl([
+  const runId = await launchEvaluated(
+    env,
+    'labels',
+    [
       labelled('I was charged twice', 'billing'),
       labelled('Refund my order please', 'billing'),
       labelled('The app crashes on start', 'bug'),
       labelled('Settings screen is blank', 'bug'),
       labelled('How do I change my email', 'account'),
       labelled('Reset my password', 'account'),
-    ]),
-  );
-  await objects.write(
-    'gs://sft-datasets/labels/heldout.jsonl',
-    jsonl([
+    ],
+    [
       labelled('I was charged twice', 'billing'),
       labelled('Refund my order please', 'billing'),
       labelled('The app crashes on start', 'bug'),
       labelled('Settings screen is blank', 'bug'),
       labelled('Reset my password', 'account'),
       labelled('I was charged twice for my password', 'account'),
-    ]),
+    ],
   );
-  const { runId } = await handleLaunch(
-    envelope(
-      launch({
-        experiment: 'labels',
-        trainingDatasetUri: 'gs://sft-datasets/labels/train.jsonl',
-        validationDatasetUri: undefined,
-        evaluation: { datasetUri: 'gs://sft-datasets/labels/heldout.jsonl' },
-      }),
-    ),
-    env.launcher,
-  );
-  await tickUntil(env, runId, 'SUCCEEDED');
-  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
   await tickUntil(env, runId, 'SCORING');
   await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
   const result = (await env.launcher.runs.get(runId))!.evaluation!.result!;
@@ -858,35 +873,20 @@ test('a function-calling task (no metric asked): the tool-call metrics, with key
     tools,
     contents: [turn('user', q), { role: 'model', parts: [{ functionCall: { name, args } }] }],
   });
-  await objects.write(
-    'gs://sft-datasets/calls/train.jsonl',
-    jsonl([
+  const runId = await launchEvaluated(
+    env,
+    'calls',
+    [
       calling('What is the weather in Paris', 'get_weather', { city: 'Paris' }),
       calling('Book a table for 4 at 8pm', 'book_table', { people: 4, time: '20:00' }),
-    ]),
-  );
-  await objects.write(
-    'gs://sft-datasets/calls/heldout.jsonl',
-    jsonl([
+    ],
+    [
       calling('What is the weather in Paris', 'get_weather', { city: 'Paris' }),
       // The toy tuned model answers with the nearest training call: the right function, Paris instead of Rome.
       calling('What is the weather in Rome', 'get_weather', { city: 'Rome' }),
       calling('Book a table for 4 at 8pm', 'book_table', { people: 4, time: '20:00' }),
-    ]),
+    ],
   );
-  const { runId } = await handleLaunch(
-    envelope(
-      launch({
-        experiment: 'calls',
-        trainingDatasetUri: 'gs://sft-datasets/calls/train.jsonl',
-        validationDatasetUri: undefined,
-        evaluation: { datasetUri: 'gs://sft-datasets/calls/heldout.jsonl' },
-      }),
-    ),
-    env.launcher,
-  );
-  await tickUntil(env, runId, 'SUCCEEDED');
-  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
   const evaluating = (await env.launcher.runs.get(runId))!;
   assert.equal(evaluating.evaluation!.examples, 3, 'held-out function calls are references, not skipped');
   await tickUntil(env, runId, 'SCORING');
@@ -922,25 +922,14 @@ test('the judge (opt-in): tuned against base on each example through evaluateIns
     ['Can I change my delivery address', 'Yes, until the parcel leaves our warehouse.'],
     ['Do you sell gift cards', 'Yes, from 10 to 500 euros.'],
   ];
-  await objects.write('gs://sft-datasets/judge/train.jsonl', jsonl(answers.map(([q, a]) => example(q!, a!))));
   // Held out: the same questions (the tuned toy answers them as trained), and one the base toy's echo wins.
-  await objects.write(
-    'gs://sft-datasets/judge/heldout.jsonl',
-    jsonl([...answers.map(([q, a]) => example(q!, a!)), example('Say exactly: hello there', 'Say exactly: hello there')]),
+  const runId = await launchEvaluated(
+    env,
+    'judge',
+    answers.map(([q, a]) => example(q!, a!)),
+    [...answers.map(([q, a]) => example(q!, a!)), example('Say exactly: hello there', 'Say exactly: hello there')],
+    { judge: { maxExamples: 4 }, metrics: ['bleu', 'rouge_l'] },
   );
-  const { runId } = await handleLaunch(
-    envelope(
-      launch({
-        experiment: 'judged',
-        trainingDatasetUri: 'gs://sft-datasets/judge/train.jsonl',
-        validationDatasetUri: undefined,
-        evaluation: { datasetUri: 'gs://sft-datasets/judge/heldout.jsonl', judge: { maxExamples: 4 }, metrics: ['bleu', 'rouge_l'] },
-      }),
-    ),
-    env.launcher,
-  );
-  await tickUntil(env, runId, 'SUCCEEDED');
-  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
   await tickUntil(env, runId, 'SCORING');
   // The judge's quota runs out after two calls (both in-flight calls then fail their retry too): the delivery fails transiently.
   const judgeCalls = () => env.sim.control.contractCalls().filter((c) => c.path.endsWith(':evaluateInstances')).length;
@@ -991,21 +980,8 @@ test("the judge's budget per delivery: past it, the delivery hands over (a trans
     ['Can I pay by card', 'Yes, by any card.'],
     ['Do you sell gift cards', 'Yes, from 10 euros.'],
   ];
-  await objects.write('gs://sft-datasets/judge3/train.jsonl', jsonl(pairs.map(([q, a]) => example(q!, a!))));
-  await objects.write('gs://sft-datasets/judge3/heldout.jsonl', jsonl(pairs.map(([q, a]) => example(q!, a!))));
-  const { runId } = await handleLaunch(
-    envelope(
-      launch({
-        experiment: 'judged-in-turns',
-        trainingDatasetUri: 'gs://sft-datasets/judge3/train.jsonl',
-        validationDatasetUri: undefined,
-        evaluation: { datasetUri: 'gs://sft-datasets/judge3/heldout.jsonl', judge: { maxExamples: 10 } },
-      }),
-    ),
-    env.launcher,
-  );
-  await tickUntil(env, runId, 'SUCCEEDED');
-  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  const examples = pairs.map(([q, a]) => example(q!, a!));
+  const runId = await launchEvaluated(env, 'judged-in-turns', examples, examples, { judge: { maxExamples: 10 } });
   await tickUntil(env, runId, 'SCORING');
   const scoring = lastEvent(env.events.published, 'SCORING');
   // A budget of 0: each delivery makes one call per worker (2), then hands over.
@@ -1021,21 +997,8 @@ test("the judge's budget per delivery: past it, the delivery hands over (a trans
 
 test('a judge the service refuses (a bad judge model) is recorded as the reason; the scores stand', async () => {
   const env = await setup();
-  await objects.write('gs://sft-datasets/judge2/train.jsonl', jsonl([example('Do you ship to Canada', 'Yes.')]));
-  await objects.write('gs://sft-datasets/judge2/heldout.jsonl', jsonl([example('Do you ship to Canada', 'Yes.')]));
-  const { runId } = await handleLaunch(
-    envelope(
-      launch({
-        experiment: 'judged-badly',
-        trainingDatasetUri: 'gs://sft-datasets/judge2/train.jsonl',
-        validationDatasetUri: undefined,
-        evaluation: { datasetUri: 'gs://sft-datasets/judge2/heldout.jsonl', judge: { maxExamples: 10 } },
-      }),
-    ),
-    env.launcher,
-  );
-  await tickUntil(env, runId, 'SUCCEEDED');
-  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
+  const examples = [example('Do you ship to Canada', 'Yes.')];
+  const runId = await launchEvaluated(env, 'judged-badly', examples, examples, { judge: { maxExamples: 10 } });
   await tickUntil(env, runId, 'SCORING');
   env.sim.control.failNextCalls(1, 400, { pathIncludes: ':evaluateInstances' });
   await handleRunEvent(envelope(lastEvent(env.events.published, 'SCORING')), env.completion);
@@ -1049,35 +1012,20 @@ test('every checkpoint (checkpoints: "all"): each intermediate one is asked onli
   const env = await setup();
   // The toy checkpoint after epoch 1 of 2 has seen the first half of these; the late third example
   // teaches a wrong answer to a held-out question, so the final model does worse than epoch 1.
-  await objects.write(
-    'gs://sft-datasets/ckpt/train.jsonl',
-    jsonl([
+  const runId = await launchEvaluated(
+    env,
+    'every-checkpoint',
+    [
       example('Do you ship to Canada', 'Yes, we ship to Canada.'),
       example('How long do refunds take', 'Ten days.'),
       example('Do you ship to Canada today', 'Not today, sorry.'),
       example('Can I pay by card', 'Yes, by any card.'),
-    ]),
+    ],
+    [example('Do you ship to Canada today please', 'Yes, we ship to Canada.'), example('How long do refunds take', 'Ten days.')],
+    { metric: 'exact_match', checkpoints: 'all', pickBest: true },
   );
-  await objects.write(
-    'gs://sft-datasets/ckpt/heldout.jsonl',
-    jsonl([example('Do you ship to Canada today please', 'Yes, we ship to Canada.'), example('How long do refunds take', 'Ten days.')]),
-  );
-  const { runId } = await handleLaunch(
-    envelope(
-      launch({
-        experiment: 'every-checkpoint',
-        trainingDatasetUri: 'gs://sft-datasets/ckpt/train.jsonl',
-        validationDatasetUri: undefined,
-        evaluation: { datasetUri: 'gs://sft-datasets/ckpt/heldout.jsonl', metric: 'exact_match', checkpoints: 'all', pickBest: true },
-      }),
-    ),
-    env.launcher,
-  );
-  await tickUntil(env, runId, 'SUCCEEDED');
-  const succeeded = (await env.launcher.runs.get(runId))!;
-  const [first] = succeeded.tunedModel!.checkpoints!;
-  await handleRunEvent(envelope(lastEvent(env.events.published, 'SUCCEEDED')), env.completion);
   const evaluating = (await env.launcher.runs.get(runId))!;
+  const [first] = evaluating.tunedModel!.checkpoints!;
   assert.deepEqual(Object.keys(evaluating.evaluation!.jobs).sort(), ['base', 'checkpoint-1', 'tuned']);
   assert.equal(evaluating.evaluation!.jobs['checkpoint-1']!.online!.target, first!.endpoint);
   assert.match(evaluating.history.at(-1)!.reason, /intermediate checkpoints 1 online at their endpoints/);
