@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { normalizeAnswer, parseJsonAnswer } from './scoring.ts';
+import { normalizeAnswer } from './normalize.ts';
+import { parseJsonAnswer } from './scoring.ts';
 import { isToolCallReference } from './tool-calls.ts';
 
 /**

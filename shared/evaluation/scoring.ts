@@ -1,6 +1,6 @@
 import { requestKey } from './inference-input.ts';
 import { normalizeAnswer } from './normalize.ts';
-import { isToolCallReference, NO_TOOL_CALL, TOOL_CALL_SCORES, scoreToolCalls, toolCallText, type ToolCallScores } from './tool-calls.ts';
+import { NO_TOOL_CALL, TOOL_CALL_SCORES, referenceToolCalls, scoreToolCalls, toolCallText, type ToolCallScores } from './tool-calls.ts';
 import { bleu, rougeL } from './text-metrics.ts';
 
 /**
@@ -51,8 +51,6 @@ export function readPrediction(line: unknown): { key: string | null; outcome: Pr
   }
   return { key, outcome: { kind: 'text', text } };
 }
-
-export { normalizeAnswer };
 
 /** JSON inside a prediction, allowing the ```json fences models like to add. */
 export function parseJsonAnswer(text: string): unknown {
@@ -116,7 +114,7 @@ export function scoreExample(
 ): ExampleScore & { jsonReference: boolean; jsonValid: boolean } {
   const referenceJson = parseJsonAnswer(reference);
   const jsonReference = referenceJson !== null && typeof referenceJson === 'object';
-  const toolReference = isToolCallReference(reference);
+  const toolReference = referenceToolCalls(reference);
   const unanswered = (status: ExampleScore['status']) => ({
     status,
     answer: null,
@@ -153,7 +151,7 @@ export function scoreExample(
     jsonFieldAccuracy: fieldShare,
     rougeL: rougeL(outcome.text, reference),
     bleu: bleu(outcome.text, reference),
-    toolCalls: toolReference ? scoreToolCalls(outcome.text, reference) : null,
+    toolCalls: toolReference ? scoreToolCalls(outcome.text, toolReference) : null,
     jsonReference,
     jsonValid,
   };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { canonicalJson } from '../datasets/merge.ts';
 import { normalizeAnswer } from './normalize.ts';
 
 /**
@@ -66,10 +67,18 @@ export function parseToolCallText(text: string): { content: unknown; tool_calls:
   return { content: value.content, tool_calls: value.tool_calls };
 }
 
+/**
+ * A reference's well-formed calls, or null when it is no tool-call answer (no call at all): read
+ * once per example, however many models are scored against it.
+ */
+export function referenceToolCalls(reference: string): ToolCall[] | null {
+  const parsed = reference.startsWith('{') ? parseToolCallText(reference) : null;
+  return parsed !== null && parsed.tool_calls.length > 0 ? parsed.tool_calls.filter(validCall) : null;
+}
+
 /** Whether a reference is a tool-call answer (at least one call): its examples get the tool-call metrics. */
 export function isToolCallReference(reference: string): boolean {
-  const parsed = reference.startsWith('{') ? parseToolCallText(reference) : null;
-  return parsed !== null && parsed.tool_calls.length > 0;
+  return referenceToolCalls(reference) !== null;
 }
 
 const validCall = (call: unknown): call is ToolCall =>
@@ -89,23 +98,20 @@ export const NO_TOOL_CALL: ToolCallScores = { toolCallValid: 0, toolNameMatch: 0
 
 function sameValue(got: unknown, want: unknown, strict: boolean): boolean {
   if (!strict && typeof got === 'string' && typeof want === 'string') return normalizeAnswer(got) === normalizeAnswer(want);
-  return canonical(got) === canonical(want);
+  // Keys sorted at every depth: {"a":1,"b":2} equals {"b":2,"a":1}.
+  return canonicalJson(got) === canonicalJson(want);
 }
 
-/** JSON with object keys sorted, so `{"a":1,"b":2}` equals `{"b":2,"a":1}`. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (isObject(value))
-    return `{${Object.keys(value)
-      .sort()
-      .map((key) => `${JSON.stringify(key)}:${canonical(value[key])}`)
-      .join(',')}}`;
-  return JSON.stringify(value) ?? 'null';
-}
-
-/** One prediction against one tool-call reference; a prediction that is no valid tool-call answer scores 0 on all four. */
-export function scoreToolCalls(prediction: string | null, reference: string, options: { strictStrings?: boolean } = {}): ToolCallScores {
-  const want = (parseToolCallText(reference)?.tool_calls ?? []).filter(validCall);
+/**
+ * One prediction against one tool-call reference (its text, or its calls as referenceToolCalls
+ * read them); a prediction that is no valid tool-call answer scores 0 on all four.
+ */
+export function scoreToolCalls(
+  prediction: string | null,
+  reference: string | readonly ToolCall[],
+  options: { strictStrings?: boolean } = {},
+): ToolCallScores {
+  const want = typeof reference === 'string' ? (parseToolCallText(reference)?.tool_calls ?? []).filter(validCall) : reference;
   const got = prediction === null ? null : parseToolCallText(prediction);
   if (!got || got.tool_calls.length === 0 || !got.tool_calls.every(validCall)) return NO_TOOL_CALL;
   const calls = got.tool_calls as ToolCall[];

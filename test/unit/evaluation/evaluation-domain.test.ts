@@ -4,7 +4,8 @@ import { decideBatchTrack } from '../../../shared/evaluation/batch-poll.ts';
 import { requestKey, toInferenceCase } from '../../../shared/evaluation/inference-input.ts';
 import { headlineScore } from '../../../shared/evaluation/plan.ts';
 import type { BatchTrack } from '../../../shared/evaluation/schema.ts';
-import { normalizeAnswer, readPrediction, ScoreAccumulator, scoreDelta } from '../../../shared/evaluation/scoring.ts';
+import { normalizeAnswer } from '../../../shared/evaluation/normalize.ts';
+import { readPrediction, ScoreAccumulator, scoreDelta } from '../../../shared/evaluation/scoring.ts';
 import { newPoints, summarizeSeries } from '../../../shared/metrics/series.ts';
 
 const turn = (role: string, text: string) => ({ role, parts: [{ text }] });
