@@ -1,6 +1,5 @@
 import type { BatchJob } from '@google/genai';
-import { backoffDelays, withRetries } from '../../shared/errors/classify.ts';
-import { regionalGenAiClients, type VertexClientOptions } from './clients.ts';
+import { regionalGenAiClients, vertexRetry, type VertexClientOptions } from './clients.ts';
 import { locationOf } from '../../shared/runs/regions.ts';
 
 /** A batch prediction job as the pipeline needs it. */
@@ -42,8 +41,7 @@ export interface BatchService {
 
 export function createBatchService(options: VertexClientOptions): BatchService {
   const ai = regionalGenAiClients(options);
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const retry = <T>(call: () => Promise<T>) => withRetries(call, backoffDelays(options.retries ?? 4), sleep, options.onRetry);
+  const retry = vertexRetry(options, 4);
   return {
     async create(spec) {
       return summarise(

@@ -1,5 +1,6 @@
 import { GoogleGenAI } from '@google/genai';
 import { OAuth2Client } from 'google-auth-library';
+import { backoffDelays, withRetries } from '../../shared/errors/classify.ts';
 import type { ErrorInfo } from '../../shared/runs/schema.ts';
 
 export interface VertexClientOptions {
@@ -25,6 +26,20 @@ function simulatorAuth(): OAuth2Client {
   const authClient = new OAuth2Client();
   authClient.setCredentials({ access_token: 'vertex-simulator', expiry_date: Date.now() + 365 * 24 * 3600 * 1000 });
   return authClient;
+}
+
+/**
+ * How an adapter's calls are retried: transient errors with backoff, `options.retries` times
+ * (else `defaultRetries`), sleeping with `options.sleep`, reporting each retry to `options.onRetry`.
+ * `delays` shapes the backoff (a quota-bound call waits longer between tries).
+ */
+export function vertexRetry(
+  options: VertexClientOptions,
+  defaultRetries: number,
+  delays?: { baseMs: number; capMs: number },
+): <T>(call: () => Promise<T>) => Promise<T> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  return (call) => withRetries(call, backoffDelays(options.retries ?? defaultRetries, delays), sleep, options.onRetry);
 }
 
 /** The genai client in Vertex mode for one region: ADC in production, a static token against the simulator. */

@@ -1,6 +1,5 @@
 import aiplatform from '@google-cloud/aiplatform';
-import { backoffDelays, withRetries } from '../../shared/errors/classify.ts';
-import { aiplatformCallOptions, aiplatformClientOptions, type VertexClientOptions } from './clients.ts';
+import { aiplatformCallOptions, aiplatformClientOptions, vertexRetry, type VertexClientOptions } from './clients.ts';
 
 /**
  * Vertex's Gen AI evaluation service, through the official client (EvaluationServiceClient,
@@ -51,9 +50,8 @@ export function createEvaluationService(options: VertexClientOptions): Evaluatio
   const client = new aiplatform.v1.EvaluationServiceClient(aiplatformClientOptions(options.location, options.baseUrl) as ClientOptions);
   const location = `projects/${options.project}/locations/${options.location}`;
   const call = aiplatformCallOptions(options.location, options.baseUrl);
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const retry = <T>(work: () => Promise<T>) =>
-    withRetries(work, backoffDelays(options.retries ?? 6, { baseMs: 1000, capMs: 30_000 }), sleep, options.onRetry);
+  // Quota-bound calls (a tuned endpoint's, the judge model's): more tries, longer waits.
+  const retry = vertexRetry(options, 6, { baseMs: 1000, capMs: 30_000 });
   const evaluate = async (request: Record<string, unknown>) => {
     const [response] = await retry(() => client.evaluateInstances({ location, ...request }, call));
     return response as unknown as Record<string, unknown>;

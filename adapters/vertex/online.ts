@@ -1,5 +1,5 @@
-import { backoffDelays, classifyError, withRetries } from '../../shared/errors/classify.ts';
-import { regionalGenAiClients, type VertexClientOptions } from './clients.ts';
+import { classifyError } from '../../shared/errors/classify.ts';
+import { regionalGenAiClients, vertexRetry, type VertexClientOptions } from './clients.ts';
 import { locationOf } from '../../shared/runs/regions.ts';
 
 /** One held-out request as the batch input holds it (`{"request": {...}}`). */
@@ -29,9 +29,8 @@ export interface OnlinePredictor {
 
 export function createOnlinePredictor(options: VertexClientOptions): OnlinePredictor {
   const ai = regionalGenAiClients(options);
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const retry = <T>(call: () => Promise<T>) =>
-    withRetries(call, backoffDelays(options.retries ?? 6, { baseMs: 1000, capMs: 30_000 }), sleep, options.onRetry);
+  // Quota-bound calls (a tuned endpoint's, the judge model's): more tries, longer waits.
+  const retry = vertexRetry(options, 6, { baseMs: 1000, capMs: 30_000 });
   return {
     async predict(target, request) {
       const processed = () => new Date().toISOString();

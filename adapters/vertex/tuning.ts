@@ -1,10 +1,10 @@
 import type { TuningJob } from '@google/genai';
-import { backoffDelays, classifyError, withRetries } from '../../shared/errors/classify.ts';
+import { classifyError } from '../../shared/errors/classify.ts';
 import type { Logger } from '../../shared/log.ts';
 import { LogEvent } from '../../shared/log-events.ts';
 import type { JobView } from '../../shared/runs/poll.ts';
 import { locationOf } from '../../shared/runs/regions.ts';
-import { regionalGenAiClients, type VertexClientOptions } from './clients.ts';
+import { regionalGenAiClients, vertexRetry, type VertexClientOptions } from './clients.ts';
 
 /** A tuning job as the pipeline needs it, whichever client fetched it (the poller's JobView, plus labels). */
 export interface TuningJobSummary extends JobView {
@@ -56,8 +56,7 @@ const ADAPTER_SIZE_NAMES: Record<number, string> = {
 
 export function createTuningService(options: VertexClientOptions): TuningService {
   const ai = regionalGenAiClients(options);
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const retry = <T>(call: () => Promise<T>) => withRetries(call, backoffDelays(options.retries ?? 4), sleep, options.onRetry);
+  const retry = vertexRetry(options, 4);
   return {
     async create(spec) {
       const job = await retry(() =>
