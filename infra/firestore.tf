@@ -8,7 +8,7 @@ resource "google_firestore_database" "default" {
 }
 
 # The composite indexes the queries need:
-#  - the poller's active-run page: state IN (...) ordered by runId (adapters/firestore/poll-store.ts);
+#  - the poller's active-run page: state NOT_IN (the terminal states) ordered by state, runId (adapters/firestore/poll-store.ts);
 #  - the typed reader's listRuns: by state and/or experiment, newest first (adapters/firestore/run-reader.ts).
 locals {
   run_indexes = {

@@ -1,26 +1,23 @@
-import type { Firestore } from '@google-cloud/firestore';
-import { runDocumentSchema, type RunDocument } from '../../shared/runs/schema.ts';
+import type { DocumentData, Firestore, Timestamp } from '@google-cloud/firestore';
+import { FieldValue } from '@google-cloud/firestore';
+import { classifyError } from '../../shared/errors/classify.ts';
+import { runDocumentSchema, TERMINAL_STATES, type RunDocument } from '../../shared/runs/schema.ts';
 import { isTerminal } from '../../shared/runs/transitions.ts';
 
 /**
- * States the poller visits: the tuning job's (SUBMITTED, PENDING, RUNNING), the batch jobs'
- * (EVALUATING), and the two that wait for the completion handler (SUCCEEDED, SCORING), whose
- * queued events the tick publishes if the handler could not.
- */
-export const ACTIVE_STATES = ['ACCEPTED', 'QUEUED', 'SUBMITTED', 'PENDING', 'RUNNING', 'SUCCEEDED', 'EVALUATING', 'SCORING'] as const;
-
-/**
  * The poller's view of the run store. Reads only active runs (an indexed `state` query, paged),
- * never the history; every write is a transaction that first checks the run is still what the
- * tick saw (same current job, no live lease), so overlapping ticks cannot both act.
+ * never the history. Every write first checks the run is still what the tick saw (same current
+ * job, no live lease), so overlapping ticks cannot both act: a run the tick read from a page is
+ * written with that read's update time as a precondition (one round trip; Firestore refuses the
+ * write if anyone changed the run since), and anything else, or a refused write, in a transaction.
  */
 export interface PollStore {
   get(runId: string): Promise<RunDocument | null>;
-  /** Active runs, a page at a time, in document-id order. */
-  activePage(pageSize: number, afterRunId?: string): Promise<RunDocument[]>;
+  /** Active (not terminal) runs, a page at a time, ordered by state then document id. */
+  activePage(pageSize: number, after?: RunDocument): Promise<RunDocument[]>;
   /** Applies `change` if the run still has `jobName` as its current job ('' for none yet) and nobody holds it. */
   update(
-    runId: string,
+    run: RunDocument,
     jobName: string,
     nowMs: number,
     change: (run: RunDocument) => RunDocument | null,
@@ -34,28 +31,80 @@ export interface PollStore {
     change: (run: RunDocument) => RunDocument,
   ): Promise<{ before: RunDocument; after: RunDocument } | null>;
   /** Removes published events from the run's outbox. */
-  removeEvents(runId: string, eventIds: string[]): Promise<void>;
+  removeEvents(run: RunDocument, eventIds: string[]): Promise<void>;
+}
+
+/** gRPC's FAILED_PRECONDITION and NOT_FOUND, as classifyError names them: the run changed, or went, since it was read. */
+const CHANGED_SINCE_READ = new Set(['GRPC_9', 'GRPC_5']);
+
+/** What the store last read or wrote for a run object it handed out: the stored fields and their version. */
+interface SeenVersion {
+  stored: DocumentData;
+  updateTime: Timestamp;
 }
 
 export function createPollStore(db: Firestore, collection = 'runs'): PollStore {
   const ref = (runId: string) => db.collection(collection).doc(runId);
   const leaseLive = (run: RunDocument, nowMs: number) => run.lease !== null && Date.parse(run.lease.expiresAt) > nowMs;
+  // Keyed by the very objects handed to the tick, so nothing outlives the tick that holds them.
+  const seen = new WeakMap<RunDocument, SeenVersion>();
+  /**
+   * Writes `next` over the version `from` was read at, or returns null when the run changed since
+   * (FAILED_PRECONDITION). Only the fields that differ are sent; the result equals a whole `set`.
+   */
+  const writeOver = async (runId: string, from: SeenVersion, next: DocumentData): Promise<Timestamp | null> => {
+    const fields: DocumentData = {};
+    for (const [key, value] of Object.entries(next))
+      if (value !== undefined && JSON.stringify(value) !== JSON.stringify(from.stored[key])) fields[key] = value;
+    for (const key of Object.keys(from.stored)) if (next[key] === undefined) fields[key] = FieldValue.delete();
+    if (Object.keys(fields).length === 0) return from.updateTime;
+    try {
+      return (await ref(runId).update(fields, { lastUpdateTime: from.updateTime })).writeTime;
+    } catch (error) {
+      if (CHANGED_SINCE_READ.has(classifyError(error).code)) return null;
+      throw error;
+    }
+  };
   return {
     async get(runId) {
       const snapshot = await ref(runId).get();
       return snapshot.exists ? runDocumentSchema.parse(snapshot.data()) : null;
     },
-    async activePage(pageSize, afterRunId) {
+    async activePage(pageSize, after) {
+      // `not-in` the four terminal states rather than `in` the eight active ones: the same index
+      // (state, runId) in Firestore, but the emulator scans the collection once per `in` value, so
+      // among 100,000 finished runs the query took 8 s instead of 1.5 s (bench/poller.ts).
       let query = db
         .collection(collection)
-        .where('state', 'in', [...ACTIVE_STATES])
+        .where('state', 'not-in', [...TERMINAL_STATES])
+        .orderBy('state')
         .orderBy('runId')
         .limit(pageSize);
-      if (afterRunId) query = query.startAfter(afterRunId);
+      if (after) query = query.startAfter(after.state, after.runId);
       const snapshot = await query.get();
-      return snapshot.docs.map((doc) => runDocumentSchema.parse(doc.data()));
+      return snapshot.docs.map((doc) => {
+        const stored = doc.data();
+        const run = runDocumentSchema.parse(stored);
+        seen.set(run, { stored, updateTime: doc.updateTime });
+        return run;
+      });
     },
-    update(runId, jobName, nowMs, change) {
+    async update(run, jobName, nowMs, change) {
+      const version = seen.get(run);
+      if (version) {
+        const stale = (run.currentJobName ?? '') !== jobName || isTerminal(run.state) || leaseLive(run, nowMs);
+        if (stale) return null;
+        const after = change(run);
+        if (!after) return null;
+        const stored = runDocumentSchema.parse(after);
+        const updateTime = await writeOver(run.runId, version, stored);
+        if (updateTime) {
+          seen.set(after, { stored, updateTime });
+          return { before: run, after };
+        }
+        // Someone changed the run since the page was read: decide again on what is stored now.
+      }
+      const runId = run.runId;
       return db.runTransaction(async (tx) => {
         const snapshot = await tx.get(ref(runId));
         if (!snapshot.exists) return null;
@@ -78,7 +127,13 @@ export function createPollStore(db: Firestore, collection = 'runs'): PollStore {
         return token;
       });
     },
-    async removeEvents(runId, eventIds) {
+    async removeEvents(run, eventIds) {
+      const runId = run.runId;
+      const version = seen.get(run);
+      if (version) {
+        const pendingEvents = (run.pendingEvents ?? []).filter((event) => !eventIds.includes(event.eventId));
+        if (await writeOver(runId, version, { ...version.stored, pendingEvents })) return;
+      }
       await db.runTransaction(async (tx) => {
         const snapshot = await tx.get(ref(runId));
         if (!snapshot.exists) return;

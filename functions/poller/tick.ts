@@ -5,7 +5,7 @@ import type { RunEventPublisher } from '../../adapters/pubsub/run-events.ts';
 import type { BatchService } from '../../adapters/vertex/batch.ts';
 import { cancelDuplicateJobs } from '../../adapters/vertex/duplicates.ts';
 import type { MetricsReader } from '../../adapters/vertex/metrics.ts';
-import type { TuningService } from '../../adapters/vertex/tuning.ts';
+import type { TuningJobSummary, TuningService } from '../../adapters/vertex/tuning.ts';
 import type { AdmissionStore } from '../../adapters/firestore/admission-store.ts';
 import type { LaunchPublisher } from '../../adapters/pubsub/launch-publisher.ts';
 import { queuePosition, type Admission } from '../../shared/runs/admission.ts';
@@ -63,6 +63,9 @@ export interface PollerDeps {
  */
 export const ACTIVE_PAGE_SIZE = 2000;
 
+/** DUPLICATE_CHECK_SECONDS' default: how long after a submission a twin job is looked for. */
+const DEFAULT_DUPLICATE_WINDOW_MS = 15 * 60_000;
+
 export interface TickStats {
   runsRead: number;
   vertexCalls: number;
@@ -94,19 +97,20 @@ export async function runTick(deps: PollerDeps): Promise<TickStats> {
   const holder = `poller-${randomUUID()}`;
   await admitQueuedRuns(deps, stats);
   const admission = deps.admission ? await deps.admission.store.read() : null;
-  let after: string | undefined;
+  let after: RunDocument | undefined;
   for (;;) {
     const page = await deps.store.activePage(deps.pageSize ?? ACTIVE_PAGE_SIZE, after);
     stats.runsRead += page.length;
+    const listed = await listYoungAttemptJobs(page, deps, stats);
     await mapConcurrently(page, deps.concurrency, (run) =>
       run.state === 'QUEUED'
         ? keepQueuedRun(run, admission, deps)
         : run.state === 'ACCEPTED'
           ? recoverStrandedLaunch(run, deps, stats)
-          : pollRun(run, holder, deps, stats),
+          : pollRun(run, holder, deps, stats, listed),
     );
     if (page.length < (deps.pageSize ?? ACTIVE_PAGE_SIZE)) break;
-    after = page.at(-1)!.runId;
+    after = page.at(-1);
   }
   // Slots this tick freed (a job that ended) go to the next runs in line now, not a tick later.
   await admitQueuedRuns(deps, stats);
@@ -114,7 +118,69 @@ export async function runTick(deps: PollerDeps): Promise<TickStats> {
   return stats;
 }
 
-async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats: TickStats): Promise<void> {
+/** The tuning job's own states: the ones whose young attempts may still see a twin job land. */
+const TUNING_STATES: ReadonlySet<RunDocument['state']> = new Set(['SUBMITTED', 'PENDING', 'RUNNING']);
+
+function isYoungAttempt(run: RunDocument, nowMs: number, deps: PollerDeps): boolean {
+  const current = run.attempts.at(-1);
+  return (
+    TUNING_STATES.has(run.state) &&
+    !!run.currentJobName &&
+    !!current &&
+    nowMs - Date.parse(current.submittedAt) < (deps.duplicateWindowMs ?? DEFAULT_DUPLICATE_WINDOW_MS)
+  );
+}
+
+/**
+ * The jobs carrying the run-id label of each young attempt on the page (submitted within the
+ * duplicate window), for the twin check: one tuningJobs.list per region for up to
+ * LABEL_VALUES_PER_LIST runs, not one per run. A region whose list failed is left out: its runs
+ * are checked by the next tick.
+ */
+async function listYoungAttemptJobs(
+  page: readonly RunDocument[],
+  deps: PollerDeps,
+  stats: TickStats,
+): Promise<Map<string, TuningJobSummary[]>> {
+  const nowMs = deps.now();
+  // A job name without a region (never seen) goes to the service's default region, as findByLabels would.
+  const runIdsByRegion = new Map<string | null, string[]>();
+  for (const run of page) {
+    if (!isYoungAttempt(run, nowMs, deps)) continue;
+    const region = locationOf(run.currentJobName);
+    const runIds = runIdsByRegion.get(region) ?? [];
+    runIds.push(run.runId);
+    runIdsByRegion.set(region, runIds);
+  }
+  const listed = new Map<string, TuningJobSummary[]>();
+  for (const [region, runIds] of runIdsByRegion) {
+    try {
+      const { jobs, calls } = await deps.tuning.findByLabelValues(RUN_ID_LABEL, runIds, region);
+      stats.vertexCalls += calls;
+      for (const runId of runIds) listed.set(runId, []);
+      for (const job of jobs) listed.get(job.labels[RUN_ID_LABEL]!)?.push(job);
+    } catch (error) {
+      stats.vertexErrors += 1;
+      deps.log.warn(
+        LogEvent.pollVertexError,
+        `could not list young jobs in ${region ?? 'the default region'} for duplicates; the next tick will`,
+        {
+          error: classifyError(error),
+          runs: runIds.length,
+        },
+      );
+    }
+  }
+  return listed;
+}
+
+async function pollRun(
+  run: RunDocument,
+  holder: string,
+  deps: PollerDeps,
+  stats: TickStats,
+  listed: ReadonlyMap<string, TuningJobSummary[]>,
+): Promise<void> {
   const jobName = run.currentJobName;
   if (!jobName) return;
   const log = deps.log.child({ runId: run.runId });
@@ -126,7 +192,7 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
   if (run.state === 'SUCCEEDED' || run.state === 'SCORING') return resendStaleStageEvent(run, deps, stats);
   if (run.attempts.slice(0, -1).some((attempt) => attempt.endState === 'JOB_STATE_CANCELLING')) {
     const settled = await settleCancelledAttempts(run, holder, deps, stats);
-    if (settled !== run) return settled ? pollRun(settled, holder, deps, stats) : undefined;
+    if (settled !== run) return settled ? pollRun(settled, holder, deps, stats, listed) : undefined;
   }
   let job;
   try {
@@ -141,12 +207,12 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
   const nowIso = new Date(nowMs).toISOString();
   // A young attempt may still see a create request from a dead delivery land late: keep the recorded job, cancel any twin.
   const current = run.attempts.at(-1);
-  if (current && nowMs - Date.parse(current.submittedAt) < (deps.duplicateWindowMs ?? 15 * 60_000)) {
-    await cancelDuplicateJobs(deps.tuning, { [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(current.number) }, jobName, log).catch(
-      (error: unknown) =>
-        log.warn(LogEvent.pollVertexError, 'could not check for duplicate jobs; the next tick will', { error: classifyError(error) }),
+  const jobsOfRun = listed.get(run.runId);
+  if (current && jobsOfRun && isYoungAttempt(run, nowMs, deps)) {
+    const labels = { [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: String(current.number) };
+    await cancelDuplicateJobs(deps.tuning, labels, jobName, log, jobsOfRun).catch((error: unknown) =>
+      log.warn(LogEvent.pollVertexError, 'could not cancel a duplicate job; the next tick will', { error: classifyError(error) }),
     );
-    stats.vertexCalls += 1;
   }
   const decision = decidePoll(run, job, nowMs, deps.policy);
   if (job.state === 'JOB_STATE_RUNNING' && job.experiment && deps.liveMetrics)
@@ -154,7 +220,7 @@ async function pollRun(run: RunDocument, holder: string, deps: PollerDeps, stats
   if (decision.action === 'none') return;
 
   if (decision.action === 'update') {
-    const result = await deps.store.update(run.runId, jobName, nowMs, (current) =>
+    const result = await deps.store.update(run, jobName, nowMs, (current) =>
       withEvent(current, applyTransition(current, decision.to, decision.reason, nowIso, decision.changes), decision.reason),
     );
     if (result) {
@@ -289,7 +355,7 @@ async function recoverStrandedLaunch(run: RunDocument, deps: PollerDeps, stats: 
   const nowIso = new Date(nowMs).toISOString();
   if (decideLaunchRecovery(run, nowMs, policy).action === 'none') return;
   let decided: LaunchRecoveryDecision = { action: 'none' };
-  const result = await deps.store.update(run.runId, '', nowMs, (current) => {
+  const result = await deps.store.update(run, '', nowMs, (current) => {
     decided = decideLaunchRecovery(current, nowMs, policy);
     if (decided.action === 'republish') return { ...current, ...decided.changes, updateTime: nowIso };
     if (decided.action === 'fail')
@@ -335,7 +401,7 @@ async function keepQueuedRun(run: RunDocument, admission: Admission | null, deps
   if (place.position === run.queue.position && place.of === run.queue.of) return;
   const nowMs = deps.now();
   const seenAt = new Date(nowMs).toISOString();
-  await deps.store.update(run.runId, '', nowMs, (current) =>
+  await deps.store.update(run, '', nowMs, (current) =>
     current.state === 'QUEUED' && current.queue ? { ...current, queue: { ...current.queue, ...place, seenAt }, updateTime: seenAt } : null,
   );
 }
@@ -370,7 +436,7 @@ async function settleCancelledAttempts(run: RunDocument, holder: string, deps: P
     const settle = (current: RunDocument): RunDocument['attempts'] =>
       current.attempts.map((a, i) => (i === index ? { ...a, endState: job.state, endedAt: job.endTime ?? a.endedAt } : a));
     if (job.state !== 'JOB_STATE_SUCCEEDED') {
-      const result = await deps.store.update(run.runId, run.currentJobName!, nowMs, (current) => ({
+      const result = await deps.store.update(run, run.currentJobName!, nowMs, (current) => ({
         ...current,
         attempts: settle(current),
         updateTime: nowIso,
@@ -448,7 +514,7 @@ async function pollEvaluation(run: RunDocument, tuningJobName: string, holder: s
 
   if (!fail && resubmits.length === 0) {
     if (updates.length === 0) return;
-    const result = await deps.store.update(run.runId, tuningJobName, nowMs, (current) => {
+    const result = await deps.store.update(run, tuningJobName, nowMs, (current) => {
       if (!sameJobs(current)) return null;
       const jobs = { ...current.evaluation!.jobs };
       for (const [which, decision] of updates) jobs[which] = decision.track;
@@ -557,7 +623,7 @@ async function resendOnlineContinuation(run: RunDocument, tuningJobName: string,
   const tracks = Object.values(run.evaluation!.jobs);
   if (run.pendingEvents?.length || !tracks.some((track) => onlineNeedsContinuation(track, nowMs, quietMs))) return;
   const nowIso = new Date(nowMs).toISOString();
-  const result = await deps.store.update(run.runId, tuningJobName, nowMs, (current) => {
+  const result = await deps.store.update(run, tuningJobName, nowMs, (current) => {
     if (
       current.state !== 'EVALUATING' ||
       !Object.values(current.evaluation!.jobs).some((track) => onlineNeedsContinuation(track, nowMs, quietMs))
@@ -604,7 +670,7 @@ async function resendStaleStageEvent(run: RunDocument, deps: PollerDeps, stats: 
     reason,
     at: entry.at,
   };
-  const result = await deps.store.update(run.runId, run.currentJobName!, nowMs, (current) =>
+  const result = await deps.store.update(run, run.currentJobName!, nowMs, (current) =>
     current.state === run.state && current.updateTime === run.updateTime
       ? { ...current, pendingEvents: [...(current.pendingEvents ?? []), event], updateTime: new Date(nowMs).toISOString() }
       : null,
@@ -650,5 +716,5 @@ async function flushEvents(run: RunDocument, deps: PollerDeps, stats: TickStats)
       break;
     }
   }
-  if (published.length > 0) await deps.store.removeEvents(run.runId, published);
+  if (published.length > 0) await deps.store.removeEvents(run, published);
 }

@@ -350,17 +350,31 @@ export function tuningSpecOf(body: Record<string, unknown>): TuningSpecView {
 }
 
 /**
- * The `filter` of tuningJobs.list in the subset the pipeline sends: `labels.KEY="VALUE"` terms
- * joined by AND. Google documents the parameter only as "the standard list filter" (AIP-160); a
- * simulator knob can make it ignored, so callers must not trust it (they re-check labels).
+ * The `filter` of tuningJobs.list in the subset the pipeline sends: `labels.KEY="VALUE"` terms,
+ * joined by OR into groups (optionally in parentheses) and the groups by AND; as in AIP-160
+ * (google.aip.dev/160), OR binds tighter than AND. Google documents the parameter only as "the
+ * standard list filter"; simulator knobs make it ignored, or a disjunction refused, so callers
+ * must not trust it (they re-check labels, and fall back to one value per call).
+ * Parsed into clauses: a job matches when every clause has a term its labels satisfy.
  */
-export function parseLabelFilter(filter: string | null): Record<string, string> | Error {
-  if (!filter || filter.trim() === '') return {};
-  const wanted: Record<string, string> = {};
-  for (const term of filter.split(/\s+AND\s+/)) {
-    const match = /^labels\.([a-z][a-z0-9_-]*)\s*=\s*(?:"([^"]*)"|([a-z0-9_-]+))$/.exec(term.trim());
-    if (!match) return new Error(`unsupported filter term "${term}" (the simulator supports labels.KEY="VALUE" AND ...)`);
-    wanted[match[1]!] = match[2] ?? match[3]!;
+export type LabelFilter = { key: string; value: string }[][];
+
+export function parseLabelFilter(filter: string | null): LabelFilter | Error {
+  if (!filter || filter.trim() === '') return [];
+  const clauses: LabelFilter = [];
+  for (const group of filter.trim().split(/\s+AND\s+/)) {
+    const inner = /^\((.*)\)$/s.exec(group.trim())?.[1] ?? group;
+    const clause: LabelFilter[number] = [];
+    for (const term of inner.split(/\s+OR\s+/)) {
+      const match = /^labels\.([a-z][a-z0-9_-]*)\s*=\s*(?:"([^"]*)"|([a-z0-9_-]+))$/.exec(term.trim());
+      if (!match) return new Error(`unsupported filter term "${term}" (the simulator supports labels.KEY="VALUE", joined by OR and AND)`);
+      clause.push({ key: match[1]!, value: match[2] ?? match[3]! });
+    }
+    clauses.push(clause);
   }
-  return wanted;
+  return clauses;
+}
+
+export function matchesLabelFilter(labels: Record<string, string>, filter: LabelFilter): boolean {
+  return filter.every((clause) => clause.some(({ key, value }) => labels[key] === value));
 }

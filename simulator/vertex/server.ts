@@ -25,6 +25,7 @@ import {
   createRequestProblem,
   tuningSpecOf,
   isLive,
+  matchesLabelFilter,
   parseLabelFilter,
   renderJob,
   scheduleQuota,
@@ -97,6 +98,8 @@ export interface SimulatorControl {
   setTuningQuota(concurrentJobs: number): void;
   /** tuningJobs.list answers every job whatever its `filter` (the filter's semantics are not published for tuning jobs). */
   ignoreListFilters(ignore: boolean): void;
+  /** tuningJobs.list answers 400 to a filter with OR, as a Vertex that took only conjunctions would (the filter's grammar is not published for tuning jobs). */
+  refuseDisjunctiveFilters(refuse: boolean): void;
   /** The next `count` tuning jobs wait RUNNING / WAITING_FOR_QUOTA until cancelled, as if jobs outside the pipeline held the quota. */
   holdNextJobsForQuota(count: number): void;
   /** The next `count` cancelled tuning jobs lose the race and SUCCEED once CANCELLING is over. */
@@ -149,6 +152,7 @@ export async function startVertexSimulator(
   let timing: Timing = { ...DEFAULT_TIMING, ...options.timing };
   let tuningQuota = options.concurrentTuningJobs ?? Number.POSITIVE_INFINITY;
   let listFiltersIgnored = false;
+  let disjunctionsRefused = false;
   let cancelRaces = 0;
   let quotaHolds = 0;
   let truncateOverTokens: number | null = null;
@@ -205,6 +209,9 @@ export async function startVertexSimulator(
     },
     ignoreListFilters: (ignore) => {
       listFiltersIgnored = ignore;
+    },
+    refuseDisjunctiveFilters: (refuse) => {
+      disjunctionsRefused = refuse;
     },
     holdNextJobsForQuota: (count) => {
       quotaHolds += count;
@@ -442,12 +449,14 @@ export async function startVertexSimulator(
   function listJobs(url: URL, parent: string, response: ServerResponse) {
     const parsedFilter = parseLabelFilter(url.searchParams.get('filter'));
     if (parsedFilter instanceof Error) return sendError(response, 400, parsedFilter.message);
-    const wanted = listFiltersIgnored ? {} : parsedFilter;
+    if (disjunctionsRefused && parsedFilter.some((clause) => clause.length > 1))
+      return sendError(response, 400, 'unsupported filter: OR (the simulator was told to refuse disjunctions)');
+    const wanted = listFiltersIgnored ? [] : parsedFilter;
     const pageSize = Math.min(Number(url.searchParams.get('pageSize') ?? 100) || 100, 1000);
     const offset = Number(url.searchParams.get('pageToken') ?? 0) || 0;
     const all = [...jobs.values()]
       .filter((job) => job.name.startsWith(`${parent}/`))
-      .filter((job) => Object.entries(wanted).every(([key, value]) => job.labels[key] === value))
+      .filter((job) => matchesLabelFilter(job.labels, wanted))
       .sort((a, b) => b.createMs - a.createMs || b.id.localeCompare(a.id));
     const page = all.slice(offset, offset + pageSize);
     const result: Record<string, unknown> = { tuningJobs: page.map((job) => render(job)) };
@@ -829,6 +838,7 @@ export async function startVertexSimulator(
       else if (action === 'setTuningQuota')
         control.setTuningQuota(body.concurrentJobs === null ? Number.POSITIVE_INFINITY : Number(body.concurrentJobs));
       else if (action === 'ignoreListFilters') control.ignoreListFilters(body.ignore === true);
+      else if (action === 'refuseDisjunctiveFilters') control.refuseDisjunctiveFilters(body.refuse === true);
       else if (action === 'succeedNextCancelledJobs') control.succeedNextCancelledJobs(Number(body.count));
       else if (action === 'holdNextJobsForQuota') control.holdNextJobsForQuota(Number(body.count));
       else if (action === 'truncateExamplesOver') control.truncateExamplesOver(typeof body.tokens === 'number' ? body.tokens : null);

@@ -12,6 +12,8 @@ import { createBatchService } from '../../../adapters/vertex/batch.ts';
 import { createTuningService } from '../../../adapters/vertex/tuning.ts';
 import { handleLaunch } from '../../../functions/launcher/handler.ts';
 import { newRun } from '../../../shared/launch/decide.ts';
+import { ATTEMPT_LABEL, RUN_ID_LABEL } from '../../../shared/runs/labels.ts';
+import { applyTransition } from '../../../shared/runs/transitions.ts';
 import { launchMessageSchema } from '../../../shared/launch/schema.ts';
 import { runTick, type PollerDeps } from '../../../functions/poller/tick.ts';
 import { createLogger } from '../../../shared/log.ts';
@@ -28,6 +30,12 @@ after(async () => {
   for (const cleanup of cleanups) await cleanup();
 });
 const MINUTE = 60_000;
+
+/** The tuning job a launch submitted or adopted. */
+function jobOf(outcome: Awaited<ReturnType<typeof handleLaunch>>): string {
+  assert.ok('jobName' in outcome && outcome.jobName, `${outcome.status}: no job`);
+  return outcome.jobName;
+}
 
 /** Firestore, Pub/Sub, the simulator and one clock shared by the simulator, launcher and poller. */
 async function setup() {
@@ -287,6 +295,60 @@ test("a Vertex that ignores list filters changes nothing: no other run's job is 
   assert.deepEqual([(await runs.get(a.runId))?.state, (await runs.get(b.runId))?.state], ['SUCCEEDED', 'SUCCEEDED']);
 });
 
+test('a create that lands late from a dead delivery: the tick keeps the recorded job and cancels the twin, listing all young runs in one call', async () => {
+  for (const refuseOr of [false, true]) {
+    const { sim, launch, deps } = await setup();
+    // A Vertex whose list filter takes no OR (its grammar is not published for tuning jobs): one list per run instead.
+    sim.control.refuseDisjunctiveFilters(refuseOr);
+    const launched = [await launch('twins-a'), await launch('twins-b'), await launch('twins-c')];
+    const twins = [];
+    for (const run of [launched[0]!, launched[2]!]) {
+      twins.push(
+        await deps.tuning.create({
+          baseModel: 'gemini-3.5-flash-lite',
+          trainingDatasetUri: 'gs://sft-datasets/d/train.jsonl',
+          hyperParameters: {},
+          displayName: `late create for ${run.runId}`,
+          labels: { [RUN_ID_LABEL]: run.runId, [ATTEMPT_LABEL]: '1' },
+        }),
+      );
+    }
+    const stats = await runTick(deps);
+    // Three job reads, then one list for the three young runs, or a refused list and one list per run.
+    assert.equal(stats.vertexCalls, refuseOr ? 3 + 1 + 3 : 3 + 1, `Vertex calls with OR ${refuseOr ? 'refused' : 'taken'}`);
+    for (const twin of twins)
+      assert.match((await deps.tuning.get(twin.name)).state, /JOB_STATE_CANCELL(ING|ED)/, `${twin.name}, a twin, was cancelled`);
+    for (const run of launched) {
+      assert.doesNotMatch((await deps.tuning.get(jobOf(run))).state, /CANCEL/, `${run.runId} keeps its recorded job`);
+    }
+  }
+});
+
+test("a run changed after the tick read it: the tick's write is decided again on what is stored, and the other change is kept", async () => {
+  const { launch, deps, db, clock, runs } = await setup();
+  const launched = await launch('changed-meanwhile');
+  const jobName = jobOf(launched);
+  const [seenByTick] = (await deps.store.activePage(10)).filter((run) => run.runId === launched.runId);
+  assert.equal(seenByTick?.state, 'SUBMITTED');
+  // Another poller moves the run on after this tick's page was read.
+  const other = createPollStore(db);
+  const [seenByOther] = await other.activePage(10);
+  const nowIso = new Date(clock.now()).toISOString();
+  await other.update(seenByOther!, jobName, clock.now(), (run) => applyTransition(run, 'PENDING', 'the other tick', nowIso));
+  const result = await deps.store.update(seenByTick!, jobName, clock.now(), (run) => applyTransition(run, 'RUNNING', 'this tick', nowIso));
+  assert.equal(result?.before.state, 'PENDING', 'the change was applied to the stored run, not the one the tick read');
+  const stored = await runs.get(launched.runId);
+  assert.deepEqual(stored?.history.map((entry) => `${entry.from}→${entry.to}: ${entry.reason}`).slice(-2), [
+    'SUBMITTED→PENDING: the other tick',
+    'PENDING→RUNNING: this tick',
+  ]);
+  // A run another poller holds (a live lease) is left alone, however stale the tick's copy.
+  const [again] = await deps.store.activePage(10);
+  assert.notEqual(await other.claim(launched.runId, jobName, 'other-poller', clock.now(), MINUTE), null);
+  assert.equal(await deps.store.update(again!, jobName, clock.now(), (run) => applyTransition(run, 'FAILED', 'x', nowIso)), null);
+  assert.equal((await runs.get(launched.runId))?.state, 'RUNNING');
+});
+
 test('stuck on every attempt: FAILED with STUCK_IN_QUEUE after MAX_ATTEMPTS, with growing waits', async () => {
   const { sim, launch, deps, clock, runs } = await setup();
   sim.control.stickNextJobs(10);
@@ -333,9 +395,10 @@ test('429s from Vertex leave the run as it was; the next tick carries on', async
   const { sim, launch, deps, clock, runs } = await setup();
   const { runId } = await launch();
   clock.advance(4 * MINUTE);
-  sim.control.failNextCalls(3, 429, { method: 'GET' });
+  // Every read throttled, retries included: the list of young runs' jobs, then the job itself.
+  sim.control.failNextCalls(6, 429, { method: 'GET' });
   const throttled = await runTick(deps);
-  assert.equal(throttled.vertexErrors, 1);
+  assert.equal(throttled.vertexErrors, 2);
   assert.equal((await runs.get(runId))?.state, 'SUBMITTED');
   const next = await runTick(deps);
   assert.equal(next.vertexErrors, 0);

@@ -236,7 +236,7 @@ test('Firestore has the composite indexes the queries need, and the rules file t
   const config = await configPromise;
   const indexes = Object.values(config.locals.run_indexes as Record<string, [string, string][]>).map((fields) => fields.map(([field, order]) => `${field} ${order}`).join(', '));
   const pollStore = readFileSync(fileURLToPath(new URL('../../../adapters/firestore/poll-store.ts', import.meta.url)), 'utf8');
-  assert.match(pollStore, /where\('state', 'in', \[\.\.\.ACTIVE_STATES\]\)\s*\.orderBy\('runId'\)/);
+  assert.match(pollStore, /where\('state', 'not-in', \[\.\.\.TERMINAL_STATES\]\)\s*\.orderBy\('state'\)\s*\.orderBy\('runId'\)/);
   assert.ok(indexes.includes('state ASCENDING, runId ASCENDING'));
   assert.ok(indexes.includes('state ASCENDING, createTime DESCENDING'));
   assert.ok(indexes.includes('experiment ASCENDING, createTime DESCENDING'));
