@@ -22,6 +22,7 @@ import type { VocabData } from './vocab-format.ts';
 const ID_BITS = 2 ** 18;
 const SPACE_MARK = '▁';
 const WORD_CACHE_LIMIT = 100_000;
+const BYTE_TOKEN = /^<0x([0-9A-F]{2})>$/;
 
 /**
  * Everything the encoder needs, in a form worker threads can share: the merge tables are typed
@@ -48,17 +49,21 @@ export function buildBpeTables(data: VocabData): BpeTables {
   const charPairs: number[] = [];
   const byteIds = new Int32Array(256).fill(-1);
   const unsafe = new Set<string>();
-  data.tokens.forEach((token, id) => {
+  const tokens = data.tokens;
+  for (let id = 0; id < tokens.length; id++) {
+    const token = tokens[id]!;
     ids.set(token, id);
-    const codePoint = token.codePointAt(0);
-    if (codePoint !== undefined && String.fromCodePoint(codePoint) === token) charPairs.push(codePoint, id);
-    const byte = /^<0x([0-9A-F]{2})>$/.exec(token);
-    if (byte) byteIds[parseInt(byte[1]!, 16)] = id;
-    // A token with '▁' after another character means merges can cross that point.
-    for (let i = 1; i < token.length; i++) {
-      if (token[i] === SPACE_MARK && token[i - 1] !== SPACE_MARK) unsafe.add(token[i - 1]!);
+    const first = token.codePointAt(0);
+    if (first !== undefined && token.length === (first > 0xffff ? 2 : 1)) charPairs.push(first, id);
+    else if (token.length === 6 && token.startsWith('<0x') && token.endsWith('>')) {
+      const byte = BYTE_TOKEN.exec(token);
+      if (byte) byteIds[parseInt(byte[1]!, 16)] = id;
     }
-  });
+    // A token with '▁' after another character means merges can cross that point.
+    for (let i = token.indexOf(SPACE_MARK, 1); i > 0; i = token.indexOf(SPACE_MARK, i + 1)) {
+      if (token[i - 1] !== SPACE_MARK) unsafe.add(token[i - 1]!);
+    }
+  }
   const mergeCount = data.merges.length / 2;
   let capacity = 1;
   while (capacity < mergeCount * 2) capacity *= 2;

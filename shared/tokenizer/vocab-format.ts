@@ -70,13 +70,22 @@ export function decodeVocab(bytes: Uint8Array): VocabData {
   at += 4 * (vocabSize + 1);
   const blob = bytes.subarray(at, at + stringBytes);
   at += stringBytes;
-  // ignoreBOM: tokens made of U+FEFF must keep it (the default decoder strips a leading BOM).
-  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  // One decode of the whole blob, then each token sliced out by its UTF-16 offsets: 262,144
+  // decode calls cost more than the decoding. ignoreBOM: tokens made of U+FEFF must keep it.
+  // Each token is whole UTF-8 (encodeVocab wrote it from a string), so the joined decode is the
+  // tokens' decodes joined; a byte that starts a character adds one UTF-16 unit, a 4-byte one two.
+  const text = new TextDecoder('utf-8', { ignoreBOM: true, fatal: true }).decode(blob);
   const tokens = new Array<string>(vocabSize);
+  let byteAt = 0;
+  let unitAt = 0;
   for (let id = 0; id < vocabSize; id++) {
-    const start = view.getUint32(offsetsAt + 4 * id, true);
     const end = view.getUint32(offsetsAt + 4 * (id + 1), true);
-    tokens[id] = decoder.decode(blob.subarray(start, end));
+    const start = unitAt;
+    for (; byteAt < end; byteAt++) {
+      const byte = blob[byteAt]!;
+      if ((byte & 0xc0) !== 0x80) unitAt += byte >= 0xf0 ? 2 : 1;
+    }
+    tokens[id] = text.slice(start, unitAt);
   }
   const merges = new Uint32Array(mergeCount * 2);
   for (let i = 0; i < merges.length; i++, at += 4) merges[i] = view.getUint32(at, true);
