@@ -42,7 +42,21 @@ export function readReferenceVocab(): VocabData {
   for (const added of json.added_tokens) {
     if (tokens[added.id] !== added.content) tokens[added.id] = added.content;
   }
-  return { tokens, merges, added: Uint32Array.from(json.added_tokens.map((t) => t.id)), byteFallback: json.model.byte_fallback };
+  // As the tokenizer sees the vocabulary: by the final strings, added tokens included.
+  const idsOfTokens = new Map(tokens.map((token, id) => [token, id]));
+  const mergeResults = new Uint32Array(merges.length / 2);
+  for (let rank = 0; rank < mergeResults.length; rank++) {
+    const result = idsOfTokens.get(tokens[merges[2 * rank]!]! + tokens[merges[2 * rank + 1]!]!);
+    if (result === undefined) throw new Error(`merge ${rank} makes a token outside the vocabulary`);
+    mergeResults[rank] = result;
+  }
+  return {
+    tokens,
+    merges,
+    mergeResults,
+    added: Uint32Array.from(json.added_tokens.map((t) => t.id)),
+    byteFallback: json.model.byte_fallback,
+  };
 }
 
 export function buildGemmaVocabAsset(): Buffer {

@@ -45,14 +45,12 @@ export interface BpeTables {
 
 /** Builds the tables from a vocabulary; the merge tables live in shared memory. */
 export function buildBpeTables(data: VocabData): BpeTables {
-  const ids = new Map<string, number>();
   const charPairs: number[] = [];
   const byteIds = new Int32Array(256).fill(-1);
   const unsafe = new Set<string>();
   const tokens = data.tokens;
   for (let id = 0; id < tokens.length; id++) {
     const token = tokens[id]!;
-    ids.set(token, id);
     const first = token.codePointAt(0);
     if (first !== undefined && token.length === (first > 0xffff ? 2 : 1)) charPairs.push(first, id);
     else if (token.length === 6 && token.startsWith('<0x') && token.endsWith('>')) {
@@ -74,8 +72,7 @@ export function buildBpeTables(data: VocabData): BpeTables {
   for (let rank = 0; rank < mergeCount; rank++) {
     const left = data.merges[2 * rank]!;
     const right = data.merges[2 * rank + 1]!;
-    const result = ids.get(data.tokens[left]! + data.tokens[right]!);
-    if (result === undefined) throw new Error(`merge ${rank} makes a token outside the vocabulary`);
+    const result = data.mergeResults[rank]!;
     const key = left * ID_BITS + right;
     let slot = hashKey(key) & mask;
     while (mergeKeys[slot] !== -1 && mergeKeys[slot] !== key) slot = (slot + 1) & mask;
