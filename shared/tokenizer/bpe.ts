@@ -21,6 +21,7 @@ import type { VocabData } from './vocab-format.ts';
  */
 const ID_BITS = 2 ** 18;
 const SPACE_MARK = '▁';
+const SPACE_MARK_CODE = SPACE_MARK.charCodeAt(0);
 const WORD_CACHE_LIMIT = 100_000;
 const BYTE_TOKEN = /^<0x([0-9A-F]{2})>$/;
 
@@ -96,7 +97,9 @@ export function buildBpeTables(data: VocabData): BpeTables {
 export class BpeTokenizer implements TokenCounter {
   private tokens: string[] | undefined;
   private readonly loadTokens: (() => string[]) | undefined;
-  private readonly charIds = new Map<number, number>();
+  // Single-character tokens: BMP characters in a flat table (-1: none), the rest in a Map.
+  private readonly bmpCharIds = new Int32Array(0x10000).fill(-1);
+  private readonly astralCharIds = new Map<number, number>();
   private readonly byteIds: Int32Array;
   private readonly byteFallback: boolean;
   private readonly mergeKeys: Float64Array;
@@ -105,14 +108,26 @@ export class BpeTokenizer implements TokenCounter {
   private readonly mergeMask: number;
   // Added tokens as a trie over UTF-16 code units, entered only at their first characters.
   private readonly addedTrie = new Map<number, TrieNode>();
+  // 1 where an added token starts with this UTF-16 unit: most characters skip the trie lookup.
+  private readonly addedFirst = new Uint8Array(0x10000);
   private readonly wordCache = new Map<string, Int32Array>();
+  // Scratch space for one piece's merge, reused: a typed array per piece cost more than the merging.
+  private symbolIds = new Int32Array(64);
+  private symbolNext = new Int32Array(64);
+  private symbolPrev = new Int32Array(64);
+  private symbolAlive = new Uint8Array(64);
+  private readonly heap = new MinHeap();
   private readonly unsafeBeforeMark: Set<string>;
 
   /** `tokens` (id → string, or a function that loads them on first use) is needed only to decode. */
   constructor(tables: BpeTables, tokens?: string[] | (() => string[])) {
     this.tokens = typeof tokens === 'function' ? undefined : tokens;
     this.loadTokens = typeof tokens === 'function' ? tokens : undefined;
-    for (let i = 0; i < tables.charIds.length; i += 2) this.charIds.set(tables.charIds[i]!, tables.charIds[i + 1]!);
+    for (let i = 0; i < tables.charIds.length; i += 2) {
+      const codePoint = tables.charIds[i]!;
+      if (codePoint < 0x10000) this.bmpCharIds[codePoint] = tables.charIds[i + 1]!;
+      else this.astralCharIds.set(codePoint, tables.charIds[i + 1]!);
+    }
     this.byteIds = tables.byteIds;
     this.byteFallback = tables.byteFallback;
     this.mergeKeys = tables.mergeKeys;
@@ -121,6 +136,7 @@ export class BpeTokenizer implements TokenCounter {
     this.mergeMask = tables.mergeKeys.length - 1;
     this.unsafeBeforeMark = new Set(tables.unsafeBeforeMark);
     for (const [token, id] of tables.added) {
+      if (token.length > 0) this.addedFirst[token.charCodeAt(0)] = 1;
       let level = this.addedTrie;
       let node: TrieNode | undefined;
       for (let i = 0; i < token.length; i++) {
@@ -204,7 +220,8 @@ export class BpeTokenizer implements TokenCounter {
   ): void {
     let sectionStart = 0;
     for (let i = 0; i < text.length;) {
-      const first = this.addedTrie.get(text.charCodeAt(i));
+      const unit = text.charCodeAt(i);
+      const first = this.addedFirst[unit] === 1 ? this.addedTrie.get(unit) : undefined;
       if (first) {
         // Leftmost-longest match of an added token starting here.
         let node: TrieNode | undefined = first;
@@ -244,7 +261,7 @@ export class BpeTokenizer implements TokenCounter {
       visit ? visit(normalised.slice(start, end), start) : emit(this.encodePiece(normalised.slice(start, end)));
     let start = 0;
     for (let i = 1; i < normalised.length; i++) {
-      if (normalised[i] === SPACE_MARK) {
+      if (normalised.charCodeAt(i) === SPACE_MARK_CODE) {
         const before = normalised[i - 1]!;
         if (before !== SPACE_MARK && !this.unsafeBeforeMark.has(before)) {
           take(start, i);
@@ -258,17 +275,20 @@ export class BpeTokenizer implements TokenCounter {
   /** Where each token of one piece ends (UTF-16 offsets in the piece), from the same merges as `bpe`. */
   private bpeEnds(piece: string): number[] {
     const starts: number[] = [];
-    const symbols: number[] = [];
     const unknown: number[] = [];
+    this.reserve(piece.length);
+    let n = 0;
     for (let offset = 0; offset < piece.length;) {
       const code = piece.codePointAt(offset)!;
-      const id = this.charIds.get(code);
+      const id = this.charId(code);
       starts.push(offset);
-      symbols.push(id ?? -1);
+      this.symbolIds[n++] = id ?? -1;
       offset += code > 0xffff ? 2 : 1;
       unknown.push(id === undefined ? new TextEncoder().encode(String.fromCodePoint(code)).length : 0);
     }
-    const { ids, next } = this.merge(symbols);
+    this.merge(n);
+    const ids = this.symbolIds;
+    const next = this.symbolNext;
     const ends: number[] = [];
     for (let i = 0; i >= 0; i = next[i]!) {
       const end = next[i]! >= 0 ? starts[next[i]!]! : piece.length;
@@ -292,38 +312,63 @@ export class BpeTokenizer implements TokenCounter {
 
   private bpe(piece: string): Int32Array {
     // Symbols: one per code point; -1 marks a character outside the vocabulary.
-    const symbols: number[] = [];
-    const unknown: string[] = [];
-    for (const char of piece) {
-      const id = this.charIds.get(char.codePointAt(0)!);
-      symbols.push(id ?? -1);
-      unknown.push(id === undefined ? char : '');
+    this.reserve(piece.length);
+    let n = 0;
+    let unknowns = false;
+    for (let offset = 0; offset < piece.length;) {
+      const code = piece.codePointAt(offset)!;
+      const id = this.charId(code);
+      this.symbolIds[n++] = id ?? -1;
+      if (id === undefined) unknowns = true;
+      offset += code > 0xffff ? 2 : 1;
     }
-    const { ids, next } = this.merge(symbols);
+    this.merge(n);
+    const ids = this.symbolIds;
+    const next = this.symbolNext;
+    if (!unknowns) {
+      let count = 0;
+      for (let i = 0; i >= 0; i = next[i]!) count++;
+      const out = new Int32Array(count);
+      for (let i = 0, k = 0; i >= 0; i = next[i]!) out[k++] = ids[i]!;
+      return out;
+    }
+    // A character outside the vocabulary becomes its UTF-8 bytes' tokens: the rare path.
+    const chars = Array.from(piece);
     const out: number[] = [];
     for (let i = 0; i >= 0; i = next[i]!) {
       const id = ids[i]!;
       if (id >= 0) out.push(id);
-      else this.pushBytes(unknown[i]!, out);
+      else this.pushBytes(chars[i]!, out);
     }
     return Int32Array.from(out);
   }
 
-  /** Applies the merges to one piece's symbols: the final ids, linked by `next` (-1 ends the list). */
-  private merge(symbols: number[]): { ids: Int32Array; next: Int32Array } {
-    const n = symbols.length;
-    const ids = Int32Array.from(symbols);
-    const next = new Int32Array(n);
-    const prev = new Int32Array(n);
+  /** Room for a piece of `length` UTF-16 units (at most that many symbols) in the scratch arrays. */
+  private reserve(length: number): void {
+    if (this.symbolIds.length >= length) return;
+    let size = this.symbolIds.length;
+    while (size < length) size *= 2;
+    this.symbolIds = new Int32Array(size);
+    this.symbolNext = new Int32Array(size);
+    this.symbolPrev = new Int32Array(size);
+    this.symbolAlive = new Uint8Array(size);
+  }
+
+  /**
+   * Applies the merges to the first `n` symbols of the scratch arrays: the final ids stay in
+   * symbolIds, linked from 0 by symbolNext (-1 ends the list).
+   */
+  private merge(n: number): void {
+    const next = this.symbolNext;
+    const prev = this.symbolPrev;
     for (let i = 0; i < n; i++) {
       next[i] = i + 1 < n ? i + 1 : -1;
       prev[i] = i - 1;
     }
     if (n > 1) {
-      if (n <= 48) this.mergeByScan(ids, next, prev);
-      else this.mergeByHeap(ids, next, prev);
+      if (n <= 48) this.mergeByScan(this.symbolIds, next, prev);
+      else this.mergeByHeap(this.symbolIds, next, prev, n);
     }
-    return { ids, next };
   }
 
   private mergeByScan(ids: Int32Array, next: Int32Array, prev: Int32Array): void {
@@ -344,9 +389,9 @@ export class BpeTokenizer implements TokenCounter {
     }
   }
 
-  private mergeByHeap(ids: Int32Array, next: Int32Array, prev: Int32Array): void {
-    const heap = new MinHeap();
-    const n = ids.length;
+  private mergeByHeap(ids: Int32Array, next: Int32Array, prev: Int32Array, n: number): void {
+    const heap = this.heap;
+    heap.size = 0;
     // Keys order by rank, then by position (leftmost first), as the reference does.
     const push = (at: number) => {
       const right = next[at]!;
@@ -355,7 +400,7 @@ export class BpeTokenizer implements TokenCounter {
       if (slot >= 0) heap.push(this.mergeRanks[slot]! * 4294967296 + at);
     };
     for (let i = 0; i < n - 1; i++) push(i);
-    const alive = new Uint8Array(n).fill(1);
+    const alive = this.symbolAlive.fill(1, 0, n);
     while (heap.size > 0) {
       const key = heap.pop();
       const at = key % 4294967296;
@@ -383,6 +428,14 @@ export class BpeTokenizer implements TokenCounter {
   private pushBytes(char: string, out: number[]): void {
     if (!this.byteFallback) throw new Error('character outside the vocabulary and no byte fallback');
     for (const byte of new TextEncoder().encode(char)) out.push(this.byteIds[byte]!);
+  }
+
+  private charId(codePoint: number): number | undefined {
+    if (codePoint < 0x10000) {
+      const id = this.bmpCharIds[codePoint]!;
+      return id >= 0 ? id : undefined;
+    }
+    return this.astralCharIds.get(codePoint);
   }
 
   private findMerge(left: number, right: number): number {
