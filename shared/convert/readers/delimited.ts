@@ -1,5 +1,7 @@
+import { isUtf8 } from 'node:buffer';
 import { parse, type CsvError } from 'csv-parse/sync';
 import type { RawRecord, RecordParseFailure } from '../types.ts';
+import { plainRecordCells } from './delimited-cells.ts';
 import { frameDelimitedRecords, type FramedRecord } from './delimited-framing.ts';
 import { DEFAULT_MAX_RECORD_BYTES, UnusableInputError } from './errors.ts';
 
@@ -71,19 +73,31 @@ type ParsedRow = { line: number; cells: string[] } | RecordParseFailure;
 
 const decoder = new TextDecoder('utf-8');
 
-/** Each framed record's cells, in order: one csv-parse call for the batch, or one per record when any is malformed. */
+/**
+ * Each framed record's cells, in order: plain records split directly (delimited-cells.ts), the
+ * rest by one csv-parse call for them all, or one per record when any is malformed.
+ */
 function parseBatch(framed: FramedRecord[], delimiter: string): ParsedRow[] {
   if (framed.length === 0) return [];
-  const text = framed.map((record) => decoder.decode(record.bytes)).join('\n');
-  const together = parseText(text, delimiter);
-  if (together.ok && together.rows.length === framed.length)
-    return together.rows.map((cells, index) => ({ line: framed[index]!.line, cells }));
-  return framed.map((record) => {
-    const alone = parseText(decoder.decode(record.bytes), delimiter);
-    if (alone.ok && alone.rows.length === 1) return { line: record.line, cells: alone.rows[0]! };
-    const message = alone.ok ? 'the record could not be parsed' : alone.message;
-    return { line: record.line, code: 'csv_parse_error', message };
+  const texts = framed.map((record) => decoder.decode(record.bytes));
+  const rows: (ParsedRow | undefined)[] = texts.map((text, index) => {
+    const cells = plainRecordCells(text, delimiter);
+    return cells ? { line: framed[index]!.line, cells } : undefined;
   });
+  const others = rows.flatMap((row, index) => (row ? [] : [index]));
+  if (others.length === 0) return rows as ParsedRow[];
+  const together = parseText(others.map((index) => texts[index]).join('\n'), delimiter);
+  others.forEach((index, k) => {
+    const line = framed[index]!.line;
+    if (together.ok && together.rows.length === others.length) {
+      rows[index] = { line, cells: together.rows[k]! };
+      return;
+    }
+    const alone = parseText(texts[index]!, delimiter);
+    if (alone.ok && alone.rows.length === 1) rows[index] = { line, cells: alone.rows[0]! };
+    else rows[index] = { line, code: 'csv_parse_error', message: alone.ok ? 'the record could not be parsed' : alone.message };
+  });
+  return rows as ParsedRow[];
 }
 
 function parseText(text: string, delimiter: string): { ok: true; rows: string[][] } | { ok: false; message: string } {
@@ -103,24 +117,38 @@ function parseText(text: string, delimiter: string): { ok: true; rows: string[][
   return failure === null ? { ok: true, rows } : { ok: false, message: failure };
 }
 
-/** The bytes, passed on unchanged once known to be UTF-8; the first that are not end the read with their line. */
+/**
+ * The bytes, passed on unchanged once known to be UTF-8; the first that are not end the read with
+ * their line. Checked without decoding (buffer.isUtf8): a character cut by a chunk's end is
+ * carried over and checked with the next chunk.
+ */
 async function* utf8Checked(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  const utf8 = new TextDecoder('utf-8', { fatal: true });
   let newlinesSeen = 0;
+  let carried: Uint8Array = new Uint8Array(0);
   for await (const chunk of chunks) {
-    try {
-      utf8.decode(chunk, { stream: true });
-    } catch {
+    const bytes = carried.length > 0 ? Buffer.concat([carried, chunk]) : chunk;
+    const whole = wholeCharactersEnd(bytes);
+    if (!isUtf8(bytes.subarray(0, whole)))
       throw new UnusableInputError(`not UTF-8 text (near line ${newlinesSeen + 1}); save the file as UTF-8`);
-    }
+    carried = bytes.slice(whole);
     for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) newlinesSeen += 1;
     yield chunk;
   }
-  try {
-    utf8.decode();
-  } catch {
-    throw new UnusableInputError(`not UTF-8 text (the file ends inside a character, line ${newlinesSeen + 1})`);
+  if (carried.length > 0) throw new UnusableInputError(`not UTF-8 text (the file ends inside a character, line ${newlinesSeen + 1})`);
+}
+
+/**
+ * Where the last whole character of `bytes` ends: before a lead byte at most 3 from the end whose
+ * sequence the bytes do not finish. Anything else (a stray byte) is left for isUtf8 to refuse.
+ */
+function wholeCharactersEnd(bytes: Uint8Array): number {
+  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
+    const byte = bytes[bytes.length - back]!;
+    if ((byte & 0xc0) === 0x80) continue;
+    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return length > back ? bytes.length - back : bytes.length;
   }
+  return bytes.length;
 }
 
 function toRow(cells: string[], header: string[], line: number, delimiter: string): RawRecord | RecordParseFailure {

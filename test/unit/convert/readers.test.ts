@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { parse } from 'csv-parse/sync';
+import { plainRecordCells } from '../../../shared/convert/readers/delimited-cells.ts';
 import { readDelimited } from '../../../shared/convert/readers/delimited.ts';
 import { UnusableInputError } from '../../../shared/convert/readers/errors.ts';
 import { readJsonArray } from '../../../shared/convert/readers/json-array.ts';
@@ -191,4 +193,50 @@ test('TSV, too many fields is a located error, and non-UTF-8 text is unusable', 
   assert.equal((rows[1] as { code: string }).code, 'csv_parse_error');
   const latin1 = new Uint8Array([...utf8('prompt,response\n'), 0x63, 0x61, 0x66, 0xe9, ...utf8(',x\n')]);
   await assert.rejects(async () => collect((await readDelimited(chunked(latin1, []), ',')).records), /not UTF-8 text/);
+});
+
+test('property: a record split without csv-parse has exactly the cells csv-parse gives it, and most plain records are', () => {
+  let split = 0;
+  let runs = 0;
+  const unquoted = fc.string({ unit: fc.constantFrom('a', 'é', '👍', ' ', 'x', '"', ',', '\t'), maxLength: 6 });
+  const quoted = fc
+    .string({ unit: fc.constantFrom('a', ' ', ',', '\t', '""', '\n', '\r', '\r\n', '👍'), maxLength: 6 })
+    .map((inside) => `"${inside}"`);
+  const field = fc.oneof(unquoted, quoted, fc.string({ unit: fc.constantFrom('a', '"', ',', ' ', '\t'), maxLength: 5 }));
+  fc.assert(
+    fc.property(fc.array(field, { minLength: 1, maxLength: 6 }), fc.constantFrom(',', '\t'), (fields, delimiter) => {
+      runs += 1;
+      const record = fields.join(delimiter);
+      const cells = plainRecordCells(record, delimiter);
+      if (cells === null) return;
+      split += 1;
+      // As readDelimited calls it, with the record among others in a batch.
+      const rows = parse(`${record}\nend`, { delimiter, record_delimiter: '\n', relax_column_count: true, skip_empty_lines: false });
+      assert.deepEqual(rows, [cells, ['end']], JSON.stringify(record));
+    }),
+    { numRuns: 3000 },
+  );
+  assert.ok(split > runs / 3, `only ${split} of ${runs} records were split directly`);
+});
+
+test('UTF-8 is checked across chunk boundaries: a character cut between chunks is fine, a bad byte is named with its line', async () => {
+  const bytes = utf8('prompt,response\n"héllo 👍",ok\n');
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const chunks = (async function* () {
+      yield bytes.subarray(0, cut);
+      yield bytes.subarray(cut);
+    })();
+    const { records } = await readDelimited(chunks, ',');
+    assert.deepEqual(await collect(records), [{ line: 2, value: { prompt: 'héllo 👍', response: 'ok' } }], `cut at ${cut}`);
+  }
+  const bad = (async function* () {
+    yield utf8('prompt,response\nok,ok\n');
+    yield new Uint8Array([0x61, 0xff, 0x0a]);
+  })();
+  await assert.rejects(async () => collect((await readDelimited(bad, ',')).records), /not UTF-8 text \(near line 3\)/);
+  const cutShort = (async function* () {
+    yield utf8('prompt,response\nok,ok\n');
+    yield new Uint8Array([0x61, 0xf0, 0x9f]);
+  })();
+  await assert.rejects(async () => collect((await readDelimited(cutShort, ',')).records), /ends inside a character/);
 });
