@@ -4,10 +4,10 @@
  * against the storage and Firestore emulators the parent started. Prints one JSON line.
  */
 import { PubSub } from '@google-cloud/pubsub';
-import { Storage } from '@google-cloud/storage';
 import { createDatasetStore } from '../adapters/firestore/dataset-store.ts';
 import { createFirestore } from '../adapters/firestore/run-store.ts';
 import { createLaunchPublisher } from '../adapters/pubsub/launch-publisher.ts';
+import { createStorageClient } from '../adapters/storage/client.ts';
 import { createObjectStore } from '../adapters/storage/object-store.ts';
 import { loadGemmaTokenizer } from '../adapters/tokenizer/index.ts';
 import { handleObjectFinalized } from '../functions/converter/handler.ts';
@@ -23,7 +23,7 @@ const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().r
 const loadStart = performance.now();
 const tokens = loadGemmaTokenizer();
 const deps = {
-  objects: createObjectStore(new Storage({ projectId: config.GOOGLE_CLOUD_PROJECT })),
+  objects: createObjectStore(createStorageClient({ projectId: config.GOOGLE_CLOUD_PROJECT })),
   datasets: createDatasetStore(db, config.DATASETS_COLLECTION),
   // No sidecar is uploaded, so nothing is ever published.
   launches: createLaunchPublisher(new PubSub({ projectId: config.GOOGLE_CLOUD_PROJECT }), config.LAUNCH_TOPIC),

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { PubSub } from '@google-cloud/pubsub';
-import { Storage } from '@google-cloud/storage';
+import type { Storage } from '@google-cloud/storage';
+import { createStorageClient } from '../adapters/storage/client.ts';
 import { createObjectStore } from '../adapters/storage/object-store.ts';
 import { loadGemmaTokenizer } from '../adapters/tokenizer/index.ts';
 import { startFirestoreEmulator } from '../emulators/firestore.ts';
@@ -114,7 +115,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     process.env.STORAGE_EMULATOR_HOST = storageEmulator.url;
     process.env.FIRESTORE_EMULATOR_HOST = firestore.host;
     process.env.PUBSUB_EMULATOR_HOST = pubsubEmulator.host;
-    const storage = new Storage({ projectId });
+    const storage = createStorageClient({ projectId });
     const objects = createObjectStore(storage);
     const simulator = await startVertexSimulator({
       ...(fixed ? { port: fixed['vertex-simulator']! } : {}),

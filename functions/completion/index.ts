@@ -1,9 +1,9 @@
 import * as functions from '@google-cloud/functions-framework';
 import { PubSub } from '@google-cloud/pubsub';
-import { Storage } from '@google-cloud/storage';
 import { createCompletionStore } from '../../adapters/firestore/completion-store.ts';
 import { createFirestore } from '../../adapters/firestore/run-store.ts';
 import { createRunEventPublisher } from '../../adapters/pubsub/run-events.ts';
+import { createStorageClient } from '../../adapters/storage/client.ts';
 import { createObjectStore } from '../../adapters/storage/object-store.ts';
 import { createBatchService } from '../../adapters/vertex/batch.ts';
 import { createMetricsReader } from '../../adapters/vertex/metrics.ts';
@@ -42,7 +42,7 @@ function dependencies(): CompletionDeps {
       tuning: tuningServiceFromConfig(config, log),
       metrics: createMetricsReader(vertex),
       batch: createBatchService(vertex),
-      objects: createObjectStore(new Storage({ projectId: config.GOOGLE_CLOUD_PROJECT })),
+      objects: createObjectStore(createStorageClient({ projectId: config.GOOGLE_CLOUD_PROJECT })),
       events: createRunEventPublisher(new PubSub({ projectId: config.GOOGLE_CLOUD_PROJECT }), config.RUN_EVENTS_TOPIC),
       mlflow: config.MLFLOW_TRACKING_URI
         ? createMlflowSink(config.MLFLOW_TRACKING_URI, {

@@ -1,9 +1,9 @@
 import * as functions from '@google-cloud/functions-framework';
 import { PubSub } from '@google-cloud/pubsub';
-import { Storage } from '@google-cloud/storage';
 import { createDatasetStore } from '../../adapters/firestore/dataset-store.ts';
 import { createFirestore } from '../../adapters/firestore/run-store.ts';
 import { createLaunchPublisher } from '../../adapters/pubsub/launch-publisher.ts';
+import { createStorageClient } from '../../adapters/storage/client.ts';
 import { createObjectStore } from '../../adapters/storage/object-store.ts';
 import { loadGemmaTokenizer } from '../../adapters/tokenizer/index.ts';
 import { converterConfigSchema } from '../../shared/config/converter.ts';
@@ -25,7 +25,7 @@ function dependencies(): ConverterDeps {
   if (!deps) {
     const config = loadConfig('converter', converterConfigSchema);
     deps = {
-      objects: createObjectStore(new Storage({ projectId: config.GOOGLE_CLOUD_PROJECT })),
+      objects: createObjectStore(createStorageClient({ projectId: config.GOOGLE_CLOUD_PROJECT })),
       datasets: createDatasetStore(createFirestore(config.GOOGLE_CLOUD_PROJECT), config.DATASETS_COLLECTION),
       launches: createLaunchPublisher(new PubSub({ projectId: config.GOOGLE_CLOUD_PROJECT }), config.LAUNCH_TOPIC),
       tokens: loadGemmaTokenizer(),

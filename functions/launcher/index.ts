@@ -1,5 +1,5 @@
 import * as functions from '@google-cloud/functions-framework';
-import { Storage } from '@google-cloud/storage';
+import { createStorageClient } from '../../adapters/storage/client.ts';
 import { createObjectStore } from '../../adapters/storage/object-store.ts';
 import { createAdmissionStore } from '../../adapters/firestore/admission-store.ts';
 import { createFirestore, createRunStore } from '../../adapters/firestore/run-store.ts';
@@ -30,7 +30,7 @@ function dependencies(): LauncherDeps {
       log,
       now: Date.now,
       leaseMs: config.LAUNCH_LEASE_SECONDS * 1000,
-      objects: createObjectStore(new Storage({ projectId: config.GOOGLE_CLOUD_PROJECT })),
+      objects: createObjectStore(createStorageClient({ projectId: config.GOOGLE_CLOUD_PROJECT })),
       merge: { bucket: config.DATASETS_BUCKET, memoryBytes: config.MERGE_MEMORY_MB * 1024 * 1024 },
       maxDeliveries: config.LAUNCH_MAX_DELIVERIES,
       allowedDatasetPrefixes: allowedDatasetPrefixes(config),
