@@ -11,6 +11,7 @@ const benches: [string, string[]][] = [
   ['tokenizer.ts', []],
   ['split.ts', []],
   ['convert.ts', sizes],
+  ['threads-ceiling.ts', []],
   ['converter-function.ts', sizes],
   ['record-limit.ts', []],
   ['parquet.ts', []],
