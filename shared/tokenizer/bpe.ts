@@ -108,8 +108,9 @@ export class BpeTokenizer implements TokenCounter {
   private readonly mergeMask: number;
   // Added tokens as a trie over UTF-16 code units, entered only at their first characters.
   private readonly addedTrie = new Map<number, TrieNode>();
-  // 1 where an added token starts with this UTF-16 unit: most characters skip the trie lookup.
-  private readonly addedFirst = new Uint8Array(0x10000);
+  // Where an added token may start: the UTF-16 units added tokens begin with, found by a regular
+  // expression (a native scan) rather than a test per character.
+  private readonly addedStart: RegExp;
   private readonly wordCache = new Map<string, Int32Array>();
   // Scratch space for one piece's merge, reused: a typed array per piece cost more than the merging.
   private symbolIds = new Int32Array(64);
@@ -136,7 +137,6 @@ export class BpeTokenizer implements TokenCounter {
     this.mergeMask = tables.mergeKeys.length - 1;
     this.unsafeBeforeMark = new Set(tables.unsafeBeforeMark);
     for (const [token, id] of tables.added) {
-      if (token.length > 0) this.addedFirst[token.charCodeAt(0)] = 1;
       let level = this.addedTrie;
       let node: TrieNode | undefined;
       for (let i = 0; i < token.length; i++) {
@@ -150,6 +150,9 @@ export class BpeTokenizer implements TokenCounter {
       }
       if (node) node.id = id;
     }
+    const firstUnits = [...this.addedTrie.keys()].map((unit) => `\\u${unit.toString(16).padStart(4, '0')}`);
+    // A vocabulary without added tokens gets a class that matches nothing.
+    this.addedStart = new RegExp(firstUnits.length > 0 ? `[${firstUnits.join('')}]` : '[^\\s\\S]', 'g');
   }
 
   static fromVocab(data: VocabData): BpeTokenizer {
@@ -220,8 +223,11 @@ export class BpeTokenizer implements TokenCounter {
   ): void {
     let sectionStart = 0;
     for (let i = 0; i < text.length;) {
-      const unit = text.charCodeAt(i);
-      const first = this.addedFirst[unit] === 1 ? this.addedTrie.get(unit) : undefined;
+      this.addedStart.lastIndex = i;
+      const candidate = this.addedStart.exec(text);
+      if (!candidate) break;
+      i = candidate.index;
+      const first = this.addedTrie.get(text.charCodeAt(i));
       if (first) {
         // Leftmost-longest match of an added token starting here.
         let node: TrieNode | undefined = first;
@@ -256,6 +262,20 @@ export class BpeTokenizer implements TokenCounter {
 
   /** A section between added tokens: normalise, cut before each word's '▁', encode the pieces. */
   private encodeSection(section: string, emit: (ids: Int32Array) => void, visit?: (piece: string, offset: number) => void): void {
+    // Without a '▁' of its own, a section's '▁'s are its spaces: cut at the spaces (a native
+    // search) and normalise only the pieces the cache does not know.
+    if (!visit && !section.includes(SPACE_MARK)) {
+      let start = 0;
+      for (let i = section.indexOf(' ', 1); i !== -1; i = section.indexOf(' ', i + 1)) {
+        const before = section[i - 1]!;
+        if (before !== ' ' && !this.unsafeBeforeMark.has(before)) {
+          emit(this.encodeRawPiece(section.slice(start, i)));
+          start = i;
+        }
+      }
+      emit(this.encodeRawPiece(section.slice(start)));
+      return;
+    }
     const normalised = section.replaceAll(' ', SPACE_MARK);
     const take = (start: number, end: number) =>
       visit ? visit(normalised.slice(start, end), start) : emit(this.encodePiece(normalised.slice(start, end)));
@@ -296,6 +316,22 @@ export class BpeTokenizer implements TokenCounter {
       for (let k = 0; k < (ids[i]! >= 0 ? 1 : unknown[i]!); k++) ends.push(end);
     }
     return ends;
+  }
+
+  /**
+   * A piece still holding its spaces. Cached under that text: with no '▁' in the section, raw
+   * and normalised pieces map one to one, and a raw key equal to some normalised key (no spaces)
+   * is that same piece.
+   */
+  private encodeRawPiece(raw: string): Int32Array {
+    const cached = this.wordCache.get(raw);
+    if (cached) return cached;
+    const ids = this.bpe(raw.replaceAll(' ', SPACE_MARK));
+    if (raw.length <= 64) {
+      if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
+      this.wordCache.set((' ' + raw).slice(1), ids);
+    }
+    return ids;
   }
 
   private encodePiece(piece: string): Int32Array {
