@@ -133,8 +133,9 @@ export async function runConvert(args: ConvertArgs, io: { stdout: NodeJS.Writabl
     await Promise.all([close(train), close(validation)]);
   } catch (error) {
     progress.done();
-    train.destroy();
-    validation.destroy();
+    // The staging files are thrown away: a write still queued fails once its stream is destroyed,
+    // which is expected here and must not surface as an unhandled 'error' event.
+    for (const stream of [train, validation]) stream.on('error', () => {}).destroy();
     await rm(staging, { recursive: true, force: true });
     await pool?.close();
     await handle.close();

@@ -382,12 +382,21 @@ test('garbage never crashes the CLI: truncated files and invalid UTF-8 end in ex
       new Uint8Array([...new TextEncoder().encode(good + '\n{"contents": "caf'), 0xe9, ...new TextEncoder().encode('"}\n')]),
     ],
     ['latin1.csv', new Uint8Array([...new TextEncoder().encode('prompt,response\ncaf'), 0xe9, ...new TextEncoder().encode(',x\n')])],
+    // Thousands of rows written, then the file ends inside a character: the outputs still being
+    // written are thrown away without an unhandled stream error.
+    [
+      'cut-character.csv',
+      new Uint8Array([...new TextEncoder().encode('prompt,response\n' + 'what is 2 + 2?,four\n'.repeat(5000) + 'caf,'), 0xf0, 0x9f]),
+    ],
   ];
   for (const [name, content] of inputs) {
     const { status, stderr } = cli('convert', write(name, content), '--out', join(work, `g-${name}`));
     assert.ok(status === 1 || status === 2, `${name}: exit ${status} ${stderr}`);
-    assert.doesNotMatch(stderr, /at .*\.ts:\d+/, `${name}: no stack trace`);
+    assert.doesNotMatch(stderr, /^\s+at |Unhandled 'error' event/m, `${name}: no stack trace`);
   }
+  const cut = cli('convert', join(work, 'cut-character.csv'), '--out', join(work, 'g-cut-again'));
+  assert.match(cut.stderr, /not UTF-8 text \(the file ends inside a character, line 5002\)/);
+  assert.ok(!readdirSync(work).some((name) => name.includes('.partial-')), 'no staging folder left');
 });
 
 test("--out never destroys the user's files: not the input, not a stranger's file; a file or unwritable --out is one line, exit 2, nothing left behind", () => {
