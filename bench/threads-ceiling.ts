@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { gemmaTokenizerTables } from '../adapters/tokenizer/index.ts';
-import { convertBatch, type RecordBatchOptions } from '../shared/convert/pipeline.ts';
+import { convertBatch, type RecordBatchOptions } from '../shared/convert/convert-batch.ts';
 import { BpeTokenizer, type BpeTables } from '../shared/tokenizer/bpe.ts';
 import { ensureDataset, parseSize } from './data.ts';
 

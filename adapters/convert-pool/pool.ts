@@ -5,7 +5,7 @@ import {
   type BatchRecord,
   type ConvertedRecord,
   type RecordBatchOptions,
-} from '../../shared/convert/pipeline.ts';
+} from '../../shared/convert/convert-batch.ts';
 import { modelOverrides } from '../../shared/gemini/models.ts';
 import { gemmaTokenizerTables, loadGemmaTokenizer } from '../tokenizer/index.ts';
 

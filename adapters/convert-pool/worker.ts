@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { convertBatch, type BatchRecord, type RecordBatchOptions } from '../../shared/convert/pipeline.ts';
+import { convertBatch, type BatchRecord, type RecordBatchOptions } from '../../shared/convert/convert-batch.ts';
 import { useModelOverrides, type ModelOverride } from '../../shared/gemini/models.ts';
 import { BpeTokenizer, type BpeTables } from '../../shared/tokenizer/bpe.ts';
 
