@@ -46,6 +46,11 @@ interface SeenVersion {
 export function createPollStore(db: Firestore, collection = 'runs'): PollStore {
   const ref = (runId: string) => db.collection(collection).doc(runId);
   const leaseLive = (run: RunDocument, nowMs: number) => run.lease !== null && Date.parse(run.lease.expiresAt) > nowMs;
+  /** `update`'s guard, on whichever copy it decides on: the run moved to another job, ended, or is held. */
+  const movedOn = (run: RunDocument, jobName: string, nowMs: number) =>
+    (run.currentJobName ?? '') !== jobName || isTerminal(run.state) || leaseLive(run, nowMs);
+  const withoutEvents = (run: RunDocument, eventIds: string[]) =>
+    (run.pendingEvents ?? []).filter((event) => !eventIds.includes(event.eventId));
   // Keyed by the very objects handed to the tick, so nothing outlives the tick that holds them.
   const seen = new WeakMap<RunDocument, SeenVersion>();
   /**
@@ -92,8 +97,7 @@ export function createPollStore(db: Firestore, collection = 'runs'): PollStore {
     async update(run, jobName, nowMs, change) {
       const version = seen.get(run);
       if (version) {
-        const stale = (run.currentJobName ?? '') !== jobName || isTerminal(run.state) || leaseLive(run, nowMs);
-        if (stale) return null;
+        if (movedOn(run, jobName, nowMs)) return null;
         const after = change(run);
         if (!after) return null;
         const stored = runDocumentSchema.parse(after);
@@ -109,7 +113,7 @@ export function createPollStore(db: Firestore, collection = 'runs'): PollStore {
         const snapshot = await tx.get(ref(runId));
         if (!snapshot.exists) return null;
         const before = runDocumentSchema.parse(snapshot.data());
-        if ((before.currentJobName ?? '') !== jobName || isTerminal(before.state) || leaseLive(before, nowMs)) return null;
+        if (movedOn(before, jobName, nowMs)) return null;
         const after = change(before);
         if (!after) return null;
         tx.set(ref(runId), runDocumentSchema.parse(after));
@@ -131,14 +135,13 @@ export function createPollStore(db: Firestore, collection = 'runs'): PollStore {
       const runId = run.runId;
       const version = seen.get(run);
       if (version) {
-        const pendingEvents = (run.pendingEvents ?? []).filter((event) => !eventIds.includes(event.eventId));
-        if (await writeOver(runId, version, { ...version.stored, pendingEvents })) return;
+        if (await writeOver(runId, version, { ...version.stored, pendingEvents: withoutEvents(run, eventIds) })) return;
       }
       await db.runTransaction(async (tx) => {
         const snapshot = await tx.get(ref(runId));
         if (!snapshot.exists) return;
         const run = runDocumentSchema.parse(snapshot.data());
-        tx.set(ref(runId), { ...run, pendingEvents: (run.pendingEvents ?? []).filter((event) => !eventIds.includes(event.eventId)) });
+        tx.set(ref(runId), { ...run, pendingEvents: withoutEvents(run, eventIds) });
       });
     },
     release(runId, token, change) {

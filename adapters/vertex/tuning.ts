@@ -65,6 +65,9 @@ const ADAPTER_SIZE_NAMES: Record<number, string> = {
  */
 export const LABEL_VALUES_PER_LIST = 40;
 
+/** One term of a tuningJobs.list filter: the job's label `key` equals `value`. */
+const labelTerm = (key: string, value: string) => `labels.${key}="${value}"`;
+
 export function createTuningService(options: VertexClientOptions): TuningService {
   const ai = regionalGenAiClients(options);
   const retry = vertexRetry(options, 4);
@@ -121,7 +124,7 @@ export function createTuningService(options: VertexClientOptions): TuningService
     },
     async findByLabels(labels, location) {
       const filter = Object.entries(labels)
-        .map(([key, value]) => `labels.${key}="${value}"`)
+        .map(([key, value]) => labelTerm(key, value))
         .join(' AND ');
       const { jobs } = await listAll(filter, location);
       // Google documents tuningJobs.list's filter only as "the standard list filter", not that it
@@ -138,7 +141,7 @@ export function createTuningService(options: VertexClientOptions): TuningService
       for (let i = 0; i < values.length && !disjunctionRefused; i += LABEL_VALUES_PER_LIST) {
         const chunk = values.slice(i, i + LABEL_VALUES_PER_LIST);
         try {
-          const listed = await listAll(chunk.map((value) => `labels.${key}="${value}"`).join(' OR '), location);
+          const listed = await listAll(chunk.map((value) => labelTerm(key, value)).join(' OR '), location);
           calls += listed.calls;
           jobs.push(...listed.jobs.filter((job) => wanted.has(job.labels[key] ?? '')));
         } catch (error) {

@@ -269,11 +269,11 @@ export class BpeTokenizer implements TokenCounter {
       for (let i = section.indexOf(' ', 1); i !== -1; i = section.indexOf(' ', i + 1)) {
         const before = section[i - 1]!;
         if (before !== ' ' && !this.unsafeBeforeMark.has(before)) {
-          emit(this.encodeRawPiece(section.slice(start, i)));
+          emit(this.encodePiece(section.slice(start, i), true));
           start = i;
         }
       }
-      emit(this.encodeRawPiece(section.slice(start)));
+      emit(this.encodePiece(section.slice(start), true));
       return;
     }
     const normalised = section.replaceAll(' ', SPACE_MARK);
@@ -319,25 +319,15 @@ export class BpeTokenizer implements TokenCounter {
   }
 
   /**
-   * A piece still holding its spaces. Cached under that text: with no '▁' in the section, raw
-   * and normalised pieces map one to one, and a raw key equal to some normalised key (no spaces)
-   * is that same piece.
+   * A piece's ids, from the word cache or merged and cached. `raw`: the piece still holds its
+   * spaces, and is normalised only when the cache misses. It is cached under that text: with no
+   * '▁' in the section, raw and normalised pieces map one to one, and a raw key equal to some
+   * normalised key (no spaces) is that same piece.
    */
-  private encodeRawPiece(raw: string): Int32Array {
-    const cached = this.wordCache.get(raw);
-    if (cached) return cached;
-    const ids = this.bpe(raw.replaceAll(' ', SPACE_MARK));
-    if (raw.length <= 64) {
-      if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
-      this.wordCache.set((' ' + raw).slice(1), ids);
-    }
-    return ids;
-  }
-
-  private encodePiece(piece: string): Int32Array {
+  private encodePiece(piece: string, raw = false): Int32Array {
     const cached = this.wordCache.get(piece);
     if (cached) return cached;
-    const ids = this.bpe(piece);
+    const ids = this.bpe(raw ? piece.replaceAll(' ', SPACE_MARK) : piece);
     if (piece.length <= 64) {
       if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();
       // A slice can keep its whole parent string alive (V8 sliced strings); cache a copy.
