@@ -33,7 +33,7 @@ function convertExample(
   if (!mapped.example || mapped.errors.length > 0) {
     return { line: record.line, example: null, errors: mapped.errors, warnings: mapped.warnings, tokens: 0, multimodal: false };
   }
-  const counter = memoised(tokens);
+  const counter = memoised(tokens, options.maxPartTokens);
   const splitNotes: Issue[] = [];
   const origins: PartOrigins = {
     contents: (Array.isArray(mapped.example.contents) ? mapped.example.contents : []).map(() => []),
@@ -132,7 +132,7 @@ export function checkPreferenceExample(
   options: ConvertOptions,
   tokens: TokenCounter,
 ): RecordResult {
-  const counter = memoised(tokens);
+  const counter = memoised(tokens, options.maxPartTokens);
   const notes = [...warnings];
   const split = splitLongTexts(built, options.maxPartTokens, counter, line, notes);
   const completions = built.completions!.map((item, index) => ({
@@ -254,17 +254,23 @@ function splitLongTexts(
   return { ...example, contents };
 }
 
-/** Splitting and validation count the same texts; count each once per record. */
-function memoised(tokens: TokenCounter): TokenCounter {
-  const cache = new Map<string, number>();
-  return {
-    count(text) {
-      let n = cache.get(text);
-      if (n === undefined) {
-        n = tokens.count(text);
-        if (cache.size < 256) cache.set(text, n);
-      }
-      return n;
-    },
+/**
+ * Splitting and validation count the same texts; count each once per record. A text too short
+ * for splitting to count (split-parts.ts) is counted by validation alone, so is not kept. The
+ * token ends pass through: without them, splitting falls back to its greedy search.
+ */
+function memoised(tokens: TokenCounter, maxPartTokens: number): TokenCounter {
+  let cache: Map<string, number> | undefined;
+  const count = (text: string): number => {
+    if (text.length * 3 <= maxPartTokens) return tokens.count(text);
+    cache ??= new Map();
+    let n = cache.get(text);
+    if (n === undefined) {
+      n = tokens.count(text);
+      if (cache.size < 256) cache.set(text, n);
+    }
+    return n;
   };
+  const tokenEnds = tokens.tokenEnds?.bind(tokens);
+  return tokenEnds ? { count, tokenEnds } : { count };
 }

@@ -108,6 +108,27 @@ test('convertRecord splits an over-long part into consecutive parts with a warni
   );
 });
 
+test("convertRecord splits with the tokenizer's token ends: the fewest, even parts, as splitting the text alone gives", () => {
+  const text = 'The quick brown fox jumps over the lazy dog. '.repeat(9000);
+  const result = convertRecord(
+    {
+      line: 1,
+      value: {
+        contents: [
+          { role: 'user', parts: [{ text }] },
+          { role: 'model', parts: [{ text: 'ok' }] },
+        ],
+      },
+    },
+    { format: 'gemini', maxPartTokens: 8192, baseModel: 'gemini-3.5-flash-lite' },
+    gemma,
+  );
+  const parts = (result.example?.contents[0]?.parts ?? []).map((part) => (part as { text: string }).text);
+  assert.deepEqual(parts, splitTextByTokens(text, 8192, gemma));
+  // A greedy split of this text made 13 parts, the last a tenth of the others.
+  assert.equal(parts.length, Math.ceil(gemma.count(text) / 8192));
+});
+
 test('the split is a stable function of content and seed, close to the asked fraction', () => {
   const examples = Array.from({ length: 4000 }, (_, i) => JSON.stringify({ contents: [{ role: 'user', parts: [{ text: `q${i}` }] }] }));
   const splits = examples.map((e) => assignSplit(e, 42, 0.1));
