@@ -12,7 +12,7 @@ export interface DelimitedRecords {
 
 /** Records parsed per csv-parse call: one call per record costs about 6× as much (bench: 100k rows). */
 const BATCH_RECORDS = 500;
-const BATCH_BYTES = 1024 * 1024;
+const BATCH_CHARACTERS = 1024 * 1024;
 
 /**
  * CSV or TSV with a header row. Records are framed first (delimited-framing.ts: where each begins
@@ -41,10 +41,10 @@ export async function readDelimited(
 
   async function* records(): AsyncGenerator<RawRecord | RecordParseFailure> {
     let batch: (FramedRecord | RecordParseFailure)[] = [];
-    let batchBytes = 0;
+    let batchCharacters = 0;
     const flush = function* () {
       const parsed = parseBatch(
-        batch.filter((item): item is FramedRecord => 'bytes' in item),
+        batch.filter((item): item is FramedRecord => 'text' in item),
         delimiter,
       );
       let next = 0;
@@ -57,12 +57,12 @@ export async function readDelimited(
         yield 'code' in row ? row : toRow(row.cells, header, row.line, delimiter);
       }
       batch = [];
-      batchBytes = 0;
+      batchCharacters = 0;
     };
     for await (const item of framed) {
       batch.push(item);
-      batchBytes += 'bytes' in item ? item.bytes.length : 0;
-      if (batch.length >= BATCH_RECORDS || batchBytes >= BATCH_BYTES) yield* flush();
+      batchCharacters += 'text' in item ? item.text.length : 0;
+      if (batch.length >= BATCH_RECORDS || batchCharacters >= BATCH_CHARACTERS) yield* flush();
     }
     yield* flush();
   }
@@ -71,15 +71,13 @@ export async function readDelimited(
 
 type ParsedRow = { line: number; cells: string[] } | RecordParseFailure;
 
-const decoder = new TextDecoder('utf-8');
-
 /**
  * Each framed record's cells, in order: plain records split directly (delimited-cells.ts), the
  * rest by one csv-parse call for them all, or one per record when any is malformed.
  */
 function parseBatch(framed: FramedRecord[], delimiter: string): ParsedRow[] {
   if (framed.length === 0) return [];
-  const texts = framed.map((record) => decoder.decode(record.bytes));
+  const texts = framed.map((record) => record.text);
   const rows: (ParsedRow | undefined)[] = texts.map((text, index) => {
     const cells = plainRecordCells(text, delimiter);
     return cells ? { line: framed[index]!.line, cells } : undefined;
