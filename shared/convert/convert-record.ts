@@ -9,7 +9,7 @@ import { preferenceExample, validatePreferenceExample } from '../gemini/preferen
 import { validateExample } from '../gemini/validate.ts';
 import { locateInInput, type PartOrigins } from './locate-in-input.ts';
 import { splitTextByTokens } from './split-parts.ts';
-import type { ConvertOptions, GeminiExample, GeminiPart, Issue, RawRecord, RecordResult, TokenCounter } from './types.ts';
+import type { ConvertOptions, GeminiContent, GeminiExample, GeminiPart, Issue, RawRecord, RecordResult, TokenCounter } from './types.ts';
 
 /**
  * One raw record to one Gemini tuning example: map the format, split over-long text parts,
@@ -191,10 +191,10 @@ function mapRecord(record: RawRecord, options: ConvertOptions): MappingResult & 
   }
 }
 
-/** Copies the example with every text part over the limit split into consecutive parts. */
 /**
- * Copies the example with every text part over the limit split into consecutive parts; `origins`
- * gets, for each part of the copy, the index of the part it came from.
+ * The example with every text part over the limit split into consecutive parts: a copy where
+ * anything is split (`origins` then gets, for each part of a split turn, the index of the part it
+ * came from), the example itself where nothing is, as for nearly every record.
  */
 function splitLongTexts(
   example: GeminiExample,
@@ -206,52 +206,59 @@ function splitLongTexts(
   origins?: PartOrigins,
 ): GeminiExample {
   if (!Array.isArray(example.contents)) return example;
+  // The same array back when no part is split; `from` stays empty then, which reads as "each
+  // part is its own" (locate-in-input.ts).
   const splitParts = (parts: unknown, path: string, from: number[] = []): unknown => {
     if (!Array.isArray(parts)) return parts;
-    const out: unknown[] = [];
-    const push = (part: unknown, index: number) => {
-      out.push(part);
-      from.push(index);
-    };
+    let out: unknown[] | undefined;
     parts.forEach((part: GeminiPart, index) => {
-      if (part && typeof part === 'object' && typeof part.text === 'string' && Object.keys(part).length === 1) {
-        const pieces = splitTextByTokens(part.text, maxTokens, tokens);
-        if (pieces.length > 1) {
-          warnings.push({
-            line,
-            code: 'text_part_split',
-            message: `a text of ${tokens.count(part.text)} tokens was split into ${pieces.length} parts of at most ${maxTokens} tokens`,
-            path: `${path}[${index}].text`,
-          });
+      const pieces =
+        part && typeof part === 'object' && typeof part.text === 'string' ? splitTextByTokens(part.text, maxTokens, tokens) : [];
+      if (pieces.length > 1 && Object.keys(part).length === 1) {
+        warnings.push({
+          line,
+          code: 'text_part_split',
+          message: `a text of ${tokens.count(part.text!)} tokens was split into ${pieces.length} parts of at most ${maxTokens} tokens`,
+          path: `${path}[${index}].text`,
+        });
+        if (!out) {
+          out = parts.slice(0, index);
+          for (let earlier = 0; earlier < index; earlier++) from.push(earlier);
         }
-        for (const text of pieces) push({ text }, index);
-      } else {
-        push(part, index);
+        for (const text of pieces) {
+          out.push({ text });
+          from.push(index);
+        }
+      } else if (out) {
+        out.push(part);
+        from.push(index);
       }
     });
-    return out;
+    return out ?? parts;
   };
-  const contents = example.contents.map((content, turn) =>
-    content && typeof content === 'object' && 'parts' in content
-      ? {
-          ...content,
-          parts: splitParts(
-            content.parts,
-            contentsPath === 'contents' ? `contents[${turn}].parts` : `${contentsPath}.parts`,
-            origins?.contents[turn],
-          ) as GeminiPart[],
-        }
-      : content,
-  );
+  let contents: unknown[] | undefined;
+  example.contents.forEach((content, turn) => {
+    let copy: unknown = content;
+    if (content && typeof content === 'object' && 'parts' in content) {
+      const path = contentsPath === 'contents' ? `contents[${turn}].parts` : `${contentsPath}.parts`;
+      const parts = splitParts(content.parts, path, origins?.contents[turn]);
+      if (parts !== content.parts) copy = { ...content, parts };
+    }
+    if (copy !== content) contents ??= example.contents.slice(0, turn);
+    contents?.push(copy);
+  });
   const system = example.systemInstruction;
   if (system && typeof system === 'object' && Array.isArray(system.parts)) {
-    return {
-      ...example,
-      systemInstruction: { ...system, parts: splitParts(system.parts, 'systemInstruction.parts', origins?.system) as GeminiPart[] },
-      contents,
-    };
+    const parts = splitParts(system.parts, 'systemInstruction.parts', origins?.system);
+    if (parts !== system.parts) {
+      return {
+        ...example,
+        systemInstruction: { ...system, parts: parts as GeminiPart[] },
+        contents: (contents ?? example.contents) as GeminiContent[],
+      };
+    }
   }
-  return { ...example, contents };
+  return contents ? { ...example, contents: contents as GeminiContent[] } : example;
 }
 
 /**
