@@ -17,7 +17,7 @@ export function mapCsvRecord(record: RawRecord, columns: ColumnMap): MappingResu
     const raw = column === undefined ? undefined : row[column];
     return typeof raw === 'string' ? raw : '';
   };
-  if (Object.values(row).every((v) => typeof v !== 'string' || v.trim() === '')) {
+  if (!hasText(row)) {
     issues.warn('empty_row', 'an empty row was skipped', '');
     return { ...issues.result(null), skipped: true };
   }
@@ -55,4 +55,13 @@ export function mapCsvRecord(record: RawRecord, columns: ColumnMap): MappingResu
   };
   const withSystem = system.trim() !== '' ? { systemInstruction: { parts: [{ text: system }] }, ...example } : example;
   return { ...issues.result(withSystem), skipped: false };
+}
+
+/** Whether any cell holds more than white space (a loop: this runs for every row). */
+function hasText(row: Record<string, unknown>): boolean {
+  for (const column in row) {
+    const value = row[column];
+    if (typeof value === 'string' && value.trim() !== '') return true;
+  }
+  return false;
 }

@@ -253,9 +253,15 @@ export function modelOverrides(): readonly ModelOverride[] {
   return applied;
 }
 
+/** The last name asked for and its id: validation asks once per example, nearly always for the same model. */
+let lastIdOf = { name: '', id: '' };
+
 function idOf(name: string): string {
-  const id = name.trim().replace(/^.*\/models\//, '');
-  return aliases[id] ?? id;
+  if (name === lastIdOf.name) return lastIdOf.id;
+  const trimmed = name.trim().replace(/^.*\/models\//, '');
+  const id = aliases[trimmed] ?? trimmed;
+  lastIdOf = { name, id };
+  return id;
 }
 
 /** The catalogue row of a model by id, full resource name (`publishers/google/models/ID`) or alias. */

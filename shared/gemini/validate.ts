@@ -41,7 +41,7 @@ export interface ValidationResult {
 }
 
 const VALID_ROLES = new Set(['user', 'model']);
-const PART_DATA_KEYS = ['text', 'fileData', 'inlineData', 'functionCall', 'functionResponse'] as const;
+const PART_DATA_KEYS: ReadonlySet<string> = new Set(['text', 'fileData', 'inlineData', 'functionCall', 'functionResponse']);
 const EXAMPLE_KEYS = new Set(['contents', 'systemInstruction', 'tools']);
 
 export function validateExample(example: unknown, context: ValidationContext): ValidationResult {
@@ -144,11 +144,11 @@ export function validateExample(example: unknown, context: ValidationContext): V
         issue(errors, 'invalid_part', 'a part must be an object holding text or fileData', partPath);
         return;
       }
-      const dataKeys = Object.keys(part).filter((key) => (PART_DATA_KEYS as readonly string[]).includes(key));
-      const otherKeys = Object.keys(part).filter((key) => !(PART_DATA_KEYS as readonly string[]).includes(key));
+      const keys = Object.keys(part);
+      const key = keys[0];
       // [fmt] "Union field data can be only one of the following: text, fileData".
-      if (dataKeys.length !== 1 || otherKeys.length > 0) {
-        const found = Object.keys(part).join(', ') || 'nothing';
+      if (keys.length !== 1 || !PART_DATA_KEYS.has(key!)) {
+        const found = keys.join(', ') || 'nothing';
         issue(
           errors,
           'invalid_part',
@@ -157,7 +157,6 @@ export function validateExample(example: unknown, context: ValidationContext): V
         );
         return;
       }
-      const key = dataKeys[0];
       if (key === 'text') {
         if (typeof part.text !== 'string') {
           issue(errors, 'missing_text', 'text must be a string', `${partPath}.text`);

@@ -10,8 +10,13 @@ export interface DelimitedRecords {
   records: AsyncGenerator<RawRecord | RecordParseFailure>;
 }
 
-/** Records parsed per csv-parse call: one call per record costs about 6× as much (bench: 100k rows). */
-const BATCH_RECORDS = 500;
+/**
+ * Records read per batch. Small, because what a batch holds survives young-generation garbage
+ * collections, which copy it: 500 cost 4-5 % of the tokenless conversion (bench/convert.ts). The
+ * few records csv-parse reads (those not plain, delimited-cells.ts) still take one call per
+ * batch: a call per record costs about 6× as much.
+ */
+const BATCH_RECORDS = 64;
 const BATCH_CHARACTERS = 1024 * 1024;
 
 /**
@@ -124,7 +129,21 @@ async function* utf8Checked(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<U
   let newlinesSeen = 0;
   let carried: Uint8Array = new Uint8Array(0);
   for await (const chunk of chunks) {
-    const bytes = carried.length > 0 ? Buffer.concat([carried, chunk]) : chunk;
+    let bytes = chunk;
+    if (carried.length > 0) {
+      // The character the last chunk cut, checked alone: not the whole chunk copied behind it.
+      const missing = sequenceLength(carried[0]!) - carried.length;
+      const character = Buffer.concat([carried, chunk.subarray(0, missing)]);
+      const cutAgain = chunk.length < missing && chunk.every((byte) => (byte & 0xc0) === 0x80);
+      if (!cutAgain && !isUtf8(character))
+        throw new UnusableInputError(`not UTF-8 text (near line ${newlinesSeen + 1}); save the file as UTF-8`);
+      if (cutAgain) {
+        carried = character;
+        yield chunk;
+        continue;
+      }
+      bytes = chunk.subarray(missing);
+    }
     const whole = wholeCharactersEnd(bytes);
     if (!isUtf8(bytes.subarray(0, whole)))
       throw new UnusableInputError(`not UTF-8 text (near line ${newlinesSeen + 1}); save the file as UTF-8`);
@@ -143,10 +162,14 @@ function wholeCharactersEnd(bytes: Uint8Array): number {
   for (let back = 1; back <= Math.min(3, bytes.length); back++) {
     const byte = bytes[bytes.length - back]!;
     if ((byte & 0xc0) === 0x80) continue;
-    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
-    return length > back ? bytes.length - back : bytes.length;
+    return sequenceLength(byte) > back ? bytes.length - back : bytes.length;
   }
   return bytes.length;
+}
+
+/** How many bytes the UTF-8 sequence a lead byte begins has (a stray byte: 1, for isUtf8 to refuse). */
+function sequenceLength(lead: number): number {
+  return lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
 }
 
 function toRow(cells: string[], header: string[], line: number, delimiter: string): RawRecord | RecordParseFailure {
