@@ -18,12 +18,17 @@ import type { VocabData } from './vocab-format.ts';
  *    (rank, position), short ones by a linear scan, both choosing the lowest-rank, leftmost pair
  *    as the reference does.
  *  - Characters outside the vocabulary fall back to one token per UTF-8 byte.
+ *  - When no merge makes a token holding an ASCII digit (true of Gemma's vocabulary, checked when
+ *    the tables are built), every digit is a token of its own and no merge crosses it: a piece
+ *    is encoded as its digits and the parts between them, each cached. A ticket number or an id
+ *    makes every piece holding it new; its parts are not.
  */
 const ID_BITS = 2 ** 18;
 const SPACE_MARK = '▁';
 const SPACE_MARK_CODE = SPACE_MARK.charCodeAt(0);
 const WORD_CACHE_LIMIT = 100_000;
 const BYTE_TOKEN = /^<0x([0-9A-F]{2})>$/;
+const ASCII_DIGIT = /[0-9]/;
 
 /**
  * Everything the encoder needs, in a form worker threads can share: the merge tables are typed
@@ -42,6 +47,8 @@ export interface BpeTables {
   added: [string, number][];
   /** Characters after which a '▁' does not start a new piece (some token spans them). */
   unsafeBeforeMark: string[];
+  /** No merge makes a token holding an ASCII digit: digits are pieces' borders. */
+  digitsStandAlone: boolean;
 }
 
 /** Builds the tables from a vocabulary; the merge tables live in shared memory. */
@@ -50,8 +57,10 @@ export function buildBpeTables(data: VocabData): BpeTables {
   const byteIds = new Int32Array(256).fill(-1);
   const unsafe = new Set<string>();
   const tokens = data.tokens;
+  const holdsDigit = new Uint8Array(tokens.length);
   for (let id = 0; id < tokens.length; id++) {
     const token = tokens[id]!;
+    if (ASCII_DIGIT.test(token)) holdsDigit[id] = 1;
     const first = token.codePointAt(0);
     if (first !== undefined && token.length === (first > 0xffff ? 2 : 1)) charPairs.push(first, id);
     else if (token.length === 6 && token.startsWith('<0x') && token.endsWith('>')) {
@@ -70,10 +79,12 @@ export function buildBpeTables(data: VocabData): BpeTables {
   const mergeRanks = new Int32Array(new SharedArrayBuffer(capacity * 4));
   const mergeResults = new Int32Array(new SharedArrayBuffer(capacity * 4));
   const mask = capacity - 1;
+  let digitsStandAlone = true;
   for (let rank = 0; rank < mergeCount; rank++) {
     const left = data.merges[2 * rank]!;
     const right = data.merges[2 * rank + 1]!;
     const result = data.mergeResults[rank]!;
+    if (holdsDigit[result]) digitsStandAlone = false;
     const key = left * ID_BITS + right;
     let slot = hashKey(key) & mask;
     while (mergeKeys[slot] !== -1 && mergeKeys[slot] !== key) slot = (slot + 1) & mask;
@@ -91,6 +102,7 @@ export function buildBpeTables(data: VocabData): BpeTables {
     mergeResults,
     added: Array.from(data.added, (id) => [data.tokens[id]!, id] as [string, number]),
     unsafeBeforeMark: [...unsafe],
+    digitsStandAlone,
   };
 }
 
@@ -119,6 +131,7 @@ export class BpeTokenizer implements TokenCounter {
   private symbolAlive = new Uint8Array(64);
   private readonly heap = new MinHeap();
   private readonly unsafeBeforeMark: Set<string>;
+  private readonly digitsStandAlone: boolean;
 
   /** `tokens` (id → string, or a function that loads them on first use) is needed only to decode. */
   constructor(tables: BpeTables, tokens?: string[] | (() => string[])) {
@@ -136,6 +149,7 @@ export class BpeTokenizer implements TokenCounter {
     this.mergeResults = tables.mergeResults;
     this.mergeMask = tables.mergeKeys.length - 1;
     this.unsafeBeforeMark = new Set(tables.unsafeBeforeMark);
+    this.digitsStandAlone = tables.digitsStandAlone;
     for (const [token, id] of tables.added) {
       let level = this.addedTrie;
       let node: TrieNode | undefined;
@@ -269,16 +283,16 @@ export class BpeTokenizer implements TokenCounter {
       for (let i = section.indexOf(' ', 1); i !== -1; i = section.indexOf(' ', i + 1)) {
         const before = section[i - 1]!;
         if (before !== ' ' && !this.unsafeBeforeMark.has(before)) {
-          emit(this.encodePiece(section.slice(start, i), true));
+          this.emitPiece(section.slice(start, i), emit, true);
           start = i;
         }
       }
-      emit(this.encodePiece(section.slice(start), true));
+      this.emitPiece(section.slice(start), emit, true);
       return;
     }
     const normalised = section.replaceAll(' ', SPACE_MARK);
     const take = (start: number, end: number) =>
-      visit ? visit(normalised.slice(start, end), start) : emit(this.encodePiece(normalised.slice(start, end)));
+      visit ? visit(normalised.slice(start, end), start) : this.emitPiece(normalised.slice(start, end), emit);
     let start = 0;
     for (let i = 1; i < normalised.length; i++) {
       if (normalised.charCodeAt(i) === SPACE_MARK_CODE) {
@@ -316,6 +330,27 @@ export class BpeTokenizer implements TokenCounter {
       for (let k = 0; k < (ids[i]! >= 0 ? 1 : unknown[i]!); k++) ends.push(end);
     }
     return ends;
+  }
+
+  /**
+   * Emits a piece's ids: from the word cache, or for a piece with digits (when they stand alone,
+   * see the top) as those of its digits and of the parts between them, each cached and emitted in
+   * turn. Such a piece is mostly new (a number, an id) and is not cached itself; its parts are.
+   */
+  private emitPiece(piece: string, emit: (ids: Int32Array) => void, raw = false): void {
+    const cached = this.wordCache.get(piece);
+    if (cached) return emit(cached);
+    if (!this.digitsStandAlone || piece.length < 2 || !ASCII_DIGIT.test(piece)) return emit(this.encodePiece(piece, raw));
+    const normalised = raw ? piece.replaceAll(' ', SPACE_MARK) : piece;
+    let start = 0;
+    for (let i = 0; i < normalised.length; i++) {
+      const code = normalised.charCodeAt(i);
+      if (code < 0x30 || code > 0x39) continue;
+      if (i > start) emit(this.encodePiece(normalised.slice(start, i)));
+      emit(this.encodePiece(normalised[i]!));
+      start = i + 1;
+    }
+    if (start < normalised.length) emit(this.encodePiece(normalised.slice(start)));
   }
 
   /**

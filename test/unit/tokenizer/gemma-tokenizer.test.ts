@@ -68,6 +68,49 @@ test('counts match the reference on random text mixing scripts, whitespace runs 
   );
 });
 
+test('text full of numbers (ids, prices, dates, digits inside words and scripts) encodes as the reference', () => {
+  const pieces = [
+    '0',
+    '7',
+    '42',
+    '2026-12-01',
+    '#54815',
+    '$1,299.99',
+    'v2',
+    'x86_64',
+    'ticket":',
+    '{"id":',
+    ' ',
+    '  ',
+    '\n',
+    'abc',
+    '안녕',
+    '日本',
+    '😀',
+    '١٢',
+    '১৯',
+    '½',
+    '²',
+    '<h1>',
+    '</h1>',
+    '<unused7>',
+    '▁',
+    '\u0000',
+    'é',
+  ];
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.constantFrom(...pieces), fc.string({ unit: 'grapheme', maxLength: 4 })), { maxLength: 40 }),
+      (parts) => {
+        const text = parts.join('');
+        assert.deepEqual(ours.encode(text), referenceIds(text));
+        assert.equal(ours.count(text), referenceIds(text).length);
+      },
+    ),
+    { numRuns: 3000, seed: 20261201 },
+  );
+});
+
 test('a long text without spaces (merged through the heap path) matches the reference', () => {
   const text = '日本語のテキストにはスペースがありません'.repeat(40) + 'abc'.repeat(50);
   assert.deepEqual(ours.encode(text), referenceIds(text));
