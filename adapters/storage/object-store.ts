@@ -105,23 +105,30 @@ export function createObjectStore(storage: Storage = new Storage()): ObjectStore
         failure = error;
       });
       // Small writes (a line each) are gathered into chunks: every chunk costs the upload stream,
-      // its checksum and the socket a fixed amount, so 70,000 lines as 70,000 chunks cost more than the bytes.
-      let pending: (string | Uint8Array)[] = [];
-      let pendingBytes = 0;
+      // its checksum and the socket a fixed amount, so 70,000 lines as 70,000 chunks cost more than
+      // the bytes. Text is encoded straight into the chunk: joining the lines first and encoding
+      // the join cost a tenth of a 100 MB conversion (bench/converter-function.ts).
+      let chunk = Buffer.allocUnsafe(WRITE_CHUNK_BYTES);
+      let used = 0;
       const flush = () => {
-        if (pending.length === 0) return;
-        const text = pending.every((part) => typeof part === 'string');
-        stream.write(text ? pending.join('') : Buffer.concat(pending.map((part) => (typeof part === 'string' ? Buffer.from(part) : part))));
-        pending = [];
-        pendingBytes = 0;
+        if (used === 0) return;
+        stream.write(chunk.subarray(0, used));
+        chunk = Buffer.allocUnsafe(WRITE_CHUNK_BYTES);
+        used = 0;
       };
       return {
         write(data) {
           if (failure) throw failure;
-          pending.push(data);
-          pendingBytes += typeof data === 'string' ? data.length : data.byteLength;
-          if (pendingBytes < WRITE_CHUNK_BYTES) return;
-          flush();
+          // A UTF-16 unit is at most 3 UTF-8 bytes: what may not fit goes after a flush, or alone.
+          const most = typeof data === 'string' ? data.length * 3 : data.byteLength;
+          if (used + most > WRITE_CHUNK_BYTES) flush();
+          // Copied, as everything written is: the caller may reuse its bytes once this returns.
+          if (most > WRITE_CHUNK_BYTES) stream.write(typeof data === 'string' ? data : Buffer.from(data));
+          else if (typeof data === 'string') used += chunk.write(data, used);
+          else {
+            chunk.set(data, used);
+            used += data.byteLength;
+          }
           // The upload sends while the caller goes on: it waits only once this much is queued, not at the stream's 16 KiB.
           if (stream.writableLength >= WRITE_BUFFER_BYTES) return once(stream, 'drain').then(() => undefined);
         },

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Storage } from '@google-cloud/storage';
+import { createObjectStore } from '../../../adapters/storage/object-store.ts';
 import { startStorageEmulator, type StorageEmulator } from '../../../emulators/storage/server.ts';
 
 let emulator: StorageEmulator;
@@ -96,6 +97,33 @@ test('a 150 MB object streams in (resumable) and out (with range reads) with bou
   assert.ok(growth < 120 * 1024 * 1024, `RSS grew ${Math.round(growth / 1e6)} MB for a 150 MB round trip`);
   const [range] = await file.download({ start: 1024 * 1024, end: 1024 * 1024 + 9 });
   assert.deepEqual([...range], [1, 31, 62, 93, 124, 155, 186, 217, 248, 23]);
+});
+
+test("the object store's writer keeps every byte of many small and some huge writes, text in any script and bytes mixed", async () => {
+  const objects = createObjectStore(storage);
+  const writer = objects.openWriter('gs://raw-data/out/mixed.jsonl', { contentType: 'application/jsonl', ifAbsent: true });
+  const expected: Buffer[] = [];
+  const reused = new Uint8Array(5000);
+  for (let i = 0; i < 20_000; i++) {
+    const pick = i % 7;
+    let data: string | Uint8Array;
+    if (pick === 0) data = `{"line":${i},"text":"plain ascii"}\n`;
+    else if (pick === 1) data = `{"line":${i},"text":"한국어 😀 café ${'ü'.repeat(i % 50)}"}\n`;
+    else if (pick === 2) data = reused.fill(i % 251).subarray(0, 1 + (i % 5000));
+    else if (pick === 3 && i % 5000 === 3)
+      data = '長'.repeat(300_000); // over the 256 KiB chunk, alone
+    else if (pick === 3 && i % 5000 === 10) data = new Uint8Array(400_000).fill(7);
+    else data = `${i}\n`;
+    expected.push(Buffer.from(typeof data === 'string' ? Buffer.from(data) : Uint8Array.from(data)));
+    await writer.write(data);
+  }
+  assert.equal(await writer.close(), 'written');
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of objects.read('gs://raw-data/out/mixed.jsonl')) chunks.push(chunk);
+  const got = Buffer.concat(chunks);
+  const want = Buffer.concat(expected);
+  assert.equal(got.length, want.length);
+  assert.ok(got.equals(want), 'the object holds exactly what was written, in order');
 });
 
 test('every finished upload fires one finalize event: in-process and as a CloudEvent to a function URL', async () => {
