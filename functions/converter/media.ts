@@ -35,7 +35,7 @@ type Found = { size: number; head: Uint8Array } | null | 'unreadable';
  * with `httpsMedia: 'copy'`, https files are copied into Cloud Storage first and checked the same
  * way, so the job never depends on a remote host. Results are cached per URI.
  */
-export function mediaPreparer(options: MediaOptions): (example: GeminiExample, line: number) => Promise<PreparedExample> {
+export function mediaPreparer(options: MediaOptions): (example: GeminiExample, line: number) => PreparedExample | Promise<PreparedExample> {
   const inspected = new Map<string, Promise<Found>>();
   const copied = new Map<string, Promise<{ uri: string; found: Found } | { error: (ref: MediaReference, line: number) => Issue }>>();
   const cached = <T>(cache: Map<string, Promise<T>>, key: string, make: () => Promise<T>) => {
@@ -97,9 +97,8 @@ export function mediaPreparer(options: MediaOptions): (example: GeminiExample, l
     return { uri: target, found: result };
   };
 
-  return async (example, line) => {
+  const check = async (example: GeminiExample, line: number, refs: MediaReference[]): Promise<PreparedExample> => {
     const copying = (uri: string) => options.httpsMedia === 'copy' && uri.startsWith('https://');
-    const refs = mediaReferences(example);
     // An example's files are checked together; the errors keep the order of its parts.
     const checked = await Promise.all(
       refs.map(async (ref): Promise<{ errors: Issue[]; movedTo?: string }> => {
@@ -133,4 +132,11 @@ export function mediaPreparer(options: MediaOptions): (example: GeminiExample, l
     const resolved = [...(httpsHandled ? ['https_file_uri'] : []), 'local_media_path'];
     return moved.size === 0 ? { errors, resolved } : { errors, example: withMovedMedia(example, moved), resolved };
   };
+  // Most examples hold no file: nothing to check, nothing to wait for, the example as it is.
+  return (example, line) => {
+    const refs = mediaReferences(example);
+    return refs.length === 0 ? NO_MEDIA : check(example, line, refs);
+  };
 }
+
+const NO_MEDIA: PreparedExample = Object.freeze({ errors: [] });

@@ -64,7 +64,7 @@ export interface ConvertStreamOptions {
    * referenced gs:// file, and may copy https media into Cloud Storage); an example with errors
    * is rejected with them on its line, a returned example replaces the converted one.
    */
-  prepareExample?: (example: GeminiExample, line: number) => Promise<PreparedExample>;
+  prepareExample?: (example: GeminiExample, line: number) => PreparedExample | Promise<PreparedExample>;
   /** The same input by byte range, when the caller can read it so: what Parquet files are read through. */
   randomAccess?: RandomAccessInput;
   /** `upload` when `prepareExample` uploads local media files (and resolves `local_media_path`). */
@@ -243,8 +243,10 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
       }
       let written = line;
       if (options.prepareExample && result.example) {
-        const prepared = await options.prepareExample(result.example, record.line);
-        const warnings = result.warnings.filter((w) => !prepared.resolved?.includes(w.code));
+        // Awaited only when the preparer has something to wait for (an example with media files).
+        const preparing = options.prepareExample(result.example, record.line);
+        const prepared = preparing instanceof Promise ? await preparing : preparing;
+        const warnings = prepared.resolved ? result.warnings.filter((w) => !prepared.resolved!.includes(w.code)) : result.warnings;
         if (prepared.errors.length > 0) {
           const where = result.located;
           const errors = where ? prepared.errors.map((issue) => locateInInput(issue, where.sources, where.origins)) : prepared.errors;
@@ -253,7 +255,7 @@ export async function convertStream(options: ConvertStreamOptions): Promise<Conv
           report.addResult({ ...placed, warnings });
           continue;
         }
-        result = { ...result, example: prepared.example ?? result.example, warnings };
+        if (prepared.example || warnings !== result.warnings) result = { ...result, example: prepared.example ?? result.example, warnings };
         if (prepared.example) written = JSON.stringify(prepared.example);
       }
       const full = accept(written, result, record.line, split);
