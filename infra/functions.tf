@@ -3,7 +3,7 @@
 #  - converter: 1 vCPU, 1 GiB, 540 s (the event-function maximum), concurrency 1. Conversion is
 #    CPU-bound (tokenising): one file per instance gets the whole CPU; a second vCPU doubles the
 #    CPU price for at most 1.3x the speed (bench/convert.ts), so one is the cheapest per file. Memory
-#    stays bounded by streaming (a 1 GB JSONL peaked at 302-575 MB uncapped over the benchmark's
+#    stays bounded by streaming (a 1 GB JSONL peaked at 284-575 MB uncapped over the benchmark's
 #    runs, 323 MB with the heap capped at 384 MB), so 1 GiB leaves room for large lines and media checks.
 #  - launcher: 1 vCPU, 1 GiB, 300 s, concurrency 10. Mostly waiting on Firestore and Vertex; a
 #    merge of several datasets holds at most MERGE_MEMORY_MB (64) of examples, and ten at once
