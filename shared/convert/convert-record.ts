@@ -8,7 +8,7 @@ import { mapPreferenceRecord } from '../formats/preference.ts';
 import { preferenceExample, validatePreferenceExample } from '../gemini/preference.ts';
 import { validateExample } from '../gemini/validate.ts';
 import { locateInInput, type PartOrigins } from './locate-in-input.ts';
-import { splitTextByTokens } from './split-parts.ts';
+import { splitTextByTokens, tooShortToSplit } from './split-parts.ts';
 import type { ConvertOptions, GeminiContent, GeminiExample, GeminiPart, Issue, RawRecord, RecordResult, TokenCounter } from './types.ts';
 
 /**
@@ -269,7 +269,7 @@ function splitLongTexts(
 function memoised(tokens: TokenCounter, maxPartTokens: number): TokenCounter {
   let cache: Map<string, number> | undefined;
   const count = (text: string): number => {
-    if (text.length * 3 <= maxPartTokens) return tokens.count(text);
+    if (tooShortToSplit(text, maxPartTokens)) return tokens.count(text);
     cache ??= new Map();
     let n = cache.get(text);
     if (n === undefined) {

@@ -10,12 +10,19 @@ import type { TokenCounter } from './types.ts';
  * The seed team's practice: they were told a text part is limited to 8,192 tokens; longer
  * parts are accepted but train worse, so long texts become several parts.
  */
+/**
+ * A text that cannot be over `maxTokens` tokens without being measured: a UTF-16 code unit is at
+ * most 3 UTF-8 bytes, and every token covers at least one. Such a text is never counted here.
+ */
+export function tooShortToSplit(text: string, maxTokens: number): boolean {
+  return text.length * 3 <= maxTokens;
+}
+
 export function splitTextByTokens(text: string, maxTokens: number, tokens: TokenCounter): string[] {
   if (maxTokens < 1) throw new RangeError('maxTokens must be at least 1');
   // Every token covers at least one UTF-8 byte (byte-fallback tokens exactly one), so a text
-  // with no more bytes than the limit needs no count at all; and as a UTF-16 code unit is at
-  // most 3 UTF-8 bytes, most texts need not even be measured.
-  if (text.length * 3 <= maxTokens || utf8Length(text) <= maxTokens || tokens.count(text) <= maxTokens) return [text];
+  // with no more bytes than the limit needs no count at all.
+  if (tooShortToSplit(text, maxTokens) || utf8Length(text) <= maxTokens || tokens.count(text) <= maxTokens) return [text];
   // With token ends (the Gemma tokenizer), the fewest, most even parts (split-balanced.ts);
   // a counter without them packs segments greedily, coarsest boundary first.
   if (tokens.tokenEnds) return splitBalanced(text, maxTokens, tokens, tokens.tokenEnds(text), BOUNDARIES);

@@ -340,7 +340,7 @@ export class BpeTokenizer implements TokenCounter {
   private emitPiece(piece: string, emit: (ids: Int32Array) => void, raw = false): void {
     const cached = this.wordCache.get(piece);
     if (cached) return emit(cached);
-    if (!this.digitsStandAlone || piece.length < 2 || !ASCII_DIGIT.test(piece)) return emit(this.encodePiece(piece, raw));
+    if (!this.digitsStandAlone || piece.length < 2 || !ASCII_DIGIT.test(piece)) return emit(this.encodeUncached(piece, raw));
     const normalised = raw ? piece.replaceAll(' ', SPACE_MARK) : piece;
     let start = 0;
     for (let i = 0; i < normalised.length; i++) {
@@ -360,8 +360,11 @@ export class BpeTokenizer implements TokenCounter {
    * normalised key (no spaces) is that same piece.
    */
   private encodePiece(piece: string, raw = false): Int32Array {
-    const cached = this.wordCache.get(piece);
-    if (cached) return cached;
+    return this.wordCache.get(piece) ?? this.encodeUncached(piece, raw);
+  }
+
+  /** A piece the word cache does not hold: merged, then cached (see encodePiece). */
+  private encodeUncached(piece: string, raw: boolean): Int32Array {
     const ids = this.bpe(raw ? piece.replaceAll(' ', SPACE_MARK) : piece);
     if (piece.length <= 64) {
       if (this.wordCache.size >= WORD_CACHE_LIMIT) this.wordCache.clear();

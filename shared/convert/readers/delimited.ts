@@ -134,9 +134,8 @@ async function* utf8Checked(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<U
       // The character the last chunk cut, checked alone: not the whole chunk copied behind it.
       const missing = sequenceLength(carried[0]!) - carried.length;
       const character = Buffer.concat([carried, chunk.subarray(0, missing)]);
-      const cutAgain = chunk.length < missing && chunk.every((byte) => (byte & 0xc0) === 0x80);
-      if (!cutAgain && !isUtf8(character))
-        throw new UnusableInputError(`not UTF-8 text (near line ${newlinesSeen + 1}); save the file as UTF-8`);
+      const cutAgain = chunk.length < missing && chunk.every(isContinuation);
+      if (!cutAgain && !isUtf8(character)) throw notUtf8(newlinesSeen);
       if (cutAgain) {
         carried = character;
         yield chunk;
@@ -145,8 +144,7 @@ async function* utf8Checked(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<U
       bytes = chunk.subarray(missing);
     }
     const whole = wholeCharactersEnd(bytes);
-    if (!isUtf8(bytes.subarray(0, whole)))
-      throw new UnusableInputError(`not UTF-8 text (near line ${newlinesSeen + 1}); save the file as UTF-8`);
+    if (!isUtf8(bytes.subarray(0, whole))) throw notUtf8(newlinesSeen);
     carried = bytes.slice(whole);
     for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) newlinesSeen += 1;
     yield chunk;
@@ -161,10 +159,18 @@ async function* utf8Checked(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<U
 function wholeCharactersEnd(bytes: Uint8Array): number {
   for (let back = 1; back <= Math.min(3, bytes.length); back++) {
     const byte = bytes[bytes.length - back]!;
-    if ((byte & 0xc0) === 0x80) continue;
+    if (isContinuation(byte)) continue;
     return sequenceLength(byte) > back ? bytes.length - back : bytes.length;
   }
   return bytes.length;
+}
+
+function notUtf8(newlinesSeen: number): UnusableInputError {
+  return new UnusableInputError(`not UTF-8 text (near line ${newlinesSeen + 1}); save the file as UTF-8`);
+}
+
+function isContinuation(byte: number): boolean {
+  return (byte & 0xc0) === 0x80;
 }
 
 /** How many bytes the UTF-8 sequence a lead byte begins has (a stray byte: 1, for isUtf8 to refuse). */

@@ -12,6 +12,23 @@ const referenceIds = (text: string): number[] => reference.encode(text, { add_sp
 const ours = loadGemmaTokenizer();
 const corpus = readFileSync(new URL('../../fixtures/token-corpus.txt', import.meta.url), 'utf8');
 
+/**
+ * 3,000 texts of up to 40 parts, each one of `pieces` or random graphemes: encoded token for token
+ * as the reference, and counted as many.
+ */
+function matchesReferenceOnMixes(pieces: string[], options: { randomLength: number; seed: number }): void {
+  const part = fc.oneof(fc.constantFrom(...pieces), fc.string({ unit: 'grapheme', maxLength: options.randomLength }));
+  fc.assert(
+    fc.property(fc.array(part, { maxLength: 40 }), (parts) => {
+      const text = parts.join('');
+      const expected = referenceIds(text);
+      assert.deepEqual(ours.encode(text), expected);
+      assert.equal(ours.count(text), expected.length);
+    }),
+    { numRuns: 3000, seed: options.seed },
+  );
+}
+
 test('every line of the corpus (English, Korean, CJK, code, emoji, tags) encodes token for token as the reference', () => {
   for (const line of corpus.split('\n')) {
     assert.deepEqual(ours.encode(line), referenceIds(line), `line ${JSON.stringify(line.slice(0, 60))}`);
@@ -56,16 +73,7 @@ test('counts match the reference on random text mixing scripts, whitespace runs 
     '\u200b',
     '𝔘',
   ];
-  fc.assert(
-    fc.property(
-      fc.array(fc.oneof(fc.constantFrom(...pieces), fc.string({ unit: 'grapheme', maxLength: 6 })), { maxLength: 40 }),
-      (parts) => {
-        const text = parts.join('');
-        assert.deepEqual(ours.encode(text), referenceIds(text));
-      },
-    ),
-    { numRuns: 3000, seed: 20261130 },
-  );
+  matchesReferenceOnMixes(pieces, { randomLength: 6, seed: 20261130 });
 });
 
 test('text full of numbers (ids, prices, dates, digits inside words and scripts) encodes as the reference', () => {
@@ -98,17 +106,7 @@ test('text full of numbers (ids, prices, dates, digits inside words and scripts)
     '\u0000',
     'é',
   ];
-  fc.assert(
-    fc.property(
-      fc.array(fc.oneof(fc.constantFrom(...pieces), fc.string({ unit: 'grapheme', maxLength: 4 })), { maxLength: 40 }),
-      (parts) => {
-        const text = parts.join('');
-        assert.deepEqual(ours.encode(text), referenceIds(text));
-        assert.equal(ours.count(text), referenceIds(text).length);
-      },
-    ),
-    { numRuns: 3000, seed: 20261201 },
-  );
+  matchesReferenceOnMixes(pieces, { randomLength: 4, seed: 20261201 });
 });
 
 test('a long text without spaces (merged through the heap path) matches the reference', () => {
