@@ -83,7 +83,7 @@ export class ReportBuilder {
       line: failure.line,
       code: failure.code,
       message: failure.message,
-      path: failure.item === undefined ? '' : `[${failure.item - 1}]`,
+      path: failure.item === undefined ? (failure.path ?? '') : `[${failure.item - 1}]`,
     });
   }
 

@@ -56,6 +56,8 @@ export interface RecordParseFailure {
   item?: number;
   code: string;
   message: string;
+  /** The field in the input's own terms, when the failure is in one (a CSV column). */
+  path?: string;
 }
 
 /** Counts Gemini tokens in a text exactly; implementations may be shared across calls. */

@@ -1,16 +1,23 @@
 import type { RecordParseFailure } from '../types.ts';
+import { describeInvalidUtf8, firstInvalidUtf8 } from './invalid-utf8.ts';
 import { concat } from './jsonl.ts';
 
 const QUOTE = 0x22;
 const LF = 0x0a;
 const CR = 0x0d;
-// Each record is decoded alone, so a byte order mark that starts one is dropped, as ever.
-const utf8 = new TextDecoder('utf-8');
+// Each record is decoded alone, so a byte order mark that starts one is dropped, as ever. Fatal:
+// bytes that are not UTF-8 cost their record, not the file (a fatal decode costs what a lenient one does).
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** One CSV/TSV record's text (no line break), and the line it starts on. */
 export interface FramedRecord {
   line: number;
   text: string;
+}
+
+/** A record that could not be framed or decoded; `field`: the 0-based field the failure is in, when known. */
+export interface FramingFailure extends RecordParseFailure {
+  field?: number;
 }
 
 /**
@@ -28,7 +35,7 @@ export interface FramedRecord {
 export async function* frameDelimitedRecords(
   chunks: AsyncIterable<Uint8Array>,
   options: { delimiter: number; maxRecordBytes: number },
-): AsyncGenerator<FramedRecord | RecordParseFailure> {
+): AsyncGenerator<FramedRecord | FramingFailure> {
   const framer = new DelimitedFramer(options.delimiter, options.maxRecordBytes);
   let first = true;
   for await (const chunk of chunks) {
@@ -64,7 +71,7 @@ class DelimitedFramer {
     this.maxBytes = maxBytes;
   }
 
-  *feed(chunk: Uint8Array): Generator<FramedRecord | RecordParseFailure> {
+  *feed(chunk: Uint8Array): Generator<FramedRecord | FramingFailure> {
     // Bytes that change nothing are skipped in tight loops over locals; only the few that can
     // (quotes, line breaks, delimiters) reach the state below (a 100 MB CSV's framing: 533 ms
     // with a step per byte through it, about 200 ms so).
@@ -134,7 +141,7 @@ class DelimitedFramer {
     this.hold(chunk.subarray(segment));
   }
 
-  *end(): Generator<FramedRecord | RecordParseFailure> {
+  *end(): Generator<FramedRecord | FramingFailure> {
     this.crPending = false;
     if (this.inQuotes && !this.quotePending) {
       yield* this.unclosedQuote();
@@ -168,7 +175,7 @@ class DelimitedFramer {
   }
 
   /** The record from the held bytes and `chunk[segment, end)`, its trailing CR dropped; the state reset for the next one. */
-  private endRecord(chunk: Uint8Array, segment: number, end: number): FramedRecord | RecordParseFailure | null {
+  private endRecord(chunk: Uint8Array, segment: number, end: number): FramedRecord | FramingFailure | null {
     let bytes: Uint8Array;
     if (this.parts.length === 0 && !this.overflowing) {
       // A record within one chunk (nearly all) is decoded where it lies, never copied.
@@ -193,11 +200,53 @@ class DelimitedFramer {
         message: `the record on ${span} is over the per-record limit of ${this.maxBytes} bytes and was not read (MAX_RECORD_BYTES, or --max-record-bytes, raises it)`,
       };
     }
-    return { line, text: utf8.decode(bytes.at(-1) === CR ? bytes.subarray(0, -1) : bytes) };
+    const body = bytes.at(-1) === CR ? bytes.subarray(0, -1) : bytes;
+    try {
+      return { line, text: utf8.decode(body) };
+    } catch {
+      return this.notUtf8(body, line);
+    }
+  }
+
+  /** The record's bytes are not UTF-8: the failure names the byte, the line it is on and its field. */
+  private notUtf8(bytes: Uint8Array, line: number): FramingFailure {
+    const offset = firstInvalidUtf8(bytes);
+    // Fields and lines before the bad byte, by the same quoting rules as the framing above.
+    let field = 0;
+    let fieldFrom = 0;
+    let byteLine = line;
+    let inQuotes = false;
+    let fieldStart = true;
+    for (let i = 0; i < offset; i++) {
+      const byte = bytes[i]!;
+      if (byte === LF || (byte === CR && bytes[i + 1] !== LF)) byteLine += 1;
+      if (inQuotes) {
+        if (byte === QUOTE) {
+          if (bytes[i + 1] === QUOTE) i += 1;
+          else inQuotes = false;
+        }
+      } else if (byte === this.delimiter) {
+        field += 1;
+        fieldFrom = i + 1;
+        fieldStart = true;
+        continue;
+      } else if (byte === QUOTE && fieldStart) {
+        inQuotes = true;
+      }
+      fieldStart = false;
+    }
+    const where = byteLine === line ? '' : ` (on line ${byteLine})`;
+    const detail = offset === -1 ? '' : `: ${describeInvalidUtf8(bytes, offset, fieldFrom)}${where}`;
+    return {
+      line,
+      code: 'invalid_utf8',
+      message: `the record is not valid UTF-8 text${detail}; save the file as UTF-8 (in Excel: Save As, CSV UTF-8)`,
+      field,
+    };
   }
 
   /** The file ended inside a quoted field. */
-  private *unclosedQuote(): Generator<FramedRecord | RecordParseFailure> {
+  private *unclosedQuote(): Generator<FramedRecord | FramingFailure> {
     const line = this.recordLine;
     const opened = this.quoteLine;
     const lastLine = this.line;

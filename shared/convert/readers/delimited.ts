@@ -1,8 +1,7 @@
-import { isUtf8 } from 'node:buffer';
 import { parse, type CsvError } from 'csv-parse/sync';
 import type { RawRecord, RecordParseFailure } from '../types.ts';
 import { plainRecordCells } from './delimited-cells.ts';
-import { frameDelimitedRecords, type FramedRecord } from './delimited-framing.ts';
+import { frameDelimitedRecords, type FramedRecord, type FramingFailure } from './delimited-framing.ts';
 import { DEFAULT_MAX_RECORD_BYTES, UnusableInputError } from './errors.ts';
 
 export interface DelimitedRecords {
@@ -25,14 +24,15 @@ const BATCH_CHARACTERS = 1024 * 1024;
  * fields are parsed by csv-parse (quoted fields with delimiters and newlines, doubled quotes), a
  * batch at a time; a batch with a malformed record is parsed again record by record, so the error
  * is that record's alone. Each row becomes header → cell, located at the line its record starts on.
- * Text must be UTF-8: bytes that are not are an unusable input, named with their line.
+ * Text must be UTF-8: a record that is not is reported with the line and column of its first
+ * bad byte, and the records around it are read (a header that is not makes the file unusable).
  */
 export async function readDelimited(
   chunks: AsyncIterable<Uint8Array>,
   delimiter: ',' | '\t',
   options: { maxRecordBytes?: number } = {},
 ): Promise<DelimitedRecords> {
-  const framed = frameDelimitedRecords(utf8Checked(chunks), {
+  const framed = frameDelimitedRecords(chunks, {
     delimiter: delimiter.charCodeAt(0),
     maxRecordBytes: options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
   });
@@ -45,7 +45,7 @@ export async function readDelimited(
   const header = parsedHeader.cells.map((name) => name.trim());
 
   async function* records(): AsyncGenerator<RawRecord | RecordParseFailure> {
-    let batch: (FramedRecord | RecordParseFailure)[] = [];
+    let batch: (FramedRecord | FramingFailure)[] = [];
     let batchCharacters = 0;
     const flush = function* () {
       const parsed = parseBatch(
@@ -55,7 +55,7 @@ export async function readDelimited(
       let next = 0;
       for (const item of batch) {
         if ('code' in item) {
-          yield item;
+          yield located(item, header);
           continue;
         }
         const row = parsed[next++]!;
@@ -72,6 +72,13 @@ export async function readDelimited(
     yield* flush();
   }
   return { header, records: records() };
+}
+
+/** A framing failure with its field named by the header, as every other CSV problem is. */
+function located(failure: FramingFailure, header: string[]): RecordParseFailure {
+  const { field, ...rest } = failure;
+  if (field === undefined) return rest;
+  return { ...rest, path: header[field] || `column ${field + 1}` };
 }
 
 type ParsedRow = { line: number; cells: string[] } | RecordParseFailure;
@@ -118,64 +125,6 @@ function parseText(text: string, delimiter: string): { ok: true; rows: string[][
     },
   }) as string[][];
   return failure === null ? { ok: true, rows } : { ok: false, message: failure };
-}
-
-/**
- * The bytes, passed on unchanged once known to be UTF-8; the first that are not end the read with
- * their line. Checked without decoding (buffer.isUtf8): a character cut by a chunk's end is
- * carried over and checked with the next chunk.
- */
-async function* utf8Checked(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  let newlinesSeen = 0;
-  let carried: Uint8Array = new Uint8Array(0);
-  for await (const chunk of chunks) {
-    let bytes = chunk;
-    if (carried.length > 0) {
-      // The character the last chunk cut, checked alone: not the whole chunk copied behind it.
-      const missing = sequenceLength(carried[0]!) - carried.length;
-      const character = Buffer.concat([carried, chunk.subarray(0, missing)]);
-      const cutAgain = chunk.length < missing && chunk.every(isContinuation);
-      if (!cutAgain && !isUtf8(character)) throw notUtf8(newlinesSeen);
-      if (cutAgain) {
-        carried = character;
-        yield chunk;
-        continue;
-      }
-      bytes = chunk.subarray(missing);
-    }
-    const whole = wholeCharactersEnd(bytes);
-    if (!isUtf8(bytes.subarray(0, whole))) throw notUtf8(newlinesSeen);
-    carried = bytes.slice(whole);
-    for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) newlinesSeen += 1;
-    yield chunk;
-  }
-  if (carried.length > 0) throw new UnusableInputError(`not UTF-8 text (the file ends inside a character, line ${newlinesSeen + 1})`);
-}
-
-/**
- * Where the last whole character of `bytes` ends: before a lead byte at most 3 from the end whose
- * sequence the bytes do not finish. Anything else (a stray byte) is left for isUtf8 to refuse.
- */
-function wholeCharactersEnd(bytes: Uint8Array): number {
-  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
-    const byte = bytes[bytes.length - back]!;
-    if (isContinuation(byte)) continue;
-    return sequenceLength(byte) > back ? bytes.length - back : bytes.length;
-  }
-  return bytes.length;
-}
-
-function notUtf8(newlinesSeen: number): UnusableInputError {
-  return new UnusableInputError(`not UTF-8 text (near line ${newlinesSeen + 1}); save the file as UTF-8`);
-}
-
-function isContinuation(byte: number): boolean {
-  return (byte & 0xc0) === 0x80;
-}
-
-/** How many bytes the UTF-8 sequence a lead byte begins has (a stray byte: 1, for isUtf8 to refuse). */
-function sequenceLength(lead: number): number {
-  return lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
 }
 
 function toRow(cells: string[], header: string[], line: number, delimiter: string): RawRecord | RecordParseFailure {

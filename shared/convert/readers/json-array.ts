@@ -1,5 +1,6 @@
 import type { RawRecord, RecordParseFailure } from '../types.ts';
 import { DEFAULT_MAX_RECORD_BYTES, UnusableInputError } from './errors.ts';
+import { describeInvalidUtf8, firstInvalidUtf8 } from './invalid-utf8.ts';
 import { concat } from './jsonl.ts';
 
 const OPEN_BRACKET = 0x5b;
@@ -60,7 +61,13 @@ export async function* readJsonArray(
     try {
       text = decoder.decode(bytes);
     } catch {
-      return { ...at, code: 'invalid_utf8', message: `the item at [${index - 1}] is not valid UTF-8 text` };
+      const offset = firstInvalidUtf8(bytes);
+      const detail = offset === -1 ? '' : `: ${describeInvalidUtf8(bytes, offset)}`;
+      return {
+        ...at,
+        code: 'invalid_utf8',
+        message: `the item at [${index - 1}] is not valid UTF-8 text${detail}; save the file as UTF-8`,
+      };
     }
     try {
       return { ...at, value: JSON.parse(text) };

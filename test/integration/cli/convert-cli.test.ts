@@ -394,8 +394,11 @@ test('garbage never crashes the CLI: truncated files and invalid UTF-8 end in ex
     assert.ok(status === 1 || status === 2, `${name}: exit ${status} ${stderr}`);
     assert.doesNotMatch(stderr, /^\s+at |Unhandled 'error' event/m, `${name}: no stack trace`);
   }
+  // The record the file ends inside is reported; the 5,000 before it are kept.
   const cut = cli('convert', join(work, 'cut-character.csv'), '--out', join(work, 'g-cut-again'));
-  assert.match(cut.stderr, /not UTF-8 text \(the file ends inside a character, line 5002\)/);
+  assert.equal(cut.status, 1, cut.stderr);
+  assert.match(cut.stdout, /examples: 5000 valid, 1 rejected, of 5001/);
+  assert.match(cut.stdout, /line 5002 response: invalid_utf8: .*a character cut short \(0xF0 0x9F\)/);
   assert.ok(!readdirSync(work).some((name) => name.includes('.partial-')), 'no staging folder left');
 });
 

@@ -6,6 +6,7 @@ import { plainRecordCells } from '../../../shared/convert/readers/delimited-cell
 import { frameDelimitedRecords } from '../../../shared/convert/readers/delimited-framing.ts';
 import { readDelimited } from '../../../shared/convert/readers/delimited.ts';
 import { UnusableInputError } from '../../../shared/convert/readers/errors.ts';
+import { firstInvalidUtf8 } from '../../../shared/convert/readers/invalid-utf8.ts';
 import { readJsonArray } from '../../../shared/convert/readers/json-array.ts';
 import { readJsonLines } from '../../../shared/convert/readers/jsonl.ts';
 
@@ -187,13 +188,42 @@ test('CSV: any table, written as a spreadsheet would and cut anywhere, reads bac
   );
 });
 
-test('TSV, too many fields is a located error, and non-UTF-8 text is unusable', async () => {
+test('TSV, too many fields is a located error', async () => {
   const { records } = await readDelimited(chunked(utf8('input\toutput\na\tb\nc\td\te\n'), []), '\t');
   const rows = await collect(records);
   assert.deepEqual(rows[0], { line: 2, value: { input: 'a', output: 'b' } });
   assert.equal((rows[1] as { code: string }).code, 'csv_parse_error');
-  const latin1 = new Uint8Array([...utf8('prompt,response\n'), 0x63, 0x61, 0x66, 0xe9, ...utf8(',x\n')]);
-  await assert.rejects(async () => collect((await readDelimited(chunked(latin1, []), ',')).records), /not UTF-8 text/);
+});
+
+test('CSV saved as Windows-1252: each record that is not UTF-8 is reported with its column and bad byte, the others are read', async () => {
+  // "café" and "résumé" as Excel's plain "CSV" saves them: one byte each for é, 0xE9.
+  const latin1 = (text: string) => Uint8Array.from(text, (character) => character.charCodeAt(0));
+  const file = latin1('prompt,response\nhello,world\ncafé au lait,"yes\nété"\nfine,ok\n"multi\nline",résumé\n');
+  for (const cut of [0, 20, 33, 47]) {
+    const rows = await collect((await readDelimited(chunked(file, [cut]), ',')).records);
+    assert.deepEqual(rows, [
+      { line: 2, value: { prompt: 'hello', response: 'world' } },
+      {
+        line: 3,
+        code: 'invalid_utf8',
+        path: 'prompt',
+        message: 'the record is not valid UTF-8 text: byte 0xE9 after "caf"; save the file as UTF-8 (in Excel: Save As, CSV UTF-8)',
+      },
+      { line: 5, value: { prompt: 'fine', response: 'ok' } },
+      {
+        line: 6,
+        code: 'invalid_utf8',
+        path: 'response',
+        message:
+          'the record is not valid UTF-8 text: byte 0xE9 after "r" (on line 7); save the file as UTF-8 (in Excel: Save As, CSV UTF-8)',
+      },
+    ]);
+  }
+  const header = latin1('prompt,réponse\na,b\n');
+  await assert.rejects(
+    async () => collect((await readDelimited(chunked(header, []), ',')).records),
+    (error: Error) => error instanceof UnusableInputError && /header could not be read: .*byte 0xE9 after "r"/.test(error.message),
+  );
 });
 
 test('property: a record split without csv-parse has exactly the cells csv-parse gives it, and most plain records are', async () => {
@@ -235,7 +265,7 @@ test('property: a record split without csv-parse has exactly the cells csv-parse
   assert.ok(split > runs / 3, `only ${split} of ${runs} records were split directly`);
 });
 
-test('UTF-8 is checked across chunk boundaries: a character cut between chunks is fine, a bad byte is named with its line', async () => {
+test('UTF-8 across chunk boundaries: a character cut between chunks is fine; a bad byte or a file cut inside a character costs its record', async () => {
   const bytes = utf8('prompt,response\n"héllo 👍",ok\n');
   for (let cut = 1; cut < bytes.length; cut++) {
     const chunks = (async function* () {
@@ -247,12 +277,54 @@ test('UTF-8 is checked across chunk boundaries: a character cut between chunks i
   }
   const bad = (async function* () {
     yield utf8('prompt,response\nok,ok\n');
-    yield new Uint8Array([0x61, 0xff, 0x0a]);
+    yield new Uint8Array([0x61, 0xff, 0x0a, 0x62, 0x2c, 0x63, 0x0a]);
   })();
-  await assert.rejects(async () => collect((await readDelimited(bad, ',')).records), /not UTF-8 text \(near line 3\)/);
+  assert.deepEqual(
+    (await collect((await readDelimited(bad, ',')).records)).map((row) =>
+      'code' in row ? `${row.line} ${row.path}: ${row.message}` : row,
+    ),
+    [
+      { line: 2, value: { prompt: 'ok', response: 'ok' } },
+      '3 prompt: the record is not valid UTF-8 text: byte 0xFF after "a"; save the file as UTF-8 (in Excel: Save As, CSV UTF-8)',
+      { line: 4, value: { prompt: 'b', response: 'c' } },
+    ],
+  );
   const cutShort = (async function* () {
     yield utf8('prompt,response\nok,ok\n');
-    yield new Uint8Array([0x61, 0xf0, 0x9f]);
+    yield new Uint8Array([0x61, 0x2c, 0xf0, 0x9f]);
   })();
-  await assert.rejects(async () => collect((await readDelimited(cutShort, ',')).records), /ends inside a character/);
+  const rows = await collect((await readDelimited(cutShort, ',')).records);
+  assert.equal(rows.length, 2);
+  assert.match((rows[1] as { message: string }).message, /a character cut short \(0xF0 0x9F\) at its start/);
+  assert.equal((rows[1] as { path: string }).path, 'response');
+});
+
+test('property: firstInvalidUtf8 finds exactly where the WHATWG decoder first refuses', () => {
+  const fatal = new TextDecoder('utf-8', { fatal: true });
+  const accepts = (bytes: Uint8Array) => {
+    try {
+      fatal.decode(bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // Bytes drawn near the edges of UTF-8's ranges, so overlongs, surrogates and cut sequences are common.
+  const byte = fc.oneof(
+    fc.integer({ min: 0, max: 255 }),
+    fc.constantFrom(0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xee, 0xef, 0xf0, 0xf4, 0xf5, 0xff),
+  );
+  fc.assert(
+    fc.property(fc.array(byte, { maxLength: 12 }), (list) => {
+      const bytes = Uint8Array.from(list);
+      const offset = firstInvalidUtf8(bytes);
+      if (offset === -1) return assert.ok(accepts(bytes));
+      assert.ok(!accepts(bytes), 'refused bytes the decoder accepts');
+      assert.ok(accepts(bytes.subarray(0, offset)), 'the bytes before the offset decode');
+      // What the lenient decoder puts at that place is its first replacement character.
+      const before = new TextDecoder().decode(bytes.subarray(0, offset));
+      assert.equal(new TextDecoder().decode(bytes).indexOf('\uFFFD', before.length), before.length);
+    }),
+    { numRuns: 20000 },
+  );
 });

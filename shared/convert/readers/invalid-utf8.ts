@@ -1,0 +1,58 @@
+/**
+ * Where bytes stop being UTF-8, and how to say so. Only ever called on bytes a fatal decoder
+ * refused, so its cost does not matter; what matters is a message a user can act on.
+ */
+/**
+ * The first ill-formed sequence in `bytes`, by Unicode's table of well-formed UTF-8 (The Unicode
+ * Standard, table 3-7: no overlong forms, no surrogates, nothing over U+10FFFF), which is what
+ * the WHATWG decoder refuses. -1 when the bytes are UTF-8.
+ */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let at = 0;
+  while (at < bytes.length) {
+    const expected = sequence(bytes[at]!);
+    if (expected.length === 1) {
+      at += 1;
+      continue;
+    }
+    const wellFormed =
+      expected.length > 1 &&
+      at + expected.length <= bytes.length &&
+      bytes[at + 1]! >= expected.low &&
+      bytes[at + 1]! <= expected.high &&
+      bytes.subarray(at + 2, at + expected.length).every(isContinuation);
+    if (!wellFormed) return at;
+    at += expected.length;
+  }
+  return -1;
+}
+
+/** The length of the sequence a lead byte begins (0: no sequence may begin with it), and its second byte's range. */
+function sequence(lead: number): { length: number; low: number; high: number } {
+  if (lead < 0x80) return { length: 1, low: 0, high: 0 };
+  if (lead >= 0xc2 && lead <= 0xdf) return { length: 2, low: 0x80, high: 0xbf };
+  if (lead === 0xe0) return { length: 3, low: 0xa0, high: 0xbf };
+  if (lead === 0xed) return { length: 3, low: 0x80, high: 0x9f };
+  if (lead >= 0xe1 && lead <= 0xef) return { length: 3, low: 0x80, high: 0xbf };
+  if (lead === 0xf0) return { length: 4, low: 0x90, high: 0xbf };
+  if (lead >= 0xf1 && lead <= 0xf3) return { length: 4, low: 0x80, high: 0xbf };
+  if (lead === 0xf4) return { length: 4, low: 0x80, high: 0x8f };
+  return { length: 0, low: 0, high: 0 };
+}
+
+function isContinuation(byte: number): boolean {
+  return (byte & 0xc0) === 0x80;
+}
+
+/**
+ * The bad bytes at `offset` and the text before them, from `contextFrom` at most:
+ * `byte 0xE9 after "caf"`, or `a character cut short (0xF0 0x9F) after "ok"` at an input's end.
+ */
+export function describeInvalidUtf8(bytes: Uint8Array, offset: number, contextFrom = 0): string {
+  const rest = bytes.subarray(offset);
+  const cutShort = sequence(rest[0]!).length > rest.length && rest.subarray(1).every(isContinuation);
+  const hex = (byte: number) => `0x${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  const what = cutShort ? `a character cut short (${Array.from(rest, hex).join(' ')})` : `byte ${hex(bytes[offset]!)}`;
+  const before = new TextDecoder().decode(bytes.subarray(Math.max(contextFrom, offset - 24), offset)).replace(/^\uFFFD+/, '');
+  return `${what} ${before === '' ? 'at its start' : `after ${JSON.stringify(before)}`}`;
+}
