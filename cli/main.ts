@@ -23,7 +23,7 @@ options:
   --max-part-tokens N          split longer text parts (default 8192)
   --max-record-bytes SIZE      a record (line, row, item) over this is reported, not read (default 8MiB)
   --json                       print the report as JSON instead of a summary
-  --threads N|auto             worker threads (default auto: every core for inputs over 32 MB)
+  --threads N|auto             worker threads (default auto: one per core for inputs over 32 MB, on 2+ cores)
   --force                      write into a folder holding other files (none of them is ever written over)
   --upload gs://BUCKET/PREFIX  upload the local media files examples name (LLaMA-Factory's images,
                                videos, audios) there, once each by content hash, and point the

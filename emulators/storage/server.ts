@@ -44,7 +44,24 @@ interface PendingUpload {
   preconditions: Preconditions;
   file: string;
   received: number;
+  /** The digests of the bytes received so far, kept as they arrive (null once a chunk failed midway). */
+  digests: Digests | null;
   done: StoredObject | null;
+}
+
+/** MD5 and CRC32C, updated as an object's bytes arrive, as Cloud Storage computes them. */
+class Digests {
+  private readonly md5 = createHash('md5');
+  private readonly crc = new Crc32c();
+
+  update(chunk: Uint8Array): void {
+    this.md5.update(chunk);
+    this.crc.update(chunk);
+  }
+
+  final(): { md5Hash: string; crc32c: string } {
+    return { md5Hash: this.md5.digest('base64'), crc32c: this.crc.base64() };
+  }
 }
 
 interface Preconditions {
@@ -216,6 +233,7 @@ export async function startStorageEmulator(
         preconditions,
         file: join(dataDir, 'uploads', id),
         received: 0,
+        digests: new Digests(),
         done: null,
       });
       response.setHeader('location', `${url}/resumable/${id}`);
@@ -275,13 +293,35 @@ export async function startStorageEmulator(
       request.resume();
       return incomplete(response, upload.received);
     }
-    await pipeline(request, createWriteStream(upload.file, { flags: start === 0 ? 'w' : 'a' }));
-    upload.received = (await stat(upload.file)).size;
+    // Hashed as the bytes arrive, so finishing the upload does not read it all again.
+    const digests = start === 0 ? new Digests() : upload.digests;
+    upload.digests = null;
+    try {
+      await pipeline(
+        request,
+        async function* (chunks: AsyncIterable<Buffer>) {
+          for await (const chunk of chunks) {
+            digests?.update(chunk);
+            yield chunk;
+          }
+        },
+        createWriteStream(upload.file, { flags: start === 0 ? 'w' : 'a' }),
+      );
+      upload.digests = digests;
+    } finally {
+      upload.received = (await stat(upload.file)).size;
+    }
     const total = range[4] === '*' ? null : Number(range[4]);
     const last = range[3] === '*' || (total !== null && upload.received >= total);
     if (!last) return incomplete(response, upload.received);
-    const result = await storeFile(upload.bucket, upload.name, upload.contentType, upload.metadata, upload.preconditions, (file) =>
-      rename(upload.file, file),
+    const result = await storeFile(
+      upload.bucket,
+      upload.name,
+      upload.contentType,
+      upload.metadata,
+      upload.preconditions,
+      (file) => rename(upload.file, file),
+      upload.digests,
     );
     if (typeof result === 'string') {
       uploads.delete(id);
@@ -306,6 +346,7 @@ export async function startStorageEmulator(
     metadata: Record<string, string>,
     preconditions: Preconditions,
     fill: (file: string) => Promise<unknown>,
+    digests: Digests | null = null,
   ): Promise<StoredObject | string> {
     const store = buckets.get(bucket);
     if (!store) return `No such bucket: ${bucket}`;
@@ -322,12 +363,12 @@ export async function startStorageEmulator(
       await rm(file, { force: true });
       return late;
     }
-    const md5 = createHash('md5');
-    const crc = new Crc32c();
-    for await (const chunk of createReadStream(file)) {
-      md5.update(chunk as Buffer);
-      crc.update(chunk as Buffer);
+    let known = digests;
+    if (!known) {
+      known = new Digests();
+      for await (const chunk of createReadStream(file)) known.update(chunk as Buffer);
     }
+    const { md5Hash, crc32c } = known.final();
     const now = new Date().toISOString();
     const previous = store.objects.get(name);
     const object: StoredObject = {
@@ -337,8 +378,8 @@ export async function startStorageEmulator(
       metageneration: 1,
       size: statSync(file).size,
       contentType,
-      md5Hash: md5.digest('base64'),
-      crc32c: crc.base64(),
+      md5Hash,
+      crc32c,
       metadata,
       timeCreated: now,
       updated: now,
