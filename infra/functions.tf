@@ -5,6 +5,7 @@
 #    CPU price for at most 1.3x the speed (bench/convert.ts), so one is the cheapest per file. Memory
 #    stays bounded by streaming (a 1 GB JSONL peaked at 284-575 MB uncapped over the benchmark's
 #    runs, 323 MB with the heap capped at 384 MB), so 1 GiB leaves room for large lines and media checks.
+#    At this sizing 1 GB of JSONL converts in about 46-47 s: about 11 GB fits the 540 s timeout.
 #  - launcher: 1 vCPU, 1 GiB, 300 s, concurrency 10. Mostly waiting on Firestore and Vertex; a
 #    merge of several datasets holds at most MERGE_MEMORY_MB (64) of examples, and ten at once
 #    (640 MB) must fit beside the runtime. Cloud Run refuses a concurrency over 1 below one vCPU
