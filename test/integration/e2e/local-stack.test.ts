@@ -536,6 +536,10 @@ describe('faults across stages', () => {
       .file('queue/train.jsonl')
       .save(readFileSync(`${root}test/fixtures/minimal-train.jsonl`));
     const ids = ['queue-e2e-1', 'queue-e2e-2', 'queue-e2e-3'];
+    // The first job trains until the other two are seen queued, however slow this machine is
+    // (with 1.5 s of training, a loaded CI machine delivered the third launch after the first
+    // job had ended); then the simulator's clock is moved past its end.
+    stack.simulator.control.setTiming({ runMs: 600_000 });
     for (const requestId of ids) {
       const message = {
         schemaVersion: 1,
@@ -556,6 +560,8 @@ describe('faults across stages', () => {
       return places.length === 2 && places[0] !== places[1] ? places : undefined;
     });
     assert.deepEqual(positions, [1, 2]);
+    stack.simulator.control.setTiming({ runMs: 1500 });
+    stack.simulator.control.advance(600_000);
     const done = await waitFor(
       'all three tuned',
       async () => {
