@@ -58,14 +58,55 @@ async function* namingFailures(stream: AsyncIterable<Uint8Array>, what: string):
   }
 }
 
+/**
+ * UTF-16 re-encoded as UTF-8, chunk by chunk. A surrogate without its other half (a cell cut
+ * inside an emoji, say) cannot be UTF-8: it is written as the three bytes UTF-8 would give it
+ * (ED A0-BF xx, which no UTF-8 decoder accepts), so the reader refuses the one record that holds
+ * it, at its line, and reads the rest. A last odd byte (the file ends inside a code unit) becomes
+ * 0xFF, refused the same way.
+ */
 async function* utf16ToUtf8(input: AsyncIterable<Uint8Array>, encoding: 'utf-16le' | 'utf-16be'): AsyncGenerator<Uint8Array> {
-  // TextDecoder drops the byte-order mark and carries a pair split across chunks to the next one.
-  const decoder = new TextDecoder(encoding, { fatal: true });
-  const encoder = new TextEncoder();
+  let odd: number | null = null;
+  let high = ''; // a high surrogate that ended the last chunk, for its pair in the next one
+  let first = true;
   for await (const chunk of input) {
-    const text = decoder.decode(chunk, { stream: true });
-    if (text) yield encoder.encode(text);
+    if (chunk.length === 0) continue;
+    const bytes = Buffer.allocUnsafe(chunk.length + (odd === null ? 0 : 1));
+    if (odd !== null) bytes[0] = odd;
+    bytes.set(chunk, odd === null ? 0 : 1);
+    const even = bytes.length - (bytes.length % 2);
+    odd = even < bytes.length ? bytes[even]! : null;
+    const units = bytes.subarray(0, even);
+    if (encoding === 'utf-16be') units.swap16();
+    let text = high + units.toString('utf16le');
+    high = '';
+    if (first && text.length > 0) {
+      first = false;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    const last = text.charCodeAt(text.length - 1);
+    if (last >= 0xd800 && last <= 0xdbff) {
+      high = text.slice(-1);
+      text = text.slice(0, -1);
+    }
+    if (text) yield toUtf8(text);
   }
-  const rest = decoder.decode();
-  if (rest) yield encoder.encode(rest);
+  const rest = high ? toUtf8(high) : null;
+  if (rest) yield rest;
+  if (odd !== null) yield Uint8Array.of(0xff);
+}
+
+/** UTF-8 of text, an unpaired surrogate as its three bytes (Buffer.from would make it U+FFFD and hide it). */
+function toUtf8(text: string): Uint8Array {
+  if (text.isWellFormed()) return Buffer.from(text, 'utf8');
+  const pieces: Uint8Array[] = [];
+  let from = 0;
+  for (const match of text.matchAll(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g)) {
+    pieces.push(Buffer.from(text.slice(from, match.index), 'utf8'));
+    const unit = match[0].charCodeAt(0);
+    pieces.push(Uint8Array.of(0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)));
+    from = match.index + 1;
+  }
+  pieces.push(Buffer.from(text.slice(from), 'utf8'));
+  return Buffer.concat(pieces);
 }

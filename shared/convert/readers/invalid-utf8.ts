@@ -52,7 +52,16 @@ export function describeInvalidUtf8(bytes: Uint8Array, offset: number, contextFr
   const rest = bytes.subarray(offset);
   const cutShort = sequence(rest[0]!).length > rest.length && rest.subarray(1).every(isContinuation);
   const hex = (byte: number) => `0x${byte.toString(16).toUpperCase().padStart(2, '0')}`;
-  const what = cutShort ? `a character cut short (${Array.from(rest, hex).join(' ')})` : `byte ${hex(bytes[offset]!)}`;
+  const what = cutShort
+    ? `a character cut short (${Array.from(rest, hex).join(' ')})`
+    : isEncodedSurrogate(rest)
+      ? `a UTF-16 surrogate without its pair (U+${(((rest[0]! & 0x0f) << 12) | ((rest[1]! & 0x3f) << 6) | (rest[2]! & 0x3f)).toString(16).toUpperCase()}; an emoji cut in half?)`
+      : `byte ${hex(bytes[offset]!)}`;
   const before = new TextDecoder().decode(bytes.subarray(Math.max(contextFrom, offset - 24), offset)).replace(/^\uFFFD+/, '');
   return `${what} ${before === '' ? 'at its start' : `after ${JSON.stringify(before)}`}`;
+}
+
+/** ED A0-BF xx: a surrogate encoded as if it were a character (CESU-8, or a UTF-16 file's unpaired half). */
+function isEncodedSurrogate(bytes: Uint8Array): boolean {
+  return bytes.length >= 3 && bytes[0] === 0xed && bytes[1]! >= 0xa0 && bytes[1]! <= 0xbf && isContinuation(bytes[2]!);
 }

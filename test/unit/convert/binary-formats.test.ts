@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { decodeInput } from '../../../shared/convert/decode-input.ts';
 import { convertStream } from '../../../shared/convert/pipeline.ts';
 import { UnusableInputError } from '../../../shared/convert/readers/errors.ts';
 import { wordTokens } from '../../support/word-tokens.ts';
@@ -76,6 +78,77 @@ test('gzip and UTF-16 files are read as the text they hold: the same examples as
   }
   const jsonl = await convertBytes(gzipSync(text), 'train.jsonl.gz');
   assert.equal(jsonl.lines.length, 1);
+});
+
+test('UTF-16 with a surrogate left without its pair: that record is reported at its line, the others convert', async () => {
+  const before = 'question,answer\n왜요?,그냥요\ncut ';
+  const after = ',half\n"Hello, world",hi 👍\n';
+  const utf16le = Buffer.concat([
+    Buffer.from([0xff, 0xfe]),
+    Buffer.from(before, 'utf16le'),
+    Buffer.from([0x3d, 0xd8]),
+    Buffer.from(after, 'utf16le'),
+  ]);
+  const utf16be = Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(utf16le.subarray(2)).swap16()]);
+  for (const [what, bytes] of [
+    ['UTF-16LE', utf16le],
+    ['UTF-16BE', utf16be],
+  ] as const) {
+    const { lines, report } = await convertBytes(bytes, 'faq.csv');
+    assert.deepEqual(
+      lines.map((line) => JSON.parse(line).contents[0].parts[0].text),
+      ['왜요?', 'Hello, world'],
+      what,
+    );
+    assert.deepEqual(
+      report.errors.map(({ line, code, path }) => ({ line, code, path })),
+      [{ line: 3, code: 'invalid_utf8', path: 'question' }],
+      what,
+    );
+    assert.match(report.errors[0]!.message, /a UTF-16 surrogate without its pair \(U\+D83D; an emoji cut in half\?\) after "cut "/, what);
+  }
+});
+
+test('property: UTF-16 in any chunks becomes the UTF-8 of its text, an unpaired surrogate the three bytes UTF-8 would give it', async () => {
+  // The reference: each code point (an unpaired surrogate is one) in UTF-8's bit layout.
+  const reference = (text: string) =>
+    Buffer.from(
+      [...text].flatMap((character) => {
+        const c = character.codePointAt(0)!;
+        if (c < 0x80) return [c];
+        if (c < 0x800) return [0xc0 | (c >> 6), 0x80 | (c & 0x3f)];
+        if (c < 0x10000) return [0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)];
+        return [0xf0 | (c >> 18), 0x80 | ((c >> 12) & 0x3f), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f)];
+      }),
+    );
+  const unit = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 3 }),
+    fc.constantFrom('\ud83d', '\udc4d', '\ud83d\udc4d', 'é', '\ufeff', 'a'),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(unit, { maxLength: 12 }).map((parts) => parts.join('')),
+      fc.constantFrom('utf-16le', 'utf-16be'),
+      fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 8 }),
+      async (text, encoding, cuts) => {
+        const body = Buffer.from(text, 'utf16le');
+        const bytes = encoding === 'utf-16le' ? body : Buffer.from(body).swap16();
+        const chunks = async function* () {
+          let at = 0;
+          for (const size of cuts) {
+            yield bytes.subarray(at, at + size);
+            at += size;
+          }
+          yield bytes.subarray(Math.min(at, bytes.length));
+        };
+        const out: Uint8Array[] = [];
+        for await (const chunk of decodeInput(chunks(), encoding, 'x.csv').stream) out.push(chunk);
+        // A leading U+FEFF is the byte-order mark, not text.
+        assert.deepEqual(Buffer.concat(out), reference(text.startsWith('\ufeff') ? text.slice(1) : text), JSON.stringify(text));
+      },
+    ),
+    { numRuns: 3000 },
+  );
 });
 
 test('a gzip file cut short is an unusable input naming it, not a crash', async () => {
