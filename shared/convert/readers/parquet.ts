@@ -2,6 +2,32 @@ import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer } from 'hypa
 import { compressors } from 'hyparquet-compressors';
 import type { RawRecord, RecordParseFailure } from '../types.ts';
 import { UnusableInputError } from './errors.ts';
+import { describeInvalidUtf8, firstInvalidUtf8 } from './invalid-utf8.ts';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A string column's value whose bytes are not UTF-8: held as bytes until its row is reported. */
+class NotUtf8 {
+  readonly bytes: Uint8Array;
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+  }
+}
+
+/**
+ * hyparquet decodes strings leniently, so bytes that are not UTF-8 would reach the training file
+ * as U+FFFD without a word. Decoded strictly here, such a value costs its row, reported at it.
+ */
+const parsers = {
+  stringFromBytes: (bytes: Uint8Array | undefined): unknown => {
+    if (!bytes) return bytes;
+    try {
+      return utf8.decode(bytes);
+    } catch {
+      return new NotUtf8(bytes);
+    }
+  },
+};
 
 /**
  * A file read by byte range: Parquet keeps its schema and row-group index in a footer at the end,
@@ -49,7 +75,7 @@ export async function openParquet(
       const rowEnd = rowStart + Number(group.num_rows);
       let rows: Record<string, unknown>[];
       try {
-        rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd, compressors });
+        rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd, compressors, parsers: parsers as never });
       } catch (error) {
         // A row group that cannot be decoded is reported at each of its rows; the others still convert.
         const message = `row group rows ${rowStart + 1} to ${rowEnd} cannot be read: ${error instanceof Error ? error.message : String(error)}`;
@@ -57,7 +83,15 @@ export async function openParquet(
         rowStart = rowEnd;
         continue;
       }
-      for (let index = 0; index < rows.length; index++) yield { line: rowStart + index + 1, value: plain(rows[index]) };
+      for (let index = 0; index < rows.length; index++) {
+        const line = rowStart + index + 1;
+        const value = plain(rows[index]);
+        const bad = value === NOT_UTF8 ? notUtf8In(rows[index], '') : undefined;
+        if (bad) {
+          const detail = describeInvalidUtf8(bad.bytes, Math.max(0, firstInvalidUtf8(bad.bytes)));
+          yield { line, code: 'invalid_utf8', message: `the value is not valid UTF-8 text: ${detail}`, path: bad.path };
+        } else yield { line, value };
+      }
       rowStart = rowEnd;
     }
   }
@@ -81,12 +115,41 @@ function afterSubtree(schema: { num_children?: number }[], index: number): numbe
   return next;
 }
 
+/** What `plain` gives for a row that holds a string that is not UTF-8. */
+const NOT_UTF8: unique symbol = Symbol('not UTF-8');
+
+/** The value as JSON can hold it, or NOT_UTF8 when a string in it is not UTF-8. */
 function plain(value: unknown): unknown {
+  if (typeof value === 'string') return value;
+  if (value instanceof NotUtf8) return NOT_UTF8;
   if (typeof value === 'bigint')
     return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
   if (value instanceof Uint8Array) return `(${value.byteLength} bytes of binary data)`;
   if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map(plain);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, plain(item)]));
+  if (Array.isArray(value)) {
+    const items = value.map(plain);
+    return items.includes(NOT_UTF8) ? NOT_UTF8 : items;
+  }
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value).map(([key, item]) => [key, plain(item)] as const);
+    return entries.some(([, item]) => item === NOT_UTF8) ? NOT_UTF8 : Object.fromEntries(entries);
+  }
   return value;
+}
+
+/** The first string in a row that is not UTF-8, with its path (`messages[2].content`); found only for a row that has one. */
+function notUtf8In(value: unknown, path: string): { path: string; bytes: Uint8Array } | undefined {
+  if (value instanceof NotUtf8) return { path, bytes: value.bytes };
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = notUtf8In(item, `${path}[${index}]`);
+      if (found) return found;
+    }
+  } else if (value && typeof value === 'object' && !(value instanceof Uint8Array) && !(value instanceof Date)) {
+    for (const [key, item] of Object.entries(value)) {
+      const found = notUtf8In(item, path ? `${path}.${key}` : key);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }

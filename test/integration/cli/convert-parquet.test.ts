@@ -68,6 +68,27 @@ test('a Parquet table of plain columns is read like a CSV: columns found by name
   });
 });
 
+test('a Parquet string that is not UTF-8 costs its row, reported at the value, never written as U+FFFD', () => {
+  const turn = (from: string, value: string | Uint8Array) => ({ from, value });
+  const latin1 = Uint8Array.from('Ça va très bien', (character) => character.charCodeAt(0));
+  const rows = [
+    { conversations: [turn('human', 'Bonjour'), turn('gpt', 'Salut')] },
+    { conversations: [turn('human', 'Comment ça va ?'), turn('gpt', latin1)] },
+    { conversations: [turn('human', 'Merci'), turn('gpt', 'De rien')] },
+  ];
+  const out = join(work, 'not-utf8');
+  const result = cli('convert', write('chat.parquet', parquetFromRecords(rows)), '--out', out, '--validation-split', '0', '--json');
+  assert.equal(result.status, 1, result.stderr);
+  const report = reportSchema.parse(JSON.parse(result.stdout));
+  assert.deepEqual(
+    report.errors.map((issue) => `${issue.line} ${issue.code} ${issue.path}: ${issue.message}`),
+    ['2 invalid_utf8 conversations[1].value: the value is not valid UTF-8 text: byte 0xC7 at its start'],
+  );
+  const written = readFileSync(join(out, 'train.jsonl'), 'utf8');
+  assert.equal(written.trim().split('\n').length, 2);
+  assert.doesNotMatch(written, /\uFFFD/);
+});
+
 test('a Parquet file cut short is one clear line, exit 2, nothing left behind', () => {
   const whole = Buffer.from(parquetFromRecords(fixture('dpo_en_demo.sample.json')));
   const input = write('cut.parquet', whole.subarray(0, Math.floor(whole.length / 2)));
