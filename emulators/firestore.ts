@@ -1,16 +1,16 @@
 import { join } from 'node:path';
-import { cloudSdkRoot, freePort, startEmulatorProcess, type RunningEmulator } from './process.ts';
+import { cloudSdkRoot, startEmulatorProcess, type RunningEmulator } from './process.ts';
 
 /** The official Cloud Firestore emulator (google-cloud-cli component `cloud-firestore-emulator`). */
 export async function startFirestoreEmulator(
   options: { port?: number } = {},
 ): Promise<RunningEmulator & { reset(projectId: string): Promise<void> }> {
-  const port = options.port ?? (await freePort());
   const emulator = await startEmulatorProcess({
     name: 'Firestore',
     command: join(cloudSdkRoot(), 'platform/cloud-firestore-emulator/cloud_firestore_emulator'),
-    args: ['start', `--host=127.0.0.1`, `--port=${port}`],
-    port,
+    args: (port) => ['start', `--host=127.0.0.1`, `--port=${port}`],
+    ...(options.port === undefined ? {} : { port: options.port }),
+    started: /Dev App Server is now running/,
     ready: async (base) => (await fetch(base)).ok,
   });
   return {

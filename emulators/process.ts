@@ -79,37 +79,80 @@ export function cloudSdkRoot(): string {
   return root;
 }
 
+/** The emulator could not listen on its port: something took it after it was found free. */
+class PortTakenError extends Error {}
+
+/**
+ * Starts an emulator on `port`, or on a free port found now. A port found free can be taken
+ * before the emulator binds it (a client's outgoing connection, another test's server: it
+ * happened on CI, and the Java emulator then lives on without listening): the emulator is then
+ * started again on another port, up to five times. Ready only when its log says it started
+ * (`started`) and it answers (`ready`), so a stranger on the same port is never mistaken for it.
+ */
 export async function startEmulatorProcess(options: {
   name: string;
   command: string;
-  args: string[];
-  port: number;
+  args: (port: number) => string[];
+  port?: number;
+  /** Where a port is found when none is given (freePort; a test hands out a taken one first). */
+  pickPort?: () => Promise<number>;
+  /** The log line the emulator writes once it listens. */
+  started: RegExp;
   /** Resolves when the emulator answers; called until it does or the timeout passes. */
   ready: (baseUrl: string) => Promise<boolean>;
   timeoutMs?: number;
 }): Promise<RunningEmulator> {
+  const attempts = options.port === undefined ? 5 : 1;
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await (options.pickPort ?? freePort)());
+    try {
+      return await startOnPort(options, port);
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt >= attempts) throw error;
+    }
+  }
+}
+
+async function startOnPort(
+  options: {
+    name: string;
+    command: string;
+    args: (port: number) => string[];
+    started: RegExp;
+    ready: (baseUrl: string) => Promise<boolean>;
+    timeoutMs?: number;
+  },
+  port: number,
+): Promise<RunningEmulator> {
   installExitHook();
-  const child = spawn(options.command, options.args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(options.command, options.args(port), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
+  let started = false;
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString()).slice(-4000);
+    started ||= options.started.test(output);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('exit', () => running.delete(child));
 
-  const host = `127.0.0.1:${options.port}`;
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  const host = `127.0.0.1:${port}`;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (/Address already in use|BindException/.test(output)) {
+      killGroup(child, 'SIGKILL');
+      throw new PortTakenError(`the ${options.name} emulator could not listen on ${host}: it was taken`);
+    }
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`the ${options.name} emulator exited before it was ready:\n${output}`);
     }
-    if (await options.ready(`http://${host}`).catch(() => false)) break;
+    if (started && (await options.ready(`http://${host}`).catch(() => false))) break;
     if (Date.now() > deadline) {
       killGroup(child, 'SIGKILL');
-      throw new Error(`the ${options.name} emulator did not answer on ${host} within ${options.timeoutMs ?? 60_000} ms:\n${output}`);
+      throw new Error(`the ${options.name} emulator did not answer on ${host} within ${timeoutMs} ms:\n${output}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
