@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 
@@ -43,8 +43,32 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-/** A TCP port the OS says is free now. */
+/**
+ * A TCP port free now, below the range the OS hands out for outgoing connections and for
+ * listen(0) (Linux: net.ipv4.ip_local_port_range, 32768-60999 by default; macOS and Windows
+ * start at 49152): a port from that range, found free, can be taken by a client's connection
+ * before the server that asked for it binds it, which happened on CI.
+ */
 export async function freePort(): Promise<number> {
+  const ceiling = Math.min(32768, ephemeralRangeStart());
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (ceiling - 10_000));
+    if (await portIsFree(port)) return port;
+  }
+  return osAssignedPort();
+}
+
+function ephemeralRangeStart(): number {
+  try {
+    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(start) && start > 11_000 ? start : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/** A port the OS picks (listen on 0): the fallback when no port below its range is free. */
+async function osAssignedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

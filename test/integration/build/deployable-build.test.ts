@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../../emulators/process.ts';
 
 /**
  * What Cloud Build deploys is `npm run build`'s JavaScript, not the TypeScript the other tests
@@ -12,14 +11,6 @@ import { fileURLToPath } from 'node:url';
  */
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const node = `${root}node_modules/.bin/node`;
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 test('npm run build emits every function, and the built status function serves the dashboard and its charting library', async () => {
   const build = spawnSync(node, [`${root}scripts/build.mjs`], { cwd: root, encoding: 'utf8' });
