@@ -47,6 +47,8 @@ interface PendingUpload {
   /** The digests of the bytes received so far, kept as they arrive (null once a chunk failed midway). */
   digests: Digests | null;
   done: StoredObject | null;
+  /** The request being handled for this upload: the next one waits for it, as bytes are appended in order. */
+  inFlight: Promise<void>;
 }
 
 /** MD5 and CRC32C, updated as an object's bytes arrive, as Cloud Storage computes them. */
@@ -235,6 +237,7 @@ export async function startStorageEmulator(
         received: 0,
         digests: new Digests(),
         done: null,
+        inFlight: Promise.resolve(),
       });
       response.setHeader('location', `${url}/resumable/${id}`);
       return sendJson(response, 200, {});
@@ -277,6 +280,20 @@ export async function startStorageEmulator(
   async function resumableChunk(id: string, request: IncomingMessage, response: ServerResponse) {
     const upload = uploads.get(id);
     if (!upload) return sendError(response, 404, 'No such upload');
+    // One request of an upload at a time: a status check or a resent chunk that arrives while a
+    // broken one is still being written sees what that one left, never a count it then changes.
+    const previous = upload.inFlight;
+    let release = () => {};
+    upload.inFlight = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await previous;
+      return await resumableChunkInTurn(id, upload, request, response);
+    } finally {
+      release();
+    }
+  }
+
+  async function resumableChunkInTurn(id: string, upload: PendingUpload, request: IncomingMessage, response: ServerResponse) {
     const range = /^bytes (\*|(\d+)-(\d+|\*))\/(\d+|\*)$/.exec(String(request.headers['content-range'] ?? 'bytes */*'));
     if (!range) return sendError(response, 400, `bad Content-Range ${request.headers['content-range']}`);
     if (upload.done) {

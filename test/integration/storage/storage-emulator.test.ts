@@ -206,18 +206,19 @@ test('a resumable upload whose chunk breaks midway resumes where the bytes stopp
     request.on('error', () => resolve());
     request.write(bytes.subarray(256 * 1024, 384 * 1024), () => setTimeout(() => (request.destroy(), resolve()), 100));
   });
-  // Asked until the emulator has settled what it kept of the broken chunk.
+  // Then as a client resumes: ask how much arrived, send the rest from there, again on a 308.
   const receivedSoFar = async () => {
     const status = await fetch(location, { method: 'PUT', headers: { 'content-range': 'bytes */*' } });
     return Number(/bytes=0-(\d+)/.exec(status.headers.get('range') ?? '')?.[1] ?? -1) + 1;
   };
-  let received = await receivedSoFar();
-  for (let again = await receivedSoFar(); again !== received; again = await receivedSoFar()) {
-    received = again;
-    await new Promise((resolve) => setTimeout(resolve, 50));
+  const resumedFrom: number[] = [];
+  for (let status = 308; status === 308 && resumedFrom.length < 5;) {
+    const received = await receivedSoFar();
+    resumedFrom.push(received);
+    status = (await put(received, bytes.length, String(bytes.length))).status;
+    assert.ok(status === 200 || status === 308, `status ${status}`);
   }
-  assert.ok(received >= 256 * 1024 && received < 512 * 1024, `received ${received}`);
-  assert.equal((await put(received, bytes.length, String(bytes.length))).status, 200);
+  assert.ok(resumedFrom[0]! >= 256 * 1024 && resumedFrom[0]! <= 384 * 1024, `resumed from ${resumedFrom.join(', ')}`);
   const [metadata] = await storage.bucket('raw-data').file('resumed.bin').getMetadata();
   assert.equal(metadata.md5Hash, createHash('md5').update(bytes).digest('base64'));
   // The client library's own CRC32C, not the emulator's: the two are written apart.
