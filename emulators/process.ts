@@ -106,6 +106,18 @@ export function cloudSdkRoot(): string {
 /** The emulator could not listen on its port: something took it after it was found free. */
 class PortTakenError extends Error {}
 
+/** How to start one emulator process on a port. */
+interface EmulatorProcessOptions {
+  name: string;
+  command: string;
+  args: (port: number) => string[];
+  /** The log line the emulator writes once it listens. */
+  started: RegExp;
+  /** Resolves when the emulator answers; called until it does or the timeout passes. */
+  ready: (baseUrl: string) => Promise<boolean>;
+  timeoutMs?: number;
+}
+
 /**
  * Starts an emulator on `port`, or on a free port found now. A port found free can be taken
  * before the emulator binds it (a client's outgoing connection, another test's server: it
@@ -113,19 +125,13 @@ class PortTakenError extends Error {}
  * started again on another port, up to five times. Ready only when its log says it started
  * (`started`) and it answers (`ready`), so a stranger on the same port is never mistaken for it.
  */
-export async function startEmulatorProcess(options: {
-  name: string;
-  command: string;
-  args: (port: number) => string[];
-  port?: number;
-  /** Where a port is found when none is given (freePort; a test hands out a taken one first). */
-  pickPort?: () => Promise<number>;
-  /** The log line the emulator writes once it listens. */
-  started: RegExp;
-  /** Resolves when the emulator answers; called until it does or the timeout passes. */
-  ready: (baseUrl: string) => Promise<boolean>;
-  timeoutMs?: number;
-}): Promise<RunningEmulator> {
+export async function startEmulatorProcess(
+  options: EmulatorProcessOptions & {
+    port?: number;
+    /** Where a port is found when none is given (freePort; a test hands out a taken one first). */
+    pickPort?: () => Promise<number>;
+  },
+): Promise<RunningEmulator> {
   const attempts = options.port === undefined ? 5 : 1;
   for (let attempt = 1; ; attempt++) {
     const port = options.port ?? (await (options.pickPort ?? freePort)());
@@ -137,17 +143,7 @@ export async function startEmulatorProcess(options: {
   }
 }
 
-async function startOnPort(
-  options: {
-    name: string;
-    command: string;
-    args: (port: number) => string[];
-    started: RegExp;
-    ready: (baseUrl: string) => Promise<boolean>;
-    timeoutMs?: number;
-  },
-  port: number,
-): Promise<RunningEmulator> {
+async function startOnPort(options: EmulatorProcessOptions, port: number): Promise<RunningEmulator> {
   installExitHook();
   const child = spawn(options.command, options.args(port), { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);

@@ -2,6 +2,14 @@ import { boundaryOffsets, splitBalanced } from './split-balanced.ts';
 import type { TokenCounter } from './types.ts';
 
 /**
+ * A text that cannot be over `maxTokens` tokens without being measured: a UTF-16 code unit is at
+ * most 3 UTF-8 bytes, and every token covers at least one. Such a text is never counted here.
+ */
+export function tooShortToSplit(text: string, maxTokens: number): boolean {
+  return text.length * 3 <= maxTokens;
+}
+
+/**
  * Splits a text longer than `maxTokens` into consecutive pieces, each within the limit, at the
  * most natural boundary available: paragraphs, then sentences, then lines/words, then token
  * boundaries. Every separator stays with the piece before it, so the pieces joined are exactly
@@ -10,14 +18,6 @@ import type { TokenCounter } from './types.ts';
  * The seed team's practice: they were told a text part is limited to 8,192 tokens; longer
  * parts are accepted but train worse, so long texts become several parts.
  */
-/**
- * A text that cannot be over `maxTokens` tokens without being measured: a UTF-16 code unit is at
- * most 3 UTF-8 bytes, and every token covers at least one. Such a text is never counted here.
- */
-export function tooShortToSplit(text: string, maxTokens: number): boolean {
-  return text.length * 3 <= maxTokens;
-}
-
 export function splitTextByTokens(text: string, maxTokens: number, tokens: TokenCounter): string[] {
   if (maxTokens < 1) throw new RangeError('maxTokens must be at least 1');
   // Every token covers at least one UTF-8 byte (byte-fallback tokens exactly one), so a text

@@ -1,7 +1,6 @@
-/**
- * Where bytes stop being UTF-8, and how to say so. Only ever called on bytes a fatal decoder
- * refused, so its cost does not matter; what matters is a message a user can act on.
- */
+// Where bytes stop being UTF-8, and how to say so. Only ever called on bytes a fatal decoder
+// refused, so its cost does not matter; what matters is a message a user can act on.
+
 /**
  * The first ill-formed sequence in `bytes`, by Unicode's table of well-formed UTF-8 (The Unicode
  * Standard, table 3-7: no overlong forms, no surrogates, nothing over U+10FFFF), which is what
@@ -59,6 +58,12 @@ export function describeInvalidUtf8(bytes: Uint8Array, offset: number, contextFr
       : `byte ${hex(bytes[offset]!)}`;
   const before = new TextDecoder().decode(bytes.subarray(Math.max(contextFrom, offset - 24), offset)).replace(/^\uFFFD+/, '');
   return `${what} ${before === '' ? 'at its start' : `after ${JSON.stringify(before)}`}`;
+}
+
+/** `: byte 0xE9 after "caf"`, the detail a record's refusal ends with; '' if the bytes are UTF-8 after all. */
+export function invalidUtf8Detail(bytes: Uint8Array): string {
+  const offset = firstInvalidUtf8(bytes);
+  return offset === -1 ? '' : `: ${describeInvalidUtf8(bytes, offset)}`;
 }
 
 /** ED A0-BF xx: a surrogate encoded as if it were a character (CESU-8, or a UTF-16 file's unpaired half). */

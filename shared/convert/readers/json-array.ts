@@ -1,6 +1,6 @@
 import type { RawRecord, RecordParseFailure } from '../types.ts';
 import { DEFAULT_MAX_RECORD_BYTES, UnusableInputError } from './errors.ts';
-import { describeInvalidUtf8, firstInvalidUtf8 } from './invalid-utf8.ts';
+import { invalidUtf8Detail } from './invalid-utf8.ts';
 import { concat } from './jsonl.ts';
 
 const OPEN_BRACKET = 0x5b;
@@ -61,8 +61,7 @@ export async function* readJsonArray(
     try {
       text = decoder.decode(bytes);
     } catch {
-      const offset = firstInvalidUtf8(bytes);
-      const detail = offset === -1 ? '' : `: ${describeInvalidUtf8(bytes, offset)}`;
+      const detail = invalidUtf8Detail(bytes);
       return {
         ...at,
         code: 'invalid_utf8',

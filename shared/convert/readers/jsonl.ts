@@ -1,6 +1,6 @@
 import type { RawRecord, RecordParseFailure, UnparsedLine } from '../types.ts';
 import { DEFAULT_MAX_RECORD_BYTES } from './errors.ts';
-import { describeInvalidUtf8, firstInvalidUtf8 } from './invalid-utf8.ts';
+import { invalidUtf8Detail } from './invalid-utf8.ts';
 
 const NEWLINE = 0x0a;
 
@@ -84,13 +84,7 @@ function readLine(
   try {
     text = decoder.decode(bytes);
   } catch {
-    const offset = firstInvalidUtf8(bytes);
-    const detail = offset === -1 ? '' : `: ${describeInvalidUtf8(bytes, offset)}`;
-    return {
-      line,
-      code: 'invalid_utf8',
-      message: `the line is not valid UTF-8 text${detail}; save the file as UTF-8`,
-    };
+    return { line, code: 'invalid_utf8', message: `the line is not valid UTF-8 text${invalidUtf8Detail(bytes)}; save the file as UTF-8` };
   }
   if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim() === '') return undefined;

@@ -2,7 +2,7 @@ import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer } from 'hypa
 import { compressors } from 'hyparquet-compressors';
 import type { RawRecord, RecordParseFailure } from '../types.ts';
 import { UnusableInputError } from './errors.ts';
-import { describeInvalidUtf8, firstInvalidUtf8 } from './invalid-utf8.ts';
+import { invalidUtf8Detail } from './invalid-utf8.ts';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -88,8 +88,7 @@ export async function openParquet(
         const value = plain(rows[index]);
         const bad = value === NOT_UTF8 ? notUtf8In(rows[index], '') : undefined;
         if (bad) {
-          const detail = describeInvalidUtf8(bad.bytes, Math.max(0, firstInvalidUtf8(bad.bytes)));
-          yield { line, code: 'invalid_utf8', message: `the value is not valid UTF-8 text: ${detail}`, path: bad.path };
+          yield { line, code: 'invalid_utf8', message: `the value is not valid UTF-8 text${invalidUtf8Detail(bad.bytes)}`, path: bad.path };
         } else yield { line, value };
       }
       rowStart = rowEnd;
